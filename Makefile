@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck check clean lock
+
+$(BIN)/dualmm: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(BIN)/dualmm
+
+venv: $(BIN)/dualmm
+
+demo: $(BIN)/dualmm
+	$(BIN)/dualmm demo
+
+test: $(BIN)/dualmm
+	$(BIN)/pytest -q
+
+lint: $(BIN)/dualmm
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/dualmm
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+# Re-pin every dependency (runtime + dev) after editing pyproject.toml.
+lock:
+	$(BIN)/pip-compile -q --extra dev --strip-extras --no-header -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

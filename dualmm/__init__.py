@@ -1,0 +1,1 @@
+"""dualmm: a crash-safe Polymarket liquidity-rewards market maker on Temporal."""

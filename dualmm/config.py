@@ -1,0 +1,103 @@
+"""Configuration: trading parameters (validated pydantic models) and process settings (env).
+
+Trading configs travel through workflow histories, so they never hold a secret. Secrets live
+only in `Settings`, which workers read from their own environment.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dualmm.domain.types import Stage
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class LiquidationConfig(_Config):
+    """The seed's liquidation parameters (defaults are the seed's) plus the stage offsets."""
+
+    min_profit_margin: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
+    block_losing_quotes: bool = True
+    skew_start_minutes: Decimal = Field(Decimal(5), ge=0)
+    skew_per_minute: Decimal = Field(Decimal("0.002"), ge=0, lt=1)
+    max_skew: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
+    stop_loss_enabled: bool = True
+    stop_loss_threshold: Decimal = Field(Decimal(-10), le=0)
+    stop_loss_stage: Stage = Stage.MARKET
+    timeout_minutes: Decimal = Field(Decimal(60), gt=0)
+    timeout_stage: Stage = Stage.AGGRESSIVE
+    price_check_interval_ms: int = Field(30_000, gt=0)
+    aggressive_offset: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
+    market_offset: Decimal = Field(Decimal("0.05"), ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _stages_escalate(self) -> LiquidationConfig:
+        if self.stop_loss_stage.rank < self.timeout_stage.rank:
+            raise ValueError(
+                f"stop_loss_stage: {self.stop_loss_stage} is earlier than "
+                f"timeout_stage {self.timeout_stage}"
+            )
+        if self.timeout_stage.rank < Stage.AGGRESSIVE.rank:
+            raise ValueError("timeout_stage: must be AGGRESSIVE or MARKET")
+        return self
+
+
+class MarketMakerConfig(_Config):
+    """Active-market quoting parameters."""
+
+    order_size: Decimal = Field(Decimal(50), gt=0)
+    # Quote this fraction of the reward band away from the midpoint (closer earns more).
+    spread_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    requote_threshold: Decimal = Field(Decimal("0.005"), gt=0, lt=1)
+    position_limit: Decimal = Field(Decimal(100), gt=0)
+    quote_interval_ms: int = Field(5_000, gt=0)
+
+    def check_market(self, min_order_size: Decimal) -> None:
+        """Reject a position limit below the market's minimum order size."""
+        if self.position_limit < min_order_size:
+            raise ValueError(
+                f"position_limit: {self.position_limit} is below the market's minimum "
+                f"order size {min_order_size}"
+            )
+
+
+class OrchestratorConfig(_Config):
+    bot_id: str = Field("dualmm", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    dual_market_mode: bool = True
+    liquidity_budget: Decimal = Field(Decimal(1000), gt=0)
+    market_maker: MarketMakerConfig = MarketMakerConfig()
+    liquidation: LiquidationConfig = LiquidationConfig()
+
+
+class Settings(BaseSettings):
+    """Process settings from the environment (prefix DUALMM_) or a secrets directory.
+
+    Only workers and CLI processes read these; they never enter a workflow or activity argument.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DUALMM_", extra="ignore")
+
+    exchange: Literal["sim", "polymarket", "paper"] = "sim"
+    clob_url: str = "http://127.0.0.1:8765"
+    chain_id: int = 137
+    private_key: SecretStr | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    api_passphrase: SecretStr | None = None
+    signature_type: int = Field(0, ge=0, le=3)
+    funder: str | None = None
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    task_queue: str = "dualmm"
+
+    secrets_dir: Path | None = None

@@ -1,0 +1,1 @@
+"""The venue boundary: one async Exchange protocol in domain types, and its adapters."""

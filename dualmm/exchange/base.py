@@ -1,0 +1,186 @@
+"""The Exchange protocol: everything the bot asks of a venue, in the project's own types.
+
+No SDK type crosses this boundary. Errors are split into retryable (the caller may try again,
+after reconciling for placements) and non-retryable (trying again cannot help).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar, Protocol, runtime_checkable
+
+from dualmm.domain.types import Fill, Frozen, MarketInfo, Side
+
+
+class OrderType(StrEnum):
+    GTC = "GTC"  # good till cancelled
+    GTD = "GTD"  # good till `expiration`
+
+
+class OrderStatus(StrEnum):
+    LIVE = "LIVE"
+    MATCHED = "MATCHED"  # fully filled
+    CANCELED = "CANCELED"
+
+
+class PlaceOrder(Frozen):
+    """A placement request. `key` is the idempotency key: the same key never makes two orders."""
+
+    key: str
+    market: MarketInfo
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    order_type: OrderType = OrderType.GTC
+    expiration: datetime | None = None  # required for GTD
+    post_only: bool = False
+
+
+class Order(Frozen):
+    order_id: str
+    condition_id: str
+    token_id: str
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    size_matched: Decimal
+    status: OrderStatus
+    created_at: datetime
+    order_type: OrderType = OrderType.GTC
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.original_size - self.size_matched
+
+
+class BookLevel(Frozen):
+    price: Decimal
+    size: Decimal
+
+
+class Book(Frozen):
+    """One token's order book: bids best (highest) first, asks best (lowest) first."""
+
+    token_id: str
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    tick_size: Decimal
+    min_order_size: Decimal
+    at: datetime
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0].price if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0].price if self.asks else None
+
+
+class RewardMarket(Frozen):
+    """A market in the liquidity-rewards program, as discovery sees it."""
+
+    info: MarketInfo
+    end_date: datetime | None = None
+    accepting_orders: bool = True
+    active: bool = True
+
+
+class FillPage(Frozen):
+    """Fills after a cursor; pass `cursor` back to get only newer ones."""
+
+    fills: tuple[Fill, ...]
+    cursor: str
+
+
+class Balances(Frozen):
+    collateral: Decimal
+    tokens: dict[str, Decimal]
+
+
+class ExchangeError(Exception):
+    """Base of every venue error. `retryable` says whether trying again can help."""
+
+    retryable: ClassVar[bool] = False
+
+
+class RetryableError(ExchangeError):
+    retryable = True
+
+
+class VenueTimeout(RetryableError):
+    """No answer in time. For a placement the order may have been accepted: reconcile first."""
+
+
+class RateLimited(RetryableError):
+    pass
+
+
+class VenueUnavailable(RetryableError):
+    """5xx or 'service not ready'."""
+
+
+class NonRetryableError(ExchangeError):
+    retryable = False
+
+
+class InvalidOrder(NonRetryableError):
+    pass
+
+
+class WouldCross(NonRetryableError):
+    """A post-only order that would cross the book."""
+
+
+class InsufficientBalance(NonRetryableError):
+    """Not enough collateral, tokens or allowance."""
+
+
+class AuthError(NonRetryableError):
+    pass
+
+
+class NotFound(NonRetryableError):
+    pass
+
+
+@runtime_checkable
+class Exchange(Protocol):
+    """One venue account. Every method is safe to call again after a failure."""
+
+    async def reward_markets(self) -> list[RewardMarket]: ...
+
+    async def market(self, condition_id: str) -> MarketInfo:
+        """Current facts, tick size and neg-risk refreshed (they change while live)."""
+        ...
+
+    async def book(self, token_id: str) -> Book: ...
+
+    async def midpoint(self, token_id: str) -> Decimal: ...
+
+    async def tick_size(self, token_id: str) -> Decimal: ...
+
+    async def neg_risk(self, token_id: str) -> bool: ...
+
+    async def place_order(self, request: PlaceOrder) -> Order:
+        """Place, or return the order an earlier attempt with the same key already placed."""
+        ...
+
+    async def cancel_order(self, order_id: str) -> None:
+        """Cancel one order; an order already gone (filled, cancelled, unknown) is success."""
+        ...
+
+    async def cancel_market(self, condition_id: str) -> None: ...
+
+    async def cancel_all(self) -> None: ...
+
+    async def open_orders(self, condition_id: str | None = None) -> list[Order]: ...
+
+    async def get_order(self, order_id: str) -> Order | None: ...
+
+    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage: ...
+
+    async def balances(self, token_ids: list[str]) -> Balances: ...
