@@ -1,0 +1,146 @@
+"""Scenario files: market paths (and optional starting positions) for the replay and the sim.
+
+Format (DESIGN.md "Scenario files"): between path points the midpoint holds its last value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from dualmm.domain.prices import VALID_TICKS
+from dualmm.domain.types import Frozen, MarketInfo, Token
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message says what is wrong."""
+
+
+class ScenarioPosition(Frozen):
+    held: Token
+    qty: Decimal = Field(gt=0)
+    avg_cost: Decimal = Field(gt=0, lt=1)
+
+
+class ScenarioMarket(Frozen):
+    condition_id: str = Field(min_length=1)
+    question: str = ""
+    tick_size: Decimal
+    min_order_size: Decimal = Field(gt=0)
+    rewards_daily_rate: Decimal = Field(Decimal(0), ge=0)
+    rewards_max_spread_cents: Decimal = Field(Decimal(0), ge=0)
+    rewards_min_size: Decimal = Field(Decimal(0), ge=0)
+    path: tuple[tuple[int, Decimal], ...] = Field(min_length=1)
+    position: ScenarioPosition | None = None
+
+    @field_validator("tick_size")
+    @classmethod
+    def _tick(cls, tick: Decimal) -> Decimal:
+        if tick not in VALID_TICKS:
+            raise ValueError(f"unsupported tick size {tick}")
+        return tick
+
+    @model_validator(mode="after")
+    def _path(self) -> ScenarioMarket:
+        previous = -1
+        for seconds, mid in self.path:
+            if seconds < 0:
+                raise ValueError(f"path: negative time {seconds}")
+            if seconds <= previous:
+                raise ValueError(f"path: times must be strictly increasing (at {seconds}s)")
+            if not Decimal(0) < mid < Decimal(1):
+                raise ValueError(f"path: midpoint {mid} at {seconds}s is outside (0, 1)")
+            previous = seconds
+        if self.path[0][0] != 0:
+            raise ValueError("path: the first point must be at 0 seconds")
+        return self
+
+    @property
+    def end_seconds(self) -> int:
+        return self.path[-1][0]
+
+    def mid_at(self, seconds: float) -> Decimal:
+        """The midpoint `seconds` after the start: the last point at or before that time."""
+        index = bisect_right([t for t, _ in self.path], seconds) - 1
+        return self.path[max(index, 0)][1]
+
+    def change_times(self, after: float, until: float) -> list[int]:
+        """Path times t with after < t <= until (the moments the midpoint may move)."""
+        return [t for t, _ in self.path if after < t <= until]
+
+    def info(self) -> MarketInfo:
+        return MarketInfo(
+            condition_id=self.condition_id,
+            question=self.question,
+            yes_token_id=token_id_for(self.condition_id, Token.YES),
+            no_token_id=token_id_for(self.condition_id, Token.NO),
+            tick_size=self.tick_size,
+            min_order_size=self.min_order_size,
+            rewards_daily_rate=self.rewards_daily_rate,
+            rewards_max_spread_cents=self.rewards_max_spread_cents,
+            rewards_min_size=self.rewards_min_size,
+        )
+
+
+class Scenario(Frozen):
+    model_config = Frozen.model_config | {"extra": "ignore"}
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    start: datetime
+    markets: tuple[ScenarioMarket, ...] = Field(min_length=1)
+    expect: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, start: datetime) -> datetime:
+        if start.tzinfo is None:
+            raise ValueError("start must carry a timezone (e.g. 2026-01-21T12:00:00Z)")
+        return start
+
+    def at(self, seconds: float) -> datetime:
+        return self.start + timedelta(seconds=seconds)
+
+    def market(self, condition_id: str) -> ScenarioMarket:
+        for market in self.markets:
+            if market.condition_id == condition_id:
+                return market
+        raise KeyError(condition_id)
+
+
+def token_id_for(condition_id: str, token: Token) -> str:
+    """A stable decimal token id, shaped like Polymarket's (uint256 as a decimal string)."""
+    digest = hashlib.sha256(f"{condition_id}:{token.value}".encode()).digest()
+    return str(int.from_bytes(digest, "big"))
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "scenario"
+    return f"{where}: {first['msg']}"
+
+
+def parse_scenario(data: object, source: str = "scenario") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{source}: {_describe(exc)}") from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_scenario(data, str(path))
