@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from dualmm.config import LiquidationConfig, describe_validation_error
 
 
 class UsageError(Exception):
@@ -21,3 +27,80 @@ def hard_exit(code: int = 0) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+# The seed's liquidation flags, shared by `dualmm replay` and `dualmm orchestrate`.
+LiqProfitMargin = Annotated[
+    str | None, typer.Option("--liq-profit-margin", help="Minimum profit per token (USDC).")
+]
+LiqSkewStart = Annotated[
+    str | None, typer.Option("--liq-skew-start", help="Minutes before skewing starts.")
+]
+LiqSkewRate = Annotated[
+    str | None, typer.Option("--liq-skew-rate", help="Skew added per minute (price).")
+]
+LiqSkewMax = Annotated[str | None, typer.Option("--liq-skew-max", help="Maximum skew (price).")]
+LiqStopLossThreshold = Annotated[
+    str | None,
+    typer.Option("--liq-stop-loss-threshold", help="Stop-loss at this unrealized P&L (USDC)."),
+]
+LiqStopLoss = Annotated[
+    bool, typer.Option("--liq-stop-loss/--no-liq-stop-loss", help="Enable the stop-loss.")
+]
+LiqTimeout = Annotated[
+    str | None, typer.Option("--liq-timeout", help="Minutes before the timeout stage.")
+]
+LiqCheckInterval = Annotated[
+    int | None, typer.Option("--liq-check-interval", help="Price check interval (ms).")
+]
+LiqBlockLosing = Annotated[
+    bool,
+    typer.Option(
+        "--liq-block-losing/--no-liq-block-losing",
+        help="Never quote PASSIVE/SKEWED below cost plus margin.",
+    ),
+]
+
+
+def decimal_flag(name: str, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        raise UsageError(f"{name}: {value!r} is not a number") from None
+    if not parsed.is_finite():
+        raise UsageError(f"{name}: {value!r} is not a finite number")
+    return parsed
+
+
+def liquidation_config(
+    *,
+    profit_margin: str | None = None,
+    skew_start: str | None = None,
+    skew_rate: str | None = None,
+    skew_max: str | None = None,
+    stop_loss_threshold: str | None = None,
+    stop_loss: bool = True,
+    timeout: str | None = None,
+    check_interval: int | None = None,
+    block_losing: bool = True,
+) -> LiquidationConfig:
+    """A LiquidationConfig from the seed's flags; anything unset keeps the seed's default."""
+    values: dict[str, object] = {
+        "min_profit_margin": decimal_flag("--liq-profit-margin", profit_margin),
+        "skew_start_minutes": decimal_flag("--liq-skew-start", skew_start),
+        "skew_per_minute": decimal_flag("--liq-skew-rate", skew_rate),
+        "max_skew": decimal_flag("--liq-skew-max", skew_max),
+        "stop_loss_threshold": decimal_flag("--liq-stop-loss-threshold", stop_loss_threshold),
+        "timeout_minutes": decimal_flag("--liq-timeout", timeout),
+        "price_check_interval_ms": check_interval,
+        "stop_loss_enabled": stop_loss,
+        "block_losing_quotes": block_losing,
+    }
+    try:
+        return LiquidationConfig.model_validate(
+            {key: value for key, value in values.items() if value is not None}
+        )
+    except ValidationError as exc:
+        raise UsageError(f"liquidation config: {describe_validation_error(exc)}") from None

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from dualmm.config import describe_validation_error
 from dualmm.domain.prices import VALID_TICKS
 from dualmm.domain.types import Frozen, MarketInfo, Token
 
@@ -121,17 +122,11 @@ def token_id_for(condition_id: str, token: Token) -> str:
     return str(int.from_bytes(digest, "big"))
 
 
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "scenario"
-    return f"{where}: {first['msg']}"
-
-
 def parse_scenario(data: object, source: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"{source}: {_describe(exc)}") from None
+        raise ScenarioError(f"{source}: {describe_validation_error(exc)}") from None
 
 
 def load_scenario(path: Path) -> Scenario:
