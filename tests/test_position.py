@@ -1,0 +1,424 @@
+"""PositionTracker: P&L through fills, sells, merges and FAILED reversals, to the cent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.types import Fill, Side, Token
+
+D = Decimal
+YES, NO = Token.YES, Token.NO
+BUY, SELL = Side.BUY, Side.SELL
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+CENT = D("0.01")
+
+
+def fill(
+    trade_id: str, token: Token, side: Side, price: str, size: str, status: str = "MATCHED"
+) -> Fill:
+    return Fill(
+        trade_id=trade_id,
+        condition_id="0xc",
+        token=token,
+        side=side,
+        price=D(price),
+        size=D(size),
+        at=AT,
+        status=status,
+    )
+
+
+def failed(f: Fill) -> Fill:
+    return f.model_copy(update={"status": "FAILED"})
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    start: PositionTracker
+    steps: tuple[Fill | str, ...]  # a str is a merge quantity
+    yes_qty: str
+    yes_cost: str
+    no_qty: str
+    no_cost: str
+    realized: str
+
+
+B1 = fill("t1", YES, BUY, "0.40", "10")
+B2 = fill("t2", YES, BUY, "0.60", "10")
+S3 = fill("t3", YES, SELL, "0.70", "10")
+EMPTY = PositionTracker()
+
+CASES = [
+    Case("two buys average", EMPTY, (B1, B2), "20", "10.00", "0", "0", "0"),
+    Case(
+        "sell realizes against average cost",
+        EMPTY,
+        (B1, B2, fill("t3", YES, SELL, "0.70", "5")),
+        "15",
+        "7.50",
+        "0",
+        "0",
+        "1.00",
+    ),
+    Case(
+        "repeated trade id counts once (MATCHED, MATCHED, CONFIRMED)",
+        EMPTY,
+        (B1, B1, B1.model_copy(update={"status": "CONFIRMED"})),
+        "10",
+        "4.00",
+        "0",
+        "0",
+        "0",
+    ),
+    Case(
+        # Without t2 the sell realizes against 0.40 instead of 0.50: 3.00, not 2.00.
+        "FAILED buy that a later sell depended on is re-folded",
+        EMPTY,
+        (B1, B2, S3, failed(B2)),
+        "0",
+        "0",
+        "0",
+        "0",
+        "3.00",
+    ),
+    Case(
+        "FAILED sell restores the shares and drops its P&L",
+        EMPTY,
+        (B1, B2, S3, failed(S3)),
+        "20",
+        "10.00",
+        "0",
+        "0",
+        "0",
+    ),
+    Case(
+        "FAILED never seen blocks its later MATCHED copy",
+        EMPTY,
+        (failed(B1), B1, B2),
+        "10",
+        "6.00",
+        "0",
+        "0",
+        "0",
+    ),
+    Case(
+        "FAILED reported twice reverses once",
+        EMPTY,
+        (B1, B2, failed(B1), failed(B1)),
+        "10",
+        "6.00",
+        "0",
+        "0",
+        "0",
+    ),
+    Case(
+        "merge of all pairs realizes 1 - avg_yes - avg_no",
+        EMPTY,
+        (B1, fill("n1", NO, BUY, "0.55", "10"), "10"),
+        "0",
+        "0",
+        "0",
+        "0",
+        "0.50",
+    ),
+    Case(
+        "partial merge reduces both costs pro rata",
+        PositionTracker.opening(YES, D(20), D("0.45")),
+        (fill("n1", NO, BUY, "0.50", "10"), "4"),
+        "16",
+        "7.20",
+        "6",
+        "3.00",
+        "0.20",
+    ),
+    Case(
+        "merge at a loss",
+        EMPTY,
+        (fill("y", YES, BUY, "0.62", "5"), fill("n", NO, BUY, "0.45", "5"), "5"),
+        "0",
+        "0",
+        "0",
+        "0",
+        "-0.35",
+    ),
+    Case(
+        "opening position sold at a loss",
+        PositionTracker.opening(YES, D(20), D("0.55")),
+        (fill("s", YES, SELL, "0.50", "20"),),
+        "0",
+        "0",
+        "0",
+        "0",
+        "-1.00",
+    ),
+    Case(
+        "NO sell",
+        PositionTracker.opening(NO, D(30), D("0.30")),
+        (fill("s", NO, SELL, "0.35", "10"),),
+        "0",
+        "0",
+        "20",
+        "6.00",
+        "0.50",
+    ),
+    Case(
+        "thirds: partial sells conserve cost exactly once flat",
+        EMPTY,
+        (
+            fill("a", YES, BUY, "0.20", "1"),
+            fill("b", YES, BUY, "0.30", "1"),
+            fill("c", YES, BUY, "0.50", "1"),
+            fill("d", YES, SELL, "0.50", "1"),
+            fill("e", YES, SELL, "0.50", "2"),
+        ),
+        "0",
+        "0",
+        "0",
+        "0",
+        "0.50",
+    ),
+]
+
+
+def run(start: PositionTracker, steps: tuple[Fill | str, ...]) -> PositionTracker:
+    tracker = start
+    for step in steps:
+        tracker = tracker.merge(D(step)) if isinstance(step, str) else tracker.apply_fill(step)
+    return tracker
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_pnl_table(case: Case) -> None:
+    t = run(case.start, case.steps)
+    assert (t.yes_qty, t.no_qty) == (D(case.yes_qty), D(case.no_qty))
+    assert t.yes_cost.quantize(CENT) == D(case.yes_cost)
+    assert t.no_cost.quantize(CENT) == D(case.no_cost)
+    assert t.realized_pnl.quantize(CENT) == D(case.realized)
+
+
+def test_thirds_realize_exactly_when_flat() -> None:
+    t = run(EMPTY, CASES[-1].steps)
+    assert t.realized_pnl == D("0.5")
+    assert t.yes_cost == 0
+
+
+def test_partial_sell_of_thirds_is_to_the_cent() -> None:
+    t = run(EMPTY, CASES[-1].steps[:4])
+    assert t.realized_pnl.quantize(CENT) == D("0.17")
+    assert t.avg_cost(YES).quantize(CENT) == D("0.33")
+
+
+def test_unrealized_and_total_at_a_mid() -> None:
+    t = PositionTracker.opening(YES, D(20), D("0.55")).apply_fills(
+        [fill("n", NO, BUY, "0.40", "5"), fill("s", YES, SELL, "0.65", "4")]
+    )
+    # realized 4 * (0.65 - 0.55) = 0.40; left 16 YES @ 0.55 and 5 NO @ 0.40
+    assert t.realized_pnl == D("0.40")
+    # at mid 0.60: 16 * 0.05 + 5 * (0.40 - 0.40) = 0.80
+    assert t.unrealized_pnl(D("0.60")) == D("0.80")
+    assert t.total_pnl(D("0.60")) == D("1.20")
+    # at mid 0.50: 16 * -0.05 + 5 * 0.10 = -0.30
+    assert t.unrealized_pnl(D("0.50")) == D("-0.30")
+
+
+def test_exposure_properties() -> None:
+    t = PositionTracker.opening(YES, D(20), D("0.55")).apply_fill(fill("n", NO, BUY, "0.40", "5"))
+    assert t.net == D(15)
+    assert t.held_token is YES
+    assert t.held_qty == D(15)
+    assert not t.is_flat
+    assert (t.qty(YES), t.qty(NO)) == (D(20), D(5))
+    assert (t.cost(YES), t.cost(NO)) == (D("11.00"), D("2.00"))
+    assert (t.avg_cost(YES), t.avg_cost(NO)) == (D("0.55"), D("0.40"))
+
+    short = PositionTracker.opening(NO, D(7), D("0.30"))
+    assert (short.net, short.held_token, short.held_qty) == (D(-7), NO, D(7))
+
+    assert EMPTY.held_token is None
+    assert EMPTY.is_flat
+    assert EMPTY.avg_cost(YES) == 0
+    paired = t.apply_fill(fill("n2", NO, BUY, "0.40", "15"))
+    assert paired.held_token is None
+    assert paired.is_flat
+
+
+def test_selling_more_than_held_is_rejected() -> None:
+    t = EMPTY.apply_fill(B1)
+    with pytest.raises(ValueError, match="only 10 is held"):
+        t.apply_fill(fill("s", YES, SELL, "0.50", "10.01"))
+    with pytest.raises(ValueError, match="only 0 is held"):
+        t.apply_fill(fill("s", NO, SELL, "0.50", "1"))
+
+
+def test_merging_more_than_the_pairs_is_rejected() -> None:
+    t = EMPTY.apply_fills([B1, fill("n", NO, BUY, "0.50", "4")])
+    with pytest.raises(ValueError, match="cannot merge"):
+        t.merge(D("4.01"))
+    with pytest.raises(ValueError, match="positive"):
+        t.merge(D(0))
+
+
+def test_bad_fills_and_openings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        EMPTY.apply_fill(fill("x", YES, BUY, "0.5", "0"))
+    with pytest.raises(ValueError, match="outside"):
+        EMPTY.apply_fill(fill("x", YES, BUY, "1.5", "1"))
+    with pytest.raises(ValueError, match="negative"):
+        PositionTracker.opening(YES, D(-1), D("0.5"))
+    with pytest.raises(ValueError, match="outside"):
+        PositionTracker.opening(YES, D(1), D("1.2"))
+
+
+def test_reversal_that_strands_a_sell_is_rejected_but_batch_reversal_works() -> None:
+    sell_all = fill("s", YES, SELL, "0.70", "10")
+    t = EMPTY.apply_fills([B1, sell_all])
+    with pytest.raises(ValueError, match="trade s sells 10"):
+        t.apply_fill(failed(B1))
+    # The venue reports both legs FAILED; in one batch the re-fold is consistent.
+    both = t.apply_fills([failed(B1), failed(sell_all)])
+    assert (both.yes_qty, both.yes_cost, both.realized_pnl) == (0, 0, 0)
+    assert both.failed_trade_ids == ("t1", "s")
+
+
+def test_mutators_leave_the_original_untouched() -> None:
+    t = EMPTY.apply_fill(B1)
+    t.apply_fills([B2, S3, failed(B1)])
+    t.apply_fill(fill("n", NO, BUY, "0.50", "10")).merge(D(10))
+    assert (t.yes_qty, t.yes_cost) == (D(10), D("4.00"))
+    with pytest.raises(ValidationError):
+        t.yes_qty = D(0)  # type: ignore[misc]
+
+
+def test_snapshot_round_trip_through_json() -> None:
+    t = (
+        PositionTracker.opening(YES, D(20), D("0.55"))
+        .apply_fills([B1, fill("n", NO, BUY, "0.40", "5"), failed(fill("z", NO, BUY, "0.1", "1"))])
+        .merge(D(3))
+        .apply_fill(fill("s", YES, SELL, "0.61", "2.5"))
+    )
+    restored = PositionTracker.model_validate(json.loads(json.dumps(t.model_dump(mode="json"))))
+    assert restored == t
+    # The restored log still dedupes and reverses.
+    assert restored.apply_fill(B1) == restored
+    assert restored.apply_fill(fill("z", NO, BUY, "0.1", "1")) == restored
+    assert restored.apply_fill(failed(B1)).yes_qty == t.yes_qty - 10
+
+
+def test_totals_without_a_log_become_the_start() -> None:
+    direct = PositionTracker(yes_qty=D(20), yes_cost=D(11))
+    assert direct.yes_qty == D(20)
+    assert direct.avg_cost(YES) == D("0.55")
+    # Re-folding after a reversal keeps the starting position.
+    t = direct.apply_fills([B1, failed(B1)])
+    assert (t.yes_qty, t.yes_cost) == (D(20), D(11))
+
+
+def test_snapshot_whose_totals_disagree_with_its_log_is_refused() -> None:
+    data = EMPTY.apply_fill(B1).model_dump(mode="json")
+    data["yes_qty"] = "11"
+    with pytest.raises(ValidationError, match="do not match"):
+        PositionTracker.model_validate(data)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+prices = st.integers(1, 99).map(lambda c: D(c) / 100)
+sizes = st.integers(1, 10_000).map(lambda c: D(c) / 100)
+RawFill = tuple[Token, Side, Decimal, Decimal]
+raw_fills = st.tuples(st.sampled_from([YES, NO]), st.sampled_from([BUY, SELL]), prices, sizes)
+
+
+def build(raw: list[RawFill]) -> tuple[PositionTracker, list[Fill]]:
+    """Apply generated fills, skipping sells the venue would have rejected."""
+    tracker, applied = EMPTY, []
+    for i, (token, side, price, size) in enumerate(raw):
+        f = Fill(
+            trade_id=f"t{i}",
+            condition_id="0xc",
+            token=token,
+            side=side,
+            price=price,
+            size=size,
+            at=AT,
+        )
+        try:
+            tracker = tracker.apply_fill(f)
+        except ValueError:
+            continue
+        applied.append(f)
+    return tracker, applied
+
+
+@given(st.lists(raw_fills, max_size=25), raw_fills)
+def test_fill_then_its_failed_copy_restores_the_state(raw: list[RawFill], last: RawFill) -> None:
+    before, _ = build(raw)
+    token, side, price, size = last
+    f = Fill(
+        trade_id="last", condition_id="0xc", token=token, side=side, price=price, size=size, at=AT
+    )
+    try:
+        after = before.apply_fill(f)
+    except ValueError:
+        return
+    undone = after.apply_fill(failed(f))
+    assert undone.model_dump(exclude={"failed_trade_ids"}) == before.model_dump(
+        exclude={"failed_trade_ids"}
+    )
+    assert undone.failed_trade_ids == ("last",)
+    assert undone.apply_fill(f) == undone
+
+
+@given(st.lists(raw_fills, max_size=30), st.data())
+def test_costs_and_quantities_never_negative_and_cash_is_conserved(
+    raw: list[RawFill],
+    data: st.DataObject,
+) -> None:
+    tracker, applied = build(raw)
+    pairs = min(tracker.yes_qty, tracker.no_qty)
+    if pairs > 0:
+        half = (pairs / 2).quantize(CENT)
+        tracker = tracker.merge(data.draw(st.sampled_from([pairs, half] if half else [pairs])))
+    for value in (tracker.yes_qty, tracker.no_qty, tracker.yes_cost, tracker.no_cost):
+        assert value >= 0
+    if tracker.yes_qty == 0:
+        assert tracker.yes_cost == 0
+    # Every dollar spent is either still carried as cost or already realized against proceeds.
+    spent = sum((f.price * f.size for f in applied if f.side is BUY), D(0))
+    received = sum((f.price * f.size for f in applied if f.side is SELL), D(0))
+    merged = sum((e.qty for e in tracker.events if e.kind == "merge"), D(0))
+    books = tracker.realized_pnl - tracker.yes_cost - tracker.no_cost
+    assert abs(books - (received + merged - spent)) < D("1e-20")
+
+
+@given(st.lists(raw_fills, min_size=1, max_size=20), st.data())
+def test_reversal_equals_never_having_applied_the_trade(
+    raw: list[RawFill], data: st.DataObject
+) -> None:
+    tracker, applied = build(raw)
+    if not applied:
+        return
+    victim = data.draw(st.sampled_from(applied))
+    try:
+        reversed_ = tracker.apply_fill(failed(victim))
+    except ValueError:
+        return  # a later sell needed the reversed buy's shares
+    without = EMPTY.apply_fills([f for f in applied if f is not victim])
+    assert reversed_.model_dump(exclude={"failed_trade_ids"}) == without.model_dump(
+        exclude={"failed_trade_ids"}
+    )
+
+
+@given(st.lists(raw_fills, max_size=20))
+def test_snapshot_round_trip_property(raw: list[RawFill]) -> None:
+    tracker, _ = build(raw)
+    assert PositionTracker.model_validate_json(tracker.model_dump_json()) == tracker
