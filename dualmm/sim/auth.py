@@ -240,9 +240,7 @@ class KeyRing:
         with self._lock:
             self._keys.pop(key, None)
 
-    def verify_order(
-        self, order: Mapping[str, Any], creds: ApiKey, exchange: str
-    ) -> SignedOrder:
+    def verify_order(self, order: Mapping[str, Any], creds: ApiKey, exchange: str) -> SignedOrder:
         """Check a V2 order's EIP-712 signature; the order hash is the CLOB's order id.
 
         Types 0-2 are signed by the EOA in `signer` (for 1-2 the maker is a proxy or safe the
@@ -250,7 +248,9 @@ class KeyRing:
         signed the ERC-7739 wrapper. The signing EOA must own the API key.
         """
         try:
-            message = encode_typed_data(full_message=_order_typed_data(order, self.chain_id, exchange))
+            message = encode_typed_data(
+                full_message=_order_typed_data(order, self.chain_id, exchange)
+            )
             signature_type = int(order["signatureType"])
             signature = str(order["signature"])
         except (KeyError, TypeError, ValueError) as exc:
