@@ -94,6 +94,9 @@ class Settings(BaseSettings):
 
     exchange: Literal["sim", "polymarket", "paper"] = "sim"
     clob_url: str = "http://127.0.0.1:8765"
+    # HTTP timeout of py-clob-client-v2 (one httpx client per process); a timed-out POST may
+    # still have been accepted, so placements reconcile before trying again.
+    clob_timeout_seconds: float = Field(5.0, gt=0)
     chain_id: int = 137
     private_key: SecretStr | None = None
     api_key: SecretStr | None = None

@@ -37,6 +37,9 @@ class PlaceOrder(Frozen):
     order_type: OrderType = OrderType.GTC
     expiration: datetime | None = None  # required for GTD
     post_only: bool = False
+    # When the intent was made (e.g. workflow.now()). Venues without client order ids sign it
+    # into the order, so a retry even after a crash signs the identical order (same order id).
+    signed_at: datetime | None = None
 
 
 class Order(Frozen):
