@@ -1,0 +1,835 @@
+"""The simulated venue: markets whose midpoint follows a scenario path or a synthetic walk,
+wallets, our orders, and fills by the DESIGN.md fill model (dualmm.domain.fillmodel).
+
+Fill semantics, shared with the pure replay:
+- an order that crosses the touch when placed fills at the touch (taker);
+- at every midpoint change time, each resting order that the new touch reaches fills at its own
+  price (maker), timestamped at that change time; expirations at the same time go first;
+- NO orders use the mirrored touch: NO bid = 1 - YES ask, NO ask = 1 - YES bid;
+- our orders never match each other or the background book (which is display depth only);
+- `fill_cap` (off by default) caps what one order fills per event, giving partial fills; the
+  rest keeps resting and fills at its own price at later change times.
+
+Balances are totals like Polymarket's balance endpoint (open orders do not reduce them);
+`available` is what new orders can still lock: BUY locks price * remaining collateral, SELL
+locks the remaining tokens. One re-entrant lock guards the venue (the HTTP server is threaded),
+and every public read first processes the market up to `clock.now()`, so a wall clock needs no
+driver.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+
+from dualmm.domain.fillmodel import price_on_placement, resting_fills, touch
+from dualmm.domain.prices import ONE, check_tick, is_on_tick, round_size
+from dualmm.domain.types import Fill, Frozen, MarketInfo, Side, Token
+from dualmm.exchange.base import (
+    Balances,
+    Book,
+    BookLevel,
+    FillPage,
+    InsufficientBalance,
+    InvalidOrder,
+    NonRetryableError,
+    NotFound,
+    Order,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    RewardMarket,
+    WouldCross,
+)
+from dualmm.sim.synthetic import DEFAULT_STEP_SECONDS, competitor_levels, synthetic_markets
+
+if TYPE_CHECKING:
+    from dualmm.scenario import Scenario, ScenarioMarket
+
+ZERO = Decimal(0)
+DEFAULT_FUND = Decimal(10000)
+
+
+# --- clocks -------------------------------------------------------------------------------
+
+
+class SimClock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class ManualClock:
+    """Simulated time moved by hand; it never goes back."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start")
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance_to(self, t: datetime) -> None:
+        if t > self._now:
+            self._now = t
+
+    def advance(self, seconds: float) -> None:
+        self.advance_to(self._now + timedelta(seconds=seconds))
+
+
+class WallClock:
+    """Real time since creation, optionally sped up (`speed` simulated seconds per second)."""
+
+    def __init__(self, start: datetime | None = None, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._start = start or datetime.now(UTC)
+        self._origin = time.monotonic()
+        self._speed = speed
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self._speed)
+
+
+# --- markets ------------------------------------------------------------------------------
+
+
+class MidProcess(Protocol):
+    """A YES midpoint over seconds since the market's start (ScenarioMarket, RandomWalk)."""
+
+    def mid_at(self, seconds: float) -> Decimal: ...
+
+    def change_times(self, after: float, until: float) -> Sequence[float]: ...
+
+
+@dataclass
+class SimMarket:
+    """One binary market: its facts, a midpoint process started at `start`, and the seed of
+    its background (competitor) book. `info.tick_size` may change while it runs."""
+
+    info: MarketInfo
+    process: MidProcess
+    start: datetime
+    book_seed: str
+    end_date: datetime | None = None
+
+    @classmethod
+    def from_scenario(cls, market: ScenarioMarket, start: datetime) -> SimMarket:
+        return cls(market.info(), market, start, book_seed=market.condition_id)
+
+    def _seconds(self, at: datetime) -> float:
+        return (at - self.start).total_seconds()
+
+    def mid_at(self, at: datetime) -> Decimal:
+        return self.process.mid_at(self._seconds(at))
+
+    def touch_at(self, at: datetime) -> tuple[Decimal, Decimal]:
+        """The YES best bid and ask by the fill model."""
+        return touch(self.mid_at(at), self.info.tick_size)
+
+    def change_times(self, after: datetime, until: datetime) -> list[datetime]:
+        times = self.process.change_times(self._seconds(after), self._seconds(until))
+        return [self.start + timedelta(seconds=seconds) for seconds in times]
+
+
+def token_touch(token: Token, yes_bid: Decimal, yes_ask: Decimal) -> tuple[Decimal, Decimal]:
+    """A token's (bid, ask) from the YES touch: the NO book mirrors YES."""
+    return (yes_bid, yes_ask) if token is Token.YES else (ONE - yes_ask, ONE - yes_bid)
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+class TradeStatus(StrEnum):
+    MATCHED = "MATCHED"
+    FAILED = "FAILED"
+
+
+class Liquidity(StrEnum):
+    MAKER = "MAKER"  # a resting order reached by the market
+    TAKER = "TAKER"  # an order that crossed when placed
+
+
+class Trade(Frozen):
+    """One fill of one of our orders. `seq` grows with every change (a fill, a failure), so
+    `trades(after=seq)` also reports a trade that turned FAILED after it was first seen."""
+
+    trade_id: str
+    seq: int
+    order_id: str
+    address: str
+    condition_id: str
+    token_id: str
+    token: Token
+    side: Side
+    price: Decimal
+    size: Decimal
+    at: datetime
+    status: TradeStatus = TradeStatus.MATCHED
+    liquidity: Liquidity
+
+    def to_fill(self) -> Fill:
+        return Fill(
+            trade_id=self.trade_id,
+            condition_id=self.condition_id,
+            token=self.token,
+            side=self.side,
+            price=self.price,
+            size=self.size,
+            at=self.at,
+            order_id=self.order_id,
+            status=self.status.value,
+        )
+
+
+@dataclass
+class _OrderRecord:
+    order_id: str
+    address: str
+    condition_id: str
+    token_id: str
+    token: Token
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    created_at: datetime
+    order_type: OrderType
+    expiration: datetime | None
+    post_only: bool
+    size_matched: Decimal = ZERO
+    status: OrderStatus = OrderStatus.LIVE
+    cancelled_at: datetime | None = None
+    filled_at: datetime | None = None
+    fills: int = 0
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.original_size - self.size_matched
+
+    def to_order(self) -> Order:
+        return Order(
+            order_id=self.order_id,
+            condition_id=self.condition_id,
+            token_id=self.token_id,
+            side=self.side,
+            price=self.price,
+            original_size=self.original_size,
+            size_matched=self.size_matched,
+            status=self.status,
+            created_at=self.created_at,
+            order_type=self.order_type,
+        )
+
+    def ledger_entry(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "address": self.address,
+            "condition_id": self.condition_id,
+            "token_id": self.token_id,
+            "token": self.token.value,
+            "side": self.side.value,
+            "price": str(self.price),
+            "size": str(self.original_size),
+            "size_matched": str(self.size_matched),
+            "status": self.status.value,
+            "order_type": self.order_type.value,
+            "post_only": self.post_only,
+            "created_at": _iso(self.created_at),
+            "expiration": _iso(self.expiration),
+            "cancelled_at": _iso(self.cancelled_at),
+            "filled_at": _iso(self.filled_at),
+        }
+
+
+@dataclass
+class _Wallet:
+    collateral: Decimal
+    tokens: dict[str, Decimal] = field(default_factory=dict)
+
+    def add_tokens(self, token_id: str, qty: Decimal) -> None:
+        self.tokens[token_id] = self.tokens.get(token_id, ZERO) + qty
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _address(address: str) -> str:
+    """Wallet addresses are case-insensitive (checksummed or not)."""
+    return address.lower()
+
+
+# --- the venue ------------------------------------------------------------------------------
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _synchronized(
+    method: Callable[Concatenate[SimVenue, _P], _R],
+) -> Callable[Concatenate[SimVenue, _P], _R]:
+    @functools.wraps(method)
+    def locked(self: SimVenue, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+class SimVenue:
+    """The simulated exchange for any number of wallets (see the module docstring)."""
+
+    def __init__(
+        self,
+        markets: Sequence[SimMarket],
+        clock: SimClock,
+        fund: Decimal = DEFAULT_FUND,
+        fill_cap: Decimal | None = None,
+    ) -> None:
+        if fill_cap is not None and fill_cap <= 0:
+            raise ValueError("fill_cap must be positive")
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._fund = fund
+        self._fill_cap = fill_cap
+        self._markets = {market.info.condition_id: market for market in markets}
+        self._tokens: dict[str, tuple[SimMarket, Token]] = {}
+        for market in markets:
+            for token in Token:
+                self._tokens[market.info.token_id(token)] = (market, token)
+        self._processed = clock.now()
+        self._wallets: dict[str, _Wallet] = {}
+        self._orders: dict[str, _OrderRecord] = {}  # every order ever accepted, by id
+        self._live: dict[str, _OrderRecord] = {}  # resting orders, in placement order
+        self._trades: dict[str, Trade] = {}  # by id, in fill order
+        self._seq = 0
+
+    @classmethod
+    def from_scenario(
+        cls, scenario: Scenario, clock: SimClock | None = None, **kw: Any
+    ) -> SimVenue:
+        """A venue on a scenario's paths; a ManualClock at the scenario start by default."""
+        markets = [SimMarket.from_scenario(m, scenario.start) for m in scenario.markets]
+        return cls(markets, clock or ManualClock(scenario.start), **kw)
+
+    @classmethod
+    def synthetic(
+        cls,
+        n_markets: int,
+        seed: int,
+        clock: SimClock,
+        step_seconds: int = DEFAULT_STEP_SECONDS,
+        **kw: Any,
+    ) -> SimVenue:
+        """`n_markets` seeded synthetic reward markets whose walks start at `clock.now()`."""
+        start = clock.now()
+        markets = [
+            SimMarket(m.info, m.walk, start, book_seed=m.book_seed, end_date=m.end_date)
+            for m in synthetic_markets(n_markets, seed, start, step_seconds)
+        ]
+        return cls(markets, clock, **kw)
+
+    # --- time ---
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    @_synchronized
+    def advance_to(self, t: datetime) -> None:
+        """Move a manual clock to `t` (never back) and process the markets up to the clock."""
+        if isinstance(self._clock, ManualClock):
+            self._clock.advance_to(t)
+        self._sync()
+
+    def advance(self, seconds: float) -> None:
+        self.advance_to(self.now() + timedelta(seconds=seconds))
+
+    def _sync(self) -> None:
+        self._process_until(self._clock.now())
+
+    def _process_until(self, until: datetime) -> None:
+        """Replay every expiration and midpoint change in (processed, until], in time order."""
+        if until <= self._processed:
+            return
+        events: list[tuple[datetime, int, int, str]] = []
+        for order in self._live.values():
+            expiration = order.expiration
+            if expiration is not None and self._processed < expiration <= until:
+                events.append((expiration, 0, len(events), order.order_id))
+        for condition_id, market in self._markets.items():
+            for at in market.change_times(self._processed, until):
+                events.append((at, 1, len(events), condition_id))
+        for at, kind, _, key in sorted(events):
+            if kind == 0:
+                self._close(self._orders[key], OrderStatus.CANCELED, at)
+            else:
+                self._fill_resting(self._markets[key], at)
+        self._processed = until
+
+    # --- wallets ---
+
+    @_synchronized
+    def ensure_wallet(self, address: str) -> None:
+        """Create (and fund with `fund` USDC) a wallet seen for the first time."""
+        self._wallets.setdefault(_address(address), _Wallet(collateral=self._fund))
+
+    @_synchronized
+    def credit(self, address: str, token_id: str, qty: Decimal) -> None:
+        """Give a wallet outcome tokens (a starting position); creates the wallet if new."""
+        self._token(token_id)
+        self.ensure_wallet(address)
+        self._wallets[_address(address)].add_tokens(token_id, qty)
+
+    @_synchronized
+    def balances(self, address: str) -> Balances:
+        """Total collateral and tokens held (open orders do not reduce them)."""
+        self._sync()
+        wallet = self._wallets.get(_address(address))
+        if wallet is None:
+            return Balances(collateral=ZERO, tokens={})
+        return Balances(collateral=wallet.collateral, tokens=dict(wallet.tokens))
+
+    @_synchronized
+    def available(self, address: str) -> Balances:
+        """What is left for new orders once open orders' locks are taken out."""
+        self._sync()
+        total = self.balances(address)
+        collateral, tokens = total.collateral, dict(total.tokens)
+        for order in self._open(_address(address)):
+            if order.side is Side.BUY:
+                collateral -= order.price * order.remaining
+            else:
+                tokens[order.token_id] = tokens.get(order.token_id, ZERO) - order.remaining
+        return Balances(collateral=collateral, tokens=tokens)
+
+    # --- markets ---
+
+    def _token(self, token_id: str) -> tuple[SimMarket, Token]:
+        try:
+            return self._tokens[token_id]
+        except KeyError:
+            raise NotFound(f"no orderbook exists for the requested token id {token_id}") from None
+
+    def _market(self, condition_id: str) -> SimMarket:
+        try:
+            return self._markets[condition_id]
+        except KeyError:
+            raise NotFound(f"market {condition_id} not found") from None
+
+    @_synchronized
+    def markets(self) -> list[MarketInfo]:
+        return [market.info for market in self._markets.values()]
+
+    @_synchronized
+    def market(self, condition_id: str) -> MarketInfo:
+        return self._market(condition_id).info
+
+    @_synchronized
+    def market_of_token(self, token_id: str) -> MarketInfo:
+        return self._token(token_id)[0].info
+
+    @_synchronized
+    def reward_markets(self) -> list[RewardMarket]:
+        return [RewardMarket(info=m.info, end_date=m.end_date) for m in self._markets.values()]
+
+    @_synchronized
+    def tick_size(self, token_id: str) -> Decimal:
+        return self._token(token_id)[0].info.tick_size
+
+    @_synchronized
+    def neg_risk(self, token_id: str) -> bool:
+        return self._token(token_id)[0].info.neg_risk
+
+    @_synchronized
+    def set_tick_size(self, condition_id: str, tick: Decimal) -> None:
+        """Change a live market's tick; resting orders the new touch reaches fill now."""
+        check_tick(tick)
+        self._sync()
+        market = self._market(condition_id)
+        market.info = market.info.model_copy(update={"tick_size": tick})
+        self._fill_resting(market, self._processed)
+
+    @_synchronized
+    def midpoint(self, token_id: str) -> Decimal:
+        """The process midpoint (what the fill model uses), in this token's prices."""
+        self._sync()
+        market, token = self._token(token_id)
+        mid = market.mid_at(self._processed)
+        return mid if token is Token.YES else ONE - mid
+
+    @_synchronized
+    def touch(self, token_id: str) -> tuple[Decimal, Decimal]:
+        """The fill model's (best bid, best ask) in this token's prices."""
+        self._sync()
+        market, token = self._token(token_id)
+        return token_touch(token, *market.touch_at(self._processed))
+
+    @_synchronized
+    def book(self, token_id: str) -> Book:
+        """Competitor depth around the touch plus every wallet's resting orders."""
+        self._sync()
+        market, token = self._token(token_id)
+        tick = market.info.tick_size
+        bids, asks = competitor_levels(market.book_seed, *market.touch_at(self._processed), tick)
+        for order in self._live.values():
+            if order.condition_id != market.info.condition_id:
+                continue
+            # On the unified YES book a NO bid is a YES ask at 1 - price, and vice versa.
+            is_yes_bid = (order.side is Side.BUY) == (order.token is Token.YES)
+            price = order.price if order.token is Token.YES else ONE - order.price
+            levels = bids if is_yes_bid else asks
+            levels[price] = levels.get(price, ZERO) + order.remaining
+        if token is Token.NO:
+            bids, asks = (
+                {ONE - price: size for price, size in asks.items()},
+                {ONE - price: size for price, size in bids.items()},
+            )
+        return Book(
+            token_id=token_id,
+            bids=tuple(BookLevel(price=p, size=bids[p]) for p in sorted(bids, reverse=True)),
+            asks=tuple(BookLevel(price=p, size=asks[p]) for p in sorted(asks)),
+            tick_size=tick,
+            min_order_size=market.info.min_order_size,
+            at=self._processed,
+        )
+
+    # --- orders ---
+
+    @_synchronized
+    def place(
+        self,
+        address: str,
+        order_id: str,
+        token_id: str,
+        side: Side,
+        price: Decimal,
+        size: Decimal,
+        order_type: OrderType = OrderType.GTC,
+        expiration: datetime | None = None,
+        post_only: bool = False,
+    ) -> Order:
+        """Accept an order (or return the one already accepted under `order_id`)."""
+        self._sync()
+        existing = self._orders.get(order_id)
+        if existing is not None:
+            return existing.to_order()
+        address = _address(address)
+        try:
+            market, token = self._token(token_id)
+        except NotFound as exc:
+            raise InvalidOrder(str(exc)) from None
+        now = self._processed
+        self._validate(order_id, market.info, price, size, order_type, expiration, now)
+        bid, ask = token_touch(token, *market.touch_at(now))
+        fill_price = price_on_placement(side, price, bid, ask)
+        if post_only and fill_price is not None:
+            raise WouldCross("invalid post-only order: order crosses book")
+        self._check_funds(address, token_id, side, price, size)
+        order = _OrderRecord(
+            order_id=order_id,
+            address=address,
+            condition_id=market.info.condition_id,
+            token_id=token_id,
+            token=token,
+            side=side,
+            price=price,
+            original_size=size,
+            created_at=now,
+            order_type=order_type,
+            expiration=expiration if order_type is OrderType.GTD else None,
+            post_only=post_only,
+        )
+        self._orders[order_id] = order
+        self._live[order_id] = order
+        if fill_price is not None:
+            self._execute(order, fill_price, now, Liquidity.TAKER)
+        return order.to_order()
+
+    @staticmethod
+    def _validate(
+        order_id: str,
+        info: MarketInfo,
+        price: Decimal,
+        size: Decimal,
+        order_type: OrderType,
+        expiration: datetime | None,
+        now: datetime,
+    ) -> None:
+        tick = info.tick_size
+        if not is_on_tick(price, tick):
+            raise InvalidOrder(
+                f"order {order_id} is invalid. Price ({price}) breaks minimum tick size rule: "
+                f"{tick}"
+            )
+        if not tick <= price <= ONE - tick:
+            raise InvalidOrder(
+                f"order {order_id} is invalid. Price ({price}) is outside [{tick}, {ONE - tick}]"
+            )
+        if size <= 0 or round_size(size) != size:
+            raise InvalidOrder(
+                f"order {order_id} is invalid. Size ({size}) must be a positive multiple of 0.01"
+            )
+        if size < info.min_order_size:
+            raise InvalidOrder(
+                f"order {order_id} is invalid. Size ({size}) lower than the minimum: "
+                f"{info.min_order_size}"
+            )
+        if order_type is OrderType.GTD and (expiration is None or expiration <= now):
+            raise InvalidOrder(f"order {order_id} is invalid. GTD needs a future expiration")
+
+    def _check_funds(
+        self, address: str, token_id: str, side: Side, price: Decimal, size: Decimal
+    ) -> None:
+        if address not in self._wallets:
+            raise InsufficientBalance(f"not enough balance / allowance: unknown wallet {address}")
+        free = self.available(address)
+        if side is Side.BUY:
+            have, need = free.collateral, price * size
+        else:
+            have, need = free.tokens.get(token_id, ZERO), size
+        if need > have:
+            raise InsufficientBalance(
+                f"not enough balance / allowance: the balance is not enough -> balance: {have}, "
+                f"order amount: {need}"
+            )
+
+    def _open(self, address: str, condition_id: str | None = None) -> list[_OrderRecord]:
+        return [
+            order
+            for order in self._live.values()
+            if order.address == address
+            and (condition_id is None or order.condition_id == condition_id)
+        ]
+
+    @_synchronized
+    def cancel(self, address: str, order_id: str) -> bool:
+        """Cancel one of the wallet's resting orders; False if it is not resting (no error)."""
+        self._sync()
+        order = self._live.get(order_id)
+        if order is None or order.address != _address(address):
+            return False
+        self._close(order, OrderStatus.CANCELED, self._processed)
+        return True
+
+    @_synchronized
+    def cancel_market(self, address: str, condition_id: str) -> list[str]:
+        """Cancel the wallet's resting orders in one market; returns the cancelled ids."""
+        self._sync()
+        return self._cancel_each(self._open(_address(address), condition_id))
+
+    @_synchronized
+    def cancel_all(self, address: str) -> list[str]:
+        self._sync()
+        return self._cancel_each(self._open(_address(address)))
+
+    def _cancel_each(self, orders: list[_OrderRecord]) -> list[str]:
+        for order in orders:
+            self._close(order, OrderStatus.CANCELED, self._processed)
+        return [order.order_id for order in orders]
+
+    @_synchronized
+    def open_orders(self, address: str, condition_id: str | None = None) -> list[Order]:
+        self._sync()
+        return [order.to_order() for order in self._open(_address(address), condition_id)]
+
+    @_synchronized
+    def get_order(self, order_id: str, address: str | None = None) -> Order | None:
+        """Any order ever accepted (or only the wallet's, when `address` is given)."""
+        self._sync()
+        order = self._orders.get(order_id)
+        if order is None or (address is not None and order.address != _address(address)):
+            return None
+        return order.to_order()
+
+    def _close(self, order: _OrderRecord, status: OrderStatus, at: datetime) -> None:
+        order.status = status
+        if status is OrderStatus.CANCELED:
+            order.cancelled_at = at
+        else:
+            order.filled_at = at
+        self._live.pop(order.order_id, None)
+
+    # --- fills ---
+
+    def _fill_resting(self, market: SimMarket, at: datetime) -> None:
+        yes_bid, yes_ask = market.touch_at(at)
+        for order in list(self._live.values()):
+            if order.condition_id != market.info.condition_id:
+                continue
+            bid, ask = token_touch(order.token, yes_bid, yes_ask)
+            if resting_fills(order.side, order.price, bid, ask):
+                self._execute(order, order.price, at, Liquidity.MAKER)
+
+    def _execute(
+        self, order: _OrderRecord, price: Decimal, at: datetime, liquidity: Liquidity
+    ) -> None:
+        size = order.remaining
+        if self._fill_cap is not None:
+            size = min(size, self._fill_cap)
+        self._settle(order.address, order.token_id, order.side, price, size)
+        order.size_matched += size
+        order.fills += 1
+        if order.remaining <= 0:
+            self._close(order, OrderStatus.MATCHED, at)
+        self._seq += 1
+        trade_id = str(
+            uuid.UUID(
+                bytes=hashlib.sha256(f"{order.order_id}:{order.fills}".encode()).digest()[:16]
+            )
+        )
+        self._trades[trade_id] = Trade(
+            trade_id=trade_id,
+            seq=self._seq,
+            order_id=order.order_id,
+            address=order.address,
+            condition_id=order.condition_id,
+            token_id=order.token_id,
+            token=order.token,
+            side=order.side,
+            price=price,
+            size=size,
+            at=at,
+            liquidity=liquidity,
+        )
+
+    def _settle(
+        self, address: str, token_id: str, side: Side, price: Decimal, size: Decimal
+    ) -> None:
+        """Move collateral and tokens for a fill (a negative size reverses one)."""
+        wallet = self._wallets[address]
+        sign = 1 if side is Side.BUY else -1
+        wallet.collateral -= sign * price * size
+        wallet.add_tokens(token_id, sign * size)
+
+    @_synchronized
+    def trades(self, address: str, after: int = 0, condition_id: str | None = None) -> list[Trade]:
+        """The wallet's trades changed after sequence number `after`, oldest change first."""
+        self._sync()
+        address = _address(address)
+        return sorted(
+            (
+                trade
+                for trade in self._trades.values()
+                if trade.address == address
+                and trade.seq > after
+                and (condition_id is None or trade.condition_id == condition_id)
+            ),
+            key=lambda trade: trade.seq,
+        )
+
+    @_synchronized
+    def fail_trade(self, trade_id: str) -> Trade:
+        """Mark a trade FAILED (settlement failed): its balance changes are reversed and it is
+        reported again with a new `seq`. The order keeps its matched size."""
+        trade = self._trades.get(trade_id)
+        if trade is None:
+            raise NotFound(f"trade {trade_id} not found")
+        if trade.status is TradeStatus.FAILED:
+            return trade
+        self._settle(trade.address, trade.token_id, trade.side, trade.price, -trade.size)
+        self._seq += 1
+        failed = trade.model_copy(update={"status": TradeStatus.FAILED, "seq": self._seq})
+        self._trades[trade_id] = failed
+        return failed
+
+    # --- admin ---
+
+    @_synchronized
+    def ledger(self) -> dict[str, Any]:
+        """Every order ever accepted and every fill, JSON-ready."""
+        self._sync()
+        return {
+            "now": _iso(self._processed),
+            "orders": [order.ledger_entry() for order in self._orders.values()],
+            "fills": [trade.model_dump(mode="json") for trade in self._trades.values()],
+        }
+
+
+# --- the in-process Exchange ----------------------------------------------------------------
+
+
+class SimExchange:
+    """The Exchange protocol for one wallet of a SimVenue, in-process (no I/O)."""
+
+    def __init__(self, venue: SimVenue, address: str) -> None:
+        self._venue = venue
+        self._address = address
+        venue.ensure_wallet(address)
+
+    @staticmethod
+    def order_id_for(address: str, key: str) -> str:
+        """The order id a placement key maps to, so a retried placement finds its order."""
+        return "0x" + hashlib.sha256(f"{_address(address)}:{key}".encode()).hexdigest()
+
+    async def reward_markets(self) -> list[RewardMarket]:
+        return self._venue.reward_markets()
+
+    async def market(self, condition_id: str) -> MarketInfo:
+        return self._venue.market(condition_id)
+
+    async def book(self, token_id: str) -> Book:
+        return self._venue.book(token_id)
+
+    async def midpoint(self, token_id: str) -> Decimal:
+        return self._venue.midpoint(token_id)
+
+    async def tick_size(self, token_id: str) -> Decimal:
+        return self._venue.tick_size(token_id)
+
+    async def neg_risk(self, token_id: str) -> bool:
+        return self._venue.neg_risk(token_id)
+
+    async def place_order(self, request: PlaceOrder) -> Order:
+        return self._venue.place(
+            self._address,
+            self.order_id_for(self._address, request.key),
+            request.token_id,
+            request.side,
+            request.price,
+            request.size,
+            request.order_type,
+            request.expiration,
+            request.post_only,
+        )
+
+    async def cancel_order(self, order_id: str) -> None:
+        self._venue.cancel(self._address, order_id)
+
+    async def cancel_market(self, condition_id: str) -> None:
+        self._venue.cancel_market(self._address, condition_id)
+
+    async def cancel_all(self) -> None:
+        self._venue.cancel_all(self._address)
+
+    async def open_orders(self, condition_id: str | None = None) -> list[Order]:
+        return self._venue.open_orders(self._address, condition_id)
+
+    async def get_order(self, order_id: str) -> Order | None:
+        return self._venue.get_order(order_id, self._address)
+
+    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+        """Fills (and later failures) newer than `cursor`; the cursor is a sequence number."""
+        try:
+            after = int(cursor) if cursor else 0
+        except ValueError:
+            raise NonRetryableError(f"bad fills cursor {cursor!r}") from None
+        trades = self._venue.trades(self._address, after, market.condition_id)
+        return FillPage(
+            fills=tuple(trade.to_fill() for trade in trades),
+            cursor=str(trades[-1].seq if trades else after),
+        )
+
+    async def balances(self, token_ids: list[str]) -> Balances:
+        held = self._venue.balances(self._address)
+        return Balances(
+            collateral=held.collateral,
+            tokens={token_id: held.tokens.get(token_id, ZERO) for token_id in token_ids},
+        )
