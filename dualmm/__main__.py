@@ -1,0 +1,3 @@
+from dualmm.cli import main
+
+main()

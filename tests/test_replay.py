@@ -1,0 +1,127 @@
+"""`dualmm replay`: the seed examples meet their `expect`, output shapes, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dualmm.backtest import run_replay
+from dualmm.config import LiquidationConfig
+from dualmm.scenario import load_scenario
+
+SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.json"))
+
+
+def dualmm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dualmm", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+async def test_seed_examples_meet_their_expectations(path: Path) -> None:
+    scenario = load_scenario(path)
+    expect = scenario.expect
+    (market,) = (await run_replay(scenario, LiquidationConfig())).markets
+    assert market.status == "closed"
+    assert market.exit_stage is not None and market.exit_stage.value == expect["exit_stage"]
+    sign = expect["realized_pnl_sign"]
+    assert (market.realized_pnl > 0) if sign == "+" else (market.realized_pnl < 0)
+    assert market.exit_seconds is not None
+    assert market.exit_seconds <= int(expect["max_minutes"]) * 60
+    assert market.remaining_qty == 0
+    # the fills account for the whole position, and P&L is theirs to the cent
+    position = scenario.markets[0].position
+    assert position is not None
+    assert sum(f.size for f in market.fills) == position.qty
+    pnl = sum((f.price - position.avg_cost) * f.size for f in market.fills)
+    assert market.realized_pnl == pnl
+
+
+async def test_stop_loss_crash_exits_at_the_touch_when_it_fires() -> None:
+    scenario = load_scenario(Path("scenarios/stop-loss-crash.json"))
+    (market,) = (await run_replay(scenario, LiquidationConfig())).markets
+    # at 30 min the midpoint is 0.44: unrealized 100 * (0.44 - 0.55) = -11 < -10
+    assert [(s.stage.value, s.at_seconds) for s in market.stages] == [
+        ("PASSIVE", 0),
+        ("SKEWED", 300),
+        ("MARKET", 1800),
+    ]
+    assert [(f.at_seconds, f.price, f.size) for f in market.fills] == [
+        (1800, Decimal("0.43"), Decimal("100"))
+    ]
+    assert market.realized_pnl == Decimal("-12.00")
+
+
+async def test_without_the_stop_loss_the_crash_runs_to_the_timeout() -> None:
+    scenario = load_scenario(Path("scenarios/stop-loss-crash.json"))
+    config = LiquidationConfig(stop_loss_enabled=False)
+    (market,) = (await run_replay(scenario, config)).markets
+    assert market.exit_stage is not None and market.exit_stage.value == "AGGRESSIVE"
+    assert market.exit_seconds == 3600
+    assert market.realized_pnl < Decimal("-12.00")  # waiting cost more than the stop-loss
+
+
+def test_cli_json_shape_and_flags() -> None:
+    result = dualmm("replay", "scenarios/skewed-exit.json", "--json", "--liq-skew-start", "10")
+    assert result.returncode == 0, result.stderr
+    (market,) = json.loads(result.stdout)["markets"]
+    assert set(market) == {
+        "condition_id", "status", "exit_stage", "exit_seconds", "realized_pnl",
+        "remaining_qty", "stages", "orders", "fills",
+    }  # fmt: skip
+    assert isinstance(market["realized_pnl"], str)
+    skewed = next(s for s in market["stages"] if s["stage"] == "SKEWED")
+    assert skewed["at_seconds"] == 600  # --liq-skew-start 10 moved the boundary
+
+
+def test_cli_human_timeline() -> None:
+    result = dualmm("replay", "scenarios/quick-profitable-exit.json")
+    assert result.returncode == 0, result.stderr
+    assert "00:03:00  fill   20 @ 0.56" in result.stdout
+    assert "closed in PASSIVE after 00:03:00, realized P&L 0.20" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not valid JSON"),
+        ('{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": []}', "markets"),
+        (
+            '{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": [{"condition_id": "c",'
+            ' "tick_size": "0.01", "min_order_size": "5", "path": [[0, "1.2"]]}]}',
+            "outside (0, 1)",
+        ),
+        (
+            '{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": [{"condition_id": "c",'
+            ' "tick_size": "0.01", "min_order_size": "5", "path": [[60, "0.5"], [0, "0.4"]]}]}',
+            "increasing",
+        ),
+        (
+            '{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": [{'
+            ' "tick_size": "0.01", "min_order_size": "5", "path": [[0, "0.5"]]}]}',
+            "condition_id: Field required",
+        ),
+    ],
+)
+def test_cli_bad_scenario_exits_2_with_one_line(tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = dualmm("replay", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_bad_flag_exits_2() -> None:
+    result = dualmm("replay", "scenarios/skewed-exit.json", "--liq-check-interval", "0")
+    assert result.returncode == 2
+    assert "price_check_interval_ms" in result.stderr and "Traceback" not in result.stderr
+    missing = dualmm("replay", "does-not-exist.json")
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
