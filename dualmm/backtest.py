@@ -265,7 +265,7 @@ def render_timeline(scenario: Scenario, result: ReplayResult) -> str:
             if replay.exit_stage is not None and replay.exit_seconds is not None
             else f"{replay.status}: {replay.remaining_qty} still held"
         )
-        lines.append(f"  => {outcome}, realized P&L {replay.realized_pnl} USDC")
+        lines.append(f"  => {outcome}, realized P&L {replay.realized_pnl:.2f} USDC")
     return "\n".join(lines)
 
 

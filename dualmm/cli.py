@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from dualmm.cliutil import UsageError, fail
 
@@ -14,7 +15,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Crash-safe Polymarket liquidity-rewards market maker on Temporal."""
+
 
 # Modules with a `register(app)` function; each keeps its heavy imports inside its commands.
 _COMMAND_MODULES = (
@@ -39,6 +47,17 @@ def _register_all() -> None:
 def main() -> None:
     _register_all()
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        code = 0
+    except ClickException as exc:
+        # the parser's own errors (unknown flag, bad value) in one line, exit code 2
+        fail(" ".join(exc.format_message().split()), exc.exit_code)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        fail("aborted", 130)
     except UsageError as exc:
         fail(str(exc))
+    raise SystemExit(code if isinstance(code, int) else 0)

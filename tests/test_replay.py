@@ -83,7 +83,7 @@ def test_cli_json_shape_and_flags() -> None:
 def test_cli_human_timeline() -> None:
     result = dualmm("replay", "scenarios/quick-profitable-exit.json")
     assert result.returncode == 0, result.stderr
-    assert "00:03:00  fill   20 @ 0.56" in result.stdout
+    assert "00:03:00  fill   20.00 @ 0.56" in result.stdout
     assert "closed in PASSIVE after 00:03:00, realized P&L 0.20" in result.stdout
 
 

@@ -30,7 +30,7 @@ def check_tick(tick: Decimal) -> Decimal:
 def round_to_tick(price: Decimal, tick: Decimal, mode: Rounding = Rounding.NEAREST) -> Decimal:
     """Round a price to a multiple of `tick` (ticks like 0.005 are not powers of ten)."""
     steps = (price / tick).to_integral_value(rounding=_MODES[mode])
-    return (steps * tick).quantize(tick.normalize() if tick.as_tuple().exponent < 0 else tick)
+    return steps * tick  # an integral count of ticks keeps the tick's exponent
 
 
 def clamp_price(price: Decimal, tick: Decimal) -> Decimal:
