@@ -1,0 +1,91 @@
+"""The LiquidationWorkflow's activities: read the market, place and cancel its order.
+
+Each is safe to run again: a sync re-reads from the same fill cursor, a placement carries the
+plan's idempotency key (the exchange returns the order an earlier attempt placed), and a
+cancel of an order already gone succeeds. Venue errors that retrying cannot fix become
+non-retryable ApplicationErrors; messages carry no secret (the exchange holds the keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot
+from dualmm.exchange.base import Exchange, NonRetryableError, Order, PlaceOrder
+from dualmm.exchange.sync import market_snapshot, still_resting
+
+
+class SyncRequest(Frozen):
+    market: MarketInfo
+    cursor: str | None
+    resting_order_id: str | None
+    as_of: datetime  # the workflow's check time, whole seconds
+
+
+class SyncResult(Frozen):
+    snapshot: MarketSnapshot
+    fills: tuple[Fill, ...]
+    cursor: str
+    resting_remaining: Decimal | None  # None: the order is gone or fully filled
+
+
+class CancelRequest(Frozen):
+    order_id: str
+
+
+@asynccontextmanager
+async def non_retryable_venue_errors() -> AsyncIterator[None]:
+    """Venue errors that cannot heal stop the retries; the rest retry with backoff."""
+    try:
+        yield
+    except NonRetryableError as exc:
+        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+
+
+class LiquidationActivities:
+    """Activities over one injected Exchange.
+
+    `before_sync` runs first in every sync with its `as_of`: the scenario replay moves its
+    simulated venue's clock there; production injects nothing.
+    """
+
+    def __init__(
+        self, exchange: Exchange, before_sync: Callable[[datetime], None] | None = None
+    ) -> None:
+        self._exchange = exchange
+        self._before_sync = before_sync
+
+    @activity.defn(name="liquidation_sync_market")
+    async def sync_market(self, request: SyncRequest) -> SyncResult:
+        """New fills since the cursor, the market snapshot, and what remains of our order."""
+        if self._before_sync is not None:
+            self._before_sync(request.as_of)
+        async with non_retryable_venue_errors():
+            page = await self._exchange.fills(request.market, request.cursor)
+            snapshot = await market_snapshot(self._exchange, request.market, request.as_of)
+            remaining = None
+            if request.resting_order_id is not None:
+                order = await self._exchange.get_order(request.resting_order_id)
+                if order is not None and still_resting(order):
+                    remaining = order.remaining
+        return SyncResult(
+            snapshot=snapshot, fills=page.fills, cursor=page.cursor, resting_remaining=remaining
+        )
+
+    @activity.defn(name="liquidation_place_order")
+    async def place_order(self, request: PlaceOrder) -> Order:
+        """Place the order, or return the one an earlier attempt placed with the same key."""
+        async with non_retryable_venue_errors():
+            return await self._exchange.place_order(request)
+
+    @activity.defn(name="liquidation_cancel_order")
+    async def cancel_order(self, request: CancelRequest) -> None:
+        """Cancel our order; one already filled, cancelled or unknown counts as cancelled."""
+        async with non_retryable_venue_errors():
+            await self._exchange.cancel_order(request.order_id)

@@ -1,0 +1,1 @@
+"""Temporal workflow classes only: deterministic, no I/O."""

@@ -1,0 +1,402 @@
+"""LiquidationWorkflow: exits one market's position through the staged engine, durably.
+
+It runs the shared liquidation loop (dualmm.domain.liquidation, the same loop as the pure
+replay): sync the market at the check time, `step`, cancel/place what the plan says, then
+sleep on a durable timer until the plan's wake time (the earlier of the next price check and
+the next stage boundary). Signals wake it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.liquidation import (
+        CancelRequest,
+        LiquidationActivities,
+        SyncRequest,
+    )
+    from dualmm.config import LiquidationConfig, describe_validation_error
+    from dualmm.domain.liquidation import (
+        LiquidationState,
+        RestingOrder,
+        StageChange,
+        elapsed_seconds,
+        step,
+    )
+    from dualmm.domain.position import PositionTracker
+    from dualmm.domain.types import (
+        Fill,
+        Frozen,
+        MarketInfo,
+        MarketSnapshot,
+        OrderIntent,
+        Stage,
+        Token,
+    )
+    from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
+    from dualmm.exchange.sync import still_resting
+
+# The parent's signal handler name (ActiveMarketWorkflow), argument: a LiquidationResult.
+FINISHED_SIGNAL = "liquidation_finished"
+
+# A timer that fires within this of its time is the check scheduled for that time (dev-server
+# timers have ~1 s granularity); a later wake-up (a worker outage) checks at the real time.
+TIMER_SLACK = timedelta(seconds=2)
+
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+
+LiquidationOutcome = Literal["closed", "dust", "open"]
+
+
+def liquidation_workflow_id(condition_id: str) -> str:
+    """One liquidation per market at a time: the id is the market's."""
+    return f"liquidation-{condition_id}"
+
+
+class PlacedOrder(Frozen):
+    at: datetime
+    order_id: str
+    price: Decimal
+    size: Decimal
+
+
+class LiquidationInput(Frozen):
+    """Everything a liquidation needs; the carried fields also resume it after continue-as-new.
+
+    `cursor` is the fill cursor of the handed-over position: only later fills are applied.
+    `stop_at` is for scenario replays: give up then (outcome "open"); production leaves it None.
+    """
+
+    market: MarketInfo
+    position: PositionTracker
+    config: LiquidationConfig = LiquidationConfig()
+    started_at: datetime
+    parent_workflow_id: str | None = None
+    cursor: str | None = None
+    stop_at: datetime | None = None
+    state: LiquidationState | None = None
+    resting: RestingOrder | None = None
+    next_check_at: datetime | None = None
+    orders: tuple[PlacedOrder, ...] = ()
+    fills: tuple[Fill, ...] = ()
+
+
+class LiquidationResult(Frozen):
+    condition_id: str
+    status: LiquidationOutcome
+    exit_stage: Stage
+    reason: str
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: int
+    realized_pnl: Decimal
+    remaining_qty: Decimal
+    position: PositionTracker
+    stages: tuple[StageChange, ...]
+    orders: tuple[PlacedOrder, ...]
+    fills: tuple[Fill, ...]
+
+
+class LiquidationStatus(Frozen):
+    condition_id: str
+    stage: Stage
+    elapsed_seconds: int
+    paused: bool
+    manual_exit: bool
+    midpoint: Decimal | None
+    order: RestingOrder | None
+    held_token: Token | None
+    held_qty: Decimal
+    unrealized_pnl: Decimal | None
+    realized_pnl: Decimal
+    fills: tuple[Fill, ...]
+    orders_placed: int
+    config: LiquidationConfig
+    last_error: str | None
+
+
+def _whole_seconds(at: datetime) -> datetime:
+    """The engine's time resolution."""
+    return at.replace(microsecond=0)
+
+
+@workflow.defn(failure_exception_types=[ValidationError])
+class LiquidationWorkflow:
+    """One market's liquidation. Signals and the config update act at once (they wake the loop).
+
+    A pydantic ValidationError (bad input or carried state) fails the workflow instead of
+    retrying its task forever; any other bug retries the task, so a fixed worker resumes it.
+    """
+
+    @workflow.init
+    def __init__(self, input: LiquidationInput) -> None:
+        self._input = input
+        self._market = input.market
+        self._config = input.config
+        self._position = input.position
+        self._state = input.state or LiquidationState.start(
+            input.market.condition_id, input.started_at
+        )
+        self._resting = input.resting
+        self._cursor = input.cursor
+        self._orders = list(input.orders)
+        self._fills = list(input.fills)
+        self._snapshot: MarketSnapshot | None = None
+        self._last_error: str | None = None
+        self._placing: workflow.ActivityHandle[Order] | None = None
+        self._wake = False
+
+    @workflow.run
+    async def run(self, input: LiquidationInput) -> LiquidationResult:
+        try:
+            return await self._liquidate(input.next_check_at or input.started_at)
+        except asyncio.CancelledError:
+            # Cancelling the liquidation takes its order off the book, even one being placed.
+            if self._placing is not None:
+                placed = await self._placing
+                if still_resting(placed):
+                    await self._cancel(placed.order_id)
+            await self._cancel_resting()
+            raise
+
+    async def _liquidate(self, first_check: datetime) -> LiquidationResult:
+        now = await self._sleep_until(first_check)
+        while True:
+            if self._input.stop_at is not None and now > self._input.stop_at:
+                await self._cancel_resting()
+                return await self._finish("open", "replay horizon reached", now)
+            try:
+                snapshot = await self._sync(now)
+                plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
+                self._state = plan.state
+                if plan.finished:
+                    await self._cancel_resting()
+                    outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
+                    return await self._finish(outcome, plan.decision.reason, now)
+                if plan.cancel is not None:
+                    await self._cancel_resting()
+                if plan.place is not None and plan.place_key is not None:
+                    placed = await self._place(plan.place, plan.place_key, now)
+                    if placed.status is OrderStatus.MATCHED:
+                        continue  # filled at once: sync again at the same time
+                wake_at = plan.wake_at
+            except ActivityError as exc:
+                # A venue error retrying cannot fix (a changed tick, no balance): look again
+                # at the next check rather than abandon the position.
+                self._last_error = str(exc.cause or exc)
+                workflow.logger.warning("liquidation check failed: %s", self._last_error)
+                wake_at = now + timedelta(milliseconds=self._config.price_check_interval_ms)
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carried(wake_at))
+            now = await self._sleep_until(wake_at)
+
+    async def _sleep_until(self, wake_at: datetime) -> datetime:
+        """Sleep on a durable timer until `wake_at` or a signal; returns the next check time."""
+        timeout = wake_at - workflow.now()
+        if timeout > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._wake, timeout=timeout, timeout_summary="next check"
+                )
+        woken, self._wake = self._wake, False
+        now = workflow.now()
+        if not woken and now - wake_at < TIMER_SLACK:
+            return wake_at
+        return _whole_seconds(now)
+
+    async def _sync(self, now: datetime) -> MarketSnapshot:
+        """New fills into the position, the market snapshot, what remains of our order."""
+        result = await workflow.execute_activity_method(
+            LiquidationActivities.sync_market,
+            SyncRequest(
+                market=self._market,
+                cursor=self._cursor,
+                resting_order_id=self._resting.order_id if self._resting else None,
+                as_of=now,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        for fill in result.fills:
+            self._position = self._position.apply_fill(fill)
+            self._fills.append(fill)
+        self._cursor = result.cursor
+        self._snapshot = result.snapshot
+        if self._resting is not None:
+            remaining = result.resting_remaining
+            self._resting = (
+                None if remaining is None else self._resting.model_copy(update={"size": remaining})
+            )
+        return result.snapshot
+
+    async def _place(self, intent: OrderIntent, key: str, now: datetime) -> Order:
+        request = PlaceOrder(
+            key=key,
+            market=self._market,
+            token_id=self._market.token_id(intent.token),
+            side=intent.side,
+            price=intent.price,
+            size=intent.size,
+            signed_at=now,
+        )
+        # Shielded: a cancellation arriving mid-placement waits for the order to cancel it.
+        self._placing = workflow.start_activity_method(
+            LiquidationActivities.place_order,
+            request,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        try:
+            placed = await asyncio.shield(self._placing)
+        finally:
+            if self._placing.done():
+                self._placing = None
+        self._orders.append(
+            PlacedOrder(at=now, order_id=placed.order_id, price=intent.price, size=intent.size)
+        )
+        self._resting = (
+            RestingOrder(
+                order_id=placed.order_id,
+                token=intent.token,
+                price=placed.price,
+                size=placed.remaining,
+            )
+            if still_resting(placed)
+            else None
+        )
+        return placed
+
+    async def _cancel_resting(self) -> None:
+        if self._resting is not None:
+            await self._cancel(self._resting.order_id)
+            self._resting = None
+
+    async def _cancel(self, order_id: str) -> None:
+        await workflow.execute_activity_method(
+            LiquidationActivities.cancel_order,
+            CancelRequest(order_id=order_id),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    async def _finish(
+        self, outcome: LiquidationOutcome, reason: str, now: datetime
+    ) -> LiquidationResult:
+        result = LiquidationResult(
+            condition_id=self._market.condition_id,
+            status=outcome,
+            exit_stage=self._state.stage,
+            reason=reason,
+            started_at=self._state.started_at,
+            finished_at=now,
+            duration_seconds=elapsed_seconds(self._state.started_at, now),
+            realized_pnl=self._position.realized_pnl,
+            remaining_qty=self._position.held_qty,
+            position=self._position,
+            stages=self._state.history,
+            orders=tuple(self._orders),
+            fills=tuple(self._fills),
+        )
+        workflow.logger.info(
+            "liquidation %s in %s after %ss: %s, realized %s",
+            outcome,
+            result.exit_stage.value,
+            result.duration_seconds,
+            reason,
+            result.realized_pnl,
+        )
+        parent = self._input.parent_workflow_id
+        if parent is not None:
+            try:
+                await workflow.get_external_workflow_handle(parent).signal(FINISHED_SIGNAL, result)
+            except FailureError as exc:
+                # The parent is gone (finished, terminated): the result still stands.
+                workflow.logger.warning("parent %s not signalled: %s", parent, exc)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    def _carried(self, next_check_at: datetime) -> LiquidationInput:
+        return self._input.model_copy(
+            update={
+                "config": self._config,
+                "position": self._position,
+                "cursor": self._cursor,
+                "state": self._state,
+                "resting": self._resting,
+                "next_check_at": next_check_at,
+                "orders": tuple(self._orders),
+                "fills": tuple(self._fills),
+            }
+        )
+
+    @workflow.signal
+    def force_exit(self) -> None:
+        """Jump to MARKET at once."""
+        self._state = self._state.with_manual_exit()
+        self._wake = True
+
+    @workflow.signal
+    def pause(self) -> None:
+        """Cancel the resting order and place nothing until resumed."""
+        self._state = self._state.with_paused(True)
+        self._wake = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._state = self._state.with_paused(False)
+        self._wake = True
+
+    @workflow.update
+    def set_config(self, changes: dict[str, object]) -> LiquidationConfig:
+        """Change some config fields; returns the config now in force."""
+        self._config = self._merged_config(changes)
+        self._wake = True
+        return self._config
+
+    @set_config.validator
+    def _validate_config(self, changes: dict[str, object]) -> None:
+        self._merged_config(changes)
+
+    def _merged_config(self, changes: dict[str, object]) -> LiquidationConfig:
+        try:
+            return LiquidationConfig.model_validate({**self._config.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ValueError(f"set_config: {describe_validation_error(exc)}") from None
+
+    @workflow.query
+    def status(self) -> LiquidationStatus:
+        mid = self._snapshot.midpoint if self._snapshot else None
+        return LiquidationStatus(
+            condition_id=self._market.condition_id,
+            stage=self._state.stage,
+            elapsed_seconds=elapsed_seconds(self._state.started_at, workflow.now()),
+            paused=self._state.paused,
+            manual_exit=self._state.manual_exit,
+            midpoint=mid,
+            order=self._resting,
+            held_token=self._position.held_token,
+            held_qty=self._position.held_qty,
+            unrealized_pnl=None if mid is None else self._position.unrealized_pnl(mid),
+            realized_pnl=self._position.realized_pnl,
+            fills=tuple(self._fills),
+            orders_placed=self._state.orders_placed,
+            config=self._config,
+            last_error=self._last_error,
+        )
