@@ -1,0 +1,625 @@
+"""ClobExchange: the Exchange protocol on py-clob-client-v2 (Polymarket CLOB V2, or the simulator).
+
+- Every blocking SDK call runs in a thread (`asyncio.to_thread`); the client's
+  `retry_on_error` stays off (it re-POSTs orders after a 5xx).
+- The SDK sends all HTTP through one module-level httpx client; `configure_http_timeout` sets
+  its timeout for the whole process (tests use a short one).
+- Placement is idempotent by `PlaceOrder.key`. Polymarket has no client order id, so the order
+  is signed by us with its free fields taken from the key: salt = hash of the key, timestamp =
+  `request.signed_at` (else the first attempt's time, kept in memory). The same key therefore
+  always signs the same order, whose id is its EIP-712 hash, known before the POST. A retry
+  (and any placement with `signed_at`, which may follow a crash) first looks that id up and
+  returns the venue's order if it has one; only otherwise does it POST.
+- Tick size and neg-risk are cached for a short TTL and dropped on a tick-size rejection.
+- Secrets stay inside the SDK client: never in a log line, an error text or this repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import hashlib
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import (
+    ApiCreds,
+    AssetType,
+    BalanceAllowanceParams,
+    OpenOrderParams,
+    OrderMarketCancelParams,
+    OrderPayload,
+    TradeParams,
+)
+from py_clob_client_v2.config import get_contract_config
+from py_clob_client_v2.constants import BYTES32_ZERO, END_CURSOR, INITIAL_CURSOR
+from py_clob_client_v2.endpoints import GET_NEG_RISK, GET_TICK_SIZE
+from py_clob_client_v2.exceptions import PolyException
+from py_clob_client_v2.http_helpers import helpers as sdk_http
+from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2
+from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2
+from py_clob_client_v2.order_utils.model.side import Side as SdkSide
+from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
+
+from dualmm.config import Settings
+from dualmm.domain.prices import is_on_tick, round_size
+from dualmm.domain.types import Fill, MarketInfo, Side
+from dualmm.exchange.base import (
+    AuthError,
+    Balances,
+    Book,
+    BookLevel,
+    ExchangeError,
+    FillPage,
+    InvalidOrder,
+    NotFound,
+    Order,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    RewardMarket,
+    VenueUnavailable,
+)
+from dualmm.exchange.errors import classify, from_sdk, is_duplicate, is_tick_error, venue_message
+
+POLYMARKET_HOST = "https://clob.polymarket.com"
+META_TTL_SECONDS = 30.0
+# Fills are asked for again from this long before the cursor, so a trade that turns FAILED after
+# it was first reported is seen again (consumers deduplicate by trade id).
+FILL_OVERLAP_SECONDS = 3600
+_UNITS = Decimal(10**6)  # collateral and outcome tokens have 6 decimals
+_JOURNAL_LIMIT = 50_000
+
+
+def configure_http_timeout(seconds: float) -> None:
+    """Set the timeout of py-clob-client-v2's process-wide httpx client
+    (`py_clob_client_v2.http_helpers.helpers._http_client`, 5 s by default)."""
+    sdk_http._http_client.timeout = httpx.Timeout(seconds)
+
+
+def dec(value: Any) -> Decimal:
+    """A venue number (JSON string, int or float) as an exact Decimal."""
+    return Decimal(str(value))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Venue times: unix seconds or milliseconds (number or digits), or ISO-8601."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if text.replace(".", "", 1).isdigit():
+        seconds = float(text)
+        if seconds > 1e11:  # milliseconds
+            seconds /= 1000
+        return datetime.fromtimestamp(seconds, UTC)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_units(amount: Decimal) -> str:
+    units = amount * _UNITS
+    if units != units.to_integral_value():
+        raise InvalidOrder(f"amount {amount} has more than 6 decimals")
+    return str(int(units))
+
+
+def key_salt(key: str) -> int:
+    """The order salt for an idempotency key (48 bits: exact in JSON numbers everywhere)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big")
+
+
+# --- venue JSON -> domain ---------------------------------------------------------------------
+
+
+def _yes_no(tokens: list[dict[str, Any]]) -> tuple[str, str]:
+    by_outcome = {str(t.get("outcome", "")).lower(): str(t["token_id"]) for t in tokens}
+    if "yes" in by_outcome and "no" in by_outcome:
+        return by_outcome["yes"], by_outcome["no"]
+    return str(tokens[0]["token_id"]), str(tokens[1]["token_id"])
+
+
+def _daily_rate(current: dict[str, Any]) -> Decimal:
+    if current.get("total_daily_rate") is not None:
+        return dec(current["total_daily_rate"])
+    configs = current.get("rewards_config") or []
+    return sum((dec(c.get("rate_per_day", 0)) for c in configs), Decimal(0))
+
+
+def market_info(raw: dict[str, Any], current: dict[str, Any] | None = None) -> MarketInfo:
+    """A CLOB market (`/markets/{id}`, `/sampling-markets`), with `/rewards/markets/current`'s
+    entry for it when there is one (it wins for the reward terms)."""
+    yes, no = _yes_no(raw["tokens"])
+    rewards = raw.get("rewards") or {}
+    rates = rewards.get("rates") or []
+    rate = sum((dec(r.get("rewards_daily_rate", 0)) for r in rates), Decimal(0))
+    max_spread = dec(rewards.get("max_spread") or 0)
+    min_size = dec(rewards.get("min_size") or 0)
+    if current is not None:
+        rate = _daily_rate(current)
+        max_spread = dec(current.get("rewards_max_spread", max_spread))
+        min_size = dec(current.get("rewards_min_size", min_size))
+    return MarketInfo(
+        condition_id=str(raw["condition_id"]),
+        question=str(raw.get("question") or ""),
+        yes_token_id=yes,
+        no_token_id=no,
+        tick_size=dec(raw["minimum_tick_size"]),
+        min_order_size=dec(raw.get("minimum_order_size") or 0),
+        neg_risk=bool(raw.get("neg_risk", False)),
+        rewards_daily_rate=rate,
+        rewards_max_spread_cents=max_spread,
+        rewards_min_size=min_size,
+    )
+
+
+def reward_market(raw: dict[str, Any], current: dict[str, Any] | None) -> RewardMarket:
+    return RewardMarket(
+        info=market_info(raw, current),
+        end_date=parse_time(raw.get("end_date_iso")),
+        accepting_orders=bool(raw.get("accepting_orders", True)),
+        active=bool(raw.get("active", True)) and not raw.get("closed", False),
+    )
+
+
+def order_status(raw: Any) -> OrderStatus:
+    status = str(raw or "LIVE").upper()
+    if status == "MATCHED":
+        return OrderStatus.MATCHED
+    if "CANCEL" in status or status == "INVALID":
+        return OrderStatus.CANCELED
+    return OrderStatus.LIVE  # LIVE, DELAYED, UNMATCHED (rests, not yet matched)
+
+
+def parse_order(raw: dict[str, Any]) -> Order:
+    kind = str(raw.get("order_type") or "GTC").upper()
+    return Order(
+        order_id=str(raw["id"]),
+        condition_id=str(raw.get("market") or ""),
+        token_id=str(raw["asset_id"]),
+        side=Side(str(raw["side"]).upper()),
+        price=dec(raw["price"]),
+        original_size=dec(raw["original_size"]),
+        size_matched=dec(raw.get("size_matched") or 0),
+        status=order_status(raw.get("status")),
+        created_at=parse_time(raw.get("created_at")) or _now(),
+        order_type=OrderType.GTD if kind == OrderType.GTD else OrderType.GTC,
+    )
+
+
+def _maker_side(entry: dict[str, Any], trade: dict[str, Any]) -> Side:
+    if entry.get("side"):
+        return Side(str(entry["side"]).upper())
+    taker = Side(str(trade["side"]).upper())
+    # Same token: the maker took the other side; complement token: a BUY met a BUY (mint).
+    same_token = str(entry.get("asset_id")) == str(trade.get("asset_id"))
+    return (Side.SELL if taker is Side.BUY else Side.BUY) if same_token else taker
+
+
+def trade_fills(
+    trade: dict[str, Any], market: MarketInfo, api_key: str, address: str
+) -> list[Fill]:
+    """Our fills in one `/data/trades` entry. As taker the trade's top level is ours; as maker
+    our part is our entries in `maker_orders` (the top level is the taker's)."""
+    at = parse_time(trade.get("match_time")) or _now()
+    status = str(trade.get("status") or "MATCHED").upper()
+    trade_id = str(trade["id"])
+    if str(trade.get("trader_side") or "TAKER").upper() == "TAKER":
+        return [
+            Fill(
+                trade_id=trade_id,
+                condition_id=market.condition_id,
+                token=market.token_of(str(trade["asset_id"])),
+                side=Side(str(trade["side"]).upper()),
+                price=dec(trade["price"]),
+                size=dec(trade["size"]),
+                at=at,
+                order_id=str(trade.get("taker_order_id") or ""),
+                status=status,
+            )
+        ]
+    ours = [
+        entry
+        for entry in trade.get("maker_orders") or []
+        if entry.get("owner") == api_key
+        or str(entry.get("maker_address", "")).lower() == address.lower()
+    ]
+    return [
+        Fill(
+            # One trade can match several of our orders: keep their fills apart.
+            trade_id=trade_id if len(ours) == 1 else f"{trade_id}:{entry['order_id']}",
+            condition_id=market.condition_id,
+            token=market.token_of(str(entry["asset_id"])),
+            side=_maker_side(entry, trade),
+            price=dec(entry["price"]),
+            size=dec(entry["matched_amount"]),
+            at=at,
+            order_id=str(entry.get("order_id") or ""),
+            status=status,
+        )
+        for entry in ours
+    ]
+
+
+def book_of(raw: dict[str, Any], token_id: str) -> Book:
+    """A `/book` answer, sorted best first (the venue lists both sides worst first)."""
+
+    def levels(side: str, best_first_desc: bool) -> tuple[BookLevel, ...]:
+        rows = raw.get(side) or []
+        parsed = [BookLevel(price=dec(x["price"]), size=dec(x["size"])) for x in rows]
+        return tuple(sorted(parsed, key=lambda level: level.price, reverse=best_first_desc))
+
+    return Book(
+        token_id=token_id,
+        bids=levels("bids", True),
+        asks=levels("asks", False),
+        tick_size=dec(raw["tick_size"]),
+        min_order_size=dec(raw.get("min_order_size") or 0),
+        at=parse_time(raw.get("timestamp")) or _now(),
+    )
+
+
+def all_pages(fetch: Callable[[str], Any]) -> list[dict[str, Any]]:
+    """Every item of a cursor-paged endpoint, until `next_cursor == "LTE="`."""
+    items: list[dict[str, Any]] = []
+    cursor = INITIAL_CURSOR
+    seen: set[str] = set()
+    while cursor != END_CURSOR:
+        if cursor in seen:  # a venue that repeats a cursor would loop forever
+            raise VenueUnavailable(f"paging repeated cursor {cursor!r}")
+        seen.add(cursor)
+        page = fetch(cursor)
+        items.extend(page.get("data") or [])
+        cursor = page.get("next_cursor") or END_CURSOR
+    return items
+
+
+# --- the adapter ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """One idempotency key: the order it signs, and whether the venue may already have it."""
+
+    fields: tuple[object, ...]
+    signed: Any
+    order_id: str
+    may_exist: bool
+
+
+class ClobExchange:
+    """The Exchange protocol over py-clob-client-v2 (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: ClobClient,
+        *,
+        meta_ttl_seconds: float = META_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._ttl = meta_ttl_seconds
+        self._clock = clock
+        self._ticks: dict[str, tuple[float, Decimal]] = {}
+        self._neg_risk: dict[str, tuple[float, bool]] = {}
+        self._journal: OrderedDict[str, _Pending] = OrderedDict()
+        self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def __repr__(self) -> str:
+        return f"ClobExchange(host={self._client.host!r})"
+
+    @classmethod
+    async def connect(cls, settings: Settings, *, read_only: bool = False) -> ClobExchange:
+        """An adapter for `settings`. Trading: the L1 private key, plus L2 API credentials from
+        settings or created/derived from the key. `read_only`: no key at all (public data)."""
+        configure_http_timeout(settings.clob_timeout_seconds)
+        host = settings.clob_url
+        if read_only:
+            return cls(ClobClient(host, settings.chain_id))
+        if settings.private_key is None:
+            raise AuthError("no private key configured (DUALMM_PRIVATE_KEY)")
+        try:
+            client = ClobClient(
+                host,
+                settings.chain_id,
+                key=settings.private_key.get_secret_value(),
+                signature_type=settings.signature_type,
+                funder=settings.funder,
+            )
+        except (ValueError, TypeError):
+            raise AuthError("the configured private key is not a valid key") from None
+        given = (settings.api_key, settings.api_secret, settings.api_passphrase)
+        if all(part is not None for part in given):
+            api_key, secret, passphrase = (p.get_secret_value() for p in given if p is not None)
+            creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
+        else:
+            creds = await cls._sdk(client.create_or_derive_api_key)
+        client.set_api_creds(creds)
+        return cls(client)
+
+    @staticmethod
+    async def _sdk(fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking SDK call in a thread, mapping its errors to the protocol's."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except PolyException as exc:
+            raise from_sdk(exc) from None
+        except binascii.Error:
+            raise AuthError("the API secret is not valid base64") from None
+
+    def _get_token_param(self, path: str, token_id: str) -> Any:
+        return sdk_http.get(f"{self._client.host}{path}", params={"token_id": token_id})
+
+    # --- market data ----------------------------------------------------------------------
+
+    async def reward_markets(self) -> list[RewardMarket]:
+        current = await self._sdk(self._client.get_current_rewards)
+        sampling = await self._sdk(all_pages, self._client.get_sampling_markets)
+        terms = {str(entry["condition_id"]): entry for entry in current}
+        return [
+            reward_market(raw, terms.get(str(raw["condition_id"])))
+            for raw in sampling
+            if len(raw.get("tokens") or []) == 2
+        ]
+
+    async def market(self, condition_id: str) -> MarketInfo:
+        raw = await self._sdk(self._client.get_market, condition_id)
+        if not raw:
+            raise NotFound(f"market {condition_id} not found")
+        info = market_info(raw)
+        expires = self._clock() + self._ttl
+        for token in (info.yes_token_id, info.no_token_id):
+            self._ticks[token] = (expires, info.tick_size)
+            self._neg_risk[token] = (expires, info.neg_risk)
+        return info
+
+    async def book(self, token_id: str) -> Book:
+        raw = await self._sdk(self._client.get_order_book, token_id)
+        book = book_of(raw, token_id)
+        self._ticks[token_id] = (self._clock() + self._ttl, book.tick_size)
+        return book
+
+    async def midpoint(self, token_id: str) -> Decimal:
+        raw = await self._sdk(self._client.get_midpoint, token_id)
+        return dec(raw["mid"])
+
+    async def tick_size(self, token_id: str) -> Decimal:
+        cached = self._ticks.get(token_id)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        raw = await self._sdk(self._get_token_param, GET_TICK_SIZE, token_id)
+        tick = dec(raw["minimum_tick_size"])
+        self._ticks[token_id] = (self._clock() + self._ttl, tick)
+        return tick
+
+    async def neg_risk(self, token_id: str) -> bool:
+        cached = self._neg_risk.get(token_id)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        raw = await self._sdk(self._get_token_param, GET_NEG_RISK, token_id)
+        neg_risk = bool(raw["neg_risk"])
+        self._neg_risk[token_id] = (self._clock() + self._ttl, neg_risk)
+        return neg_risk
+
+    # --- orders ---------------------------------------------------------------------------
+
+    async def place_order(self, request: PlaceOrder) -> Order:
+        async with self._key_locks[request.key]:
+            return await self._place(request)
+
+    async def _place(self, request: PlaceOrder) -> Order:
+        fields = (
+            request.token_id,
+            request.side,
+            request.price,
+            request.size,
+            request.order_type,
+            request.expiration,
+            request.post_only,
+        )
+        pending = self._journal.get(request.key)
+        if pending is None:
+            pending = await self._sign(request, fields)
+            self._remember(request.key, pending)
+        elif pending.fields != fields:
+            raise InvalidOrder(f"key {request.key!r} was already used for a different order")
+
+        if pending.may_exist:
+            existing = await self.get_order(pending.order_id)
+            if existing is not None:
+                return existing
+
+        tick = await self.tick_size(request.token_id)
+        self._check_price_and_size(request, tick)
+        pending.may_exist = True  # from the POST on, the venue may have it even if we hear nothing
+        try:
+            answer = await self._sdk(
+                self._client.post_order,
+                pending.signed,
+                request.order_type.value,
+                request.post_only,
+            )
+        except ExchangeError as exc:
+            return await self._after_rejection(request, pending, exc)
+        if isinstance(answer, dict) and (answer.get("success") is False or answer.get("errorMsg")):
+            return await self._after_rejection(
+                request, pending, classify(400, venue_message(answer))
+            )
+        if isinstance(answer, dict) and answer.get("orderID"):
+            pending.order_id = str(answer["orderID"])  # the venue's id wins
+        status = order_status(answer.get("status") if isinstance(answer, dict) else None)
+        if status is OrderStatus.LIVE:
+            return self._fresh_order(request, pending.order_id)
+        placed = await self.get_order(pending.order_id)
+        return placed if placed is not None else self._fresh_order(request, pending.order_id)
+
+    async def _after_rejection(
+        self, request: PlaceOrder, pending: _Pending, error: ExchangeError
+    ) -> Order:
+        message = str(error)
+        if is_duplicate(message):
+            existing = await self.get_order(pending.order_id)
+            if existing is not None:
+                return existing
+            raise VenueUnavailable(f"the venue has order {pending.order_id} but does not show it")
+        if is_tick_error(message):
+            self._ticks.pop(request.token_id, None)
+        if not error.retryable:
+            # The venue answered no: nothing rests under this key, a later try may post again.
+            pending.may_exist = False
+        raise error
+
+    def _check_price_and_size(self, request: PlaceOrder, tick: Decimal) -> None:
+        if not (tick <= request.price <= 1 - tick) or not is_on_tick(request.price, tick):
+            raise InvalidOrder(f"price {request.price} is not on tick {tick} inside (0, 1)")
+        if request.size <= 0 or round_size(request.size) != request.size:
+            raise InvalidOrder(f"size {request.size} is not a positive multiple of 0.01")
+        if request.order_type is OrderType.GTD and request.expiration is None:
+            raise InvalidOrder("a GTD order needs an expiration")
+
+    def _remember(self, key: str, pending: _Pending) -> None:
+        self._journal[key] = pending
+        while len(self._journal) > _JOURNAL_LIMIT:
+            oldest, _ = self._journal.popitem(last=False)
+            lock = self._key_locks.get(oldest)
+            if lock is not None and not lock.locked():
+                del self._key_locks[oldest]
+
+    async def _sign(self, request: PlaceOrder, fields: tuple[object, ...]) -> _Pending:
+        neg_risk = await self.neg_risk(request.token_id)
+        signed_at = request.signed_at or _now()
+        timestamp_ms = int(signed_at.timestamp() * 1000)
+        signed, order_id = await asyncio.to_thread(
+            self._signed_order, request, neg_risk, timestamp_ms
+        )
+        return _Pending(fields, signed, order_id, may_exist=request.signed_at is not None)
+
+    def _signed_order(
+        self, request: PlaceOrder, neg_risk: bool, timestamp_ms: int
+    ) -> tuple[Any, str]:
+        """The V2 order for this request, signed, and its id (the EIP-712 order hash)."""
+        client = self._client
+        if client.signer is None:
+            raise AuthError("this exchange is read-only (no private key)")
+        contracts = get_contract_config(client.chain_id)
+        exchange = contracts.neg_risk_exchange_v2 if neg_risk else contracts.exchange_v2
+        salt = str(key_salt(request.key))
+        builder = ExchangeOrderBuilderV2(
+            exchange, client.chain_id, client.signer, generate_salt=lambda: salt
+        )
+        shares = _to_units(request.size)
+        notional = _to_units(request.size * request.price)
+        buy = request.side is Side.BUY
+        signature_type = SignatureTypeV2(int(client.builder.signature_type))
+        expiration = request.expiration
+        data = OrderDataV2(
+            maker=client.builder.funder,
+            tokenId=request.token_id,
+            makerAmount=notional if buy else shares,
+            takerAmount=shares if buy else notional,
+            side=SdkSide.BUY if buy else SdkSide.SELL,
+            signer=(
+                client.builder.funder
+                if signature_type is SignatureTypeV2.POLY_1271
+                else client.signer.address()
+            ),
+            signatureType=signature_type,
+            timestamp=str(timestamp_ms),
+            metadata=BYTES32_ZERO,
+            builder=BYTES32_ZERO,
+            expiration=str(int(expiration.timestamp())) if expiration is not None else "0",
+        )
+        signed = builder.build_signed_order(data)
+        order_id = builder.build_order_hash(builder.build_order_typed_data(signed))
+        return signed, str(order_id)
+
+    def _fresh_order(self, request: PlaceOrder, order_id: str) -> Order:
+        return Order(
+            order_id=order_id,
+            condition_id=request.market.condition_id,
+            token_id=request.token_id,
+            side=request.side,
+            price=request.price,
+            original_size=request.size,
+            size_matched=Decimal(0),
+            status=OrderStatus.LIVE,
+            created_at=request.signed_at or _now(),
+            order_type=request.order_type,
+        )
+
+    async def cancel_order(self, order_id: str) -> None:
+        try:
+            answer = await self._sdk(self._client.cancel_order, OrderPayload(orderID=order_id))
+        except NotFound:
+            return
+        refused = answer.get("not_canceled") or {} if isinstance(answer, dict) else {}
+        if order_id in refused:
+            # Usually "already gone"; only an order still live means the cancel failed.
+            order = await self.get_order(order_id)
+            if order is not None and order.status is OrderStatus.LIVE:
+                raise VenueUnavailable(f"order {order_id} not cancelled: {refused[order_id]}")
+
+    async def cancel_market(self, condition_id: str) -> None:
+        await self._sdk(
+            self._client.cancel_market_orders, OrderMarketCancelParams(market=condition_id)
+        )
+
+    async def cancel_all(self) -> None:
+        await self._sdk(self._client.cancel_all)
+
+    async def open_orders(self, condition_id: str | None = None) -> list[Order]:
+        params = OpenOrderParams(market=condition_id) if condition_id else None
+        raw = await self._sdk(self._client.get_open_orders, params)
+        return [parse_order(item) for item in raw]
+
+    async def get_order(self, order_id: str) -> Order | None:
+        try:
+            raw = await self._sdk(self._client.get_order, order_id)
+        except NotFound:
+            return None
+        if not isinstance(raw, dict) or not raw.get("id"):
+            return None
+        return parse_order(raw)
+
+    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+        """Our fills in `market` since `cursor` (unix seconds of the newest match seen), from
+        FILL_OVERLAP_SECONDS before it, so later status changes (FAILED) are reported too."""
+        since = int(cursor) if cursor else 0
+        after = max(0, since - FILL_OVERLAP_SECONDS)
+        params = TradeParams(market=market.condition_id, after=after or None)
+        trades = await self._sdk(self._client.get_trades, params)
+        api_key = self._client.creds.api_key
+        address = str(self._client.builder.funder)
+        fills = [
+            fill
+            for trade in trades
+            for fill in trade_fills(trade, market, api_key, address)
+            if fill.at.timestamp() >= after
+        ]
+        fills.sort(key=lambda fill: (fill.at, fill.trade_id))
+        newest = max((int(fill.at.timestamp()) for fill in fills), default=since)
+        return FillPage(fills=tuple(fills), cursor=str(max(since, newest)))
+
+    async def balances(self, token_ids: list[str]) -> Balances:
+        collateral = await self._balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
+        tokens = {
+            token_id: await self._balance(
+                BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id)
+            )
+            for token_id in token_ids
+        }
+        return Balances(collateral=collateral, tokens=tokens)
+
+    async def _balance(self, params: BalanceAllowanceParams) -> Decimal:
+        raw = await self._sdk(self._client.get_balance_allowance, params)
+        return dec(raw["balance"]) / _UNITS
