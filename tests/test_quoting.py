@@ -1,0 +1,181 @@
+"""Active-market quoter: band, tick rounding direction, withheld side at the limit, sizes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dualmm.config import MarketMakerConfig
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.prices import VALID_TICKS, is_on_tick
+from dualmm.domain.quoting import (
+    bid_price,
+    desired_quotes,
+    needs_requote,
+    position_limit_reached,
+    quote_size,
+)
+from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
+
+D = Decimal
+FLAT = PositionTracker()
+
+
+def market(
+    tick: str = "0.01", spread: str = "3", min_size: str = "5", reward_min: str = "0"
+) -> MarketInfo:
+    return MarketInfo(
+        condition_id="0xc",
+        yes_token_id="y",
+        no_token_id="n",
+        tick_size=D(tick),
+        min_order_size=D(min_size),
+        rewards_daily_rate=D(100),
+        rewards_max_spread_cents=D(spread),
+        rewards_min_size=D(reward_min),
+    )
+
+
+def config(
+    fraction: str = "0.5", size: str = "50", limit: str = "100", threshold: str = "0.005"
+) -> MarketMakerConfig:
+    return MarketMakerConfig(
+        spread_fraction=D(fraction),
+        order_size=D(size),
+        position_limit=D(limit),
+        requote_threshold=D(threshold),
+    )
+
+
+def prices(quotes: tuple[OrderIntent, ...]) -> dict[Token, Decimal]:
+    assert all(q.side is Side.BUY for q in quotes)
+    return {q.token: q.price for q in quotes}
+
+
+@pytest.mark.parametrize(
+    ("label", "tick", "spread", "fraction", "mid", "yes", "no"),
+    [
+        ("centred: 0.50 - 0.015 rounds down", "0.01", "3", "0.5", "0.50", "0.48", "0.48"),
+        # 0.488 and 0.482 would round to 0.49/0.48 to nearest; a bid rounds away from the mid.
+        ("rounds away from the mid", "0.01", "3", "0.5", "0.503", "0.48", "0.48"),
+        ("fine tick", "0.001", "3.5", "0.5", "0.50", "0.482", "0.482"),
+        ("half-cent tick", "0.005", "3.5", "0.5", "0.50", "0.480", "0.480"),
+        ("quarter-cent tick", "0.0025", "3.5", "0.5", "0.5013", "0.4825", "0.4800"),
+        # 0.505 - 0.03 = 0.475 -> 0.47 is 3.5c away (outside a 3c band): pulled in to 0.48.
+        ("pulled back inside the band", "0.01", "3", "1", "0.505", "0.48", "0.47"),
+        # Exactly v cents away scores nothing, so the band is exclusive.
+        ("band edge is outside", "0.01", "3", "1", "0.50", "0.48", "0.48"),
+        # 0.02 - 0.015 = 0.005 -> 0.00, clamped up to the tick (still below the mid).
+        ("clamped to the tick", "0.01", "3", "0.5", "0.02", "0.01", "0.96"),
+        # No 0.1-tick price lies inside a 3c band below 0.55/0.45: keep the rounded bid.
+        ("tick too coarse for the band", "0.1", "3", "0.5", "0.55", "0.5", "0.4"),
+    ],
+)
+def test_quote_prices(
+    label: str, tick: str, spread: str, fraction: str, mid: str, yes: str, no: str
+) -> None:
+    quotes = desired_quotes(market(tick, spread), D(mid), FLAT, config(fraction))
+    assert prices(quotes) == {Token.YES: D(yes), Token.NO: D(no)}
+    assert [q.token for q in quotes] == [Token.YES, Token.NO]
+
+
+def test_side_without_a_passive_price_is_withheld() -> None:
+    # A YES bid cannot go below the 0.01 tick, and 0.01 is above a 0.005 midpoint.
+    quotes = desired_quotes(market(), D("0.005"), FLAT, config())
+    assert prices(quotes) == {Token.NO: D("0.98")}
+
+
+def test_no_reward_band_no_quotes() -> None:
+    assert desired_quotes(market(spread="0"), D("0.5"), FLAT, config()) == ()
+
+
+def test_midpoint_outside_the_unit_interval_is_rejected() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        desired_quotes(market(), D(1), FLAT, config())
+
+
+@pytest.mark.parametrize(
+    ("size", "reward_min", "min_order", "expected"),
+    [
+        ("50", "0", "5", "50"),
+        ("50", "100", "5", "100"),
+        ("1", "0", "5", "5"),
+        ("10.567", "0", "5", "10.56"),
+        # A fractional minimum rounds up: rounding it down would leave the order unscored.
+        ("20", "20.001", "5", "20.01"),
+    ],
+)
+def test_sizes(size: str, reward_min: str, min_order: str, expected: str) -> None:
+    m = market(min_size=min_order, reward_min=reward_min)
+    c = config(size=size, limit="1000")
+    assert quote_size(m, c) == D(expected)
+    assert {q.size for q in desired_quotes(m, D("0.5"), FLAT, c)} == {D(expected)}
+
+
+def position_with_net(net: int) -> PositionTracker:
+    token = Token.YES if net > 0 else Token.NO
+    return PositionTracker.opening(token, D(abs(net)), D("0.5")) if net else FLAT
+
+
+@pytest.mark.parametrize(
+    ("net", "size", "quoted"),
+    [
+        (0, "50", {Token.YES, Token.NO}),
+        (50, "50", {Token.YES, Token.NO}),  # a YES fill lands exactly on the limit: allowed
+        (60, "50", {Token.NO}),  # 110 > 100
+        (-60, "50", {Token.YES}),
+        (120, "50", {Token.NO}),  # already past the limit: only the reducing side
+        (-90, "200", set()),  # BUY YES flips to +110, BUY NO to -290: both grow past it
+        (-120, "200", {Token.YES}),  # BUY YES to +80 is within it; BUY NO grows to 320
+    ],
+)
+def test_side_that_would_grow_net_past_the_limit_is_withheld(
+    net: int, size: str, quoted: set[Token]
+) -> None:
+    quotes = desired_quotes(market(), D("0.5"), position_with_net(net), config(size=size))
+    assert {q.token for q in quotes} == quoted
+
+
+def test_requote_decision() -> None:
+    threshold = D("0.005")
+    assert needs_requote(None, D("0.5"), threshold)
+    assert not needs_requote(D("0.50"), D("0.504"), threshold)
+    assert needs_requote(D("0.50"), D("0.505"), threshold)
+    assert needs_requote(D("0.50"), D("0.495"), threshold)
+
+
+def test_position_limit_reached() -> None:
+    assert not position_limit_reached(position_with_net(99), D(100))
+    assert position_limit_reached(position_with_net(100), D(100))
+    assert position_limit_reached(position_with_net(-150), D(100))
+
+
+@given(
+    tick=st.sampled_from(sorted(VALID_TICKS)),
+    mid=st.integers(1, 9999).map(lambda n: D(n) / 10_000),
+    spread=st.integers(1, 80).map(lambda n: D(n) / 10),
+    fraction=st.integers(1, 100).map(lambda n: D(n) / 100),
+)
+def test_bid_price_properties(
+    tick: Decimal, mid: Decimal, spread: Decimal, fraction: Decimal
+) -> None:
+    band = spread / 100
+    offset = fraction * band
+    price = bid_price(mid, offset, band, tick)
+    if price is None:
+        assert tick >= mid  # only when even the lowest price is not below the mid
+        return
+    assert is_on_tick(price, tick)
+    assert tick <= price <= 1 - tick
+    assert price < mid
+    lowest_inside = next(
+        (p for p in (tick * k for k in range(1, int(1 / tick))) if mid - band < p < mid), None
+    )
+    if lowest_inside is not None:
+        assert mid - price < band  # inside the band whenever the tick allows
+    if price > mid - offset:
+        # Closer than intended only when clamped to the tick or pulled into the band.
+        assert price in (tick, lowest_inside)
