@@ -369,7 +369,8 @@ class SimVenue:
                 events.append((at, 1, len(events), condition_id))
         for at, kind, _, key in sorted(events):
             if kind == 0:
-                self._close(self._orders[key], OrderStatus.CANCELED, at)
+                if key in self._live:  # not filled in the meantime
+                    self._close(self._live[key], OrderStatus.CANCELED, at)
             else:
                 self._fill_resting(self._markets[key], at)
         self._processed = until

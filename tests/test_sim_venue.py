@@ -1,0 +1,469 @@
+"""The in-process simulated venue: fill model, balances, errors, synthetic markets, SimExchange."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from dualmm.domain.types import Side, Token
+from dualmm.exchange.base import (
+    Exchange,
+    InsufficientBalance,
+    InvalidOrder,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    WouldCross,
+)
+from dualmm.scenario import Scenario, parse_scenario
+from dualmm.sim.synthetic import RandomWalk
+from dualmm.sim.venue import (
+    Liquidity,
+    ManualClock,
+    SimExchange,
+    SimVenue,
+    TradeStatus,
+)
+
+D = Decimal
+WALLET = "0xAbC0000000000000000000000000000000000001"
+OTHER = "0x0000000000000000000000000000000000000002"
+CID = "0xfeed"
+
+
+def scenario(path: list[tuple[int, str]], tick: str = "0.01") -> Scenario:
+    return parse_scenario(
+        {
+            "name": "t",
+            "start": "2026-01-21T12:00:00Z",
+            "markets": [
+                {
+                    "condition_id": CID,
+                    "tick_size": tick,
+                    "min_order_size": "5",
+                    "path": [[t, mid] for t, mid in path],
+                }
+            ],
+        }
+    )
+
+
+# YES mid 0.50 -> touch 0.49/0.51; at 120 s mid 0.555 -> bid 0.55; then up, then down hard.
+RISING = [(0, "0.50"), (60, "0.52"), (120, "0.555"), (180, "0.56"), (240, "0.565"), (300, "0.44")]
+
+
+def make_venue(path: list[tuple[int, str]] = RISING, **kw: Any) -> tuple[SimVenue, Scenario]:
+    sc = scenario(path)
+    venue = SimVenue.from_scenario(sc, **kw)
+    venue.ensure_wallet(WALLET)
+    return venue, sc
+
+
+def yes(sc: Scenario) -> str:
+    return sc.markets[0].info().yes_token_id
+
+
+def no(sc: Scenario) -> str:
+    return sc.markets[0].info().no_token_id
+
+
+def test_resting_sell_fills_at_its_price_at_the_change_time_the_bid_reaches_it() -> None:
+    venue, sc = make_venue()
+    venue.credit(WALLET, yes(sc), D(20))
+    order = venue.place(WALLET, "o1", yes(sc), Side.SELL, D("0.55"), D(20))
+    assert order.status is OrderStatus.LIVE and order.size_matched == 0
+
+    venue.advance_to(sc.at(119))
+    assert venue.trades(WALLET) == []
+    venue.advance_to(sc.at(1000))  # one jump past several change times
+
+    [trade] = venue.trades(WALLET)
+    assert (trade.price, trade.size, trade.at) == (D("0.55"), D(20), sc.at(120))
+    assert trade.liquidity is Liquidity.MAKER
+    assert venue.get_order("o1").status is OrderStatus.MATCHED  # type: ignore[union-attr]
+    assert venue.balances(WALLET).collateral == D(10000) + D("11.00")
+
+
+def test_resting_buy_fills_when_the_ask_falls_to_it() -> None:
+    venue, sc = make_venue()
+    venue.place(WALLET, "b1", yes(sc), Side.BUY, D("0.45"), D(10))
+    venue.advance_to(sc.at(299))
+    assert venue.trades(WALLET) == []
+    venue.advance_to(sc.at(300))  # mid 0.44 -> ask 0.45
+    [trade] = venue.trades(WALLET)
+    assert (trade.side, trade.price, trade.at) == (Side.BUY, D("0.45"), sc.at(300))
+
+
+@pytest.mark.parametrize(
+    ("side", "price", "touch_price"),
+    [(Side.SELL, "0.45", "0.49"), (Side.BUY, "0.60", "0.51")],
+)
+def test_crossing_order_fills_at_the_touch(side: Side, price: str, touch_price: str) -> None:
+    venue, sc = make_venue()
+    venue.credit(WALLET, yes(sc), D(10))
+    order = venue.place(WALLET, "x", yes(sc), side, D(price), D(10))
+    assert order.status is OrderStatus.MATCHED and order.size_matched == D(10)
+    [trade] = venue.trades(WALLET)
+    assert (trade.price, trade.at, trade.liquidity) == (D(touch_price), sc.start, Liquidity.TAKER)
+    sign = 1 if side is Side.SELL else -1
+    assert venue.balances(WALLET).collateral == D(10000) + sign * D(touch_price) * 10
+    assert venue.open_orders(WALLET) == []
+
+
+def test_fill_cap_gives_partial_fills_per_change_time() -> None:
+    venue, sc = make_venue(fill_cap=D(7))
+    venue.credit(WALLET, yes(sc), D(20))
+    venue.place(WALLET, "s", yes(sc), Side.SELL, D("0.55"), D(20))
+    venue.advance_to(sc.at(150))
+    assert venue.get_order("s").size_matched == D(7)  # type: ignore[union-attr]
+    assert venue.get_order("s").status is OrderStatus.LIVE  # type: ignore[union-attr]
+    venue.advance_to(sc.at(300))
+    trades = venue.trades(WALLET)
+    assert [(t.size, t.at) for t in trades] == [
+        (D(7), sc.at(120)),
+        (D(7), sc.at(180)),
+        (D(6), sc.at(240)),
+    ]
+    assert {t.price for t in trades} == {D("0.55")}
+    assert len({t.trade_id for t in trades}) == 3
+    assert venue.get_order("s").status is OrderStatus.MATCHED  # type: ignore[union-attr]
+
+
+def test_balances_and_locks_add_up_to_the_cent() -> None:
+    venue, sc = make_venue(fund=D(1000))
+    venue.credit(WALLET, yes(sc), D(30))
+    venue.place(WALLET, "buy", yes(sc), Side.BUY, D("0.40"), D("10.5"))
+    venue.place(WALLET, "sell", yes(sc), Side.SELL, D("0.56"), D(30))
+    free = venue.available(WALLET)
+    assert free.collateral == D("995.80")  # 1000 - 0.40 * 10.5
+    assert free.tokens[yes(sc)] == 0
+    assert venue.balances(WALLET).collateral == D(1000)  # totals ignore locks
+
+    with pytest.raises(InsufficientBalance):
+        venue.place(WALLET, "sell2", yes(sc), Side.SELL, D("0.60"), D(5))
+    with pytest.raises(InsufficientBalance):
+        venue.place(WALLET, "buy2", yes(sc), Side.BUY, D("0.40"), D(2490))  # 996 > 995.80
+
+    venue.cancel(WALLET, "buy")
+    assert venue.available(WALLET).collateral == D(1000)
+    # BUY NO crosses at NO ask = 1 - YES bid = 0.51.
+    venue.place(WALLET, "buy-no", no(sc), Side.BUY, D("0.55"), D(20))
+    venue.advance_to(sc.at(240))  # bid 0.56: the YES sell fills at its price
+    held = venue.balances(WALLET)
+    assert held.collateral == D(1000) - D("0.51") * 20 + D("0.56") * 30 == D("1006.60")
+    assert held.tokens == {yes(sc): D(0), no(sc): D(20)}
+    assert venue.available(WALLET) == held  # nothing open, nothing locked
+
+
+def test_duplicate_order_id_returns_the_existing_order() -> None:
+    venue, sc = make_venue()
+    first = venue.place(WALLET, "dup", yes(sc), Side.BUY, D("0.40"), D(10))
+    again = venue.place(WALLET, "dup", yes(sc), Side.BUY, D("0.45"), D(50))
+    assert again == first
+    assert len(venue.open_orders(WALLET)) == 1
+    assert len(venue.ledger()["orders"]) == 1
+    assert venue.available(WALLET).collateral == D(10000) - D(4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"price": D("0.555")}, InvalidOrder),
+        ({"price": D("0.00")}, InvalidOrder),
+        ({"price": D("1.00")}, InvalidOrder),
+        ({"size": D(4)}, InvalidOrder),
+        ({"size": D("5.001")}, InvalidOrder),
+        ({"token_id": "123"}, InvalidOrder),
+        ({"order_type": OrderType.GTD}, InvalidOrder),  # no expiration
+        ({"price": D("0.51"), "post_only": True}, WouldCross),
+        ({"size": D(30000)}, InsufficientBalance),
+    ],
+)
+def test_validation_errors(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    venue, sc = make_venue()
+    args: dict[str, Any] = {"token_id": yes(sc), "side": Side.BUY, "price": D("0.40")}
+    args |= {"size": D(10)} | kwargs
+    with pytest.raises(error) as caught:
+        venue.place(WALLET, "bad", **args)
+    assert not caught.value.retryable  # type: ignore[attr-defined]
+    assert venue.ledger()["orders"] == []
+
+
+def test_post_only_that_rests_is_accepted() -> None:
+    venue, sc = make_venue()
+    order = venue.place(WALLET, "po", yes(sc), Side.BUY, D("0.50"), D(10), post_only=True)
+    assert order.status is OrderStatus.LIVE
+
+
+def test_gtd_order_expires_before_a_change_at_the_same_time() -> None:
+    venue, sc = make_venue()
+    venue.credit(WALLET, yes(sc), D(40))
+    venue.place(WALLET, "a", yes(sc), Side.SELL, D("0.55"), D(20), OrderType.GTD, sc.at(120))
+    venue.place(WALLET, "b", yes(sc), Side.SELL, D("0.55"), D(20), OrderType.GTD, sc.at(121))
+    venue.advance_to(sc.at(600))
+    a, b = venue.get_order("a"), venue.get_order("b")
+    assert a is not None and a.status is OrderStatus.CANCELED and a.size_matched == 0
+    assert b is not None and b.status is OrderStatus.MATCHED
+    [entry] = [o for o in venue.ledger()["orders"] if o["order_id"] == "a"]
+    assert entry["cancelled_at"] == sc.at(120).isoformat()
+
+
+async def test_failed_trade_reverses_balances_and_is_reported_again() -> None:
+    venue, sc = make_venue()
+    exchange = SimExchange(venue, WALLET)
+    info = sc.markets[0].info()
+    venue.place(WALLET, "b", yes(sc), Side.BUY, D("0.60"), D(10))
+    page = await exchange.fills(info)
+    [fill] = page.fills
+    assert venue.balances(WALLET).collateral == D(10000) - D("5.10")
+
+    failed = venue.fail_trade(fill.trade_id)
+    assert failed.status is TradeStatus.FAILED
+    assert venue.balances(WALLET).collateral == D(10000)
+    assert venue.balances(WALLET).tokens[yes(sc)] == 0
+
+    later = await exchange.fills(info, page.cursor)
+    assert [(f.trade_id, f.status) for f in later.fills] == [(fill.trade_id, "FAILED")]
+    assert (await exchange.fills(info, later.cursor)).fills == ()
+    venue.fail_trade(fill.trade_id)  # twice is a no-op
+    assert venue.balances(WALLET).collateral == D(10000)
+
+
+def test_no_token_book_mirrors_yes_and_no_orders_fill_on_the_mirrored_touch() -> None:
+    venue, sc = make_venue()
+    assert venue.midpoint(no(sc)) == D("0.50") and venue.touch(no(sc)) == (D("0.49"), D("0.51"))
+    venue.credit(WALLET, no(sc), D(10))
+    venue.place(WALLET, "sell-no", no(sc), Side.SELL, D("0.55"), D(10))
+    venue.advance_to(sc.at(60))  # YES 0.52: ask 0.53, NO bid 0.47
+    yes_book, no_book = venue.book(yes(sc)), venue.book(no(sc))
+    assert [(D(1) - lv.price, lv.size) for lv in yes_book.asks] == [
+        (lv.price, lv.size) for lv in no_book.bids
+    ]
+    assert [(D(1) - lv.price, lv.size) for lv in yes_book.bids] == [
+        (lv.price, lv.size) for lv in no_book.asks
+    ]
+    # Our SELL NO at 0.55 is a YES bid at 0.45 on the unified book.
+    assert any(lv.price == D("0.45") for lv in yes_book.bids)
+    assert (no_book.bids[0].price, no_book.asks[0].price) == (D("0.47"), D("0.49"))
+    assert any(lv.price == D("0.55") for lv in no_book.asks)
+
+    venue.advance_to(sc.at(299))
+    assert venue.trades(WALLET) == []
+    venue.advance_to(sc.at(300))  # YES 0.44: ask 0.45, NO bid 0.55
+    [trade] = venue.trades(WALLET)
+    assert (trade.token, trade.price, trade.at) == (Token.NO, D("0.55"), sc.at(300))
+
+
+def test_book_has_background_depth_and_our_orders() -> None:
+    venue, sc = make_venue()
+    venue.place(WALLET, "b", yes(sc), Side.BUY, D("0.49"), D(10))
+    book = venue.book(yes(sc))
+    prices = [lv.price for lv in book.bids]
+    assert prices == sorted(prices, reverse=True) and len(prices) > 3
+    asks = [lv.price for lv in book.asks]
+    assert asks == sorted(asks) and asks[0] == D("0.51")
+    background = SimVenue.from_scenario(sc).book(yes(sc))
+    assert book.bids[0].size == background.bids[0].size + 10
+    assert all(D("0.01") <= p <= D("0.99") for p in prices + asks)
+
+
+def test_reads_process_up_to_the_clock_without_a_driver() -> None:
+    sc = scenario(RISING)
+    clock = ManualClock(sc.start)
+    venue = SimVenue.from_scenario(sc, clock)
+    venue.credit(WALLET, yes(sc), D(20))
+    venue.place(WALLET, "s", yes(sc), Side.SELL, D("0.55"), D(20))
+    clock.advance(130)  # moved behind the venue's back, as a wall clock would
+    assert venue.open_orders(WALLET) == []
+    assert venue.trades(WALLET)[0].at == sc.at(120)
+    clock.advance_to(sc.start)  # never goes back
+    assert clock.now() == sc.at(130)
+
+
+def test_tick_size_change_applies_live() -> None:
+    venue, sc = make_venue([(0, "0.5349")])  # tick 0.01: touch 0.52 / 0.54
+    venue.credit(WALLET, yes(sc), D(10))
+    venue.place(WALLET, "s", yes(sc), Side.SELL, D("0.53"), D(10))
+    with pytest.raises(InvalidOrder):
+        venue.place(WALLET, "fine", yes(sc), Side.BUY, D("0.521"), D(10))
+    assert venue.trades(WALLET) == []
+
+    venue.set_tick_size(CID, D("0.001"))  # touch 0.534 / 0.536: the resting SELL is reached
+    assert venue.tick_size(yes(sc)) == D("0.001") and venue.market(CID).tick_size == D("0.001")
+    [trade] = venue.trades(WALLET)
+    assert (trade.price, trade.liquidity) == (D("0.53"), Liquidity.MAKER)
+    assert venue.place(WALLET, "fine", yes(sc), Side.BUY, D("0.521"), D(10)).status is (
+        OrderStatus.LIVE
+    )
+
+
+def test_ledger_records_orders_and_fills() -> None:
+    venue, sc = make_venue()
+    venue.credit(WALLET, yes(sc), D(20))
+    venue.place(WALLET, "s", yes(sc), Side.SELL, D("0.55"), D(20))
+    venue.place(WALLET, "b", yes(sc), Side.BUY, D("0.40"), D(10))
+    venue.advance_to(sc.at(30))
+    venue.cancel(WALLET, "b")
+    venue.advance_to(sc.at(200))
+    ledger = venue.ledger()
+    orders = {o["order_id"]: o for o in ledger["orders"]}
+    assert orders["s"]["status"] == "MATCHED" and orders["s"]["filled_at"] == sc.at(120).isoformat()
+    assert (
+        orders["b"]["status"] == "CANCELED" and orders["b"]["cancelled_at"] == sc.at(30).isoformat()
+    )
+    assert [(f["order_id"], f["price"], f["size"]) for f in ledger["fills"]] == [
+        ("s", "0.55", "20")
+    ]
+
+
+def test_cancels_touch_only_the_wallets_own_orders() -> None:
+    venue, sc = make_venue()
+    venue.ensure_wallet(OTHER)
+    venue.place(WALLET, "mine", yes(sc), Side.BUY, D("0.40"), D(10))
+    venue.place(OTHER, "theirs", yes(sc), Side.BUY, D("0.40"), D(10))
+    assert venue.cancel(OTHER, "mine") is False
+    assert venue.cancel_market(WALLET.lower(), CID) == ["mine"]
+    assert venue.cancel(WALLET, "mine") is False  # already gone: no error
+    assert [o.order_id for o in venue.open_orders(OTHER)] == ["theirs"]
+    assert venue.cancel_all(OTHER) == ["theirs"]
+
+
+def test_concurrent_placements_make_one_order_per_id() -> None:
+    venue, sc = make_venue(fund=D(1000))
+
+    def place_all() -> None:
+        for i in range(40):
+            venue.place(WALLET, f"id{i}", yes(sc), Side.BUY, D("0.40"), D(5))
+
+    threads = [threading.Thread(target=place_all) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(venue.open_orders(WALLET)) == 40
+    assert venue.available(WALLET).collateral == D(1000) - 40 * D(2)
+
+
+# --- synthetic markets ---
+
+
+def mids(venue: SimVenue, token_ids: list[str], clock: ManualClock, steps: int) -> list[Decimal]:
+    seen = []
+    for _ in range(steps):
+        clock.advance(37)
+        seen += [venue.midpoint(token_id) for token_id in token_ids]
+    return seen
+
+
+def synthetic(seed: int) -> tuple[SimVenue, ManualClock]:
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    return SimVenue.synthetic(4, seed, clock), clock
+
+
+def test_synthetic_markets_are_deterministic_per_seed() -> None:
+    (a, clock_a), (b, clock_b), (c, _) = synthetic(7), synthetic(7), synthetic(8)
+    assert a.reward_markets() == b.reward_markets()
+    assert [m.info.condition_id for m in a.reward_markets()] != [
+        m.info.condition_id for m in c.reward_markets()
+    ]
+    tokens = [m.yes_token_id for m in a.markets()]
+    path = mids(a, tokens, clock_a, 200)
+    assert path == mids(b, tokens, clock_b, 200)
+    assert len(set(path)) > 20  # the markets do move
+    assert a.book(tokens[0]) == b.book(tokens[0])
+    assert all(m.end_date is not None for m in a.reward_markets())
+
+
+def test_synthetic_walk_stays_inside_bounds_and_reads_in_any_order() -> None:
+    walk = RandomWalk(seed="edge", start_units=120, volatility=300, low=100, high=9900)
+    late = walk.mid_at(5 * 20000)
+    path = [walk.mid_at(5 * step) for step in range(20001)]
+    assert path[-1] == late
+    assert min(path) >= D("0.01") and max(path) <= D("0.99")
+    assert min(path) < D("0.05") and max(path) > D("0.95")  # the walk does reach the edges
+    again = RandomWalk(seed="edge", start_units=120, volatility=300, low=100, high=9900)
+    assert [again.mid_at(5 * step) for step in range(20001)] == path
+    moved = walk.change_times(0, 5 * 100)
+    assert moved == [5 * s for s in range(1, 101) if path[s] != path[s - 1]]
+
+
+def test_synthetic_venue_fills_by_the_fill_model() -> None:
+    venue, clock = synthetic(3)
+    market = venue.markets()[0]
+    venue.ensure_wallet(WALLET)
+    start = clock.now()
+    bid, _ = venue.touch(market.yes_token_id)
+    venue.place(WALLET, "b", market.yes_token_id, Side.BUY, bid, market.min_order_size)
+    venue.advance_to(start + timedelta(days=2))
+    [trade] = venue.trades(WALLET)
+    assert (trade.price, trade.size) == (bid, market.min_order_size)
+    # A replica shows the ask above our bid just before the fill and at it from the fill on.
+    replica, _ = synthetic(3)
+    replica.advance_to(trade.at - timedelta(seconds=1))
+    assert replica.touch(market.yes_token_id)[1] > bid
+    replica.advance_to(trade.at)
+    assert replica.touch(market.yes_token_id)[1] <= bid
+
+
+# --- SimExchange ---
+
+
+async def test_sim_exchange_satisfies_the_protocol_and_is_idempotent_by_key() -> None:
+    venue, sc = make_venue()
+    exchange = SimExchange(venue, WALLET)
+    assert isinstance(exchange, Exchange)
+    info = sc.markets[0].info()
+    request = PlaceOrder(
+        key="liq:1", market=info, token_id=yes(sc), side=Side.BUY, price=D("0.45"), size=D(10)
+    )
+    first = await exchange.place_order(request)
+    retried = await exchange.place_order(request)
+    assert retried == first
+    other = await exchange.place_order(request.model_copy(update={"key": "liq:2"}))
+    assert other.order_id != first.order_id
+    assert {o.order_id for o in await exchange.open_orders(CID)} == {
+        first.order_id,
+        other.order_id,
+    }
+    assert first.order_id == SimExchange.order_id_for(WALLET.lower(), "liq:1")
+
+    await exchange.cancel_order(first.order_id)
+    assert (await exchange.get_order(first.order_id)).status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    assert await exchange.place_order(request) == await exchange.get_order(first.order_id)
+
+    venue.advance_to(sc.at(300))  # ask 0.45: the second order fills
+    page = await exchange.fills(info)
+    [fill] = page.fills
+    assert (fill.token, fill.side, fill.price, fill.order_id) == (
+        Token.YES,
+        Side.BUY,
+        D("0.45"),
+        other.order_id,
+    )
+    assert (await exchange.fills(info, page.cursor)).fills == ()
+    balances = await exchange.balances([yes(sc), no(sc)])
+    assert balances.tokens == {yes(sc): D(10), no(sc): D(0)}
+    assert balances.collateral == D(10000) - D("4.5")
+    assert await exchange.midpoint(no(sc)) == D("0.56")
+    assert await exchange.tick_size(yes(sc)) == D("0.01")
+    assert await exchange.neg_risk(yes(sc)) is False
+    assert [m.info.condition_id for m in await exchange.reward_markets()] == [CID]
+
+
+async def test_sim_exchange_sees_only_its_own_wallet() -> None:
+    venue, sc = make_venue()
+    mine, theirs = SimExchange(venue, WALLET), SimExchange(venue, OTHER)
+    info = sc.markets[0].info()
+    request = PlaceOrder(
+        key="k", market=info, token_id=yes(sc), side=Side.BUY, price=D("0.60"), size=D(10)
+    )
+    placed = await mine.place_order(request)
+    assert (await theirs.place_order(request)).order_id != placed.order_id
+    assert await theirs.get_order(placed.order_id) is None
+    assert len((await mine.fills(info)).fills) == 1
+    await theirs.cancel_all()
+    assert (await mine.get_order(placed.order_id)).status is OrderStatus.MATCHED  # type: ignore[union-attr]
