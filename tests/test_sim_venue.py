@@ -27,6 +27,7 @@ from dualmm.sim.venue import (
     SimExchange,
     SimVenue,
     TradeStatus,
+    WallClock,
 )
 
 D = Decimal
@@ -467,3 +468,36 @@ async def test_sim_exchange_sees_only_its_own_wallet() -> None:
     assert len((await mine.fills(info)).fills) == 1
     await theirs.cancel_all()
     assert (await mine.get_order(placed.order_id)).status is OrderStatus.MATCHED  # type: ignore[union-attr]
+
+
+async def test_sim_exchange_rejects_a_token_of_another_market() -> None:
+    venue, sc = make_venue()
+    exchange = SimExchange(venue, WALLET)
+    other_market = sc.markets[0].info().model_copy(update={"condition_id": "0xother"})
+    request = PlaceOrder(
+        key="k",
+        market=other_market.model_copy(update={"yes_token_id": "1", "no_token_id": "2"}),
+        token_id=yes(sc),
+        side=Side.BUY,
+        price=D("0.40"),
+        size=D(10),
+    )
+    with pytest.raises(InvalidOrder):
+        await exchange.place_order(request)
+    assert venue.ledger()["orders"] == []
+
+
+def test_wall_clock_venue_needs_no_driver() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = WallClock(start, speed=3600)
+    venue = SimVenue.synthetic(2, 11, clock)
+    token = venue.markets()[0].yes_token_id
+    venue.ensure_wallet(WALLET)
+    bid, _ = venue.touch(token)
+    venue.place(WALLET, "b", token, Side.BUY, bid, D(20))
+    book = venue.book(token)
+    assert book.at >= start and book.best_bid is not None and book.best_ask is not None
+    assert book.best_bid < book.best_ask
+    assert venue.ledger()["wallets"][WALLET.lower()]["collateral"] == "10000"
+    with pytest.raises(ValueError):
+        WallClock(speed=0)

@@ -385,6 +385,8 @@ class SimVenue:
     @_synchronized
     def credit(self, address: str, token_id: str, qty: Decimal) -> None:
         """Give a wallet outcome tokens (a starting position); creates the wallet if new."""
+        if qty <= 0:
+            raise ValueError(f"credit: quantity must be positive, got {qty}")
         self._token(token_id)
         self.ensure_wallet(address)
         self._wallets[_address(address)].add_tokens(token_id, qty)
@@ -745,10 +747,17 @@ class SimVenue:
 
     @_synchronized
     def ledger(self) -> dict[str, Any]:
-        """Every order ever accepted and every fill, JSON-ready."""
+        """Every order ever accepted, every fill and every wallet's holdings, JSON-ready."""
         self._sync()
         return {
             "now": _iso(self._processed),
+            "wallets": {
+                address: {
+                    "collateral": str(wallet.collateral),
+                    "tokens": {token_id: str(qty) for token_id, qty in wallet.tokens.items()},
+                }
+                for address, wallet in self._wallets.items()
+            },
             "orders": [order.ledger_entry() for order in self._orders.values()],
             "fills": [trade.model_dump(mode="json") for trade in self._trades.values()],
         }
@@ -789,6 +798,10 @@ class SimExchange:
         return self._venue.neg_risk(token_id)
 
     async def place_order(self, request: PlaceOrder) -> Order:
+        try:
+            request.market.token_of(request.token_id)
+        except ValueError as exc:
+            raise InvalidOrder(str(exc)) from None
         return self._venue.place(
             self._address,
             self.order_id_for(self._address, request.key),
