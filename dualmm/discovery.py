@@ -1,0 +1,284 @@
+"""Reward-market discovery: `dualmm markets`.
+
+Fetches the venue's reward markets (paged), drops the ones we should not quote (not accepting
+orders, closed, excluded, neg-risk when opted out, ending too soon, no reward band), fetches
+the YES book of the rest, keeps midpoints inside [min price, max price], and ranks them with
+the domain's estimate (`dualmm.domain.rewards.rank_markets`: estimated daily earnings per USDC
+of capital for our quote size).
+
+Not filtered: volatility. The Exchange protocol has no price history (and the simulator serves
+no `/prices-history`), so a volatility filter would have nothing to measure; the midpoint band
+and the end-date margin are the guards. The books may hold our own resting orders, which then
+count as competition (run it before quoting, or read it as a conservative estimate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dualmm.cliutil import UsageError, decimal_flag, fail
+from dualmm.domain.types import Frozen
+
+if TYPE_CHECKING:
+    from dualmm.config import MarketMakerConfig, Settings
+    from dualmm.domain.rewards import MarketEstimate, RewardCandidate
+    from dualmm.exchange.base import Book, Exchange, RewardMarket
+
+BOOK_FETCH_CONCURRENCY = 8
+EXCHANGES = ("sim", "polymarket")
+
+
+class Filters(Frozen):
+    """Which reward markets are worth quoting at all."""
+
+    min_price: Decimal = Decimal("0.10")
+    max_price: Decimal = Decimal("0.90")
+    min_hours_to_end: Decimal = Decimal(24)
+    allow_neg_risk: bool = True
+    exclude: frozenset[str] = frozenset()
+
+
+def quotable(market: RewardMarket, filters: Filters, now: datetime) -> bool:
+    """Whether a market passes the filters that need no order book."""
+    info = market.info
+    if not (market.accepting_orders and market.active) or info.condition_id in filters.exclude:
+        return False
+    if info.neg_risk and not filters.allow_neg_risk:
+        return False
+    if info.rewards_daily_rate <= 0 or info.rewards_max_spread_cents <= 0:
+        return False
+    margin = timedelta(hours=float(filters.min_hours_to_end))
+    return market.end_date is None or market.end_date - now >= margin
+
+
+def candidate(market: RewardMarket, yes_book: Book) -> RewardCandidate | None:
+    """The market with its YES midpoint and book, or None when a side of the book is empty."""
+    from dualmm.domain.rewards import RewardCandidate
+
+    if yes_book.best_bid is None or yes_book.best_ask is None:
+        return None
+    return RewardCandidate(
+        market=market.info.model_copy(update={"tick_size": yes_book.tick_size}),
+        yes_mid=(yes_book.best_bid + yes_book.best_ask) / 2,
+        bids=tuple((level.price, level.size) for level in yes_book.bids),
+        asks=tuple((level.price, level.size) for level in yes_book.asks),
+    )
+
+
+def rank(
+    candidates: Iterable[RewardCandidate],
+    filters: Filters,
+    config: MarketMakerConfig,
+    max_capital: Decimal | None,
+) -> list[MarketEstimate]:
+    """Candidates with a midpoint inside the price band, best estimated earnings per USDC first."""
+    from dualmm.domain.rewards import rank_markets
+
+    in_band = [c for c in candidates if filters.min_price <= c.yes_mid <= filters.max_price]
+    return rank_markets(in_band, config, set(filters.exclude), max_capital)
+
+
+async def discover(
+    exchange: Exchange,
+    filters: Filters,
+    config: MarketMakerConfig,
+    max_capital: Decimal | None,
+    now: datetime,
+) -> list[MarketEstimate]:
+    """Fetch, filter and rank the venue's reward markets."""
+    markets = [m for m in await exchange.reward_markets() if quotable(m, filters, now)]
+    gate = asyncio.Semaphore(BOOK_FETCH_CONCURRENCY)
+
+    async def with_book(market: RewardMarket) -> RewardCandidate | None:
+        async with gate:
+            return candidate(market, await exchange.book(market.info.yes_token_id))
+
+    found = await asyncio.gather(*(with_book(m) for m in markets))
+    return rank((c for c in found if c is not None), filters, config, max_capital)
+
+
+# --- output -----------------------------------------------------------------------------------
+
+_CENT = Decimal("0.01")
+_MICRO = Decimal("0.000001")
+
+
+def estimate_json(estimate: MarketEstimate) -> dict[str, Any]:
+    info = estimate.market
+    return {
+        "condition_id": info.condition_id,
+        "question": info.question,
+        "yes_mid": str(estimate.yes_mid),
+        "rewards_daily_rate": str(info.rewards_daily_rate),
+        "rewards_max_spread_cents": str(info.rewards_max_spread_cents),
+        "rewards_min_size": str(info.rewards_min_size),
+        "neg_risk": info.neg_risk,
+        "quotes": [
+            {
+                "token": q.token.value,
+                "side": q.side.value,
+                "price": str(q.price),
+                "size": str(q.size),
+            }
+            for q in estimate.quotes
+        ],
+        "q_ours": str(estimate.q_ours.quantize(_MICRO)),
+        "q_competitors": str(estimate.q_competitors.quantize(_MICRO)),
+        "daily_earnings": str(estimate.daily_earnings.quantize(_MICRO)),
+        "capital": str(estimate.capital),
+        "earnings_per_usdc": str(estimate.earnings_per_usdc.quantize(_MICRO)),
+    }
+
+
+def print_table(estimates: list[MarketEstimate], venue: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Reward markets on {venue}, best estimated earnings per USDC first")
+    for name in ("#", "market", "question", "mid", "rate/day", "spread¢", "min size"):
+        table.add_column(name, justify="left" if name in ("market", "question") else "right")
+    for name in ("est. $/day", "capital", "% per day"):
+        table.add_column(name, justify="right")
+    for i, e in enumerate(estimates, 1):
+        info = e.market
+        table.add_row(
+            str(i),
+            info.condition_id[:14],
+            info.question[:48],
+            str(e.yes_mid),
+            str(info.rewards_daily_rate),
+            str(info.rewards_max_spread_cents),
+            str(info.rewards_min_size),
+            str(e.daily_earnings.quantize(_CENT)),
+            str(e.capital.quantize(_CENT)),
+            str((e.earnings_per_usdc * 100).quantize(Decimal("0.001"))),
+        )
+    Console(width=160).print(table)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _settings(exchange: str | None, url: str | None) -> Settings:
+    from pydantic import ValidationError
+
+    from dualmm.config import Settings, describe_validation_error
+
+    overrides: dict[str, Any] = {}
+    if exchange is not None:
+        if exchange not in EXCHANGES:
+            raise UsageError(f"--exchange: {exchange!r} is not one of {', '.join(EXCHANGES)}")
+        overrides["exchange"] = exchange
+    if url is not None:
+        overrides["clob_url"] = url
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise UsageError(f"settings: {describe_validation_error(exc)}") from None
+
+
+def venue_name_of(settings: Settings) -> str:
+    return settings.exchange if settings.exchange == "sim" else "polymarket"
+
+
+async def _open_exchange(settings: Settings, seed: int, n_markets: int) -> tuple[Exchange, str]:
+    """A read-only view of the venue, and its name for the table title."""
+    if settings.exchange == "sim" and "clob_url" not in settings.model_fields_set:
+        from dualmm.sim.venue import SimExchange, SimVenue, WallClock
+
+        venue = SimVenue.synthetic(n_markets, seed, WallClock())
+        return SimExchange(venue, "0x" + "0" * 40), f"an in-process simulator (seed {seed})"
+    from dualmm.exchange.clob import ClobExchange
+    from dualmm.exchange.factory import venue_settings
+
+    settings = venue_settings(settings)
+    return await ClobExchange.connect(settings, read_only=True), settings.clob_url
+
+
+def markets(
+    liquidity: Annotated[
+        str | None, typer.Option("--liquidity", help="Most USDC one market's quotes may lock.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show this many markets.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", help="sim or polymarket (default: settings).")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="CLOB URL (default: settings).")] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Skip this condition id (repeatable).")
+    ] = None,
+    order_size: Annotated[
+        str | None, typer.Option("--order-size", help="Our quote size in shares.")
+    ] = None,
+    min_price: Annotated[
+        str, typer.Option("--min-price", help="Lowest YES midpoint to quote.")
+    ] = "0.10",
+    max_price: Annotated[
+        str, typer.Option("--max-price", help="Highest YES midpoint to quote.")
+    ] = "0.90",
+    min_hours_to_end: Annotated[
+        str, typer.Option("--min-hours-to-end", help="Skip markets ending sooner.")
+    ] = "24",
+    neg_risk: Annotated[
+        bool, typer.Option("--neg-risk/--no-neg-risk", help="Include neg-risk markets.")
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="In-process simulator seed.")] = 7,
+    sim_markets: Annotated[
+        int, typer.Option("--sim-markets", min=1, help="In-process simulator market count.")
+    ] = 12,
+) -> None:
+    """Rank the venue's reward markets by estimated daily earnings per USDC."""
+    from pydantic import ValidationError
+
+    from dualmm.config import MarketMakerConfig, OrchestratorConfig, describe_validation_error
+    from dualmm.exchange.base import ExchangeError
+
+    settings = _settings(exchange, url)
+    try:
+        filters = Filters(
+            min_price=decimal_flag("--min-price", min_price),
+            max_price=decimal_flag("--max-price", max_price),
+            min_hours_to_end=decimal_flag("--min-hours-to-end", min_hours_to_end),
+            allow_neg_risk=neg_risk,
+            exclude=frozenset(exclude or ()),
+        )
+        size = decimal_flag("--order-size", order_size)
+        config = MarketMakerConfig(**({"order_size": size} if size is not None else {}))
+    except ValidationError as exc:
+        raise UsageError(describe_validation_error(exc)) from None
+    if not Decimal(0) <= filters.min_price <= filters.max_price <= 1:
+        raise UsageError("--min-price/--max-price: need 0 <= min <= max <= 1")
+    max_capital = decimal_flag("--liquidity", liquidity)
+    if max_capital is None:
+        max_capital = OrchestratorConfig().liquidity_budget
+    if max_capital <= 0:
+        raise UsageError("--liquidity: must be positive")
+
+    async def run() -> tuple[list[MarketEstimate], str]:
+        from datetime import UTC
+
+        venue, name = await _open_exchange(settings, seed, sim_markets)
+        found = await discover(venue, filters, config, max_capital, datetime.now(UTC))
+        return found, name
+
+    try:
+        estimates, venue_name = asyncio.run(run())
+    except ExchangeError as exc:
+        fail(f"{venue_name_of(settings)}: {type(exc).__name__}: {exc}", code=1)
+    shown = estimates[:limit]
+    if as_json:
+        print(json.dumps([estimate_json(e) for e in shown], indent=2))
+    else:
+        print_table(shown, venue_name)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("markets")(markets)
