@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -93,24 +94,38 @@ async def _replay_all(
     return ReplayResult(markets=tuple(results))
 
 
-async def _replay_market(
-    client: Client, scenario: Scenario, market: ScenarioMarket, config: LiquidationConfig
-) -> MarketReplay:
-    assert market.position is not None
-    venue = SimVenue.from_scenario(scenario)
-    info = market.info()
+def scenario_venue(
+    scenario: Scenario, market: ScenarioMarket, fill_cap: Decimal | None = None
+) -> SimVenue:
+    """A venue on the scenario's paths with the market's starting position in REPLAY_WALLET."""
+    venue = SimVenue.from_scenario(scenario, fill_cap=fill_cap)
     venue.ensure_wallet(REPLAY_WALLET)
-    venue.credit(REPLAY_WALLET, info.token_id(market.position.held), market.position.qty)
+    if market.position is not None:
+        token_id = market.info().token_id(market.position.held)
+        venue.credit(REPLAY_WALLET, token_id, market.position.qty)
+    return venue
+
+
+def liquidation_worker(client: Client, venue: SimVenue, task_queue: str) -> Worker:
+    """A worker for LiquidationWorkflow whose activities trade REPLAY_WALLET on `venue`, the
+    venue's clock following the workflow's check times."""
     activities = LiquidationActivities(
         SimExchange(venue, REPLAY_WALLET), before_sync=venue.advance_to
     )
-    task_queue = f"replay-{uuid.uuid4()}"
-    async with Worker(
+    return Worker(
         client,
         task_queue=task_queue,
         workflows=[LiquidationWorkflow],
         activities=[activities.sync_market, activities.place_order, activities.cancel_order],
-    ):
+    )
+
+
+async def _replay_market(
+    client: Client, scenario: Scenario, market: ScenarioMarket, config: LiquidationConfig
+) -> MarketReplay:
+    info = market.info()
+    task_queue = f"replay-{uuid.uuid4()}"
+    async with liquidation_worker(client, scenario_venue(scenario, market), task_queue):
         result = await client.execute_workflow(
             LiquidationWorkflow.run,
             LiquidationInput(

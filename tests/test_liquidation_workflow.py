@@ -1,0 +1,388 @@
+"""LiquidationWorkflow on the time-skipping server (and one dev-server test) over a SimVenue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from liquidation_harness import Liquidation, one_market, running_liquidation
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError, CancelledError, WorkflowAlreadyStartedError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.liquidation import CancelRequest, LiquidationActivities
+from dualmm.backtest import REPLAY_WALLET
+from dualmm.config import LiquidationConfig
+from dualmm.domain.types import Side, Stage, Token
+from dualmm.exchange.base import OrderStatus, PlaceOrder
+from dualmm.scenario import load_scenario
+from dualmm.sim.venue import SimExchange
+from workflows.liquidation import FINISHED_SIGNAL, LiquidationResult, LiquidationWorkflow
+
+SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.json"))
+D = Decimal
+UPDATE_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+}
+
+
+def stage_times(run: Liquidation, result: LiquidationResult) -> list[tuple[Stage, float]]:
+    return [(change.stage, run.seconds(change.at)) for change in result.stages]
+
+
+def order_points(
+    run: Liquidation, result: LiquidationResult
+) -> list[tuple[float, Decimal, Decimal]]:
+    return [(run.seconds(o.at), o.price, o.size) for o in result.orders]
+
+
+def fill_points(
+    run: Liquidation, result: LiquidationResult
+) -> list[tuple[float, Decimal, Decimal]]:
+    return [(run.seconds(f.at), f.price, f.size) for f in result.fills]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+async def test_seed_scenario_meets_its_expectation(
+    temporal_env: WorkflowEnvironment, task_queue: str, path: Path
+) -> None:
+    scenario = load_scenario(path)
+    expect = scenario.expect
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        result = await run.handle.result()
+        assert run.open_orders() == []
+    assert result.status == "closed"
+    assert result.exit_stage == Stage(expect["exit_stage"])
+    assert result.remaining_qty == 0
+    sign = {"+": 1, "-": -1}[expect["realized_pnl_sign"]]
+    assert result.realized_pnl * sign > 0
+    assert result.duration_seconds <= int(expect["max_minutes"]) * 60
+    assert result.stages[0].stage is Stage.PASSIVE
+    assert sum(fill.size for fill in result.fills) == scenario.markets[0].position.qty  # type: ignore[union-attr]
+
+
+async def test_stop_loss_fires_while_skewed(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Resting at the profit floor 0.56 through SKEWED; at 600 s the crash to 0.40 makes the
+    # unrealized loss -15 < -10: MARKET sells at min(bid 0.39, 0.40 - 0.05) and fills at 0.39.
+    scenario = one_market([(0, "0.55"), (600, "0.40"), (1200, "0.40")], qty="100")
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        result = await run.handle.result()
+    assert stage_times(run, result) == [
+        (Stage.PASSIVE, 0),
+        (Stage.SKEWED, 300),
+        (Stage.MARKET, 600),
+    ]
+    assert order_points(run, result) == [(0, D("0.56"), D(100)), (600, D("0.35"), D(100))]
+    assert fill_points(run, result) == [(600, D("0.39"), D(100))]
+    assert result.realized_pnl == D("-16.00")
+    assert result.duration_seconds == 600
+
+
+async def test_status_then_force_exit_goes_to_market_at_once(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Just under the floor: the order rests at 0.56 and nothing is due before the skew at 300 s.
+    scenario = one_market([(0, "0.545"), (7200, "0.545")])
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        status = await run.wait_status(lambda s: s.order is not None)
+        assert status.stage is Stage.PASSIVE
+        assert status.midpoint == D("0.545")
+        assert status.order is not None
+        assert (status.order.token, status.order.price, status.order.size) == (
+            Token.YES,
+            D("0.56"),
+            D("20.00"),
+        )
+        assert status.held_token is Token.YES and status.held_qty == 20
+        assert status.unrealized_pnl == D("-0.100")  # 20 * (0.545 - 0.55)
+        assert status.realized_pnl == 0 and status.fills == ()
+        assert status.orders_placed == 1 and not status.paused and not status.manual_exit
+        assert run.venue_order(status.order.order_id).status is OrderStatus.LIVE
+
+        await run.handle.signal(LiquidationWorkflow.force_exit)
+        result = await run.handle.result()
+    market_at = stage_times(run, result)[-1]
+    assert market_at[0] is Stage.MARKET and market_at[1] < 300  # before any scheduled check
+    assert [stage for stage, _ in stage_times(run, result)] == [Stage.PASSIVE, Stage.MARKET]
+    # MARKET: min(bid 0.54, 0.545 - 0.05) down to the tick = 0.49, filled at the touch 0.54.
+    assert [(p, s) for _, p, s in order_points(run, result)] == [
+        (D("0.56"), D(20)),
+        (D("0.49"), D(20)),
+    ]
+    assert [(p, s) for _, p, s in fill_points(run, result)] == [(D("0.54"), D(20))]
+    assert result.realized_pnl == D("-0.2000")
+    assert run.venue_order(status.order.order_id).status is OrderStatus.CANCELED
+
+
+async def test_pause_cancels_and_holds_then_resume_places_again(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # At 120 s the midpoint rises to 0.57: the paused liquidation's old order at 0.55 would
+    # have filled, and an active one would re-place at 0.57.
+    scenario = one_market([(0, "0.55"), (120, "0.57"), (7200, "0.57")], avg_cost="0.50")
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        first = await run.wait_status(lambda s: s.order is not None)
+        assert first.order is not None and first.order.price == D("0.55")
+
+        await run.handle.signal(LiquidationWorkflow.pause)
+        paused = await run.wait_status(lambda s: s.paused and s.order is None)
+        assert run.venue_order(first.order.order_id).status is OrderStatus.CANCELED
+        assert run.open_orders() == []
+
+        await temporal_env.sleep(timedelta(minutes=5))
+        await run.wait_status(lambda s: run.seconds(run.venue.now()) >= 300)
+        held = await run.status()
+        assert held.paused and held.order is None
+        assert held.orders_placed == paused.orders_placed == 1
+        assert held.fills == () and held.held_qty == 20
+        assert run.open_orders() == []
+
+        await run.handle.signal(LiquidationWorkflow.resume)
+        resumed = await run.wait_status(lambda s: s.order is not None)
+        assert not resumed.paused and resumed.orders_placed == 2
+        assert resumed.order is not None and resumed.order.price == D("0.57")
+        assert run.venue_order(resumed.order.order_id).status is OrderStatus.LIVE
+
+
+async def test_set_config_rejects_bad_values_without_touching_history(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.53"), (7200, "0.53")], avg_cost="0.50")
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        await run.wait_status(lambda s: s.order is not None)
+        for bad in (
+            {"skew_per_minute": "-0.1"},
+            {"timeout_minutes": "0"},
+            {"timeout_stage": "PASSIVE"},
+            {"no_such_setting": 1},
+        ):
+            with pytest.raises(WorkflowUpdateFailedError):
+                await run.handle.execute_update(LiquidationWorkflow.set_config, bad)
+        assert (await run.status()).config == LiquidationConfig()
+        history = await run.handle.fetch_history()
+        assert not [e for e in history.events if e.event_type in UPDATE_EVENTS]
+
+
+async def test_set_config_accepted_takes_effect(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A 30 s timeout set mid-run: AGGRESSIVE at 30 s sells at 0.51 and fills at the bid 0.52.
+    scenario = one_market([(0, "0.53"), (7200, "0.53")], avg_cost="0.50")
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        await run.wait_status(lambda s: s.order is not None)
+        config = await run.handle.execute_update(
+            LiquidationWorkflow.set_config, {"timeout_minutes": "0.5"}
+        )
+        assert config == LiquidationConfig(timeout_minutes=D("0.5"))
+        assert (await run.status()).config == config
+        result = await run.handle.result()
+    assert stage_times(run, result) == [(Stage.PASSIVE, 0), (Stage.AGGRESSIVE, 30)]
+    assert fill_points(run, result) == [(30, D("0.52"), D(20))]
+    assert result.realized_pnl == D("0.4000")
+    history = await run.handle.fetch_history()
+    assert [e for e in history.events if e.event_type in UPDATE_EVENTS]
+
+
+async def test_partial_fills_shrink_the_order_without_replacing_until_the_price_moves(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # SKEWED from the start with the floor binding at 0.56: fills of 5 (fill_cap) at each
+    # midpoint change leave the order as it is; at 180 s the target rises to 0.58 and the
+    # last 5 are re-placed there, crossing the 0.59 bid.
+    scenario = one_market([(0, "0.55"), (60, "0.57"), (120, "0.57"), (180, "0.60"), (7200, "0.60")])
+    config = LiquidationConfig(skew_start_minutes=D(0), skew_per_minute=D("0.5"))
+    async with running_liquidation(
+        temporal_env, task_queue, scenario, config=config, fill_cap=D(5)
+    ) as run:
+        result = await run.handle.result()
+    assert order_points(run, result) == [(0, D("0.56"), D(20)), (180, D("0.58"), D(5))]
+    assert fill_points(run, result) == [
+        (60, D("0.56"), D(5)),
+        (120, D("0.56"), D(5)),
+        (180, D("0.56"), D(5)),
+        (180, D("0.59"), D(5)),
+    ]
+    assert result.status == "closed" and result.remaining_qty == 0
+    assert result.realized_pnl == D("0.35")
+    first = run.venue_order(result.orders[0].order_id)
+    assert (first.status, first.size_matched) == (OrderStatus.CANCELED, D(15))
+
+
+async def test_partial_fill_to_dust_ends_and_cancels_the_rest(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.53"), (60, "0.56"), (7200, "0.56")], avg_cost="0.50")
+    async with running_liquidation(temporal_env, task_queue, scenario, fill_cap=D(17)) as run:
+        result = await run.handle.result()
+    assert result.status == "dust"
+    assert result.remaining_qty == D(3)
+    assert result.duration_seconds == 60
+    assert fill_points(run, result) == [(60, D("0.53"), D(17))]
+    assert result.realized_pnl == D("0.51")
+    order = run.venue_order(result.orders[0].order_id)
+    assert (order.status, order.size_matched) == (OrderStatus.CANCELED, D(17))
+
+
+async def test_dust_position_ends_without_an_order(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.53")], qty="3")
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        result = await run.handle.result()
+    assert (result.status, result.remaining_qty, result.duration_seconds) == ("dust", 3, 0)
+    assert result.orders == () and "dust" in result.reason
+
+
+async def test_cancel_cancels_the_resting_order_and_one_market_runs_once(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.545"), (7200, "0.545")])
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        status = await run.wait_status(lambda s: s.order is not None)
+        assert status.order is not None
+        with pytest.raises(WorkflowAlreadyStartedError):
+            async with running_liquidation(temporal_env, f"{task_queue}-2", scenario):
+                pass
+        await run.handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await run.handle.result()
+        assert isinstance(failure.value.cause, CancelledError)
+    entry = next(o for o in run.venue.ledger()["orders"] if o["order_id"] == status.order.order_id)
+    assert entry["status"] == "CANCELED" and entry["cancelled_at"] is not None
+    assert run.open_orders() == []
+
+
+async def test_venue_rejection_is_retried_at_the_next_check(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Nothing credited: the SELL is refused (not enough tokens) and the loop carries on.
+    scenario = one_market([(0, "0.545"), (7200, "0.545")])
+    async with running_liquidation(temporal_env, task_queue, scenario, credit=False) as run:
+        failed = await run.wait_status(lambda s: s.last_error is not None)
+        assert "not enough balance" in (failed.last_error or "")
+        assert failed.order is None and run.open_orders() == []
+        market = scenario.markets[0].info()
+        run.venue.credit(REPLAY_WALLET, market.yes_token_id, D(20))
+        await temporal_env.sleep(timedelta(seconds=31))
+        placed = await run.wait_status(lambda s: s.order is not None)
+        assert placed.order is not None and placed.order.size == 20
+
+
+@workflow.defn(sandboxed=False)
+class FakeParent:
+    """Stands in for ActiveMarketWorkflow: returns the first liquidation result it is sent."""
+
+    def __init__(self) -> None:
+        self._result: LiquidationResult | None = None
+
+    @workflow.run
+    async def run(self) -> LiquidationResult:
+        await workflow.wait_condition(lambda: self._result is not None)
+        assert self._result is not None
+        return self._result
+
+    @workflow.signal(name=FINISHED_SIGNAL)
+    def finished(self, result: LiquidationResult) -> None:
+        self._result = result
+
+
+async def test_completion_is_signalled_to_the_parent(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    parent_queue = f"{task_queue}-parent"
+    async with Worker(
+        temporal_env.client,
+        task_queue=parent_queue,
+        workflows=[FakeParent],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        parent = await temporal_env.client.start_workflow(
+            FakeParent.run, id=parent_queue, task_queue=parent_queue
+        )
+        scenario = one_market([(0, "0.55"), (60, "0.60"), (600, "0.60")])
+        async with running_liquidation(
+            temporal_env, task_queue, scenario, parent_workflow_id=parent.id
+        ) as run:
+            result = await run.handle.result()
+        assert await parent.result() == result
+    assert result.status == "closed"
+
+
+async def test_a_missing_parent_does_not_stop_the_liquidation(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.55"), (60, "0.60"), (600, "0.60")])
+    async with running_liquidation(
+        temporal_env, task_queue, scenario, parent_workflow_id="no-such-parent"
+    ) as run:
+        result = await run.handle.result()
+    assert result.status == "closed" and result.realized_pnl > 0
+
+
+async def test_activities_are_idempotent_and_classify_venue_errors() -> None:
+    scenario = one_market([(0, "0.55")])
+    from dualmm.temporal_replay import scenario_venue
+
+    venue = scenario_venue(scenario, scenario.markets[0])
+    activities = LiquidationActivities(SimExchange(venue, REPLAY_WALLET))
+    env = ActivityEnvironment()
+    info = scenario.markets[0].info()
+    request = PlaceOrder(
+        key="k-1",
+        market=info,
+        token_id=info.yes_token_id,
+        side=Side.SELL,
+        price=D("0.60"),
+        size=D(20),
+    )
+    first = await env.run(activities.place_order, request)
+    again = await env.run(activities.place_order, request)
+    assert first.order_id == again.order_id
+    assert len(venue.open_orders(REPLAY_WALLET)) == 1
+
+    off_tick = request.model_copy(update={"key": "k-2", "price": D("0.605")})
+    with pytest.raises(ApplicationError) as rejected:
+        await env.run(activities.place_order, off_tick)
+    assert rejected.value.non_retryable and rejected.value.type == "InvalidOrder"
+
+    await env.run(activities.cancel_order, CancelRequest(order_id=first.order_id))
+    await env.run(activities.cancel_order, CancelRequest(order_id=first.order_id))
+    await env.run(activities.cancel_order, CancelRequest(order_id="0xunknown"))
+    assert venue.open_orders(REPLAY_WALLET) == []
+
+
+async def test_continue_as_new_carries_the_liquidation_on_the_dev_server(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Checks every second; skew of 0.025/min reaches 0.005 after 12 s and the SELL crosses the
+    # 0.52 bid. The dev server suggests continue-as-new after 40 events (about 7 checks).
+    scenario = one_market([(0, "0.53"), (3600, "0.53")], avg_cost="0.50")
+    config = LiquidationConfig(
+        skew_start_minutes=D(0), skew_per_minute=D("0.025"), price_check_interval_ms=1000
+    )
+    async with running_liquidation(dev_env, task_queue, scenario, config=config) as run:
+        result = await run.handle.result()
+        first_run = await dev_env.client.get_workflow_handle(
+            run.handle.id, run_id=run.handle.first_execution_run_id
+        ).fetch_history()
+    assert first_run.events[-1].event_type == (
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    )
+    assert result.status == "closed"
+    assert [(p, s) for _, p, s in fill_points(run, result)] == [(D("0.52"), D(20))]
+    assert result.realized_pnl == D("0.4000")
+    assert [stage for stage, _ in stage_times(run, result)] == [Stage.PASSIVE, Stage.SKEWED]
+    assert [order.price for order in result.orders] == [D("0.53"), D("0.52")]
