@@ -1,0 +1,365 @@
+"""The active market's activities: pick the best reward market, and make a market in it.
+
+`make_market` is one long-running, heart-beating activity per market round. It quotes with the
+domain quoter, folds our fills into a PositionTracker and heartbeats a checkpoint (position,
+fill cursor, live quotes, placement sequence). A retried attempt resumes from that checkpoint
+and reconciles with the venue first: our open BUY orders on the market are adopted (one per
+token) or cancelled, and fills are re-read from the checkpoint's cursor (the tracker counts a
+trade id once), so nothing is lost and no quote is doubled. Placement keys are
+`<key_prefix>:<sequence>`: a retry re-using a key gets the order the crashed attempt placed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.liquidation import non_retryable_venue_errors
+from dualmm.config import MarketMakerConfig
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.prices import ONE
+from dualmm.domain.quoting import desired_quotes, needs_requote, position_limit_reached
+from dualmm.domain.rewards import RewardCandidate, rank_markets
+from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
+from dualmm.exchange.base import Exchange, Order, PlaceOrder
+from dualmm.exchange.sync import market_snapshot, still_resting
+
+# Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
+POSITION_LIMIT_SIGNAL = "position_limit"
+PROGRESS_SIGNAL = "market_progress"
+
+
+class Quote(Frozen):
+    """One of our live BUY quotes; `size` is what remains unfilled."""
+
+    order_id: str
+    token: Token
+    price: Decimal
+    size: Decimal
+
+    def intent(self) -> OrderIntent:
+        return OrderIntent(token=self.token, side=Side.BUY, price=self.price, size=self.size)
+
+
+class PickMarketInput(Frozen):
+    exclude: tuple[str, ...] = ()
+    config: MarketMakerConfig
+    liquidity_budget: Decimal
+
+
+class MarketMakingInput(Frozen):
+    parent_workflow_id: str
+    market: MarketInfo
+    config: MarketMakerConfig
+    position: PositionTracker
+    # Fill cursor to resume from; None: a fresh round, older fills belong to earlier rounds.
+    cursor: str | None
+    key_prefix: str
+    quoted_seconds: Decimal = Decimal(0)
+    progress_interval_seconds: Decimal = Decimal(2)
+
+
+class Checkpoint(Frozen):
+    """What an attempt heartbeats and what a retried attempt resumes from."""
+
+    position: PositionTracker
+    cursor: str
+    quotes: tuple[Quote, ...] = ()
+    sequence: int = 0
+    quoted_mid: Decimal | None = None  # the YES midpoint the quotes were priced at
+    quoted_seconds: Decimal = Decimal(0)
+
+
+class Outcome(StrEnum):
+    POSITION_LIMIT = "POSITION_LIMIT"  # quotes cancelled, the parent got `position_limit`
+    STOPPED = "STOPPED"  # the workflow cancelled the round (pause, exit, continue-as-new)
+
+
+class MarketProgress(Frozen):
+    """The round's state, for the parent's `status` query and for a restart of the round."""
+
+    market: MarketInfo
+    checkpoint: Checkpoint
+
+
+class MarketMakingResult(Frozen):
+    outcome: Outcome
+    market: MarketInfo
+    checkpoint: Checkpoint
+
+
+class PositionLimit(Frozen):
+    """The `position_limit` signal: this market's position must be liquidated."""
+
+    market: MarketInfo
+    position: PositionTracker
+    cursor: str | None
+
+
+def placement_key(prefix: str, sequence: int) -> str:
+    return f"{prefix}:{sequence}"
+
+
+class MarketMakingActivities:
+    """Activities over one injected Exchange; `client` signals the parent workflow."""
+
+    def __init__(self, exchange: Exchange, client: Client) -> None:
+        self._exchange = exchange
+        self._client = client
+
+    @activity.defn(name="pick_market")
+    async def pick_market(self, request: PickMarketInput) -> MarketInfo | None:
+        """The best reward market by estimated earnings per USDC, or None if none qualifies."""
+        async with non_retryable_venue_errors():
+            ours = await self._exchange.open_orders()
+            candidates = [
+                await self._candidate(m.info, ours)
+                for m in await self._exchange.reward_markets()
+                if m.active and m.accepting_orders and m.info.condition_id not in request.exclude
+            ]
+        ranked = rank_markets(
+            candidates,
+            request.config,
+            exclude=set(request.exclude),
+            max_capital=request.liquidity_budget,
+        )
+        return ranked[0].market if ranked else None
+
+    async def _candidate(self, market: MarketInfo, ours: list[Order]) -> RewardCandidate:
+        """The market with its YES book minus our own orders (we do not compete with them)."""
+        book = await self._exchange.book(market.yes_token_id)
+        bids = {level.price: level.size for level in book.bids}
+        asks = {level.price: level.size for level in book.asks}
+        for order in ours:
+            if order.condition_id != market.condition_id:
+                continue
+            token = market.token_of(order.token_id)
+            # On the unified YES book a NO bid is a YES ask at 1 - price, and vice versa.
+            levels = bids if (order.side is Side.BUY) == (token is Token.YES) else asks
+            price = order.price if token is Token.YES else ONE - order.price
+            levels[price] = levels.get(price, Decimal(0)) - order.remaining
+        return RewardCandidate(
+            market=market,
+            yes_mid=await self._exchange.midpoint(market.yes_token_id),
+            bids=tuple((p, q) for p, q in sorted(bids.items(), reverse=True) if q > 0),
+            asks=tuple((p, q) for p, q in sorted(asks.items()) if q > 0),
+        )
+
+    @activity.defn(name="make_market")
+    async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:
+        """Quote until the position limit is reached or the workflow cancels the round."""
+        round_ = _Round(self._exchange, self._client, request)
+        async with non_retryable_venue_errors():
+            await round_.resume()
+            try:
+                return await round_.run()
+            except asyncio.CancelledError:
+                details = activity.cancellation_details()
+                if details is not None and details.worker_shutdown:
+                    # Quotes stay live: the retried attempt adopts them.
+                    raise
+                return await round_.stop()
+
+
+class _Round:
+    """One attempt of `make_market`: the state between heartbeats."""
+
+    def __init__(self, exchange: Exchange, client: Client, request: MarketMakingInput) -> None:
+        self._exchange = exchange
+        self._client = client
+        self._request = request
+        self._market = request.market
+        self._checkpoint = Checkpoint(
+            position=request.position,
+            cursor=request.cursor or "",
+            quoted_seconds=request.quoted_seconds,
+        )
+        self._sent_progress: Checkpoint | None = None
+        self._progress_at = 0.0
+        self._quoting_since: float | None = None
+
+    async def resume(self) -> None:
+        """Take the last heartbeat (if retried), then reconcile quotes and fills with the venue."""
+        details = activity.info().heartbeat_details
+        if details:
+            self._checkpoint = Checkpoint.model_validate(details[0])
+        elif self._request.cursor is None:
+            page = await self._exchange.fills(self._market)
+            self._checkpoint = self._checkpoint.model_copy(update={"cursor": page.cursor})
+        await self._reconcile_quotes()
+        await self._sync_fills()
+        self._heartbeat()
+
+    async def run(self) -> MarketMakingResult:
+        interval = self._request.config.quote_interval_ms / 1000
+        while True:
+            await self._sync_fills()
+            if position_limit_reached(
+                self._checkpoint.position, self._request.config.position_limit
+            ):
+                return await self._hand_over()
+            await self._requote()
+            self._heartbeat()
+            await self._report_progress()
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> MarketMakingResult:
+        """Cancelled by the workflow: withdraw the quotes and hand back the position."""
+        await self._withdraw()
+        return MarketMakingResult(
+            outcome=Outcome.STOPPED, market=self._market, checkpoint=self._checkpoint
+        )
+
+    async def _hand_over(self) -> MarketMakingResult:
+        await self._withdraw()
+        limit = PositionLimit(
+            market=self._market,
+            position=self._checkpoint.position,
+            cursor=self._checkpoint.cursor,
+        )
+        parent = self._client.get_workflow_handle(self._request.parent_workflow_id)
+        await parent.signal(POSITION_LIMIT_SIGNAL, limit)
+        return MarketMakingResult(
+            outcome=Outcome.POSITION_LIMIT, market=self._market, checkpoint=self._checkpoint
+        )
+
+    async def _withdraw(self) -> None:
+        """Cancel every BUY of ours on the market, then take the fills that landed first.
+
+        Open orders are asked again because a placement interrupted by the cancellation may
+        have been accepted without being recorded as a quote.
+        """
+        live = {q.order_id for q in self._checkpoint.quotes}
+        for order in await self._exchange.open_orders(self._market.condition_id):
+            if order.side is Side.BUY:
+                live.add(order.order_id)
+        for order_id in sorted(live):
+            await self._exchange.cancel_order(order_id)
+        self._set_quotes(())
+        await self._sync_fills()
+        self._heartbeat()
+
+    async def _reconcile_quotes(self) -> None:
+        """Adopt one open BUY per token (the checkpoint's if still live), cancel the rest."""
+        known = {q.order_id for q in self._checkpoint.quotes}
+        open_buys = [
+            o
+            for o in await self._exchange.open_orders(self._market.condition_id)
+            if o.side is Side.BUY and still_resting(o)
+        ]
+        # Known orders first, then the newest: a crashed attempt's last placement wins.
+        open_buys.sort(key=lambda o: (o.order_id in known, o.created_at), reverse=True)
+        adopted: dict[Token, Quote] = {}
+        for order in open_buys:
+            token = self._market.token_of(order.token_id)
+            if token in adopted:
+                await self._exchange.cancel_order(order.order_id)
+            else:
+                adopted[token] = self._quote(order, token)
+        self._set_quotes(tuple(adopted.values()))
+
+    async def _sync_fills(self) -> None:
+        page = await self._exchange.fills(self._market, self._checkpoint.cursor or None)
+        position = self._checkpoint.position.apply_fills(page.fills)
+        self._checkpoint = self._checkpoint.model_copy(
+            update={"position": position, "cursor": page.cursor}
+        )
+        live = {o.order_id: o for o in await self._exchange.open_orders(self._market.condition_id)}
+        self._set_quotes(
+            tuple(
+                self._quote(live[q.order_id], q.token)
+                for q in self._checkpoint.quotes
+                if q.order_id in live and still_resting(live[q.order_id])
+            )
+        )
+
+    async def _requote(self) -> None:
+        """Re-price both bids when the midpoint moved past the threshold; otherwise only
+        withdraw a side the position limit now forbids and replace a quote that filled."""
+        snapshot = await market_snapshot(self._exchange, self._market, datetime.now(UTC))
+        self._market = self._market.model_copy(
+            update={"tick_size": snapshot.tick_size, "min_order_size": snapshot.min_order_size}
+        )
+        config = self._request.config
+        desired = {
+            q.token: q
+            for q in desired_quotes(
+                self._market, snapshot.midpoint, self._checkpoint.position, config
+            )
+        }
+        reprice = needs_requote(
+            self._checkpoint.quoted_mid, snapshot.midpoint, config.requote_threshold
+        )
+        kept: list[Quote] = []
+        for quote in self._checkpoint.quotes:
+            wanted = desired.get(quote.token)
+            if wanted is not None and (not reprice or quote.intent() == wanted):
+                kept.append(quote)
+            else:
+                await self._exchange.cancel_order(quote.order_id)
+        self._set_quotes(tuple(kept))
+        if reprice:
+            self._checkpoint = self._checkpoint.model_copy(update={"quoted_mid": snapshot.midpoint})
+        quoted = {q.token for q in kept}
+        for token, intent in desired.items():
+            if token not in quoted:
+                await self._place(intent)
+
+    async def _place(self, intent: OrderIntent) -> None:
+        sequence = self._checkpoint.sequence
+        # Heartbeat the key before using it: a retry then re-uses it instead of a new one.
+        self._checkpoint = self._checkpoint.model_copy(update={"sequence": sequence + 1})
+        self._heartbeat()
+        order = await self._exchange.place_order(
+            PlaceOrder(
+                key=placement_key(self._request.key_prefix, sequence),
+                market=self._market,
+                token_id=self._market.token_id(intent.token),
+                side=intent.side,
+                price=intent.price,
+                size=intent.size,
+            )
+        )
+        if still_resting(order):
+            self._set_quotes((*self._checkpoint.quotes, self._quote(order, intent.token)))
+        self._heartbeat()
+
+    def _quote(self, order: Order, token: Token) -> Quote:
+        return Quote(order_id=order.order_id, token=token, price=order.price, size=order.remaining)
+
+    def _set_quotes(self, quotes: tuple[Quote, ...]) -> None:
+        """Replace the live quotes, accounting the time spent with at least one quote live."""
+        now = time.monotonic()
+        quoted = self._checkpoint.quoted_seconds
+        if self._quoting_since is not None:
+            quoted += Decimal(str(round(now - self._quoting_since, 3)))
+        self._quoting_since = now if quotes else None
+        self._checkpoint = self._checkpoint.model_copy(
+            update={"quotes": quotes, "quoted_seconds": quoted}
+        )
+
+    def _heartbeat(self) -> None:
+        activity.heartbeat(self._checkpoint)
+
+    async def _report_progress(self) -> None:
+        """Tell the parent when quotes or position changed, at most once per interval."""
+        sent = self._sent_progress
+        changed = sent is None or (sent.quotes, sent.position) != (
+            self._checkpoint.quotes,
+            self._checkpoint.position,
+        )
+        due = time.monotonic() - self._progress_at >= float(self._request.progress_interval_seconds)
+        if not (changed and due):
+            return
+        parent = self._client.get_workflow_handle(self._request.parent_workflow_id)
+        await parent.signal(
+            PROGRESS_SIGNAL, MarketProgress(market=self._market, checkpoint=self._checkpoint)
+        )
+        self._sent_progress = self._checkpoint
+        self._progress_at = time.monotonic()

@@ -1,0 +1,429 @@
+"""Running the bot on Temporal: `dualmm worker`, `orchestrate`, `demo` and the operator commands.
+
+Heavy imports (temporalio, the workflows, the exchange adapters) stay inside the functions, so
+`dualmm --help` stays fast. Every command that uses a Temporal client ends with `hard_exit`
+after flushing (sdk-python #300).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from dualmm.cliutil import (
+    LiqBlockLosing,
+    LiqCheckInterval,
+    LiqProfitMargin,
+    LiqSkewMax,
+    LiqSkewRate,
+    LiqSkewStart,
+    LiqStopLoss,
+    LiqStopLossThreshold,
+    LiqTimeout,
+    UsageError,
+    decimal_flag,
+    hard_exit,
+    liquidation_config,
+)
+from dualmm.config import (
+    MarketMakerConfig,
+    OrchestratorConfig,
+    Settings,
+    describe_validation_error,
+)
+
+if TYPE_CHECKING:
+    from temporalio.client import Client, WorkflowHandle
+    from temporalio.worker import Worker
+
+    from dualmm.exchange.base import Exchange
+
+_T = TypeVar("_T")
+
+BotId = Annotated[str, typer.Option("--bot-id", help="Which bot (workflow active-market-<id>).")]
+Live = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Allow real Polymarket orders. Without it DUALMM_EXCHANGE=polymarket runs paper.",
+    ),
+]
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise UsageError(f"settings: {describe_validation_error(exc)}") from None
+
+
+# -- Temporal plumbing (used by the CLI, worker.py, starter.py and the tests) -------------------
+
+
+async def connect(config: Settings) -> Client:
+    """A client with the pydantic converter and tracing; TLS or API key from the settings."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from dualmm.telemetry import tracing_interceptor
+
+    api_key = config.temporal_api_key.get_secret_value() if config.temporal_api_key else None
+    return await Client.connect(
+        config.temporal_address,
+        namespace=config.temporal_namespace,
+        api_key=api_key,
+        tls=config.temporal_tls or api_key is not None,
+        data_converter=pydantic_data_converter,
+        interceptors=[tracing_interceptor()],
+    )
+
+
+def exchange_kind(config: Settings, live: bool) -> str:
+    """The adapter to build: real Polymarket orders only with `--live`, paper otherwise."""
+    if config.exchange == "polymarket" and not live:
+        return "paper"
+    return config.exchange
+
+
+async def build_exchange(config: Settings, live: bool) -> Exchange:
+    from dualmm.exchange.factory import build_exchange as build
+
+    return await build(config.model_copy(update={"exchange": exchange_kind(config, live)}))
+
+
+def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
+    """One worker for both workflows and every activity, over one exchange."""
+    from temporalio.worker import Worker
+
+    from activities.liquidation import LiquidationActivities
+    from activities.market_making import MarketMakingActivities
+    from workflows.active_market import ActiveMarketWorkflow
+    from workflows.liquidation import LiquidationWorkflow
+
+    making = MarketMakingActivities(exchange, client)
+    liquidating = LiquidationActivities(exchange)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
+        activities=[
+            making.pick_market,
+            making.make_market,
+            liquidating.sync_market,
+            liquidating.place_order,
+            liquidating.cancel_order,
+        ],
+    )
+
+
+def orchestrator_config(
+    *,
+    bot_id: str = "dualmm",
+    dual_market_mode: bool = True,
+    liquidity_budget: str | None = None,
+    order_size: str | None = None,
+    spread_fraction: str | None = None,
+    requote_threshold: str | None = None,
+    position_limit: str | None = None,
+    quote_interval: int | None = None,
+    **liquidation_flags: Any,
+) -> OrchestratorConfig:
+    """An OrchestratorConfig from the `orchestrate` flags; anything unset keeps its default."""
+    maker = {
+        "order_size": decimal_flag("--order-size", order_size),
+        "spread_fraction": decimal_flag("--spread-fraction", spread_fraction),
+        "requote_threshold": decimal_flag("--requote-threshold", requote_threshold),
+        "position_limit": decimal_flag("--position-limit", position_limit),
+        "quote_interval_ms": quote_interval,
+    }
+    budget = decimal_flag("--liquidity-budget", liquidity_budget)
+    try:
+        return OrchestratorConfig(
+            bot_id=bot_id,
+            dual_market_mode=dual_market_mode,
+            market_maker=MarketMakerConfig.model_validate(
+                {k: v for k, v in maker.items() if v is not None}
+            ),
+            liquidation=liquidation_config(**liquidation_flags),
+            **({} if budget is None else {"liquidity_budget": budget}),
+        )
+    except ValidationError as exc:
+        raise UsageError(f"orchestrator config: {describe_validation_error(exc)}") from None
+
+
+async def start_or_attach(
+    client: Client, task_queue: str, config: OrchestratorConfig
+) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """The bot's running workflow, or a new one; True when it was started here."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.common import WorkflowIDConflictPolicy
+    from temporalio.service import RPCError
+
+    from workflows.active_market import (
+        ActiveMarketInput,
+        ActiveMarketWorkflow,
+        active_market_workflow_id,
+    )
+
+    workflow_id = active_market_workflow_id(config.bot_id)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        running = (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    except RPCError:
+        running = False  # never started
+    if running:
+        return handle, False
+    started = await client.start_workflow(
+        ActiveMarketWorkflow.run,
+        ActiveMarketInput(config=config),
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return started, True
+
+
+async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
+    """The bot's `status` query, each live liquidation enriched with its own `status`."""
+    from temporalio.service import RPCError
+
+    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+    from workflows.liquidation import LiquidationWorkflow
+
+    handle = client.get_workflow_handle_for(
+        ActiveMarketWorkflow.run, active_market_workflow_id(bot_id)
+    )
+    status = (await handle.query(ActiveMarketWorkflow.status)).model_dump(mode="json")
+    for entry in status["liquidations"]:
+        child = client.get_workflow_handle_for(LiquidationWorkflow.run, entry["workflow_id"])
+        try:
+            entry["status"] = (await child.query(LiquidationWorkflow.status)).model_dump(
+                mode="json", exclude={"fills", "config"}
+            )
+        except RPCError as exc:
+            entry["status"] = {"error": exc.message}
+    return status
+
+
+def render_status(status: dict[str, Any]) -> str:
+    """A few readable lines of a `bot_status` answer."""
+    mode = "dual-market" if status["dual_market_mode"] else "single-market"
+    flags = " PAUSED" if status["paused"] else ""
+    flags += " LIQUIDATING-ALL" if status["liquidating_all"] else ""
+    uptime = Decimal(status["earning_uptime"]) * 100
+    lines = [
+        f"bot {status['bot_id']} ({mode}){flags}: running {status['running_seconds']}s, "
+        f"earning uptime {uptime:.1f}%, liquidations finished {status['liquidations_finished']}"
+    ]
+    market = status["active_market"]
+    if market is None:
+        lines.append("active: none")
+    else:
+        position = status["position"] or {}
+        quotes = ", ".join(f"BUY {q['token']} {q['size']} @ {q['price']}" for q in status["quotes"])
+        lines.append(
+            f"active: {market['condition_id']} {market['question']!r} "
+            f"YES {position.get('yes_qty', '0')} NO {position.get('no_qty', '0')}; "
+            f"quotes: {quotes or 'none'}"
+        )
+    for entry in status["liquidations"]:
+        child = entry.get("status", {})
+        lines.append(
+            f"liquidating: {entry['condition_id']} {entry['held']} {entry['qty']} "
+            f"stage {child.get('stage', '?')} after {child.get('elapsed_seconds', '?')}s "
+            f"unrealized {child.get('unrealized_pnl', '?')}"
+        )
+    for done in status["finished"][-3:]:
+        lines.append(
+            f"finished: {done['condition_id']} {done['status']} in {done['exit_stage']} "
+            f"after {done['duration_seconds']}s, realized {done['realized_pnl']}"
+        )
+    return "\n".join(lines)
+
+
+def _run_client_command(body: Callable[[Client], Awaitable[_T]]) -> _T:
+    """Connect, run `body`; a server that is not there is one line and exit code 2."""
+    from temporalio.service import RPCError
+
+    async def main() -> _T:
+        try:
+            client = await connect(settings())
+        except RuntimeError as exc:  # the connection failed
+            raise UsageError(f"cannot reach Temporal: {exc}") from None
+        try:
+            return await body(client)
+        except RPCError as exc:
+            raise UsageError(f"temporal: {exc.message}") from None
+
+    return asyncio.run(main())
+
+
+async def run_worker(live: bool, trace_file: Path | None, tracing: bool) -> None:
+    from dualmm.telemetry import setup_tracing
+
+    config = settings()
+    setup_tracing("worker", trace_file, enabled=tracing)
+    kind = exchange_kind(config, live)
+    exchange = await build_exchange(config, live)
+    client = await connect(config)
+    worker = build_worker(client, config.task_queue, exchange)
+    print(
+        f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
+        f"(namespace {config.temporal_namespace}), exchange {kind}",
+        flush=True,
+    )
+    # SIGINT (Ctrl-C) and SIGTERM (systemd) shut down gracefully: running market-making
+    # rounds keep their quotes for the next worker to adopt.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        await stop.wait()
+    print("worker: stopped", flush=True)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        live: Live = False,
+        trace_file: Annotated[
+            Path | None, typer.Option("--trace-file", help="Write spans here, not stderr.")
+        ] = None,
+        tracing: Annotated[
+            bool, typer.Option("--tracing/--no-tracing", help="Export spans.")
+        ] = True,
+    ) -> None:
+        """Run a Temporal worker for both workflows and all activities (Ctrl-C stops it)."""
+        from dualmm.telemetry import flush_tracing
+
+        asyncio.run(run_worker(live, trace_file, tracing))
+        flush_tracing()
+        hard_exit(0)
+
+    @app.command()
+    def orchestrate(
+        bot_id: BotId = "dualmm",
+        dual_market_mode: Annotated[
+            bool,
+            typer.Option(
+                "--dual-market-mode/--single-market-mode",
+                help="Quote the next market while liquidating (dual) or wait (single).",
+            ),
+        ] = True,
+        position_limit: Annotated[
+            str | None, typer.Option("--position-limit", help="|net| shares before liquidating.")
+        ] = None,
+        order_size: Annotated[
+            str | None, typer.Option("--order-size", help="Shares per quote.")
+        ] = None,
+        spread_fraction: Annotated[
+            str | None,
+            typer.Option("--spread-fraction", help="Quote this fraction of the reward band out."),
+        ] = None,
+        requote_threshold: Annotated[
+            str | None, typer.Option("--requote-threshold", help="Midpoint move that requotes.")
+        ] = None,
+        quote_interval: Annotated[
+            int | None, typer.Option("--quote-interval", help="Quote loop interval (ms).")
+        ] = None,
+        liquidity_budget: Annotated[
+            str | None, typer.Option("--liquidity-budget", help="Capital for quotes (USDC).")
+        ] = None,
+        profit_margin: LiqProfitMargin = None,
+        skew_start: LiqSkewStart = None,
+        skew_rate: LiqSkewRate = None,
+        skew_max: LiqSkewMax = None,
+        stop_loss_threshold: LiqStopLossThreshold = None,
+        stop_loss: LiqStopLoss = True,
+        timeout: LiqTimeout = None,
+        check_interval: LiqCheckInterval = None,
+        block_losing: LiqBlockLosing = True,
+    ) -> None:
+        """Start the bot's ActiveMarketWorkflow, or attach to the one already running."""
+        config = orchestrator_config(
+            bot_id=bot_id,
+            dual_market_mode=dual_market_mode,
+            liquidity_budget=liquidity_budget,
+            order_size=order_size,
+            spread_fraction=spread_fraction,
+            requote_threshold=requote_threshold,
+            position_limit=position_limit,
+            quote_interval=quote_interval,
+            profit_margin=profit_margin,
+            skew_start=skew_start,
+            skew_rate=skew_rate,
+            skew_max=skew_max,
+            stop_loss_threshold=stop_loss_threshold,
+            stop_loss=stop_loss,
+            timeout=timeout,
+            check_interval=check_interval,
+            block_losing=block_losing,
+        )
+
+        async def body(client: Client) -> None:
+            handle, started = await start_or_attach(client, settings().task_queue, config)
+            verb = "started" if started else "attached to the running"
+            note = "" if started else " (its own config stays; these flags are ignored)"
+            print(f"{verb} workflow {handle.id}{note}", flush=True)
+
+        _run_client_command(body)
+        hard_exit(0)
+
+    @app.command()
+    def status(
+        bot_id: BotId = "dualmm",
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        """Active market, quotes, position, liquidations with their stages, earning uptime."""
+        import json
+
+        answer = _run_client_command(lambda client: bot_status(client, bot_id))
+        print(json.dumps(answer, indent=2) if as_json else render_status(answer), flush=True)
+        hard_exit(0)
+
+    def signal_command(name: str, signal_name: str, help_text: str) -> None:
+        def command(bot_id: BotId = "dualmm") -> None:
+            from workflows.active_market import active_market_workflow_id
+
+            async def body(client: Client) -> None:
+                await client.get_workflow_handle(active_market_workflow_id(bot_id)).signal(signal_name)
+
+            _run_client_command(body)
+            print(f"sent {signal_name} to {active_market_workflow_id(bot_id)}", flush=True)
+            hard_exit(0)
+
+        command.__doc__ = help_text
+        app.command(name=name)(command)
+
+    signal_command(
+        "exit-market", "exit_market", "Move the active market to liquidation now; quote the next."
+    )
+    signal_command(
+        "liquidate-all",
+        "liquidate_all",
+        "Stop quoting, liquidate everything, wait for every liquidation, then stop.",
+    )
+    signal_command("pause", "pause", "Withdraw the quotes and stop quoting (liquidations go on).")
+    signal_command("resume", "resume", "Quote again after a pause.")
+
+    @app.command()
+    def demo(
+        duration: Annotated[
+            int | None, typer.Option("--duration", help="Stop after this many seconds.", min=1)
+        ] = None,
+    ) -> None:
+        """Dev server (UI on :8233) + simulator + worker + orchestrator; Ctrl-C stops all."""
+        from dualmm.demo import run_demo
+
+        hard_exit(run_demo(duration))

@@ -1,0 +1,363 @@
+"""ActiveMarketWorkflow on a real dev server, against an in-process simulated venue.
+
+The venue's clock is manual and every market's midpoint is steered by the test, so each fill
+happens exactly when a test moves a price: a move of market A to 0.45 fills our BUY YES at
+0.48 (position limit 10 reached), a move back to 0.50 fills the liquidation's SELL resting at
+the profit floor 0.49. All markets share one competitor book, so they rank by reward rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.market_making import PositionLimit
+from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.types import MarketInfo, Side, Token
+from dualmm.runtime import build_worker, start_or_attach
+from dualmm.scenario import token_id_for
+from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
+from workflows.active_market import (
+    ActiveMarketResult,
+    ActiveMarketStatus,
+    ActiveMarketWorkflow,
+)
+from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+WALLET = "0x" + "11" * 20
+MID = Decimal("0.50")
+WAIT = 30.0  # seconds a condition may take on a busy 2-core machine
+
+
+class SteeredMid:
+    """A midpoint path the test extends as it goes (the venue's MidProcess protocol)."""
+
+    def __init__(self, mid: Decimal) -> None:
+        self.points: list[tuple[float, Decimal]] = [(0.0, mid)]
+
+    def mid_at(self, seconds: float) -> Decimal:
+        return [mid for at, mid in self.points if at <= seconds][-1]
+
+    def change_times(self, after: float, until: float) -> list[float]:
+        return [at for at, _ in self.points if after < at <= until]
+
+
+class Venue:
+    """Three reward markets A > B > C (by daily rate), all at 0.50, on a manual clock."""
+
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.clock = ManualClock(START)
+        self.markets = [
+            _market(f"{name}-{tag}", rate) for name, rate in (("A", 100), ("B", 50), ("C", 20))
+        ]
+        self.paths = {m.condition_id: SteeredMid(MID) for m in self.markets}
+        self.venue = SimVenue(
+            [
+                SimMarket(m, self.paths[m.condition_id], START, book_seed="shared")
+                for m in self.markets
+            ],
+            self.clock,
+        )
+        self.exchange = SimExchange(self.venue, WALLET)
+
+    def move(self, market: MarketInfo, mid: str) -> None:
+        at = (self.clock.now() - START).total_seconds() + 1
+        self.paths[market.condition_id].points.append((at, Decimal(mid)))
+        self.venue.advance(1)
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        return [o for o in self.venue.ledger()["orders"] if o["status"] == "LIVE"]
+
+
+def _market(condition_id: str, rate: int) -> MarketInfo:
+    return MarketInfo(
+        condition_id=condition_id,
+        question=f"market {condition_id}",
+        yes_token_id=token_id_for(condition_id, Token.YES),
+        no_token_id=token_id_for(condition_id, Token.NO),
+        tick_size=Decimal("0.01"),
+        min_order_size=Decimal(5),
+        rewards_daily_rate=Decimal(rate),
+        rewards_max_spread_cents=Decimal(3),
+        rewards_min_size=Decimal(10),
+    )
+
+
+def _config(dual: bool = True) -> OrchestratorConfig:
+    return OrchestratorConfig(
+        bot_id=f"test-{uuid.uuid4().hex[:8]}",
+        dual_market_mode=dual,
+        market_maker=MarketMakerConfig(
+            order_size=Decimal(10), position_limit=Decimal(10), quote_interval_ms=200
+        ),
+        liquidation=LiquidationConfig(price_check_interval_ms=1000),
+    )
+
+
+async def _status(handle: WorkflowHandle[Any, Any]) -> ActiveMarketStatus:
+    return await handle.query(ActiveMarketWorkflow.status)
+
+
+async def _until(
+    handle: WorkflowHandle[Any, Any], check: Callable[[ActiveMarketStatus], bool]
+) -> ActiveMarketStatus:
+    """Poll the `status` query until `check` holds."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        status = await _status(handle)
+        if check(status):
+            return status
+        assert asyncio.get_running_loop().time() < deadline, f"gave up waiting; last: {status}"
+        await asyncio.sleep(0.2)
+
+
+def _quoting(market: MarketInfo) -> Callable[[ActiveMarketStatus], bool]:
+    def check(status: ActiveMarketStatus) -> bool:
+        active = status.active_market
+        return (
+            active is not None
+            and active.condition_id == market.condition_id
+            and len(status.quotes) == 2
+        )
+
+    return check
+
+
+def _liquidating(market: MarketInfo) -> Callable[[ActiveMarketStatus], bool]:
+    return lambda s: [e.condition_id for e in s.liquidations] == [market.condition_id]
+
+
+async def _one_liquidation(client: Client, workflow_id: str) -> bool:
+    """One liquidation ran under this id: one run is live and the others continued as new
+    (a second start would follow an execution that ended some other way)."""
+    statuses = [w.status async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    return statuses.count(WorkflowExecutionStatus.RUNNING) == 1 and all(
+        s in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW)
+        for s in statuses
+    )
+
+
+@asynccontextmanager
+async def _bot(
+    env: WorkflowEnvironment, task_queue: str, venue: Venue, config: OrchestratorConfig
+) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    """A worker and a started bot; on the way out every workflow of the test is terminated."""
+    async with build_worker(env.client, task_queue, venue.exchange):
+        handle, started = await start_or_attach(env.client, task_queue, config)
+        assert started
+        try:
+            yield handle
+        finally:
+            await _terminate(env.client, handle.id)
+            for market in venue.markets:
+                await _terminate(env.client, liquidation_workflow_id(market.condition_id))
+
+
+async def _terminate(client: Client, workflow_id: str) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("test over")
+    except Exception:  # never started
+        pass
+
+
+async def test_position_limit_starts_a_child_and_quotes_the_next_market_at_once(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+    a, b, _ = venue.markets
+    async with _bot(dev_env, task_queue, venue, _config(dual=True)) as handle:
+        first = await _until(handle, _quoting(a))
+        assert {q.token for q in first.quotes} == {Token.YES, Token.NO}
+        assert {q.price for q in first.quotes} == {Decimal("0.48")}
+
+        venue.move(a, "0.45")  # our BUY YES 10 @ 0.48 fills: the limit is reached
+        status = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        assert status.liquidations[0].held is Token.YES
+        assert status.liquidations[0].qty == Decimal(10)
+        child = dev_env.client.get_workflow_handle(liquidation_workflow_id(a.condition_id))
+        assert (await child.describe()).status is WorkflowExecutionStatus.RUNNING
+        # A's quotes are gone; the child's SELL rests at the profit floor 0.48 + 0.01.
+        on_a = [o for o in venue.open_orders() if o["condition_id"] == a.condition_id]
+        assert [(o["side"], o["price"]) for o in on_a] == [("SELL", "0.49")]
+
+        venue.move(a, "0.50")  # the SELL fills: the child finishes and reports back
+        done = await _until(handle, lambda s: s.liquidations_finished == 1)
+        assert done.liquidations == ()
+        (finished,) = done.finished
+        assert (finished.condition_id, finished.status) == (a.condition_id, "closed")
+        assert finished.realized_pnl == Decimal("0.10")
+        assert done.active_market is not None and done.active_market.condition_id == b.condition_id
+
+
+async def test_single_market_mode_waits_for_the_child_before_quoting_again(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+    a, _, _ = venue.markets
+    async with _bot(dev_env, task_queue, venue, _config(dual=False)) as handle:
+        await _until(handle, _quoting(a))
+        venue.move(a, "0.45")
+        waiting = await _until(handle, _liquidating(a))
+        await asyncio.sleep(2)  # time enough to have picked another market in dual mode
+        waiting = await _status(handle)
+        assert waiting.active_market is None and waiting.quotes == ()
+        assert all(o["side"] == "SELL" for o in venue.open_orders())
+
+        venue.move(a, "0.50")
+        # The child finished; A is no longer in liquidation and is the best market again.
+        again = await _until(handle, _quoting(a))
+        assert again.liquidations_finished == 1
+
+
+async def test_a_duplicate_position_limit_starts_one_child(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+    a, b, c = venue.markets
+    client = dev_env.client
+    for market in (b, c):
+        venue.venue.credit(WALLET, market.yes_token_id, Decimal(10))
+    position = PositionTracker.opening(Token.YES, Decimal(10), Decimal("0.40"))
+    async with _bot(dev_env, task_queue, venue, _config()) as handle:
+        await _until(handle, _quoting(a))
+        limit = PositionLimit(market=c, position=position, cursor=None)
+        await handle.signal(ActiveMarketWorkflow.position_limit, limit)
+        await handle.signal(ActiveMarketWorkflow.position_limit, limit)
+        await _until(handle, _liquidating(c))
+        # B's liquidation already runs (say a lost registry): the parent adopts it.
+        await client.start_workflow(
+            LiquidationWorkflow.run,
+            LiquidationInput(
+                market=b,
+                position=position,
+                started_at=datetime.now(UTC),
+                parent_workflow_id=handle.id,
+            ),
+            id=liquidation_workflow_id(b.condition_id),
+            task_queue=task_queue,
+        )
+        await handle.signal(
+            ActiveMarketWorkflow.position_limit,
+            PositionLimit(market=b, position=position, cursor=None),
+        )
+        status = await _until(handle, lambda s: len(s.liquidations) == 2)
+        await handle.signal(ActiveMarketWorkflow.position_limit, limit)
+        await asyncio.sleep(1)
+        assert sorted(e.condition_id for e in (await _status(handle)).liquidations) == sorted(
+            [b.condition_id, c.condition_id]
+        )
+        assert (
+            status.active_market is not None and status.active_market.condition_id == a.condition_id
+        )
+        for market in (b, c):
+            assert await _one_liquidation(client, liquidation_workflow_id(market.condition_id))
+
+
+async def test_a_child_finishing_reaches_the_parent_after_continue_as_new(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The dev server suggests continue-as-new after a few dozen events (conftest)."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    async with _bot(dev_env, task_queue, venue, _config()) as handle:
+        await _until(handle, _quoting(a))
+        venue.move(a, "0.45")
+        before = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        # Pausing and resuming cancels and restarts the round: history grows until a new run.
+        while (await _status(handle)).runs == before.runs:
+            await handle.signal(ActiveMarketWorkflow.pause)
+            await handle.signal(ActiveMarketWorkflow.resume)
+            await asyncio.sleep(0.3)
+        carried = await _until(handle, _liquidating(a))
+        assert carried.runs > before.runs
+
+        venue.move(a, "0.50")
+        done = await _until(handle, lambda s: s.liquidations_finished == 1)
+        assert done.liquidations == () and done.finished[0].condition_id == a.condition_id
+        # The new run still makes B's market with the carried round.
+        await _until(handle, _quoting(b))
+
+
+async def test_liquidate_all_stops_quoting_and_completes_after_the_children(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+    a, b, _ = venue.markets
+    async with _bot(dev_env, task_queue, venue, _config()) as handle:
+        await _until(handle, _quoting(a))
+        venue.move(a, "0.45")
+        await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        await handle.signal(ActiveMarketWorkflow.liquidate_all)
+        stopped = await _until(handle, lambda s: s.liquidating_all and s.active_market is None)
+        assert stopped.quotes == ()
+        assert [o["side"] for o in venue.open_orders()] == ["SELL"]  # only A's exit remains
+        description = await handle.describe()
+        assert description.status is WorkflowExecutionStatus.RUNNING  # waits for the child
+
+        venue.move(a, "0.50")
+        result = await asyncio.wait_for(handle.result(), WAIT)
+        assert isinstance(result, ActiveMarketResult)
+        assert result.liquidations_finished == 1
+        assert venue.open_orders() == []
+
+
+async def test_market_making_resumes_from_its_heartbeat_after_a_worker_restart(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+    a, b, _ = venue.markets
+    config = _config()
+    client = dev_env.client
+    async with build_worker(client, task_queue, venue.exchange):
+        handle, _ = await start_or_attach(client, task_queue, config)
+        try:
+            await _until(handle, _quoting(a))
+            before = {o["order_id"] for o in venue.open_orders()}
+        except BaseException:
+            await _terminate(client, handle.id)
+            raise
+    # The worker is gone; its quotes stay on the book for the next worker to adopt.
+    assert {o["order_id"] for o in venue.open_orders()} == before
+    async with _bot_again(dev_env, task_queue, venue, handle):
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while True:
+            pending = (await handle.describe()).raw_description.pending_activities
+            if any(p.attempt >= 2 and p.HasField("heartbeat_details") for p in pending):
+                break
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # a few quote loops of the new attempt
+        assert {o["order_id"] for o in venue.open_orders()} == before
+        assert len(venue.venue.ledger()["orders"]) == 2  # adopted, never placed again
+
+        venue.move(a, "0.45")  # the resumed attempt sees the fill once
+        status = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        assert status.liquidations[0].qty == Decimal(10)
+        fills = venue.venue.ledger()["fills"]
+        assert [(f["side"], Decimal(f["size"])) for f in fills] == [(Side.BUY.value, 10)]
+
+
+@asynccontextmanager
+async def _bot_again(
+    env: WorkflowEnvironment, task_queue: str, venue: Venue, handle: WorkflowHandle[Any, Any]
+) -> AsyncIterator[None]:
+    async with build_worker(env.client, task_queue, venue.exchange):
+        try:
+            yield
+        finally:
+            await _terminate(env.client, handle.id)
+            for market in venue.markets:
+                await _terminate(env.client, liquidation_workflow_id(market.condition_id))

@@ -1,0 +1,440 @@
+"""ActiveMarketWorkflow: one per bot. Earns on the best reward market, hands full positions to
+LiquidationWorkflow children and moves on.
+
+The market-making round is one long-running activity. When it reaches the position limit it
+signals `position_limit` here and returns; the market then goes to a child LiquidationWorkflow
+(id from the condition id, ParentClosePolicy ABANDON) and, in dual-market mode, the next best
+market is quoted at once; in single-market mode only after the child finished. Children report
+back with `liquidation_finished`, addressed to this workflow's id, so a report sent while this
+run continues-as-new reaches the next run. The registry of live liquidations, the active
+round's position and the counters travel across continue-as-new in `ActiveMarketState`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, CancelledError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.market_making import (
+        Checkpoint,
+        MarketMakingActivities,
+        MarketMakingInput,
+        MarketMakingResult,
+        MarketProgress,
+        Outcome,
+        PickMarketInput,
+        PositionLimit,
+        Quote,
+    )
+    from dualmm.config import OrchestratorConfig
+    from dualmm.domain.position import PositionTracker
+    from dualmm.domain.types import Frozen, MarketInfo, Stage, Token
+    from workflows.liquidation import (
+        LiquidationInput,
+        LiquidationResult,
+        LiquidationWorkflow,
+        liquidation_workflow_id,
+    )
+
+# The venue's failures that retrying cannot fix (activities raise them non-retryable).
+_ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2,
+    maximum_interval=timedelta(seconds=30),
+)
+_PICK_TIMEOUT = timedelta(seconds=60)
+# Wait before asking again when no market qualifies or a round failed.
+_IDLE = timedelta(seconds=30)
+# A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
+_ROUND_TIMEOUT = timedelta(days=365)
+_MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+_FINISHED_KEPT = 20
+
+
+def active_market_workflow_id(bot_id: str) -> str:
+    return f"active-market-{bot_id}"
+
+
+class ActiveRound(Frozen):
+    """The market being made and what we know of it (kept across pause and continue-as-new)."""
+
+    market: MarketInfo
+    checkpoint: Checkpoint
+    number: int  # rounds started by this bot: part of the placement keys
+
+
+class LiveLiquidation(Frozen):
+    condition_id: str
+    workflow_id: str
+    question: str
+    started_at: datetime
+    held: Token | None
+    qty: Decimal
+
+
+class FinishedLiquidation(Frozen):
+    """A child's result, without its order and fill lists (they stay in the child's history)."""
+
+    condition_id: str
+    workflow_id: str
+    status: str
+    exit_stage: Stage
+    reason: str
+    finished_at: datetime
+    duration_seconds: int
+    realized_pnl: Decimal
+    remaining_qty: Decimal
+
+    @classmethod
+    def of(cls, result: LiquidationResult) -> FinishedLiquidation:
+        return cls(
+            condition_id=result.condition_id,
+            workflow_id=liquidation_workflow_id(result.condition_id),
+            status=result.status,
+            exit_stage=result.exit_stage,
+            reason=result.reason,
+            finished_at=result.finished_at,
+            duration_seconds=result.duration_seconds,
+            realized_pnl=result.realized_pnl,
+            remaining_qty=result.remaining_qty,
+        )
+
+
+class ActiveMarketState(Frozen):
+    """Everything a run hands to the next one at continue-as-new."""
+
+    started_at: datetime | None = None
+    active: ActiveRound | None = None
+    liquidations: tuple[LiveLiquidation, ...] = ()
+    pending: tuple[PositionLimit, ...] = ()  # positions waiting for their child
+    finished: tuple[FinishedLiquidation, ...] = ()  # the latest few
+    liquidations_finished: int = 0
+    rounds: int = 0
+    earned_seconds: Decimal = Decimal(0)  # quoted time of closed rounds
+    paused: bool = False
+    liquidating_all: bool = False
+    runs: int = 1
+
+
+class ActiveMarketInput(Frozen):
+    config: OrchestratorConfig
+    state: ActiveMarketState = ActiveMarketState()
+
+
+class ActiveMarketStatus(Frozen):
+    bot_id: str
+    dual_market_mode: bool
+    paused: bool
+    liquidating_all: bool
+    active_market: MarketInfo | None
+    quotes: tuple[Quote, ...]
+    position: PositionTracker | None
+    liquidations: tuple[LiveLiquidation, ...]
+    pending: tuple[str, ...]
+    finished: tuple[FinishedLiquidation, ...]
+    liquidations_finished: int
+    running_seconds: Decimal
+    earning_seconds: Decimal
+    earning_uptime: Decimal  # earning / running, 0..1
+    runs: int
+
+
+class ActiveMarketResult(Frozen):
+    """Returned after `liquidate_all`: every liquidation this run saw finish."""
+
+    finished: tuple[FinishedLiquidation, ...]
+    liquidations_finished: int
+    earning_seconds: Decimal
+    running_seconds: Decimal
+
+
+# A bug fails the workflow instead of retrying its task forever; the heartbeat of the running
+# round then fails, which withdraws its quotes, and the ABANDONed children go on.
+@workflow.defn(failure_exception_types=[Exception])
+class ActiveMarketWorkflow:
+    @workflow.init
+    def __init__(self, request: ActiveMarketInput) -> None:
+        self._config = request.config
+        self._state = request.state
+        if self._state.started_at is None:
+            self._state = self._state.model_copy(update={"started_at": workflow.now()})
+        self._exit_requested = False
+        self._round_running = False
+
+    # -- signals -------------------------------------------------------------------------------
+
+    @workflow.signal(name="position_limit")
+    def position_limit(self, limit: PositionLimit) -> None:
+        """From the market-making activity: liquidate this market (duplicates are ignored)."""
+        self._queue_liquidation(limit)
+
+    @workflow.signal(name="market_progress")
+    def market_progress(self, progress: MarketProgress) -> None:
+        active = self._state.active
+        if active is not None and active.market.condition_id == progress.market.condition_id:
+            self._set_active(
+                active.model_copy(
+                    update={"market": progress.market, "checkpoint": progress.checkpoint}
+                )
+            )
+
+    @workflow.signal(name="liquidation_finished")
+    def liquidation_finished(self, result: LiquidationResult) -> None:
+        live = tuple(e for e in self._state.liquidations if e.condition_id != result.condition_id)
+        self._update(
+            liquidations=live,
+            finished=(*self._state.finished, FinishedLiquidation.of(result))[-_FINISHED_KEPT:],
+            liquidations_finished=self._state.liquidations_finished + 1,
+        )
+
+    @workflow.signal(name="exit_market")
+    def exit_market(self) -> None:
+        """Move the active market to liquidation now and go on with the next one."""
+        if self._state.active is not None:
+            self._exit_requested = True
+
+    @workflow.signal(name="liquidate_all")
+    def liquidate_all(self) -> None:
+        self._update(liquidating_all=True)
+
+    @workflow.signal(name="pause")
+    def pause(self) -> None:
+        """Withdraw the quotes and stop quoting (liquidations go on)."""
+        self._update(paused=True)
+
+    @workflow.signal(name="resume")
+    def resume(self) -> None:
+        self._update(paused=False)
+
+    @workflow.query(name="status")
+    def status(self) -> ActiveMarketStatus:
+        state = self._state
+        active = state.active
+        running = _seconds(workflow.now() - (state.started_at or workflow.now()))
+        earning = state.earned_seconds + (active.checkpoint.quoted_seconds if active else 0)
+        return ActiveMarketStatus(
+            bot_id=self._config.bot_id,
+            dual_market_mode=self._config.dual_market_mode,
+            paused=state.paused,
+            liquidating_all=state.liquidating_all,
+            active_market=active.market if active else None,
+            quotes=active.checkpoint.quotes if active and self._round_running else (),
+            position=active.checkpoint.position if active else None,
+            liquidations=state.liquidations,
+            pending=tuple(p.market.condition_id for p in state.pending),
+            finished=state.finished,
+            liquidations_finished=state.liquidations_finished,
+            running_seconds=running,
+            earning_seconds=earning,
+            earning_uptime=min(Decimal(1), earning / running) if running > 0 else Decimal(0),
+            runs=state.runs,
+        )
+
+    # -- main loop -----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: ActiveMarketInput) -> ActiveMarketResult:
+        while True:
+            await self._start_liquidations()
+            if self._state.liquidating_all:
+                return await self._finish_liquidating_all()
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
+            if self._exit_requested:
+                self._exit_requested = False
+                if self._state.active is not None:
+                    self._close_round(self._state.active)
+            elif self._state.paused:
+                await workflow.wait_condition(lambda: not self._state.paused or self._interrupted())
+            elif not self._config.dual_market_mode and self._state.liquidations:
+                # Single-market mode (the baseline): no quoting while a liquidation runs.
+                await workflow.wait_condition(
+                    lambda: not self._state.liquidations or self._interrupted()
+                )
+            elif self._state.active is None:
+                await self._pick_market()
+            else:
+                await self._make_market(self._state.active)
+
+    def _interrupted(self) -> bool:
+        """Something the loop must act on before it goes on waiting."""
+        return bool(self._state.pending) or self._state.liquidating_all or self._exit_requested
+
+    async def _pick_market(self) -> None:
+        exclude = tuple(e.condition_id for e in self._state.liquidations) + tuple(
+            p.market.condition_id for p in self._state.pending
+        )
+        market = await workflow.execute_activity_method(
+            MarketMakingActivities.pick_market,
+            PickMarketInput(
+                exclude=exclude,
+                config=self._config.market_maker,
+                liquidity_budget=self._config.liquidity_budget,
+            ),
+            start_to_close_timeout=_PICK_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
+        if market is None:
+            workflow.logger.info("no reward market qualifies; looking again later")
+            await workflow.wait_condition(self._interrupted, timeout=_IDLE)
+            return
+        self._set_active(
+            ActiveRound(
+                market=market,
+                checkpoint=Checkpoint(position=PositionTracker(), cursor=""),
+                number=self._state.rounds,
+            )
+        )
+        self._update(rounds=self._state.rounds + 1)
+
+    async def _make_market(self, active: ActiveRound) -> None:
+        info = workflow.info()
+        config = self._config.market_maker
+        interval = timedelta(milliseconds=config.quote_interval_ms)
+        handle = workflow.start_activity_method(
+            MarketMakingActivities.make_market,
+            MarketMakingInput(
+                parent_workflow_id=info.workflow_id,
+                market=active.market,
+                config=config,
+                position=active.checkpoint.position,
+                cursor=active.checkpoint.cursor or None,
+                key_prefix=f"mm-{info.workflow_id}-{info.run_id}-{active.number}",
+                quoted_seconds=active.checkpoint.quoted_seconds,
+            ),
+            start_to_close_timeout=_ROUND_TIMEOUT,
+            heartbeat_timeout=max(_MIN_HEARTBEAT_TIMEOUT, interval * 3),
+            retry_policy=_ACTIVITY_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        self._round_running = True
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    handle.done()
+                    or self._interrupted()
+                    or self._state.paused
+                    or workflow.info().is_continue_as_new_suggested()
+                )
+            )
+            if not handle.done():
+                handle.cancel()
+            result: MarketMakingResult | None = await handle
+        except ActivityError as err:
+            if isinstance(err.cause, CancelledError):
+                return  # cancelled before it ran: what progress told us stands
+            # A non-retryable venue failure: keep what progress told us, try again later.
+            workflow.logger.warning("market making on %s failed: %s", active.market, err)
+            result = None
+        finally:
+            self._round_running = False
+        if result is None:
+            await workflow.wait_condition(self._interrupted, timeout=_IDLE)
+            return
+        active = active.model_copy(
+            update={"market": result.market, "checkpoint": result.checkpoint}
+        )
+        self._set_active(active)
+        if result.outcome is Outcome.POSITION_LIMIT:
+            self._close_round(active)
+
+    def _close_round(self, active: ActiveRound) -> None:
+        """The round is over: its position (if any) goes to liquidation."""
+        checkpoint = active.checkpoint
+        self._update(earned_seconds=self._state.earned_seconds + checkpoint.quoted_seconds)
+        self._set_active(None)
+        if not checkpoint.position.is_flat:
+            self._queue_liquidation(
+                PositionLimit(
+                    market=active.market, position=checkpoint.position, cursor=checkpoint.cursor
+                )
+            )
+
+    def _queue_liquidation(self, limit: PositionLimit) -> None:
+        cid = limit.market.condition_id
+        if any(e.condition_id == cid for e in self._state.liquidations) or any(
+            p.market.condition_id == cid for p in self._state.pending
+        ):
+            return
+        self._update(pending=(*self._state.pending, limit))
+
+    async def _start_liquidations(self) -> None:
+        """Start a child per pending position; a child already running for it is adopted."""
+        while self._state.pending:
+            limit = self._state.pending[0]
+            position = limit.position
+            entry = LiveLiquidation(
+                condition_id=limit.market.condition_id,
+                workflow_id=liquidation_workflow_id(limit.market.condition_id),
+                question=limit.market.question,
+                started_at=workflow.now(),
+                held=position.held_token,
+                qty=position.held_qty,
+            )
+            # Registered before the start: its `liquidation_finished` may come in the same task.
+            self._update(
+                pending=self._state.pending[1:], liquidations=(*self._state.liquidations, entry)
+            )
+            try:
+                await workflow.start_child_workflow(
+                    LiquidationWorkflow.run,
+                    LiquidationInput(
+                        market=limit.market,
+                        position=position,
+                        cursor=limit.cursor,
+                        config=self._config.liquidation,
+                        started_at=entry.started_at,
+                        parent_workflow_id=workflow.info().workflow_id,
+                    ),
+                    id=entry.workflow_id,
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                )
+            except WorkflowAlreadyStartedError:
+                workflow.logger.info("liquidation %s already running: adopted", entry.workflow_id)
+
+    async def _finish_liquidating_all(self) -> ActiveMarketResult:
+        """Quoting has stopped; wait for every child, then complete."""
+        if self._state.active is not None:
+            self._close_round(self._state.active)
+        await self._start_liquidations()
+        while self._state.liquidations:
+            await workflow.wait_condition(
+                lambda: (
+                    not self._state.liquidations or workflow.info().is_continue_as_new_suggested()
+                )
+            )
+            if self._state.liquidations:
+                await self._continue_as_new()
+        state = self._state
+        return ActiveMarketResult(
+            finished=state.finished,
+            liquidations_finished=state.liquidations_finished,
+            earning_seconds=state.earned_seconds,
+            running_seconds=_seconds(workflow.now() - (state.started_at or workflow.now())),
+        )
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            ActiveMarketInput(
+                config=self._config,
+                state=self._state.model_copy(update={"runs": self._state.runs + 1}),
+            )
+        )
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _set_active(self, active: ActiveRound | None) -> None:
+        self._update(active=active)
+
+    def _update(self, **changes: object) -> None:
+        self._state = self._state.model_copy(update=changes)
+
+
+def _seconds(delta: timedelta) -> Decimal:
+    return Decimal(int(delta.total_seconds()))
