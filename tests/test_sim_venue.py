@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dualmm.domain.types import Side, Token
 from dualmm.exchange.base import (
@@ -501,3 +503,67 @@ def test_wall_clock_venue_needs_no_driver() -> None:
     assert venue.ledger()["wallets"][WALLET.lower()]["collateral"] == "10000"
     with pytest.raises(ValueError):
         WallClock(speed=0)
+
+
+# --- invariants under random use ---
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("place"),
+            st.sampled_from([Token.YES, Token.NO]),
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(1, 99),  # price in cents
+            st.integers(500, 2000),  # size in hundredths
+        ),
+        st.tuples(st.just("cancel"), st.integers(0, 30)),
+        st.tuples(st.just("advance"), st.integers(1, 200)),
+    ),
+    min_size=10,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=_OPS, cap=st.sampled_from([None, D(3)]))
+def test_balances_locks_and_fills_stay_consistent(ops: list[tuple[Any, ...]], cap: Any) -> None:
+    mids = (50, 52, 47, 41, 55, 63, 58, 35, 50, 49, 51)
+    path = [(20 * i, f"0.{mids[i % len(mids)]}") for i in range(60)]
+    venue, sc = make_venue(path, fund=D(10), fill_cap=cap)
+    venue.credit(WALLET, yes(sc), D(30))
+    placed: list[str] = []
+    for op in ops:
+        if op[0] == "place":
+            _, token, side, cents, hundredths = op
+            token_id = yes(sc) if token is Token.YES else no(sc)
+            order_id = f"o{len(placed)}"
+            try:
+                venue.place(WALLET, order_id, token_id, side, D(cents) / 100, D(hundredths) / 100)
+            except InsufficientBalance:
+                continue
+            placed.append(order_id)
+        elif op[0] == "cancel" and placed:
+            venue.cancel(WALLET, placed[op[1] % len(placed)])
+        elif op[0] == "advance":
+            venue.advance(op[1])
+        free = venue.available(WALLET)  # never more locked than held
+        assert free.collateral >= 0 and all(qty >= 0 for qty in free.tokens.values())
+    trades = venue.trades(WALLET)
+    collateral, tokens = D(10), {yes(sc): D(30), no(sc): D(0)}
+    for trade in trades:
+        sign = 1 if trade.side is Side.BUY else -1
+        collateral -= sign * trade.price * trade.size
+        tokens[trade.token_id] += sign * trade.size
+        order = venue.get_order(trade.order_id)
+        assert order is not None
+        # Never a worse price than the limit.
+        assert trade.price <= order.price if trade.side is Side.BUY else trade.price >= order.price
+    held = venue.balances(WALLET)
+    assert held.collateral == collateral
+    assert {t: held.tokens.get(t, D(0)) for t in tokens} == tokens
+    for order_id in placed:
+        order = venue.get_order(order_id)
+        assert order is not None
+        matched = sum((t.size for t in trades if t.order_id == order_id), D(0))
+        assert order.size_matched == matched <= order.original_size
+        assert (order.status is OrderStatus.MATCHED) == (order.remaining == 0)
