@@ -119,6 +119,10 @@ def key_salt(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big")
 
 
+def _price_fits(price: Decimal, tick: Decimal) -> bool:
+    return tick <= price <= 1 - tick and is_on_tick(price, tick)
+
+
 # --- venue JSON -> domain ---------------------------------------------------------------------
 
 
@@ -440,6 +444,9 @@ class ClobExchange:
                 return existing
 
         tick = await self.tick_size(request.token_id)
+        if not _price_fits(request.price, tick):  # the tick may have changed since we cached it
+            self._ticks.pop(request.token_id, None)
+            tick = await self.tick_size(request.token_id)
         self._check_price_and_size(request, tick)
         pending.may_exist = True  # from the POST on, the venue may have it even if we hear nothing
         try:
@@ -480,7 +487,7 @@ class ClobExchange:
         raise error
 
     def _check_price_and_size(self, request: PlaceOrder, tick: Decimal) -> None:
-        if not (tick <= request.price <= 1 - tick) or not is_on_tick(request.price, tick):
+        if not _price_fits(request.price, tick):
             raise InvalidOrder(f"price {request.price} is not on tick {tick} inside (0, 1)")
         if request.size <= 0 or round_size(request.size) != request.size:
             raise InvalidOrder(f"size {request.size} is not a positive multiple of 0.01")

@@ -1,0 +1,124 @@
+"""Injected faults: placements retried like an activity would never leave two orders per intent.
+
+Every intent has its own key and a size no other intent has, so the venue's ledger (read over
+HTTP from `/_sim/ledger`) says exactly which intent each accepted order belongs to.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+from test_exchange_contract import contract_venue, fresh_key, sim_settings
+
+from dualmm.config import Settings
+from dualmm.domain.types import MarketInfo, Side
+from dualmm.exchange.base import (
+    Exchange,
+    Order,
+    OrderStatus,
+    PlaceOrder,
+    RetryableError,
+    VenueTimeout,
+    VenueUnavailable,
+)
+from dualmm.exchange.clob import ClobExchange
+from dualmm.sim.server import Faults, SimServer
+
+MAX_ATTEMPTS = 60
+SIGNED_AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def intent(market: MarketInfo, i: int) -> PlaceOrder:
+    """Intent i: a resting YES bid of 5 + i/100 shares; even intents carry `signed_at` (the
+    workflow's time), odd ones rely on the adapter's in-memory journal."""
+    return PlaceOrder(
+        key=f"intent-{i}",
+        market=market,
+        token_id=market.yes_token_id,
+        side=Side.BUY,
+        price=Decimal("0.30") + Decimal(i % 10) / 100,
+        size=Decimal(5) + Decimal(i) / 100,
+        signed_at=SIGNED_AT + timedelta(seconds=i) if i % 2 == 0 else None,
+    )
+
+
+async def place_like_an_activity(
+    exchange: Exchange, request: PlaceOrder, seen: Counter[str]
+) -> Order:
+    """Retry retryable errors (a non-retryable one fails the test by propagating)."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return await exchange.place_order(request)
+        except RetryableError as exc:
+            seen[type(exc).__name__] += 1
+    raise AssertionError(f"{request.key}: still failing after {MAX_ATTEMPTS} attempts")
+
+
+def ledger_orders(server: SimServer) -> list[dict[str, str]]:
+    answer = httpx.get(f"{server.url}/_sim/ledger", timeout=5)
+    answer.raise_for_status()
+    orders: list[dict[str, str]] = answer.json()["orders"]
+    return orders
+
+
+def one_live_order_per_intent(orders: list[dict[str, str]], intents: list[PlaceOrder]) -> None:
+    by_size = Counter(Decimal(o["size"]) for o in orders)
+    assert by_size == Counter(i.size for i in intents), "an intent has no order, or two"
+    assert all(o["status"] == OrderStatus.LIVE for o in orders)
+
+
+async def test_200_placements_with_5xx_and_lost_answers_leave_one_order_each() -> None:
+    venue = contract_venue()
+    market = venue.markets()[0]
+    # 20% 500s on every request, and 20% of accepted placements answered by a dropped
+    # connection (the client hears nothing, like a timeout, though the order rests).
+    faults = Faults(error_rate=0.2, accept_timeout_rate=0.2, seed=3)
+    with SimServer(venue, admin=True, faults=faults) as server:
+        key = fresh_key()
+        settings = sim_settings(server.url, key, clob_timeout_seconds=1.0)
+        exchange = await connect_through_faults(settings)
+        intents = [intent(market, i) for i in range(200)]
+        seen: Counter[str] = Counter()
+        placed = [await place_like_an_activity(exchange, i, seen) for i in intents]
+
+        assert seen[VenueTimeout.__name__] >= 10 and seen[VenueUnavailable.__name__] >= 10
+        assert len({o.order_id for o in placed}) == 200
+        orders = ledger_orders(server)
+        one_live_order_per_intent(orders, intents)
+        assert {o["order_id"] for o in orders} == {o.order_id for o in placed}
+
+        # A restarted worker (empty journal) retrying the intents that carry `signed_at` finds
+        # their orders instead of placing new ones.
+        restarted = await connect_through_faults(settings)
+        crash_safe = [i for i in intents if i.signed_at is not None]
+        again = [await place_like_an_activity(restarted, i, seen) for i in crash_safe[:40]]
+        assert [o.order_id for o in again] == [o.order_id for o in placed[::2][:40]]
+        one_live_order_per_intent(ledger_orders(server), intents)
+
+
+async def test_answers_slower_than_the_client_timeout_are_reconciled() -> None:
+    venue = contract_venue()
+    market = venue.markets()[0]
+    faults = Faults(accept_timeout_rate=0.3, accept_timeout_hang_s=0.5, seed=5)
+    with SimServer(venue, admin=True, faults=faults) as server:
+        settings = sim_settings(server.url, fresh_key(), clob_timeout_seconds=0.2)
+        exchange = await connect_through_faults(settings)
+        intents = [intent(market, i) for i in range(20)]
+        seen: Counter[str] = Counter()
+        for request in intents:
+            await place_like_an_activity(exchange, request, seen)
+        assert seen[VenueTimeout.__name__] > 0
+        one_live_order_per_intent(ledger_orders(server), intents)
+
+
+async def connect_through_faults(settings: Settings) -> ClobExchange:
+    """Connecting (API key creation) may meet an injected 500 too: retry it."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return await ClobExchange.connect(settings)
+        except RetryableError:
+            continue
+    raise AssertionError("could not connect")
