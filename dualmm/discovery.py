@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -184,10 +185,6 @@ def _settings(exchange: str | None, url: str | None) -> Settings:
         raise UsageError(f"settings: {describe_validation_error(exc)}") from None
 
 
-def venue_name_of(settings: Settings) -> str:
-    return settings.exchange if settings.exchange == "sim" else "polymarket"
-
-
 async def _open_exchange(settings: Settings, seed: int, n_markets: int) -> tuple[Exchange, str]:
     """A read-only view of the venue, and its name for the table title."""
     if settings.exchange == "sim" and "clob_url" not in settings.model_fields_set:
@@ -242,6 +239,8 @@ def markets(
     from dualmm.exchange.base import ExchangeError
 
     settings = _settings(exchange, url)
+    # The client logs each failed request itself; here the one-line error says it all.
+    logging.getLogger("py_clob_client_v2").addHandler(logging.NullHandler())
     try:
         filters = Filters(
             min_price=decimal_flag("--min-price", min_price),
@@ -272,7 +271,7 @@ def markets(
     try:
         estimates, venue_name = asyncio.run(run())
     except ExchangeError as exc:
-        fail(f"{venue_name_of(settings)}: {type(exc).__name__}: {exc}", code=1)
+        fail(f"{settings.exchange}: {type(exc).__name__}: {exc}", code=1)
     shown = estimates[:limit]
     if as_json:
         print(json.dumps([estimate_json(e) for e in shown], indent=2))
