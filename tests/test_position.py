@@ -252,12 +252,15 @@ def test_exposure_properties() -> None:
     assert paired.is_flat
 
 
-def test_selling_more_than_held_is_rejected() -> None:
-    t = EMPTY.apply_fill(B1)
-    with pytest.raises(ValueError, match="only 10 is held"):
-        t.apply_fill(fill("s", YES, SELL, "0.50", "10.01"))
-    with pytest.raises(ValueError, match="only 0 is held"):
-        t.apply_fill(fill("s", NO, SELL, "0.50", "1"))
+def test_sell_reported_before_its_buy_waits_for_it() -> None:
+    # Same-second trades can come sorted by id rather than by match: a report is a fact.
+    early_sell = fill("s", YES, SELL, "0.50", "4")
+    t = EMPTY.apply_fill(early_sell)
+    assert (t.yes_qty, t.realized_pnl, t.uncovered_sells) == (0, 0, ("s",))
+    t = t.apply_fill(B1)
+    assert (t.yes_qty, t.yes_cost, t.realized_pnl) == (D(6), D("2.40"), D("0.40"))
+    assert t.uncovered_sells == ()
+    assert t == EMPTY.apply_fills([early_sell, B1])
 
 
 def test_merging_more_than_the_pairs_is_rejected() -> None:
@@ -277,17 +280,6 @@ def test_bad_fills_and_openings_are_rejected() -> None:
         PositionTracker.opening(YES, D(-1), D("0.5"))
     with pytest.raises(ValueError, match="outside"):
         PositionTracker.opening(YES, D(1), D("1.2"))
-
-
-def test_reversal_that_strands_a_sell_is_rejected_but_batch_reversal_works() -> None:
-    sell_all = fill("s", YES, SELL, "0.70", "10")
-    t = EMPTY.apply_fills([B1, sell_all])
-    with pytest.raises(ValueError, match="trade s sells 10"):
-        t.apply_fill(failed(B1))
-    # The venue reports both legs FAILED; in one batch the re-fold is consistent.
-    both = t.apply_fills([failed(B1), failed(sell_all)])
-    assert (both.yes_qty, both.yes_cost, both.realized_pnl) == (0, 0, 0)
-    assert both.failed_trade_ids == ("t1", "s")
 
 
 def test_mutators_leave_the_original_untouched() -> None:
@@ -330,6 +322,137 @@ def test_snapshot_whose_totals_disagree_with_its_log_is_refused() -> None:
         PositionTracker.model_validate(data)
 
 
+# --- FAILED reports that cannot be applied yet -------------------------------------------
+
+SELL_ALL = fill("s", YES, SELL, "0.70", "10")
+
+
+@dataclass(frozen=True)
+class Reports:
+    name: str
+    calls: tuple[tuple[Fill, ...], ...]  # one apply_fills call each
+    yes_qty: str
+    yes_cost: str
+    realized: str
+    pending: tuple[str, ...] = ()
+
+
+REPORT_CASES = [
+    Reports(
+        "sold-out buy FAILED alone: pending, position unchanged",
+        ((B1, SELL_ALL), (failed(B1),)),
+        "0",
+        "0",
+        "3.00",
+        ("t1",),
+    ),
+    Reports(
+        "buy FAILED, then its sell FAILED",
+        ((B1, SELL_ALL), (failed(B1),), (failed(SELL_ALL),)),
+        "0",
+        "0",
+        "0",
+    ),
+    Reports(
+        "sell FAILED, then its buy FAILED",
+        ((B1, SELL_ALL), (failed(SELL_ALL),), (failed(B1),)),
+        "0",
+        "0",
+        "0",
+    ),
+    Reports(
+        "both legs FAILED in one call",
+        ((B1, SELL_ALL), (failed(B1), failed(SELL_ALL))),
+        "0",
+        "0",
+        "0",
+    ),
+    Reports(
+        "pending reversal ignores later buys, then goes through",
+        ((B1, SELL_ALL), (failed(B1),), (B2,), (failed(SELL_ALL),)),
+        "10",
+        "6.00",
+        "0",
+    ),
+    Reports(
+        # Either buy alone covers the 8 sold, not neither: t1 (reported first) goes.
+        "partly dependent sell: the reversal that fits goes, the other waits",
+        ((B1, B2, fill("s", YES, SELL, "0.70", "8")), (failed(B1), failed(B2))),
+        "2",
+        "1.20",
+        "0.80",
+        ("t2",),
+    ),
+    Reports(
+        "a sell that leans on a reversed buy undoes that reversal until its own FAILED comes",
+        (
+            (B1, B2, SELL_ALL),
+            (failed(B2),),  # s sold t1's shares so far: t2 goes
+            (fill("s2", YES, SELL, "0.90", "10"),),  # s2 needs t2's shares back: t2 pending
+        ),
+        # t2 counted again: s and s2 realize against 0.50.
+        "0",
+        "0",
+        "6.00",
+        ("t2",),
+    ),
+    Reports(
+        # Once s is FAILED the log is t1, s2, t3 in report order: s2 sold t1's shares.
+        "... and the end state is the fold of the surviving trades",
+        (
+            (B1, B2, SELL_ALL),
+            (failed(B2),),
+            (fill("s2", YES, SELL, "0.90", "10"),),
+            (fill("t3", YES, BUY, "0.80", "10"),),
+            (failed(SELL_ALL),),
+        ),
+        "10",
+        "8.00",
+        "5.00",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REPORT_CASES, ids=[c.name for c in REPORT_CASES])
+def test_failed_reports_in_any_order(case: Reports) -> None:
+    t = EMPTY
+    for call in case.calls:
+        t = t.apply_fills(call)
+    assert (t.yes_qty, t.yes_cost.quantize(CENT), t.realized_pnl.quantize(CENT)) == (
+        D(case.yes_qty),
+        D(case.yes_cost),
+        D(case.realized),
+    )
+    assert t.pending_reversals == case.pending
+    # The same reports in one call give the same tracker.
+    assert EMPTY.apply_fills([f for call in case.calls for f in call]) == t
+
+
+def test_pending_reversal_survives_a_json_round_trip() -> None:
+    t = EMPTY.apply_fills([B1, SELL_ALL, failed(B1)])
+    restored = PositionTracker.model_validate(json.loads(json.dumps(t.model_dump(mode="json"))))
+    assert restored == t
+    assert restored.pending_reversals == ("t1",)
+    # Still blocked against a late MATCHED copy, and released by the dependent FAILED.
+    assert restored.apply_fill(B1) == restored
+    done = restored.apply_fill(failed(SELL_ALL))
+    assert (done.yes_qty, done.realized_pnl, done.pending_reversals) == (0, 0, ())
+
+
+def test_waiting_sell_survives_a_json_round_trip() -> None:
+    t = EMPTY.apply_fill(fill("s", YES, SELL, "0.50", "4"))
+    restored = PositionTracker.model_validate_json(t.model_dump_json())
+    assert restored.uncovered_sells == ("s",)
+    assert restored.apply_fill(B1).realized_pnl == D("0.40")
+
+
+def test_snapshot_with_a_forged_pending_list_is_refused() -> None:
+    data = EMPTY.apply_fills([B1, SELL_ALL]).model_dump(mode="json")
+    data["pending_reversals"] = ["t1"]
+    with pytest.raises(ValidationError, match="do not match"):
+        PositionTracker.model_validate(data)
+
+
 # --- properties ---------------------------------------------------------------------------
 
 prices = st.integers(1, 99).map(lambda c: D(c) / 100)
@@ -338,11 +461,13 @@ RawFill = tuple[Token, Side, Decimal, Decimal]
 raw_fills = st.tuples(st.sampled_from([YES, NO]), st.sampled_from([BUY, SELL]), prices, sizes)
 
 
-def build(raw: list[RawFill]) -> tuple[PositionTracker, list[Fill]]:
-    """Apply generated fills, skipping sells the venue would have rejected."""
-    tracker, applied = EMPTY, []
-    for i, (token, side, price, size) in enumerate(raw):
-        f = Fill(
+def position(t: PositionTracker) -> tuple[Decimal, ...]:
+    return (t.yes_qty, t.yes_cost, t.no_qty, t.no_cost, t.realized_pnl)
+
+
+def trades(raw: list[RawFill]) -> list[Fill]:
+    return [
+        Fill(
             trade_id=f"t{i}",
             condition_id="0xc",
             token=token,
@@ -351,12 +476,25 @@ def build(raw: list[RawFill]) -> tuple[PositionTracker, list[Fill]]:
             size=size,
             at=AT,
         )
-        try:
-            tracker = tracker.apply_fill(f)
-        except ValueError:
+        for i, (token, side, price, size) in enumerate(raw)
+    ]
+
+
+def covered(fills: list[Fill]) -> list[Fill]:
+    """The fills the venue would have matched, in order: sells only of shares held."""
+    held = {YES: D(0), NO: D(0)}
+    matched = []
+    for f in fills:
+        if f.side is SELL and f.size > held[f.token]:
             continue
-        applied.append(f)
-    return tracker, applied
+        held[f.token] += f.size if f.side is BUY else -f.size
+        matched.append(f)
+    return matched
+
+
+def build(raw: list[RawFill]) -> tuple[PositionTracker, list[Fill]]:
+    applied = covered(trades(raw))
+    return EMPTY.apply_fills(applied), applied
 
 
 @given(st.lists(raw_fills, max_size=25), raw_fills)
@@ -366,15 +504,10 @@ def test_fill_then_its_failed_copy_restores_the_state(raw: list[RawFill], last: 
     f = Fill(
         trade_id="last", condition_id="0xc", token=token, side=side, price=price, size=size, at=AT
     )
-    try:
-        after = before.apply_fill(f)
-    except ValueError:
-        return
-    undone = after.apply_fill(failed(f))
-    assert undone.model_dump(exclude={"failed_trade_ids"}) == before.model_dump(
-        exclude={"failed_trade_ids"}
-    )
+    undone = before.apply_fills([f, failed(f)])
+    assert position(undone) == position(before)
     assert undone.failed_trade_ids == ("last",)
+    assert (undone.pending_reversals, undone.uncovered_sells) == ((), ())
     assert undone.apply_fill(f) == undone
 
 
@@ -408,14 +541,80 @@ def test_reversal_equals_never_having_applied_the_trade(
     if not applied:
         return
     victim = data.draw(st.sampled_from(applied))
-    try:
-        reversed_ = tracker.apply_fill(failed(victim))
-    except ValueError:
-        return  # a later sell needed the reversed buy's shares
+    reversed_ = tracker.apply_fill(failed(victim))
+    if reversed_.pending_reversals:
+        # A later sell needed the victim's shares: nothing moves until that sell fails too.
+        assert reversed_.pending_reversals == (victim.trade_id,)
+        assert position(reversed_) == position(tracker)
+        return
     without = EMPTY.apply_fills([f for f in applied if f is not victim])
-    assert reversed_.model_dump(exclude={"failed_trade_ids"}) == without.model_dump(
-        exclude={"failed_trade_ids"}
+    assert position(reversed_) == position(without)
+
+
+# A venue report: a new trade (token, side, price, size), or the FAILED copy of the k-th
+# earlier new trade (k taken modulo how many there were).
+reports = st.one_of(raw_fills, st.integers(0, 1_000))
+
+
+@given(st.lists(reports, max_size=40))
+def test_no_order_of_venue_reports_raises(script: list[RawFill | int]) -> None:
+    """Arbitrary buys, sells (held or not) and FAILED copies, one call each: never raises,
+    never goes negative, and batching or a snapshot changes nothing."""
+    tracker, sent = EMPTY, []
+    for i, step in enumerate(script):
+        if isinstance(step, int):
+            if not sent:
+                continue
+            report = failed(sent[step % len(sent)])
+        else:
+            token, side, price, size = step
+            report = Fill(
+                trade_id=f"t{i}",
+                condition_id="0xc",
+                token=token,
+                side=side,
+                price=price,
+                size=size,
+                at=AT,
+            )
+        sent.append(report)
+        tracker = tracker.apply_fill(report)
+        assert min(tracker.yes_qty, tracker.no_qty, tracker.yes_cost, tracker.no_cost) >= 0
+        assert set(tracker.pending_reversals) <= set(tracker.failed_trade_ids)
+    assert EMPTY.apply_fills(sent) == tracker
+    assert PositionTracker.model_validate_json(tracker.model_dump_json()) == tracker
+
+
+@given(st.lists(raw_fills, max_size=25), st.data())
+def test_failed_reports_in_any_interleaving_end_at_the_surviving_fold(
+    raw: list[RawFill], data: st.DataObject
+) -> None:
+    """A matched history, some trades of it FAILED on-chain (and with them every sell that
+    needed their shares), their FAILED copies arriving at random points after the originals:
+    once all have arrived the tracker is exactly the fold of the surviving trades."""
+    history = covered(trades(raw))
+    chosen = (
+        data.draw(st.sets(st.sampled_from([f.trade_id for f in history]))) if history else set()
     )
+    # Sells that needed the failed trades' shares fail too.
+    survivors = covered([f for f in history if f.trade_id not in chosen])
+    failing = {f.trade_id for f in history} - {f.trade_id for f in survivors}
+    sequence: list[Fill] = []
+    owed: list[Fill] = []
+    for trade in history:
+        sequence.append(trade)
+        if trade.trade_id in failing:
+            owed.append(failed(trade))
+        # Any FAILED copies owed so far may come now, in any order.
+        while owed and data.draw(st.booleans()):
+            sequence.append(owed.pop(data.draw(st.integers(0, len(owed) - 1))))
+    sequence.extend(owed)
+    tracker = EMPTY
+    for report in sequence:
+        tracker = tracker.apply_fill(report)
+    expected = EMPTY.apply_fills(survivors)
+    assert position(tracker) == position(expected)
+    assert (tracker.pending_reversals, tracker.uncovered_sells) == ((), ())
 
 
 @given(st.lists(raw_fills, max_size=20))

@@ -2,13 +2,23 @@
 
 `PositionTracker` is an immutable value object and its own snapshot: every mutator returns a
 new tracker, and `model_dump(mode="json")` / `model_validate` carry it through Temporal
-histories. It keeps the log of what it applied (a starting position, fills, merges) so that a
-trade reported FAILED later is reversed exactly, by re-folding the log without it: sells that
-came after a reversed buy then realize against the average cost they really had.
+histories. It keeps the log of every trade reported (and any starting position and merges), in
+the order the reports came, so that a trade reported FAILED later is reversed exactly, by
+re-folding the log without it: sells that came after a reversed buy then realize against the
+average cost they really had.
+
+A fill reported by the venue is a fact, so `apply_fills` never refuses a well-formed one:
+  - A sell the holdings cannot cover (its buy is reported later, or a trade it depended on was
+    reversed first) waits in the log and is applied as soon as the holdings cover it.
+  - A FAILED trade whose reversal would make a later sell or merge wait (the dependent trade
+    failed too, and its own FAILED report has not come yet) stays applied and pending; it is
+    reversed as soon as that stops being true.
+Only `merge`, our own decision, is refused when the pairs are not there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -46,7 +56,8 @@ class MergeEvent(Frozen):
     qty: Decimal
 
 
-PositionEvent = Annotated[StartEvent | FillEvent | MergeEvent, Field(discriminator="kind")]
+LogEvent = StartEvent | FillEvent | MergeEvent
+PositionEvent = Annotated[LogEvent, Field(discriminator="kind")]
 
 
 class _Totals(NamedTuple):
@@ -57,21 +68,34 @@ class _Totals(NamedTuple):
     realized_pnl: Decimal = ZERO
 
 
+class _Fold(NamedTuple):
+    totals: _Totals
+    # Log indices of the sells/merges the holdings do not cover yet, in log order.
+    waiting: tuple[int, ...] = ()
+    # Every index that had to wait at some point (it may have been applied later).
+    deferred: frozenset[int] = frozenset()
+
+
 def _share_of_cost(cost: Decimal, qty: Decimal, part: Decimal) -> Decimal:
     """Cost attributed to `part` of `qty` shares; all of it when the whole holding goes."""
     return cost if part == qty else cost * part / qty
 
 
-def _step(t: _Totals, event: StartEvent | FillEvent | MergeEvent) -> _Totals:
+def _covered(t: _Totals, event: LogEvent) -> bool:
+    if isinstance(event, MergeEvent):
+        return event.qty <= min(t.yes_qty, t.no_qty)
+    if isinstance(event, FillEvent) and event.side is Side.SELL:
+        return event.size <= (t.yes_qty if event.token is Token.YES else t.no_qty)
+    return True
+
+
+def _step(t: _Totals, event: LogEvent) -> _Totals:
+    """Apply one covered event."""
     if isinstance(event, StartEvent):
         return _Totals(
             event.yes_qty, event.yes_cost, event.no_qty, event.no_cost, event.realized_pnl
         )
     if isinstance(event, MergeEvent):
-        if event.qty > min(t.yes_qty, t.no_qty):
-            raise ValueError(
-                f"cannot merge {event.qty} pairs: holding {t.yes_qty} YES and {t.no_qty} NO"
-            )
         yes_out = _share_of_cost(t.yes_cost, t.yes_qty, event.qty)
         no_out = _share_of_cost(t.no_cost, t.no_qty, event.qty)
         return _Totals(
@@ -87,10 +111,6 @@ def _step(t: _Totals, event: StartEvent | FillEvent | MergeEvent) -> _Totals:
     if event.side is Side.BUY:
         qty, cost = qty + event.size, cost + event.price * event.size
     else:
-        if event.size > qty:
-            raise ValueError(
-                f"trade {event.trade_id} sells {event.size} {event.token} but only {qty} is held"
-            )
         cost_out = _share_of_cost(cost, qty, event.size)
         realized += event.price * event.size - cost_out
         qty, cost = qty - event.size, cost - cost_out
@@ -99,14 +119,66 @@ def _step(t: _Totals, event: StartEvent | FillEvent | MergeEvent) -> _Totals:
     return _Totals(t.yes_qty, t.yes_cost, qty, cost, realized)
 
 
-def _fold(events: tuple[StartEvent | FillEvent | MergeEvent, ...], start: _Totals) -> _Totals:
-    totals = start
-    for event in events:
+def _fold(
+    events: Sequence[LogEvent],
+    reversed_ids: frozenset[str],
+    begin: _Fold = _Fold(_Totals()),
+    start: int = 0,
+) -> _Fold:
+    """Fold `events[start:]` onto `begin`, skipping reversed trades; what the holdings cannot
+    cover waits and is retried, in log order, after every event applied."""
+    totals, waiting, deferred = begin.totals, list(begin.waiting), set(begin.deferred)
+    for index in range(start, len(events)):
+        event = events[index]
+        if isinstance(event, FillEvent) and event.trade_id in reversed_ids:
+            continue
+        if not _covered(totals, event):
+            waiting.append(index)
+            deferred.add(index)
+            continue
         totals = _step(totals, event)
-    return totals
+        still: list[int] = []
+        for held_back in waiting:
+            if _covered(totals, events[held_back]):
+                totals = _step(totals, events[held_back])
+            else:
+                still.append(held_back)
+        waiting = still
+    return _Fold(totals, tuple(waiting), frozenset(deferred))
+
+
+def _resolve(events: Sequence[LogEvent], failed: Iterable[str]) -> tuple[_Fold, tuple[str, ...]]:
+    """The fold of the log without the FAILED trades that can be reversed, and those that
+    cannot yet (in the order their FAILED reports came).
+
+    A reversal is applied unless it makes some sell or merge wait that did not wait with every
+    reported trade counted. Reversals go all at once when they can (the usual case, one
+    re-fold), else one by one in report order, repeating while one goes through: reversing a
+    sell can give back the shares another reversal needs.
+    """
+    logged = {e.trade_id for e in events if isinstance(e, FillEvent)}
+    pending = [trade_id for trade_id in failed if trade_id in logged]
+    base = _fold(events, frozenset())
+    if not pending:
+        return base, ()
+    every = _fold(events, frozenset(pending))
+    if every.deferred <= base.deferred:
+        return every, ()
+    current, reversed_ids = base, frozenset[str]()
+    progress = True
+    while progress:
+        progress = False
+        for trade_id in tuple(pending):
+            candidate = _fold(events, reversed_ids | {trade_id})
+            if candidate.deferred <= base.deferred:
+                current, reversed_ids = candidate, reversed_ids | {trade_id}
+                pending.remove(trade_id)
+                progress = True
+    return current, tuple(pending)
 
 
 def _check_fill(fill: Fill) -> None:
+    """A malformed report is not a fact about our position: refuse it."""
     if fill.size <= 0:
         raise ValueError(f"trade {fill.trade_id}: size {fill.size} must be positive")
     if not ZERO <= fill.price <= ONE:
@@ -121,9 +193,16 @@ class PositionTracker(Frozen):
     no_qty: Decimal = ZERO
     no_cost: Decimal = ZERO
     realized_pnl: Decimal = ZERO
+    # Every reported trade stays in the log, reversed ones too: a sell reported later may need
+    # a reversal undone until its own dependency's FAILED report comes.
     events: tuple[PositionEvent, ...] = ()
-    # Trades reported FAILED: a later MATCHED/CONFIRMED copy of one of them is ignored.
+    # Trades reported FAILED, in report order: a later MATCHED/CONFIRMED copy is ignored.
     failed_trade_ids: tuple[str, ...] = ()
+    # FAILED trades still counted in the position, because reversing them would make a later
+    # sell wait (see the module docstring).
+    pending_reversals: tuple[str, ...] = ()
+    # Log indices of sells (or merges) waiting for the holdings to cover them.
+    waiting: tuple[int, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -139,7 +218,12 @@ class PositionTracker(Frozen):
     def _totals_match_log(self) -> PositionTracker:
         if any(isinstance(e, StartEvent) for e in self.events[1:]):
             raise ValueError("events: a starting position can only be the first event")
-        if _fold(self.events, _Totals()) != self._totals():
+        fold, pending = _resolve(self.events, self.failed_trade_ids)
+        if (fold.totals, fold.waiting, pending) != (
+            self._totals(),
+            self.waiting,
+            self.pending_reversals,
+        ):
             raise ValueError("position totals do not match the event log")
         return self
 
@@ -158,18 +242,18 @@ class PositionTracker(Frozen):
     def apply_fill(self, fill: Fill) -> PositionTracker:
         return self.apply_fills((fill,))
 
-    def apply_fills(self, fills: tuple[Fill, ...] | list[Fill]) -> PositionTracker:
-        """Apply fills in order: duplicates count once, FAILED ones reverse their trade.
+    def apply_fills(self, fills: Iterable[Fill]) -> PositionTracker:
+        """Apply venue reports in order: duplicates count once, FAILED ones reverse their trade.
 
-        Reversals in one batch are re-folded together, so a buy and the sell that depended on
-        it may both be reported FAILED in the same batch. Raises ValueError (leaving this
-        tracker as it was) when a sell exceeds the holding, including after a reversal.
+        Never raises for a well-formed report, in any order (see the module docstring); the
+        result does not depend on how the reports are split into calls.
         """
         events = list(self.events)
         failed = list(self.failed_trade_ids)
         failed_set = set(failed)
-        applied = {e.trade_id for e in events if isinstance(e, FillEvent)}
-        refold = False
+        logged = {e.trade_id for e in events if isinstance(e, FillEvent)}
+        any_failed_logged = any(t in logged for t in failed)
+        fold, pending = _Fold(self._totals(), self.waiting), self.pending_reversals
         for fill in fills:
             _check_fill(fill)
             trade_id = fill.trade_id
@@ -178,16 +262,11 @@ class PositionTracker(Frozen):
             if fill.status.upper() == FAILED:
                 failed.append(trade_id)
                 failed_set.add(trade_id)
-                if trade_id in applied:
-                    events = [
-                        e
-                        for e in events
-                        if not (isinstance(e, FillEvent) and e.trade_id == trade_id)
-                    ]
-                    applied.discard(trade_id)
-                    refold = True
-            elif trade_id not in applied:
-                applied.add(trade_id)
+                if trade_id in logged:
+                    any_failed_logged = True
+                    fold, pending = _resolve(events, failed)
+            elif trade_id not in logged:
+                logged.add(trade_id)
                 events.append(
                     FillEvent(
                         trade_id=trade_id,
@@ -197,30 +276,56 @@ class PositionTracker(Frozen):
                         size=fill.size,
                     )
                 )
-        return self._with_log(tuple(events), tuple(failed), refold)
+                fold, pending = _appended(events, failed, any_failed_logged, fold, pending)
+        return self._with(events, failed, fold, pending)
 
     def merge(self, qty: Decimal) -> PositionTracker:
         """Merge `qty` YES+NO pairs into `qty` USDC, realizing `qty * (1 - avg_yes - avg_no)`."""
         if qty <= 0:
             raise ValueError(f"merge quantity {qty} must be positive")
-        return self._with_log((*self.events, MergeEvent(qty=qty)), self.failed_trade_ids, False)
+        if qty > min(self.yes_qty, self.no_qty):
+            raise ValueError(
+                f"cannot merge {qty} pairs: holding {self.yes_qty} YES and {self.no_qty} NO"
+            )
+        events = [*self.events, MergeEvent(qty=qty)]
+        logged = {e.trade_id for e in self.events if isinstance(e, FillEvent)}
+        fold, pending = _appended(
+            events,
+            self.failed_trade_ids,
+            any(t in logged for t in self.failed_trade_ids),
+            _Fold(self._totals(), self.waiting),
+            self.pending_reversals,
+        )
+        return self._with(events, self.failed_trade_ids, fold, pending)
 
-    def _with_log(
+    def _with(
         self,
-        events: tuple[StartEvent | FillEvent | MergeEvent, ...],
-        failed: tuple[str, ...],
-        refold: bool,
+        events: Sequence[LogEvent],
+        failed: Sequence[str],
+        fold: _Fold,
+        pending: tuple[str, ...],
     ) -> PositionTracker:
-        if refold:
-            totals = _fold(events, _Totals())
-        else:  # only appended: continue from the current totals
-            totals = _fold(events[len(self.events) :], self._totals())
         return self.model_copy(
-            update={**totals._asdict(), "events": events, "failed_trade_ids": failed}
+            update={
+                **fold.totals._asdict(),
+                "events": tuple(events),
+                "failed_trade_ids": tuple(failed),
+                "pending_reversals": pending,
+                "waiting": fold.waiting,
+            }
         )
 
     def _totals(self) -> _Totals:
         return _Totals(self.yes_qty, self.yes_cost, self.no_qty, self.no_cost, self.realized_pnl)
+
+    @property
+    def uncovered_sells(self) -> tuple[str, ...]:
+        """Trade ids of reported sells still waiting for the holdings to cover them."""
+        return tuple(
+            event.trade_id
+            for event in (self.events[i] for i in self.waiting)
+            if isinstance(event, FillEvent)
+        )
 
     @property
     def net(self) -> Decimal:
@@ -259,3 +364,22 @@ class PositionTracker(Frozen):
 
     def total_pnl(self, yes_mid: Decimal) -> Decimal:
         return self.realized_pnl + self.unrealized_pnl(yes_mid)
+
+
+def _appended(
+    events: Sequence[LogEvent],
+    failed: Sequence[str],
+    any_failed_logged: bool,
+    fold: _Fold,
+    pending: tuple[str, ...],
+) -> tuple[_Fold, tuple[str, ...]]:
+    """The state once `events[-1]` is appended to a log whose state is `fold`, `pending`.
+
+    With no reversal in play, or a buy (which changes no reversal's outcome), the fold just
+    goes on; a sell or merge can change which reversals go through, so it re-resolves.
+    """
+    last = events[-1]
+    if any_failed_logged and not (isinstance(last, FillEvent) and last.side is Side.BUY):
+        return _resolve(events, failed)
+    reversed_ids = frozenset(failed) - set(pending)
+    return _fold(events, reversed_ids, fold, len(events) - 1), pending
