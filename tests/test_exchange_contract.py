@@ -18,13 +18,14 @@ from eth_account import Account
 from pydantic import SecretStr
 
 from dualmm.config import Settings
-from dualmm.domain.types import MarketInfo, Side
+from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
     AuthError,
     Exchange,
     Fill,
     InsufficientBalance,
     InvalidOrder,
+    NotFound,
     OrderStatus,
     OrderType,
     PlaceOrder,
@@ -33,7 +34,8 @@ from dualmm.exchange.base import (
     VenueUnavailable,
     WouldCross,
 )
-from dualmm.exchange.clob import ClobExchange
+from dualmm.exchange.clob import ClobExchange, trade_fills
+from dualmm.exchange.errors import classify
 from dualmm.scenario import parse_scenario
 from dualmm.sim import server as sim_server
 from dualmm.sim.server import Faults, SimServer
@@ -394,3 +396,77 @@ async def test_an_accepted_placement_that_times_out_is_found_not_replaced(case: 
     restarted = await ClobExchange.connect(sim_settings(case.url, case.key))
     assert (await restarted.place_order(request)).order_id == found.order_id
     assert [o["order_id"] for o in case.venue.ledger()["orders"]] == [found.order_id]
+
+
+# --- the venue's answers, as Polymarket words them --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "error"),
+    [
+        (None, "Request exception!", VenueTimeout),
+        (429, "Too Many Requests", RateLimited),
+        (500, "internal error", VenueUnavailable),
+        (503, "Trading is currently disabled. Check polymarket.com for updates", VenueUnavailable),
+        (425, "service not ready", VenueUnavailable),
+        (400, "the market is not yet ready to process new orders", VenueUnavailable),
+        (401, "Unauthorized/Invalid api key", AuthError),
+        (403, "address banned", AuthError),
+        (400, "invalid post-only order: order crosses book", WouldCross),
+        (400, "not enough balance / allowance", InsufficientBalance),
+        (
+            400,
+            "Price (0.455) breaks minimum tick size rule: 0.01",
+            InvalidOrder,
+        ),
+        (400, "order 0xab is invalid. Size (1) lower than the minimum: 5", InvalidOrder),
+        (404, "order not found", NotFound),
+    ],
+)
+def test_venue_answers_map_to_typed_errors(
+    status: int | None, message: str, error: type[Exception]
+) -> None:
+    mapped = classify(status, message)
+    assert type(mapped) is error
+    assert message in str(mapped)
+
+
+def test_maker_trades_yield_our_maker_entries_only() -> None:
+    market = MarketInfo(
+        condition_id="0xc",
+        yes_token_id="1",
+        no_token_id="2",
+        tick_size=Decimal("0.01"),
+        min_order_size=Decimal(5),
+    )
+    ours = {"owner": "our-key", "maker_address": "0xUs", "fee_rate_bps": "0"}
+    trade = {
+        "id": "t1",
+        "taker_order_id": "0xtheirs",
+        "market": "0xc",
+        "asset_id": "1",
+        "side": "BUY",  # the taker's
+        "size": "30",
+        "price": "0.52",
+        "status": "MINED",
+        "match_time": "1772452800",
+        "trader_side": "MAKER",
+        "maker_orders": [
+            {**ours, "order_id": "0xa", "asset_id": "1", "price": "0.52", "matched_amount": "10"},
+            {**ours, "order_id": "0xb", "asset_id": "2", "price": "0.48", "matched_amount": "5"},
+            {
+                "owner": "else",
+                "maker_address": "0xThem",
+                "order_id": "0xz",
+                "asset_id": "1",
+                "price": "0.52",
+                "matched_amount": "15",
+            },
+        ],
+    }
+    fills = trade_fills(trade, market, "our-key", "0xus")
+    assert [(f.trade_id, f.order_id, f.token, f.side, f.price, f.size) for f in fills] == [
+        ("t1:0xa", "0xa", Token.YES, Side.SELL, Decimal("0.52"), Decimal(10)),  # sold to the taker
+        ("t1:0xb", "0xb", Token.NO, Side.BUY, Decimal("0.48"), Decimal(5)),  # minted with it
+    ]
+    assert all(f.status == "MINED" and f.at == datetime(2026, 3, 2, 12, tzinfo=UTC) for f in fills)

@@ -604,7 +604,7 @@ class ClobExchange:
         since = int(cursor) if cursor else 0
         after = max(0, since - FILL_OVERLAP_SECONDS)
         params = TradeParams(market=market.condition_id, after=after or None)
-        trades = await self._sdk(self._client.get_trades, params)
+        trades = await self._sdk(self._client.get_trades, params)  # AuthError when read-only
         api_key = self._client.creds.api_key
         address = str(self._client.builder.funder)
         fills = [
