@@ -1,0 +1,143 @@
+"""The runtime commands: flags, one-line errors, and no live exchange without `--live`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from dualmm import runtime
+from dualmm.cliutil import UsageError
+from dualmm.config import Settings
+from workflows.active_market import ActiveMarketInput, active_market_workflow_id
+
+# Nothing listens here: a command that tried to reach an exchange would fail.
+DEAD_CLOB = "http://127.0.0.1:9"
+
+
+def dualmm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dualmm", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("orchestrate", "--position-limit", "lots"), "--position-limit: 'lots' is not a number"),
+        (("orchestrate", "--position-limit", "0"), "market_maker.position_limit"),
+        (("orchestrate", "--quote-interval", "0"), "market_maker.quote_interval_ms"),
+        (("orchestrate", "--liq-check-interval", "0"), "price_check_interval_ms"),
+        (("orchestrate", "--bot-id", "no spaces"), "bot_id"),
+        (("orchestrate", "--liquidity-budget", "-5"), "liquidity_budget"),
+        (("orchestrate", "--bogus"), "No such option: --bogus"),
+        (("worker", "--bogus"), "No such option: --bogus"),
+        (("demo", "--duration", "0"), "--duration"),
+        (("status", "--bot-id"), "--bot-id"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
+    result = dualmm(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_config_from_flags_keeps_defaults_for_unset_ones() -> None:
+    config = runtime.orchestrator_config(
+        bot_id="b1", dual_market_mode=False, position_limit="25", liquidity_budget="500"
+    )
+    assert (config.bot_id, config.dual_market_mode) == ("b1", False)
+    assert config.market_maker.position_limit == Decimal(25)
+    assert config.liquidity_budget == Decimal(500)
+    assert config.market_maker.order_size == Decimal(50)  # default
+    assert config.liquidation.price_check_interval_ms == 30_000  # seed default
+    with pytest.raises(UsageError, match="order_size"):
+        runtime.orchestrator_config(order_size="-1")
+
+
+@pytest.mark.parametrize(
+    ("exchange", "live", "dry_run"),
+    [
+        ("polymarket", False, True),  # paper: no code path that posts
+        ("polymarket", True, False),
+        ("paper", False, True),
+        ("sim", False, False),  # the simulator needs no --live
+    ],
+)
+async def test_only_live_builds_a_trading_polymarket_exchange(
+    monkeypatch: pytest.MonkeyPatch, exchange: str, live: bool, dry_run: bool
+) -> None:
+    built: list[dict[str, Any]] = []
+
+    async def fake_build(settings: Settings, *, dry_run: bool = False) -> object:
+        built.append({"exchange": settings.exchange, "dry_run": dry_run})
+        return object()
+
+    monkeypatch.setattr("dualmm.exchange.factory.build_exchange", fake_build)
+    await runtime.build_exchange(Settings(exchange=exchange), live=live)  # type: ignore[arg-type]
+    assert built == [{"exchange": exchange, "dry_run": dry_run}]
+
+
+async def test_orchestrate_starts_then_attaches_and_never_builds_an_exchange(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """Even with DUALMM_EXCHANGE=polymarket and a key, orchestrate touches no exchange."""
+    bot = f"cli-{uuid.uuid4().hex[:8]}"
+    env = {
+        "DUALMM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "DUALMM_TASK_QUEUE": f"no-worker-{bot}",  # nobody runs it: we only look at the start
+        "DUALMM_EXCHANGE": "polymarket",
+        "DUALMM_CLOB_URL": DEAD_CLOB,
+        "DUALMM_PRIVATE_KEY": "0x" + "ab" * 32,
+    }
+    handle = dev_env.client.get_workflow_handle(active_market_workflow_id(bot))
+    try:
+        first = dualmm(
+            "orchestrate", "--bot-id", bot, "--single-market-mode", "--position-limit", "60",
+            env=env,
+        )  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.strip() == f"started workflow {handle.id}"
+        description = await handle.describe()
+        assert description.status is WorkflowExecutionStatus.RUNNING
+        assert description.task_queue == env["DUALMM_TASK_QUEUE"]
+        history = await handle.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        (payload,) = dev_env.client.data_converter.payload_converter.from_payloads(
+            list(started.input.payloads), [ActiveMarketInput]
+        )
+        assert payload.config.dual_market_mode is False
+        assert payload.config.market_maker.position_limit == Decimal(60)
+        assert "ab" * 32 not in str(started.input)  # the key never enters the history
+
+        again = dualmm("orchestrate", "--bot-id", bot, env=env)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.startswith(f"attached to the running workflow {handle.id}")
+    finally:
+        await handle.terminate("test over")
+
+
+def test_operator_command_on_a_missing_bot_is_one_line(dev_env: WorkflowEnvironment) -> None:
+    env = {"DUALMM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host}
+    result = dualmm("status", "--bot-id", f"missing-{uuid.uuid4().hex[:8]}", env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: temporal: ")
+
+
+def test_unreachable_temporal_is_one_line() -> None:
+    result = dualmm("pause", env={"DUALMM_TEMPORAL_ADDRESS": "127.0.0.1:9"})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "cannot reach Temporal" in result.stderr
