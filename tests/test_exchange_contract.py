@@ -7,6 +7,7 @@ The venue runs a scenario on a manual clock: YES mid 0.50, then 0.60 at 60 s, 0.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
     AuthError,
     Exchange,
+    ExchangeError,
     Fill,
     InsufficientBalance,
     InvalidOrder,
@@ -365,6 +367,41 @@ async def test_bad_credentials_are_an_auth_error(case: Case) -> None:
     assert "c2VjcmV0" not in str(raised.value) and "wrong" not in repr(exchange)
     with pytest.raises(AuthError):
         await ClobExchange.connect(sim_settings(server.url, "0x1234"))
+
+
+@pytest.mark.parametrize("signature_type", [1, 2, 3])
+async def test_proxy_safe_and_contract_wallets_can_trade(case: Case, signature_type: int) -> None:
+    server = transport_only(case)
+    funder = "0x" + "12" * 20  # the proxy / safe / 1271 wallet holding the funds
+    settings = sim_settings(server.url, fresh_key(), signature_type=signature_type, funder=funder)
+    exchange = await ClobExchange.connect(settings)
+    placed = await exchange.place_order(order(case, "w", Side.BUY, "0.45"))
+    assert [o.order_id for o in await exchange.open_orders()] == [placed.order_id]
+    assert await exchange.get_order(placed.order_id) is not None
+
+
+async def test_no_secret_in_logs_errors_or_repr(
+    case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = transport_only(case)
+    caplog.set_level(logging.DEBUG)
+    exchange = await ClobExchange.connect(sim_settings(server.url, case.key))
+    assert isinstance(exchange, ClobExchange)
+    creds = exchange._client.creds
+    secrets = [case.key, case.key.removeprefix("0x"), creds.api_secret, creds.api_passphrase]
+    errors: list[str] = [repr(exchange)]
+    await exchange.place_order(order(case, "s", Side.BUY, "0.45"))
+    for bad in (order(case, "x", Side.BUY, "0.45", size="1"), order(case, "y", Side.SELL, "0.5")):
+        with pytest.raises(ExchangeError) as raised:
+            await exchange.place_order(bad)
+        errors.append(str(raised.value))
+    server.set_faults(Faults(error_rate=1))
+    with pytest.raises(VenueUnavailable) as unavailable:
+        await exchange.open_orders()
+    errors.append(str(unavailable.value))
+    text = caplog.text + "\n".join(errors)
+    assert "HTTP 400" in text and "HTTP 500" in text  # the failures were seen and logged
+    assert not [s for s in secrets if s in text]
 
 
 async def test_transport_errors_are_retryable_and_typed(case: Case) -> None:
