@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 import pytest_asyncio
 from eth_account import Account
+from py_clob_client_v2.http_helpers import helpers as sdk_http
 from pydantic import SecretStr
 
 from dualmm.config import Settings
@@ -402,6 +403,23 @@ async def test_no_secret_in_logs_errors_or_repr(
     text = caplog.text + "\n".join(errors)
     assert "HTTP 400" in text and "HTTP 500" in text  # the failures were seen and logged
     assert not [s for s in secrets if s in text]
+
+
+async def test_the_client_never_re_posts_and_uses_the_configured_timeout(case: Case) -> None:
+    server = transport_only(case)
+    exchange = await ClobExchange.connect(
+        sim_settings(server.url, case.key, clob_timeout_seconds=0.75)
+    )
+    assert isinstance(exchange, ClobExchange)
+    assert exchange._client.retry_on_error is False
+    assert sdk_http._http_client.timeout.read == 0.75
+    # A 500 on the POST (tick and neg-risk already cached): reported, never re-posted.
+    await exchange.tick_size(case.market.yes_token_id)
+    await exchange.neg_risk(case.market.yes_token_id)
+    server.set_faults(Faults(error_rate=1))
+    with pytest.raises(VenueUnavailable):
+        await exchange.place_order(order(case, "once", Side.BUY, "0.45"))
+    assert case.venue.ledger()["orders"] == []
 
 
 async def test_transport_errors_are_retryable_and_typed(case: Case) -> None:
