@@ -201,7 +201,8 @@ async def _open_exchange(settings: Settings, seed: int, n_markets: int) -> tuple
 
 def markets(
     liquidity: Annotated[
-        str | None, typer.Option("--liquidity", help="Most USDC one market's quotes may lock.")
+        str | None,
+        typer.Option("--liquidity", help="Most USDC one market's quotes may lock [default: 1000]."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show this many markets.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
