@@ -5,8 +5,11 @@ domain quoter, folds our fills into a PositionTracker and heartbeats a checkpoin
 fill cursor, live quotes, placement sequence). A retried attempt resumes from that checkpoint
 and reconciles with the venue first: our open BUY orders on the market are adopted (one per
 token) or cancelled, and fills are re-read from the checkpoint's cursor (the tracker counts a
-trade id once), so nothing is lost and no quote is doubled. Placement keys are
-`<key_prefix>:<sequence>`: a retry re-using a key gets the order the crashed attempt placed.
+trade id once), so nothing is lost and no quote is doubled; an open BUY of ours that no quote
+knows (a placement lost in flight) is cancelled at every check. Placement keys are derived from
+the workflow run, the round, the activity, the heartbeat sequence and the order itself, so a
+retry that re-uses a sequence gets back the order the crashed attempt placed for the same
+intent, and a key never stands for two different orders.
 """
 
 from __future__ import annotations
@@ -102,8 +105,8 @@ class PositionLimit(Frozen):
     cursor: str | None
 
 
-def placement_key(prefix: str, sequence: int) -> str:
-    return f"{prefix}:{sequence}"
+def placement_key(prefix: str, activity_id: str, sequence: int, intent: OrderIntent) -> str:
+    return f"{prefix}:{activity_id}:{sequence}:{intent.token}:{intent.price}:{intent.size}"
 
 
 class MarketMakingActivities:
@@ -265,19 +268,25 @@ class _Round:
         self._set_quotes(tuple(adopted.values()))
 
     async def _sync_fills(self) -> None:
+        """Fold new fills into the position; refresh the quotes' remaining sizes."""
         page = await self._exchange.fills(self._market, self._checkpoint.cursor or None)
         position = self._checkpoint.position.apply_fills(page.fills)
         self._checkpoint = self._checkpoint.model_copy(
             update={"position": position, "cursor": page.cursor}
         )
-        live = {o.order_id: o for o in await self._exchange.open_orders(self._market.condition_id)}
-        self._set_quotes(
-            tuple(
-                self._quote(live[q.order_id], q.token)
-                for q in self._checkpoint.quotes
-                if q.order_id in live and still_resting(live[q.order_id])
-            )
+        live = {
+            o.order_id: o
+            for o in await self._exchange.open_orders(self._market.condition_id)
+            if o.side is Side.BUY and still_resting(o)
+        }
+        quotes = tuple(
+            self._quote(live.pop(q.order_id), q.token)
+            for q in self._checkpoint.quotes
+            if q.order_id in live
         )
+        for orphan in live:  # a placement that was accepted after its answer was lost
+            await self._exchange.cancel_order(orphan)
+        self._set_quotes(quotes)
 
     async def _requote(self) -> None:
         """Re-price both bids when the midpoint moved past the threshold; otherwise only
@@ -313,12 +322,12 @@ class _Round:
 
     async def _place(self, intent: OrderIntent) -> None:
         sequence = self._checkpoint.sequence
-        # Heartbeat the key before using it: a retry then re-uses it instead of a new one.
         self._checkpoint = self._checkpoint.model_copy(update={"sequence": sequence + 1})
         self._heartbeat()
+        activity_id = activity.info().activity_id
         order = await self._exchange.place_order(
             PlaceOrder(
-                key=placement_key(self._request.key_prefix, sequence),
+                key=placement_key(self._request.key_prefix, activity_id, sequence, intent),
                 market=self._market,
                 token_id=self._market.token_id(intent.token),
                 side=intent.side,

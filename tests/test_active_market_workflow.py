@@ -9,6 +9,7 @@ the profit floor 0.49. All markets share one competitor book, so they rank by re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,12 +18,20 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.market_making import PositionLimit
+from activities.market_making import (
+    Checkpoint,
+    MarketMakingActivities,
+    MarketMakingInput,
+    Outcome,
+    PositionLimit,
+    Quote,
+)
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Token
+from dualmm.exchange.base import PlaceOrder
 from dualmm.runtime import build_worker, start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
@@ -361,3 +370,133 @@ async def _bot_again(
             await _terminate(env.client, handle.id)
             for market in venue.markets:
                 await _terminate(env.client, liquidation_workflow_id(market.condition_id))
+
+
+# -- the market-making activity alone (ActivityEnvironment, no server) ---------------------------
+
+
+class FakeParent:
+    """Stands in for the Temporal client: records the signals sent to the parent."""
+
+    def __init__(self) -> None:
+        self.signals: list[tuple[str, Any]] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeParent:
+        return self
+
+    async def signal(self, name: str, arg: Any) -> None:
+        self.signals.append((name, arg))
+
+
+def _round_input(market: MarketInfo) -> MarketMakingInput:
+    return MarketMakingInput(
+        parent_workflow_id="parent",
+        market=market,
+        config=MarketMakerConfig(
+            order_size=Decimal(10), position_limit=Decimal(10), quote_interval_ms=20
+        ),
+        position=PositionTracker(),
+        cursor=None,
+        key_prefix="test",
+    )
+
+
+async def _beats_until(beats: list[Checkpoint], check: Callable[[Checkpoint], bool]) -> None:
+    for _ in range(500):
+        if beats and check(beats[-1]):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no such heartbeat; last: {beats[-1] if beats else None}")
+
+
+def _activity_env(parent: FakeParent, beats: list[Checkpoint]) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details[0])
+    return env
+
+
+async def _place(venue: Venue, market: MarketInfo, key: str, token: Token, price: str) -> str:
+    order = await venue.exchange.place_order(
+        PlaceOrder(
+            key=key,
+            market=market,
+            token_id=market.token_id(token),
+            side=Side.BUY,
+            price=Decimal(price),
+            size=Decimal(10),
+        )
+    )
+    return order.order_id
+
+
+async def test_a_retried_attempt_adopts_one_quote_per_token_and_cancels_the_rest() -> None:
+    venue = Venue()
+    a = venue.markets[0]
+    known = await _place(venue, a, "k1", Token.YES, "0.48")
+    extra = await _place(venue, a, "k2", Token.YES, "0.47")
+    lost = await _place(venue, a, "k3", Token.NO, "0.48")  # placed after the last heartbeat
+    checkpoint = Checkpoint(
+        position=PositionTracker(),
+        cursor="0",
+        quotes=(Quote(order_id=known, token=Token.YES, price=Decimal("0.48"), size=Decimal(10)),),
+        sequence=7,
+        quoted_mid=MID,
+    )
+    parent, beats = FakeParent(), []
+    env = _activity_env(parent, beats)
+    env.info = dataclasses.replace(
+        env.info, attempt=2, heartbeat_details=[checkpoint.model_dump(mode="json")]
+    )
+    activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
+    running = asyncio.create_task(env.run(activities.make_market, _round_input(a)))
+    await _beats_until(beats, lambda c: c.sequence == 7 and len(c.quotes) == 2)
+    await asyncio.sleep(0.2)  # several quote loops
+
+    assert {o["order_id"] for o in venue.open_orders()} == {known, lost}
+    assert len(venue.venue.ledger()["orders"]) == 3  # nothing placed again
+    assert {(q.order_id, q.token) for q in beats[-1].quotes} == {
+        (known, Token.YES),
+        (lost, Token.NO),
+    }
+    assert extra not in {q.order_id for q in beats[-1].quotes}
+
+    env.cancel()  # the workflow stops the round: quotes withdrawn, position handed back
+    result = await running
+    assert result.outcome is Outcome.STOPPED and result.checkpoint.quotes == ()
+    assert venue.open_orders() == []
+
+
+async def test_an_order_no_quote_knows_is_cancelled() -> None:
+    venue = Venue()
+    a = venue.markets[0]
+    parent, beats = FakeParent(), []
+    env = _activity_env(parent, beats)
+    activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
+    running = asyncio.create_task(env.run(activities.make_market, _round_input(a)))
+    await _beats_until(beats, lambda c: len(c.quotes) == 2)
+    orphan = await _place(venue, a, "lost-in-flight", Token.YES, "0.47")
+    await asyncio.sleep(0.2)
+    assert orphan not in {o["order_id"] for o in venue.open_orders()}
+    assert len(venue.open_orders()) == 2
+    env.cancel()
+    await running
+
+
+async def test_the_position_limit_withdraws_quotes_and_signals_the_parent() -> None:
+    venue = Venue()
+    a = venue.markets[0]
+    parent, beats = FakeParent(), []
+    env = _activity_env(parent, beats)
+    activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
+    running = asyncio.create_task(env.run(activities.make_market, _round_input(a)))
+    await _beats_until(beats, lambda c: len(c.quotes) == 2)
+    venue.move(a, "0.45")  # BUY YES 10 @ 0.48 fills
+    result = await asyncio.wait_for(running, WAIT)
+
+    assert result.outcome is Outcome.POSITION_LIMIT
+    assert result.checkpoint.position.yes_qty == Decimal(10)
+    assert result.checkpoint.position.avg_cost(Token.YES) == Decimal("0.48")
+    assert venue.open_orders() == []
+    limits = [arg for name, arg in parent.signals if name == "position_limit"]
+    assert len(limits) == 1 and limits[0].position == result.checkpoint.position
+    assert limits[0].cursor == result.checkpoint.cursor != ""
