@@ -1,0 +1,130 @@
+"""`dualmm sim-server`: the simulated CLOB on loopback, for the bot and for py-clob-client-v2."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dualmm.cliutil import UsageError
+
+
+def _fund(text: str) -> Decimal:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise UsageError(f"--fund: {text!r} is not a number") from None
+    if not amount.is_finite() or amount < 0:
+        raise UsageError(f"--fund: {text} must be a non-negative amount of USDC")
+    return amount
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sim-server")
+    def sim_server(
+        port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8765,
+        scenario: Annotated[
+            Path | None, typer.Option(help="Scenario JSON (default: synthetic markets).")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the synthetic markets and faults.")] = 0,
+        markets: Annotated[
+            int, typer.Option(min=1, max=1000, help="Synthetic markets to simulate.")
+        ] = 5,
+        admin: Annotated[
+            bool, typer.Option(help="Serve /_sim/* (ledger, advance, faults).")
+        ] = False,
+        fund: Annotated[str, typer.Option(help="USDC each new wallet starts with.")] = "10000",
+        latency_ms: Annotated[int, typer.Option(min=0, max=60_000, help="Added latency.")] = 0,
+        error_rate: Annotated[
+            float, typer.Option(min=0.0, max=1.0, help="Share of 500 answers.")
+        ] = 0.0,
+        rate_limit_rate: Annotated[
+            float, typer.Option(min=0.0, max=1.0, help="Share of 429 answers.")
+        ] = 0.0,
+        accept_timeout_rate: Annotated[
+            float,
+            typer.Option(
+                min=0.0, max=1.0, help="Share of accepted orders whose answer never arrives."
+            ),
+        ] = 0.0,
+        accept_timeout_hang: Annotated[
+            float,
+            typer.Option(min=0.0, max=600.0, help="Seconds to hold such an answer; 0 drops it."),
+        ] = 0.0,
+        speed: Annotated[
+            float, typer.Option(min=0.001, max=100_000.0, help="Simulated seconds per second.")
+        ] = 1.0,
+        page_size: Annotated[
+            int, typer.Option(min=1, max=1000, help="Items per page of paged endpoints.")
+        ] = 100,
+    ) -> None:
+        """Run the simulated CLOB until Ctrl-C; prints its URL and a throwaway test key."""
+        import signal
+        import threading
+
+        from eth_account import Account
+
+        from dualmm.scenario import ScenarioError, load_scenario
+        from dualmm.sim.server import Faults, SimServer
+        from dualmm.sim.venue import SimVenue, WallClock
+
+        amount = _fund(fund)
+        if scenario is not None:
+            try:
+                loaded = load_scenario(scenario)
+            except ScenarioError as exc:
+                raise UsageError(str(exc)) from None
+            venue = SimVenue.from_scenario(
+                loaded, WallClock(start=loaded.start, speed=speed), fund=amount
+            )
+            source = f"scenario {loaded.name!r} from {loaded.start.isoformat()}"
+        else:
+            venue = SimVenue.synthetic(markets, seed, WallClock(speed=speed), fund=amount)
+            source = f"{markets} synthetic markets, seed {seed}"
+        faults = Faults(
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            rate_limit_rate=rate_limit_rate,
+            accept_timeout_rate=accept_timeout_rate,
+            accept_timeout_hang_s=accept_timeout_hang,
+            seed=seed,
+        )
+        try:
+            server = SimServer(
+                venue,
+                port=port,
+                admin=admin,
+                faults=faults,
+                page_size=page_size,
+                auth_secret=f"dualmm-sim:{seed}".encode(),
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+
+        account = Account.create()
+        venue.ensure_wallet(account.address)
+        if scenario is not None:
+            for market in loaded.markets:  # the test wallet starts with the scenario's positions
+                if market.position is not None:
+                    token_id = market.info().token_id(market.position.held)
+                    venue.credit(account.address, token_id, market.position.qty)
+
+        server.start()
+        print(f"dualmm sim-server: {server.url} ({source}, speed x{speed:g})")
+        print(f"  admin paths /_sim/*: {'on' if admin else 'off'}; faults: {faults.model_dump()}")
+        print("  THROWAWAY TEST KEY, generated now for this simulator only (never fund it):")
+        print(f"    address:     {account.address}")
+        print(f"    private key: 0x{account.key.hex().removeprefix('0x')}")
+        print(f"  export DUALMM_EXCHANGE=sim DUALMM_CLOB_URL={server.url}")
+        print("  Ctrl-C stops it.", flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # a service stop, like Ctrl-C
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+        print("dualmm sim-server: stopped", flush=True)
