@@ -7,12 +7,15 @@ the order the reports came, so that a trade reported FAILED later is reversed ex
 re-folding the log without it: sells that came after a reversed buy then realize against the
 average cost they really had.
 
-A fill reported by the venue is a fact, so `apply_fills` never refuses a well-formed one:
-  - A sell the holdings cannot cover (its buy is reported later, or a trade it depended on was
-    reversed first) waits in the log and is applied as soon as the holdings cover it.
-  - A FAILED trade whose reversal would make a later sell or merge wait (the dependent trade
-    failed too, and its own FAILED report has not come yet) stays applied and pending; it is
-    reversed as soon as that stops being true.
+A fill reported by the venue is a fact, so `apply_fills` never refuses a well-formed one (an
+exception there would fail a workflow task, which Temporal retries forever, wedging the
+liquidation); what cannot be applied yet waits, visibly, in the tracker's state:
+  - A FAILED trade stays counted, its id in `pending_reversals`, while reversing it would
+    make a later sell or merge of the log wait (the sell of its shares failed too and that
+    FAILED report has not come yet); a sell reported after a reversal can bring it back the
+    same way. It is reversed as soon as that stops being true.
+  - A sell the log cannot cover even so (its buy is reported later: same-second trades come
+    sorted by id) waits, its id in `uncovered_sells`, until the holdings cover it.
 Only `merge`, our own decision, is refused when the pairs are not there.
 """
 
