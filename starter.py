@@ -1,4 +1,4 @@
-"""`python starter.py` = `dualmm orchestrate`: start (or attach to) the bot's ActiveMarketWorkflow."""
+"""`python starter.py` = `dualmm orchestrate`: start (or attach to) the bot's workflow."""
 
 import sys
 

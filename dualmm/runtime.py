@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -246,34 +247,52 @@ def render_status(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+async def _connect_or_fail(config: Settings) -> Client:
+    try:
+        return await connect(config)
+    except RuntimeError as exc:  # the connection failed
+        raise UsageError(f"cannot reach Temporal at {config.temporal_address}: {exc}") from None
+
+
+def _run_or_fail(main: Coroutine[Any, Any, _T]) -> _T:
+    """Run; bad input or a missing server is one line and exit code 2, without interpreter
+    teardown once a Temporal client may exist (sdk-python #300)."""
+    try:
+        return asyncio.run(main)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        hard_exit(2)
+
+
 def _run_client_command(body: Callable[[Client], Awaitable[_T]]) -> _T:
-    """Connect, run `body`; a server that is not there is one line and exit code 2."""
+    """Connect, run `body`; Temporal's refusals are one line and exit code 2."""
     from temporalio.service import RPCError
 
     async def main() -> _T:
-        try:
-            client = await connect(settings())
-        except RuntimeError as exc:  # the connection failed
-            raise UsageError(f"cannot reach Temporal: {exc}") from None
+        client = await _connect_or_fail(settings())
         try:
             return await body(client)
         except RPCError as exc:
             raise UsageError(f"temporal: {exc.message}") from None
 
-    return asyncio.run(main())
+    return _run_or_fail(main())
 
 
 async def run_worker(live: bool, trace_file: Path | None, tracing: bool) -> None:
     import logging
 
+    from dualmm.exchange.base import ExchangeError
     from dualmm.telemetry import setup_tracing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = settings()
     setup_tracing("worker", trace_file, enabled=tracing)
     kind = exchange_kind(config, live)
-    exchange = await build_exchange(config, live)
-    client = await connect(config)
+    try:
+        exchange = await build_exchange(config, live)
+    except ExchangeError as exc:
+        raise UsageError(f"exchange {kind}: {exc}") from None
+    client = await _connect_or_fail(config)
     worker = build_worker(client, config.task_queue, exchange)
     print(
         f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
@@ -308,7 +327,7 @@ def register(app: typer.Typer) -> None:
         """Run a Temporal worker for both workflows and all activities (Ctrl-C stops it)."""
         from dualmm.telemetry import flush_tracing
 
-        asyncio.run(run_worker(live, trace_file, tracing))
+        _run_or_fail(run_worker(live, trace_file, tracing))
         flush_tracing()
         hard_exit(0)
 
@@ -572,7 +591,6 @@ async def _watch(duration: int | None, demo: _Demo) -> None:
 def run_demo(duration: int | None) -> int:
     """Dev server + simulator + worker + orchestrator, a live status line; the exit code."""
     import subprocess
-    import sys
 
     from eth_account import Account
 

@@ -12,13 +12,16 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.market_making import (
     Checkpoint,
@@ -35,6 +38,7 @@ from dualmm.exchange.base import PlaceOrder
 from dualmm.runtime import build_worker, start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
+from dualmm.telemetry import flush_tracing, setup_tracing, tracing_interceptor
 from workflows.active_market import (
     ActiveMarketResult,
     ActiveMarketStatus,
@@ -157,20 +161,26 @@ async def _one_liquidation(client: Client, workflow_id: str) -> bool:
     )
 
 
-@asynccontextmanager
-async def _bot(
+def _bot(
     env: WorkflowEnvironment, task_queue: str, venue: Venue, config: OrchestratorConfig
+) -> AbstractAsyncContextManager[WorkflowHandle[Any, Any]]:
+    return _bot_with(env.client, task_queue, venue, config)
+
+
+@asynccontextmanager
+async def _bot_with(
+    client: Client, task_queue: str, venue: Venue, config: OrchestratorConfig
 ) -> AsyncIterator[WorkflowHandle[Any, Any]]:
     """A worker and a started bot; on the way out every workflow of the test is terminated."""
-    async with build_worker(env.client, task_queue, venue.exchange):
-        handle, started = await start_or_attach(env.client, task_queue, config)
+    async with build_worker(client, task_queue, venue.exchange):
+        handle, started = await start_or_attach(client, task_queue, config)
         assert started
         try:
             yield handle
         finally:
-            await _terminate(env.client, handle.id)
+            await _terminate(client, handle.id)
             for market in venue.markets:
-                await _terminate(env.client, liquidation_workflow_id(market.condition_id))
+                await _terminate(client, liquidation_workflow_id(market.condition_id))
 
 
 async def _terminate(client: Client, workflow_id: str) -> None:
@@ -321,6 +331,19 @@ async def test_liquidate_all_stops_quoting_and_completes_after_the_children(
         assert isinstance(result, ActiveMarketResult)
         assert result.liquidations_finished == 1
         assert venue.open_orders() == []
+
+        # Every run's recorded history replays without nondeterminism.
+        client = dev_env.client
+        replayer = Replayer(
+            workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
+            data_converter=pydantic_data_converter,
+        )
+        for workflow_id in (handle.id, liquidation_workflow_id(a.condition_id)):
+            async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+                history = await client.get_workflow_handle(
+                    workflow_id, run_id=run.run_id
+                ).fetch_history()
+                await replayer.replay_workflow(history)
 
 
 async def test_market_making_resumes_from_its_heartbeat_after_a_worker_restart(
@@ -500,3 +523,24 @@ async def test_the_position_limit_withdraws_quotes_and_signals_the_parent() -> N
     limits = [arg for name, arg in parent.signals if name == "position_limit"]
     assert len(limits) == 1 and limits[0].position == result.checkpoint.position
     assert limits[0].cursor == result.checkpoint.cursor != ""
+
+
+async def test_the_worker_traces_workflows_and_activities_without_their_arguments(
+    dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> None:
+    spans = tmp_path / "spans.jsonl"
+    setup_tracing("test", spans)
+    client = Client(**{**dev_env.client.config(), "interceptors": [tracing_interceptor()]})
+    venue = Venue()
+    async with _bot_with(client, task_queue, venue, _config()) as handle:
+        await _until(handle, _quoting(venue.markets[0]))
+    flush_tracing()
+    text = spans.read_text()
+    for name in (
+        "StartWorkflow:ActiveMarketWorkflow",
+        "RunWorkflow:ActiveMarketWorkflow",
+        "RunActivity:pick_market",
+        "RunActivity:make_market",
+    ):
+        assert f'"name": "{name}"' in text
+    assert venue.markets[0].condition_id not in text  # arguments never reach a span
