@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,11 +29,12 @@ from dualmm.cliutil import (
     LiqStopLossThreshold,
     LiqTimeout,
     UsageError,
+    hard_exit,
     liquidation_config,
 )
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState, RestingOrder, elapsed_seconds, step
-from dualmm.domain.position import PositionTracker
+from dualmm.domain.position import PositionTracker, record_fills
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Stage
 from dualmm.exchange.base import Exchange, OrderStatus, PlaceOrder
 from dualmm.exchange.sync import market_snapshot, still_resting
@@ -105,7 +107,7 @@ def market_replay(
     state: LiquidationState,
     position: PositionTracker,
     orders: list[tuple[datetime, Decimal, Decimal]],
-    fills: list[Fill],
+    fills: Sequence[Fill],
     finished_at: datetime | None,
 ) -> MarketReplay:
     """The replay's report of one liquidation, from what the loop (or the workflow) recorded."""
@@ -141,15 +143,14 @@ async def replay_market(
     resting: RestingOrder | None = None
     cursor: str | None = None
     orders: list[tuple[datetime, Decimal, Decimal]] = []
-    fills: list[Fill] = []
+    fills: tuple[Fill, ...] = ()
     now = start
     while now <= horizon:
         venue.advance_to(now)
         page = await exchange.fills(market, cursor)
         cursor = page.cursor
-        for fill in page.fills:
-            position = position.apply_fill(fill)
-            fills.append(fill)
+        position = position.apply_fills(page.fills)
+        fills = record_fills(fills, page.fills)
         snapshot = await market_snapshot(exchange, market, now)
         if resting is not None:
             order = await exchange.get_order(resting.order_id)
@@ -314,3 +315,5 @@ def register(app: typer.Typer) -> None:
         else:
             result = asyncio.run(run_replay(scenario, config))
         print(result.to_json() if as_json else render_timeline(scenario, result))
+        if temporal:
+            hard_exit(0)  # the Temporal runtime can abort at interpreter exit (sdk-python #300)

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dualmm.domain.position import PositionTracker
+from dualmm.domain.position import PositionTracker, record_fills
 from dualmm.domain.types import Fill, Side, Token
 
 D = Decimal
@@ -621,3 +621,17 @@ def test_failed_reports_in_any_interleaving_end_at_the_surviving_fold(
 def test_snapshot_round_trip_property(raw: list[RawFill]) -> None:
     tracker, _ = build(raw)
     assert PositionTracker.model_validate_json(tracker.model_dump_json()) == tracker
+
+
+def test_record_fills_keeps_each_standing_trade_once() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def report(trade_id: str, status: str = "MATCHED") -> Fill:
+        return Fill(
+            trade_id=trade_id, condition_id="c", token=Token.YES, side=Side.SELL,
+            price=Decimal("0.5"), size=Decimal(1), at=at, status=status,
+        )  # fmt: skip
+
+    first = record_fills((), [report("a"), report("b")])
+    again = record_fills(first, [report("a"), report("b", "FAILED"), report("b"), report("c")])
+    assert [f.trade_id for f in again] == ["a", "c"]

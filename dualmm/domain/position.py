@@ -386,3 +386,16 @@ def _appended(
         return _resolve(events, failed)
     reversed_ids = frozenset(failed) - set(pending)
     return _fold(events, reversed_ids, fold, len(events) - 1), pending
+
+
+def record_fills(recorded: Sequence[Fill], reports: Iterable[Fill]) -> tuple[Fill, ...]:
+    """The trades that stand, for reports: a re-reported trade counts once, a FAILED one goes."""
+    by_id = {fill.trade_id: fill for fill in recorded}
+    failed: set[str] = set()
+    for report in reports:
+        if report.status == FAILED:
+            failed.add(report.trade_id)
+            by_id.pop(report.trade_id, None)
+        elif report.trade_id not in failed:
+            by_id.setdefault(report.trade_id, report)
+    return tuple(by_id.values())
