@@ -286,7 +286,10 @@ class SimServer:
 
     def start(self) -> SimServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="dualmm-sim-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits up to one poll
+            name="dualmm-sim-server",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -945,6 +948,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's pooled httpx expects
+    # Headers and body go out in two writes; with Nagle on, each answer would wait ~40 ms for
+    # the client's delayed ACK.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def setup(self) -> None:
@@ -983,13 +989,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return  # dropped: the client sees the connection close with no answer
             time.sleep(hang)
         payload = json.dumps(reply.body, separators=(",", ":")).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout); nothing to tell
 
     do_GET = _handle
     do_POST = _handle
