@@ -212,6 +212,11 @@ def test_books_prices_and_market_parameters(
     assert client.get_price(yes, "BUY") == {"price": "0.49"}
     assert client.get_price(yes, "SELL") == {"price": "0.51"}
     assert client.get_last_trade_price(yes)["price"] == "0.5"
+    assert client.get_last_trades_prices([BookParams(token_id=no)]) == [
+        {"token_id": no, "price": "0.5", "side": ""}
+    ]
+    assert client.get_prices([BookParams(token_id=yes)]) == {yes: {"BUY": "0.49", "SELL": "0.51"}}
+    assert client.get_spread(yes) == {"spread": "0.02"}
     assert [b["asset_id"] for b in client.get_order_books([BookParams(token_id=no)])] == [no]
     assert client.get_tick_size(yes) == "0.01"
     assert client.get_tick_size(venue.markets()[1].yes_token_id) == "0.001"
@@ -437,6 +442,11 @@ def test_open_orders_and_trades_page_until_lte(
     }
     assert client.get_order(placed[0])["status"] == "MATCHED"
     assert client.get_order(placed[0])["associate_trades"]
+    later = int(START.timestamp()) + 30  # only the maker fills happened after 30 s
+    assert len(client.get_trades(TradeParams(after=later))) == 5
+    assert len(client.get_trades(TradeParams(before=later))) == 2
+    assert client.get_trades(TradeParams(maker_address=Account.create().address)) == []
+    assert rejection(lambda: client.get_trades(TradeParams(after="yesterday")))[0] == 400
 
 
 def test_raw_cursors_end_with_lte_and_tolerate_url_encoding(

@@ -238,6 +238,9 @@ class SimServer:
             ("POST", "/midpoints"): self._midpoints,
             ("GET", "/price"): self._price,
             ("GET", "/last-trade-price"): self._last_trade_price,
+            ("POST", "/last-trades-prices"): self._last_trades_prices,
+            ("POST", "/prices"): self._prices,
+            ("GET", "/spread"): self._spread,
             ("GET", "/sampling-markets"): self._markets_page,
             ("GET", "/markets"): self._markets_page,
             ("GET", "/rewards/markets/current"): self._rewards_page,
@@ -445,12 +448,32 @@ class SimServer:
         side = request.query.get("side", "").upper()
         if side not in ("BUY", "SELL"):
             raise ApiError(400, "Invalid side")
-        with _venue_errors():
-            bid, ask = self.venue.touch(self._token(request))
+        bid, ask = self._touch(self._token(request))
         return {"price": _dec(bid if side == "BUY" else ask)}
 
     def _last_trade_price(self, request: Request) -> JSON:
         return {"price": _dec(self._midpoint(self._token(request))), "side": ""}
+
+    def _last_trades_prices(self, request: Request) -> JSON:
+        return [
+            {"token_id": t, "price": _dec(self._midpoint(t)), "side": ""}
+            for t in self._token_list(request)
+        ]
+
+    def _touch(self, token_id: str) -> tuple[Decimal, Decimal]:
+        with _venue_errors():
+            return self.venue.touch(token_id)
+
+    def _prices(self, request: Request) -> JSON:
+        prices = {}
+        for token_id in self._token_list(request):
+            bid, ask = self._touch(token_id)
+            prices[token_id] = {"BUY": _dec(bid), "SELL": _dec(ask)}
+        return prices
+
+    def _spread(self, request: Request) -> JSON:
+        bid, ask = self._touch(self._token(request))
+        return {"spread": _dec(ask - bid)}
 
     # --- markets and rewards ---
 
@@ -780,8 +803,8 @@ class SimServer:
             "last_update": match_time,
             "outcome": _outcome(trade.token),
             "bucket_index": 0,
-            "owner": taker["owner"] or ours["owner"],
-            "maker_address": creds.address,
+            "owner": taker["owner"],
+            "maker_address": taker["maker_address"],
             "transaction_hash": _tx_hash(trade.trade_id),
             "trader_side": trade.liquidity.value,
             "maker_orders": makers,
@@ -791,14 +814,14 @@ class SimServer:
         query = request.query
         if query.get("maker_address", creds.address).lower() != creds.address.lower():
             return _page([], query.get("next_cursor"), self.page_size)
-        after, before = query.get("after"), query.get("before")
+        after, before = _unix_param(query, "after"), _unix_param(query, "before")
         trades = [
             trade
             for trade in self.venue.trades(creds.address, condition_id=query.get("market") or None)
             if query.get("asset_id") in (None, "", trade.token_id)
             and query.get("id") in (None, "", trade.trade_id)
-            and (not after or _unix(trade.at) >= int(after))
-            and (not before or _unix(trade.at) <= int(before))
+            and (after is None or _unix(trade.at) >= after)
+            and (before is None or _unix(trade.at) <= before)
         ]
         data = [self._trade_json(trade, creds) for trade in trades]
         return _page(data, query.get("next_cursor"), self.page_size)
@@ -925,6 +948,15 @@ def _decode_amounts(order: dict[str, Any], order_id: str) -> tuple[Side, Decimal
     if collateral <= 0 or tokens <= 0:
         raise ApiError(400, f"order {order_id} is invalid. Amounts must be positive")
     return side, Decimal(collateral) / Decimal(tokens), Decimal(tokens) / UNITS
+
+
+def _unix_param(query: dict[str, str], name: str) -> int | None:
+    text = query.get(name)
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ApiError(400, f"invalid {name}: expected unix seconds")
+    return int(text)
 
 
 def _expiration(order: dict[str, Any], order_id: str) -> int:
