@@ -228,7 +228,7 @@ def test_books_prices_and_market_parameters(
 
     assert rejection(lambda: client.get_order_book("123")) == (
         404,
-        "no orderbook exists for the requested token id 123",
+        "No orderbook exists for the requested token id",
     )
     assert rejection(lambda: client.get_midpoint("not-a-token"))[0] == 400
 

@@ -179,12 +179,13 @@ def _page(items: list[JSON], cursor: str | None, size: int) -> dict[str, JSON]:
 
 
 @contextmanager
-def _venue_errors(not_found: int = 404) -> Iterator[None]:
-    """Venue errors as CLOB answers: unknown things 404 (or `not_found`), rejections 400."""
+def _venue_errors(not_found: int = 404, message: str | None = None) -> Iterator[None]:
+    """Venue errors as CLOB answers: unknown things 404 (or `not_found`, with `message` if
+    given), rejections 400."""
     try:
         yield
     except NotFound as exc:
-        raise ApiError(not_found, str(exc)) from None
+        raise ApiError(not_found, message or str(exc)) from None
     except ExchangeError as exc:
         raise ApiError(400, str(exc)) from None
 
@@ -388,23 +389,23 @@ class SimServer:
         return token_id
 
     def _venue_book(self, token_id: str) -> Book:
-        with _venue_errors():
+        with _venue_errors(message=NO_ORDERBOOK):
             return self.venue.book(token_id)
 
     def _midpoint(self, token_id: str) -> Decimal:
-        with _venue_errors():
+        with _venue_errors(message=NO_ORDERBOOK):
             return self.venue.midpoint(token_id)
 
     def _tick_size(self, request: Request) -> JSON:
-        with _venue_errors():
+        with _venue_errors(message=NO_ORDERBOOK):
             return {"minimum_tick_size": _num(self.venue.tick_size(self._token(request)))}
 
     def _neg_risk(self, request: Request) -> JSON:
-        with _venue_errors():
+        with _venue_errors(message=NO_ORDERBOOK):
             return {"neg_risk": self.venue.neg_risk(self._token(request))}
 
     def _fee_rate(self, request: Request) -> JSON:
-        with _venue_errors():
+        with _venue_errors(message=NO_ORDERBOOK):
             self.venue.market_of_token(self._token(request))
         return {"base_fee": 0}  # the reward markets simulated here charge no fee
 
@@ -461,7 +462,7 @@ class SimServer:
         ]
 
     def _touch(self, token_id: str) -> tuple[Decimal, Decimal]:
-        with _venue_errors():
+        with _venue_errors(message=NO_ORDERBOOK):
             return self.venue.touch(token_id)
 
     def _prices(self, request: Request) -> JSON:
@@ -610,7 +611,9 @@ class SimServer:
         if not isinstance(payload, list) or not payload:
             raise ApiError(400, "Invalid order payload")
         if len(payload) > MAX_BATCH:
-            raise ApiError(400, f"Too many orders in payload: {len(payload)}, max allowed: 15")
+            raise ApiError(
+                400, f"Too many orders in payload: {len(payload)}, max allowed: {MAX_BATCH}"
+            )
         results = []
         for item in payload:
             try:
