@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import typer
 from eth_account import Account
 from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.clob_types import (
@@ -42,6 +46,7 @@ from py_clob_client_v2.http_helpers import helpers as sdk_http
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.signer import Signer
 
+from dualmm import cli
 from dualmm.domain.types import MarketInfo
 from dualmm.scenario import parse_scenario
 from dualmm.sim.server import Faults, SimServer
@@ -658,3 +663,92 @@ def test_order_payload_must_belong_to_the_api_key(
         lambda: client._post(f"{server.url}/order", headers=headers, data=body)
     )
     assert (status, message) == (400, "the order owner has to be the owner of the API KEY")
+
+
+def test_a_failed_trade_is_reported_and_reversed(
+    server: SimServer, client: ClobClient, market_a: MarketInfo
+) -> None:
+    crossing = client.create_and_post_order(buy(market_a.yes_token_id, 0.52))
+    (trade_id,) = crossing["tradeIDs"]
+    answer = httpx.post(f"{server.url}/_sim/fail-trade", json={"trade_id": trade_id}, timeout=5)
+    assert answer.json()["status"] == "FAILED"
+    (trade,) = client.get_trades()
+    assert (trade["id"], trade["status"]) == (trade_id, "FAILED")
+    collateral = client.get_balance_allowance(
+        BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)
+    )
+    assert collateral["balance"] == str(10_000 * 10**6)
+    missing = httpx.post(f"{server.url}/_sim/fail-trade", json={"trade_id": "nope"}, timeout=5)
+    assert missing.status_code == 404
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """`dualmm sim-server ...` through the real entry point, with only this command registered."""
+    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("dualmm.sim.cli",))
+    app = typer.Typer(add_completion=False, rich_markup_mode=None)
+    app.callback()(lambda: None)  # a group, as in dualmm.cli
+    monkeypatch.setattr(cli, "app", app)
+    monkeypatch.setattr("sys.argv", ["dualmm", "sim-server", *args])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    return int(done.value.code or 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--error-rate", "1.5"], "--error-rate"),
+        (["--port", "-1"], "--port"),
+        (["--fund", "lots"], "--fund: 'lots' is not a number"),
+        (["--fund", "-5"], "--fund: -5 must be a non-negative amount of USDC"),
+        (["--scenario", "/no/such/file.json"], "/no/such/file.json: cannot read"),
+        (["--speed", "0"], "--speed"),
+    ],
+)
+def test_bad_flags_fail_in_one_line_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    assert run_cli(monkeypatch, *args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_the_command_serves_a_scenario_and_funds_its_test_key() -> None:
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "skewed-exit.json"
+    command = [sys.executable, "-m", "dualmm", "sim-server", "--port", "0", "--admin"]
+    process = subprocess.Popen(
+        [*command, "--scenario", str(scenario), "--speed", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(7)]
+        url = lines[0].split()[2]
+        address = next(line.split()[-1] for line in lines if "address:" in line)
+        assert "THROWAWAY TEST KEY" in "".join(lines)
+        key = next(line.split()[-1] for line in lines if "private key:" in line)
+        assert Account.from_key(key).address == address
+
+        client = ClobClient(url, CHAIN, key=key)
+        client.set_api_creds(client.create_api_key())
+        (market,) = parse_scenario(json.loads(scenario.read_text())).markets
+        held = client.get_balance_allowance(
+            BalanceAllowanceParams(
+                asset_type=AssetType.CONDITIONAL, token_id=market.info().yes_token_id
+            )
+        )
+        assert held["balance"] == "20000000"  # the scenario's starting position
+        assert client.get_midpoint(market.info().yes_token_id) == {"mid": "0.53"}
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert out.strip().endswith("dualmm sim-server: stopped")
