@@ -219,7 +219,8 @@ def render_status(status: dict[str, Any]) -> str:
     uptime = Decimal(status["earning_uptime"]) * 100
     lines = [
         f"bot {status['bot_id']} ({mode}){flags}: running {status['running_seconds']}s, "
-        f"earning uptime {uptime:.1f}%, liquidations finished {status['liquidations_finished']}"
+        f"earning uptime {uptime:.1f}%, liquidations finished {status['liquidations_finished']} "
+        f"(realized {status['liquidations_realized_pnl']})"
     ]
     market = status["active_market"]
     if market is None:
@@ -561,6 +562,7 @@ def _status_line(status: dict[str, Any]) -> str:
         f"(quotes {len(status['quotes'])}, YES {position.get('yes_qty', '0')} "
         f"NO {position.get('no_qty', '0')}) | liquidating {len(status['liquidations'])}"
         f"{f' ({stages})' if stages else ''} | finished {status['liquidations_finished']} "
+        f"(realized {status['liquidations_realized_pnl']}) "
         f"| earning uptime {uptime:.0f}%"
     )
 

@@ -330,6 +330,7 @@ async def test_liquidate_all_stops_quoting_and_completes_after_the_children(
         result = await asyncio.wait_for(handle.result(), WAIT)
         assert isinstance(result, ActiveMarketResult)
         assert result.liquidations_finished == 1
+        assert result.liquidations_realized_pnl == Decimal("0.10")  # 10 bought 0.48, sold 0.49
         assert venue.open_orders() == []
 
         # Every run's recorded history replays without nondeterminism.

@@ -114,6 +114,7 @@ class ActiveMarketState(Frozen):
     pending: tuple[PositionLimit, ...] = ()  # positions waiting for their child
     finished: tuple[FinishedLiquidation, ...] = ()  # the latest few
     liquidations_finished: int = 0
+    liquidations_realized_pnl: Decimal = Decimal(0)  # summed over every finished child
     rounds: int = 0
     earned_seconds: Decimal = Decimal(0)  # quoted time of closed rounds
     paused: bool = False
@@ -138,6 +139,7 @@ class ActiveMarketStatus(Frozen):
     pending: tuple[str, ...]
     finished: tuple[FinishedLiquidation, ...]
     liquidations_finished: int
+    liquidations_realized_pnl: Decimal
     running_seconds: Decimal
     earning_seconds: Decimal
     earning_uptime: Decimal  # earning / running, 0..1
@@ -149,6 +151,7 @@ class ActiveMarketResult(Frozen):
 
     finished: tuple[FinishedLiquidation, ...]
     liquidations_finished: int
+    liquidations_realized_pnl: Decimal
     earning_seconds: Decimal
     running_seconds: Decimal
 
@@ -190,6 +193,7 @@ class ActiveMarketWorkflow:
             liquidations=live,
             finished=(*self._state.finished, FinishedLiquidation.of(result))[-_FINISHED_KEPT:],
             liquidations_finished=self._state.liquidations_finished + 1,
+            liquidations_realized_pnl=self._state.liquidations_realized_pnl + result.realized_pnl,
         )
 
     @workflow.signal(name="exit_market")
@@ -229,6 +233,7 @@ class ActiveMarketWorkflow:
             pending=tuple(p.market.condition_id for p in state.pending),
             finished=state.finished,
             liquidations_finished=state.liquidations_finished,
+            liquidations_realized_pnl=state.liquidations_realized_pnl,
             running_seconds=running,
             earning_seconds=earning,
             earning_uptime=min(Decimal(1), earning / running) if running > 0 else Decimal(0),
@@ -414,6 +419,7 @@ class ActiveMarketWorkflow:
         return ActiveMarketResult(
             finished=state.finished,
             liquidations_finished=state.liquidations_finished,
+            liquidations_realized_pnl=state.liquidations_realized_pnl,
             earning_seconds=state.earned_seconds,
             running_seconds=_seconds(workflow.now() - (state.started_at or workflow.now())),
         )
