@@ -115,7 +115,8 @@ class Request:
 class Reply:
     status: int
     body: JSON
-    lost: bool = False  # accepted, then the answer never arrives in time
+    # Accepted, then the answer is held this many seconds (0: the connection is dropped).
+    lost_for_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -347,7 +348,7 @@ class SimServer:
         reply = self._dispatch(request)
         placing = request.method == "POST" and request.path in ("/order", "/orders")
         if placing and reply.status == 200 and timeout_draw < faults.accept_timeout_rate:
-            reply.lost = True
+            reply.lost_for_s = faults.accept_timeout_hang_s
         return reply
 
     def _dispatch(self, request: Request) -> Reply:
@@ -1017,12 +1018,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception:  # a bug must not kill the connection thread silently
             logger.exception("sim server error on %s %s", request.method, request.path)
             reply = Reply(500, {"error": "internal error"})
-        if reply.lost:
-            hang = self.server.app.faults.accept_timeout_hang_s
+        if reply.lost_for_s is not None:
             self.close_connection = True
-            if not hang:
+            if not reply.lost_for_s:
                 return  # dropped: the client sees the connection close with no answer
-            time.sleep(hang)
+            time.sleep(reply.lost_for_s)
         payload = json.dumps(reply.body, separators=(",", ":")).encode()
         try:
             self.send_response(reply.status)
