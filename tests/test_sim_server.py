@@ -50,7 +50,7 @@ from dualmm import cli
 from dualmm.domain.types import MarketInfo
 from dualmm.scenario import parse_scenario
 from dualmm.sim.server import Faults, SimServer
-from dualmm.sim.venue import SimVenue
+from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
 
 START = datetime(2026, 1, 21, 12, 0, tzinfo=UTC)
 CHAIN = 137
@@ -383,6 +383,41 @@ def test_tampered_or_foreign_orders_are_rejected(
         "the order signer address has to be the address of the API KEY",
     )
     assert client.get_open_orders() == []
+
+
+def test_an_order_outside_the_price_bounds_is_rejected(
+    client: ClobClient, market_a: MarketInfo
+) -> None:
+    # The client refuses prices outside [tick, 1 - tick]; sign one by hand at 1.00.
+    signed = client.builder.build_order(
+        buy(market_a.yes_token_id, 1.0), CreateOrderOptions(tick_size="0.01", neg_risk=False)
+    )
+    status, message = rejection(lambda: client.post_order(signed))
+    assert status == 400 and "is invalid. Price (1)" in message
+    assert client.get_open_orders() == []
+
+
+def test_neg_risk_orders_are_signed_for_the_neg_risk_exchange() -> None:
+    scenario = parse_scenario(
+        {
+            "name": "neg-risk",
+            "start": START.isoformat(),
+            "markets": [_market(0xE, "0.01", [[0, "0.50"]], "10")],
+        }
+    )
+    (plain,) = scenario.markets
+    info = plain.info().model_copy(update={"neg_risk": True})
+    venue = SimVenue([SimMarket(info, plain, START, book_seed="neg-risk")], ManualClock(START))
+    with SimServer(venue) as server:
+        client = connect(server)
+        assert client.get_neg_risk(info.yes_token_id) is True
+        assert client.get_order_book(info.yes_token_id)["neg_risk"] is True
+        assert client.create_and_post_order(buy(info.yes_token_id, 0.45))["success"] is True
+        wrong_exchange = PartialCreateOrderOptions(neg_risk=False)
+        rejected = rejection(
+            lambda: client.create_and_post_order(buy(info.yes_token_id, 0.44), wrong_exchange)
+        )
+        assert rejected == (400, "invalid signature")
 
 
 @pytest.mark.parametrize("signature_type", [1, 2, 3])
