@@ -25,10 +25,9 @@ from temporalio.client import Client
 
 from activities.liquidation import non_retryable_venue_errors
 from dualmm.config import MarketMakerConfig
+from dualmm.discovery import Filters, discover
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.prices import ONE
 from dualmm.domain.quoting import desired_quotes, needs_requote, position_limit_reached
-from dualmm.domain.rewards import RewardCandidate, rank_markets
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 from dualmm.exchange.base import Exchange, Order, PlaceOrder
 from dualmm.exchange.sync import market_snapshot, still_resting
@@ -118,41 +117,20 @@ class MarketMakingActivities:
 
     @activity.defn(name="pick_market")
     async def pick_market(self, request: PickMarketInput) -> MarketInfo | None:
-        """The best reward market by estimated earnings per USDC, or None if none qualifies."""
-        async with non_retryable_venue_errors():
-            ours = await self._exchange.open_orders()
-            candidates = [
-                await self._candidate(m.info, ours)
-                for m in await self._exchange.reward_markets()
-                if m.active and m.accepting_orders and m.info.condition_id not in request.exclude
-            ]
-        ranked = rank_markets(
-            candidates,
-            request.config,
-            exclude=set(request.exclude),
-            max_capital=request.liquidity_budget,
-        )
-        return ranked[0].market if ranked else None
+        """The best reward market by estimated earnings per USDC, or None if none qualifies.
 
-    async def _candidate(self, market: MarketInfo, ours: list[Order]) -> RewardCandidate:
-        """The market with its YES book minus our own orders (we do not compete with them)."""
-        book = await self._exchange.book(market.yes_token_id)
-        bids = {level.price: level.size for level in book.bids}
-        asks = {level.price: level.size for level in book.asks}
-        for order in ours:
-            if order.condition_id != market.condition_id:
-                continue
-            token = market.token_of(order.token_id)
-            # On the unified YES book a NO bid is a YES ask at 1 - price, and vice versa.
-            levels = bids if (order.side is Side.BUY) == (token is Token.YES) else asks
-            price = order.price if token is Token.YES else ONE - order.price
-            levels[price] = levels.get(price, Decimal(0)) - order.remaining
-        return RewardCandidate(
-            market=market,
-            yes_mid=await self._exchange.midpoint(market.yes_token_id),
-            bids=tuple((p, q) for p, q in sorted(bids.items(), reverse=True) if q > 0),
-            asks=tuple((p, q) for p, q in sorted(asks.items()) if q > 0),
-        )
+        Our quotes are withdrawn before a pick and markets in liquidation are excluded, so the
+        books hold none of our orders: what they show is the competition.
+        """
+        async with non_retryable_venue_errors():
+            ranked = await discover(
+                self._exchange,
+                Filters(exclude=frozenset(request.exclude)),
+                request.config,
+                request.liquidity_budget,
+                datetime.now(UTC),
+            )
+        return ranked[0].market if ranked else None
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:

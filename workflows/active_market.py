@@ -309,7 +309,10 @@ class ActiveMarketWorkflow:
                 config=config,
                 position=active.checkpoint.position,
                 cursor=active.checkpoint.cursor or None,
-                key_prefix=f"mm-{info.workflow_id}-{info.run_id}-{active.number}",
+                key_prefix=(
+                    f"mm-{info.workflow_id}-{info.run_id}-{active.number}-"
+                    f"{active.market.condition_id}"
+                ),
                 quoted_seconds=active.checkpoint.quoted_seconds,
             ),
             start_to_close_timeout=_ROUND_TIMEOUT,
@@ -334,7 +337,8 @@ class ActiveMarketWorkflow:
             if isinstance(err.cause, CancelledError):
                 return  # cancelled before it ran: what progress told us stands
             # A non-retryable venue failure: keep what progress told us, try again later.
-            workflow.logger.warning("market making on %s failed: %s", active.market, err)
+            cid = active.market.condition_id
+            workflow.logger.warning("market making on %s failed: %s", cid, err.cause or err)
             result = None
         finally:
             self._round_running = False
