@@ -784,14 +784,10 @@ class SimServer:
             "maker_address": "",
             "side": other_side.value,
         }
-        taker, makers = (
-            (ours, [counterparty])
-            if trade.liquidity is Liquidity.TAKER
-            else (
-                counterparty,
-                [ours],
-            )
-        )
+        if trade.liquidity is Liquidity.TAKER:
+            taker, makers = ours, [counterparty]
+        else:
+            taker, makers = counterparty, [ours]
         match_time = str(_unix(trade.at))
         return {
             "id": trade.trade_id,
