@@ -15,6 +15,7 @@ intent, and a key never stands for two different orders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ from enum import StrEnum
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
 from activities.liquidation import non_retryable_venue_errors
 from dualmm.config import MarketMakerConfig
@@ -136,16 +138,23 @@ class MarketMakingActivities:
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:
         """Quote until the position limit is reached or the workflow cancels the round."""
         round_ = _Round(self._exchange, self._client, request)
-        async with non_retryable_venue_errors():
-            await round_.resume()
-            try:
-                return await round_.run()
-            except asyncio.CancelledError:
-                details = activity.cancellation_details()
-                if details is not None and details.worker_shutdown:
-                    # Quotes stay live: the retried attempt adopts them.
-                    raise
-                return await round_.stop()
+        try:
+            async with non_retryable_venue_errors():
+                await round_.resume()
+                try:
+                    return await round_.run()
+                except asyncio.CancelledError:
+                    details = activity.cancellation_details()
+                    if details is not None and details.worker_shutdown:
+                        # Quotes stay live: the retried attempt adopts them.
+                        raise
+                    return await round_.stop()
+        except ApplicationError as exc:
+            if exc.non_retryable:
+                # No attempt follows soon to watch the quotes: take them off the book first.
+                with contextlib.suppress(Exception):
+                    await round_.stop()
+            raise
 
 
 class _Round:

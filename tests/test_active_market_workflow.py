@@ -18,8 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -34,7 +36,7 @@ from activities.market_making import (
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Token
-from dualmm.exchange.base import PlaceOrder
+from dualmm.exchange.base import InsufficientBalance, Order, PlaceOrder
 from dualmm.runtime import build_worker, start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
@@ -545,3 +547,25 @@ async def test_the_worker_traces_workflows_and_activities_without_their_argument
     ):
         assert f'"name": "{name}"' in text
     assert venue.markets[0].condition_id not in text  # arguments never reach a span
+
+
+async def test_a_venue_refusal_that_ends_the_round_takes_its_quotes_off_the_book() -> None:
+    venue = Venue()
+    a = venue.markets[0]
+
+    class BrokeAfterOneOrder(SimExchange):
+        placed = 0
+
+        async def place_order(self, request: PlaceOrder) -> Order:
+            self.placed += 1
+            if self.placed > 1:
+                raise InsufficientBalance("not enough balance / allowance")
+            return await super().place_order(request)
+
+    exchange = BrokeAfterOneOrder(venue.venue, WALLET)
+    activities = MarketMakingActivities(exchange, FakeParent())  # type: ignore[arg-type]
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(activities.make_market, _round_input(a))
+    assert raised.value.non_retryable and raised.value.type == "InsufficientBalance"
+    assert len(venue.venue.ledger()["orders"]) == 1  # the first quote was placed...
+    assert venue.open_orders() == []  # ...and withdrawn before the round failed
