@@ -40,14 +40,8 @@ from dualmm.exchange.base import (
 from dualmm.exchange.clob import ClobExchange, trade_fills
 from dualmm.exchange.errors import classify
 from dualmm.scenario import parse_scenario
-from dualmm.sim import server as sim_server
 from dualmm.sim.server import Faults, SimServer
 from dualmm.sim.venue import SimExchange, SimVenue
-
-# The server writes headers and body separately; with Nagle on, every answer waits ~40 ms for
-# the client's delayed ACK. Until dualmm.sim.server sets this itself, set it here for speed
-# (it changes timing only, no answer).
-sim_server._RequestHandler.disable_nagle_algorithm = True
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 FUND = Decimal(10000)

@@ -574,7 +574,7 @@ class SimVenue:
             )
         if not tick <= price <= ONE - tick:
             raise InvalidOrder(
-                f"order {order_id} is invalid. Price ({price}) is outside [{tick}, {ONE - tick}]"
+                f"order {order_id} is invalid. Price ({price}), min: {tick} - max: {ONE - tick}"
             )
         if size <= 0 or round_size(size) != size:
             raise InvalidOrder(
