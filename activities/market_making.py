@@ -106,6 +106,21 @@ class PositionLimit(Frozen):
     cursor: str | None
 
 
+class WithdrawRequest(Frozen):
+    condition_id: str
+
+
+async def cancel_quotes(exchange: Exchange, condition_id: str, known: set[str]) -> None:
+    """Cancel the `known` quotes and every other open BUY of ours on the market (only market
+    making buys; a liquidation sells)."""
+    live = set(known)
+    for order in await exchange.open_orders(condition_id):
+        if order.side is Side.BUY:
+            live.add(order.order_id)
+    for order_id in sorted(live):
+        await exchange.cancel_order(order_id)
+
+
 def placement_key(prefix: str, activity_id: str, sequence: int, intent: OrderIntent) -> str:
     return f"{prefix}:{activity_id}:{sequence}:{intent.token}:{intent.price}:{intent.size}"
 
@@ -133,6 +148,13 @@ class MarketMakingActivities:
                 datetime.now(UTC),
             )
         return ranked[0].market if ranked else None
+
+    @activity.defn(name="withdraw_quotes")
+    async def withdraw_quotes(self, request: WithdrawRequest) -> None:
+        """Take a round's quotes off the book when the round ended without doing it itself
+        (cancelled between attempts, or its worker died)."""
+        async with non_retryable_venue_errors():
+            await cancel_quotes(self._exchange, request.condition_id, set())
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:
@@ -225,12 +247,8 @@ class _Round:
         Open orders are asked again because a placement interrupted by the cancellation may
         have been accepted without being recorded as a quote.
         """
-        live = {q.order_id for q in self._checkpoint.quotes}
-        for order in await self._exchange.open_orders(self._market.condition_id):
-            if order.side is Side.BUY:
-                live.add(order.order_id)
-        for order_id in sorted(live):
-            await self._exchange.cancel_order(order_id)
+        known = {q.order_id for q in self._checkpoint.quotes}
+        await cancel_quotes(self._exchange, self._market.condition_id, known)
         self._set_quotes(())
         await self._sync_fills()
         self._heartbeat()

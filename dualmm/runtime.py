@@ -117,6 +117,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
         activities=[
             making.pick_market,
             making.make_market,
+            making.withdraw_quotes,
             liquidating.sync_market,
             liquidating.place_order,
             liquidating.cancel_order,

@@ -36,7 +36,13 @@ from activities.market_making import (
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Token
-from dualmm.exchange.base import InsufficientBalance, Order, PlaceOrder
+from dualmm.exchange.base import (
+    FillPage,
+    InsufficientBalance,
+    Order,
+    PlaceOrder,
+    VenueUnavailable,
+)
 from dualmm.runtime import build_worker, start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
@@ -84,7 +90,7 @@ class Venue:
             ],
             self.clock,
         )
-        self.exchange = SimExchange(self.venue, WALLET)
+        self.exchange: SimExchange = SimExchange(self.venue, WALLET)
 
     def move(self, market: MarketInfo, mid: str) -> None:
         at = (self.clock.now() - START).total_seconds() + 1
@@ -569,3 +575,32 @@ async def test_a_venue_refusal_that_ends_the_round_takes_its_quotes_off_the_book
     assert raised.value.non_retryable and raised.value.type == "InsufficientBalance"
     assert len(venue.venue.ledger()["orders"]) == 1  # the first quote was placed...
     assert venue.open_orders() == []  # ...and withdrawn before the round failed
+
+
+async def test_pausing_a_round_stuck_in_retries_still_withdraws_its_quotes(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+    a = venue.markets[0]
+
+    class FlakyFills(SimExchange):
+        broken = False
+
+        async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+            if self.broken:
+                raise VenueUnavailable("503 service not ready")
+            return await super().fills(market, cursor)
+
+    venue.exchange = FlakyFills(venue.venue, WALLET)
+    async with _bot(dev_env, task_queue, venue, _config()) as handle:
+        await _until(handle, _quoting(a))
+        venue.exchange.broken = True  # every attempt now fails, leaving the quotes live
+        await asyncio.sleep(2)
+        assert len(venue.open_orders()) == 2
+        await handle.signal(ActiveMarketWorkflow.pause)
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while venue.open_orders():
+            assert asyncio.get_running_loop().time() < deadline, venue.open_orders()
+            await asyncio.sleep(0.2)
+        paused = await _status(handle)
+        assert paused.paused and paused.quotes == ()

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         PickMarketInput,
         PositionLimit,
         Quote,
+        WithdrawRequest,
     )
     from dualmm.config import OrchestratorConfig
     from dualmm.domain.position import PositionTracker
@@ -320,6 +321,22 @@ class ActiveMarketWorkflow:
             retry_policy=_ACTIVITY_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        try:
+            result = await self._await_round(handle)
+        except ActivityError as err:
+            await self._after_failed_round(active, err)
+            return
+        active = active.model_copy(
+            update={"market": result.market, "checkpoint": result.checkpoint}
+        )
+        self._set_active(active)
+        if result.outcome is Outcome.POSITION_LIMIT:
+            self._close_round(active)
+
+    async def _await_round(
+        self, handle: workflow.ActivityHandle[MarketMakingResult]
+    ) -> MarketMakingResult:
+        """The round's result; it is cancelled first when the loop has something to do."""
         self._round_running = True
         try:
             await workflow.wait_condition(
@@ -332,25 +349,24 @@ class ActiveMarketWorkflow:
             )
             if not handle.done():
                 handle.cancel()
-            result: MarketMakingResult | None = await handle
-        except ActivityError as err:
-            if isinstance(err.cause, CancelledError):
-                return  # cancelled before it ran: what progress told us stands
-            # A non-retryable venue failure: keep what progress told us, try again later.
-            cid = active.market.condition_id
-            workflow.logger.warning("market making on %s failed: %s", cid, err.cause or err)
-            result = None
+            return await handle
         finally:
             self._round_running = False
-        if result is None:
-            await workflow.wait_condition(self._interrupted, timeout=_IDLE)
-            return
-        active = active.model_copy(
-            update={"market": result.market, "checkpoint": result.checkpoint}
+
+    async def _after_failed_round(self, active: ActiveRound, error: ActivityError) -> None:
+        """The round ended without withdrawing its quotes itself (cancelled between attempts,
+        timed out on a dead worker, failed): withdraw them now. What its progress last told us
+        stands; fills after that cursor are read again by whoever takes the market next."""
+        await workflow.execute_activity_method(
+            MarketMakingActivities.withdraw_quotes,
+            WithdrawRequest(condition_id=active.market.condition_id),
+            start_to_close_timeout=_PICK_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
         )
-        self._set_active(active)
-        if result.outcome is Outcome.POSITION_LIMIT:
-            self._close_round(active)
+        if not isinstance(error.cause, CancelledError):
+            cid = active.market.condition_id
+            workflow.logger.warning("market making on %s failed: %s", cid, error.cause)
+            await workflow.wait_condition(self._interrupted, timeout=_IDLE)
 
     def _close_round(self, active: ActiveRound) -> None:
         """The round is over: its position (if any) goes to liquidation."""
