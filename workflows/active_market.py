@@ -21,6 +21,8 @@ from temporalio.exceptions import ActivityError, CancelledError, WorkflowAlready
 
 with workflow.unsafe.imports_passed_through():
     from activities.market_making import (
+        POSITION_LIMIT_SIGNAL,
+        PROGRESS_SIGNAL,
         Checkpoint,
         MarketMakingActivities,
         MarketMakingInput,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.domain.position import PositionTracker
     from dualmm.domain.types import Frozen, MarketInfo, Stage, Token
     from workflows.liquidation import (
+        FINISHED_SIGNAL,
         LiquidationInput,
         LiquidationResult,
         LiquidationWorkflow,
@@ -172,12 +175,12 @@ class ActiveMarketWorkflow:
 
     # -- signals -------------------------------------------------------------------------------
 
-    @workflow.signal(name="position_limit")
+    @workflow.signal(name=POSITION_LIMIT_SIGNAL)
     def position_limit(self, limit: PositionLimit) -> None:
         """From the market-making activity: liquidate this market (duplicates are ignored)."""
         self._queue_liquidation(limit)
 
-    @workflow.signal(name="market_progress")
+    @workflow.signal(name=PROGRESS_SIGNAL)
     def market_progress(self, progress: MarketProgress) -> None:
         active = self._state.active
         if active is not None and active.market.condition_id == progress.market.condition_id:
@@ -187,7 +190,7 @@ class ActiveMarketWorkflow:
                 )
             )
 
-    @workflow.signal(name="liquidation_finished")
+    @workflow.signal(name=FINISHED_SIGNAL)
     def liquidation_finished(self, result: LiquidationResult) -> None:
         live = tuple(e for e in self._state.liquidations if e.condition_id != result.condition_id)
         self._update(
