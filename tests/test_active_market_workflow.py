@@ -43,7 +43,7 @@ from dualmm.exchange.base import (
     PlaceOrder,
     VenueUnavailable,
 )
-from dualmm.runtime import build_worker, start_or_attach
+from dualmm.runtime import bot_status, build_worker, render_status, start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
 from dualmm.telemetry import flush_tracing, setup_tracing, tracing_interceptor
@@ -219,6 +219,10 @@ async def test_position_limit_starts_a_child_and_quotes_the_next_market_at_once(
         # A's quotes are gone; the child's SELL rests at the profit floor 0.48 + 0.01.
         on_a = [o for o in venue.open_orders() if o["condition_id"] == a.condition_id]
         assert [(o["side"], o["price"]) for o in on_a] == [("SELL", "0.49")]
+        # `dualmm status`: the parent's view, each liquidation with its child's stage.
+        report = render_status(await bot_status(dev_env.client, status.bot_id))
+        assert f"liquidating: {a.condition_id} YES 10.00 stage PASSIVE" in report
+        assert f"active: {b.condition_id}" in report and "BUY YES 10.00 @ 0.48" in report
 
         venue.move(a, "0.50")  # the SELL fills: the child finishes and reports back
         done = await _until(handle, lambda s: s.liquidations_finished == 1)
