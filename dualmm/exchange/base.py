@@ -41,6 +41,21 @@ class PlaceOrder(Frozen):
     # into the order, so a retry even after a crash signs the identical order (same order id).
     signed_at: datetime | None = None
 
+    def new_order(self, order_id: str, created_at: datetime) -> Order:
+        """The order this request makes, live and unfilled."""
+        return Order(
+            order_id=order_id,
+            condition_id=self.market.condition_id,
+            token_id=self.token_id,
+            side=self.side,
+            price=self.price,
+            original_size=self.size,
+            size_matched=Decimal(0),
+            status=OrderStatus.LIVE,
+            created_at=created_at,
+            order_type=self.order_type,
+        )
+
 
 class Order(Frozen):
     order_id: str

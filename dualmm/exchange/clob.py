@@ -465,10 +465,8 @@ class ClobExchange:
         if isinstance(answer, dict) and answer.get("orderID"):
             pending.order_id = str(answer["orderID"])  # the venue's id wins
         status = order_status(answer.get("status") if isinstance(answer, dict) else None)
-        if status is OrderStatus.LIVE:
-            return self._fresh_order(request, pending.order_id)
-        placed = await self.get_order(pending.order_id)
-        return placed if placed is not None else self._fresh_order(request, pending.order_id)
+        placed = None if status is OrderStatus.LIVE else await self.get_order(pending.order_id)
+        return placed or request.new_order(pending.order_id, request.signed_at or _now())
 
     async def _after_rejection(
         self, request: PlaceOrder, pending: _Pending, error: ExchangeError
@@ -549,20 +547,6 @@ class ClobExchange:
         signed = builder.build_signed_order(data)
         order_id = builder.build_order_hash(builder.build_order_typed_data(signed))
         return signed, str(order_id)
-
-    def _fresh_order(self, request: PlaceOrder, order_id: str) -> Order:
-        return Order(
-            order_id=order_id,
-            condition_id=request.market.condition_id,
-            token_id=request.token_id,
-            side=request.side,
-            price=request.price,
-            original_size=request.size,
-            size_matched=Decimal(0),
-            status=OrderStatus.LIVE,
-            created_at=request.signed_at or _now(),
-            order_type=request.order_type,
-        )
 
     async def cancel_order(self, order_id: str) -> None:
         try:

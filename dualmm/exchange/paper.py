@@ -140,18 +140,7 @@ class PaperExchange:
         self._check_funds(request)
         now = self._clock()
         order_id = "paper-" + hashlib.sha256(request.key.encode()).hexdigest()[:24]
-        order = Order(
-            order_id=order_id,
-            condition_id=request.market.condition_id,
-            token_id=request.token_id,
-            side=request.side,
-            price=request.price,
-            original_size=request.size,
-            size_matched=ZERO,
-            status=OrderStatus.LIVE,
-            created_at=now,
-            order_type=request.order_type,
-        )
+        order = request.new_order(order_id, now)
         self._orders[order_id] = order
         self._by_key[request.key] = order_id
         self._markets[request.token_id] = request.market
