@@ -37,6 +37,7 @@ from dualmm.backtest import (
 )
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState
+from dualmm.exchange.base import Exchange
 from dualmm.scenario import Scenario, ScenarioMarket
 from dualmm.sim.venue import SimExchange, SimVenue
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
@@ -106,12 +107,12 @@ def scenario_venue(
     return venue
 
 
-def liquidation_worker(client: Client, venue: SimVenue, task_queue: str) -> Worker:
-    """A worker for LiquidationWorkflow whose activities trade REPLAY_WALLET on `venue`, the
-    venue's clock following the workflow's check times."""
-    activities = LiquidationActivities(
-        SimExchange(venue, REPLAY_WALLET), before_sync=venue.advance_to
-    )
+def liquidation_worker(
+    client: Client, venue: SimVenue, exchange: Exchange, task_queue: str
+) -> Worker:
+    """A worker for LiquidationWorkflow whose activities trade through `exchange` (a wallet on
+    `venue`), the venue's clock following the workflow's check times."""
+    activities = LiquidationActivities(exchange, before_sync=venue.advance_to)
     return Worker(
         client,
         task_queue=task_queue,
@@ -125,7 +126,9 @@ async def _replay_market(
 ) -> MarketReplay:
     info = market.info()
     task_queue = f"replay-{uuid.uuid4()}"
-    async with liquidation_worker(client, scenario_venue(scenario, market), task_queue):
+    venue = scenario_venue(scenario, market)
+    exchange = SimExchange(venue, REPLAY_WALLET)
+    async with liquidation_worker(client, venue, exchange, task_queue):
         result = await client.execute_workflow(
             LiquidationWorkflow.run,
             LiquidationInput(

@@ -4,6 +4,12 @@ One time-skipping server for the whole session (`temporal_env`) and one dev serv
 (`dev_env`), started lazily by the first test that asks for it; tests using `dev_env` get the
 `devserver` marker automatically (deselect them with `-m "not devserver"`). Each test gets its
 own task queue (`task_queue`) so workers never steal each other's tasks.
+
+Time-skipping gotchas (seen here): an activity that completes after its workflow closed (the
+workflow terminated, or cancelled without waiting for it), like an ABANDONed child that
+completes after its parent closed, leaves the server's time skipping locked for the rest of
+the session: later sleeps and results run in real time and time out. End workflows by
+cancelling and awaiting them, and run such flows on `dev_env`.
 """
 
 from __future__ import annotations

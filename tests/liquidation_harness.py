@@ -11,14 +11,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from dualmm.backtest import REPLAY_WALLET, opening_position
 from dualmm.config import LiquidationConfig
-from dualmm.exchange.base import Order
+from dualmm.exchange.base import Exchange, Order
 from dualmm.scenario import Scenario, parse_scenario
-from dualmm.sim.venue import SimVenue
+from dualmm.sim.venue import SimExchange, SimVenue
 from dualmm.temporal_replay import liquidation_worker, scenario_venue
 from workflows.liquidation import (
     LiquidationInput,
@@ -98,10 +98,12 @@ async def running_liquidation(
     config: LiquidationConfig | None = None,
     fill_cap: Decimal | None = None,
     credit: bool = True,
+    exchange: Callable[[SimVenue], Exchange] | None = None,
     **input_fields: Any,
 ) -> AsyncIterator[Liquidation]:
     """Start the scenario's liquidation at the server's current time, on its own venue.
 
+    `exchange` wraps the venue for the activities (default: a SimExchange of REPLAY_WALLET).
     The workflow is terminated on exit if it is still running, so none outlives its test.
     """
     start = (await env.get_current_time()).replace(microsecond=0)
@@ -113,7 +115,8 @@ async def running_liquidation(
         venue = SimVenue.from_scenario(scenario, fill_cap=fill_cap)
         venue.ensure_wallet(REPLAY_WALLET)
     info = market.info()
-    async with liquidation_worker(env.client, venue, task_queue):
+    trading = exchange(venue) if exchange else SimExchange(venue, REPLAY_WALLET)
+    async with liquidation_worker(env.client, venue, trading, task_queue):
         handle = await env.client.start_workflow(
             LiquidationWorkflow.run,
             LiquidationInput(
@@ -129,6 +132,21 @@ async def running_liquidation(
         try:
             yield Liquidation(env=env, venue=venue, handle=handle, start=start)
         finally:
-            latest = env.client.get_workflow_handle(handle.id)
-            if (await latest.describe()).status is WorkflowExecutionStatus.RUNNING:
-                await latest.terminate("test over")
+            await _stop(env, handle.id)
+
+
+async def _stop(env: WorkflowEnvironment, workflow_id: str) -> None:
+    """Cancel a still-running liquidation and wait for its cleanup.
+
+    Not terminate: on the time-skipping server, terminating a workflow whose activity is in
+    flight leaves time skipping locked, and every later sleep runs in real time.
+    """
+    latest = env.client.get_workflow_handle(workflow_id)
+    if (await latest.describe()).status is not WorkflowExecutionStatus.RUNNING:
+        return
+    await latest.cancel()
+    try:
+        async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+            await latest.result()
+    except WorkflowFailureError:
+        pass  # cancelled, as asked

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from liquidation_harness import Liquidation, one_market, running_liquidation
+from liquidation_harness import (
+    WAIT_LIMIT_SECONDS,
+    Liquidation,
+    one_market,
+    running_liquidation,
+)
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
@@ -21,10 +27,10 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.liquidation import CancelRequest, LiquidationActivities
 from dualmm.backtest import REPLAY_WALLET
 from dualmm.config import LiquidationConfig
-from dualmm.domain.types import Side, Stage, Token
-from dualmm.exchange.base import OrderStatus, PlaceOrder
+from dualmm.domain.types import MarketInfo, Side, Stage, Token
+from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
 from dualmm.scenario import load_scenario
-from dualmm.sim.venue import SimExchange
+from dualmm.sim.venue import SimExchange, SimVenue
 from workflows.liquidation import FINISHED_SIGNAL, LiquidationResult, LiquidationWorkflow
 
 SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.json"))
@@ -263,6 +269,105 @@ async def test_cancel_cancels_the_resting_order_and_one_market_runs_once(
     entry = next(o for o in run.venue.ledger()["orders"] if o["order_id"] == status.order.order_id)
     assert entry["status"] == "CANCELED" and entry["cancelled_at"] is not None
     assert run.open_orders() == []
+
+
+class GatedExchange(SimExchange):
+    """Holds placements (and syncs, once `hold_syncs` is set) until the test opens the gate."""
+
+    def __init__(self, venue: SimVenue, hold_placements: bool) -> None:
+        super().__init__(venue, REPLAY_WALLET)
+        self.hold_placements = hold_placements
+        self.hold_syncs = False
+        self.held = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def _hold(self) -> None:
+        self.held.set()
+        await self.gate.wait()
+
+    async def place_order(self, request: PlaceOrder) -> Order:
+        if self.hold_placements:
+            await self._hold()
+        return await super().place_order(request)
+
+    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+        if self.hold_syncs:
+            await self._hold()
+        return await super().fills(market, cursor)
+
+
+async def cancel_and_expect_cancelled(run: Liquidation) -> None:
+    await run.handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+            await run.handle.result()
+    assert isinstance(failure.value.cause, CancelledError)
+
+
+async def test_cancel_during_a_placement_cancels_the_order_it_places(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    gated: list[GatedExchange] = []
+
+    def exchange(venue: SimVenue) -> GatedExchange:
+        gated.append(GatedExchange(venue, hold_placements=True))
+        return gated[0]
+
+    scenario = one_market([(0, "0.545"), (7200, "0.545")])
+    async with running_liquidation(temporal_env, task_queue, scenario, exchange=exchange) as run:
+        async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+            await gated[0].held.wait()
+        # The venue accepts the order only after the cancellation reached the workflow.
+        cancelled = asyncio.create_task(cancel_and_expect_cancelled(run))
+        await asyncio.sleep(0.2)
+        gated[0].gate.set()
+        await cancelled
+    orders = run.venue.ledger()["orders"]
+    assert [(o["price"], o["status"]) for o in orders] == [("0.56", "CANCELED")]
+
+
+async def test_cancel_during_a_sync_cancels_the_resting_order(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # On the dev server: the held sync completes after the workflow closed, which would leave
+    # the time-skipping server's clock locked for the rest of the session.
+    gated: list[GatedExchange] = []
+
+    def exchange(venue: SimVenue) -> GatedExchange:
+        gated.append(GatedExchange(venue, hold_placements=False))
+        return gated[0]
+
+    scenario = one_market([(0, "0.545"), (7200, "0.545")])
+    async with running_liquidation(dev_env, task_queue, scenario, exchange=exchange) as run:
+        status = await run.wait_status(lambda s: s.order is not None)
+        assert status.order is not None
+        gated[0].hold_syncs = True
+        await run.handle.signal(LiquidationWorkflow.resume)  # wakes the loop: a sync now
+        async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+            await gated[0].held.wait()
+        await cancel_and_expect_cancelled(run)
+        gated[0].gate.set()
+    assert run.venue_order(status.order.order_id).status is OrderStatus.CANCELED
+    assert run.open_orders() == []
+
+
+async def test_invalid_input_fails_the_workflow_instead_of_retrying_forever(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.55")])
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        bad = {
+            "market": scenario.markets[0].info().model_dump(mode="json"),
+            "position": {"yes_qty": "20", "yes_cost": "11"},
+            "config": {"timeout_minutes": "-1"},
+            "started_at": run.start.isoformat(),
+        }
+        handle = await temporal_env.client.start_workflow(
+            "LiquidationWorkflow", bad, id=f"{run.handle.id}-bad", task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "timeout_minutes" in str(failure.value.cause)
 
 
 async def test_venue_rejection_is_retried_at_the_next_check(

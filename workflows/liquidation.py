@@ -16,7 +16,7 @@ from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, FailureError
+from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -166,22 +166,30 @@ class LiquidationWorkflow:
     async def run(self, input: LiquidationInput) -> LiquidationResult:
         try:
             return await self._liquidate(input.next_check_at or input.started_at)
-        except asyncio.CancelledError:
-            # Cancelling the liquidation takes its order off the book, even one being placed.
-            if self._placing is not None:
-                placed = await self._placing
-                if still_resting(placed):
-                    await self._cancel(placed.order_id)
-            await self._cancel_resting()
+        except (asyncio.CancelledError, ActivityError) as exc:
+            # A cancel arrives as CancelledError, or as the error of the activity it interrupted.
+            if is_cancelled_exception(exc):
+                await self._withdraw_after_cancel()
             raise
+
+    async def _withdraw_after_cancel(self) -> None:
+        """Cancelling the liquidation takes its order off the book, even one being placed."""
+        if self._placing is not None:
+            try:
+                placed: Order | None = await self._placing
+            except ActivityError:
+                placed = None  # refused: nothing rests
+            if placed is not None and still_resting(placed):
+                await self._cancel(placed.order_id)
+        await self._cancel_resting()
 
     async def _liquidate(self, first_check: datetime) -> LiquidationResult:
         now = await self._sleep_until(first_check)
         while True:
-            if self._input.stop_at is not None and now > self._input.stop_at:
-                await self._cancel_resting()
-                return await self._finish("open", "replay horizon reached", now)
             try:
+                if self._input.stop_at is not None and now > self._input.stop_at:
+                    await self._cancel_resting()
+                    return await self._finish("open", "replay horizon reached", now)
                 snapshot = await self._sync(now)
                 plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
                 self._state = plan.state
@@ -197,6 +205,8 @@ class LiquidationWorkflow:
                         continue  # filled at once: sync again at the same time
                 wake_at = plan.wake_at
             except ActivityError as exc:
+                if is_cancelled_exception(exc):
+                    raise
                 # A venue error retrying cannot fix (a changed tick, no balance): look again
                 # at the next check rather than abandon the position.
                 self._last_error = str(exc.cause or exc)
