@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -374,17 +375,17 @@ class LiquidationWorkflow:
         self._wake = True
 
     @workflow.update
-    def set_config(self, changes: dict[str, object]) -> LiquidationConfig:
+    def set_config(self, changes: Mapping[str, object]) -> LiquidationConfig:
         """Change some config fields; returns the config now in force."""
         self._config = self._merged_config(changes)
         self._wake = True
         return self._config
 
     @set_config.validator
-    def _validate_config(self, changes: dict[str, object]) -> None:
+    def _validate_config(self, changes: Mapping[str, object]) -> None:
         self._merged_config(changes)
 
-    def _merged_config(self, changes: dict[str, object]) -> LiquidationConfig:
+    def _merged_config(self, changes: Mapping[str, object]) -> LiquidationConfig:
         try:
             return LiquidationConfig.model_validate({**self._config.model_dump(), **changes})
         except ValidationError as exc:
