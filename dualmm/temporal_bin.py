@@ -9,12 +9,14 @@ import shutil
 import sys
 from pathlib import Path
 
+from dualmm.cliutil import UsageError
+
 DEV_SERVER = "temporal"
 TEST_SERVER = "temporal-test-server"
 
 
-class MissingBinary(RuntimeError):
-    pass
+class MissingBinary(UsageError):
+    """The operator's environment lacks a server binary: a one-line CLI error, not a crash."""
 
 
 def temporal_binary(name: str) -> str:
