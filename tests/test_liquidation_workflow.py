@@ -163,6 +163,20 @@ async def test_pause_cancels_and_holds_then_resume_places_again(
         assert run.venue_order(resumed.order.order_id).status is OrderStatus.LIVE
 
 
+async def test_force_exit_overrides_a_pause(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.545"), (7200, "0.545")])
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        await run.handle.signal(LiquidationWorkflow.pause)
+        await run.wait_status(lambda s: s.paused and s.order is None)
+        await run.handle.signal(LiquidationWorkflow.force_exit)
+        result = await run.handle.result()
+    assert (result.status, result.exit_stage) == ("closed", Stage.MARKET)
+    assert (result.orders[-1].price, result.orders[-1].size) == (D("0.49"), D(20))
+    assert result.fills[0].price == D("0.54")
+
+
 async def test_set_config_rejects_bad_values_without_touching_history(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:

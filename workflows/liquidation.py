@@ -359,8 +359,8 @@ class LiquidationWorkflow:
 
     @workflow.signal
     def force_exit(self) -> None:
-        """Jump to MARKET at once."""
-        self._state = self._state.with_manual_exit()
+        """Jump to MARKET at once; an explicit exit overrides a pause."""
+        self._state = self._state.with_manual_exit().with_paused(False)
         self._wake = True
 
     @workflow.signal
