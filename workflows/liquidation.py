@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         elapsed_seconds,
         step,
     )
-    from dualmm.domain.position import PositionTracker
+    from dualmm.domain.position import PositionTracker, record_fills
     from dualmm.domain.types import (
         Fill,
         Frozen,
@@ -127,6 +127,8 @@ class LiquidationStatus(Frozen):
     unrealized_pnl: Decimal | None
     realized_pnl: Decimal
     fills: tuple[Fill, ...]
+    # FAILED trades still counted until their dependent trades' reports arrive
+    pending_reversals: tuple[str, ...]
     orders_placed: int
     config: LiquidationConfig
     last_error: str | None
@@ -157,7 +159,7 @@ class LiquidationWorkflow:
         self._resting = input.resting
         self._cursor = input.cursor
         self._orders = list(input.orders)
-        self._fills = list(input.fills)
+        self._fills = input.fills
         self._snapshot: MarketSnapshot | None = None
         self._last_error: str | None = None
         self._placing: workflow.ActivityHandle[Order] | None = None
@@ -245,9 +247,8 @@ class LiquidationWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        for fill in result.fills:
-            self._position = self._position.apply_fill(fill)
-            self._fills.append(fill)
+        self._position = self._position.apply_fills(result.fills)
+        self._fills = record_fills(self._fills, result.fills)
         self._cursor = result.cursor
         self._snapshot = result.snapshot
         if self._resting is not None:
@@ -323,7 +324,7 @@ class LiquidationWorkflow:
             position=self._position,
             stages=self._state.history,
             orders=tuple(self._orders),
-            fills=tuple(self._fills),
+            fills=self._fills,
         )
         workflow.logger.info(
             "liquidation %s in %s after %ss: %s, realized %s",
@@ -353,7 +354,7 @@ class LiquidationWorkflow:
                 "resting": self._resting,
                 "next_check_at": next_check_at,
                 "orders": tuple(self._orders),
-                "fills": tuple(self._fills),
+                "fills": self._fills,
             }
         )
 
@@ -406,7 +407,8 @@ class LiquidationWorkflow:
             held_qty=self._position.held_qty,
             unrealized_pnl=None if mid is None else self._position.unrealized_pnl(mid),
             realized_pnl=self._position.realized_pnl,
-            fills=tuple(self._fills),
+            fills=self._fills,
+            pending_reversals=self._position.pending_reversals,
             orders_placed=self._state.orders_placed,
             config=self._config,
             last_error=self._last_error,
