@@ -191,7 +191,8 @@ async def start_or_attach(
 
 
 async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
-    """The bot's `status` query, each live liquidation enriched with its own `status`."""
+    """The bot's `status` query (each live liquidation with the stage its child last signalled),
+    each live liquidation enriched with the child's own `status` (elapsed, unrealized P&L)."""
     from temporalio.service import RPCError
 
     from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
@@ -238,7 +239,7 @@ def render_status(status: dict[str, Any]) -> str:
         child = entry.get("status", {})
         lines.append(
             f"liquidating: {entry['condition_id']} {entry['held']} {entry['qty']} "
-            f"stage {child.get('stage', '?')} after {child.get('elapsed_seconds', '?')}s "
+            f"stage {entry['stage']} after {child.get('elapsed_seconds', '?')}s "
             f"unrealized {child.get('unrealized_pnl', '?')}"
         )
     for done in status["finished"][-3:]:
@@ -556,7 +557,7 @@ def _status_line(status: dict[str, Any]) -> str:
     market = status["active_market"]
     active = "none" if market is None else market["question"]
     position = status["position"] or {}
-    stages = ", ".join(str(e.get("status", {}).get("stage", "?")) for e in status["liquidations"])
+    stages = ", ".join(e["stage"] for e in status["liquidations"])
     uptime = Decimal(status["earning_uptime"]) * 100
     return (
         f"[{int(status['running_seconds']):>5}s] active: {active} "

@@ -35,7 +35,7 @@ from activities.market_making import (
 )
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.types import MarketInfo, Side, Token
+from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import (
     FillPage,
     InsufficientBalance,
@@ -214,7 +214,9 @@ async def test_position_limit_starts_a_child_and_quotes_the_next_market_at_once(
         status = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
         assert status.liquidations[0].held is Token.YES
         assert status.liquidations[0].qty == Decimal(10)
-        child = dev_env.client.get_workflow_handle(liquidation_workflow_id(a.condition_id))
+        child = dev_env.client.get_workflow_handle_for(
+            LiquidationWorkflow.run, liquidation_workflow_id(a.condition_id)
+        )
         assert (await child.describe()).status is WorkflowExecutionStatus.RUNNING
         # A's quotes are gone; the child's SELL rests at the profit floor 0.48 + 0.01.
         on_a = [o for o in venue.open_orders() if o["condition_id"] == a.condition_id]
@@ -223,6 +225,13 @@ async def test_position_limit_starts_a_child_and_quotes_the_next_market_at_once(
         report = render_status(await bot_status(dev_env.client, status.bot_id))
         assert f"liquidating: {a.condition_id} YES 10.00 stage PASSIVE" in report
         assert f"active: {b.condition_id}" in report and "BUY YES 10.00 @ 0.48" in report
+        # The child escalates (skew from now on; still resting at the floor): the parent's
+        # own registry shows it, signalled by the child.
+        await child.execute_update(LiquidationWorkflow.set_config, {"skew_start_minutes": 0})
+        skewed = await _until(handle, lambda s: s.liquidations[0].stage is Stage.SKEWED)
+        assert skewed.liquidations[0].stage_at is not None
+        report = render_status(await bot_status(dev_env.client, status.bot_id))
+        assert f"liquidating: {a.condition_id} YES 10.00 stage SKEWED" in report
 
         venue.move(a, "0.50")  # the SELL fills: the child finishes and reports back
         done = await _until(handle, lambda s: s.liquidations_finished == 1)

@@ -31,7 +31,13 @@ from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
 from dualmm.scenario import load_scenario
 from dualmm.sim.venue import SimExchange, SimVenue
-from workflows.liquidation import FINISHED_SIGNAL, LiquidationResult, LiquidationWorkflow
+from workflows.liquidation import (
+    FINISHED_SIGNAL,
+    STAGE_SIGNAL,
+    LiquidationResult,
+    LiquidationStageChange,
+    LiquidationWorkflow,
+)
 
 SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.json"))
 D = Decimal
@@ -403,10 +409,12 @@ async def test_venue_rejection_is_retried_at_the_next_check(
 
 @workflow.defn(sandboxed=False)
 class FakeParent:
-    """Stands in for ActiveMarketWorkflow: returns the first liquidation result it is sent."""
+    """Stands in for ActiveMarketWorkflow: keeps the stage changes it is sent and returns the
+    first liquidation result."""
 
     def __init__(self) -> None:
         self._result: LiquidationResult | None = None
+        self._stages: list[LiquidationStageChange] = []
 
     @workflow.run
     async def run(self) -> LiquidationResult:
@@ -418,8 +426,16 @@ class FakeParent:
     def finished(self, result: LiquidationResult) -> None:
         self._result = result
 
+    @workflow.signal(name=STAGE_SIGNAL)
+    def stage(self, change: LiquidationStageChange) -> None:
+        self._stages.append(change)
 
-async def test_completion_is_signalled_to_the_parent(
+    @workflow.query
+    def stages(self) -> list[LiquidationStageChange]:
+        return self._stages
+
+
+async def test_stage_changes_and_completion_are_signalled_to_the_parent(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     parent_queue = f"{task_queue}-parent"
@@ -432,13 +448,17 @@ async def test_completion_is_signalled_to_the_parent(
         parent = await temporal_env.client.start_workflow(
             FakeParent.run, id=parent_queue, task_queue=parent_queue
         )
-        scenario = one_market([(0, "0.55"), (60, "0.60"), (600, "0.60")])
+        # Resting at the floor 0.56 until skew starts (5 min), filled when the mid is 0.60.
+        scenario = one_market([(0, "0.55"), (400, "0.60"), (900, "0.60")])
         async with running_liquidation(
             temporal_env, task_queue, scenario, parent_workflow_id=parent.id
         ) as run:
             result = await run.handle.result()
         assert await parent.result() == result
-    assert result.status == "closed"
+        changes = await parent.query(FakeParent.stages)
+    assert result.status == "closed" and result.exit_stage is Stage.SKEWED
+    assert [(c.stage, (c.at - run.start).total_seconds()) for c in changes] == [(Stage.SKEWED, 300)]
+    assert {c.condition_id for c in changes} == {result.condition_id}
 
 
 async def test_a_missing_parent_does_not_stop_the_liquidation(

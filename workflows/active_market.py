@@ -39,8 +39,10 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.domain.types import Frozen, MarketInfo, Stage, Token
     from workflows.liquidation import (
         FINISHED_SIGNAL,
+        STAGE_SIGNAL,
         LiquidationInput,
         LiquidationResult,
+        LiquidationStageChange,
         LiquidationWorkflow,
         liquidation_workflow_id,
     )
@@ -79,6 +81,8 @@ class LiveLiquidation(Frozen):
     started_at: datetime
     held: Token | None
     qty: Decimal
+    stage: Stage = Stage.PASSIVE  # as the child last signalled it
+    stage_at: datetime | None = None
 
 
 class FinishedLiquidation(Frozen):
@@ -198,6 +202,18 @@ class ActiveMarketWorkflow:
             finished=(*self._state.finished, FinishedLiquidation.of(result))[-_FINISHED_KEPT:],
             liquidations_finished=self._state.liquidations_finished + 1,
             liquidations_realized_pnl=self._state.liquidations_realized_pnl + result.realized_pnl,
+        )
+
+    @workflow.signal(name=STAGE_SIGNAL)
+    def liquidation_stage(self, change: LiquidationStageChange) -> None:
+        """A child escalated; a change that arrives after its completion finds no entry."""
+        self._update(
+            liquidations=tuple(
+                e.model_copy(update={"stage": change.stage, "stage_at": change.at})
+                if e.condition_id == change.condition_id
+                else e
+                for e in self._state.liquidations
+            )
         )
 
     @workflow.signal(name="exit_market")

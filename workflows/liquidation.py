@@ -48,8 +48,12 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
     from dualmm.exchange.sync import still_resting
 
-# The parent's signal handler name (ActiveMarketWorkflow), argument: a LiquidationResult.
+# The parent's signal handler names (ActiveMarketWorkflow); arguments: a LiquidationResult,
+# and a LiquidationStageChange for each stage the liquidation escalates to.
 FINISHED_SIGNAL = "liquidation_finished"
+STAGE_SIGNAL = "liquidation_stage"
+# Liquidations recorded before the stage signal existed replay without it.
+_STAGE_SIGNAL_PATCH = "signal-parent-stage"
 
 # A timer that fires within this of its time is the check scheduled for that time (dev-server
 # timers have ~1 s granularity); a later wake-up (a worker outage) checks at the real time.
@@ -96,6 +100,14 @@ class LiquidationInput(Frozen):
     next_check_at: datetime | None = None
     orders: tuple[PlacedOrder, ...] = ()
     fills: tuple[Fill, ...] = ()
+
+
+class LiquidationStageChange(Frozen):
+    """The parent's view of a child's stage (at most three per liquidation)."""
+
+    condition_id: str
+    stage: Stage
+    at: datetime
 
 
 class LiquidationResult(Frozen):
@@ -195,7 +207,17 @@ class LiquidationWorkflow:
                     return await self._finish("open", "replay horizon reached", now)
                 snapshot = await self._sync(now)
                 plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
+                escalated = plan.state.stage is not self._state.stage
                 self._state = plan.state
+                if escalated and workflow.patched(_STAGE_SIGNAL_PATCH):
+                    await self._signal_parent(
+                        STAGE_SIGNAL,
+                        LiquidationStageChange(
+                            condition_id=self._market.condition_id,
+                            stage=plan.state.stage,
+                            at=now,
+                        ),
+                    )
                 if plan.finished:
                     await self._cancel_resting()
                     outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
@@ -334,15 +356,19 @@ class LiquidationWorkflow:
             reason,
             result.realized_pnl,
         )
-        parent = self._input.parent_workflow_id
-        if parent is not None:
-            try:
-                await workflow.get_external_workflow_handle(parent).signal(FINISHED_SIGNAL, result)
-            except FailureError as exc:
-                # The parent is gone (finished, terminated): the result still stands.
-                workflow.logger.warning("parent %s not signalled: %s", parent, exc)
+        await self._signal_parent(FINISHED_SIGNAL, result)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
+
+    async def _signal_parent(self, name: str, arg: Frozen) -> None:
+        parent = self._input.parent_workflow_id
+        if parent is None:
+            return
+        try:
+            await workflow.get_external_workflow_handle(parent).signal(name, arg)
+        except FailureError as exc:
+            # The parent is gone (finished, terminated): the liquidation goes on regardless.
+            workflow.logger.warning("parent %s not signalled %s: %s", parent, name, exc)
 
     def _carried(self, next_check_at: datetime) -> LiquidationInput:
         return self._input.model_copy(
