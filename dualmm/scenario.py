@@ -106,6 +106,17 @@ class Scenario(Frozen):
             raise ValueError("start must carry a timezone (e.g. 2026-01-21T12:00:00Z)")
         return start
 
+    @field_validator("markets")
+    @classmethod
+    def _unique_ids(cls, markets: tuple[ScenarioMarket, ...]) -> tuple[ScenarioMarket, ...]:
+        # The venue and the replay look markets up by condition id.
+        seen: set[str] = set()
+        for market in markets:
+            if market.condition_id in seen:
+                raise ValueError(f"condition_id {market.condition_id} appears twice")
+            seen.add(market.condition_id)
+        return markets
+
     def at(self, seconds: float) -> datetime:
         return self.start + timedelta(seconds=seconds)
 

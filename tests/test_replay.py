@@ -14,7 +14,8 @@ from dualmm.backtest import run_replay
 from dualmm.config import LiquidationConfig
 from dualmm.scenario import load_scenario
 
-SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.json"))
+SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
+SCENARIOS = sorted(SCENARIO_DIR.glob("*.json"))
 
 
 def dualmm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +45,7 @@ async def test_seed_examples_meet_their_expectations(path: Path) -> None:
 
 
 async def test_stop_loss_crash_exits_at_the_touch_when_it_fires() -> None:
-    scenario = load_scenario(Path("scenarios/stop-loss-crash.json"))
+    scenario = load_scenario(SCENARIO_DIR / "stop-loss-crash.json")
     (market,) = (await run_replay(scenario, LiquidationConfig())).markets
     # at 30 min the midpoint is 0.44: unrealized 100 * (0.44 - 0.55) = -11 < -10
     assert [(s.stage.value, s.at_seconds) for s in market.stages] == [
@@ -59,7 +60,7 @@ async def test_stop_loss_crash_exits_at_the_touch_when_it_fires() -> None:
 
 
 async def test_without_the_stop_loss_the_crash_runs_to_the_timeout() -> None:
-    scenario = load_scenario(Path("scenarios/stop-loss-crash.json"))
+    scenario = load_scenario(SCENARIO_DIR / "stop-loss-crash.json")
     config = LiquidationConfig(stop_loss_enabled=False)
     (market,) = (await run_replay(scenario, config)).markets
     assert market.exit_stage is not None and market.exit_stage.value == "AGGRESSIVE"
@@ -68,20 +69,34 @@ async def test_without_the_stop_loss_the_crash_runs_to_the_timeout() -> None:
 
 
 def test_cli_json_shape_and_flags() -> None:
-    result = dualmm("replay", "scenarios/skewed-exit.json", "--json", "--liq-skew-start", "10")
+    skewed_exit = SCENARIO_DIR / "skewed-exit.json"
+    result = dualmm("replay", str(skewed_exit), "--json", "--liq-skew-start", "10")
     assert result.returncode == 0, result.stderr
-    (market,) = json.loads(result.stdout)["markets"]
+    output = json.loads(result.stdout)
+    assert set(output) == {"markets"}
+    (market,) = output["markets"]
     assert set(market) == {
         "condition_id", "status", "exit_stage", "exit_seconds", "realized_pnl",
         "remaining_qty", "stages", "orders", "fills",
     }  # fmt: skip
-    assert isinstance(market["realized_pnl"], str)
-    skewed = next(s for s in market["stages"] if s["stage"] == "SKEWED")
-    assert skewed["at_seconds"] == 600  # --liq-skew-start 10 moved the boundary
+    assert (market["status"], market["exit_stage"]) == ("closed", "SKEWED")
+    assert Decimal(market["realized_pnl"]) == Decimal("0.40")
+    assert Decimal(market["remaining_qty"]) == 0
+    # --liq-skew-start 10 moved the boundary: at 12.5 min the skew is 0.005, 0.525 -> 0.52
+    assert market["exit_seconds"] == 750
+    assert market["stages"] == [
+        {"stage": "PASSIVE", "at_seconds": 0},
+        {"stage": "SKEWED", "at_seconds": 600},
+    ]
+    assert market["orders"] == [
+        {"at_seconds": 0, "price": "0.53", "size": "20.00"},
+        {"at_seconds": 750, "price": "0.52", "size": "20.00"},
+    ]
+    assert market["fills"] == [{"at_seconds": 750, "price": "0.52", "size": "20.00"}]
 
 
 def test_cli_human_timeline() -> None:
-    result = dualmm("replay", "scenarios/quick-profitable-exit.json")
+    result = dualmm("replay", str(SCENARIO_DIR / "quick-profitable-exit.json"))
     assert result.returncode == 0, result.stderr
     assert "00:03:00  fill   20.00 @ 0.56" in result.stdout
     assert "closed in PASSIVE after 00:03:00, realized P&L 0.20" in result.stdout
@@ -107,6 +122,14 @@ def test_cli_human_timeline() -> None:
             ' "tick_size": "0.01", "min_order_size": "5", "path": [[0, "0.5"]]}]}',
             "condition_id: Field required",
         ),
+        (
+            '{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": ['
+            ' {"condition_id": "c", "tick_size": "0.01", "min_order_size": "5",'
+            ' "path": [[0, "0.5"]]},'
+            ' {"condition_id": "c", "tick_size": "0.01", "min_order_size": "5",'
+            ' "path": [[0, "0.3"]]}]}',
+            "condition_id c appears twice",
+        ),
     ],
 )
 def test_cli_bad_scenario_exits_2_with_one_line(tmp_path: Path, content: str, message: str) -> None:
@@ -120,7 +143,7 @@ def test_cli_bad_scenario_exits_2_with_one_line(tmp_path: Path, content: str, me
 
 
 def test_cli_bad_flag_exits_2() -> None:
-    result = dualmm("replay", "scenarios/skewed-exit.json", "--liq-check-interval", "0")
+    result = dualmm("replay", str(SCENARIO_DIR / "skewed-exit.json"), "--liq-check-interval", "0")
     assert result.returncode == 2
     assert "price_check_interval_ms" in result.stderr and "Traceback" not in result.stderr
     missing = dualmm("replay", "does-not-exist.json")
