@@ -635,3 +635,9 @@ def test_record_fills_keeps_each_standing_trade_once() -> None:
     first = record_fills((), [report("a"), report("b")])
     again = record_fills(first, [report("a"), report("b", "FAILED"), report("b"), report("c")])
     assert [f.trade_id for f in again] == ["a", "c"]
+    # the venue's status spelling does not matter, for the report as for the position
+    assert [f.trade_id for f in record_fills(again, [report("a", "failed")])] == ["c"]
+    held = PositionTracker.opening(Token.YES, Decimal(5), Decimal("0.4"))
+    sold = held.apply_fills([report("a")])
+    assert sold.apply_fills([report("a", "failed")]) == sold.apply_fills([report("a", "FAILED")])
+    assert sold.apply_fills([report("a", "failed")]).yes_qty == 5

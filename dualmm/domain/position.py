@@ -180,6 +180,10 @@ def _resolve(events: Sequence[LogEvent], failed: Iterable[str]) -> tuple[_Fold, 
     return current, tuple(pending)
 
 
+def _is_failed(fill: Fill) -> bool:
+    return fill.status.upper() == FAILED
+
+
 def _check_fill(fill: Fill) -> None:
     """A malformed report is not a fact about our position: refuse it."""
     if fill.size <= 0:
@@ -262,7 +266,7 @@ class PositionTracker(Frozen):
             trade_id = fill.trade_id
             if trade_id in failed_set:
                 continue
-            if fill.status.upper() == FAILED:
+            if _is_failed(fill):
                 failed.append(trade_id)
                 failed_set.add(trade_id)
                 if trade_id in logged:
@@ -393,7 +397,7 @@ def record_fills(recorded: Sequence[Fill], reports: Iterable[Fill]) -> tuple[Fil
     by_id = {fill.trade_id: fill for fill in recorded}
     failed: set[str] = set()
     for report in reports:
-        if report.status == FAILED:
+        if _is_failed(report):
             failed.add(report.trade_id)
             by_id.pop(report.trade_id, None)
         elif report.trade_id not in failed:
