@@ -6,9 +6,9 @@ the YES book of the rest, keeps midpoints inside [min price, max price], and ran
 the domain's estimate (`dualmm.domain.rewards.rank_markets`: estimated daily earnings per USDC
 of capital for our quote size).
 
-Not filtered: volatility. The Exchange protocol has no price history (and the simulator serves
-no `/prices-history`), so a volatility filter would have nothing to measure; the midpoint band
-and the end-date margin are the guards. The books may hold our own resting orders, which then
+With `max_volatility` set, a market whose YES midpoint moved further than that (highest minus
+lowest, `dualmm.domain.volatility.price_range`) over the lookback is left out; its history comes
+from the venue's `/prices-history`. The books may hold our own resting orders, which then
 count as competition (run it before quoting, or read it as a conservative estimate).
 """
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from dualmm.exchange.base import Book, Exchange, RewardMarket
 
 BOOK_FETCH_CONCURRENCY = 8
+# About this many history points per lookback: fine enough to see a swing, one page to fetch.
+HISTORY_POINTS = 96
+MAX_LOOKBACK_HOURS = Decimal(24 * 30)
 EXCHANGES = ("sim", "polymarket")
 
 
@@ -44,6 +47,8 @@ class Filters(Frozen):
     min_hours_to_end: Decimal = Decimal(24)
     allow_neg_risk: bool = True
     exclude: frozenset[str] = frozenset()
+    max_volatility: Decimal | None = None  # most the YES mid may have moved over the lookback
+    volatility_lookback_hours: Decimal = Decimal(24)
 
 
 def quotable(market: RewardMarket, filters: Filters, now: datetime) -> bool:
@@ -99,10 +104,24 @@ async def discover(
 
     async def with_book(market: RewardMarket) -> RewardCandidate | None:
         async with gate:
+            if not await calm(exchange, market.info.yes_token_id, filters, now):
+                return None
             return candidate(market, await exchange.book(market.info.yes_token_id))
 
     found = await asyncio.gather(*(with_book(m) for m in markets))
     return rank((c for c in found if c is not None), filters, config, max_capital)
+
+
+async def calm(exchange: Exchange, token_id: str, filters: Filters, now: datetime) -> bool:
+    """Whether the token's midpoint stayed within `max_volatility` over the lookback."""
+    from dualmm.domain.volatility import price_range
+
+    if filters.max_volatility is None:
+        return True
+    lookback = timedelta(hours=float(filters.volatility_lookback_hours))
+    fidelity = max(int(lookback.total_seconds() // 60) // HISTORY_POINTS, 1)
+    history = await exchange.price_history(token_id, now - lookback, now, fidelity)
+    return price_range(point.price for point in history) <= filters.max_volatility
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -185,12 +204,15 @@ def _settings(exchange: str | None, url: str | None) -> Settings:
         raise UsageError(f"settings: {describe_validation_error(exc)}") from None
 
 
-async def _open_exchange(settings: Settings, seed: int, n_markets: int) -> tuple[Exchange, str]:
-    """A read-only view of the venue, and its name for the table title."""
+async def _open_exchange(
+    settings: Settings, seed: int, n_markets: int, now: datetime, history: timedelta
+) -> tuple[Exchange, str]:
+    """A read-only view of the venue, and its name for the table title. The in-process
+    simulator's markets start `history` before `now`, so they have that much price history."""
     if settings.exchange == "sim" and "clob_url" not in settings.model_fields_set:
         from dualmm.sim.venue import SimExchange, SimVenue, WallClock
 
-        venue = SimVenue.synthetic(n_markets, seed, WallClock())
+        venue = SimVenue.synthetic(n_markets, seed, WallClock(now), start=now - history)
         return SimExchange(venue, "0x" + "0" * 40), f"an in-process simulator (seed {seed})"
     from dualmm.exchange.clob import ClobExchange
     from dualmm.exchange.factory import venue_settings
@@ -228,6 +250,17 @@ def markets(
     neg_risk: Annotated[
         bool, typer.Option("--neg-risk/--no-neg-risk", help="Include neg-risk markets.")
     ] = True,
+    max_volatility: Annotated[
+        str | None,
+        typer.Option(
+            "--max-volatility",
+            help="Skip markets whose YES midpoint moved more than this (high - low) "
+            "over the lookback, e.g. 0.05.",
+        ),
+    ] = None,
+    volatility_lookback: Annotated[
+        str, typer.Option("--volatility-lookback", help="Hours of history --max-volatility reads.")
+    ] = "24",
     seed: Annotated[int, typer.Option("--seed", help="In-process simulator seed.")] = 7,
     sim_markets: Annotated[
         int, typer.Option("--sim-markets", min=1, help="In-process simulator market count.")
@@ -249,6 +282,8 @@ def markets(
             min_hours_to_end=decimal_flag("--min-hours-to-end", min_hours_to_end),
             allow_neg_risk=neg_risk,
             exclude=frozenset(exclude or ()),
+            max_volatility=decimal_flag("--max-volatility", max_volatility),
+            volatility_lookback_hours=decimal_flag("--volatility-lookback", volatility_lookback),
         )
         size = decimal_flag("--order-size", order_size)
         config = MarketMakerConfig(**({"order_size": size} if size is not None else {}))
@@ -256,6 +291,10 @@ def markets(
         raise UsageError(describe_validation_error(exc)) from None
     if not Decimal(0) <= filters.min_price <= filters.max_price <= 1:
         raise UsageError("--min-price/--max-price: need 0 <= min <= max <= 1")
+    if filters.max_volatility is not None and not Decimal(0) <= filters.max_volatility <= 1:
+        raise UsageError("--max-volatility: need a price move between 0 and 1")
+    if not Decimal(0) < filters.volatility_lookback_hours <= MAX_LOOKBACK_HOURS:
+        raise UsageError(f"--volatility-lookback: need hours in (0, {MAX_LOOKBACK_HOURS}]")
     max_capital = decimal_flag("--liquidity", liquidity)
     if max_capital is None:
         max_capital = OrchestratorConfig().liquidity_budget
@@ -265,8 +304,10 @@ def markets(
     async def run() -> tuple[list[MarketEstimate], str]:
         from datetime import UTC
 
-        venue, name = await _open_exchange(settings, seed, sim_markets)
-        found = await discover(venue, filters, config, max_capital, datetime.now(UTC))
+        now = datetime.now(UTC)
+        history = timedelta(hours=float(filters.volatility_lookback_hours))
+        venue, name = await _open_exchange(settings, seed, sim_markets, now, history)
+        found = await discover(venue, filters, config, max_capital, now)
         return found, name
 
     try:

@@ -13,9 +13,10 @@ from test_exchange_contract import contract_venue
 
 import dualmm.cli as cli
 from dualmm.config import MarketMakerConfig
-from dualmm.discovery import Filters, discover
+from dualmm.discovery import HISTORY_POINTS, Filters, discover
 from dualmm.domain.types import MarketInfo
-from dualmm.exchange.base import Book, BookLevel, RewardMarket
+from dualmm.domain.volatility import price_range
+from dualmm.exchange.base import Book, BookLevel, PricePoint, RewardMarket
 from dualmm.sim.server import SimServer
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -57,12 +58,24 @@ def yes_book(
 
 
 class BookVenue:
-    """Just what discovery reads: reward markets and YES books."""
+    """Just what discovery reads: reward markets, YES books and YES price histories."""
 
     def __init__(self, markets: list[RewardMarket], books: dict[str, Book]) -> None:
         self.markets = markets
         self.books = books
         self.books_read: list[str] = []
+        self.histories: dict[str, list[str]] = {}  # token id -> prices, one per fidelity step
+        self.history_asks: list[tuple[str, datetime, datetime, int]] = []
+
+    async def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]:
+        self.history_asks.append((token_id, start, end, fidelity_minutes))
+        step = timedelta(minutes=fidelity_minutes)
+        return [
+            PricePoint(at=start + i * step, price=Decimal(p))
+            for i, p in enumerate(self.histories.get(token_id, []))
+        ]
 
     async def reward_markets(self) -> list[RewardMarket]:
         return self.markets
@@ -129,6 +142,35 @@ async def test_filters_leave_out_what_we_should_not_quote() -> None:
     }
 
 
+def test_price_range_is_high_minus_low() -> None:
+    assert price_range([]) == 0
+    assert price_range([Decimal("0.50")]) == 0
+    assert price_range(Decimal(p) for p in ("0.50", "0.47", "0.55", "0.52")) == Decimal("0.08")
+
+
+async def test_markets_that_moved_too_much_over_the_lookback_are_left_out() -> None:
+    venue = venue_of(
+        (RewardMarket(info=info("calm")), yes_book("calm-yes")),
+        (RewardMarket(info=info("swing")), yes_book("swing-yes")),
+        (RewardMarket(info=info("edge")), yes_book("edge-yes")),
+        (RewardMarket(info=info("new")), yes_book("new-yes")),
+    )
+    venue.histories = {
+        "calm-yes": ["0.50", "0.51", "0.49", "0.50"],
+        "swing-yes": ["0.50", "0.62", "0.41", "0.50"],  # back where it began, but ran 21 cents
+        "edge-yes": ["0.45", "0.50"],  # exactly the limit: kept
+    }
+    assert set(await ranked(venue)) == {"0xcalm", "0xswing", "0xedge", "0xnew"}
+    assert venue.history_asks == []  # no filter, no history fetched
+
+    venue.books_read.clear()
+    filters = Filters(max_volatility=Decimal("0.05"), volatility_lookback_hours=Decimal(6))
+    assert set(await ranked(venue, filters)) == {"0xcalm", "0xedge", "0xnew"}
+    assert "swing-yes" not in venue.books_read  # its book is not even fetched
+    asks = {token: (start, end, fidelity) for token, start, end, fidelity in venue.history_asks}
+    assert asks["swing-yes"] == (NOW - timedelta(hours=6), NOW, 360 // HISTORY_POINTS)
+
+
 async def test_markets_needing_more_capital_than_allowed_are_left_out() -> None:
     venue = venue_of((RewardMarket(info=info("a")), yes_book("a-yes")))
     assert await ranked(venue, max_capital=Decimal(1000)) == ["0xa"]
@@ -171,6 +213,21 @@ def test_cli_prints_a_table_from_an_in_process_simulator(
     assert out.count("Synthetic market") == 3
 
 
+def test_cli_volatility_filter_on_the_in_process_simulator(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def shown(*args: str) -> set[str]:
+        assert run_cli(monkeypatch, "--exchange", "sim", "--json", "--limit", "50", *args) == 0
+        return {row["condition_id"] for row in json.loads(capsys.readouterr().out)}
+
+    everything = shown()
+    # The synthetic walks have a day of history (seed 7: 3 of 8 moved less than 30 cents).
+    calm = shown("--max-volatility", "0.3")
+    assert set() < calm < everything
+    assert shown("--max-volatility", "0") == set()
+    assert shown("--max-volatility", "1") == everything
+
+
 def test_cli_json_over_http_is_ranked_and_complete(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: SimServer
 ) -> None:
@@ -197,6 +254,10 @@ def test_cli_json_over_http_is_ranked_and_complete(
         ["--min-price", "0.8", "--max-price", "0.2"],
         ["--order-size", "0"],
         ["--no-such-flag"],
+        ["--max-volatility", "-0.01"],
+        ["--max-volatility", "wild"],
+        ["--volatility-lookback", "0"],
+        ["--volatility-lookback", "NaN"],
     ],
 )
 def test_bad_flags_exit_2_with_one_line(

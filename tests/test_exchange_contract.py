@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -181,6 +181,21 @@ async def test_market_book_midpoint_tick_and_neg_risk(case: Case) -> None:
     assert await case.exchange.midpoint(case.market.yes_token_id) == Decimal("0.5")
     assert await case.exchange.tick_size(case.market.yes_token_id) == Decimal("0.01")
     assert await case.exchange.neg_risk(case.market.yes_token_id) is False
+
+
+async def test_price_history_of_both_tokens(case: Case) -> None:
+    case.venue.advance(150)
+    later = START + timedelta(minutes=10)
+    yes = await case.exchange.price_history(case.market.yes_token_id, START, later, 1)
+    assert [(p.at, p.price) for p in yes] == [
+        (START, Decimal("0.5")),
+        (START + timedelta(minutes=1), Decimal("0.6")),
+        (START + timedelta(minutes=2), Decimal("0.4")),
+    ]
+    no = await case.exchange.price_history(case.market.no_token_id, START, later, 2)
+    assert [p.price for p in no] == [Decimal("0.5"), Decimal("0.6")]
+    with pytest.raises(NotFound):
+        await case.exchange.price_history("12345", START, later, 1)
 
 
 # --- orders -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from dualmm.exchange.base import (
     OrderStatus,
     OrderType,
     PlaceOrder,
+    PricePoint,
     RewardMarket,
     WouldCross,
 )
@@ -77,6 +78,14 @@ class SpyVenue:
 
     async def neg_risk(self, token_id: str) -> bool:
         return False
+
+    async def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]:
+        return [
+            PricePoint(at=start, price=Decimal("0.5")),
+            PricePoint(at=end, price=Decimal("0.6")),
+        ]
 
     def __getattr__(self, name: str) -> object:
         if name in TRADING:
@@ -182,6 +191,11 @@ async def test_rejections(paper: PaperExchange) -> None:
     await paper.place_order(request("sell", Side.SELL, "0.60", size="15"))
     with pytest.raises(InsufficientBalance):
         await paper.place_order(request("oversell", Side.SELL, "0.60", size="6"))
+
+
+async def test_price_history_is_the_real_venues(paper: PaperExchange) -> None:
+    history = await paper.price_history("111", NOW - timedelta(hours=1), NOW, 60)
+    assert [p.price for p in history] == [Decimal("0.5"), Decimal("0.6")]
 
 
 async def test_gtd_orders_expire(paper: PaperExchange, clock: Clock) -> None:

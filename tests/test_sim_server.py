@@ -38,6 +38,7 @@ from py_clob_client_v2.clob_types import (
     OrderType,
     PartialCreateOrderOptions,
     PostOrdersV2Args,
+    PricesHistoryParams,
     TradeParams,
 )
 from py_clob_client_v2.exceptions import PolyApiException
@@ -236,6 +237,43 @@ def test_books_prices_and_market_parameters(
         "No orderbook exists for the requested token id",
     )
     assert rejection(lambda: client.get_midpoint("not-a-token"))[0] == 400
+
+
+def test_prices_history_has_polymarkets_shape(
+    server: SimServer, client: ClobClient, venue: SimVenue, market_a: MarketInfo
+) -> None:
+    yes, no = market_a.yes_token_id, market_a.no_token_id
+    venue.advance(150)
+    start = int(START.timestamp())
+    answer = client.get_prices_history(
+        PricesHistoryParams(market=yes, start_ts=start - 600, end_ts=start + 600, fidelity=1)
+    )
+    assert answer == {
+        "history": [
+            {"t": start, "p": 0.5},
+            {"t": start + 60, "p": 0.4},
+            {"t": start + 120, "p": 0.4},
+        ]
+    }
+    by_interval = client.get_prices_history(
+        PricesHistoryParams(market=no, interval="1h", fidelity=2)
+    )
+    assert by_interval == {"history": [{"t": start, "p": 0.5}, {"t": start + 120, "p": 0.6}]}
+
+    def raw(**params: object) -> tuple[int, str]:
+        reply = httpx.get(f"{server.url}/prices-history", params=params, timeout=5)  # type: ignore[arg-type]
+        return reply.status_code, reply.json()["error"]
+
+    assert raw(startTs=start, endTs=start + 60) == (400, "Invalid market")
+    assert raw(market=yes)[0] == 400  # neither a range nor an interval
+    assert raw(market=yes, interval="1h", startTs=start)[0] == 400
+    assert raw(market=yes, interval="2d")[0] == 400
+    assert raw(market=yes, startTs="soon", endTs=start)[0] == 400
+    assert raw(market=yes, interval="1h", fidelity=0)[0] == 400
+    assert raw(market="123", interval="max") == (
+        404,
+        "No orderbook exists for the requested token id",
+    )
 
 
 def test_market_lists_and_current_rewards_page_to_the_end(

@@ -287,6 +287,34 @@ def test_reads_process_up_to_the_clock_without_a_driver() -> None:
     assert clock.now() == sc.at(130)
 
 
+def test_price_history_samples_the_lived_midpoint_in_each_tokens_prices() -> None:
+    venue, sc = make_venue()
+    start = sc.start
+    venue.advance(150)
+    history = venue.price_history(
+        yes(sc), start - timedelta(hours=1), start + timedelta(hours=1), 1
+    )
+    # Nothing before the market started or after now; one point a minute from the start.
+    assert [(p.at - start).total_seconds() for p in history] == [0, 60, 120]
+    assert [p.price for p in history] == [D("0.50"), D("0.52"), D("0.555")]
+    assert [p.price for p in venue.price_history(no(sc), start, start, 1)] == [D("0.50")]
+    no_history = venue.price_history(no(sc), start + timedelta(seconds=60), venue.now(), 1)
+    assert [p.price for p in no_history] == [D("0.48"), D("0.445")]
+    assert venue.price_history(yes(sc), start + timedelta(hours=2), start, 1) == []
+    with pytest.raises(InvalidOrder):
+        venue.price_history(yes(sc), start, venue.now(), 0)
+
+
+def test_a_synthetic_venue_started_earlier_has_history_to_now() -> None:
+    now = datetime(2026, 1, 21, 12, 0, tzinfo=UTC)
+    venue = SimVenue.synthetic(1, seed=3, clock=ManualClock(now), start=now - timedelta(hours=2))
+    token = venue.markets()[0].yes_token_id
+    history = venue.price_history(token, now - timedelta(hours=3), now, 30)
+    assert [p.at for p in history] == [now - timedelta(minutes=m) for m in (120, 90, 60, 30, 0)]
+    assert history[-1].price == venue.midpoint(token)
+    assert len({p.price for p in history}) > 1  # the walk moved
+
+
 def test_tick_size_change_applies_live() -> None:
     venue, sc = make_venue([(0, "0.5349")])  # tick 0.01: touch 0.52 / 0.54
     venue.credit(WALLET, yes(sc), D(10))

@@ -114,6 +114,11 @@ class FillPage(Frozen):
     cursor: str
 
 
+class PricePoint(Frozen):
+    at: datetime
+    price: Decimal
+
+
 class Balances(Frozen):
     collateral: Decimal
     tokens: dict[str, Decimal]
@@ -182,6 +187,12 @@ class Exchange(Protocol):
     async def tick_size(self, token_id: str) -> Decimal: ...
 
     async def neg_risk(self, token_id: str) -> bool: ...
+
+    async def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]:
+        """The token's midpoint in [start, end], one point per `fidelity_minutes`, oldest first."""
+        ...
 
     async def place_order(self, request: PlaceOrder) -> Order:
         """Place, or return the order an earlier attempt with the same key already placed."""

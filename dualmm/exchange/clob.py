@@ -36,6 +36,7 @@ from py_clob_client_v2.clob_types import (
     OpenOrderParams,
     OrderMarketCancelParams,
     OrderPayload,
+    PricesHistoryParams,
     TradeParams,
 )
 from py_clob_client_v2.config import get_contract_config
@@ -64,6 +65,7 @@ from dualmm.exchange.base import (
     OrderStatus,
     OrderType,
     PlaceOrder,
+    PricePoint,
     RewardMarket,
     VenueUnavailable,
 )
@@ -414,6 +416,21 @@ class ClobExchange:
         neg_risk = bool(raw["neg_risk"])
         self._neg_risk[token_id] = (self._clock() + self._ttl, neg_risk)
         return neg_risk
+
+    async def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]:
+        params = PricesHistoryParams(
+            market=token_id,
+            start_ts=int(start.timestamp()),
+            end_ts=int(end.timestamp()),
+            fidelity=fidelity_minutes,
+        )
+        raw = await self._sdk(self._client.get_prices_history, params)
+        return [
+            PricePoint(at=datetime.fromtimestamp(int(point["t"]), UTC), price=dec(point["p"]))
+            for point in raw.get("history") or []
+        ]
 
     # --- orders ---------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Paper trading (`--dry-run`): real market data, our orders and fills simulated locally.
 
 PaperExchange holds only a `MarketData` (the read half of the Exchange protocol), wrapped in
-`ReadOnlyMarketData`, which keeps nothing but the six read methods; the factory also builds
+`ReadOnlyMarketData`, which keeps nothing but the seven read methods; the factory also builds
 the underlying adapter without a private key. So there is no code path from here to a real
 order: placing and cancelling only ever touch this object's own book-keeping.
 
@@ -32,6 +32,7 @@ from dualmm.exchange.base import (
     OrderStatus,
     OrderType,
     PlaceOrder,
+    PricePoint,
     RewardMarket,
     WouldCross,
 )
@@ -58,11 +59,23 @@ class MarketData(Protocol):
 
     async def neg_risk(self, token_id: str) -> bool: ...
 
+    async def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]: ...
+
 
 class ReadOnlyMarketData:
     """Keeps only the read methods of `source` (not `source` itself)."""
 
-    __slots__ = ("book", "market", "midpoint", "neg_risk", "reward_markets", "tick_size")
+    __slots__ = (
+        "book",
+        "market",
+        "midpoint",
+        "neg_risk",
+        "price_history",
+        "reward_markets",
+        "tick_size",
+    )
 
     def __init__(self, source: MarketData) -> None:
         self.reward_markets = source.reward_markets
@@ -71,6 +84,7 @@ class ReadOnlyMarketData:
         self.midpoint = source.midpoint
         self.tick_size = source.tick_size
         self.neg_risk = source.neg_risk
+        self.price_history = source.price_history
 
 
 def _touch(book: Book) -> tuple[Decimal, Decimal]:
@@ -123,6 +137,11 @@ class PaperExchange:
 
     async def neg_risk(self, token_id: str) -> bool:
         return await self._data.neg_risk(token_id)
+
+    async def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]:
+        return await self._data.price_history(token_id, start, end, fidelity_minutes)
 
     # --- our orders stay here ---
 

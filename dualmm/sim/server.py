@@ -74,6 +74,15 @@ NOT_CANCELED = "order can't be found - already canceled or matched"
 UNITS = Decimal(10) ** 6  # collateral and outcome tokens have 6 decimals on chain
 MAX_ALLOWANCE = str(2**256 - 1)
 ZERO = Decimal(0)
+# /prices-history intervals back from now; "max" is the market's whole life.
+_INTERVALS = {
+    "1m": timedelta(days=30),
+    "1w": timedelta(weeks=1),
+    "1d": timedelta(days=1),
+    "6h": timedelta(hours=6),
+    "1h": timedelta(hours=1),
+    "max": None,
+}
 
 
 class Faults(BaseModel):
@@ -243,6 +252,7 @@ class SimServer:
             ("POST", "/last-trades-prices"): self._last_trades_prices,
             ("POST", "/prices"): self._prices,
             ("GET", "/spread"): self._spread,
+            ("GET", "/prices-history"): self._prices_history,
             ("GET", "/sampling-markets"): self._markets_page,
             ("GET", "/markets"): self._markets_page,
             ("GET", "/rewards/markets/current"): self._rewards_page,
@@ -476,6 +486,38 @@ class SimServer:
     def _spread(self, request: Request) -> JSON:
         bid, ask = self._touch(self._token(request))
         return {"spread": _dec(ask - bid)}
+
+    def _prices_history(self, request: Request) -> JSON:
+        """`market` (a token id) with `startTs`/`endTs` (unix seconds) or an `interval` back
+        from now; `fidelity` in minutes. Polymarket's shape: {"history": [{"t", "p"}]}."""
+        query = request.query
+        token_id = query.get("market", "")
+        if not token_id.isdigit():
+            raise ApiError(400, "Invalid market")
+        try:
+            fidelity = int(query.get("fidelity", "1"))
+            stamps = [
+                datetime.fromtimestamp(int(query[name]), UTC)
+                for name in ("startTs", "endTs")
+                if name in query
+            ]
+        except (ValueError, OverflowError, OSError):
+            raise ApiError(400, "Invalid startTs, endTs or fidelity") from None
+        interval = query.get("interval")
+        if interval is not None:
+            if stamps:
+                raise ApiError(400, "startTs/endTs and interval are mutually exclusive")
+            if interval not in _INTERVALS:
+                raise ApiError(400, f"Invalid interval {interval!r}")
+            now, span = self.venue.now(), _INTERVALS[interval]
+            begin, until = (now - span if span else datetime.min.replace(tzinfo=UTC)), now
+        elif len(stamps) != 2:
+            raise ApiError(400, "startTs and endTs, or interval, are required")
+        else:
+            begin, until = stamps
+        with _venue_errors(message=NO_ORDERBOOK):
+            points = self.venue.price_history(token_id, begin, until, fidelity)
+        return {"history": [{"t": _unix(p.at), "p": _num(p.price)} for p in points]}
 
     # --- markets and rewards ---
 

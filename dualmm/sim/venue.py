@@ -47,6 +47,7 @@ from dualmm.exchange.base import (
     OrderStatus,
     OrderType,
     PlaceOrder,
+    PricePoint,
     RewardMarket,
     WouldCross,
 )
@@ -327,10 +328,12 @@ class SimVenue:
         seed: int,
         clock: SimClock,
         step_seconds: int = DEFAULT_STEP_SECONDS,
+        start: datetime | None = None,
         **kw: Any,
     ) -> SimVenue:
-        """`n_markets` seeded synthetic reward markets whose walks start at `clock.now()`."""
-        start = clock.now()
+        """`n_markets` seeded synthetic reward markets whose walks start at `start` (default
+        `clock.now()`); an earlier start gives them price history and no orders to replay."""
+        start = start or clock.now()
         markets = [
             SimMarket(m.info, m.walk, start, book_seed=m.book_seed, end_date=m.end_date)
             for m in synthetic_markets(n_markets, seed, start, step_seconds)
@@ -467,6 +470,25 @@ class SimVenue:
         market, token = self._token(token_id)
         mid = market.mid_at(self._processed)
         return mid if token is Token.YES else ONE - mid
+
+    @_synchronized
+    def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]:
+        """The process midpoint sampled every `fidelity_minutes` from `start`, in this token's
+        prices; only times the market has lived through (from its start up to now)."""
+        if fidelity_minutes < 1:
+            raise InvalidOrder("fidelity must be a positive number of minutes")
+        self._sync()
+        market, token = self._token(token_id)
+        step = timedelta(minutes=fidelity_minutes)
+        at, until = max(start, market.start), min(end, self._processed)
+        points = []
+        while at <= until:
+            mid = market.mid_at(at)
+            points.append(PricePoint(at=at, price=mid if token is Token.YES else ONE - mid))
+            at += step
+        return points
 
     @_synchronized
     def touch(self, token_id: str) -> tuple[Decimal, Decimal]:
@@ -796,6 +818,11 @@ class SimExchange:
 
     async def neg_risk(self, token_id: str) -> bool:
         return self._venue.neg_risk(token_id)
+
+    async def price_history(
+        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
+    ) -> list[PricePoint]:
+        return self._venue.price_history(token_id, start, end, fidelity_minutes)
 
     async def place_order(self, request: PlaceOrder) -> Order:
         try:
