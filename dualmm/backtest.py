@@ -266,6 +266,8 @@ def render_timeline(scenario: Scenario, result: ReplayResult) -> str:
             if replay.exit_stage is not None and replay.exit_seconds is not None
             else f"{replay.status}: {replay.remaining_qty} still held"
         )
+        if replay.status == "dust":
+            outcome += f" ({replay.remaining_qty} left, below the minimum order size)"
         lines.append(f"  => {outcome}, realized P&L {replay.realized_pnl:.2f} USDC")
     return "\n".join(lines)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dualmm.backtest import run_replay
+from dualmm.backtest import render_timeline, run_replay
 from dualmm.config import LiquidationConfig
-from dualmm.scenario import load_scenario
+from dualmm.scenario import load_scenario, parse_scenario
 
 SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.json"))
@@ -148,3 +148,28 @@ def test_cli_bad_flag_exits_2() -> None:
     assert "price_check_interval_ms" in result.stderr and "Traceback" not in result.stderr
     missing = dualmm("replay", "does-not-exist.json")
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+async def test_dust_position_ends_at_once_and_says_what_is_left() -> None:
+    scenario = parse_scenario(
+        {
+            "name": "dust",
+            "start": "2026-01-01T00:00:00Z",
+            "markets": [
+                {
+                    "condition_id": "c",
+                    "tick_size": "0.01",
+                    "min_order_size": "5",
+                    "path": [[0, "0.5"]],
+                    "position": {"held": "NO", "qty": "4.999", "avg_cost": "0.5"},
+                }
+            ],
+        }
+    )
+    result = await run_replay(scenario, LiquidationConfig())
+    (market,) = result.markets
+    assert (market.status, market.exit_seconds, market.orders) == ("dust", 0, ())
+    assert market.remaining_qty == Decimal("4.999")
+    assert "dust in PASSIVE after 00:00:00 (4.999 left, below the minimum order size)" in (
+        render_timeline(scenario, result)
+    )
