@@ -171,8 +171,9 @@ class NotFound(NonRetryableError):
 
 
 @runtime_checkable
-class Exchange(Protocol):
-    """One venue account. Every method is safe to call again after a failure."""
+class MarketData(Protocol):
+    """The read-only half of a venue: public market data, no account. Every method is safe to
+    call again after a failure."""
 
     async def reward_markets(self) -> list[RewardMarket]: ...
 
@@ -193,6 +194,11 @@ class Exchange(Protocol):
     ) -> list[PricePoint]:
         """The token's midpoint in [start, end], one point per `fidelity_minutes`, oldest first."""
         ...
+
+
+@runtime_checkable
+class Exchange(MarketData, Protocol):
+    """One venue account: market data plus our orders, fills and balances."""
 
     async def place_order(self, request: PlaceOrder) -> Order:
         """Place, or return the order an earlier attempt with the same key already placed."""

@@ -17,7 +17,6 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
 
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
 from dualmm.domain.prices import is_on_tick, round_size
@@ -28,6 +27,7 @@ from dualmm.exchange.base import (
     FillPage,
     InsufficientBalance,
     InvalidOrder,
+    MarketData,
     Order,
     OrderStatus,
     OrderType,
@@ -42,26 +42,6 @@ ZERO = Decimal(0)
 # An empty book side never crosses and never fills anything.
 _NO_BID = ZERO
 _NO_ASK = Decimal("Infinity")
-
-
-class MarketData(Protocol):
-    """The read-only half of the Exchange protocol."""
-
-    async def reward_markets(self) -> list[RewardMarket]: ...
-
-    async def market(self, condition_id: str) -> MarketInfo: ...
-
-    async def book(self, token_id: str) -> Book: ...
-
-    async def midpoint(self, token_id: str) -> Decimal: ...
-
-    async def tick_size(self, token_id: str) -> Decimal: ...
-
-    async def neg_risk(self, token_id: str) -> bool: ...
-
-    async def price_history(
-        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
-    ) -> list[PricePoint]: ...
 
 
 class ReadOnlyMarketData:
