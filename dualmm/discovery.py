@@ -36,6 +36,7 @@ BOOK_FETCH_CONCURRENCY = 8
 # About this many history points per lookback: fine enough to see a swing, one page to fetch.
 HISTORY_POINTS = 96
 MAX_LOOKBACK_HOURS = Decimal(24 * 30)
+MAX_HOURS_TO_END = Decimal(24 * 365 * 10)
 EXCHANGES = ("sim", "polymarket")
 
 
@@ -291,6 +292,8 @@ def markets(
         raise UsageError(describe_validation_error(exc)) from None
     if not Decimal(0) <= filters.min_price <= filters.max_price <= 1:
         raise UsageError("--min-price/--max-price: need 0 <= min <= max <= 1")
+    if not Decimal(0) <= filters.min_hours_to_end <= MAX_HOURS_TO_END:
+        raise UsageError(f"--min-hours-to-end: need hours in [0, {MAX_HOURS_TO_END}]")
     if filters.max_volatility is not None and not Decimal(0) <= filters.max_volatility <= 1:
         raise UsageError("--max-volatility: need a price move between 0 and 1")
     if not Decimal(0) < filters.volatility_lookback_hours <= MAX_LOOKBACK_HOURS:

@@ -258,6 +258,8 @@ def test_cli_json_over_http_is_ranked_and_complete(
         ["--max-volatility", "wild"],
         ["--volatility-lookback", "0"],
         ["--volatility-lookback", "NaN"],
+        ["--min-hours-to-end", "-1"],
+        ["--min-hours-to-end", "1e20"],
     ],
 )
 def test_bad_flags_exit_2_with_one_line(
