@@ -23,7 +23,7 @@ from dualmm.domain.liquidation import (
     step,
 )
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.prices import VALID_TICKS, best_bid_ask, is_on_tick, round_to_tick
+from dualmm.domain.prices import VALID_TICKS, best_bid_ask, is_on_tick
 from dualmm.domain.types import MarketSnapshot, OrderIntent, Side, Stage, Token
 
 T0 = datetime(2026, 1, 21, 12, 0, tzinfo=UTC)
@@ -187,22 +187,37 @@ ticks = st.sampled_from(sorted(VALID_TICKS))
 prices = st.decimals(min_value=D("0.01"), max_value=D("0.99"), places=4)
 quantities = st.decimals(min_value=D("5"), max_value=D("5000"), places=2)
 minutes_st = st.integers(min_value=0, max_value=180 * 60).map(lambda s: s / 60)
-configs = st.builds(
-    LiquidationConfig,
-    min_profit_margin=st.decimals(min_value=D(0), max_value=D("0.1"), places=3),
-    skew_start_minutes=st.integers(0, 30).map(D),
-    skew_per_minute=st.decimals(min_value=D(0), max_value=D("0.01"), places=4),
-    max_skew=st.decimals(min_value=D(0), max_value=D("0.1"), places=3),
-    stop_loss_enabled=st.booleans(),
-    stop_loss_threshold=st.integers(-50, 0).map(D),
-    timeout_minutes=st.integers(1, 120).map(D),
-    block_losing_quotes=st.booleans(),
+# (timeout stage, stop-loss stage): the stop-loss never triggers an earlier stage
+stage_pairs = st.sampled_from(
+    [
+        (Stage.AGGRESSIVE, Stage.AGGRESSIVE),
+        (Stage.AGGRESSIVE, Stage.MARKET),
+        (Stage.MARKET, Stage.MARKET),
+    ]
 )
 
 
+@st.composite
+def configs(draw: st.DrawFn) -> LiquidationConfig:
+    timeout_stage, stop_loss_stage = draw(stage_pairs)
+    return LiquidationConfig(
+        min_profit_margin=draw(st.decimals(min_value=D(0), max_value=D("0.1"), places=3)),
+        # minutes with a fraction, so boundaries fall between whole seconds too
+        skew_start_minutes=draw(st.decimals(min_value=D(0), max_value=D(30), places=3)),
+        skew_per_minute=draw(st.decimals(min_value=D(0), max_value=D("0.01"), places=4)),
+        max_skew=draw(st.decimals(min_value=D(0), max_value=D("0.1"), places=3)),
+        stop_loss_enabled=draw(st.booleans()),
+        stop_loss_threshold=draw(st.integers(-50, 0).map(D)),
+        stop_loss_stage=stop_loss_stage,
+        timeout_minutes=draw(st.decimals(min_value=D("0.01"), max_value=D(120), places=3)),
+        timeout_stage=timeout_stage,
+        block_losing_quotes=draw(st.booleans()),
+    )
+
+
 def market_for(mid: D, tick: D) -> MarketSnapshot:
-    mid = min(max(round_to_tick(mid, tick), tick), 1 - tick)
-    return snap(mid, str(tick), "5")
+    """A book around `mid`; a midpoint need not be on the tick (it is often a half tick)."""
+    return snap(min(max(mid, tick), 1 - tick), str(tick), "5")
 
 
 @settings(max_examples=300, deadline=None)
@@ -213,7 +228,7 @@ def market_for(mid: D, tick: D) -> MarketSnapshot:
     quantities,
     st.sampled_from(list(Token)),
     minutes_st,
-    configs,
+    configs(),
     st.booleans(),
 )
 def test_orders_are_on_tick_in_bounds_and_never_oversized(
@@ -238,7 +253,7 @@ def test_orders_are_on_tick_in_bounds_and_never_oversized(
 
 
 @settings(max_examples=300, deadline=None)
-@given(ticks, prices, prices, quantities, minutes_st, configs)
+@given(ticks, prices, prices, quantities, minutes_st, configs())
 def test_passive_and_skewed_never_below_the_floor(
     tick: D, mid: D, cost: D, qty: D, minutes: float, config: LiquidationConfig
 ) -> None:
@@ -252,7 +267,7 @@ def test_passive_and_skewed_never_below_the_floor(
         assert decision.order.price >= floor
 
 
-@given(configs, minutes_st, minutes_st)
+@given(configs(), minutes_st, minutes_st)
 def test_skew_is_non_decreasing_and_capped(config: LiquidationConfig, a: float, b: float) -> None:
     early, late = sorted((D(str(a)), D(str(b))))
     assert skew_amount(early, config) <= skew_amount(late, config) <= config.max_skew
@@ -260,7 +275,7 @@ def test_skew_is_non_decreasing_and_capped(config: LiquidationConfig, a: float, 
 
 
 @settings(max_examples=200, deadline=None)
-@given(configs, st.lists(st.tuples(prices, st.integers(1, 600)), min_size=1, max_size=25))
+@given(configs(), st.lists(st.tuples(prices, st.integers(1, 600)), min_size=1, max_size=25))
 def test_stages_never_step_back(config: LiquidationConfig, path: list[tuple[D, int]]) -> None:
     state, now, position = START, T0, long(qty="100")
     for mid, gap in path:
@@ -271,15 +286,35 @@ def test_stages_never_step_back(config: LiquidationConfig, path: list[tuple[D, i
 
 
 @settings(max_examples=300, deadline=None)
-@given(prices, prices, quantities, minutes_st, configs)
+@given(prices, prices, quantities, minutes_st, configs(), st.sampled_from(list(Stage)))
 def test_stop_loss_always_wins(
-    mid: D, cost: D, qty: D, minutes: float, config: LiquidationConfig
+    mid: D, cost: D, qty: D, minutes: float, config: LiquidationConfig, reached: Stage
 ) -> None:
     position = long(qty=str(qty), cost=str(cost))
     market = market_for(mid, D("0.01"))
-    decision = decide(START, position, market, at(minutes), config)
+    state = START.model_copy(update={"stage": reached})
+    decision = decide(state, position, market, at(minutes), config)
     if config.stop_loss_enabled and position.unrealized_pnl(market.midpoint) < (
         config.stop_loss_threshold
     ):
-        assert decision.state.stage is config.stop_loss_stage
-        assert decision.reason.startswith("stop-loss")
+        assert decision.state.stage is reached.escalate_to(config.stop_loss_stage)
+        if reached.rank < config.stop_loss_stage.rank:
+            assert decision.reason.startswith("stop-loss")
+
+
+@settings(max_examples=200, deadline=None)
+@given(configs())
+def test_stages_change_exactly_at_the_boundaries(config: LiquidationConfig) -> None:
+    """Time alone moves the stage at `next_boundary`, not a second earlier nor later."""
+    config = config.model_copy(update={"stop_loss_enabled": False})
+    state, now, position, market = START, T0, long(), snap("0.55")
+    state = decide(state, position, market, now, config).state  # a zero skew start is due now
+    while (boundary := next_boundary(state, now, config)) is not None:
+        assert boundary > now
+        before = decide(state, position, market, boundary - timedelta(seconds=1), config)
+        assert before.state.stage is state.stage
+        assert next_wake(state, boundary - timedelta(seconds=1), config) <= boundary
+        reached = decide(state, position, market, boundary, config)
+        assert reached.state.stage.rank > state.stage.rank
+        state, now = reached.state, boundary
+    assert state.stage is config.timeout_stage
