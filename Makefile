@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck check clean lock
+.PHONY: venv demo test lint typecheck check clean lock
 
 $(BIN)/dualmm: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,9 +29,11 @@ typecheck: $(BIN)/dualmm
 
 check: lint typecheck test
 
-# Re-pin every dependency (runtime + dev) after editing pyproject.toml.
+# Re-pin every dependency (runtime + dev) after editing pyproject.toml; no local index
+# options in the lock, so it installs the same on any machine.
 lock:
-	$(BIN)/pip-compile -q --extra dev --strip-extras --no-header -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --extra dev --strip-extras --no-header \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
