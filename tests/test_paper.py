@@ -183,6 +183,15 @@ async def test_rejections(paper: PaperExchange) -> None:
         await paper.place_order(request("tick", Side.BUY, "0.455"))
     with pytest.raises(InvalidOrder):
         await paper.place_order(request("small", Side.BUY, "0.45", size="4"))
+    # Out of bounds at tick 0.01, a size that is not a positive multiple of 0.01.
+    for price, size in (("1.00", "10"), ("0.00", "10"), ("0.45", "-5"), ("0.45", "10.001")):
+        with pytest.raises(InvalidOrder):
+            await paper.place_order(request(f"bad-{price}-{size}", Side.BUY, price, size=size))
+    for expiration in (None, NOW - timedelta(seconds=1)):
+        with pytest.raises(InvalidOrder):
+            await paper.place_order(
+                request("gtd", Side.BUY, "0.45", order_type=OrderType.GTD, expiration=expiration)
+            )
     with pytest.raises(WouldCross):
         await paper.place_order(request("cross", Side.BUY, "0.52", post_only=True))
     await paper.place_order(request("lock", Side.BUY, "0.40", size="24000"))  # locks 9600

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Protocol, runtime_checkable
 
+from dualmm.domain.prices import is_on_tick, round_size
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Side
 
 
@@ -40,6 +41,20 @@ class PlaceOrder(Frozen):
     # When the intent was made (e.g. workflow.now()). Venues without client order ids sign it
     # into the order, so a retry even after a crash signs the identical order (same order id).
     signed_at: datetime | None = None
+
+    def price_fits(self, tick: Decimal) -> bool:
+        """On `tick` and inside the venue's bounds [tick, 1 - tick]."""
+        return tick <= self.price <= 1 - tick and is_on_tick(self.price, tick)
+
+    def check_price_and_size(self, tick: Decimal) -> None:
+        """Raise InvalidOrder for what no venue accepts: a price off `tick` or out of bounds,
+        a size that is not a positive multiple of 0.01, a GTD order without an expiration."""
+        if not self.price_fits(tick):
+            raise InvalidOrder(f"price {self.price} is not on tick {tick} inside (0, 1)")
+        if self.size <= 0 or round_size(self.size) != self.size:
+            raise InvalidOrder(f"size {self.size} is not a positive multiple of 0.01")
+        if self.order_type is OrderType.GTD and self.expiration is None:
+            raise InvalidOrder("a GTD order needs an expiration")
 
     def new_order(self, order_id: str, created_at: datetime) -> Order:
         """The order this request makes, live and unfilled."""

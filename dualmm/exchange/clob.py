@@ -50,7 +50,6 @@ from py_clob_client_v2.order_utils.model.side import Side as SdkSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 
 from dualmm.config import Settings
-from dualmm.domain.prices import is_on_tick, round_size
 from dualmm.domain.types import Fill, MarketInfo, Side
 from dualmm.exchange.base import (
     AuthError,
@@ -119,10 +118,6 @@ def _to_units(amount: Decimal) -> str:
 def key_salt(key: str) -> int:
     """The order salt for an idempotency key (48 bits: exact in JSON numbers everywhere)."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big")
-
-
-def _price_fits(price: Decimal, tick: Decimal) -> bool:
-    return tick <= price <= 1 - tick and is_on_tick(price, tick)
 
 
 # --- venue JSON -> domain ---------------------------------------------------------------------
@@ -461,10 +456,10 @@ class ClobExchange:
                 return existing
 
         tick = await self.tick_size(request.token_id)
-        if not _price_fits(request.price, tick):  # the tick may have changed since we cached it
+        if not request.price_fits(tick):  # the tick may have changed since we cached it
             self._ticks.pop(request.token_id, None)
             tick = await self.tick_size(request.token_id)
-        self._check_price_and_size(request, tick)
+        request.check_price_and_size(tick)
         pending.may_exist = True  # from the POST on, the venue may have it even if we hear nothing
         try:
             answer = await self._sdk(
@@ -500,14 +495,6 @@ class ClobExchange:
             # The venue answered no: nothing rests under this key, a later try may post again.
             pending.may_exist = False
         raise error
-
-    def _check_price_and_size(self, request: PlaceOrder, tick: Decimal) -> None:
-        if not _price_fits(request.price, tick):
-            raise InvalidOrder(f"price {request.price} is not on tick {tick} inside (0, 1)")
-        if request.size <= 0 or round_size(request.size) != request.size:
-            raise InvalidOrder(f"size {request.size} is not a positive multiple of 0.01")
-        if request.order_type is OrderType.GTD and request.expiration is None:
-            raise InvalidOrder("a GTD order needs an expiration")
 
     def _remember(self, key: str, pending: _Pending) -> None:
         self._journal[key] = pending

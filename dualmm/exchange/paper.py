@@ -9,6 +9,13 @@ Fills follow the DESIGN.md fill model (dualmm.domain.fillmodel) against the real
 an order that crosses the best price when placed fills there at once; a resting order fills
 in full at its own price once the real touch reaches it (checked whenever our orders, fills or
 balances are read). Balances are totals; new orders may only lock what open orders have not.
+
+Why not dualmm.sim.venue.SimVenue: the simulator fills against the touch its own midpoint
+process implies (mid +/- a tick), replaying every change time it can compute, for many wallets,
+with partial fills and failed trades. Paper mode has only the real book as it is when read
+(async, no past to replay, a spread wider than a tick), for one session's orders. What both
+need is shared instead: the fill rules (dualmm.domain.fillmodel), `PlaceOrder.new_order` and
+`PlaceOrder.check_price_and_size`.
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
-from dualmm.domain.prices import is_on_tick, round_size
 from dualmm.domain.types import Fill, MarketInfo, Side
 from dualmm.exchange.base import (
     Balances,
@@ -150,18 +156,13 @@ class PaperExchange:
         return self._orders[order_id]
 
     async def _validate(self, request: PlaceOrder) -> None:
-        tick = await self._data.tick_size(request.token_id)
-        if not (tick <= request.price <= 1 - tick) or not is_on_tick(request.price, tick):
-            raise InvalidOrder(f"price {request.price} breaks tick size {tick}")
-        if request.size <= 0 or round_size(request.size) != request.size:
-            raise InvalidOrder(f"size {request.size} is not a positive multiple of 0.01")
+        request.check_price_and_size(await self._data.tick_size(request.token_id))
         if request.size < request.market.min_order_size:
             raise InvalidOrder(
                 f"size {request.size} lower than the minimum {request.market.min_order_size}"
             )
-        if request.order_type is OrderType.GTD and (
-            request.expiration is None or request.expiration <= self._clock()
-        ):
+        expiration = request.expiration
+        if request.order_type is OrderType.GTD and expiration and expiration <= self._clock():
             raise InvalidOrder("a GTD order needs a future expiration")
 
     def _check_funds(self, request: PlaceOrder) -> None:
