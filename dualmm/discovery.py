@@ -51,6 +51,10 @@ class Filters(Frozen):
     max_volatility: Decimal | None = None  # most the YES mid may have moved over the lookback
     volatility_lookback_hours: Decimal = Decimal(24)
 
+    @property
+    def volatility_lookback(self) -> timedelta:
+        return timedelta(hours=float(self.volatility_lookback_hours))
+
 
 def quotable(market: RewardMarket, filters: Filters, now: datetime) -> bool:
     """Whether a market passes the filters that need no order book."""
@@ -119,7 +123,7 @@ async def calm(exchange: Exchange, token_id: str, filters: Filters, now: datetim
 
     if filters.max_volatility is None:
         return True
-    lookback = timedelta(hours=float(filters.volatility_lookback_hours))
+    lookback = filters.volatility_lookback
     fidelity = max(int(lookback.total_seconds() // 60) // HISTORY_POINTS, 1)
     history = await exchange.price_history(token_id, now - lookback, now, fidelity)
     return price_range(point.price for point in history) <= filters.max_volatility
@@ -308,8 +312,9 @@ def markets(
         from datetime import UTC
 
         now = datetime.now(UTC)
-        history = timedelta(hours=float(filters.volatility_lookback_hours))
-        venue, name = await _open_exchange(settings, seed, sim_markets, now, history)
+        venue, name = await _open_exchange(
+            settings, seed, sim_markets, now, filters.volatility_lookback
+        )
         found = await discover(venue, filters, config, max_capital, now)
         return found, name
 

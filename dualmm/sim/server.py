@@ -146,7 +146,8 @@ def _dec(value: Decimal) -> str:
 
 
 def _num(value: Decimal) -> float:
-    """Fields the CLOB sends as JSON numbers (market metadata); the one float boundary."""
+    """Fields the CLOB sends as JSON numbers (market metadata, price history); the one float
+    boundary."""
     return float(value)
 
 
