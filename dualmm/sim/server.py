@@ -16,7 +16,8 @@ Fidelity notes (what the real CLOB does, and where the simulator differs):
   level is the counterparty's taker order and our fill is the entry in `maker_orders`, with
   our side, price and `matched_amount`. `transaction_hash` is always set (settled at once).
 - GET /price: side BUY answers the best bid, SELL the best ask. The simulator keeps no tape,
-  so /last-trade-price is the midpoint.
+  so /last-trade-price is the midpoint, and /prices-history samples the midpoint process from
+  the market's start (a synthetic server's markets start with it) up to now.
 - Header timestamps are not checked for freshness (a scenario clock may run in the past).
 
 Faults (never on /_sim admin paths): fixed latency, a rate of 500 and of 429 answers drawn from a
