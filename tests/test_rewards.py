@@ -201,3 +201,11 @@ def test_q_min_between_the_smaller_side_and_the_larger(
     value = q_min(q_one, q_two, mid)
     assert min(q_one, q_two) <= value <= max(q_one, q_two)
     assert q_min(q_two, q_one, mid) == value
+
+
+def test_market_whose_minimum_order_is_above_the_position_limit_is_never_ranked() -> None:
+    # Any quote there would be at least 5 shares, past a limit of 4: neither side can be quoted.
+    small = MarketMakerConfig(order_size=D(1), position_limit=D(4))
+    assert rank_markets([candidate("a")], small, exclude=set()) == []
+    fits = small.model_copy(update={"position_limit": D(5)})
+    assert [r.market.condition_id for r in rank_markets([candidate("a")], fits, set())] == ["a"]
