@@ -71,13 +71,20 @@ _SIGNATURE_LENGTH = 65
 EOA, POLY_PROXY, POLY_GNOSIS_SAFE, POLY_1271 = 0, 1, 2, 3
 
 
-class AuthFailure(Exception):
-    """A request that fails authentication; `status` and the message are what the CLOB answers."""
+class ApiError(Exception):
+    """An error answer: HTTP `status` and `{"error": message}`, as the CLOB gives it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class AuthFailure(ApiError):
+    """A request that fails authentication (401 unless the CLOB answers it otherwise)."""
 
     def __init__(self, message: str, status: int = 401) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(status, message)
 
 
 @dataclass(frozen=True)

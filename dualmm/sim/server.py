@@ -62,7 +62,7 @@ from dualmm.exchange.base import (
     OrderType,
     RewardMarket,
 )
-from dualmm.sim.auth import OWNER_MISMATCH, ApiKey, AuthFailure, KeyRing
+from dualmm.sim.auth import OWNER_MISMATCH, ApiError, ApiKey, KeyRing
 from dualmm.sim.venue import Liquidity, SimVenue, Trade, TradeStatus
 
 logger = logging.getLogger(__name__)
@@ -97,13 +97,6 @@ class Faults(BaseModel):
     accept_timeout_rate: float = Field(0.0, ge=0, le=1)
     accept_timeout_hang_s: float = Field(0.0, ge=0, le=600)  # 0: drop the connection
     seed: int = 0
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -366,9 +359,7 @@ class SimServer:
     def _dispatch(self, request: Request) -> Reply:
         try:
             return Reply(200, self._route(request))
-        except ApiError as exc:
-            return Reply(exc.status, {"error": exc.message})
-        except AuthFailure as exc:
+        except ApiError as exc:  # AuthFailure too
             return Reply(exc.status, {"error": exc.message})
 
     def _route(self, request: Request) -> JSON:
@@ -665,7 +656,7 @@ class SimServer:
                 if not isinstance(item, dict):
                     raise ApiError(400, "Invalid order payload")
                 results.append(self._place(item, creds))
-            except (ApiError, AuthFailure) as exc:
+            except ApiError as exc:  # AuthFailure too
                 results.append(
                     {"success": False, "errorMsg": exc.message, "orderID": "", "status": ""}
                 )
