@@ -644,6 +644,14 @@ def test_error_and_rate_limit_faults_are_seeded(venue: SimVenue) -> None:
         assert rejection(lambda: client.get_tick_size("1"))[0] == 500
 
 
+def test_latency_holds_venue_answers_but_not_admin_ones(server: SimServer) -> None:
+    server.set_faults(Faults(latency_ms=600))
+    with pytest.raises(httpx.TimeoutException):
+        httpx.get(f"{server.url}/ok", timeout=0.15)
+    assert httpx.get(f"{server.url}/_sim/ledger", timeout=0.5).status_code == 200
+    assert httpx.get(f"{server.url}/ok", timeout=5).text == '"OK"'
+
+
 def test_faults_never_touch_admin_paths_and_are_set_over_http(server: SimServer) -> None:
     answer = httpx.post(f"{server.url}/_sim/faults", json={"error_rate": 1, "seed": 3}, timeout=5)
     assert answer.json()["error_rate"] == 1
