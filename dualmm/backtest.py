@@ -144,6 +144,8 @@ async def replay_market(
     cursor: str | None = None
     orders: list[tuple[datetime, Decimal, Decimal]] = []
     fills: tuple[Fill, ...] = ()
+    status: ReplayStatus = "open"
+    finished_at: datetime | None = None
     now = start
     while now <= horizon:
         venue.advance_to(now)
@@ -164,17 +166,8 @@ async def replay_market(
         if plan.finished:
             if plan.cancel:
                 await exchange.cancel_order(plan.cancel)
-            status: ReplayStatus = "dust" if plan.decision.dust else "closed"
-            return market_replay(
-                start=start,
-                condition_id=market.condition_id,
-                status=status,
-                state=state,
-                position=position,
-                orders=orders,
-                fills=fills,
-                finished_at=now,
-            )
+            status, finished_at = ("dust" if plan.decision.dust else "closed"), now
+            break
         if plan.cancel:
             await exchange.cancel_order(plan.cancel)
             resting = None
@@ -207,12 +200,12 @@ async def replay_market(
     return market_replay(
         start=start,
         condition_id=market.condition_id,
-        status="open",
+        status=status,
         state=state,
         position=position,
         orders=orders,
         fills=fills,
-        finished_at=None,
+        finished_at=finished_at,
     )
 
 

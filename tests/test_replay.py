@@ -173,3 +173,31 @@ async def test_dust_position_ends_at_once_and_says_what_is_left() -> None:
     assert "dust in PASSIVE after 00:00:00 (4.999 left, below the minimum order size)" in (
         render_timeline(scenario, result)
     )
+
+
+async def test_unfilled_liquidation_is_reported_open_at_the_horizon() -> None:
+    scenario = parse_scenario(
+        {
+            "name": "stuck",
+            "start": "2026-01-01T00:00:00Z",
+            "markets": [
+                {
+                    "condition_id": "c",
+                    "tick_size": "0.01",
+                    "min_order_size": "5",
+                    "path": [[0, "0.50"]],
+                    "position": {"held": "YES", "qty": "20", "avg_cost": "0.55"},
+                }
+            ],
+        }
+    )
+    # AGGRESSIVE at the midpoint itself never reaches the best bid 0.49.
+    result = await run_replay(scenario, LiquidationConfig(aggressive_offset=Decimal(0)))
+    (market,) = result.markets
+    assert (market.status, market.exit_stage, market.exit_seconds) == ("open", None, None)
+    assert market.remaining_qty == 20 and market.fills == ()
+    assert [(o.at_seconds, o.price) for o in market.orders] == [
+        (0, Decimal("0.56")),
+        (3600, Decimal("0.50")),
+    ]
+    assert "open: 20 still held" in render_timeline(scenario, result)
