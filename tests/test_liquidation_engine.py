@@ -72,6 +72,16 @@ START = LiquidationState.start("c", T0)
         # held NO: mid_held = 1 - 0.40 = 0.60, floor 0.56
         ("held NO passive", long(Token.NO), "0.40", 1, Stage.PASSIVE, "0.60"),
         ("held NO aggressive", long(Token.NO), "0.40", 61, Stage.AGGRESSIVE, "0.58"),
+        # then clamp into [tick, 1 - tick]: MARKET min(0.02, 0.03 - 0.05) -> 0.01
+        (
+            "market clamped to the tick",
+            long(qty="100", cost="0.20"),
+            "0.03",
+            1,
+            Stage.MARKET,
+            "0.01",
+        ),
+        ("floor clamped to 1 - tick", long(cost="0.995"), "0.98", 1, Stage.PASSIVE, "0.99"),
     ],
 )
 def test_stage_and_price(
