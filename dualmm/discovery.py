@@ -210,14 +210,16 @@ def _settings(exchange: str | None, url: str | None) -> Settings:
 
 
 async def _open_exchange(
-    settings: Settings, seed: int, n_markets: int, now: datetime, history: timedelta
+    settings: Settings, seed: int, n_markets: int, now: datetime
 ) -> tuple[Exchange, str]:
     """A read-only view of the venue, and its name for the table title. The in-process
-    simulator's markets start `history` before `now`, so they have that much price history."""
+    simulator's markets have a day of price history, like `dualmm sim-server`'s."""
     if settings.exchange == "sim" and "clob_url" not in settings.model_fields_set:
+        from dualmm.sim.synthetic import SYNTHETIC_HISTORY
         from dualmm.sim.venue import SimExchange, SimVenue, WallClock
 
-        venue = SimVenue.synthetic(n_markets, seed, WallClock(now), start=now - history)
+        start = now - SYNTHETIC_HISTORY
+        venue = SimVenue.synthetic(n_markets, seed, WallClock(now), start=start)
         return SimExchange(venue, "0x" + "0" * 40), f"an in-process simulator (seed {seed})"
     from dualmm.exchange.clob import ClobExchange
     from dualmm.exchange.factory import venue_settings
@@ -312,9 +314,7 @@ def markets(
         from datetime import UTC
 
         now = datetime.now(UTC)
-        venue, name = await _open_exchange(
-            settings, seed, sim_markets, now, filters.volatility_lookback
-        )
+        venue, name = await _open_exchange(settings, seed, sim_markets, now)
         found = await discover(venue, filters, config, max_capital, now)
         return found, name
 

@@ -63,11 +63,13 @@ def register(app: typer.Typer) -> None:
         """Run the simulated CLOB until Ctrl-C; prints its URL and a throwaway test key."""
         import signal
         import threading
+        from datetime import UTC, datetime
 
         from eth_account import Account
 
         from dualmm.scenario import ScenarioError, load_scenario
         from dualmm.sim.server import Faults, SimServer
+        from dualmm.sim.synthetic import SYNTHETIC_HISTORY
         from dualmm.sim.venue import SimVenue, WallClock
 
         amount = _fund(fund)
@@ -81,7 +83,11 @@ def register(app: typer.Typer) -> None:
             )
             source = f"scenario {loaded.name!r} from {loaded.start.isoformat()}"
         else:
-            venue = SimVenue.synthetic(markets, seed, WallClock(speed=speed), fund=amount)
+            now = datetime.now(UTC)
+            clock = WallClock(now, speed=speed)
+            venue = SimVenue.synthetic(
+                markets, seed, clock, start=now - SYNTHETIC_HISTORY, fund=amount
+            )
             source = f"{markets} synthetic markets, seed {seed}"
         faults = Faults(
             latency_ms=latency_ms,

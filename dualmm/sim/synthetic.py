@@ -19,6 +19,8 @@ from dualmm.scenario import token_id_for
 
 UNIT = Decimal("0.0001")
 DEFAULT_STEP_SECONDS = 5
+# How long synthetic markets served to users have been running: a day of price history.
+SYNTHETIC_HISTORY = timedelta(days=1)
 
 # Walk shape, in units of 0.0001 per step (a step is DEFAULT_STEP_SECONDS by default).
 _REGIME_ODDS = 240  # a new trend regime starts with probability 1/240 per step (~20 min)
