@@ -101,6 +101,14 @@ def test_market_stage_uses_best_bid_when_it_is_lower() -> None:
     assert decision.order is not None and decision.order.price == D("0.40")
 
 
+def test_market_stage_for_no_uses_the_no_best_bid() -> None:
+    # a NO bid is a YES ask: NO best bid = 1 - 0.60 = 0.40, below 1 - 0.50 - 0.05 = 0.45
+    market = snap("0.50").model_copy(update={"best_ask": D("0.60")})
+    decision = decide(START.with_manual_exit(), long(Token.NO), market, at(1), CFG)
+    assert decision.order is not None
+    assert (decision.order.token, decision.order.price) == (Token.NO, D("0.40"))
+
+
 def test_floor_rounds_up_to_the_tick() -> None:
     assert profit_floor(D("0.5512"), D("0.01"), CFG) == D("0.57")
     assert profit_floor(D("0.5512"), D("0.005"), CFG) == D("0.565")
