@@ -187,6 +187,14 @@ def test_step_places_with_fresh_keys_and_cancels_the_old_order() -> None:
     assert repriced.place_key != first.place_key
 
 
+def test_partial_fill_shrinks_the_position_and_the_order_alike_so_nothing_is_replaced() -> None:
+    first = step(START, long(), None, snap("0.55"), T0, CFG)
+    # 8 of the 20 filled: 12 left in the position and on the book, same price
+    partly = RestingOrder(order_id="o1", token=Token.YES, price=D("0.56"), size=D("12"))
+    plan = step(first.state, long(qty="12"), partly, snap("0.55"), at(1), CFG)
+    assert plan.place is None and plan.cancel is None
+
+
 def test_step_while_paused_cancels_and_places_nothing() -> None:
     resting = RestingOrder(order_id="o1", token=Token.YES, price=D("0.56"), size=D("20"))
     plan = step(START.with_paused(True), long(), resting, snap("0.55"), at(1), CFG)
