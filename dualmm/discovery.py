@@ -8,7 +8,8 @@ of capital for our quote size).
 
 With `max_volatility` set, a market whose YES midpoint moved further than that (highest minus
 lowest, `dualmm.domain.volatility.price_range`) over the lookback is left out; its history comes
-from the venue's `/prices-history`. The books may hold our own resting orders, which then
+from the venue's `/prices-history` (a market with no history in the lookback has not moved, so
+it passes). The books may hold our own resting orders, which then
 count as competition (run it before quoting, or read it as a conservative estimate).
 """
 
