@@ -25,23 +25,25 @@ def dualmm(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
-async def test_seed_examples_meet_their_expectations(path: Path) -> None:
+def test_seed_examples_meet_their_expectations(path: Path) -> None:
+    """`dualmm replay --json` itself, on each example, meets the file's `expect`."""
     scenario = load_scenario(path)
     expect = scenario.expect
-    (market,) = (await run_replay(scenario, LiquidationConfig())).markets
-    assert market.status == "closed"
-    assert market.exit_stage is not None and market.exit_stage.value == expect["exit_stage"]
-    sign = expect["realized_pnl_sign"]
-    assert (market.realized_pnl > 0) if sign == "+" else (market.realized_pnl < 0)
-    assert market.exit_seconds is not None
-    assert market.exit_seconds <= int(expect["max_minutes"]) * 60
-    assert market.remaining_qty == 0
+    result = dualmm("replay", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    (market,) = json.loads(result.stdout, parse_float=Decimal)["markets"]
+    assert market["status"] == "closed"
+    assert market["exit_stage"] == expect["exit_stage"]
+    realized = Decimal(market["realized_pnl"])
+    assert (realized > 0) if expect["realized_pnl_sign"] == "+" else (realized < 0)
+    assert market["exit_seconds"] <= int(expect["max_minutes"]) * 60
+    assert Decimal(market["remaining_qty"]) == 0
     # the fills account for the whole position, and P&L is theirs to the cent
     position = scenario.markets[0].position
     assert position is not None
-    assert sum(f.size for f in market.fills) == position.qty
-    pnl = sum((f.price - position.avg_cost) * f.size for f in market.fills)
-    assert market.realized_pnl == pnl
+    fills = [(Decimal(f["price"]), Decimal(f["size"])) for f in market["fills"]]
+    assert sum(size for _, size in fills) == position.qty
+    assert realized == sum((price - position.avg_cost) * size for price, size in fills)
 
 
 async def test_stop_loss_crash_exits_at_the_touch_when_it_fires() -> None:
