@@ -211,7 +211,7 @@ def test_step_finishing_cancels_what_rests() -> None:
 
 ticks = st.sampled_from(sorted(VALID_TICKS))
 prices = st.decimals(min_value=D("0.01"), max_value=D("0.99"), places=4)
-quantities = st.decimals(min_value=D("5"), max_value=D("5000"), places=2)
+quantities = st.decimals(min_value=D("5"), max_value=D("5000"), places=4)  # rounds down
 minutes_st = st.integers(min_value=0, max_value=180 * 60).map(lambda s: s / 60)
 # (timeout stage, stop-loss stage): the stop-loss never triggers an earlier stage
 stage_pairs = st.sampled_from(
@@ -275,6 +275,7 @@ def test_orders_are_on_tick_in_bounds_and_never_oversized(
     assert is_on_tick(order.price, tick)
     assert tick <= order.price <= 1 - tick
     assert order.size <= position.held_qty
+    assert order.size % D("0.01") == 0 and position.held_qty - order.size < D("0.01")
     assert order.side is Side.SELL and order.token is token
 
 
