@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from dualmm.config import describe_validation_error
-from dualmm.domain.prices import VALID_TICKS
+from dualmm.domain.prices import check_tick
 from dualmm.domain.types import Frozen, MarketInfo, Token
 
 
@@ -44,9 +44,7 @@ class ScenarioMarket(Frozen):
     @field_validator("tick_size")
     @classmethod
     def _tick(cls, tick: Decimal) -> Decimal:
-        if tick not in VALID_TICKS:
-            raise ValueError(f"unsupported tick size {tick}")
-        return tick
+        return check_tick(tick)
 
     @model_validator(mode="after")
     def _path(self) -> ScenarioMarket:

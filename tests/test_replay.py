@@ -111,6 +111,11 @@ def test_cli_human_timeline() -> None:
         ('{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": []}', "markets"),
         (
             '{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": [{"condition_id": "c",'
+            ' "tick_size": "0.02", "min_order_size": "5", "path": [[0, "0.5"]]}]}',
+            "markets.0.tick_size: unsupported tick size 0.02",
+        ),
+        (
+            '{"name": "x", "start": "2026-01-01T00:00:00Z", "markets": [{"condition_id": "c",'
             ' "tick_size": "0.01", "min_order_size": "5", "path": [[0, "1.2"]]}]}',
             "outside (0, 1)",
         ),
