@@ -153,8 +153,9 @@ def rank_markets(
     """Candidates by estimated daily earnings per USDC of capital, best first.
 
     Left out: condition ids in `exclude` (e.g. markets in liquidation), markets where our
-    quotes would earn nothing, and markets needing more capital than `max_capital`. Ties go
-    to the lower condition id, so the choice is deterministic.
+    quotes would earn nothing (among them markets whose minimum order is above the position
+    limit: no side can be quoted), and markets needing more capital than `max_capital`. Ties
+    go to the lower condition id, so the choice is deterministic.
     """
     estimates = [
         estimate_market(c, config) for c in candidates if c.market.condition_id not in exclude
