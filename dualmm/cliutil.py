@@ -74,6 +74,18 @@ def decimal_flag(name: str, value: str | None) -> Decimal | None:
     return parsed
 
 
+# The config field each seed flag sets, so an error names the flag the operator typed.
+_LIQUIDATION_FLAGS = {
+    "min_profit_margin": "--liq-profit-margin",
+    "skew_start_minutes": "--liq-skew-start",
+    "skew_per_minute": "--liq-skew-rate",
+    "max_skew": "--liq-skew-max",
+    "stop_loss_threshold": "--liq-stop-loss-threshold",
+    "timeout_minutes": "--liq-timeout",
+    "price_check_interval_ms": "--liq-check-interval",
+}
+
+
 def liquidation_config(
     *,
     profit_margin: str | None = None,
@@ -87,13 +99,14 @@ def liquidation_config(
     block_losing: bool = True,
 ) -> LiquidationConfig:
     """A LiquidationConfig from the seed's flags; anything unset keeps the seed's default."""
+    flags = _LIQUIDATION_FLAGS
     values: dict[str, object] = {
-        "min_profit_margin": decimal_flag("--liq-profit-margin", profit_margin),
-        "skew_start_minutes": decimal_flag("--liq-skew-start", skew_start),
-        "skew_per_minute": decimal_flag("--liq-skew-rate", skew_rate),
-        "max_skew": decimal_flag("--liq-skew-max", skew_max),
-        "stop_loss_threshold": decimal_flag("--liq-stop-loss-threshold", stop_loss_threshold),
-        "timeout_minutes": decimal_flag("--liq-timeout", timeout),
+        "min_profit_margin": decimal_flag(flags["min_profit_margin"], profit_margin),
+        "skew_start_minutes": decimal_flag(flags["skew_start_minutes"], skew_start),
+        "skew_per_minute": decimal_flag(flags["skew_per_minute"], skew_rate),
+        "max_skew": decimal_flag(flags["max_skew"], skew_max),
+        "stop_loss_threshold": decimal_flag(flags["stop_loss_threshold"], stop_loss_threshold),
+        "timeout_minutes": decimal_flag(flags["timeout_minutes"], timeout),
         "price_check_interval_ms": check_interval,
         "stop_loss_enabled": stop_loss,
         "block_losing_quotes": block_losing,
@@ -103,4 +116,8 @@ def liquidation_config(
             {key: value for key, value in values.items() if value is not None}
         )
     except ValidationError as exc:
-        raise UsageError(f"liquidation config: {describe_validation_error(exc)}") from None
+        message = describe_validation_error(exc)
+        field, _, reason = message.partition(": ")
+        if field in flags:
+            message = f"{flags[field]} ({field}): {reason}"
+        raise UsageError(f"liquidation config: {message}") from None
