@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -45,6 +51,7 @@ from dualmm.exchange.base import (
 )
 from dualmm.runtime import bot_status, build_worker, render_status, start_or_attach
 from dualmm.scenario import token_id_for
+from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
 from dualmm.telemetry import flush_tracing, setup_tracing, tracing_interceptor
 from workflows.active_market import (
@@ -617,3 +624,108 @@ async def test_pausing_a_round_stuck_in_retries_still_withdraws_its_quotes(
             await asyncio.sleep(0.2)
         paused = await _status(handle)
         assert paused.paused and paused.quotes == ()
+
+
+# -- crash safety: a real worker process killed mid-round and mid-liquidation ---------------------
+
+
+def _worker_process(
+    env: WorkflowEnvironment, task_queue: str, clob_url: str, key: str
+) -> subprocess.Popen[bytes]:
+    """`dualmm worker` in its own process, trading on the simulator over HTTP."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
+        env={
+            **os.environ,
+            "DUALMM_EXCHANGE": "sim",
+            "DUALMM_CLOB_URL": clob_url,
+            "DUALMM_PRIVATE_KEY": key,
+            "DUALMM_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "DUALMM_TASK_QUEUE": task_queue,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _answering(handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait until the workflow answers queries again: until its task leaves the dead worker's
+    sticky queue, a query may time out."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        try:
+            await _status(handle)
+            return
+        except RPCError:
+            assert asyncio.get_running_loop().time() < deadline, "no answer to queries"
+            await asyncio.sleep(0.2)
+
+
+def _sigkill(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+
+async def test_a_killed_worker_loses_and_doubles_nothing(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """SIGKILL the worker while B is quoted and A's SELL rests; A's SELL fills while no worker
+    runs. After a new worker starts, the child sees the fill once and finishes, B is quoted
+    with one live order per quote, and the venue's ledger agrees with the bot's books."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    key = "0x" + "42" * 32
+    wallet = Account.from_key(key).address.lower()
+    client = dev_env.client
+    with SimServer(venue.venue) as server:
+        worker = _worker_process(dev_env, task_queue, server.url, key)
+        handle, _ = await start_or_attach(client, task_queue, _config())
+        try:
+            await _until(handle, _quoting(a))
+            venue.move(a, "0.45")  # BUY YES 10 @ 0.48 fills: A goes to liquidation
+            await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+            before = venue.open_orders()
+            assert sorted((o["condition_id"], o["side"]) for o in before) == sorted(
+                [(a.condition_id, "SELL"), (b.condition_id, "BUY"), (b.condition_id, "BUY")]
+            )
+
+            _sigkill(worker)
+            venue.move(a, "0.50")  # the SELL @ 0.49 fills with no worker alive
+            worker = _worker_process(dev_env, task_queue, server.url, key)
+            await _answering(handle)
+            done = await _until(handle, lambda s: s.liquidations_finished == 1)
+            assert done.liquidations == ()
+            assert done.liquidations_realized_pnl == Decimal("0.10")
+            ledger = venue.venue.ledger()
+            # One order per intent: A's two quotes and its SELL, and one live quote per token
+            # on B (the new worker adopts B's quotes, or replaces them when the round was being
+            # stopped as the worker died, here for the continue-as-new the dev server suggests).
+            on_a = [
+                (o["token"], o["side"])
+                for o in ledger["orders"]
+                if o["condition_id"] == a.condition_id
+            ]
+            assert sorted(on_a) == [("NO", "BUY"), ("YES", "BUY"), ("YES", "SELL")]
+            quoting_b = await _until(handle, _quoting(b))
+            assert quoting_b.position is not None and quoting_b.position.is_flat
+            live = venue.open_orders()
+            assert sorted((o["condition_id"], o["token"], o["side"]) for o in live) == [
+                (b.condition_id, "NO", "BUY"),
+                (b.condition_id, "YES", "BUY"),
+            ]
+            assert {q.order_id for q in quoting_b.quotes} == {o["order_id"] for o in live}
+            ledger = venue.venue.ledger()
+            live_ids = {o["order_id"] for o in live}
+            assert all(
+                o["status"] == "CANCELED"
+                for o in ledger["orders"]
+                if o["condition_id"] == b.condition_id and o["order_id"] not in live_ids
+            )
+            fills = [(f["side"], Decimal(f["size"]), Decimal(f["price"])) for f in ledger["fills"]]
+            assert fills == [("BUY", 10, Decimal("0.48")), ("SELL", 10, Decimal("0.49"))]
+            assert Decimal(ledger["wallets"][wallet]["tokens"].get(a.yes_token_id, "0")) == 0
+        finally:
+            await _terminate(client, handle.id)
+            for market in venue.markets:
+                await _terminate(client, liquidation_workflow_id(market.condition_id))
+            _sigkill(worker)

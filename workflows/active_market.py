@@ -290,6 +290,14 @@ class ActiveMarketWorkflow:
         """Something the loop must act on before it goes on waiting."""
         return bool(self._state.pending) or self._state.liquidating_all or self._exit_requested
 
+    def _round_must_end(self) -> bool:
+        """What ends a running round, and the wait after a failed one."""
+        return (
+            self._interrupted()
+            or self._state.paused
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
     async def _pick_market(self) -> None:
         exclude = tuple(e.condition_id for e in self._state.liquidations) + tuple(
             p.market.condition_id for p in self._state.pending
@@ -358,14 +366,7 @@ class ActiveMarketWorkflow:
         """The round's result; it is cancelled first when the loop has something to do."""
         self._round_running = True
         try:
-            await workflow.wait_condition(
-                lambda: (
-                    handle.done()
-                    or self._interrupted()
-                    or self._state.paused
-                    or workflow.info().is_continue_as_new_suggested()
-                )
-            )
+            await workflow.wait_condition(lambda: handle.done() or self._round_must_end())
             if not handle.done():
                 handle.cancel()
             return await handle
@@ -385,7 +386,9 @@ class ActiveMarketWorkflow:
         if not isinstance(error.cause, CancelledError):
             cid = active.market.condition_id
             workflow.logger.warning("market making on %s failed: %s", cid, error.cause)
-            await workflow.wait_condition(self._interrupted, timeout=_IDLE)
+            # A round that timed out while we were stopping it (its worker died) waits for
+            # nothing: what stopped it is still to be done.
+            await workflow.wait_condition(self._round_must_end, timeout=_IDLE)
 
     def _close_round(self, active: ActiveRound) -> None:
         """The round is over: its position (if any) goes to liquidation."""
