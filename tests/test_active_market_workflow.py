@@ -375,6 +375,44 @@ async def test_liquidate_all_stops_quoting_and_completes_after_the_children(
                 await replayer.replay_workflow(history)
 
 
+async def test_pause_withdraws_quotes_resume_quotes_again_and_exit_market_liquidates(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+    a, b, _ = venue.markets
+    config = _config()
+    config = config.model_copy(
+        update={
+            "market_maker": config.market_maker.model_copy(update={"position_limit": Decimal(20)})
+        }
+    )
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        await _until(handle, _quoting(a))
+        await handle.signal(ActiveMarketWorkflow.pause)
+        paused = await _until(handle, lambda s: s.paused and s.quotes == ())
+        assert venue.open_orders() == []
+        assert paused.active_market is not None and paused.active_market.condition_id == (
+            a.condition_id
+        )
+        await handle.signal(ActiveMarketWorkflow.resume)
+        await _until(handle, lambda s: not s.paused and _quoting(a)(s))
+
+        venue.move(a, "0.45")  # BUY YES 10 fills: under the limit of 20, A is still quoted
+        holding = await _until(
+            handle, lambda s: s.position is not None and s.position.yes_qty == 10
+        )
+        assert holding.liquidations == ()
+        await handle.signal(ActiveMarketWorkflow.exit_market)
+        moved = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        assert (moved.liquidations[0].held, moved.liquidations[0].qty) == (Token.YES, 10)
+        on_a = [
+            (o["side"], o["price"])
+            for o in venue.open_orders()
+            if o["condition_id"] == a.condition_id
+        ]
+        assert on_a == [("SELL", "0.49")]
+
+
 async def test_market_making_resumes_from_its_heartbeat_after_a_worker_restart(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:

@@ -127,6 +127,7 @@ class ActiveMarketState(Frozen):
     earned_seconds: Decimal = Decimal(0)  # quoted time of closed rounds
     paused: bool = False
     liquidating_all: bool = False
+    exit_requested: bool = False  # an `exit_market` not yet acted on (it may cross runs)
     runs: int = 1
 
 
@@ -174,7 +175,6 @@ class ActiveMarketWorkflow:
         self._state = request.state
         if self._state.started_at is None:
             self._state = self._state.model_copy(update={"started_at": workflow.now()})
-        self._exit_requested = False
         self._round_running = False
 
     # -- signals -------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ class ActiveMarketWorkflow:
     def exit_market(self) -> None:
         """Move the active market to liquidation now and go on with the next one."""
         if self._state.active is not None:
-            self._exit_requested = True
+            self._update(exit_requested=True)
 
     @workflow.signal(name="liquidate_all")
     def liquidate_all(self) -> None:
@@ -270,8 +270,8 @@ class ActiveMarketWorkflow:
                 return await self._finish_liquidating_all()
             if workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
-            if self._exit_requested:
-                self._exit_requested = False
+            if self._state.exit_requested:
+                self._update(exit_requested=False)
                 if self._state.active is not None:
                     self._close_round(self._state.active)
             elif self._state.paused:
@@ -288,7 +288,9 @@ class ActiveMarketWorkflow:
 
     def _interrupted(self) -> bool:
         """Something the loop must act on before it goes on waiting."""
-        return bool(self._state.pending) or self._state.liquidating_all or self._exit_requested
+        return (
+            bool(self._state.pending) or self._state.liquidating_all or self._state.exit_requested
+        )
 
     def _round_must_end(self) -> bool:
         """What ends a running round, and the wait after a failed one."""
