@@ -166,6 +166,16 @@ def _liquidating(market: MarketInfo) -> Callable[[ActiveMarketStatus], bool]:
     return lambda s: [e.condition_id for e in s.liquidations] == [market.condition_id]
 
 
+async def _a_to_liquidation_b_quoted(
+    handle: WorkflowHandle[Any, Any], venue: Venue
+) -> ActiveMarketStatus:
+    """Quote A, fill its BUY YES 10 @ 0.48 (the limit): A goes to liquidation, B is quoted."""
+    a, b, _ = venue.markets
+    await _until(handle, _quoting(a))
+    venue.move(a, "0.45")
+    return await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+
+
 async def _one_liquidation(client: Client, workflow_id: str) -> bool:
     """One liquidation ran under this id: one run is live and the others continued as new
     (a second start would follow an execution that ended some other way)."""
@@ -320,9 +330,7 @@ async def test_a_child_finishing_reaches_the_parent_after_continue_as_new(
     venue = Venue()
     a, b, _ = venue.markets
     async with _bot(dev_env, task_queue, venue, _config()) as handle:
-        await _until(handle, _quoting(a))
-        venue.move(a, "0.45")
-        before = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        before = await _a_to_liquidation_b_quoted(handle, venue)
         # Pausing and resuming cancels and restarts the round: history grows until a new run.
         while (await _status(handle)).runs == before.runs:
             await handle.signal(ActiveMarketWorkflow.pause)
@@ -342,11 +350,9 @@ async def test_liquidate_all_stops_quoting_and_completes_after_the_children(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     venue = Venue()
-    a, b, _ = venue.markets
+    a, _, _ = venue.markets
     async with _bot(dev_env, task_queue, venue, _config()) as handle:
-        await _until(handle, _quoting(a))
-        venue.move(a, "0.45")
-        await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        await _a_to_liquidation_b_quoted(handle, venue)
         await handle.signal(ActiveMarketWorkflow.liquidate_all)
         stopped = await _until(handle, lambda s: s.liquidating_all and s.active_market is None)
         assert stopped.quotes == ()
@@ -404,7 +410,7 @@ async def test_pause_withdraws_quotes_resume_quotes_again_and_exit_market_liquid
         assert holding.liquidations == ()
         await handle.signal(ActiveMarketWorkflow.exit_market)
         moved = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
-        assert (moved.liquidations[0].held, moved.liquidations[0].qty) == (Token.YES, 10)
+        assert (moved.liquidations[0].held, moved.liquidations[0].qty) == (Token.YES, Decimal(10))
         on_a = [
             (o["side"], o["price"])
             for o in venue.open_orders()
@@ -719,9 +725,7 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
         worker = _worker_process(dev_env, task_queue, server.url, key)
         handle, _ = await start_or_attach(client, task_queue, _config())
         try:
-            await _until(handle, _quoting(a))
-            venue.move(a, "0.45")  # BUY YES 10 @ 0.48 fills: A goes to liquidation
-            await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+            await _a_to_liquidation_b_quoted(handle, venue)
             before = venue.open_orders()
             assert sorted((o["condition_id"], o["side"]) for o in before) == sorted(
                 [(a.condition_id, "SELL"), (b.condition_id, "BUY"), (b.condition_id, "BUY")]
@@ -760,7 +764,10 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
                 if o["condition_id"] == b.condition_id and o["order_id"] not in live_ids
             )
             fills = [(f["side"], Decimal(f["size"]), Decimal(f["price"])) for f in ledger["fills"]]
-            assert fills == [("BUY", 10, Decimal("0.48")), ("SELL", 10, Decimal("0.49"))]
+            assert fills == [
+                ("BUY", Decimal(10), Decimal("0.48")),
+                ("SELL", Decimal(10), Decimal("0.49")),
+            ]
             assert Decimal(ledger["wallets"][wallet]["tokens"].get(a.yes_token_id, "0")) == 0
         finally:
             await _terminate(client, handle.id)
