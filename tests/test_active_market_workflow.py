@@ -9,8 +9,10 @@ the profit floor 0.49. All markets share one competitor book, so they rank by re
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -705,6 +707,13 @@ async def _answering(handle: WorkflowHandle[Any, Any]) -> None:
             await asyncio.sleep(0.2)
 
 
+def _history_text(history: WorkflowHistory) -> str:
+    """A history's JSON with every payload decoded (payloads are base64 in it)."""
+    raw = history.to_json()
+    payloads = re.findall(r'"data":\s*"([A-Za-z0-9+/=]+)"', raw)
+    return raw + "".join(base64.b64decode(p).decode("utf-8", "replace") for p in payloads)
+
+
 def _sigkill(worker: subprocess.Popen[bytes]) -> None:
     worker.send_signal(signal.SIGKILL)
     worker.wait()
@@ -769,6 +778,15 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
                 ("SELL", Decimal(10), Decimal("0.49")),
             ]
             assert Decimal(ledger["wallets"][wallet]["tokens"].get(a.yes_token_id, "0")) == 0
+            # The worker's key never reached a workflow or activity argument or result.
+            for workflow_id in (handle.id, liquidation_workflow_id(a.condition_id)):
+                async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+                    history = await client.get_workflow_handle(
+                        workflow_id, run_id=run.run_id
+                    ).fetch_history()
+                    text = _history_text(history)
+                    assert a.question in text  # the payloads were decoded
+                    assert key.removeprefix("0x") not in text
         finally:
             await _terminate(client, handle.id)
             for market in venue.markets:
