@@ -26,7 +26,13 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowHistory,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -381,6 +387,19 @@ async def test_liquidate_all_stops_quoting_and_completes_after_the_children(
                     workflow_id, run_id=run.run_id
                 ).fetch_history()
                 await replayer.replay_workflow(history)
+
+
+async def test_invalid_input_fails_the_bot_instead_of_retrying_forever(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    bad = {"config": {"bot_id": "test-bad", "liquidity_budget": "-1"}}
+    async with build_worker(dev_env.client, task_queue, Venue().exchange):
+        handle = await dev_env.client.start_workflow(
+            "ActiveMarketWorkflow", bad, id=f"active-market-{uuid.uuid4()}", task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), WAIT)
+    assert "liquidity_budget" in str(failure.value.cause)
 
 
 async def test_pause_withdraws_quotes_resume_quotes_again_and_exit_market_liquidates(

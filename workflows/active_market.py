@@ -20,6 +20,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, CancelledError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.market_making import (
         POSITION_LIMIT_SIGNAL,
         PROGRESS_SIGNAL,
@@ -165,9 +167,11 @@ class ActiveMarketResult(Frozen):
     running_seconds: Decimal
 
 
-# A bug fails the workflow instead of retrying its task forever; the heartbeat of the running
-# round then fails, which withdraws its quotes, and the ABANDONed children go on.
-@workflow.defn(failure_exception_types=[Exception])
+# Bad input fails the workflow. A bug (or a nondeterministic deploy) retries the workflow task
+# instead, so a fixed worker resumes the run with its registry and the active round's position:
+# a failed run would drop both from the books. Meanwhile the running round goes on quoting up
+# to the position limit, withdraws its quotes there, and its signal waits for the fixed worker.
+@workflow.defn(failure_exception_types=[ValidationError])
 class ActiveMarketWorkflow:
     @workflow.init
     def __init__(self, request: ActiveMarketInput) -> None:
