@@ -6,8 +6,9 @@ signals `position_limit` here and returns; the market then goes to a child Liqui
 (id from the condition id, ParentClosePolicy ABANDON) and, in dual-market mode, the next best
 market is quoted at once; in single-market mode only after the child finished. Children report
 back with `liquidation_stage` (each escalation) and `liquidation_finished`, addressed to this
-workflow's id, so a report sent while this run continues-as-new reaches the next run. The registry of live liquidations, the active
-round's position and the counters travel across continue-as-new in `ActiveMarketState`.
+workflow's id, so a report sent while this run continues-as-new reaches the next run. The
+registry of live liquidations, the active round's position and the counters travel across
+continue-as-new in `ActiveMarketState`.
 """
 
 from __future__ import annotations
