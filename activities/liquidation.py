@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from decimal import Decimal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot
+from dualmm.domain.types import Frozen, MarketInfo
 from dualmm.exchange.base import Exchange, NonRetryableError, Order, PlaceOrder
-from dualmm.exchange.sync import market_snapshot, still_resting
+from dualmm.exchange.sync import MarketSync, sync_market
 
 
 class SyncRequest(Frozen):
@@ -26,13 +25,6 @@ class SyncRequest(Frozen):
     cursor: str | None
     resting_order_id: str | None
     as_of: datetime  # the workflow's check time, whole seconds
-
-
-class SyncResult(Frozen):
-    snapshot: MarketSnapshot
-    fills: tuple[Fill, ...]
-    cursor: str
-    resting_remaining: Decimal | None  # None: the order is gone or fully filled
 
 
 class CancelRequest(Frozen):
@@ -62,21 +54,18 @@ class LiquidationActivities:
         self._before_sync = before_sync
 
     @activity.defn(name="liquidation_sync_market")
-    async def sync_market(self, request: SyncRequest) -> SyncResult:
+    async def sync_market(self, request: SyncRequest) -> MarketSync:
         """New fills since the cursor, the market snapshot, and what remains of our order."""
         if self._before_sync is not None:
             self._before_sync(request.as_of)
         async with non_retryable_venue_errors():
-            page = await self._exchange.fills(request.market, request.cursor)
-            snapshot = await market_snapshot(self._exchange, request.market, request.as_of)
-            remaining = None
-            if request.resting_order_id is not None:
-                order = await self._exchange.get_order(request.resting_order_id)
-                if order is not None and still_resting(order):
-                    remaining = order.remaining
-        return SyncResult(
-            snapshot=snapshot, fills=page.fills, cursor=page.cursor, resting_remaining=remaining
-        )
+            return await sync_market(
+                self._exchange,
+                request.market,
+                request.cursor,
+                request.resting_order_id,
+                request.as_of,
+            )
 
     @activity.defn(name="liquidation_place_order")
     async def place_order(self, request: PlaceOrder) -> Order:

@@ -37,7 +37,7 @@ from dualmm.domain.liquidation import LiquidationState, RestingOrder, elapsed_se
 from dualmm.domain.position import PositionTracker, record_fills
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Stage
 from dualmm.exchange.base import Exchange, OrderStatus, PlaceOrder
-from dualmm.exchange.sync import market_snapshot, still_resting
+from dualmm.exchange.sync import still_resting, sync_market
 from dualmm.scenario import Scenario, ScenarioError, ScenarioMarket, load_scenario
 
 if TYPE_CHECKING:
@@ -149,19 +149,16 @@ async def replay_market(
     now = start
     while now <= horizon:
         venue.advance_to(now)
-        page = await exchange.fills(market, cursor)
-        cursor = page.cursor
-        position = position.apply_fills(page.fills)
-        fills = record_fills(fills, page.fills)
-        snapshot = await market_snapshot(exchange, market, now)
+        synced = await sync_market(
+            exchange, market, cursor, resting.order_id if resting else None, now
+        )
+        cursor = synced.cursor
+        position = position.apply_fills(synced.fills)
+        fills = record_fills(fills, synced.fills)
         if resting is not None:
-            order = await exchange.get_order(resting.order_id)
-            resting = (
-                resting.model_copy(update={"size": order.remaining})
-                if (order is not None and still_resting(order))
-                else None
-            )
-        plan = step(state, position, resting, snapshot, now, config)
+            remaining = synced.resting_remaining
+            resting = None if remaining is None else resting.model_copy(update={"size": remaining})
+        plan = step(state, position, resting, synced.snapshot, now, config)
         state = plan.state
         if plan.finished:
             if plan.cancel:
