@@ -19,7 +19,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -716,10 +716,11 @@ def _worker_process(
 async def _answering(handle: WorkflowHandle[Any, Any]) -> None:
     """Wait until the workflow answers queries again: until its task leaves the dead worker's
     sticky queue, a query may time out."""
-    deadline = asyncio.get_running_loop().time() + WAIT
+    deadline = asyncio.get_running_loop().time() + 2 * WAIT
     while True:
         try:
-            await _status(handle)
+            # short attempts: one query can hang on the dead worker's queue past any deadline
+            await handle.query(ActiveMarketWorkflow.status, rpc_timeout=timedelta(seconds=5))
             return
         except RPCError:
             assert asyncio.get_running_loop().time() < deadline, "no answer to queries"
@@ -776,7 +777,16 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
                 if o["condition_id"] == a.condition_id
             ]
             assert sorted(on_a) == [("NO", "BUY"), ("YES", "BUY"), ("YES", "SELL")]
-            quoting_b = await _until(handle, _quoting(b))
+            # The bot's quotes and the venue's live orders agree once the new round settled
+            # (until then the status may still list the quotes the dead worker reported).
+            quoting_b = await _until(
+                handle,
+                lambda s: (
+                    _quoting(b)(s)
+                    and {q.order_id for q in s.quotes}
+                    == {o["order_id"] for o in venue.open_orders()}
+                ),
+            )
             assert quoting_b.position is not None and quoting_b.position.is_flat
             live = venue.open_orders()
             assert sorted((o["condition_id"], o["token"], o["side"]) for o in live) == [
