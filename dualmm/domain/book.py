@@ -31,21 +31,28 @@ def without_own(
     bids: Iterable[Level], asks: Iterable[Level], own: Iterable[OrderIntent]
 ) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
     """The YES book's bids (best first) and asks (best first) once our orders' remaining sizes
-    are taken out; a level left with nothing disappears."""
+    are taken out; a level our orders made up entirely disappears (others are kept as given)."""
     bid_sizes: dict[Decimal, Decimal] = {}
     ask_sizes: dict[Decimal, Decimal] = {}
     for price, size in bids:
         bid_sizes[price] = bid_sizes.get(price, ZERO) + size
     for price, size in asks:
         ask_sizes[price] = ask_sizes.get(price, ZERO) + size
+    emptied: set[tuple[bool, Decimal]] = set()
     for order in own:
         is_bid, price = yes_book_entry(order)
         levels = bid_sizes if is_bid else ask_sizes
         if price in levels:
             levels[price] -= order.size
+            if levels[price] <= 0:
+                emptied.add((is_bid, price))
     return (
-        tuple((p, s) for p, s in sorted(bid_sizes.items(), reverse=True) if s > 0),
-        tuple((p, s) for p, s in sorted(ask_sizes.items()) if s > 0),
+        tuple(
+            (p, max(s, ZERO))
+            for p, s in sorted(bid_sizes.items(), reverse=True)
+            if (True, p) not in emptied
+        ),
+        tuple((p, max(s, ZERO)) for p, s in sorted(ask_sizes.items()) if (False, p) not in emptied),
     )
 
 
