@@ -172,11 +172,15 @@ class MarketMakingActivities:
                         raise
                     return await round_.stop()
         except ApplicationError as exc:
-            if exc.non_retryable:
-                # No attempt follows soon to watch the quotes: take them off the book first.
-                with contextlib.suppress(Exception):
-                    await round_.stop()
-            raise
+            if not exc.non_retryable:
+                raise
+            # No attempt follows soon to watch the quotes: take them off the book first, and
+            # hand the workflow the round's last position (fills since its last progress).
+            with contextlib.suppress(Exception):
+                await round_.stop()
+            raise ApplicationError(
+                exc.message, round_.checkpoint, type=exc.type, non_retryable=True
+            ) from None
 
 
 class _Round:
@@ -220,6 +224,10 @@ class _Round:
             self._heartbeat()
             await self._report_progress()
             await asyncio.sleep(interval)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return self._checkpoint
 
     async def stop(self) -> MarketMakingResult:
         """Cancelled by the workflow: withdraw the quotes and hand back the position."""

@@ -822,3 +822,85 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
             for market in venue.markets:
                 await _terminate(client, liquidation_workflow_id(market.condition_id))
             _sigkill(worker)
+
+
+# -- never dies, never stuck (issues 9 and 11) ----------------------------------------------------
+
+
+class DryingUp(SimExchange):
+    """A venue whose reward-market list runs dry while `dry` is set."""
+
+    dry = False
+
+    async def reward_markets(self) -> list[Any]:
+        return [] if self.dry else await super().reward_markets()
+
+
+async def test_no_market_qualifying_idles_and_quotes_again_once_one_does(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The idle wait times out (1 s here, 30 s by default) without failing the bot; the status
+    says why; once a market qualifies again it is quoted."""
+    venue = Venue()
+    a = venue.markets[0]
+    exchange = DryingUp(venue.venue, WALLET)
+    exchange.dry = True
+    venue.exchange = exchange
+    config = _config().model_copy(update={"idle_seconds": 1})
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        idle = await _until(handle, lambda s: s.idle_reason is not None)
+        assert idle.idle_reason is not None and "no reward market qualifies" in idle.idle_reason
+        assert idle.active_market is None and idle.idle_since is not None
+        await asyncio.sleep(4)  # several idle waits time out
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        still = await _until(handle, lambda s: s.idle_reason is not None)
+        assert still.active_market is None
+
+        exchange.dry = False
+        quoting = await _until(handle, _quoting(a))
+        assert quoting.idle_reason is None
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_round_failing_for_good_excludes_its_market_and_the_bot_picks_again(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """No collateral for A's quotes: A's round fails non-retryably, the bot leaves A out for a
+    while (the status says why) and quotes B instead of retrying A forever."""
+    venue = Venue()
+    a, b, _ = venue.markets
+
+    class BrokeOnA(SimExchange):
+        async def place_order(self, request: PlaceOrder) -> Order:
+            if request.market.condition_id == a.condition_id:
+                raise InsufficientBalance("not enough balance / allowance")
+            return await super().place_order(request)
+
+    venue.exchange = BrokeOnA(venue.venue, WALLET)
+    async with _bot(dev_env, task_queue, venue, _config()) as handle:
+        status = await _until(handle, _quoting(b))
+        (excluded,) = status.excluded
+        assert excluded.condition_id == a.condition_id
+        assert "InsufficientBalance" in excluded.reason
+        assert status.last_error is not None and a.condition_id in status.last_error
+        assert all(o["condition_id"] == b.condition_id for o in venue.open_orders())
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+
+async def test_every_market_failing_for_good_idles_instead_of_failing(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+
+    class Broke(SimExchange):
+        async def place_order(self, request: PlaceOrder) -> Order:
+            raise InsufficientBalance("not enough balance / allowance")
+
+    venue.exchange = Broke(venue.venue, WALLET)
+    config = _config().model_copy(update={"idle_seconds": 1})
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        idle = await _until(handle, lambda s: len(s.excluded) == 3 and s.idle_reason is not None)
+        assert idle.idle_reason is not None and "3 excluded" in idle.idle_reason
+        await asyncio.sleep(3)
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        assert venue.open_orders() == []
