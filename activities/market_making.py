@@ -32,7 +32,7 @@ from dualmm.domain.position import PositionTracker
 from dualmm.domain.quoting import desired_quotes, needs_requote, position_limit_reached
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 from dualmm.exchange.base import Exchange, Order, PlaceOrder
-from dualmm.exchange.sync import market_snapshot, still_resting
+from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
 POSITION_LIMIT_SIGNAL = "position_limit"
@@ -206,8 +206,13 @@ class _Round:
         if details:
             self._checkpoint = Checkpoint.model_validate(details[0])
         elif self._request.cursor is None:
-            page = await self._exchange.fills(self._market)
-            self._checkpoint = self._checkpoint.model_copy(update={"cursor": page.cursor})
+            # A fresh round: the market's earlier fills (earlier rounds, their liquidations)
+            # are not ours, even when a cursor reports them again.
+            start = await fill_start(self._exchange, self._market)
+            position = self._checkpoint.position.starting_after(start.boundary)
+            self._checkpoint = self._checkpoint.model_copy(
+                update={"cursor": start.cursor, "position": position}
+            )
         await self._reconcile_quotes()
         await self._sync_fills()
         self._heartbeat()

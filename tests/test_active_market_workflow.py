@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from pydantic import SecretStr
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -47,7 +48,7 @@ from activities.market_making import (
     PositionLimit,
     Quote,
 )
-from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
+from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig, Settings
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import (
@@ -57,6 +58,7 @@ from dualmm.exchange.base import (
     PlaceOrder,
     VenueUnavailable,
 )
+from dualmm.exchange.clob import ClobExchange
 from dualmm.runtime import bot_status, build_worker, render_status, start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.server import SimServer
@@ -904,3 +906,61 @@ async def test_every_market_failing_for_good_idles_instead_of_failing(
         await asyncio.sleep(3)
         assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
         assert venue.open_orders() == []
+
+
+# -- exact positions across rounds (issue 9) ------------------------------------------------------
+
+
+async def test_a_new_round_on_a_market_traded_before_counts_only_its_own_fills(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The issue's reproduction, on the simulator over HTTP through ClobExchange: round 1 on A
+    buys 10 YES, an hour later its liquidation sells them, round 2 on A buys 10 YES. Round 2's
+    tracker holds exactly those 10 (the CLOB cursor re-reads an hour of earlier fills: with the
+    liquidation's SELL counted, round 2 said net 0 and never reached its limit), round 2's
+    liquidation sells them, and each liquidation's fill list holds only its own SELL."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    key = "0x" + "24" * 32
+    wallet = Account.from_key(key).address.lower()
+    client = dev_env.client
+    with SimServer(venue.venue) as server:
+        settings = Settings(
+            exchange="sim",
+            clob_url=server.url,
+            private_key=SecretStr(key),
+            clob_timeout_seconds=5.0,
+        )
+        exchange = await ClobExchange.connect(settings)
+        venue.exchange = exchange  # type: ignore[assignment]
+        async with _bot(dev_env, task_queue, venue, _config()) as handle:
+            await _a_to_liquidation_b_quoted(handle, venue)
+            venue.venue.advance(3700)  # the SELL comes more than an hour after the BUY
+            venue.move(a, "0.50")  # the SELL @ 0.49 fills: the liquidation finishes
+            await _until(handle, lambda s: s.liquidations_finished == 1)
+            await handle.signal(ActiveMarketWorkflow.exit_market)  # B is flat: A is picked
+            round_2 = await _until(handle, _quoting(a))
+            assert round_2.position is not None and round_2.position.events == ()
+
+            venue.move(a, "0.45")  # round 2's BUY YES 10 @ 0.48 fills: the limit again
+            again = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+            assert (again.liquidations[0].held, again.liquidations[0].qty) == (Token.YES, 10)
+            child = client.get_workflow_handle_for(
+                LiquidationWorkflow.run, liquidation_workflow_id(a.condition_id)
+            )
+            venue.move(a, "0.50")
+            done = await _until(handle, lambda s: s.liquidations_finished == 2)
+            result = await child.result()
+            assert [(f.side, f.size, f.price) for f in result.fills] == [
+                (Side.SELL, Decimal(10), Decimal("0.49"))
+            ]
+            assert (result.position.yes_qty, result.position.realized_pnl) == (0, Decimal("0.10"))
+            assert done.liquidations_realized_pnl == Decimal("0.20")
+            ledger = venue.venue.ledger()
+            assert Decimal(ledger["wallets"][wallet]["tokens"].get(a.yes_token_id, "0")) == 0
+            assert [(f["side"], f["price"]) for f in ledger["fills"]] == [
+                ("BUY", "0.48"),
+                ("SELL", "0.49"),
+                ("BUY", "0.48"),
+                ("SELL", "0.49"),
+            ]
