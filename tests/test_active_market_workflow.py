@@ -61,8 +61,9 @@ from dualmm.exchange.base import (
 from dualmm.exchange.clob import ClobExchange
 from dualmm.runtime import bot_status, build_worker, render_status, start_or_attach
 from dualmm.scenario import token_id_for
+from dualmm.sim.exchange import SimExchange
 from dualmm.sim.server import SimServer
-from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
+from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
 from dualmm.telemetry import flush_tracing, setup_tracing, tracing_interceptor
 from workflows.active_market import (
     ActiveMarketResult,
