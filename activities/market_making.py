@@ -29,7 +29,13 @@ from activities.liquidation import non_retryable_venue_errors
 from dualmm.config import MarketMakerConfig
 from dualmm.discovery import Filters, discover
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.quoting import desired_quotes, needs_requote, position_limit_reached
+from dualmm.domain.quoting import (
+    desired_quotes,
+    keeps_quote,
+    leave_reason,
+    needs_requote,
+    position_limit_reached,
+)
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 from dualmm.exchange.base import Exchange, Order, PlaceOrder
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
@@ -222,10 +228,15 @@ class _Round:
         while True:
             await self._sync_fills()
             if position_limit_reached(
-                self._checkpoint.position, self._request.config.position_limit
+                self._checkpoint.position,
+                self._request.config.position_limit,
+                self._market.min_order_size,
             ):
                 return await self._hand_over()
-            await self._requote()
+            leaving = await self._requote()
+            if leaving is not None:
+                activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
+                return await self._hand_over()
             self._heartbeat()
             await self._report_progress()
             await asyncio.sleep(interval)
@@ -242,14 +253,16 @@ class _Round:
         )
 
     async def _hand_over(self) -> MarketMakingResult:
+        """The market goes to liquidation (the position limit, or a market left)."""
         await self._withdraw()
-        limit = PositionLimit(
-            market=self._market,
-            position=self._checkpoint.position,
-            cursor=self._checkpoint.cursor,
-        )
-        parent = self._client.get_workflow_handle(self._request.parent_workflow_id)
-        await parent.signal(POSITION_LIMIT_SIGNAL, limit)
+        if not self._checkpoint.position.is_flat:
+            limit = PositionLimit(
+                market=self._market,
+                position=self._checkpoint.position,
+                cursor=self._checkpoint.cursor,
+            )
+            parent = self._client.get_workflow_handle(self._request.parent_workflow_id)
+            await parent.signal(POSITION_LIMIT_SIGNAL, limit)
         return MarketMakingResult(
             outcome=Outcome.POSITION_LIMIT, market=self._market, checkpoint=self._checkpoint
         )
@@ -306,9 +319,10 @@ class _Round:
             await self._exchange.cancel_order(orphan)
         self._set_quotes(quotes)
 
-    async def _requote(self) -> None:
+    async def _requote(self) -> str | None:
         """Re-price both bids when the midpoint moved past the threshold; otherwise only
-        withdraw a side the position limit now forbids and replace a quote that filled."""
+        withdraw a side the position limit now forbids and replace a quote that filled (or
+        was left below the reward minimum). Returns why the market must be left, if so."""
         snapshot = await market_snapshot(self._exchange, self._market, datetime.now(UTC))
         self._market = self._market.model_copy(
             update={"tick_size": snapshot.tick_size, "min_order_size": snapshot.min_order_size}
@@ -325,18 +339,21 @@ class _Round:
         )
         kept: list[Quote] = []
         for quote in self._checkpoint.quotes:
-            wanted = desired.get(quote.token)
-            if wanted is not None and (not reprice or quote.intent() == wanted):
+            if keeps_quote(quote.intent(), desired.get(quote.token), reprice, self._market):
                 kept.append(quote)
             else:
                 await self._exchange.cancel_order(quote.order_id)
         self._set_quotes(tuple(kept))
         if reprice:
             self._checkpoint = self._checkpoint.model_copy(update={"quoted_mid": snapshot.midpoint})
+        leaving = leave_reason(snapshot.midpoint, tuple(desired.values()))
+        if leaving is not None:
+            return leaving
         quoted = {q.token for q in kept}
         for token, intent in desired.items():
             if token not in quoted:
                 await self._place(intent)
+        return None
 
     async def _place(self, intent: OrderIntent) -> None:
         sequence = self._checkpoint.sequence

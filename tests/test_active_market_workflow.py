@@ -965,3 +965,45 @@ async def test_a_new_round_on_a_market_traded_before_counts_only_its_own_fills(
                 ("BUY", "0.48"),
                 ("SELL", "0.49"),
             ]
+
+
+async def test_a_quote_a_partial_fill_left_below_the_reward_minimum_is_replaced() -> None:
+    """A partial fill leaves 6 of a 10 BUY YES (reward minimum 10: it scores nothing), with
+    the midpoint inside the requote threshold: the round replaces it with a full quote."""
+    venue = Venue()
+    venue.venue = SimVenue(
+        [
+            SimMarket(m, venue.paths[m.condition_id], START, book_seed="shared")
+            for m in venue.markets
+        ],
+        venue.clock,
+        fill_cap=Decimal(4),
+    )
+    venue.exchange = SimExchange(venue.venue, WALLET)
+    a = venue.markets[0]
+    parent, beats = FakeParent(), []
+    env = _activity_env(parent, beats)
+    activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
+    request = _round_input(a).model_copy(
+        update={
+            "config": MarketMakerConfig(
+                order_size=Decimal(10),
+                position_limit=Decimal(50),
+                quote_interval_ms=20,
+                requote_threshold=Decimal("0.1"),
+            )
+        }
+    )
+    running = asyncio.create_task(env.run(activities.make_market, request))
+    await _beats_until(beats, lambda c: len(c.quotes) == 2)
+    venue.move(a, "0.47")  # ask 0.48: our BUY YES @ 0.48 fills 4 of 10
+    await _beats_until(beats, lambda c: c.position.yes_qty == 4)
+    await _beats_until(
+        beats, lambda c: {q.token: q.size for q in c.quotes} == {Token.YES: 10, Token.NO: 10}
+    )
+    live = {
+        o["token"]: Decimal(o["size"]) - Decimal(o["size_matched"]) for o in venue.open_orders()
+    }
+    assert live == {"YES": 10, "NO": 10}
+    env.cancel()
+    await running
