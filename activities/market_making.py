@@ -116,6 +116,22 @@ class WithdrawRequest(Frozen):
     condition_id: str
 
 
+class RunningLiquidation(Frozen):
+    """A LiquidationWorkflow found running when a bot starts (one a terminated parent left)."""
+
+    workflow_id: str
+    started_at: datetime
+    held: Token | None = None  # from its status query; None when it did not answer
+    qty: Decimal = Decimal(0)
+    stage: str | None = None
+
+
+# The liquidation's workflow type and id prefix (workflows.liquidation; not imported here).
+LIQUIDATION_WORKFLOW_TYPE = "LiquidationWorkflow"
+LIQUIDATION_ID_PREFIX = "liquidation-"
+_STATUS_QUERY_TIMEOUT_SECONDS = 5.0
+
+
 async def cancel_quotes(exchange: Exchange, condition_id: str, known: set[str]) -> None:
     """Cancel the `known` quotes and every other open BUY of ours on the market (only market
     making buys; a liquidation sells)."""
@@ -154,6 +170,36 @@ class MarketMakingActivities:
                 datetime.now(UTC),
             )
         return ranked[0].market if ranked else None
+
+    @activity.defn(name="running_liquidations")
+    async def running_liquidations(self) -> list[RunningLiquidation]:
+        """Every running liquidation in the namespace (visibility list), each with what its
+        status query says it holds. A new bot run rebuilds its registry from these, so it
+        never quotes a market a liquidation left by a terminated parent is still exiting."""
+        from datetime import timedelta
+
+        query = f"WorkflowType = '{LIQUIDATION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+        found: list[RunningLiquidation] = []
+        async for execution in self._client.list_workflows(query):
+            if not execution.id.startswith(LIQUIDATION_ID_PREFIX):
+                continue
+            entry = RunningLiquidation(workflow_id=execution.id, started_at=execution.start_time)
+            try:
+                status = await self._client.get_workflow_handle(execution.id).query(
+                    "status", rpc_timeout=timedelta(seconds=_STATUS_QUERY_TIMEOUT_SECONDS)
+                )
+                entry = entry.model_copy(
+                    update={
+                        "held": status.get("held_token"),
+                        "qty": Decimal(str(status.get("held_qty", 0))),
+                        "stage": status.get("stage"),
+                    }
+                )
+            except Exception as exc:  # its worker is busy or gone: still in liquidation
+                activity.logger.warning("no status from %s: %s", execution.id, exc)
+            found.append(entry)
+            activity.heartbeat(len(found))
+        return found
 
     @activity.defn(name="withdraw_quotes")
     async def withdraw_quotes(self, request: WithdrawRequest) -> None:

@@ -851,12 +851,11 @@ async def test_no_market_qualifying_idles_and_quotes_again_once_one_does(
     venue.exchange = exchange
     config = _config().model_copy(update={"idle_seconds": 1})
     async with _bot(dev_env, task_queue, venue, config) as handle:
-        idle = await _until(handle, lambda s: s.idle_reason is not None)
-        assert idle.idle_reason is not None and "no reward market qualifies" in idle.idle_reason
+        idle = await _until(handle, lambda s: "no reward market qualifies" in (s.idle_reason or ""))
         assert idle.active_market is None and idle.idle_since is not None
         await asyncio.sleep(4)  # several idle waits time out
         assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
-        still = await _until(handle, lambda s: s.idle_reason is not None)
+        still = await _until(handle, lambda s: "no reward market" in (s.idle_reason or ""))
         assert still.active_market is None
 
         exchange.dry = False
@@ -1007,3 +1006,33 @@ async def test_a_quote_a_partial_fill_left_below_the_reward_minimum_is_replaced(
     assert live == {"YES": 10, "NO": 10}
     env.cancel()
     await running
+
+
+async def test_a_new_bot_adopts_the_liquidations_a_terminated_one_left_running(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A in liquidation, B quoted; the parent is terminated (its child runs on: ABANDON) and a
+    new one started: it rebuilds its registry from the running liquidation, so it quotes B, not
+    A (the best market), and registers the child's completion."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    client = dev_env.client
+    config = _config()
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        await _a_to_liquidation_b_quoted(handle, venue)
+        await handle.terminate("operator restart")
+        assert [o["side"] for o in venue.open_orders() if o["condition_id"] == a.condition_id] == [
+            "SELL"
+        ]
+        again, started = await start_or_attach(client, task_queue, config)
+        assert started
+        adopted = await _until(again, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        (entry,) = adopted.liquidations
+        assert (entry.held, entry.qty) == (Token.YES, Decimal(10))
+        assert all(
+            o["side"] == "SELL" for o in venue.open_orders() if o["condition_id"] == a.condition_id
+        )
+
+        venue.move(a, "0.50")  # the child finishes and reports to the new run
+        done = await _until(again, lambda s: s.liquidations_finished == 1)
+        assert done.liquidations == () and done.liquidations_realized_pnl == Decimal("0.10")

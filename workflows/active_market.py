@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.market_making import (
+        LIQUIDATION_ID_PREFIX,
         POSITION_LIMIT_SIGNAL,
         PROGRESS_SIGNAL,
         Checkpoint,
@@ -42,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         PickMarketInput,
         PositionLimit,
         Quote,
+        RunningLiquidation,
         WithdrawRequest,
     )
     from dualmm.config import OrchestratorConfig
@@ -66,6 +68,8 @@ _ACTIVITY_RETRY = RetryPolicy(
 _PICK_TIMEOUT = timedelta(seconds=60)
 # Rounds that failed for good before this patch waited and ran the same market again.
 _EXCLUDE_FAILED_PATCH = "exclude-failed-market"
+# Bots started before this patch did not look for liquidations a former run left running.
+_REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
 # A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
 _ROUND_TIMEOUT = timedelta(days=365)
 _MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -200,6 +204,7 @@ class ActiveMarketWorkflow:
     def __init__(self, request: ActiveMarketInput) -> None:
         self._config = request.config
         self._state = request.state
+        self._fresh = self._state.started_at is None  # not a continue-as-new
         if self._state.started_at is None:
             self._state = self._state.model_copy(update={"started_at": workflow.now()})
         self._round_running = False
@@ -298,6 +303,8 @@ class ActiveMarketWorkflow:
 
     @workflow.run
     async def run(self, request: ActiveMarketInput) -> ActiveMarketResult:
+        if self._fresh and workflow.patched(_REBUILD_REGISTRY_PATCH):
+            await self._rebuild_registry()
         while True:
             await self._start_liquidations()
             if self._state.liquidating_all:
@@ -354,6 +361,46 @@ class ActiveMarketWorkflow:
         if kept != self._state.excluded:
             self._update(excluded=kept)
         return kept
+
+    async def _rebuild_registry(self) -> None:
+        """Adopt the liquidations still running from before this bot started (a terminated
+        parent's children run on, ABANDON): they go in the registry, so `pick_market` excludes
+        their markets and their reports land here."""
+        self._idle_reason, self._idle_since = "looking for running liquidations", workflow.now()
+        running: list[RunningLiquidation]
+        try:
+            running = await workflow.execute_activity_method(
+                MarketMakingActivities.running_liquidations,
+                start_to_close_timeout=_PICK_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+            )
+        except ActivityError as err:
+            self._last_error = f"running_liquidations: {err.cause or err}"
+            running = []
+        finally:
+            self._idle_reason = self._idle_since = None
+        # A child that finished while we listed has reported already: not live any more.
+        known = {e.condition_id for e in self._state.liquidations} | {
+            f.condition_id for f in self._state.finished
+        }
+        adopted: list[LiveLiquidation] = []
+        for found in running:
+            cid = found.workflow_id.removeprefix(LIQUIDATION_ID_PREFIX)
+            if cid not in known:
+                adopted.append(
+                    LiveLiquidation(
+                        condition_id=cid,
+                        workflow_id=found.workflow_id,
+                        question="",
+                        started_at=found.started_at,
+                        held=found.held,
+                        qty=found.qty,
+                        stage=Stage(found.stage) if found.stage else Stage.PASSIVE,
+                    )
+                )
+        if adopted:
+            workflow.logger.info("adopted %d running liquidations", len(adopted))
+            self._update(liquidations=(*self._state.liquidations, *adopted))
 
     async def _pick_market(self) -> None:
         excluded = self._excluded_now()
