@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from timing import machine, millis, table
 
-from dualmm.backtest import run_replay
+from dualmm.replay import run_replay
 from dualmm.cliutil import hard_exit
 from dualmm.config import LiquidationConfig
 from dualmm.scenario import load_scenario

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.liquidation import LiquidationActivities
-from dualmm.backtest import (
+from dualmm.replay import (
     REPLAY_WALLET,
     MarketReplay,
     ReplayResult,

@@ -14,7 +14,7 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm.backtest import REPLAY_WALLET, opening_position
+from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.config import LiquidationConfig
 from dualmm.exchange.base import Exchange, Order
 from dualmm.scenario import Scenario, parse_scenario

@@ -25,7 +25,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.liquidation import CancelRequest, LiquidationActivities
-from dualmm.backtest import REPLAY_WALLET
+from dualmm.replay import REPLAY_WALLET
 from dualmm.config import LiquidationConfig
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dualmm.backtest import render_timeline, run_replay
+from dualmm.replay import render_timeline, run_replay
 from dualmm.config import LiquidationConfig
 from dualmm.scenario import load_scenario, parse_scenario
 
