@@ -27,6 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.liquidation import LiquidationActivities
+from dualmm.config import LiquidationConfig
+from dualmm.domain.liquidation import LiquidationState
+from dualmm.exchange.base import Exchange
 from dualmm.replay import (
     REPLAY_WALLET,
     MarketReplay,
@@ -35,9 +38,6 @@ from dualmm.replay import (
     opening_position,
     replay_horizon,
 )
-from dualmm.config import LiquidationConfig
-from dualmm.domain.liquidation import LiquidationState
-from dualmm.exchange.base import Exchange
 from dualmm.scenario import Scenario, ScenarioMarket
 from dualmm.sim.venue import SimExchange, SimVenue
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary

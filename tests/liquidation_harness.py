@@ -14,9 +14,9 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.config import LiquidationConfig
 from dualmm.exchange.base import Exchange, Order
+from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.scenario import Scenario, parse_scenario
 from dualmm.sim.venue import SimExchange, SimVenue
 from dualmm.temporal_replay import liquidation_worker, scenario_venue

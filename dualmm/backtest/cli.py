@@ -51,7 +51,7 @@ CONFIG_FLAGS = {
     "--liq-check-interval": "check_interval",
 }
 SWITCH_FLAGS = {"--liq-stop-loss": "stop_loss", "--liq-block-losing": "block_losing"}
-RUN_FLAGS = ("--fee-rate", "--fee-exponent")
+RUN_FLAGS = ("--fee-rate", "--fee-exponent", "--min-hours-to-end")
 SWEEPABLE = (*CONFIG_FLAGS, *SWITCH_FLAGS, *RUN_FLAGS)
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 
@@ -63,6 +63,7 @@ class Settings:
     label: dict[str, str]
     config: OrchestratorConfig
     fees: Fees
+    min_to_end: int = 0  # seconds
 
 
 def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
@@ -89,7 +90,10 @@ def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     if exponent is not None and exponent <= 0:
         raise UsageError("--fee-exponent: must be positive")
     fees = Fees(rate=rate) if exponent is None else Fees(rate=rate, exponent=exponent)
-    return Settings(label=label, config=config, fees=fees)
+    hours = decimal_flag("--min-hours-to-end", flags.get("--min-hours-to-end")) or Decimal(0)
+    if not Decimal(0) <= hours <= MAX_DAYS * 24:
+        raise UsageError(f"--min-hours-to-end: need hours in [0, {MAX_DAYS * 24}]")
+    return Settings(label=label, config=config, fees=fees, min_to_end=int(hours * 3600))
 
 
 def parse_sweeps(sweeps: list[str]) -> list[tuple[str, list[str]]]:
@@ -182,7 +186,9 @@ def run_all(
             runs = {}
             for mode in modes:
                 dual = mode == "dual"
-                runs[mode] = run_mode(data, settings.config, dual, settings.fees, advance)
+                runs[mode] = run_mode(
+                    data, settings.config, dual, settings.fees, advance, settings.min_to_end
+                )
             results.append(runs)
     return results
 
@@ -250,6 +256,13 @@ def register(app: typer.Typer) -> None:
         fee_exponent: Annotated[
             str | None, typer.Option("--fee-exponent", help="Taker fee exponent [default: 1].")
         ] = None,
+        min_hours_to_end: Annotated[
+            str | None,
+            typer.Option(
+                "--min-hours-to-end",
+                help="Skip markets closing sooner (discovery's filter) [default: 0].",
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
         plot: Annotated[
             Path | None, typer.Option("--plot", help="Write a PNG of rewards and net P&L.")
@@ -261,7 +274,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The whole bot in simulated time: single- against dual-market mode."""
         from dualmm.backtest import report
-        from dualmm.backtest.inputs import RewardParams
 
         if mode not in MODES:
             raise UsageError(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
@@ -289,6 +301,7 @@ def register(app: typer.Typer) -> None:
             "--liq-block-losing": block_losing,
             "--fee-rate": fee_rate,
             "--fee-exponent": fee_exponent,
+            "--min-hours-to-end": min_hours_to_end,
         }
         combos = combinations(base, parse_sweeps(sweep or []))
         data = load_input(input_path, synthetic, markets, day_count, seed, rewards)

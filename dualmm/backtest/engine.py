@@ -82,8 +82,10 @@ def run_mode(
     dual: bool,
     fees: Fees = Fees(),
     progress: Callable[[int], None] | None = None,
+    min_to_end: int = 0,
 ) -> ModeRun:
-    """The whole bot over `data` in dual- or single-market mode."""
+    """The whole bot over `data` in dual- or single-market mode; a market closing within
+    `min_to_end` seconds is not picked (discovery's `min_hours_to_end`)."""
     minutes = data.duration // 60
     run = ModeRun(mode="dual" if dual else "single", days=data.days, minutes=minutes)
     by_id = {m.condition_id: m for m in data.markets}
@@ -128,7 +130,8 @@ def run_mode(
                 active = None
         if active is None and (dual or not live):
             exclude = {lq.condition_id for lq in live}
-            picked = _pick(data.markets, exclude, t, config, config.liquidity_budget - liq_capital[m])
+            budget = config.liquidity_budget - liq_capital[m]
+            picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
             if picked is not None:
                 active = Round(market=by_id[picked], started=t, last_seen=t)
                 run.rounds += 1
@@ -137,7 +140,9 @@ def run_mode(
         if active is not None:
             i = active.market.index_at(t)
             _requote(active, i, config)
-            reward, score = minute_reward(active.market, i, active.quotes, active.market.score_cache)
+            reward, score = minute_reward(
+                active.market, i, active.quotes, active.market.score_cache
+            )
             if score > 0:
                 run.active_minutes += 1
             capital += sum((q.price * q.size for q in active.quotes), ZERO)
@@ -201,14 +206,16 @@ def _take_fills(active: Round, t: int) -> None:
 def _pick(
     markets: list[MarketData],
     exclude: set[str],
+    open_until: int,
     t: int,
     config: OrchestratorConfig,
     max_capital: Decimal,
 ) -> str | None:
-    """The discovery ranking's best market now, as the `pick_market` activity picks it."""
+    """The discovery ranking's best market now, as the `pick_market` activity picks it, among
+    the markets still open at `open_until`."""
     candidates = []
     for market in markets:
-        if market.condition_id in exclude or not market.live(t):
+        if market.condition_id in exclude or not (market.live(t) and market.live(open_until)):
             continue
         i = market.index_at(t)
         bids, asks = market.competition(i)

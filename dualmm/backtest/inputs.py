@@ -131,12 +131,11 @@ def from_recorded(folder: Path, rewards: RewardParams) -> BacktestInput:
     if not rows:
         raise InputError(f"{folder / 'books.parquet'}: no book snapshots")
     origin = min(int(r["ts"]) for rs in rows.values() for r in rs) // 1000
-    built = [
-        m
-        for m in (_book_market(meta, rows.get(str(meta["market_id"]), []), origin, rewards)
-                  for meta in markets)
-        if m is not None
-    ]  # fmt: skip
+    built: list[MarketData] = []
+    for meta in markets:
+        market = _book_market(meta, rows.get(str(meta["market_id"]), []), origin, rewards)
+        if market is not None:
+            built.append(market)
     if not built:
         raise InputError(f"{folder}: no market has a two-sided book within 10 cents")
     duration = whole_minutes(max(m.closes or 0 for m in built))

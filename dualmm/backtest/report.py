@@ -173,8 +173,10 @@ def targets(report: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | No
     ratio = report.get("ratios", {}).get("capital_efficiency")
     if "ratios" in report:
         single_eff = report["single"]["capital_efficiency"]
-        ok = None if ratio is None or single_eff is None or single_eff <= 0 else ratio >= (
-            TARGET_EFFICIENCY_RATIO
+        ok = (
+            None
+            if ratio is None or single_eff is None or single_eff <= 0
+            else ratio >= (TARGET_EFFICIENCY_RATIO)
         )
         checks.append(("capital efficiency dual/single >= 1.2", _show(ratio), ok))
     return checks

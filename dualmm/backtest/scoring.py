@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from dualmm.backtest.markets import MarketData
-from dualmm.domain.rewards import book_side_scores, estimated_daily_earnings, order_side_scores, q_min
+from dualmm.domain.rewards import (
+    book_side_scores,
+    estimated_daily_earnings,
+    order_side_scores,
+    q_min,
+)
 from dualmm.domain.types import OrderIntent
 
 ZERO = Decimal(0)

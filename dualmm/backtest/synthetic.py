@@ -2,12 +2,12 @@
 
 Each market's YES midpoint moves once a minute, in whole units of 0.0001 (integers; no float
 ever becomes a price), through regimes:
-  quiet    mean-reverting to an anchor, small noise, now and then a blip of 1-3 cents that
-           fades (what fills a quote and then pays its exit);
+  quiet    mean-reverting to an anchor, small noise, a few times a day a blip of 1-3 cents
+           that fades (what fills a quote and then pays its exit);
   trend    a slow drift of 0.01-0.08 cents a minute for hours (what walks a position away);
   repricing  a sudden move of 8-20 cents over 1-5 minutes, about every three days (news).
 The market's facts are drawn too: ticks of 0.01 and 0.001, a spread of reward rates, bands and
-minimum sizes, and a competition of 0-4 levels per side inside the band. Everything is a
+minimum sizes, and a competition of 1-4 levels per side inside the band. Everything is a
 function of (seed, market index), so both modes and every run see the same paths.
 """
 
@@ -37,7 +37,7 @@ _MIN_SIZES = tuple(Decimal(s) for s in ("20", "50", "100", "200"))
 _QUIET_MINUTES = 720  # mean length of a quiet stretch
 _TREND_MINUTES = 180
 _REVERSION = 0.03  # share of the distance to the anchor recovered each quiet minute
-_BLIP_ODDS = 1440  # about one blip a day
+_BLIP_ODDS = 360  # about four blips a day
 _REPRICE_ODDS = 3 * 1440  # about one repricing every three days
 
 
@@ -65,8 +65,8 @@ def _market(seed: int, index: int, minutes: int) -> PathMarket:
     )
     tenths = int(spread * 10)
     levels = tuple(
-        (Decimal(rng.randint(3, tenths - 1)) / 10, Decimal(rng.randint(50, 2000)))
-        for _ in range(rng.choice((0, 1, 2, 2, 3, 4)))
+        (Decimal(rng.randint(3, tenths - 1)) / 10, Decimal(rng.randint(100, 3000)))
+        for _ in range(rng.choice((1, 2, 2, 3, 4)))
     )
     times, units = _walk(seeded_rng("backtest-walk", seed, index), minutes)
     return PathMarket(
