@@ -30,7 +30,9 @@ _COMMAND_MODULES = (
     "dualmm.backtest.cli",
     "dualmm.sim.cli",
     "dualmm.discovery",
-    "dualmm.runtime",
+    "dualmm.worker",
+    "dualmm.commands",
+    "dualmm.localstack",
 )
 
 

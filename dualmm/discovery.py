@@ -216,8 +216,9 @@ async def _open_exchange(
     """A read-only view of the venue, and its name for the table title. The in-process
     simulator's markets have a day of price history, like `dualmm sim-server`'s."""
     if settings.exchange == "sim" and "clob_url" not in settings.model_fields_set:
+        from dualmm.sim.exchange import SimExchange
         from dualmm.sim.synthetic import SYNTHETIC_HISTORY
-        from dualmm.sim.venue import SimExchange, SimVenue, WallClock
+        from dualmm.sim.venue import SimVenue, WallClock
 
         start = now - SYNTHETIC_HISTORY
         venue = SimVenue.synthetic(n_markets, seed, WallClock(now), start=start)

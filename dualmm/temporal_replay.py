@@ -39,7 +39,8 @@ from dualmm.replay import (
     replay_horizon,
 )
 from dualmm.scenario import Scenario, ScenarioMarket
-from dualmm.sim.venue import SimExchange, SimVenue
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
 from workflows.liquidation import (
     LiquidationInput,

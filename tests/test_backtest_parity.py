@@ -17,7 +17,8 @@ from dualmm.backtest.synthetic import synthetic_input
 from dualmm.config import LiquidationConfig, OrchestratorConfig
 from dualmm.replay import REPLAY_WALLET, replay_market
 from dualmm.scenario import parse_scenario
-from dualmm.sim.venue import SimExchange, SimVenue
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
 
 
 def handover_scenario(

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MODES = ("single", "dual", "both")
 MAX_MARKETS = 500
 MAX_DAYS = Decimal(3650)
-# Flag -> keyword of `dualmm.runtime.orchestrator_config` (valued flags, then on/off ones).
+# Flag -> keyword of `dualmm.commands.orchestrator_config` (valued flags, then on/off ones).
 CONFIG_FLAGS = {
     "--position-limit": "position_limit",
     "--order-size": "order_size",
@@ -69,7 +69,7 @@ class Settings:
 def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     """Config and fees from flag values (strings as typed; switches as bools)."""
     from dualmm.backtest.liquidation import Fees
-    from dualmm.runtime import orchestrator_config
+    from dualmm.commands import orchestrator_config
 
     kwargs: dict[str, Any] = {}
     for flag, keyword in CONFIG_FLAGS.items():
