@@ -7,8 +7,9 @@ ever becomes a price), through regimes:
   trend    a slow drift of 0.01-0.08 cents a minute for hours (what walks a position away);
   repricing  a sudden move of 8-20 cents over 1-5 minutes, about every three days (news).
 The market's facts are drawn too: ticks of 0.01 and 0.001, a spread of reward rates, bands and
-minimum sizes, and a competition of 1-4 levels per side inside the band. Everything is a
-function of (seed, market index), so both modes and every run see the same paths.
+minimum sizes, and a competition of 1-4 levels per side inside the band, larger where the
+reward pool is richer. Everything is a function of (seed, market index), so both modes and
+every run see the same paths.
 """
 
 from __future__ import annotations
@@ -63,9 +64,12 @@ def _market(seed: int, index: int, minutes: int) -> PathMarket:
         rewards_max_spread_cents=spread,
         rewards_min_size=rng.choice(_MIN_SIZES),
     )
-    tenths = int(spread * 10)
+    # Richer pools draw more makers: each level holds 4-40 shares per USDC of daily rate, in
+    # the inner 70 % of the band.
+    inner = int(spread * 7)
+    rate = info.rewards_daily_rate
     levels = tuple(
-        (Decimal(rng.randint(3, tenths - 1)) / 10, Decimal(rng.randint(100, 3000)))
+        (Decimal(rng.randint(3, inner)) / 10, rate * rng.randint(4, 40))
         for _ in range(rng.choice((1, 2, 2, 3, 4)))
     )
     times, units = _walk(seeded_rng("backtest-walk", seed, index), minutes)
