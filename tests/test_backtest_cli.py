@@ -117,6 +117,7 @@ def test_sweep_runs_every_combination_and_marks_the_best(tmp_path: Path) -> None
         (["--synthetic", "--sweep", "colour=red,blue"], "--sweep: unknown flag --colour"),
         (["--synthetic", "--sweep", "position-limit"], "is not FLAG=v1,v2"),
         (["--synthetic", "--sweep", "liq-stop-loss=maybe"], "takes on/off"),
+        (["--synthetic", "--step", "7"], "--step: 7 s does not divide a minute"),
         ([], "give INPUT"),
         (["nowhere.json"], "cannot read"),
     ],

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from dualmm.config import OrchestratorConfig
 
 MODES = ("single", "dual", "both")
+# Recorded books move every second or so: look as often as the workflow's round (5 s).
+RECORDED_STEP = 5
 MAX_MARKETS = 500
 MAX_DAYS = Decimal(3650)
 # Flag -> keyword of `dualmm.commands.orchestrator_config` (valued flags, then on/off ones).
@@ -162,7 +164,11 @@ def load_input(
 
 
 def run_all(
-    data: BacktestInput, combos: list[Settings], modes: tuple[str, ...], quiet: bool
+    data: BacktestInput,
+    combos: list[Settings],
+    modes: tuple[str, ...],
+    quiet: bool,
+    step: int = 60,
 ) -> list[dict[str, ModeRun]]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -187,7 +193,7 @@ def run_all(
             for mode in modes:
                 dual = mode == "dual"
                 runs[mode] = run_mode(
-                    data, settings.config, dual, settings.fees, advance, settings.min_to_end
+                    data, settings.config, dual, settings.fees, advance, settings.min_to_end, step
                 )
             results.append(runs)
     return results
@@ -263,6 +269,14 @@ def register(app: typer.Typer) -> None:
                 help="Skip markets closing sooner (discovery's filter) [default: 0].",
             ),
         ] = None,
+        step: Annotated[
+            int | None,
+            typer.Option(
+                "--step",
+                help="Seconds between the bot's looks, a divisor of 60 "
+                "[default: 5 on recorded books, else 60].",
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
         plot: Annotated[
             Path | None, typer.Option("--plot", help="Write a PNG of rewards and net P&L.")
@@ -303,9 +317,14 @@ def register(app: typer.Typer) -> None:
             "--fee-exponent": fee_exponent,
             "--min-hours-to-end": min_hours_to_end,
         }
+        if step is not None and (step <= 0 or 60 % step):
+            raise UsageError(f"--step: {step} s does not divide a minute (1, 2, 5, 10, 30, 60...)")
         combos = combinations(base, parse_sweeps(sweep or []))
         data = load_input(input_path, synthetic, markets, day_count, seed, rewards)
-        results = run_all(data, combos, modes, quiet=as_json)
+        if step is None:
+            recorded = input_path is not None and input_path.is_dir()
+            step = RECORDED_STEP if recorded else 60
+        results = run_all(data, combos, modes, as_json, step)
         reports = [report.build(runs) for runs in results]
         best = max(range(len(reports)), key=lambda k: _net(reports[k]))
         if plot is not None:

@@ -1,9 +1,9 @@
-"""The bot's loop in simulated time, one mode at a time, one step per simulated minute.
+"""The bot's loop in simulated time, one mode at a time, one look every `step` seconds.
 
-Each minute, in this order (the workflow's round, minute-grained; its own loop runs every
-`quote_interval_ms`, which on paths that move once a minute decides the same):
+At each look, in this order (the workflow's round looks every `quote_interval_ms`; a minute
+step decides the same on paths that move once a minute, recorded books get the 5 s default):
   1. liquidations that finished by now leave the registry (single mode may quote again);
-  2. the active market's resting quotes fill at the state changes since the last minute; the
+  2. the active market's resting quotes fill at the state changes since the last look; the
      fills go into its PositionTracker and YES+NO pairs are merged back into USDC (DESIGN.md);
   3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn and the
      position is handed to a liquidation (`liquidation.liquidate`, run to its end at once: it
@@ -14,7 +14,7 @@ Each minute, in this order (the workflow's round, minute-grained; its own loop r
   5. the quotes are brought to `desired_quotes` exactly as the `make_market` activity does it
      (`needs_requote` re-prices; otherwise only a side the limit forbids goes and a filled one
      is replaced); post-only, so a quote that would cross is not placed;
-  6. the minute is sampled: rewards of every resting order of ours, uptime, capital locked.
+  6. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
 """
 
 from __future__ import annotations
@@ -83,9 +83,16 @@ def run_mode(
     fees: Fees = Fees(),
     progress: Callable[[int], None] | None = None,
     min_to_end: int = 0,
+    step: int = 60,
 ) -> ModeRun:
-    """The whole bot over `data` in dual- or single-market mode; a market closing within
-    `min_to_end` seconds is not picked (discovery's `min_hours_to_end`)."""
+    """The whole bot over `data` in dual- or single-market mode.
+
+    The bot looks every `step` seconds (a divisor of 60; the workflow's round looks every
+    `quote_interval_ms`); the minute samples are taken whatever the step. A market closing
+    within `min_to_end` seconds is not picked (discovery's `min_hours_to_end`).
+    """
+    if step <= 0 or 60 % step:
+        raise ValueError(f"step {step} s does not divide a minute")
     minutes = data.duration // 60
     run = ModeRun(mode="dual" if dual else "single", days=data.days, minutes=minutes)
     by_id = {m.condition_id: m for m in data.markets}
@@ -115,8 +122,9 @@ def run_mode(
             hand_over(market, PositionTracker.opening(held, qty, cost), 0)
 
     active: Round | None = None
-    for m in range(minutes):
-        t = m * 60
+    for t in range(0, minutes * 60, step):
+        m, sampled = divmod(t, 60)
+        sampled = sampled == 0
         for liquidation in [lq for lq in live if lq.finished is not None and lq.finished <= t]:
             live.remove(liquidation)
             booked += liquidation.pnl
@@ -135,11 +143,14 @@ def run_mode(
             if picked is not None:
                 active = Round(market=by_id[picked], started=t, last_seen=t)
                 run.rounds += 1
+        if active is not None:
+            _requote(active, active.market.index_at(t), config)
+        if not sampled:
+            continue
         reward = ZERO
         capital = liq_capital[m]
         if active is not None:
             i = active.market.index_at(t)
-            _requote(active, i, config)
             reward, score = minute_reward(
                 active.market, i, active.quotes, active.market.score_cache
             )
