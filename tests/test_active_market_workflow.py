@@ -250,16 +250,19 @@ async def test_position_limit_starts_a_child_and_quotes_the_next_market_at_once(
         on_a = [o for o in venue.open_orders() if o["condition_id"] == a.condition_id]
         assert [(o["side"], o["price"]) for o in on_a] == [("SELL", "0.49")]
         # `dualmm status`: the parent's view, each liquidation with its child's stage.
-        report = render_status(await bot_status(dev_env.client, status.bot_id))
-        assert f"liquidating: {a.condition_id} YES 10.00 stage PASSIVE" in report
-        assert f"active: {b.condition_id}" in report and "BUY YES 10.00 @ 0.48" in report
+        report = await bot_status(dev_env.client, status.bot_id)
+        liquidating = [m for m in report["markets"] if m["role"] == "liquidating"]
+        assert [(m["condition_id"], m["held"], m["qty"], m["stage"]) for m in liquidating] == [
+            (a.condition_id, "YES", "10.00", "PASSIVE")
+        ]
+        assert "BUY YES 10.00 @ 0.48" in render_status(report)
         # The child escalates (skew from now on; still resting at the floor): the parent's
         # own registry shows it, signalled by the child.
         await child.execute_update(LiquidationWorkflow.set_config, {"skew_start_minutes": 0})
         skewed = await _until(handle, lambda s: s.liquidations[0].stage is Stage.SKEWED)
         assert skewed.liquidations[0].stage_at is not None
-        report = render_status(await bot_status(dev_env.client, status.bot_id))
-        assert f"liquidating: {a.condition_id} YES 10.00 stage SKEWED" in report
+        report = await bot_status(dev_env.client, status.bot_id)
+        assert [m["stage"] for m in report["markets"] if m["role"] == "liquidating"] == ["SKEWED"]
 
         venue.move(a, "0.50")  # the SELL fills: the child finishes and reports back
         done = await _until(handle, lambda s: s.liquidations_finished == 1)

@@ -147,6 +147,7 @@ class ActiveMarketStatus(Frozen):
     active_market: MarketInfo | None
     quotes: tuple[Quote, ...]
     position: PositionTracker | None
+    midpoint: Decimal | None = None  # the reference YES midpoint the quotes were priced at
     liquidations: tuple[LiveLiquidation, ...]
     pending: tuple[str, ...]
     finished: tuple[FinishedLiquidation, ...]
@@ -254,6 +255,7 @@ class ActiveMarketWorkflow:
             active_market=active.market if active else None,
             quotes=active.checkpoint.quotes if active and self._round_running else (),
             position=active.checkpoint.position if active else None,
+            midpoint=active.checkpoint.quoted_mid if active else None,
             liquidations=state.liquidations,
             pending=tuple(p.market.condition_id for p in state.pending),
             finished=state.finished,

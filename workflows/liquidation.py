@@ -136,6 +136,7 @@ class LiquidationStatus(Frozen):
     order: RestingOrder | None
     held_token: Token | None
     held_qty: Decimal
+    position_cost: Decimal = Decimal(0)  # cost basis of what is held: the capital in the exit
     unrealized_pnl: Decimal | None
     realized_pnl: Decimal
     fills: tuple[Fill, ...]
@@ -431,6 +432,7 @@ class LiquidationWorkflow:
             order=self._resting,
             held_token=self._position.held_token,
             held_qty=self._position.held_qty,
+            position_cost=self._position.yes_cost + self._position.no_cost,
             unrealized_pnl=None if mid is None else self._position.unrealized_pnl(mid),
             realized_pnl=self._position.realized_pnl,
             fills=self._fills,

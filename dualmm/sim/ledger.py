@@ -15,8 +15,17 @@ ZERO = Decimal(0)
 
 
 class TradeStatus(StrEnum):
+    """A trade's settlement: MATCHED -> MINED -> CONFIRMED, or MATCHED -> RETRYING -> FAILED."""
+
     MATCHED = "MATCHED"
+    MINED = "MINED"
+    CONFIRMED = "CONFIRMED"
+    RETRYING = "RETRYING"
     FAILED = "FAILED"
+
+    @property
+    def final(self) -> bool:
+        return self in (TradeStatus.CONFIRMED, TradeStatus.FAILED)
 
 
 class Liquidity(StrEnum):
@@ -25,8 +34,9 @@ class Liquidity(StrEnum):
 
 
 class Trade(Frozen):
-    """One fill of one of our orders. `seq` grows with every change (a fill, a failure), so
-    `trades(after=seq)` also reports a trade that turned FAILED after it was first seen."""
+    """One fill of one of our orders. `seq` grows with every change (a fill, a settlement
+    step, a failure), so `trades(after=seq)` also reports a trade that moved on after it was
+    first seen. `updated_at` is the time of its latest status."""
 
     trade_id: str
     seq: int
@@ -41,6 +51,7 @@ class Trade(Frozen):
     at: datetime
     status: TradeStatus = TradeStatus.MATCHED
     liquidity: Liquidity
+    updated_at: datetime | None = None
 
     def to_fill(self) -> Fill:
         return Fill(

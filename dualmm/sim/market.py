@@ -10,8 +10,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from dualmm.domain.fillmodel import touch
-from dualmm.domain.prices import ONE
+from dualmm.domain.prices import ONE, Rounding, clamp_price, round_to_tick
 from dualmm.domain.types import MarketInfo, Token
+
+ZERO = Decimal(0)
 
 if TYPE_CHECKING:
     from dualmm.scenario import ScenarioMarket
@@ -28,13 +30,18 @@ class MidProcess(Protocol):
 @dataclass
 class SimMarket:
     """One binary market: its facts, a midpoint process started at `start`, and the seed of
-    its background (competitor) book. `info.tick_size` may change while it runs."""
+    its background (competitor) book. `info.tick_size` may change while it runs.
+
+    The other makers' touch follows the process midpoint: one tick wide by the fill model, or
+    `half_spread` either side of it (rounded away from the midpoint) when that is set.
+    """
 
     info: MarketInfo
     process: MidProcess
     start: datetime
     book_seed: str
     end_date: datetime | None = None
+    half_spread: Decimal | None = None
 
     @classmethod
     def from_scenario(cls, market: ScenarioMarket, start: datetime) -> SimMarket:
@@ -46,9 +53,21 @@ class SimMarket:
     def mid_at(self, at: datetime) -> Decimal:
         return self.process.mid_at(self._seconds(at))
 
-    def touch_at(self, at: datetime) -> tuple[Decimal, Decimal]:
-        """The YES best bid and ask by the fill model."""
-        return touch(self.mid_at(at), self.info.tick_size)
+    def touch_at(self, at: datetime, invent: bool = True) -> tuple[Decimal, Decimal]:
+        """The other makers' YES best bid and ask.
+
+        With `invent` off, a side whose price falls outside [tick, 1 - tick] is empty: the bid
+        is then 0 and the ask 1, prices no order can reach (nothing fills against them).
+        """
+        mid, tick = self.mid_at(at), self.info.tick_size
+        half = tick / 2 if self.half_spread is None else self.half_spread
+        if self.half_spread is None and invent:
+            return touch(mid, tick)
+        bid = round_to_tick(mid - half, tick, Rounding.DOWN)
+        ask = round_to_tick(mid + half, tick, Rounding.UP)
+        if invent:
+            return clamp_price(bid, tick), clamp_price(ask, tick)
+        return (bid if bid >= tick else ZERO), (ask if ask <= ONE - tick else ONE)
 
     def change_times(self, after: datetime, until: datetime) -> list[datetime]:
         times = self.process.change_times(self._seconds(after), self._seconds(until))

@@ -119,7 +119,10 @@ class MarketData:
         if side not in ("BUY", "SELL"):
             raise ApiError(400, "Invalid side")
         bid, ask = self._touch(token_param(request))
-        return {"price": dec(bid if side == "BUY" else ask)}
+        price = bid if side == "BUY" else ask
+        if price is None:  # never invented: a side nobody quotes has no price
+            raise ApiError(404, f"No {'bids' if side == 'BUY' else 'asks'} in the orderbook")
+        return {"price": dec(price)}
 
     def _last_trade_price(self, request: Request) -> JSON:
         return {"price": dec(self.midpoint(token_param(request))), "side": ""}
@@ -129,7 +132,7 @@ class MarketData:
             {"token_id": t, "price": dec(self.midpoint(t)), "side": ""} for t in token_list(request)
         ]
 
-    def _touch(self, token_id: str) -> tuple[Decimal, Decimal]:
+    def _touch(self, token_id: str) -> tuple[Decimal | None, Decimal | None]:
         with venue_errors(message=NO_ORDERBOOK):
             return self.venue.touch(token_id)
 
@@ -137,11 +140,14 @@ class MarketData:
         prices = {}
         for token_id in token_list(request):
             bid, ask = self._touch(token_id)
-            prices[token_id] = {"BUY": dec(bid), "SELL": dec(ask)}
+            sides = (("BUY", bid), ("SELL", ask))
+            prices[token_id] = {side: dec(p) for side, p in sides if p is not None}
         return prices
 
     def _spread(self, request: Request) -> JSON:
         bid, ask = self._touch(token_param(request))
+        if bid is None or ask is None:
+            raise ApiError(404, "No spread: a side of the orderbook is empty")
         return {"spread": dec(ask - bid)}
 
     def _prices_history(self, request: Request) -> JSON:

@@ -57,6 +57,8 @@ from dualmm.sim.ledger import (
     wallet_address,
 )
 from dualmm.sim.market import MidProcess, SimMarket, token_touch
+from dualmm.sim.rules import VenueRules
+from dualmm.sim.settlement import Settlement
 from dualmm.sim.synthetic import DEFAULT_STEP_SECONDS, competitor_levels, synthetic_markets
 
 if TYPE_CHECKING:
@@ -102,9 +104,13 @@ class SimVenue:
         clock: SimClock,
         fund: Decimal = DEFAULT_FUND,
         fill_cap: Decimal | None = None,
+        rules: VenueRules | None = None,
     ) -> None:
         if fill_cap is not None and fill_cap <= 0:
             raise ValueError("fill_cap must be positive")
+        self.rules = rules or VenueRules()
+        self._invent = not self.rules.no_invented_touch
+        self._settlement = Settlement(self.rules)
         self._lock = threading.RLock()
         self._clock = clock
         self._fund = fund
@@ -184,6 +190,8 @@ class SimVenue:
                     self._close(self._live[key], OrderStatus.CANCELED, at)
             else:
                 self._fill_resting(self._markets[key], at)
+        for at, trade_id, status in self._settlement.due(until):
+            self._settle_step(self._trades[trade_id], status, at)
         self._processed = until
 
     # --- wallets ---
@@ -217,11 +225,19 @@ class SimVenue:
         self._sync()
         total = self.balances(address)
         collateral, tokens = total.collateral, dict(total.tokens)
-        for order in self._open(wallet_address(address)):
+        address = wallet_address(address)
+        for order in self._open(address):
             if order.side is Side.BUY:
                 collateral -= order.price * order.remaining
             else:
                 tokens[order.token_id] = tokens.get(order.token_id, ZERO) - order.remaining
+        # A matched trade commits what it pays until it settles; what it buys is not there yet.
+        for trade in self._trades.values():
+            if trade.address == address and self._settlement.pending(trade.trade_id):
+                if trade.side is Side.BUY:
+                    collateral -= trade.price * trade.size
+                else:
+                    tokens[trade.token_id] = tokens.get(trade.token_id, ZERO) - trade.size
         return Balances(collateral=collateral, tokens=tokens)
 
     # --- markets ---
@@ -273,9 +289,14 @@ class SimVenue:
 
     @_synchronized
     def midpoint(self, token_id: str) -> Decimal:
-        """The process midpoint (what the fill model uses), in this token's prices."""
+        """This token's midpoint: of the whole book, ours included, when our orders move prices
+        (the process midpoint when a side of that book is empty); else the process midpoint."""
         self._sync()
         market, token = self._token(token_id)
+        if self.rules.own_orders_move_prices:
+            book = self.book(token_id)
+            if book.best_bid is not None and book.best_ask is not None:
+                return (book.best_bid + book.best_ask) / 2
         mid = market.mid_at(self._processed)
         return mid if token is Token.YES else ONE - mid
 
@@ -299,11 +320,16 @@ class SimVenue:
         return points
 
     @_synchronized
-    def touch(self, token_id: str) -> tuple[Decimal, Decimal]:
-        """The fill model's (best bid, best ask) in this token's prices."""
+    def touch(self, token_id: str) -> tuple[Decimal | None, Decimal | None]:
+        """(best bid, best ask) in this token's prices, None for an empty side: of the whole
+        book when our orders move prices, else the other makers' (the fill model's)."""
         self._sync()
         market, token = self._token(token_id)
-        return token_touch(token, *market.touch_at(self._processed))
+        if self.rules.own_orders_move_prices:
+            book = self.book(token_id)
+            return book.best_bid, book.best_ask
+        bid, ask = token_touch(token, *market.touch_at(self._processed, self._invent))
+        return (bid if ZERO < bid < ONE else None), (ask if ZERO < ask < ONE else None)
 
     @_synchronized
     def book(self, token_id: str) -> Book:
@@ -311,7 +337,8 @@ class SimVenue:
         self._sync()
         market, token = self._token(token_id)
         tick = market.info.tick_size
-        bids, asks = competitor_levels(market.book_seed, *market.touch_at(self._processed), tick)
+        others = market.touch_at(self._processed, self._invent)
+        bids, asks = competitor_levels(market.book_seed, *others, tick)
         for order in self._live.values():
             if order.condition_id != market.info.condition_id:
                 continue
@@ -361,7 +388,7 @@ class SimVenue:
             raise InvalidOrder(str(exc)) from None
         now = self._processed
         self._validate(order_id, market.info, price, size, order_type, expiration, now)
-        bid, ask = token_touch(token, *market.touch_at(now))
+        bid, ask = token_touch(token, *market.touch_at(now, self._invent))
         fill_price = price_on_placement(side, price, bid, ask)
         if post_only and fill_price is not None:
             raise WouldCross("invalid post-only order: order crosses book")
@@ -493,7 +520,7 @@ class SimVenue:
     # --- fills ---
 
     def _fill_resting(self, market: SimMarket, at: datetime) -> None:
-        yes_bid, yes_ask = market.touch_at(at)
+        yes_bid, yes_ask = market.touch_at(at, self._invent)
         for order in list(self._live.values()):
             if order.condition_id != market.info.condition_id:
                 continue
@@ -507,7 +534,6 @@ class SimVenue:
         size = order.remaining
         if self._fill_cap is not None:
             size = min(size, self._fill_cap)
-        self._settle(order.address, order.token_id, order.side, price, size)
         order.size_matched += size
         order.fills += 1
         if order.remaining <= 0:
@@ -531,6 +557,21 @@ class SimVenue:
             size=size,
             at=at,
             liquidity=liquidity,
+            status=TradeStatus.CONFIRMED if self._settlement.instant else TradeStatus.MATCHED,
+            updated_at=at,
+        )
+        if self._settlement.instant:
+            self._settle(order.address, order.token_id, order.side, price, size)
+        else:
+            self._settlement.schedule(trade_id, at)
+
+    def _settle_step(self, trade: Trade, status: TradeStatus, at: datetime) -> None:
+        """Move a trade on; balances move when it is CONFIRMED (a FAILED one moves nothing)."""
+        if status is TradeStatus.CONFIRMED:
+            self._settle(trade.address, trade.token_id, trade.side, trade.price, trade.size)
+        self._seq += 1
+        self._trades[trade.trade_id] = trade.model_copy(
+            update={"status": status, "seq": self._seq, "updated_at": at}
         )
 
     def _settle(
@@ -560,16 +601,20 @@ class SimVenue:
 
     @_synchronized
     def fail_trade(self, trade_id: str) -> Trade:
-        """Mark a trade FAILED (settlement failed): its balance changes are reversed and it is
-        reported again with a new `seq`. The order keeps its matched size."""
+        """Mark a trade FAILED now (settlement failed): a settled trade's balance changes are
+        reversed, an unsettled one never settles; it is reported again with a new `seq`. The
+        order keeps its matched size."""
         trade = self._trades.get(trade_id)
         if trade is None:
             raise NotFound(f"trade {trade_id} not found")
         if trade.status is TradeStatus.FAILED:
             return trade
-        self._settle(trade.address, trade.token_id, trade.side, trade.price, -trade.size)
+        if not self._settlement.cancel(trade_id):  # settled: its balance changes go back
+            self._settle(trade.address, trade.token_id, trade.side, trade.price, -trade.size)
         self._seq += 1
-        failed = trade.model_copy(update={"status": TradeStatus.FAILED, "seq": self._seq})
+        failed = trade.model_copy(
+            update={"status": TradeStatus.FAILED, "seq": self._seq, "updated_at": self._processed}
+        )
         self._trades[trade_id] = failed
         return failed
 
