@@ -5,9 +5,10 @@ until `times[i + 1]`. Every price here excludes our own orders (the recorded boo
 them; a path is the other makers' midpoint), so decisions read it as the reference midpoint.
 
 - `PathMarket` (scenario and synthetic paths): the DESIGN.md fill model, the one the replay's
-  simulator uses (`dualmm.domain.fillmodel`): the touch follows the midpoint and an order the
-  touch reaches fills whole, at its own price. The competition is `[[distance_cents, size]...]`
-  on each side of the midpoint.
+  simulator uses (`dualmm.domain.fillmodel`): the touch follows the path's midpoint and an
+  order the touch reaches fills whole, at its own price. The bot reads the reference midpoint
+  of that touch, as from the simulator's book. The competition is `[[distance_cents, size]...]`
+  on each side of the reference midpoint.
 - `BookMarket` (recorded L2 books): the recorded book is the touch and the competition. A
   resting order fills, at its own price, when the recorded opposite side reaches it, for as much
   as the recorded levels at or through its price hold; a crossing order walks the levels. Our
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from dualmm.domain.book import reference_midpoint
 from dualmm.domain.fillmodel import price_on_placement, resting_fills, touch
 from dualmm.domain.prices import ONE, round_size
 from dualmm.domain.quoting import CENTS_PER_UNIT
@@ -86,7 +88,7 @@ class MarketData:
         """The YES value of a share held at `t`: the payout once a settled market has closed."""
         if self.payout_yes is not None and self.closes is not None and t >= self.closes:
             return self.payout_yes
-        return self.mids[i]
+        return self.mid(i)
 
     # -- to be provided by each kind ---------------------------------------------------------
 
@@ -113,6 +115,18 @@ class PathMarket(MarketData):
     _books: dict[Decimal, tuple[tuple[Level, ...], tuple[Level, ...]]] = field(
         default_factory=dict, repr=False
     )
+    _references: dict[int, Decimal] = field(default_factory=dict, repr=False)
+
+    def mid(self, i: int) -> Decimal:
+        """The reference midpoint, as the replay's simulator shows it to the bot: the middle
+        of the other makers' touch (the fill model's, around the path's midpoint)."""
+        reference = self._references.get(i)
+        if reference is None:
+            bid, ask = touch(self.mids[i], self.info.tick_size)
+            reference = self._references[i] = reference_midpoint(
+                ((bid, ZERO),), ((ask, ZERO),), self.info.tick_size
+            )
+        return reference
 
     def yes_touch(self, i: int) -> tuple[Decimal | None, Decimal | None]:
         return touch(self.mids[i], self.info.tick_size)
@@ -122,7 +136,7 @@ class PathMarket(MarketData):
         return (bid, ask) if token is Token.YES else (ONE - ask, ONE - bid)
 
     def competition(self, i: int) -> tuple[Sequence[Level], Sequence[Level]]:
-        mid = self.mids[i]
+        mid = self.mid(i)
         book = self._books.get(mid)
         if book is None:
             bids = tuple((mid - d / CENTS_PER_UNIT, s) for d, s in self.levels)
