@@ -19,8 +19,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dualmm.backtest.markets import DEFAULT_COMPETITION, BookMarket, MarketData, PathMarket
-from dualmm.domain.book import ZERO, reference_midpoint
+from dualmm.backtest.markets import (
+    DEFAULT_COMPETITION,
+    BookMarket,
+    MarketData,
+    PathMarket,
+    two_sided_mid,
+)
 from dualmm.domain.prices import ONE
 from dualmm.domain.types import MarketInfo, Token
 from dualmm.scenario import Scenario, token_id_for
@@ -168,8 +173,7 @@ def _book_market(
         if not Decimal(0) < best_bid < best_ask < ONE or best_ask - best_bid > MAX_RECORDED_SPREAD:
             continue
         times.append(second)
-        # both sides are there, so the tick (for a missing side) does not matter
-        mids.append(reference_midpoint(((best_bid, ZERO),), ((best_ask, ZERO),), ONE))
+        mids.append(two_sided_mid(best_bid, best_ask))
         raw_bids.append(bids)
         raw_asks.append(asks)
         prices += [bids[0][0], asks[0][0]]

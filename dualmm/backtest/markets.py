@@ -122,9 +122,8 @@ class PathMarket(MarketData):
         of the other makers' touch (the fill model's, around the path's midpoint)."""
         reference = self._references.get(i)
         if reference is None:
-            bid, ask = touch(self.mids[i], self.info.tick_size)
-            reference = self._references[i] = reference_midpoint(
-                ((bid, ZERO),), ((ask, ZERO),), self.info.tick_size
+            reference = self._references[i] = two_sided_mid(
+                *touch(self.mids[i], self.info.tick_size)
             )
         return reference
 
@@ -198,6 +197,13 @@ class BookMarket(MarketData):
             fills.append((token_price(order.token, level_price), size))
             left -= size
         return fills
+
+
+def two_sided_mid(bid: Decimal, ask: Decimal) -> Decimal:
+    """`dualmm.domain.book.reference_midpoint` of a book with both sides (never None then)."""
+    mid = reference_midpoint(((bid, ZERO),), ((ask, ZERO),), ONE)
+    assert mid is not None
+    return mid
 
 
 def _levels(raw: RawSide) -> tuple[Level, ...]:
