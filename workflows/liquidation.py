@@ -271,7 +271,9 @@ class LiquidationWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
         self._position = self._position.apply_fills(result.fills)
-        self._fills = record_fills(self._fills, result.fills)
+        # Only its own orders' fills: the cursor re-reads the round's (already in the position).
+        own = {order.order_id for order in self._orders}
+        self._fills = record_fills(self._fills, result.fills, own)
         self._cursor = result.cursor
         self._snapshot = result.snapshot
         if self._resting is not None:
