@@ -12,8 +12,9 @@ step decides the same on paths that move once a minute, recorded books get the 5
      is picked by the discovery ranking (`dualmm.discovery.rank`: price band, markets in
      liquidation excluded, capital left under `liquidity_budget` after what liquidations hold);
   5. the quotes are brought to `desired_quotes` exactly as the `make_market` activity does it
-     (`needs_requote` re-prices; otherwise only a side the limit forbids goes and a filled one
-     is replaced); post-only, so a quote that would cross is not placed;
+     (`needs_requote` re-prices, `keeps_quote` keeps the rest or replaces it); post-only, so a
+     quote that would cross is not placed; at `leave_reason` the round ends as at the limit
+     and the next market is picked at once;
   6. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
 """
 
@@ -31,7 +32,13 @@ from dualmm.backtest.scoring import minute_reward
 from dualmm.config import OrchestratorConfig
 from dualmm.discovery import Filters, rank
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.quoting import desired_quotes, needs_requote, position_limit_reached
+from dualmm.domain.quoting import (
+    desired_quotes,
+    keeps_quote,
+    leave_reason,
+    needs_requote,
+    position_limit_reached,
+)
 from dualmm.domain.rewards import RewardCandidate
 from dualmm.domain.types import Fill, OrderIntent, Side
 
@@ -116,6 +123,12 @@ def run_mode(
         run.liquidations.append(liquidation)
         live.append(liquidation)
 
+    def end_round(active: Round, t: int) -> None:
+        """Quotes withdrawn; a position goes to liquidation (`_hand_over` of the round)."""
+        run.mm_realized += active.position.realized_pnl
+        if not active.position.is_flat:
+            hand_over(active.market, active.position, t)
+
     for market in data.markets:
         if market.position is not None:
             held, qty, cost = market.position
@@ -131,20 +144,22 @@ def run_mode(
         if active is not None:
             _take_fills(active, t)
             market = active.market
-            if not market.live(t) or position_limit_reached(active.position, mm.position_limit):
-                run.mm_realized += active.position.realized_pnl
-                if not active.position.is_flat:
-                    hand_over(market, active.position, t)
+            limit, minimum = mm.position_limit, market.info.min_order_size
+            if not market.live(t) or position_limit_reached(active.position, limit, minimum):
+                end_round(active, t)
                 active = None
-        if active is None and (dual or not live):
-            exclude = {lq.condition_id for lq in live}
-            budget = config.liquidity_budget - liq_capital[m]
-            picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
-            if picked is not None:
-                active = Round(market=by_id[picked], started=t, last_seen=t)
-                run.rounds += 1
-        if active is not None:
-            _requote(active, active.market.index_at(t), config)
+        for _ in range(2):  # a market left at once is never the next pick (it is out of band)
+            if active is None and (dual or not live):
+                exclude = {lq.condition_id for lq in live}
+                budget = config.liquidity_budget - liq_capital[m]
+                picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
+                if picked is not None:
+                    active = Round(market=by_id[picked], started=t, last_seen=t)
+                    run.rounds += 1
+            if active is None or _requote(active, active.market.index_at(t), config) is None:
+                break
+            end_round(active, t)  # left: one side quoted outside [0.10, 0.90] earns nothing
+            active = None
         if not sampled:
             continue
         reward = ZERO
@@ -241,8 +256,9 @@ def _pick(
     return ranked[0].market.condition_id if ranked else None
 
 
-def _requote(active: Round, i: int, config: OrchestratorConfig) -> None:
-    """The `make_market` activity's `_requote`, on the backtest's book."""
+def _requote(active: Round, i: int, config: OrchestratorConfig) -> str | None:
+    """The `make_market` activity's `_requote`, on the backtest's book; why the market must be
+    left, if it must."""
     market, mm = active.market, config.market_maker
     mid = market.mid(i)
     desired = {q.token: q for q in desired_quotes(market.info, mid, active.position, mm)}
@@ -250,12 +266,16 @@ def _requote(active: Round, i: int, config: OrchestratorConfig) -> None:
     kept = [
         quote
         for quote in active.quotes
-        if (wanted := desired.get(quote.token)) is not None and (not reprice or quote == wanted)
+        if keeps_quote(quote, desired.get(quote.token), reprice, market.info)
     ]
+    active.quotes = kept
     if reprice:
         active.quoted_mid = mid
+    leaving = leave_reason(mid, tuple(desired.values()))
+    if leaving is not None:
+        return leaving
     quoted = {q.token for q in kept}
     for token, intent in desired.items():
         if token not in quoted and not market.crossing_fills(i, intent):  # post-only
             kept.append(intent)
-    active.quotes = kept
+    return None
