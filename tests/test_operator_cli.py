@@ -35,6 +35,7 @@ from test_active_market_workflow import (
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Token
 from dualmm.runtime import start_or_attach
+from dualmm.status import bot_status
 from dualmm.worker import build_worker
 from workflows.active_market import (
     ActiveMarketInput,
@@ -67,6 +68,17 @@ async def dualmm(env: WorkflowEnvironment, *args: str, **extra: str) -> Run:
     return Run(proc.returncode, out.decode(), err.decode())
 
 
+async def _child_resting(env: WorkflowEnvironment, bot_id: str) -> None:
+    """Until the liquidation has checked the market and rests its SELL."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        report = await bot_status(env.client, bot_id)
+        if any(m["role"] == "liquidating" and m.get("order") for m in report["markets"]):
+            return
+        assert asyncio.get_running_loop().time() < deadline, report
+        await asyncio.sleep(0.2)
+
+
 async def test_status_table_and_json_say_whether_the_bot_makes_money(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
@@ -75,6 +87,7 @@ async def test_status_table_and_json_say_whether_the_bot_makes_money(
     config = _config()
     async with _bot(dev_env, task_queue, venue, config) as handle:
         await _a_to_liquidation_b_quoted(handle, venue)
+        await _child_resting(dev_env, config.bot_id)
         table = await dualmm(dev_env, "status", DUALMM_BOT_ID=config.bot_id)
         assert table.code == 0, table.stderr
         lines = table.stdout.splitlines()
@@ -99,7 +112,7 @@ async def test_status_table_and_json_say_whether_the_bot_makes_money(
         assert roles["active"]["capital"] == "9.60"
         assert report["totals"]["capital_in_use"] == "14.40"
         # At the book: A's midpoint is 0.45 against a cost of 0.48.
-        assert roles["liquidating"]["unrealized_pnl"] == "-0.30"
+        assert roles["liquidating"]["unrealized_pnl"] == "-0.30", roles
         assert report["totals"]["pnl"] == "-0.30"
 
         venue.move(a, "0.50")  # the exit fills at 0.49: +0.10 realized
