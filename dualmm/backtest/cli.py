@@ -355,7 +355,10 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             from dualmm.backtest.plot import write_plot
 
-            write_plot(results[best], plot, data.name)
+            try:
+                write_plot(results[best], plot, data.name)
+            except OSError as exc:
+                raise UsageError(f"--plot: cannot write {plot} ({exc.strerror})") from None
         if len(combos) == 1:
             if as_json:
                 print(report.dumps(reports[0]))
