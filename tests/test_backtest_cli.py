@@ -119,6 +119,7 @@ def test_sweep_runs_every_combination_and_marks_the_best(tmp_path: Path) -> None
         (["--synthetic", "--sweep", "liq-stop-loss=maybe"], "takes on/off"),
         (["--synthetic", "--step", "7"], "--step: 7 s does not divide a minute"),
         ([], "give INPUT"),
+        (["scenarios/skewed-exit.json", "--days", "0.0001"], "leaves less than a minute"),
         (["nowhere.json"], "cannot read"),
     ],
 )

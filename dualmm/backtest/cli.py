@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Callable
@@ -320,7 +321,8 @@ def register(app: typer.Typer) -> None:
         if step is not None and (step <= 0 or 60 % step):
             raise UsageError(f"--step: {step} s does not divide a minute (1, 2, 5, 10, 30, 60...)")
         combos = combinations(base, parse_sweeps(sweep or []))
-        data = load_input(input_path, synthetic, markets, day_count, seed, rewards)
+        with _status("reading the input" if input_path else "generating the markets", as_json):
+            data = load_input(input_path, synthetic, markets, day_count, seed, rewards)
         if step is None:
             recorded = input_path is not None and input_path.is_dir()
             step = RECORDED_STEP if recorded else 60
@@ -353,6 +355,15 @@ def register(app: typer.Typer) -> None:
             render_sweep(data.name, combos, reports, best)
         if plot is not None and not as_json:
             print(f"plot of the best combination: {plot}")
+
+
+def _status(message: str, quiet: bool) -> contextlib.AbstractContextManager[object]:
+    """A spinner on stderr while the input loads (never with --json)."""
+    if quiet:
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
 
 
 def _net(values: dict[str, dict[str, Any]]) -> Decimal:
@@ -390,20 +401,23 @@ def render_sweep(
     table = Table(title=f"dualmm backtest sweep: {name} (* best by net P&L)")
     table.add_column("")
     for flag in combos[0].label:
-        table.add_column(flag)
+        table.add_column(flag.removeprefix("--"), no_wrap=True)
+    figures: tuple[tuple[str, str], ...] = (
+        ("net P&L", "net_pnl"),
+        ("rewards", "rewards"),
+        ("uptime", "uptime"),
+        ("liq. P&L", "liquidation_pnl"),
+        ("cap. eff.", "capital_efficiency"),
+    )
     for mode in modes:
-        for figure in ("net P&L", "rewards", "uptime", "liq P&L", "cap. eff."):
-            table.add_column(f"{mode} {figure}", justify="right")
+        for label, _ in figures:
+            table.add_column(f"{mode}\n{label}", justify="right")
     if len(modes) == 2:
-        table.add_column("eff. dual/single", justify="right")
+        table.add_column("dual/single\ncap. eff.", justify="right")
     for k, (settings, values) in enumerate(zip(combos, reports, strict=True)):
         row = ["*" if k == best else "", *settings.label.values()]
         for mode in modes:
-            r = values[mode]
-            row += [
-                _show(r[key])
-                for key in ("net_pnl", "rewards", "uptime", "liquidation_pnl", "capital_efficiency")
-            ]
+            row += [_show(values[mode][key]) for _, key in figures]
         if len(modes) == 2:
             row.append(_show(values["ratios"]["capital_efficiency"]))
         table.add_row(*row)
