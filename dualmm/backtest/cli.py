@@ -26,12 +26,14 @@ from dualmm.cliutil import (
     UsageError,
     decimal_flag,
 )
+from dualmm.config import MarketMakerConfig, OrchestratorConfig
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from dualmm.backtest.engine import ModeRun
     from dualmm.backtest.inputs import BacktestInput, RewardParams
     from dualmm.backtest.liquidation import Fees
-    from dualmm.config import OrchestratorConfig
 
 MODES = ("single", "dual", "both")
 # Recorded books move every second or so: look as often as the workflow's round (5 s).
@@ -57,6 +59,10 @@ SWITCH_FLAGS = {"--liq-stop-loss": "stop_loss", "--liq-block-losing": "block_los
 RUN_FLAGS = ("--fee-rate", "--fee-exponent", "--min-hours-to-end")
 SWEEPABLE = (*CONFIG_FLAGS, *SWITCH_FLAGS, *RUN_FLAGS)
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+
+
+def _default(field: str, model: type[BaseModel] = MarketMakerConfig) -> str:
+    return f"[default: {model.model_fields[field].default}]"
 
 
 @dataclass
@@ -223,20 +229,37 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Synthetic generator seed.")] = 7,
         mode: Annotated[str, typer.Option("--mode", help="single, dual or both.")] = "both",
         position_limit: Annotated[
-            str | None, typer.Option("--position-limit", help="|net| shares before liquidating.")
+            str | None,
+            typer.Option(
+                "--position-limit",
+                help=f"|net| shares before liquidating. {_default('position_limit')}",
+            ),
         ] = None,
         order_size: Annotated[
-            str | None, typer.Option("--order-size", help="Shares per quote.")
+            str | None,
+            typer.Option("--order-size", help=f"Shares per quote. {_default('order_size')}"),
         ] = None,
         spread_fraction: Annotated[
             str | None,
-            typer.Option("--spread-fraction", help="Quote this fraction of the reward band out."),
+            typer.Option(
+                "--spread-fraction",
+                help="Quote this fraction of the reward band out. " + _default("spread_fraction"),
+            ),
         ] = None,
         requote_threshold: Annotated[
-            str | None, typer.Option("--requote-threshold", help="Midpoint move that requotes.")
+            str | None,
+            typer.Option(
+                "--requote-threshold",
+                help=f"Midpoint move that requotes. {_default('requote_threshold')}",
+            ),
         ] = None,
         liquidity_budget: Annotated[
-            str | None, typer.Option("--liquidity-budget", help="Capital for quotes (USDC).")
+            str | None,
+            typer.Option(
+                "--liquidity-budget",
+                help="Capital for quotes and held tokens (USDC). "
+                + _default("liquidity_budget", OrchestratorConfig),
+            ),
         ] = None,
         profit_margin: LiqProfitMargin = None,
         skew_start: LiqSkewStart = None,
@@ -332,7 +355,10 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             from dualmm.backtest.plot import write_plot
 
-            write_plot(results[best], plot, data.name)
+            try:
+                write_plot(results[best], plot, data.name)
+            except OSError as exc:
+                raise UsageError(f"--plot: cannot write {plot} ({exc.strerror})") from None
         if len(combos) == 1:
             if as_json:
                 print(report.dumps(reports[0]))

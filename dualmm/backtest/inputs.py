@@ -136,6 +136,15 @@ def from_recorded(folder: Path, rewards: RewardParams) -> BacktestInput:
         raise InputError(f"{folder}: not a directory with markets.parquet and books.parquet")
     markets = _read(folder / "markets.parquet", _MARKET_COLUMNS, ("payout_up",)).to_pylist()
     books = _read(folder / "books.parquet", _BOOK_COLUMNS).to_pylist()
+    try:
+        return _recorded(folder, markets, books, rewards)
+    except (TypeError, ValueError, ArithmeticError) as exc:  # a column of the wrong type
+        raise InputError(f"{folder}: values not in resolvedkit's layout ({exc})") from None
+
+
+def _recorded(
+    folder: Path, markets: list[dict[str, Any]], books: list[dict[str, Any]], rewards: RewardParams
+) -> BacktestInput:
     rows: dict[str, list[dict[str, Any]]] = {}
     for row in books:
         rows.setdefault(str(row["market_id"]), []).append(row)
