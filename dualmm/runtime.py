@@ -30,9 +30,11 @@ from dualmm.cliutil import (
     LiqStopLossThreshold,
     LiqTimeout,
     UsageError,
+    check_bot_id,
     decimal_flag,
     hard_exit,
     liquidation_config,
+    load_settings,
 )
 from dualmm.config import (
     OrchestratorConfig,
@@ -48,7 +50,12 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-BotId = Annotated[str, typer.Option("--bot-id", help="Which bot (workflow active-market-<id>).")]
+BotId = Annotated[
+    str,
+    typer.Option(
+        "--bot-id", help="Which bot (workflow active-market-<id>).", callback=check_bot_id
+    ),
+]
 Live = Annotated[
     bool,
     typer.Option(
@@ -59,10 +66,7 @@ Live = Annotated[
 
 
 def settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise UsageError(f"settings: {describe_validation_error(exc)}") from None
+    return load_settings()
 
 
 # -- Temporal plumbing (used by the CLI, worker.py, starter.py and the tests) -------------------
@@ -155,7 +159,23 @@ def orchestrator_config(
     try:
         return OrchestratorConfig.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        raise UsageError(f"orchestrator config: {describe_validation_error(exc)}") from None
+        message = describe_validation_error(exc)
+        field, _, reason = message.partition(": ")
+        if field in _ORCHESTRATOR_FLAGS:
+            message = f"{_ORCHESTRATOR_FLAGS[field]} ({field}): {reason}"
+        raise UsageError(f"orchestrator config: {message}") from None
+
+
+# The config field each `orchestrate` flag sets, so an error names the flag the operator typed.
+_ORCHESTRATOR_FLAGS = {
+    "bot_id": "--bot-id",
+    "liquidity_budget": "--liquidity-budget",
+    "market_maker.order_size": "--order-size",
+    "market_maker.spread_fraction": "--spread-fraction",
+    "market_maker.requote_threshold": "--requote-threshold",
+    "market_maker.position_limit": "--position-limit",
+    "market_maker.quote_interval_ms": "--quote-interval",
+}
 
 
 async def start_or_attach(
@@ -188,6 +208,38 @@ async def start_or_attach(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     return started, True
+
+
+async def check_position_limit(config: Settings, limit: Decimal) -> None:
+    """Refuse a position limit below every reward market's minimum order size (the bot could
+    never quote). Read-only public data, no key; skipped with a warning when the venue does
+    not answer (the worker may reach a venue this process cannot)."""
+    import logging
+
+    from dualmm.exchange.base import ExchangeError
+    from dualmm.exchange.clob import ClobExchange
+    from dualmm.exchange.factory import venue_settings
+
+    logging.getLogger("py_clob_client_v2").addHandler(logging.NullHandler())
+    try:
+        venue = await ClobExchange.connect(venue_settings(config), read_only=True)
+        markets = await asyncio.wait_for(venue.reward_markets(), _PREFLIGHT_SECONDS)
+    except (ExchangeError, TimeoutError) as exc:
+        print(
+            f"warning: --position-limit not checked against the venue's markets ({exc})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    sizes = [m.info.min_order_size for m in markets if m.active and m.accepting_orders]
+    if sizes and limit < min(sizes):
+        raise UsageError(
+            f"--position-limit: {limit} is below every market's minimum order size "
+            f"(the smallest of {len(sizes)} is {min(sizes)}): the bot could never quote"
+        )
+
+
+_PREFLIGHT_SECONDS = 15
 
 
 async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
@@ -289,7 +341,10 @@ async def run_worker(live: bool, trace_file: Path | None, tracing: bool) -> None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = settings()
-    setup_tracing("worker", trace_file, enabled=tracing)
+    try:
+        setup_tracing("worker", trace_file, enabled=tracing)
+    except OSError as exc:
+        raise UsageError(f"--trace-file: cannot write {trace_file}: {exc.strerror}") from None
     kind = exchange_kind(config, live)
     try:
         exchange = await build_exchange(config, live)
@@ -394,6 +449,8 @@ def register(app: typer.Typer) -> None:
             block_losing=block_losing,
         )
 
+        _run_or_fail(check_position_limit(settings(), config.market_maker.position_limit))
+
         async def body(client: Client) -> None:
             handle, started = await start_or_attach(client, settings().task_queue, config)
             verb = "started" if started else "attached to the running"
@@ -445,7 +502,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         duration: Annotated[
-            int | None, typer.Option("--duration", help="Stop after this many seconds.", min=1)
+            int | None,
+            typer.Option(
+                "--duration", help="Stop after this many seconds.", min=1, max=_DEMO_MAX_SECONDS
+            ),
         ] = None,
     ) -> None:
         """Dev server (UI on :8233) + simulator + worker + orchestrator; Ctrl-C stops all."""
@@ -459,6 +519,7 @@ DEMO_UI = "http://localhost:8233"
 _DEMO_TEMPORAL_PORT = 7233
 _DEMO_SIM_SPEED = "300"  # simulated seconds per second: prices move enough to fill in minutes
 _DEMO_STATUS_EVERY = 5.0
+_DEMO_MAX_SECONDS = 30 * 24 * 3600
 # Small positions, a quick quote loop and short liquidation stages, so every part shows soon.
 _DEMO_ORCHESTRATE = (
     *("--bot-id", DEMO_BOT, "--order-size", "50", "--position-limit", "50"),

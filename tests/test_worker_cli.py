@@ -39,7 +39,7 @@ def dualmm(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         (("orchestrate", "--position-limit", "0"), "market_maker.position_limit"),
         (("orchestrate", "--quote-interval", "0"), "market_maker.quote_interval_ms"),
         (("orchestrate", "--liq-check-interval", "0"), "price_check_interval_ms"),
-        (("orchestrate", "--bot-id", "no spaces"), "bot_id"),
+        (("orchestrate", "--bot-id", "no spaces"), "--bot-id"),
         (("orchestrate", "--liquidity-budget", "-5"), "liquidity_budget"),
         (("orchestrate", "--bogus"), "No such option: --bogus"),
         (("worker", "--bogus"), "No such option: --bogus"),
