@@ -136,8 +136,8 @@ class MarketMakingActivities:
     async def pick_market(self, request: PickMarketInput) -> MarketInfo | None:
         """The best reward market by estimated earnings per USDC, or None if none qualifies.
 
-        Our quotes are withdrawn before a pick and markets in liquidation are excluded, so the
-        books hold none of our orders: what they show is the competition.
+        Whatever of ours still rests (a liquidation's order, a quote not yet withdrawn) is
+        taken out of the books first: the ranking sees only the competition.
         """
         async with non_retryable_venue_errors():
             ranked = await discover(
@@ -146,6 +146,7 @@ class MarketMakingActivities:
                 request.config,
                 request.liquidity_budget,
                 datetime.now(UTC),
+                own=await self._exchange.open_orders(),
             )
         return ranked[0].market if ranked else None
 

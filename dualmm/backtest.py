@@ -211,7 +211,8 @@ REPLAY_WALLET = "0x000000000000000000000000000000000000dEaD"
 
 async def run_replay(scenario: Scenario, config: LiquidationConfig) -> ReplayResult:
     """Replay every market of the scenario that starts with a position, each on its own venue."""
-    from dualmm.sim.venue import SimExchange, SimVenue
+    from dualmm.sim.exchange import SimExchange
+    from dualmm.sim.venue import SimVenue
 
     results = []
     for market in scenario.markets:

@@ -29,7 +29,9 @@ _COMMAND_MODULES = (
     "dualmm.backtest",
     "dualmm.sim.cli",
     "dualmm.discovery",
-    "dualmm.runtime",
+    "dualmm.worker",
+    "dualmm.commands",
+    "dualmm.localstack",
 )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,7 +31,7 @@ from dualmm.domain.types import Frozen
 if TYPE_CHECKING:
     from dualmm.config import MarketMakerConfig, Settings
     from dualmm.domain.rewards import MarketEstimate, RewardCandidate
-    from dualmm.exchange.base import Book, Exchange, RewardMarket
+    from dualmm.exchange.base import Book, Exchange, Order, RewardMarket
 
 BOOK_FETCH_CONCURRENCY = 8
 # About this many history points per lookback: fine enough to see a swing, one page to fetch.
@@ -70,17 +70,27 @@ def quotable(market: RewardMarket, filters: Filters, now: datetime) -> bool:
     return market.end_date is None or market.end_date - now >= margin
 
 
-def candidate(market: RewardMarket, yes_book: Book) -> RewardCandidate | None:
-    """The market with its YES midpoint and book, or None when a side of the book is empty."""
+def candidate(
+    market: RewardMarket, yes_book: Book, own: Sequence[Order] = ()
+) -> RewardCandidate | None:
+    """The market with the YES midpoint and book of the other makers (our `own` orders taken
+    out), or None when a side of that book is empty."""
+    from dualmm.domain.book import without_own
     from dualmm.domain.rewards import RewardCandidate
+    from dualmm.exchange.sync import own_intents
 
-    if yes_book.best_bid is None or yes_book.best_ask is None:
+    bids, asks = without_own(
+        ((level.price, level.size) for level in yes_book.bids),
+        ((level.price, level.size) for level in yes_book.asks),
+        own_intents(market.info, own),
+    )
+    if not bids or not asks:
         return None
     return RewardCandidate(
         market=market.info.model_copy(update={"tick_size": yes_book.tick_size}),
-        yes_mid=(yes_book.best_bid + yes_book.best_ask) / 2,
-        bids=tuple((level.price, level.size) for level in yes_book.bids),
-        asks=tuple((level.price, level.size) for level in yes_book.asks),
+        yes_mid=(bids[0][0] + asks[0][0]) / 2,
+        bids=bids,
+        asks=asks,
     )
 
 
@@ -103,8 +113,10 @@ async def discover(
     config: MarketMakerConfig,
     max_capital: Decimal | None,
     now: datetime,
+    own: Sequence[Order] = (),
 ) -> list[MarketEstimate]:
-    """Fetch, filter and rank the venue's reward markets."""
+    """Fetch, filter and rank the venue's reward markets; `own` (our open orders) are taken
+    out of every book first, so we never rank against ourselves."""
     markets = [m for m in await exchange.reward_markets() if quotable(m, filters, now)]
     gate = asyncio.Semaphore(BOOK_FETCH_CONCURRENCY)
 
@@ -112,7 +124,10 @@ async def discover(
         async with gate:
             if not await calm(exchange, market.info.yes_token_id, filters, now):
                 return None
-            return candidate(market, await exchange.book(market.info.yes_token_id))
+            book = await exchange.book(market.info.yes_token_id)
+            return candidate(
+                market, book, [o for o in own if o.condition_id == market.info.condition_id]
+            )
 
     found = await asyncio.gather(*(with_book(m) for m in markets))
     return rank((c for c in found if c is not None), filters, config, max_capital)
@@ -209,8 +224,9 @@ async def _open_exchange(
     """A read-only view of the venue, and its name for the table title. The in-process
     simulator's markets have a day of price history, like `dualmm sim-server`'s."""
     if settings.exchange == "sim" and "clob_url" not in settings.model_fields_set:
+        from dualmm.sim.exchange import SimExchange
         from dualmm.sim.synthetic import SYNTHETIC_HISTORY
-        from dualmm.sim.venue import SimExchange, SimVenue, WallClock
+        from dualmm.sim.venue import SimVenue, WallClock
 
         start = now - SYNTHETIC_HISTORY
         venue = SimVenue.synthetic(n_markets, seed, WallClock(now), start=start)

@@ -39,7 +39,8 @@ from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState
 from dualmm.exchange.base import Exchange
 from dualmm.scenario import Scenario, ScenarioMarket
-from dualmm.sim.venue import SimExchange, SimVenue
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
 from workflows.liquidation import (
     LiquidationInput,

@@ -18,7 +18,8 @@ from dualmm.backtest import REPLAY_WALLET, opening_position
 from dualmm.config import LiquidationConfig
 from dualmm.exchange.base import Exchange, Order
 from dualmm.scenario import Scenario, parse_scenario
-from dualmm.sim.venue import SimExchange, SimVenue
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
 from dualmm.temporal_replay import liquidation_worker, scenario_venue
 from workflows.liquidation import (
     LiquidationInput,

@@ -57,11 +57,14 @@ from dualmm.exchange.base import (
     PlaceOrder,
     VenueUnavailable,
 )
-from dualmm.runtime import bot_status, build_worker, render_status, start_or_attach
+from dualmm.runtime import start_or_attach
 from dualmm.scenario import token_id_for
+from dualmm.sim.exchange import SimExchange
 from dualmm.sim.server import SimServer
-from dualmm.sim.venue import ManualClock, SimExchange, SimMarket, SimVenue
+from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
+from dualmm.status import bot_status, render_status
 from dualmm.telemetry import flush_tracing, setup_tracing, tracing_interceptor
+from dualmm.worker import build_worker
 from workflows.active_market import (
     ActiveMarketResult,
     ActiveMarketStatus,

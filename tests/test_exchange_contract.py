@@ -40,8 +40,9 @@ from dualmm.exchange.base import (
 from dualmm.exchange.clob import ClobExchange, trade_fills
 from dualmm.exchange.errors import classify
 from dualmm.scenario import parse_scenario
+from dualmm.sim.exchange import SimExchange
 from dualmm.sim.server import Faults, SimServer
-from dualmm.sim.venue import SimExchange, SimVenue
+from dualmm.sim.venue import SimVenue
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 FUND = Decimal(10000)

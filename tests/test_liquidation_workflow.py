@@ -30,7 +30,8 @@ from dualmm.config import LiquidationConfig
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
 from dualmm.scenario import load_scenario
-from dualmm.sim.venue import SimExchange, SimVenue
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
 from workflows.liquidation import (
     FINISHED_SIGNAL,
     STAGE_SIGNAL,

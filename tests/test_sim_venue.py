@@ -22,15 +22,9 @@ from dualmm.exchange.base import (
     WouldCross,
 )
 from dualmm.scenario import Scenario, parse_scenario
+from dualmm.sim.exchange import SimExchange
 from dualmm.sim.synthetic import RandomWalk
-from dualmm.sim.venue import (
-    Liquidity,
-    ManualClock,
-    SimExchange,
-    SimVenue,
-    TradeStatus,
-    WallClock,
-)
+from dualmm.sim.venue import Liquidity, ManualClock, SimVenue, TradeStatus, WallClock
 
 D = Decimal
 WALLET = "0xAbC0000000000000000000000000000000000001"

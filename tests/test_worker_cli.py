@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm import runtime
+from dualmm import commands, runtime
 from dualmm.cliutil import UsageError
 from dualmm.config import Settings
 from workflows.active_market import ActiveMarketInput, active_market_workflow_id
@@ -56,7 +56,7 @@ def test_bad_flags_exit_2_with_one_line(args: tuple[str, ...], message: str) -> 
 
 
 def test_config_from_flags_keeps_defaults_for_unset_ones() -> None:
-    config = runtime.orchestrator_config(
+    config = commands.orchestrator_config(
         bot_id="b1", dual_market_mode=False, position_limit="25", liquidity_budget="500"
     )
     assert (config.bot_id, config.dual_market_mode) == ("b1", False)
@@ -65,7 +65,7 @@ def test_config_from_flags_keeps_defaults_for_unset_ones() -> None:
     assert config.market_maker.order_size == Decimal(50)  # default
     assert config.liquidation.price_check_interval_ms == 30_000  # seed default
     with pytest.raises(UsageError, match="order_size"):
-        runtime.orchestrator_config(order_size="-1")
+        commands.orchestrator_config(order_size="-1")
 
 
 @pytest.mark.parametrize(

@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot
+from dualmm.domain.book import reference_midpoint, touch, without_own
+from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot, OrderIntent
 from dualmm.exchange.base import Exchange, Order, OrderStatus
 
 
+def own_intents(market: MarketInfo, orders: Iterable[Order]) -> list[OrderIntent]:
+    """Our resting orders in one market as book entries (remaining size)."""
+    return [
+        OrderIntent(token=market.token_of(o.token_id), side=o.side, price=o.price, size=o.remaining)
+        for o in orders
+        if still_resting(o) and o.token_id in (market.yes_token_id, market.no_token_id)
+    ]
+
+
 async def market_snapshot(exchange: Exchange, market: MarketInfo, at: datetime) -> MarketSnapshot:
-    """The YES midpoint and touch, with tick size and minimum as the venue has them now."""
+    """The reference YES midpoint and touch (the book without our own orders), with tick size
+    and minimum as the venue has them now.
+
+    Our orders are read before the book: one that fills in between is then subtracted from a
+    level it already left, which at worst understates the other makers' depth at that price.
+    """
+    own = own_intents(market, await exchange.open_orders(market.condition_id))
     book = await exchange.book(market.yes_token_id)
-    midpoint = await exchange.midpoint(market.yes_token_id)
+    bids, asks = without_own(
+        ((x.price, x.size) for x in book.bids), ((x.price, x.size) for x in book.asks), own
+    )
+    best_bid, best_ask = touch(bids, asks)
+    midpoint = reference_midpoint(bids, asks, book.tick_size)
+    if midpoint is None:  # nobody else quotes: the venue's own figure is all there is
+        midpoint = await exchange.midpoint(market.yes_token_id)
     return MarketSnapshot(
         condition_id=market.condition_id,
         tick_size=book.tick_size,
         min_order_size=book.min_order_size,
         midpoint=midpoint,
-        best_bid=book.best_bid,
-        best_ask=book.best_ask,
+        best_bid=best_bid,
+        best_ask=best_ask,
         at=at,
     )
 

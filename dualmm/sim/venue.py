@@ -22,253 +22,63 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from dualmm.domain.fillmodel import price_on_placement, resting_fills, touch
+from dualmm.domain.fillmodel import price_on_placement, resting_fills
 from dualmm.domain.prices import ONE, check_tick, is_on_tick, round_size
-from dualmm.domain.types import Fill, Frozen, MarketInfo, Side, Token
+from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
     Balances,
     Book,
     BookLevel,
-    FillPage,
     InsufficientBalance,
     InvalidOrder,
-    NonRetryableError,
     NotFound,
     Order,
     OrderStatus,
     OrderType,
-    PlaceOrder,
     PricePoint,
     RewardMarket,
     WouldCross,
 )
+from dualmm.sim.clock import ManualClock, SimClock, WallClock
+from dualmm.sim.ledger import (
+    ZERO,
+    Liquidity,
+    OrderRecord,
+    Trade,
+    TradeStatus,
+    Wallet,
+    iso,
+    wallet_address,
+)
+from dualmm.sim.market import MidProcess, SimMarket, token_touch
+from dualmm.sim.rules import VenueRules
+from dualmm.sim.settlement import Settlement
 from dualmm.sim.synthetic import DEFAULT_STEP_SECONDS, competitor_levels, synthetic_markets
 
 if TYPE_CHECKING:
-    from dualmm.scenario import Scenario, ScenarioMarket
+    from dualmm.scenario import Scenario
 
-ZERO = Decimal(0)
+# Re-exported: callers import the simulator's parts from here.
+__all__ = [
+    "Liquidity",
+    "ManualClock",
+    "MidProcess",
+    "SimClock",
+    "SimMarket",
+    "SimVenue",
+    "Trade",
+    "TradeStatus",
+    "WallClock",
+    "token_touch",
+]
+
 DEFAULT_FUND = Decimal(10000)
-
-
-# --- clocks -------------------------------------------------------------------------------
-
-
-class SimClock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class ManualClock:
-    """Simulated time moved by hand; it never goes back."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("ManualClock needs a timezone-aware start")
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance_to(self, t: datetime) -> None:
-        if t > self._now:
-            self._now = t
-
-    def advance(self, seconds: float) -> None:
-        self.advance_to(self._now + timedelta(seconds=seconds))
-
-
-class WallClock:
-    """Real time since creation, optionally sped up (`speed` simulated seconds per second)."""
-
-    def __init__(self, start: datetime | None = None, speed: float = 1.0) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
-        self._start = start or datetime.now(UTC)
-        self._origin = time.monotonic()
-        self._speed = speed
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self._speed)
-
-
-# --- markets ------------------------------------------------------------------------------
-
-
-class MidProcess(Protocol):
-    """A YES midpoint over seconds since the market's start (ScenarioMarket, RandomWalk)."""
-
-    def mid_at(self, seconds: float) -> Decimal: ...
-
-    def change_times(self, after: float, until: float) -> Sequence[float]: ...
-
-
-@dataclass
-class SimMarket:
-    """One binary market: its facts, a midpoint process started at `start`, and the seed of
-    its background (competitor) book. `info.tick_size` may change while it runs."""
-
-    info: MarketInfo
-    process: MidProcess
-    start: datetime
-    book_seed: str
-    end_date: datetime | None = None
-
-    @classmethod
-    def from_scenario(cls, market: ScenarioMarket, start: datetime) -> SimMarket:
-        return cls(market.info(), market, start, book_seed=market.condition_id)
-
-    def _seconds(self, at: datetime) -> float:
-        return (at - self.start).total_seconds()
-
-    def mid_at(self, at: datetime) -> Decimal:
-        return self.process.mid_at(self._seconds(at))
-
-    def touch_at(self, at: datetime) -> tuple[Decimal, Decimal]:
-        """The YES best bid and ask by the fill model."""
-        return touch(self.mid_at(at), self.info.tick_size)
-
-    def change_times(self, after: datetime, until: datetime) -> list[datetime]:
-        times = self.process.change_times(self._seconds(after), self._seconds(until))
-        return [self.start + timedelta(seconds=seconds) for seconds in times]
-
-
-def token_touch(token: Token, yes_bid: Decimal, yes_ask: Decimal) -> tuple[Decimal, Decimal]:
-    """A token's (bid, ask) from the YES touch: the NO book mirrors YES."""
-    return (yes_bid, yes_ask) if token is Token.YES else (ONE - yes_ask, ONE - yes_bid)
-
-
-# --- records --------------------------------------------------------------------------------
-
-
-class TradeStatus(StrEnum):
-    MATCHED = "MATCHED"
-    FAILED = "FAILED"
-
-
-class Liquidity(StrEnum):
-    MAKER = "MAKER"  # a resting order reached by the market
-    TAKER = "TAKER"  # an order that crossed when placed
-
-
-class Trade(Frozen):
-    """One fill of one of our orders. `seq` grows with every change (a fill, a failure), so
-    `trades(after=seq)` also reports a trade that turned FAILED after it was first seen."""
-
-    trade_id: str
-    seq: int
-    order_id: str
-    address: str
-    condition_id: str
-    token_id: str
-    token: Token
-    side: Side
-    price: Decimal
-    size: Decimal
-    at: datetime
-    status: TradeStatus = TradeStatus.MATCHED
-    liquidity: Liquidity
-
-    def to_fill(self) -> Fill:
-        return Fill(
-            trade_id=self.trade_id,
-            condition_id=self.condition_id,
-            token=self.token,
-            side=self.side,
-            price=self.price,
-            size=self.size,
-            at=self.at,
-            order_id=self.order_id,
-            status=self.status.value,
-        )
-
-
-@dataclass
-class _OrderRecord:
-    order_id: str
-    address: str
-    condition_id: str
-    token_id: str
-    token: Token
-    side: Side
-    price: Decimal
-    original_size: Decimal
-    created_at: datetime
-    order_type: OrderType
-    expiration: datetime | None
-    post_only: bool
-    size_matched: Decimal = ZERO
-    status: OrderStatus = OrderStatus.LIVE
-    cancelled_at: datetime | None = None
-    filled_at: datetime | None = None
-    fills: int = 0
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.original_size - self.size_matched
-
-    def to_order(self) -> Order:
-        return Order(
-            order_id=self.order_id,
-            condition_id=self.condition_id,
-            token_id=self.token_id,
-            side=self.side,
-            price=self.price,
-            original_size=self.original_size,
-            size_matched=self.size_matched,
-            status=self.status,
-            created_at=self.created_at,
-            order_type=self.order_type,
-        )
-
-    def ledger_entry(self) -> dict[str, Any]:
-        return {
-            "order_id": self.order_id,
-            "address": self.address,
-            "condition_id": self.condition_id,
-            "token_id": self.token_id,
-            "token": self.token.value,
-            "side": self.side.value,
-            "price": str(self.price),
-            "size": str(self.original_size),
-            "size_matched": str(self.size_matched),
-            "status": self.status.value,
-            "order_type": self.order_type.value,
-            "post_only": self.post_only,
-            "created_at": _iso(self.created_at),
-            "expiration": _iso(self.expiration),
-            "cancelled_at": _iso(self.cancelled_at),
-            "filled_at": _iso(self.filled_at),
-        }
-
-
-@dataclass
-class _Wallet:
-    collateral: Decimal
-    tokens: dict[str, Decimal] = field(default_factory=dict)
-
-    def add_tokens(self, token_id: str, qty: Decimal) -> None:
-        self.tokens[token_id] = self.tokens.get(token_id, ZERO) + qty
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
-def _address(address: str) -> str:
-    """Wallet addresses are case-insensitive (checksummed or not)."""
-    return address.lower()
-
-
-# --- the venue ------------------------------------------------------------------------------
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -294,9 +104,13 @@ class SimVenue:
         clock: SimClock,
         fund: Decimal = DEFAULT_FUND,
         fill_cap: Decimal | None = None,
+        rules: VenueRules | None = None,
     ) -> None:
         if fill_cap is not None and fill_cap <= 0:
             raise ValueError("fill_cap must be positive")
+        self.rules = rules or VenueRules()
+        self._invent = not self.rules.no_invented_touch
+        self._settlement = Settlement(self.rules)
         self._lock = threading.RLock()
         self._clock = clock
         self._fund = fund
@@ -307,9 +121,9 @@ class SimVenue:
             for token in Token:
                 self._tokens[market.info.token_id(token)] = (market, token)
         self._processed = clock.now()
-        self._wallets: dict[str, _Wallet] = {}
-        self._orders: dict[str, _OrderRecord] = {}  # every order ever accepted, by id
-        self._live: dict[str, _OrderRecord] = {}  # resting orders, in placement order
+        self._wallets: dict[str, Wallet] = {}
+        self._orders: dict[str, OrderRecord] = {}  # every order ever accepted, by id
+        self._live: dict[str, OrderRecord] = {}  # resting orders, in placement order
         self._trades: dict[str, Trade] = {}  # by id, in fill order
         self._seq = 0
 
@@ -376,6 +190,8 @@ class SimVenue:
                     self._close(self._live[key], OrderStatus.CANCELED, at)
             else:
                 self._fill_resting(self._markets[key], at)
+        for at, trade_id, status in self._settlement.due(until):
+            self._settle_step(self._trades[trade_id], status, at)
         self._processed = until
 
     # --- wallets ---
@@ -383,7 +199,7 @@ class SimVenue:
     @_synchronized
     def ensure_wallet(self, address: str) -> None:
         """Create (and fund with `fund` USDC) a wallet seen for the first time."""
-        self._wallets.setdefault(_address(address), _Wallet(collateral=self._fund))
+        self._wallets.setdefault(wallet_address(address), Wallet(collateral=self._fund))
 
     @_synchronized
     def credit(self, address: str, token_id: str, qty: Decimal) -> None:
@@ -392,13 +208,13 @@ class SimVenue:
             raise ValueError(f"credit: quantity must be positive, got {qty}")
         self._token(token_id)
         self.ensure_wallet(address)
-        self._wallets[_address(address)].add_tokens(token_id, qty)
+        self._wallets[wallet_address(address)].add_tokens(token_id, qty)
 
     @_synchronized
     def balances(self, address: str) -> Balances:
         """Total collateral and tokens held (open orders do not reduce them)."""
         self._sync()
-        wallet = self._wallets.get(_address(address))
+        wallet = self._wallets.get(wallet_address(address))
         if wallet is None:
             return Balances(collateral=ZERO, tokens={})
         return Balances(collateral=wallet.collateral, tokens=dict(wallet.tokens))
@@ -409,11 +225,19 @@ class SimVenue:
         self._sync()
         total = self.balances(address)
         collateral, tokens = total.collateral, dict(total.tokens)
-        for order in self._open(_address(address)):
+        address = wallet_address(address)
+        for order in self._open(address):
             if order.side is Side.BUY:
                 collateral -= order.price * order.remaining
             else:
                 tokens[order.token_id] = tokens.get(order.token_id, ZERO) - order.remaining
+        # A matched trade commits what it pays until it settles; what it buys is not there yet.
+        for trade in self._trades.values():
+            if trade.address == address and self._settlement.pending(trade.trade_id):
+                if trade.side is Side.BUY:
+                    collateral -= trade.price * trade.size
+                else:
+                    tokens[trade.token_id] = tokens.get(trade.token_id, ZERO) - trade.size
         return Balances(collateral=collateral, tokens=tokens)
 
     # --- markets ---
@@ -465,9 +289,14 @@ class SimVenue:
 
     @_synchronized
     def midpoint(self, token_id: str) -> Decimal:
-        """The process midpoint (what the fill model uses), in this token's prices."""
+        """This token's midpoint: of the whole book, ours included, when our orders move prices
+        (the process midpoint when a side of that book is empty); else the process midpoint."""
         self._sync()
         market, token = self._token(token_id)
+        if self.rules.own_orders_move_prices:
+            book = self.book(token_id)
+            if book.best_bid is not None and book.best_ask is not None:
+                return (book.best_bid + book.best_ask) / 2
         mid = market.mid_at(self._processed)
         return mid if token is Token.YES else ONE - mid
 
@@ -491,11 +320,16 @@ class SimVenue:
         return points
 
     @_synchronized
-    def touch(self, token_id: str) -> tuple[Decimal, Decimal]:
-        """The fill model's (best bid, best ask) in this token's prices."""
+    def touch(self, token_id: str) -> tuple[Decimal | None, Decimal | None]:
+        """(best bid, best ask) in this token's prices, None for an empty side: of the whole
+        book when our orders move prices, else the other makers' (the fill model's)."""
         self._sync()
         market, token = self._token(token_id)
-        return token_touch(token, *market.touch_at(self._processed))
+        if self.rules.own_orders_move_prices:
+            book = self.book(token_id)
+            return book.best_bid, book.best_ask
+        bid, ask = token_touch(token, *market.touch_at(self._processed, self._invent))
+        return (bid if ZERO < bid < ONE else None), (ask if ZERO < ask < ONE else None)
 
     @_synchronized
     def book(self, token_id: str) -> Book:
@@ -503,7 +337,8 @@ class SimVenue:
         self._sync()
         market, token = self._token(token_id)
         tick = market.info.tick_size
-        bids, asks = competitor_levels(market.book_seed, *market.touch_at(self._processed), tick)
+        others = market.touch_at(self._processed, self._invent)
+        bids, asks = competitor_levels(market.book_seed, *others, tick)
         for order in self._live.values():
             if order.condition_id != market.info.condition_id:
                 continue
@@ -546,19 +381,19 @@ class SimVenue:
         existing = self._orders.get(order_id)
         if existing is not None:
             return existing.to_order()
-        address = _address(address)
+        address = wallet_address(address)
         try:
             market, token = self._token(token_id)
         except NotFound as exc:
             raise InvalidOrder(str(exc)) from None
         now = self._processed
         self._validate(order_id, market.info, price, size, order_type, expiration, now)
-        bid, ask = token_touch(token, *market.touch_at(now))
+        bid, ask = token_touch(token, *market.touch_at(now, self._invent))
         fill_price = price_on_placement(side, price, bid, ask)
         if post_only and fill_price is not None:
             raise WouldCross("invalid post-only order: order crosses book")
         self._check_funds(address, token_id, side, price, size)
-        order = _OrderRecord(
+        order = OrderRecord(
             order_id=order_id,
             address=address,
             condition_id=market.info.condition_id,
@@ -626,7 +461,7 @@ class SimVenue:
                 f"order amount: {need}"
             )
 
-    def _open(self, address: str, condition_id: str | None = None) -> list[_OrderRecord]:
+    def _open(self, address: str, condition_id: str | None = None) -> list[OrderRecord]:
         return [
             order
             for order in self._live.values()
@@ -639,7 +474,7 @@ class SimVenue:
         """Cancel one of the wallet's resting orders; False if it is not resting (no error)."""
         self._sync()
         order = self._live.get(order_id)
-        if order is None or order.address != _address(address):
+        if order is None or order.address != wallet_address(address):
             return False
         self._close(order, OrderStatus.CANCELED, self._processed)
         return True
@@ -648,14 +483,14 @@ class SimVenue:
     def cancel_market(self, address: str, condition_id: str) -> list[str]:
         """Cancel the wallet's resting orders in one market; returns the cancelled ids."""
         self._sync()
-        return self._cancel_each(self._open(_address(address), condition_id))
+        return self._cancel_each(self._open(wallet_address(address), condition_id))
 
     @_synchronized
     def cancel_all(self, address: str) -> list[str]:
         self._sync()
-        return self._cancel_each(self._open(_address(address)))
+        return self._cancel_each(self._open(wallet_address(address)))
 
-    def _cancel_each(self, orders: list[_OrderRecord]) -> list[str]:
+    def _cancel_each(self, orders: list[OrderRecord]) -> list[str]:
         for order in orders:
             self._close(order, OrderStatus.CANCELED, self._processed)
         return [order.order_id for order in orders]
@@ -663,18 +498,18 @@ class SimVenue:
     @_synchronized
     def open_orders(self, address: str, condition_id: str | None = None) -> list[Order]:
         self._sync()
-        return [order.to_order() for order in self._open(_address(address), condition_id)]
+        return [order.to_order() for order in self._open(wallet_address(address), condition_id)]
 
     @_synchronized
     def get_order(self, order_id: str, address: str | None = None) -> Order | None:
         """Any order ever accepted (or only the wallet's, when `address` is given)."""
         self._sync()
         order = self._orders.get(order_id)
-        if order is None or (address is not None and order.address != _address(address)):
+        if order is None or (address is not None and order.address != wallet_address(address)):
             return None
         return order.to_order()
 
-    def _close(self, order: _OrderRecord, status: OrderStatus, at: datetime) -> None:
+    def _close(self, order: OrderRecord, status: OrderStatus, at: datetime) -> None:
         order.status = status
         if status is OrderStatus.CANCELED:
             order.cancelled_at = at
@@ -685,7 +520,7 @@ class SimVenue:
     # --- fills ---
 
     def _fill_resting(self, market: SimMarket, at: datetime) -> None:
-        yes_bid, yes_ask = market.touch_at(at)
+        yes_bid, yes_ask = market.touch_at(at, self._invent)
         for order in list(self._live.values()):
             if order.condition_id != market.info.condition_id:
                 continue
@@ -694,12 +529,11 @@ class SimVenue:
                 self._execute(order, order.price, at, Liquidity.MAKER)
 
     def _execute(
-        self, order: _OrderRecord, price: Decimal, at: datetime, liquidity: Liquidity
+        self, order: OrderRecord, price: Decimal, at: datetime, liquidity: Liquidity
     ) -> None:
         size = order.remaining
         if self._fill_cap is not None:
             size = min(size, self._fill_cap)
-        self._settle(order.address, order.token_id, order.side, price, size)
         order.size_matched += size
         order.fills += 1
         if order.remaining <= 0:
@@ -723,6 +557,21 @@ class SimVenue:
             size=size,
             at=at,
             liquidity=liquidity,
+            status=TradeStatus.CONFIRMED if self._settlement.instant else TradeStatus.MATCHED,
+            updated_at=at,
+        )
+        if self._settlement.instant:
+            self._settle(order.address, order.token_id, order.side, price, size)
+        else:
+            self._settlement.schedule(trade_id, at)
+
+    def _settle_step(self, trade: Trade, status: TradeStatus, at: datetime) -> None:
+        """Move a trade on; balances move when it is CONFIRMED (a FAILED one moves nothing)."""
+        if status is TradeStatus.CONFIRMED:
+            self._settle(trade.address, trade.token_id, trade.side, trade.price, trade.size)
+        self._seq += 1
+        self._trades[trade.trade_id] = trade.model_copy(
+            update={"status": status, "seq": self._seq, "updated_at": at}
         )
 
     def _settle(
@@ -738,7 +587,7 @@ class SimVenue:
     def trades(self, address: str, after: int = 0, condition_id: str | None = None) -> list[Trade]:
         """The wallet's trades changed after sequence number `after`, oldest change first."""
         self._sync()
-        address = _address(address)
+        address = wallet_address(address)
         return sorted(
             (
                 trade
@@ -752,16 +601,20 @@ class SimVenue:
 
     @_synchronized
     def fail_trade(self, trade_id: str) -> Trade:
-        """Mark a trade FAILED (settlement failed): its balance changes are reversed and it is
-        reported again with a new `seq`. The order keeps its matched size."""
+        """Mark a trade FAILED now (settlement failed): a settled trade's balance changes are
+        reversed, an unsettled one never settles; it is reported again with a new `seq`. The
+        order keeps its matched size."""
         trade = self._trades.get(trade_id)
         if trade is None:
             raise NotFound(f"trade {trade_id} not found")
         if trade.status is TradeStatus.FAILED:
             return trade
-        self._settle(trade.address, trade.token_id, trade.side, trade.price, -trade.size)
+        if not self._settlement.cancel(trade_id):  # settled: its balance changes go back
+            self._settle(trade.address, trade.token_id, trade.side, trade.price, -trade.size)
         self._seq += 1
-        failed = trade.model_copy(update={"status": TradeStatus.FAILED, "seq": self._seq})
+        failed = trade.model_copy(
+            update={"status": TradeStatus.FAILED, "seq": self._seq, "updated_at": self._processed}
+        )
         self._trades[trade_id] = failed
         return failed
 
@@ -772,7 +625,7 @@ class SimVenue:
         """Every order ever accepted, every fill and every wallet's holdings, JSON-ready."""
         self._sync()
         return {
-            "now": _iso(self._processed),
+            "now": iso(self._processed),
             "wallets": {
                 address: {
                     "collateral": str(wallet.collateral),
@@ -783,94 +636,3 @@ class SimVenue:
             "orders": [order.ledger_entry() for order in self._orders.values()],
             "fills": [trade.model_dump(mode="json") for trade in self._trades.values()],
         }
-
-
-# --- the in-process Exchange ----------------------------------------------------------------
-
-
-class SimExchange:
-    """The Exchange protocol for one wallet of a SimVenue, in-process (no I/O)."""
-
-    def __init__(self, venue: SimVenue, address: str) -> None:
-        self._venue = venue
-        self._address = address
-        venue.ensure_wallet(address)
-
-    @staticmethod
-    def order_id_for(address: str, key: str) -> str:
-        """The order id a placement key maps to, so a retried placement finds its order."""
-        return "0x" + hashlib.sha256(f"{_address(address)}:{key}".encode()).hexdigest()
-
-    async def reward_markets(self) -> list[RewardMarket]:
-        return self._venue.reward_markets()
-
-    async def market(self, condition_id: str) -> MarketInfo:
-        return self._venue.market(condition_id)
-
-    async def book(self, token_id: str) -> Book:
-        return self._venue.book(token_id)
-
-    async def midpoint(self, token_id: str) -> Decimal:
-        return self._venue.midpoint(token_id)
-
-    async def tick_size(self, token_id: str) -> Decimal:
-        return self._venue.tick_size(token_id)
-
-    async def neg_risk(self, token_id: str) -> bool:
-        return self._venue.neg_risk(token_id)
-
-    async def price_history(
-        self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
-    ) -> list[PricePoint]:
-        return self._venue.price_history(token_id, start, end, fidelity_minutes)
-
-    async def place_order(self, request: PlaceOrder) -> Order:
-        try:
-            request.market.token_of(request.token_id)
-        except ValueError as exc:
-            raise InvalidOrder(str(exc)) from None
-        return self._venue.place(
-            self._address,
-            self.order_id_for(self._address, request.key),
-            request.token_id,
-            request.side,
-            request.price,
-            request.size,
-            request.order_type,
-            request.expiration,
-            request.post_only,
-        )
-
-    async def cancel_order(self, order_id: str) -> None:
-        self._venue.cancel(self._address, order_id)
-
-    async def cancel_market(self, condition_id: str) -> None:
-        self._venue.cancel_market(self._address, condition_id)
-
-    async def cancel_all(self) -> None:
-        self._venue.cancel_all(self._address)
-
-    async def open_orders(self, condition_id: str | None = None) -> list[Order]:
-        return self._venue.open_orders(self._address, condition_id)
-
-    async def get_order(self, order_id: str) -> Order | None:
-        return self._venue.get_order(order_id, self._address)
-
-    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
-        """Fills (and later failures) newer than `cursor`; the cursor is a sequence number."""
-        try:
-            after = int(cursor) if cursor else 0
-        except ValueError:
-            raise NonRetryableError(f"bad fills cursor {cursor!r}") from None
-        trades = self._venue.trades(self._address, after, market.condition_id)
-        return FillPage(
-            fills=tuple(trade.to_fill() for trade in trades),
-            cursor=str(trades[-1].seq if trades else after),
-        )
-
-    async def balances(self, token_ids: list[str]) -> Balances:
-        held = self._venue.balances(self._address)
-        return Balances(
-            collateral=held.collateral,
-            tokens={token_id: held.tokens.get(token_id, ZERO) for token_id in token_ids},
-        )

@@ -1,0 +1,93 @@
+"""Admin endpoints (`/_sim/*`, only with `--admin`): the ledger, faults, simulated time, tick
+changes and failed trades."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from dualmm.sim.auth import ApiError
+from dualmm.sim.faults import Faults
+from dualmm.sim.wire import JSON, Request, Routes, dec, venue_errors
+
+if TYPE_CHECKING:
+    from dualmm.sim.server import SimServer
+
+
+class Admin:
+    """The simulator's own controls, over the server (faults) and its venue."""
+
+    def __init__(self, server: SimServer) -> None:
+        self.server = server
+        self.venue = server.venue
+
+    def routes(self) -> Routes:
+        return Routes(
+            exact={
+                ("GET", "/_sim/ledger"): lambda _: self.venue.ledger(),
+                ("GET", "/_sim/faults"): lambda _: self.server.faults.model_dump(),
+                ("POST", "/_sim/faults"): self._set_faults,
+                ("POST", "/_sim/advance"): self._advance,
+                ("POST", "/_sim/tick-size"): self._set_tick_size,
+                ("POST", "/_sim/fail-trade"): self._fail_trade,
+            },
+            prefix=[],
+            keyed={},
+            keyed_prefix=[],
+        )
+
+    def _set_faults(self, request: Request) -> JSON:
+        payload = request.json() or {}
+        if not isinstance(payload, dict):
+            raise ApiError(400, "faults: expected a JSON object")
+        try:
+            faults = Faults.model_validate({**self.server.faults.model_dump(), **payload})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ApiError(
+                400, f"faults: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+        self.server.set_faults(faults)
+        return faults.model_dump()
+
+    def _advance(self, request: Request) -> JSON:
+        payload = request.json() or {}
+        if not isinstance(payload, dict):
+            raise ApiError(400, 'advance: expected {"seconds": n} or {"to": iso}')
+        try:
+            if "seconds" in payload:
+                target = self.venue.now() + timedelta(seconds=float(payload["seconds"]))
+            else:
+                target = datetime.fromisoformat(str(payload["to"]))
+        except (KeyError, ValueError, TypeError):
+            raise ApiError(400, 'advance: expected {"seconds": n} or {"to": iso}') from None
+        if target.tzinfo is None:
+            raise ApiError(400, "advance: the time needs a timezone")
+        self.venue.advance_to(target)
+        return {"now": self.venue.now().isoformat()}
+
+    def _set_tick_size(self, request: Request) -> JSON:
+        payload = request.json() or {}
+        try:
+            condition_id, tick = str(payload["condition_id"]), Decimal(str(payload["tick_size"]))
+        except (KeyError, TypeError, ArithmeticError):
+            raise ApiError(
+                400, 'tick-size: expected {"condition_id": id, "tick_size": t}'
+            ) from None
+        try:
+            with venue_errors():
+                self.venue.set_tick_size(condition_id, tick)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        return {"condition_id": condition_id, "tick_size": dec(tick)}
+
+    def _fail_trade(self, request: Request) -> JSON:
+        payload = request.json() or {}
+        if not isinstance(payload, dict) or not isinstance(payload.get("trade_id"), str):
+            raise ApiError(400, 'fail-trade: expected {"trade_id": id}')
+        with venue_errors():
+            trade = self.venue.fail_trade(payload["trade_id"])
+        return trade.model_dump(mode="json")

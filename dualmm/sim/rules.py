@@ -1,0 +1,63 @@
+"""Every way the simulated venue can be harsher than a kind test double, each with one switch.
+
+`VenueRules()` is the kind venue the unit tests were written against; `VenueRules.harsh()` is
+the venue as Polymarket documents it, the default of `dualmm demo`, `dualmm sim-server` and the
+chaos runs. The venue (`dualmm.sim.venue`) and the HTTP server read their switches from here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class VenueRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The book: /midpoint, /price and /spread come from the whole book, our orders included,
+    # so an order of ours at the touch moves them (off: the scripted path's midpoint).
+    own_orders_move_prices: bool = False
+    # A side whose price would fall outside [tick, 1 - tick] is empty, not clamped onto the
+    # bound (off: a midpoint of 0.0015 on a 0.01 tick shows a phantom bid at 0.01).
+    no_invented_touch: bool = False
+
+    # Settlement: a trade is MATCHED, then MINED, then CONFIRMED `settle_seconds` after the
+    # match (drawn uniformly in [min, max]); balances move only at CONFIRMED. A share of
+    # trades goes RETRYING, then FAILED instead (a ghost fill). 0/0: confirmed at once.
+    settle_min_seconds: float = Field(0.0, ge=0, le=3600)
+    settle_max_seconds: float = Field(0.0, ge=0, le=3600)
+    failed_trade_rate: float = Field(0.0, ge=0, le=1)
+    seed: int = 0
+
+    # Wire formats. Statuses as the SDK shows them (LIVE, CONFIRMED) or as the docs spell them
+    # (ORDER_STATUS_LIVE, TRADE_STATUS_CONFIRMED); sizes as decimal shares or 6-decimal
+    # fixed-math integers; paging ends on "LTE=" or on an empty cursor; GET /data/order of a
+    # fully matched order answers nothing.
+    status_spelling: Literal["sdk", "docs"] = "sdk"
+    fixed_math_sizes: bool = False
+    end_cursor: Literal["LTE=", ""] = "LTE="
+    matched_orders_vanish: bool = False
+
+    @model_validator(mode="after")
+    def _settle_range(self) -> VenueRules:
+        if self.settle_max_seconds < self.settle_min_seconds:
+            raise ValueError("settle_max_seconds must be at least settle_min_seconds")
+        return self
+
+    @classmethod
+    def harsh(cls, **overrides: object) -> VenueRules:
+        """The venue as documented (each switch can still be overridden)."""
+        values: dict[str, object] = {
+            "own_orders_move_prices": True,
+            "no_invented_touch": True,
+            "settle_min_seconds": 10.0,
+            "settle_max_seconds": 60.0,
+            "failed_trade_rate": 0.02,
+            "status_spelling": "docs",
+            "fixed_math_sizes": True,
+            "end_cursor": "",
+            "matched_orders_vanish": True,
+        }
+        values.update(overrides)
+        return cls.model_validate(values)

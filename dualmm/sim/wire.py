@@ -1,0 +1,162 @@
+"""The CLOB's wire format as the simulator speaks it: requests and replies, number and cursor
+encodings, query parameters, and venue errors mapped to the CLOB's answers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
+
+from dualmm.domain.types import Token
+from dualmm.exchange.base import ExchangeError, NotFound
+from dualmm.sim.auth import ApiError, ApiKey
+
+if TYPE_CHECKING:
+    from dualmm.sim.venue import SimVenue
+
+JSON = Any
+END_CURSOR = "LTE="
+NO_ORDERBOOK = "No orderbook exists for the requested token id"
+UNITS = Decimal(10) ** 6  # collateral and outcome tokens have 6 decimals on chain
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> JSON:
+        try:
+            return json.loads(self.body) if self.body else None
+        except json.JSONDecodeError:
+            raise ApiError(400, "Invalid payload") from None
+
+
+@dataclass
+class Reply:
+    status: int
+    body: JSON
+    # Accepted, then the answer is held this many seconds (0: the connection is dropped).
+    lost_for_s: float | None = None
+
+
+Handler = Callable[[Request], JSON]
+KeyedHandler = Callable[[Request, ApiKey], JSON]
+PrefixHandler = Callable[[Request, str], JSON]
+KeyedPrefixHandler = Callable[[Request, ApiKey, str], JSON]
+
+
+@dataclass
+class Routes:
+    """A group of endpoints: exact paths, path prefixes (the rest of the path is an argument),
+    and the same two kinds behind L2 authentication (`keyed`)."""
+
+    exact: dict[tuple[str, str], Handler]
+    prefix: list[tuple[str, str, PrefixHandler]]
+    keyed: dict[tuple[str, str], KeyedHandler]
+    keyed_prefix: list[tuple[str, str, KeyedPrefixHandler]]
+
+
+class RouteGroup(Protocol):
+    venue: SimVenue
+
+    def routes(self) -> Routes: ...
+
+
+def dec(value: Decimal) -> str:
+    """A decimal string without exponent or trailing zeros ("0.5", "100")."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def num(value: Decimal) -> float:
+    """Fields the CLOB sends as JSON numbers (market metadata, price history); the one float
+    boundary."""
+    return float(value)
+
+
+def units(value: Decimal) -> str:
+    return str(int((value * UNITS).to_integral_value()))
+
+
+def unix(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def tx_hash(trade_id: str) -> str:
+    return "0x" + hashlib.sha256(f"tx:{trade_id}".encode()).hexdigest()
+
+
+def outcome(token: Token) -> str:
+    return "Yes" if token is Token.YES else "No"
+
+
+def cursor_offset(cursor: str | None) -> int:
+    """The offset a `next_cursor` encodes (base64 of a decimal; URL-encoding tolerated)."""
+    text = cursor or "MA=="
+    for _ in range(2):  # the v2 client URL-encodes cursors; tolerate a second layer
+        if "%" in text:
+            text = unquote(text)
+    try:
+        return int(base64.b64decode(text, validate=True).decode())
+    except ValueError:
+        raise ApiError(400, f"invalid next_cursor {cursor!r}") from None
+
+
+def page(items: list[JSON], cursor: str | None, size: int) -> dict[str, JSON]:
+    offset = cursor_offset(cursor)
+    if offset < 0:
+        return {"limit": size, "count": 0, "next_cursor": END_CURSOR, "data": []}
+    data = items[offset : offset + size]
+    end = offset + size
+    next_cursor = base64.b64encode(str(end).encode()).decode() if end < len(items) else END_CURSOR
+    return {"limit": size, "count": len(data), "next_cursor": next_cursor, "data": data}
+
+
+@contextmanager
+def venue_errors(not_found: int = 404, message: str | None = None) -> Iterator[None]:
+    """Venue errors as CLOB answers: unknown things 404 (or `not_found`, with `message` if
+    given), rejections 400."""
+    try:
+        yield
+    except NotFound as exc:
+        raise ApiError(not_found, message or str(exc)) from None
+    except ExchangeError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def unix_param(query: dict[str, str], name: str) -> int | None:
+    text = query.get(name)
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ApiError(400, f"invalid {name}: expected unix seconds")
+    return int(text)
+
+
+def token_param(request: Request) -> str:
+    token_id = request.query.get("token_id", "")
+    if not token_id.isdigit():
+        raise ApiError(400, "Invalid token id")
+    return token_id
+
+
+def token_list(request: Request) -> list[str]:
+    payload = request.json()
+    if not isinstance(payload, list) or not all(
+        isinstance(item, dict) and str(item.get("token_id", "")).isdigit() for item in payload
+    ):
+        raise ApiError(400, "Invalid payload")
+    if len(payload) > 500:
+        raise ApiError(400, "Payload exceeds the limit")
+    return [str(item["token_id"]) for item in payload]
