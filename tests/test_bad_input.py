@@ -216,6 +216,9 @@ def _rows() -> list[Row]:
     for path in ("/etc/hostname/traces.jsonl", "/", "/proc/nope/x.jsonl"):
         rows.append((("worker", "--trace-file", path), {}, "--trace-file"))
 
+    for value in ("nan", "inf", "0", "-1", "abc", "1e30"):
+        rows.append((("worker", "--start-timeout", value), {}, "--start-timeout"))
+
     # demo: validated before anything starts
     for value in ("0", "-1", "abc", "99999999999999999999"):
         rows.append((("demo", "--duration", value), {}, "--duration"))
