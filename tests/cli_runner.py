@@ -3,13 +3,16 @@
 Input (argv[1]): a JSON list of cases `{"args": [...], "env": {...}}`. Output (stdout): a JSON
 list of `{"code": int, "signal": int | null, "stdout": str, "stderr": str}` in the same order.
 Each child gets its own environment, a 30 s alarm (a command that starts something and waits
-is killed and reported by its signal) and an empty stdin. Two children run at a time.
+is killed and reported by its signal) and an empty stdin; each child's process group is
+killed after it, so a case that started a server leaves nothing behind. Two children run at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 from typing import Any
@@ -23,6 +26,7 @@ _PARALLEL = 2
 def _child(case: dict[str, Any], out_path: str, err_path: str) -> None:
     import signal
 
+    os.setpgrp()  # its own group: whatever it started dies with it (see `run`)
     os.environ.clear()
     os.environ.update(case["env"])
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -65,6 +69,8 @@ def run(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     _child(case, out_path, err_path)
                 running[pid] = (index, out_path, err_path)
             pid, status = os.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # a server a failed case may have started
             index, out_path, err_path = running.pop(pid)
             with open(out_path, errors="replace") as out, open(err_path, errors="replace") as err:
                 results[index] = {

@@ -1,0 +1,14 @@
+"""The chaos suite's short profile (the full one: `make chaos`, see tests/chaos/chaos.py)."""
+
+from __future__ import annotations
+
+import pytest
+from chaos import SHORT, chaos
+
+pytestmark = pytest.mark.chaos
+
+
+def test_short_chaos_run_finds_no_violation(tmp_path_factory: pytest.TempPathFactory) -> None:
+    run = chaos(SHORT, seed=11, var=tmp_path_factory.mktemp("chaos"))
+    assert run.kills >= SHORT.kills and run.restarts >= SHORT.temporal_restarts
+    assert not run.violations, "\n".join(run.violations)
