@@ -34,6 +34,7 @@ BASE_ENV = {
 CLIENT_COMMANDS = (
     ("orchestrate",),
     ("status",),
+    ("bots",),
     ("exit-market",),
     ("liquidate-all",),
     ("pause",),
@@ -73,7 +74,34 @@ FILES: dict[str, bytes] = {
     "path-mid-nan.json": _scenario(path=[[0, "NaN"]]).encode(),
     "tick-bad.json": _scenario(tick_size="0.03").encode(),
     "cid-huge.json": _scenario(condition_id="x" * 100_000).encode(),
+    # orchestrate --config (TOML)
+    "invalid-utf8.toml": b'bot_id = "\xff"\n',
+    "deep.toml": b"x = " + b"[" * 100_000,
+    "deep-table.toml": b"x = " + b"{a=" * 50_000,
+    "bad.toml": b"this is = = not toml",
+    "limit-nan.toml": b"[market_maker]\nposition_limit = nan\n",
+    "limit-inf.toml": b"[market_maker]\nposition_limit = inf\n",
+    "size-huge.toml": b"[market_maker]\norder_size = 1e30\n",
+    "timeout-huge.toml": b"[liquidation]\ntimeout_minutes = 1e30\n",
+    "interval-huge.toml": b"[liquidation]\nprice_check_interval_ms = 99999999999999999999\n",
+    "unknown.toml": b"bogus_field = 1\n",
 }
+
+CONFIG_ROWS = [
+    ("invalid-utf8.toml", "not UTF-8"),
+    ("deep.toml", "nested"),
+    ("deep-table.toml", "nested"),
+    ("bad.toml", "not valid TOML"),
+    ("limit-nan.toml", "position_limit"),
+    ("limit-inf.toml", "position_limit"),
+    ("size-huge.toml", "order_size"),
+    ("timeout-huge.toml", "timeout_minutes"),
+    ("interval-huge.toml", "price_check_interval_ms"),
+    ("unknown.toml", "bogus_field"),
+    ("/dev/zero", "too large"),
+    ("/nonexistent/bot.toml", "--config"),
+    (".", "--config"),
+]
 
 SCENARIO_ROWS = [
     ("invalid-utf8.json", "not UTF-8"),
@@ -219,6 +247,17 @@ def _rows() -> list[Row]:
     for value in ("nan", "inf", "0", "-1", "abc", "1e30"):
         rows.append((("worker", "--start-timeout", value), {}, "--start-timeout"))
 
+    # status, liquidate-all and the environment's orchestrate settings
+    for value in ("nan", "inf", "0", "-1", "abc", "1e30"):
+        rows.append((("status", "--interval", value), {}, "--interval"))
+    for value in ("", "no spaces", "x" * 300):
+        if value:  # an empty variable is an unset one
+            rows.append((("status",), {"DUALMM_BOT_ID": value}, "--bot-id"))
+        rows.append((("liquidate-all", "--now", "--bot-id", value), {}, "--bot-id"))
+    for var in ("DUALMM_POSITION_LIMIT", "DUALMM_ORDER_SIZE", "DUALMM_LIQUIDITY_BUDGET"):
+        for value in ("nan", "inf", "-1", "1e30", "abc"):
+            rows.append((("orchestrate",), {var: value}, "--"))
+
     # demo: validated before anything starts
     for value in ("0", "-1", "abc", "99999999999999999999"):
         rows.append((("demo", "--duration", value), {}, "--duration"))
@@ -227,6 +266,9 @@ def _rows() -> list[Row]:
 
 def _scenario_rows(tmp: Path) -> list[Row]:
     rows: list[Row] = []
+    for name, needle in CONFIG_ROWS:
+        path = name if name.startswith("/") or name == "." else str(tmp / name)
+        rows.append((("orchestrate", "--config", path), {}, needle))
     for name, needle in SCENARIO_ROWS:
         path = name if name.startswith("/") or name == "." else str(tmp / name)
         rows.append((("replay", path), {}, needle))
