@@ -100,7 +100,7 @@ async def run_worker(
 ) -> None:
     import logging
 
-    from dualmm.exchange.base import AuthError, RetryableError
+    from dualmm.exchange.base import NonRetryableError, RetryableError
     from dualmm.telemetry import setup_tracing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -122,7 +122,7 @@ async def run_worker(
     async def venue() -> Exchange:
         try:
             return await build_exchange(config, live)
-        except AuthError as exc:  # a missing or refused key does not heal by waiting
+        except NonRetryableError as exc:  # e.g. a missing or refused key: waiting won't help
             raise UsageError(f"exchange {kind}: {exc}") from None
 
     exchange = await retry_until_up(

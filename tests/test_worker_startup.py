@@ -145,3 +145,25 @@ def test_start_timeout_gives_up_in_one_error_line() -> None:
     assert "Temporal at 127.0.0.1:9 failed (attempt 1)" in done.stderr  # the retries are logged
     assert lines[-1].startswith("error: Temporal at 127.0.0.1:9: still failing after ")
     assert "Traceback" not in done.stderr
+
+
+async def test_key_set_up_under_5xx_fails_only_retryably() -> None:
+    """The SDK's create-or-derive hid a 5xx on the create behind a 400 on the derive (no key
+    yet), which is non-retryable: the worker gave up. Every failure must be retryable."""
+    from test_exchange_contract import sim_settings
+
+    from dualmm.exchange.base import NonRetryableError, RetryableError
+    from dualmm.exchange.clob import ClobExchange
+
+    outcomes: list[str] = []
+    with SimServer(contract_venue(), faults=Faults(error_rate=0.5, seed=5)) as sim:
+        for _ in range(20):
+            try:
+                await ClobExchange.connect(sim_settings(sim.url, fresh_key()))
+                outcomes.append("ok")
+            except RetryableError:
+                outcomes.append("retry")
+            except NonRetryableError as exc:
+                outcomes.append(f"gave up: {exc}")
+    assert "ok" in outcomes and "retry" in outcomes
+    assert not [o for o in outcomes if o.startswith("gave up")], outcomes

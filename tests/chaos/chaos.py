@@ -53,6 +53,7 @@ from dualmm.temporal_bin import DEV_SERVER, temporal_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = "chaos"
+QUIET_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ FULL = Profile(minutes=15, kills=24, temporal_restarts=3)
 SHORT = Profile(minutes=2.5, kills=5, temporal_restarts=1)
 
 ORCHESTRATE = (
-    *("--bot-id", BOT, "--dual-market-mode", "--order-size", "10", "--position-limit", "10"),
+    *("--bot-id", BOT, "--dual-market-mode", "--order-size", "20", "--position-limit", "20"),
     *("--quote-interval", "1000", "--liq-check-interval", "2000"),
     *("--liq-skew-start", "0.5", "--liq-timeout", "1.5"),
 )
@@ -206,16 +207,16 @@ def dualmm(
 class LedgerWatch(threading.Thread):
     """Samples the ledger every second: never two live orders of ours for one intent."""
 
-    def __init__(self, run: Run, url: str, address: str) -> None:
+    def __init__(self, chaos_run: Run, url: str, address: str) -> None:
         super().__init__(daemon=True)
-        self.run, self.url, self.address = run, url, address.lower()
+        self.chaos_run, self.url, self.address = chaos_run, url, address.lower()
         self.stopped = threading.Event()
 
     def stop(self) -> None:
         self.stopped.set()
         self.join(timeout=30)
 
-    def run(self) -> None:  # type: ignore[override]
+    def run(self) -> None:
         seen: set[tuple[str, str, tuple[str, ...]]] = set()
         with httpx.Client(timeout=30) as http:
             while not self.stopped.wait(1.0):
@@ -228,8 +229,8 @@ class LedgerWatch(threading.Thread):
                     for o in ledger["orders"]
                     if o["address"].lower() == self.address and o["status"].endswith("LIVE")
                 ]
-                self.run.samples += 1
-                self.run.max_live = max(self.run.max_live, len(live))
+                self.chaos_run.samples += 1
+                self.chaos_run.max_live = max(self.chaos_run.max_live, len(live))
                 by_intent: dict[tuple[str, str], list[str]] = {}
                 for order in live:
                     by_intent.setdefault((order["token_id"], order["side"]), []).append(
@@ -239,7 +240,7 @@ class LedgerWatch(threading.Thread):
                     key = (token, side, tuple(sorted(ids)))
                     if len(ids) > 1 and key not in seen:
                         seen.add(key)
-                        self.run.violate(
+                        self.chaos_run.violate(
                             f"{len(ids)} live {side} orders for token ...{token[-8:]}: {ids}"
                         )
 
@@ -257,12 +258,18 @@ async def _client(port: int) -> Any:
 
 
 async def _status(client: Any, attempts: int = 40) -> dict[str, Any]:
-    from dualmm.status import bot_status
+    """The bot's own `status` query (the registry as the workflow holds it)."""
+    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
 
+    handle = client.get_workflow_handle_for(
+        ActiveMarketWorkflow.run, active_market_workflow_id(BOT)
+    )
     last: Exception | None = None
     for _ in range(attempts):
         try:
-            return await asyncio.wait_for(bot_status(client, BOT), 20)
+            answer = await asyncio.wait_for(handle.query(ActiveMarketWorkflow.status), 20)
+            status: dict[str, Any] = answer.model_dump(mode="json")
+            return status
         except Exception as exc:  # the worker may be restarting
             last = exc
             await asyncio.sleep(2)
@@ -290,38 +297,44 @@ async def audit(run: Run, stack: Stack, sim: CountingSim, address: str) -> dict[
     paused = dualmm(stack.env, "pause", "--bot-id", BOT)
     run.say(f"pause: {paused.stdout.strip() or paused.stderr.strip()}")
 
-    # Every liquidation to its end: a minute on its own, then a manual exit (MARKET).
-    deadline = time.monotonic() + 420
-    forced = False
-    while True:
+    # Quiet: nothing live or pending in the bot, no order of ours live, every trade of ours
+    # settled, for QUIET_SECONDS in a row. Liquidations get two minutes on their own, then a
+    # manual exit (MARKET); an orphan or a stuck liquidation shows as a violation below.
+    start = time.monotonic()
+    forced: set[str] = set()
+    quiet_since: float | None = None
+    ledger: dict[str, Any] = {}
+    while time.monotonic() - start < 420:
         status = await _status(client)
-        if not status["liquidations"] and not status["pending"] and not status["quotes"]:
-            break
-        if time.monotonic() > deadline:
-            run.violate(
-                f"liquidations still live after the pause: "
-                f"{[e['condition_id'][:12] for e in status['liquidations']]}, "
-                f"pending {status['pending']}"
-            )
-            break
-        if not forced and time.monotonic() > deadline - 360:
+        ledger = httpx.get(f"{sim.url}/_sim/ledger", timeout=30).json()
+        mine = [o for o in ledger["orders"] if o["address"].lower() == address.lower()]
+        busy = (
+            not status["paused"]
+            or status["liquidations"]
+            or status["pending"]
+            or status["quotes"]
+            or any(o["status"].endswith("LIVE") for o in mine)
+            or not all(_settled(f) for f in ledger["fills"] if _is_ours(f, address))
+        )
+        if not busy:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= QUIET_SECONDS:
+                break
+        else:
+            quiet_since = None
+        if time.monotonic() - start > 120:
             for entry in status["liquidations"]:
-                handle = client.get_workflow_handle(entry["workflow_id"])
+                if entry["workflow_id"] in forced:
+                    continue
+                forced.add(entry["workflow_id"])
                 try:
-                    await handle.signal(LiquidationWorkflow.force_exit)
+                    await client.get_workflow_handle(entry["workflow_id"]).signal(
+                        LiquidationWorkflow.force_exit
+                    )
                 except Exception as exc:
                     run.say(f"force_exit {entry['workflow_id']}: {exc}")
-            forced = bool(status["liquidations"])
-        await asyncio.sleep(3)
-
-    # Every trade settled (CONFIRMED or FAILED) before balances are compared.
-    ledger: dict[str, Any] = {}
-    for _ in range(120):
-        ledger = httpx.get(f"{sim.url}/_sim/ledger", timeout=30).json()
-        ours = [f for f in ledger["fills"] if _is_ours(f, address)]
-        if all(_settled(f) for f in ours):
-            break
-        await asyncio.sleep(1)
+        await asyncio.sleep(2)
+    run.say(f"audit after {time.monotonic() - start:.0f}s of settling ({len(forced)} forced exits)")
     status = await _status(client)
 
     orders = [o for o in ledger["orders"] if o["address"].lower() == address.lower()]
