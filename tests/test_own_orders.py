@@ -18,12 +18,12 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
-from dualmm.backtest import replay_market
 from dualmm.config import LiquidationConfig, MarketMakerConfig
 from dualmm.domain.book import reference_midpoint, touch, without_own
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Stage, Token
 from dualmm.exchange.sync import market_snapshot
+from dualmm.replay import replay_market
 from dualmm.sim.clock import ManualClock
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.market import SimMarket
