@@ -258,6 +258,28 @@ def _rows() -> list[Row]:
         for value in ("nan", "inf", "-1", "1e30", "abc"):
             rows.append((("orchestrate",), {var: value}, "--"))
 
+    # backtest (each row would otherwise simulate: none may get that far)
+    bt = ("backtest", "--synthetic", "--markets", "2", "--days", "0.01")
+    for flag in ("--position-limit", "--order-size", "--liquidity-budget", "--fee-rate"):
+        for value in ("nan", "inf", "-1", "1e30", "abc"):
+            rows.append(((*bt, flag, value), {}, flag))
+    for value in ("nan", "inf", "-1", "0", "1e30", "abc"):
+        rows.append((("backtest", "--synthetic", "--days", value), {}, "--days"))
+    for flag in ("--rewards-daily-rate", "--rewards-max-spread", "--rewards-min-size"):
+        for value in ("nan", "inf", "-1", "1e30"):
+            rows.append((("backtest", str(SEED), flag, value), {}, flag))
+    for value in ("0", "7", "-5", "99999999999999999999"):
+        rows.append(((*bt, "--step", value), {}, "--step"))
+    for value in ("0", "100000"):
+        rows.append((("backtest", "--synthetic", "--markets", value), {}, "--markets"))
+    rows.append((("backtest", "--synthetic", str(SEED)), {}, "--synthetic"))
+    rows.append((("backtest",), {}, "INPUT"))
+    rows.append((("backtest", str(SEED), "--mode", "triple"), {}, "--mode"))
+    rows.append(((*bt, "--sweep", "bogus"), {}, "--sweep"))
+    rows.append(((*bt, "--plot", "/etc/hostname/x.png"), {}, "--plot"))
+    rows.append(((*bt, "--liq-timeout", "1e30"), {}, "--liq-timeout"))
+    rows.append(((*bt, "--liq-check-interval", "99999999999999999999"), {}, "--liq-check-interval"))
+
     # demo: validated before anything starts
     for value in ("0", "-1", "abc", "99999999999999999999"):
         rows.append((("demo", "--duration", value), {}, "--duration"))
@@ -272,6 +294,7 @@ def _scenario_rows(tmp: Path) -> list[Row]:
     for name, needle in SCENARIO_ROWS:
         path = name if name.startswith("/") or name == "." else str(tmp / name)
         rows.append((("replay", path), {}, needle))
+        rows.append((("backtest", path), {}, "markets.parquet" if name == "." else needle))
         rows.append((("replay", path, "--temporal"), {}, needle))
         rows.append((("sim-server", "--port", "0", "--scenario", path), {}, needle))
     return rows
