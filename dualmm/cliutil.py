@@ -6,6 +6,7 @@ import os
 import re
 import sys
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -37,8 +38,10 @@ def hard_exit(code: int = 0) -> NoReturn:
 
 
 def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """The process settings from the environment (plus `overrides` from flags); a bad one is
-    a UsageError naming its variable, or the flag in `flags` (field -> flag) that set it."""
+    """The process settings from the environment (plus `overrides` from flags) and the secret
+    files in DUALMM_SECRETS_DIR; a bad one is a UsageError naming its variable, or the flag in
+    `flags` (field -> flag) that set it."""
+    overrides = {**secret_files(), **overrides}
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -47,6 +50,37 @@ def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> Sett
         if flags and field in flags and field in overrides:
             message = message.replace(Settings.env_name(field), flags[field], 1)
         raise UsageError(message) from None
+
+
+def secret_files() -> dict[str, str]:
+    """The secrets in DUALMM_SECRETS_DIR (one file per field) that the environment lacks."""
+    directory = os.environ.get("DUALMM_SECRETS_DIR")
+    if not directory:
+        return {}
+    found: dict[str, str] = {}
+    for field in Settings.SECRET_FIELDS:
+        path = Path(directory) / field
+        if Settings.env_name(field) in os.environ or not path.is_file():
+            continue
+        try:
+            found[field] = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"DUALMM_SECRETS_DIR: cannot read {path}: {exc}") from None
+    return found
+
+
+def check_secret_files_private() -> None:
+    """Refuse (for --live) secret files that other users can read."""
+    directory = os.environ.get("DUALMM_SECRETS_DIR")
+    if not directory:
+        return
+    for field in Settings.SECRET_FIELDS:
+        path = Path(directory) / field
+        if path.is_file() and path.stat().st_mode & 0o004:
+            raise UsageError(
+                f"DUALMM_SECRETS_DIR: {path} is readable by every user; "
+                f"refusing --live (chmod 600 {path})"
+            )
 
 
 def check_bot_id(bot_id: str) -> str:

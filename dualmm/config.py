@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -142,8 +142,24 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
     task_queue: str = Field("dualmm", min_length=1, max_length=255)
+    # Worker capacity (bench/capacity.py): threads for the blocking exchange client (asyncio's
+    # default pool has min(32, cores + 4) = 6 here) and workflows kept in the sticky cache (a
+    # workflow evicted from it replays its whole history on its next task).
+    worker_threads: int = Field(32, ge=1, le=512)
+    worker_cache: int = Field(5000, ge=0, le=100_000)
 
+    # A directory of secret files named after the fields (private_key, api_secret, ...), e.g.
+    # systemd's $CREDENTIALS_DIRECTORY: read by `dualmm.cliutil.load_settings` when the
+    # variable itself is not set.
     secrets_dir: Path | None = None
+
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "private_key",
+        "api_key",
+        "api_secret",
+        "api_passphrase",
+        "temporal_api_key",
+    )
 
     @staticmethod
     def env_name(field: str) -> str:

@@ -7,12 +7,13 @@ import contextlib
 import itertools
 import signal
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dualmm.cliutil import UsageError, hard_exit
+from dualmm.cliutil import UsageError, check_secret_files_private, hard_exit
 from dualmm.runtime import (
     Live,
     build_exchange,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
+def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
     """One worker for both workflows and every activity, over one exchange."""
     from temporalio.worker import Worker
 
@@ -45,6 +46,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
+        max_cached_workflows=cache,
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
             making.pick_market,
@@ -106,12 +108,18 @@ async def run_worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log = logging.getLogger("dualmm.worker")
     config = settings()
+    if live:
+        check_secret_files_private()
     try:
         setup_tracing("worker", trace_file, enabled=tracing)
     except OSError as exc:
         raise UsageError(f"--trace-file: cannot write {trace_file}: {exc.strerror}") from None
     kind = exchange_kind(config, live)
     loop = asyncio.get_running_loop()
+    # Exchange calls are blocking SDK calls in threads (asyncio.to_thread): size their pool.
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=config.worker_threads, thread_name_prefix="exchange")
+    )
     give_up_at = None if start_timeout is None else loop.time() + start_timeout
     # SIGINT (Ctrl-C) and SIGTERM (systemd) shut down gracefully: running market-making
     # rounds keep their quotes for the next worker to adopt.
@@ -135,7 +143,7 @@ async def run_worker(
         give_up_at,
     )
     while not stop.is_set():
-        worker = build_worker(client, config.task_queue, exchange)
+        worker = build_worker(client, config.task_queue, exchange, cache=config.worker_cache)
         print(
             f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
             f"(namespace {config.temporal_namespace}), exchange {kind}",

@@ -171,7 +171,10 @@ class Stack:
     def start_worker(self) -> None:
         log = (self.run.var / "worker.log").open("ab")
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
+            [
+                *(sys.executable, "-m", "dualmm", "worker"),
+                *("--trace-file", str(self.run.var / "spans.jsonl")),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -281,7 +284,27 @@ async def _liquidation_runs(client: Any) -> list[Any]:
     return [w async for w in client.list_workflows(query)]
 
 
-async def audit(run: Run, stack: Stack, sim: CountingSim, address: str) -> dict[str, Any]:
+async def scan_for_secrets(run: Run, client: Any, secrets: dict[str, str]) -> list[int]:
+    """Every workflow history (as exported), the worker's log and its spans: no secret."""
+    histories = []
+    async for execution in client.list_workflows(""):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        histories.append((await handle.fetch_history()).to_json())
+    log = (run.var / "worker.log").read_text(errors="replace")
+    spans_file = run.var / "spans.jsonl"
+    spans = spans_file.read_text(errors="replace") if spans_file.exists() else ""
+    if not spans:
+        run.violate("the worker exported no span: the secret scan would be empty")
+    for where, text in (("a history", "\n".join(histories)), ("the log", log), ("a span", spans)):
+        for name, secret in secrets.items():
+            if secret and secret.lower() in text.lower():
+                run.violate(f"the {name} appears in {where}")
+    return [len(histories), log.count("\n"), spans.count("\n")]
+
+
+async def audit(
+    run: Run, stack: Stack, sim: CountingSim, address: str, secrets: dict[str, str]
+) -> dict[str, Any]:
     """Faults off, pause, let every liquidation end and every trade settle, then compare."""
     from temporalio.client import WorkflowExecutionStatus
 
@@ -390,6 +413,7 @@ async def audit(run: Run, stack: Stack, sim: CountingSim, address: str) -> dict[
     bot = await client.get_workflow_handle(active_market_workflow_id(BOT)).describe()
     if bot.status is not WorkflowExecutionStatus.RUNNING:
         run.violate(f"the bot's workflow is {bot.status.name if bot.status else '?'}")
+    leaks = await scan_for_secrets(run, client, secrets)
     ours = [f for f in ledger["fills"] if _is_ours(f, address)]
     revisited = sum(1 for n in Counter(e.id for e in runs).values() if n > 1)
     return {
@@ -398,6 +422,7 @@ async def audit(run: Run, stack: Stack, sim: CountingSim, address: str) -> dict[
         "failed trades": sum(1 for f in ours if "FAILED" in str(f.get("status", ""))),
         "liquidations": completed,
         "markets revisited": revisited,
+        "secrets scanned in (histories, log lines, spans)": leaks,
         "bot": bot.status.name if bot.status else "?",
     }
 
@@ -497,7 +522,11 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
                 stack.start_worker()
             time.sleep(0.5)
         run.say("chaos over: faults off, pausing the bot, auditing")
-        counts = asyncio.run(audit(run, stack, sim, address))
+        secrets = {
+            "private key": key.removeprefix("0x"),
+            "API secret": sim.keys._credentials(address, 0).secret,  # what the sim issued
+        }
+        counts = asyncio.run(audit(run, stack, sim, address, secrets))
     finally:
         watch.stop()
         stack.stop()
