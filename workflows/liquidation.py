@@ -213,6 +213,10 @@ class LiquidationWorkflow:
                 snapshot = await self._sync(now)
                 plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
                 escalated = plan.state.stage is not self._state.stage
+                if escalated:
+                    workflow.metric_meter().create_counter(
+                        "dualmm_liquidation_stage_transitions", "Liquidation stage escalations"
+                    ).add(1, {"stage": plan.state.stage.value})
                 self._state = plan.state
                 if escalated and workflow.patched(_STAGE_SIGNAL_PATCH):
                     await self._signal_parent(
@@ -280,6 +284,7 @@ class LiquidationWorkflow:
         self._position, self._fills = absorb_fills(self._position, self._fills, result.fills, own)
         self._cursor = result.cursor
         self._snapshot = result.snapshot
+        self._record_pnl(result.snapshot.midpoint)
         if self._resting is not None:
             remaining = result.resting_remaining
             self._resting = (
@@ -338,6 +343,19 @@ class LiquidationWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
 
+    def _record_pnl(self, midpoint: Decimal | None) -> None:
+        """P&L gauges for this market (replay-safe: nothing is recorded while replaying)."""
+        meter = workflow.metric_meter().with_additional_attributes(
+            {"market": self._market.condition_id}
+        )
+        meter.create_gauge_float("dualmm_realized_pnl", "Realized P&L", "USDC").set(
+            float(self._position.realized_pnl)
+        )
+        if midpoint is not None:
+            meter.create_gauge_float("dualmm_unrealized_pnl", "Unrealized P&L", "USDC").set(
+                float(self._position.unrealized_pnl(midpoint))
+            )
+
     async def _finish(
         self, outcome: LiquidationOutcome, reason: str, now: datetime
     ) -> LiquidationResult:
@@ -356,6 +374,13 @@ class LiquidationWorkflow:
             orders=tuple(self._orders),
             fills=self._fills,
         )
+        meter = workflow.metric_meter()
+        labels = {"outcome": outcome, "exit_stage": result.exit_stage.value}
+        meter.create_counter("dualmm_liquidations_finished", "Liquidations finished").add(1, labels)
+        meter.create_histogram("dualmm_liquidation_duration", "Liquidation duration", "s").record(
+            result.duration_seconds, {"outcome": outcome}
+        )
+        self._record_pnl(None)
         workflow.logger.info(
             "liquidation %s in %s after %ss: %s, realized %s",
             outcome,
