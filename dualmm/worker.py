@@ -49,6 +49,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
             liquidating.sync_market,
             liquidating.place_order,
             liquidating.cancel_order,
+            liquidating.merge_pairs,
         ],
     )
 
