@@ -58,6 +58,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
             liquidating.sync_market,
             liquidating.place_order,
             liquidating.cancel_order,
+            liquidating.merge_pairs,
         ],
     )
 
