@@ -18,10 +18,7 @@ never an argument, a price or a secret.
 | dualmm_liquidation_stage_transitions | counter | stage |
 | dualmm_liquidations_finished | counter | outcome, exit_stage |
 | dualmm_liquidation_duration | histogram (s) | outcome |
-| dualmm_unrealized_pnl, dualmm_realized_pnl | gauge (USDC) | market |
-| dualmm_earning_uptime | gauge (0..1) | bot |
-| dualmm_capital_in_use | gauge (USDC) | bot |
-| dualmm_live_liquidations | gauge | bot |
+| dualmm_{realized,unrealized}_{profit,loss} | gauge (USDC, >= 0: P&L = profit - loss) | market |
 """
 
 from __future__ import annotations

@@ -382,16 +382,20 @@ class LiquidationWorkflow:
         )
 
     def _record_pnl(self, midpoint: Decimal | None) -> None:
-        """P&L gauges for this market (replay-safe: nothing is recorded while replaying)."""
+        """P&L gauges for this market (replay-safe: nothing is recorded while replaying).
+        Temporal gauges hold no negative value: each P&L is a profit and a loss gauge."""
         meter = workflow.metric_meter().with_additional_attributes(
             {"market": self._market.condition_id}
         )
-        meter.create_gauge_float("dualmm_realized_pnl", "Realized P&L", "USDC").set(
-            float(self._position.realized_pnl)
-        )
+        values = {"realized": self._position.realized_pnl}
         if midpoint is not None:
-            meter.create_gauge_float("dualmm_unrealized_pnl", "Unrealized P&L", "USDC").set(
-                float(self._position.unrealized_pnl(midpoint))
+            values["unrealized"] = self._position.unrealized_pnl(midpoint)
+        for name, pnl in values.items():
+            meter.create_gauge_float(f"dualmm_{name}_profit", f"{name} P&L if >0", "USDC").set(
+                float(max(pnl, Decimal(0)))
+            )
+            meter.create_gauge_float(f"dualmm_{name}_loss", f"-{name} P&L if <0", "USDC").set(
+                float(max(-pnl, Decimal(0)))
             )
 
     async def _finish(
