@@ -585,6 +585,11 @@ class ActiveMarketWorkflow:
                     ),
                     id=entry.workflow_id,
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    # What the Temporal UI shows for this run (user metadata, not replayed).
+                    static_summary=(
+                        f"liquidate {entry.held or '?'} {entry.qty} shares: "
+                        f"{limit.market.question or limit.market.condition_id}"
+                    )[:200],
                 )
             except WorkflowAlreadyStartedError:
                 workflow.logger.info("liquidation %s already running: adopted", entry.workflow_id)
