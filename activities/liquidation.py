@@ -10,14 +10,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dualmm.domain.types import Frozen, MarketInfo
-from dualmm.exchange.base import Exchange, NonRetryableError, Order, PlaceOrder
+from dualmm.domain.types import Frozen, MarketInfo, Side
+from dualmm.exchange.base import (
+    Exchange,
+    InsufficientBalance,
+    NonRetryableError,
+    Order,
+    PlaceOrder,
+)
 from dualmm.exchange.sync import MarketSync, sync_market
+
+# A SELL refused for balance is tried this many times, this far apart (settlement lag).
+SETTLEMENT_ATTEMPTS = 12
+SETTLEMENT_RETRY_DELAY = timedelta(seconds=5)
 
 
 class SyncRequest(Frozen):
@@ -69,9 +79,24 @@ class LiquidationActivities:
 
     @activity.defn(name="liquidation_place_order")
     async def place_order(self, request: PlaceOrder) -> Order:
-        """Place the order, or return the one an earlier attempt placed with the same key."""
+        """Place the order, or return the one an earlier attempt placed with the same key.
+
+        A SELL refused for balance is retried for about a minute first: tokens bought moments
+        ago arrive only when their trade settles (tens of seconds on Polymarket). After that
+        it is non-retryable and the workflow looks again at its next check (a FAILED buy has
+        shrunk the position by then).
+        """
         async with non_retryable_venue_errors():
-            return await self._exchange.place_order(request)
+            try:
+                return await self._exchange.place_order(request)
+            except InsufficientBalance as exc:
+                if request.side is Side.SELL and activity.info().attempt < SETTLEMENT_ATTEMPTS:
+                    raise ApplicationError(
+                        f"{exc} (waiting for a trade to settle)",
+                        type=type(exc).__name__,
+                        next_retry_delay=SETTLEMENT_RETRY_DELAY,
+                    ) from None
+                raise
 
     @activity.defn(name="liquidation_cancel_order")
     async def cancel_order(self, request: CancelRequest) -> None:

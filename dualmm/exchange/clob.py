@@ -33,15 +33,19 @@ from py_clob_client_v2.clob_types import (
     ApiCreds,
     AssetType,
     BalanceAllowanceParams,
-    OpenOrderParams,
     OrderMarketCancelParams,
     OrderPayload,
     PricesHistoryParams,
-    TradeParams,
 )
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.constants import BYTES32_ZERO, END_CURSOR, INITIAL_CURSOR
-from py_clob_client_v2.endpoints import GET_NEG_RISK, GET_TICK_SIZE
+from py_clob_client_v2.endpoints import (
+    GET_NEG_RISK,
+    GET_REWARDS_MARKETS_CURRENT,
+    GET_TICK_SIZE,
+    ORDERS,
+    TRADES,
+)
 from py_clob_client_v2.exceptions import PolyException
 from py_clob_client_v2.http_helpers import helpers as sdk_http
 from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2
@@ -59,6 +63,7 @@ from dualmm.exchange.base import (
     ExchangeError,
     FillPage,
     InvalidOrder,
+    NonRetryableError,
     NotFound,
     Order,
     OrderStatus,
@@ -173,25 +178,75 @@ def reward_market(raw: dict[str, Any], current: dict[str, Any] | None) -> Reward
     )
 
 
+# Order statuses as the SDK shows them (LIVE) or the docs spell them (ORDER_STATUS_LIVE); the
+# placement answer's lower-case ones (live, matched, delayed, unmatched) too.
+_ORDER_STATUSES = {
+    "LIVE": OrderStatus.LIVE,
+    "DELAYED": OrderStatus.LIVE,  # accepted, matching delayed: may still rest
+    "UNMATCHED": OrderStatus.LIVE,  # accepted after a delay, nothing matched: rests
+    "MATCHED": OrderStatus.MATCHED,
+    "CANCELED": OrderStatus.CANCELED,
+    "CANCELLED": OrderStatus.CANCELED,
+    "CANCELED_MARKET_RESOLVED": OrderStatus.CANCELED,
+    "INVALID": OrderStatus.CANCELED,
+}
+TRADE_STATUSES = frozenset({"MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"})
+# A share quantity without a decimal point at least this large is 6-decimal fixed math (one
+# share or more); as plain shares it would be a million, beyond any order this bot places.
+_FIXED_MATH_FLOOR = 10**6
+
+
+class UnknownStatus(NonRetryableError):
+    """The venue answered a status this adapter does not know: surfaced, never taken as LIVE."""
+
+
+def _bare(status: Any, prefix: str) -> str:
+    return str(status).strip().upper().removeprefix(prefix)
+
+
 def order_status(raw: Any) -> OrderStatus:
-    status = str(raw or "LIVE").upper()
-    if status == "MATCHED":
-        return OrderStatus.MATCHED
-    if "CANCEL" in status or status == "INVALID":
-        return OrderStatus.CANCELED
-    return OrderStatus.LIVE  # LIVE, DELAYED, UNMATCHED (rests, not yet matched)
+    """An order status in any of the venue's spellings; an unknown one is an error."""
+    status = _bare(raw if raw not in (None, "") else "LIVE", "ORDER_STATUS_")
+    try:
+        return _ORDER_STATUSES[status]
+    except KeyError:
+        raise UnknownStatus(f"unknown order status {str(raw)[:40]!r}") from None
+
+
+def trade_status(raw: Any) -> str:
+    """A trade status as a bare word (TRADE_STATUS_FAILED -> FAILED); unknown is an error."""
+    status = _bare(raw if raw not in (None, "") else "MATCHED", "TRADE_STATUS_")
+    if status not in TRADE_STATUSES:
+        raise UnknownStatus(f"unknown trade status {str(raw)[:40]!r}")
+    return status
+
+
+def shares(value: Any, fixed: bool = False) -> Decimal:
+    """A share quantity: decimal ("12.5") or 6-decimal fixed math ("12500000"). `fixed` says the
+    answer is known to use fixed math (docs spelling); otherwise an integer string from
+    _FIXED_MATH_FLOOR up is taken as fixed math."""
+    text = str(value).strip()
+    amount = dec(text)
+    if "." not in text and "e" not in text.lower() and (fixed or amount >= _FIXED_MATH_FLOOR):
+        return amount / _UNITS
+    return amount
+
+
+def _docs_spelling(raw: dict[str, Any]) -> bool:
+    return str(raw.get("status", "")).upper().startswith(("ORDER_STATUS_", "TRADE_STATUS_"))
 
 
 def parse_order(raw: dict[str, Any]) -> Order:
     kind = str(raw.get("order_type") or "GTC").upper()
+    fixed = _docs_spelling(raw)
     return Order(
         order_id=str(raw["id"]),
         condition_id=str(raw.get("market") or ""),
         token_id=str(raw["asset_id"]),
         side=Side(str(raw["side"]).upper()),
         price=dec(raw["price"]),
-        original_size=dec(raw["original_size"]),
-        size_matched=dec(raw.get("size_matched") or 0),
+        original_size=shares(raw["original_size"], fixed),
+        size_matched=shares(raw.get("size_matched") or 0, fixed),
         status=order_status(raw.get("status")),
         created_at=parse_time(raw.get("created_at")) or _now(),
         order_type=OrderType.GTD if kind == OrderType.GTD else OrderType.GTC,
@@ -213,7 +268,8 @@ def trade_fills(
     """Our fills in one `/data/trades` entry. As taker the trade's top level is ours; as maker
     our part is our entries in `maker_orders` (the top level is the taker's)."""
     at = parse_time(trade.get("match_time")) or _now()
-    status = str(trade.get("status") or "MATCHED").upper()
+    status = trade_status(trade.get("status"))
+    fixed = _docs_spelling(trade)
     trade_id = str(trade["id"])
     if str(trade.get("trader_side") or "TAKER").upper() == "TAKER":
         return [
@@ -223,7 +279,7 @@ def trade_fills(
                 token=market.token_of(str(trade["asset_id"])),
                 side=Side(str(trade["side"]).upper()),
                 price=dec(trade["price"]),
-                size=dec(trade["size"]),
+                size=shares(trade["size"], fixed),
                 at=at,
                 order_id=str(trade.get("taker_order_id") or ""),
                 status=status,
@@ -243,7 +299,7 @@ def trade_fills(
             token=market.token_of(str(entry["asset_id"])),
             side=_maker_side(entry, trade),
             price=dec(entry["price"]),
-            size=dec(entry["matched_amount"]),
+            size=shares(entry["matched_amount"], fixed),
             at=at,
             order_id=str(entry.get("order_id") or ""),
             status=status,
@@ -271,7 +327,8 @@ def book_of(raw: dict[str, Any], token_id: str) -> Book:
 
 
 def all_pages(fetch: Callable[[str], Any]) -> list[dict[str, Any]]:
-    """Every item of a cursor-paged endpoint, until `next_cursor == "LTE="`."""
+    """Every item of a cursor-paged endpoint, until `next_cursor` is "LTE=" or empty (the docs
+    allow both; the SDK's own loops stop only on "LTE=" and would never end on "")."""
     items: list[dict[str, Any]] = []
     cursor = INITIAL_CURSOR
     seen: set[str] = set()
@@ -286,6 +343,10 @@ def all_pages(fetch: Callable[[str], Any]) -> list[dict[str, Any]]:
 
 
 # --- the adapter ------------------------------------------------------------------------------
+
+
+def _as_answered(response: Any) -> Any:
+    return response
 
 
 @dataclass
@@ -308,6 +369,9 @@ class ClobExchange:
         meta_ttl_seconds: float = META_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # post_order would poll /data/trades for up to 30 s for the settlement hashes of a
+        # matched order: the bot reads its trades later anyway, so a placement never waits.
+        client._resolve_transactions_hashes = _as_answered
         self._client = client
         self._ttl = meta_ttl_seconds
         self._clock = clock
@@ -364,7 +428,13 @@ class ClobExchange:
     # --- market data ----------------------------------------------------------------------
 
     async def reward_markets(self) -> list[RewardMarket]:
-        current = await self._sdk(self._client.get_current_rewards)
+        host = self._client.host
+        current = await self._sdk(
+            all_pages,
+            lambda cursor: sdk_http.get(
+                f"{host}{GET_REWARDS_MARKETS_CURRENT}", params={"next_cursor": cursor}
+            ),
+        )
         sampling = await self._sdk(all_pages, self._client.get_sampling_markets)
         terms = {str(entry["condition_id"]): entry for entry in current}
         return [
@@ -451,7 +521,7 @@ class ClobExchange:
             raise InvalidOrder(f"key {request.key!r} was already used for a different order")
 
         if pending.may_exist:
-            existing = await self.get_order(pending.order_id)
+            existing = await self._find(request, pending.order_id)
             if existing is not None:
                 return existing
 
@@ -477,15 +547,19 @@ class ClobExchange:
         if isinstance(answer, dict) and answer.get("orderID"):
             pending.order_id = str(answer["orderID"])  # the venue's id wins
         status = order_status(answer.get("status") if isinstance(answer, dict) else None)
-        placed = None if status is OrderStatus.LIVE else await self.get_order(pending.order_id)
-        return placed or request.new_order(pending.order_id, request.signed_at or _now())
+        if status is OrderStatus.LIVE:
+            return request.new_order(pending.order_id, request.signed_at or _now())
+        placed = await self._find(request, pending.order_id)
+        if placed is None:  # matched, yet neither the order nor its trades show: ask again later
+            raise VenueUnavailable(f"order {pending.order_id} matched but is not visible yet")
+        return placed
 
     async def _after_rejection(
         self, request: PlaceOrder, pending: _Pending, error: ExchangeError
     ) -> Order:
         message = str(error)
         if is_duplicate(message):
-            existing = await self.get_order(pending.order_id)
+            existing = await self._find(request, pending.order_id)
             if existing is not None:
                 return existing
             raise VenueUnavailable(f"the venue has order {pending.order_id} but does not show it")
@@ -495,6 +569,35 @@ class ClobExchange:
             # The venue answered no: nothing rests under this key, a later try may post again.
             pending.may_exist = False
         raise error
+
+    async def _find(self, request: PlaceOrder, order_id: str) -> Order | None:
+        """The venue's order, or, when it shows nothing (it may not for a fully matched
+        order), the order as its trades tell it; None when neither knows it."""
+        order = await self.get_order(order_id)
+        if order is not None:
+            return order
+        trades = await self._trades({"market": request.market.condition_id})
+        api_key = self._client.creds.api_key
+        address = str(self._client.builder.funder)
+        matched = sum(
+            (
+                fill.size
+                for trade in trades
+                for fill in trade_fills(trade, request.market, api_key, address)
+                if fill.order_id == order_id and fill.status != "FAILED"
+            ),
+            Decimal(0),
+        )
+        if matched <= 0:
+            return None
+        # Not shown as live, so whatever did not match is gone.
+        full = matched >= request.size
+        return request.new_order(order_id, request.signed_at or _now()).model_copy(
+            update={
+                "size_matched": min(matched, request.size),
+                "status": OrderStatus.MATCHED if full else OrderStatus.CANCELED,
+            }
+        )
 
     def _remember(self, key: str, pending: _Pending) -> None:
         self._journal[key] = pending
@@ -573,9 +676,17 @@ class ClobExchange:
         await self._sdk(self._client.cancel_all)
 
     async def open_orders(self, condition_id: str | None = None) -> list[Order]:
-        params = OpenOrderParams(market=condition_id) if condition_id else None
-        raw = await self._sdk(self._client.get_open_orders, params)
+        query = {"market": condition_id} if condition_id else {}
+        raw = await self._sdk(all_pages, lambda cursor: self._l2_page(ORDERS, query, cursor))
         return [parse_order(item) for item in raw]
+
+    def _l2_page(self, path: str, query: dict[str, Any], cursor: str) -> Any:
+        """One page of an authenticated list (/data/orders, /data/trades). The SDK's own loops
+        stop only on "LTE=": see all_pages."""
+        client = self._client
+        headers = client._l2_headers("GET", path)
+        params = {**query, "next_cursor": cursor}
+        return client._get(f"{client.host}{path}", headers=headers, params=params)
 
     async def get_order(self, order_id: str) -> Order | None:
         try:
@@ -591,8 +702,10 @@ class ClobExchange:
         FILL_OVERLAP_SECONDS before it, so later status changes (FAILED) are reported too."""
         since = int(cursor) if cursor else 0
         after = max(0, since - FILL_OVERLAP_SECONDS)
-        params = TradeParams(market=market.condition_id, after=after or None)
-        trades = await self._sdk(self._client.get_trades, params)  # AuthError when read-only
+        query: dict[str, Any] = {"market": market.condition_id}
+        if after:
+            query["after"] = after
+        trades = await self._trades(query)
         api_key = self._client.creds.api_key
         address = str(self._client.builder.funder)
         fills = [
@@ -604,6 +717,14 @@ class ClobExchange:
         fills.sort(key=lambda fill: (fill.at, fill.trade_id))
         newest = max((int(fill.at.timestamp()) for fill in fills), default=since)
         return FillPage(fills=tuple(fills), cursor=str(max(since, newest)))
+
+    async def _trades(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every trade matching `query` (AuthError when read-only)."""
+        fetch = self._l2_page
+        trades: list[dict[str, Any]] = await self._sdk(
+            all_pages, lambda cursor: fetch(TRADES, query, cursor)
+        )
+        return trades
 
     async def balances(self, token_ids: list[str]) -> Balances:
         collateral = await self._balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))

@@ -25,9 +25,12 @@ from dualmm.sim.wire import (
     Request,
     Routes,
     dec,
+    order_status,
     outcome,
     page,
+    size,
     token_param,
+    trade_status,
     tx_hash,
     units,
     unix,
@@ -189,7 +192,8 @@ class Trading:
             "status": "matched" if placed.size_matched > 0 else "live",
             "makingAmount": dec(making) if trades else "",
             "takingAmount": dec(taking) if trades else "",
-            "transactionsHashes": [tx_hash(t.trade_id) for t in trades],
+            # Hashes only for trades already on chain: an unsettled one has none yet.
+            "transactionsHashes": [tx_hash(t.trade_id) for t in trades if _on_chain(t)],
             "tradeIDs": [t.trade_id for t in trades],
         }
 
@@ -231,16 +235,17 @@ class Trading:
         placement = self._placements.get(order.order_id, _Placement(creds.key, 0))
         with venue_errors():
             market = self.venue.market_of_token(order.token_id)
+        rules = self.venue.rules
         return {
             "id": order.order_id,
-            "status": order.status.value,
+            "status": order_status(order.status.value, rules),
             "owner": placement.owner,
             "maker_address": creds.address,
             "market": order.condition_id,
             "asset_id": order.token_id,
             "side": order.side.value,
-            "original_size": dec(order.original_size),
-            "size_matched": dec(order.size_matched),
+            "original_size": size(order.original_size, rules),
+            "size_matched": size(order.size_matched, rules),
             "price": dec(order.price),
             "outcome": outcome(market.token_of(order.token_id)),
             "expiration": str(placement.expiration),
@@ -265,22 +270,25 @@ class Trading:
         ]
         trade_ids = self._trade_ids_by_order(creds)
         data = [self._order_json(o, creds, trade_ids.get(o.order_id, [])) for o in orders]
-        return page(data, query.get("next_cursor"), self.page_size)
+        return page(data, query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
 
     def _get_order(self, _: Request, creds: ApiKey, order_id: str) -> JSON:
         order = self.venue.get_order(order_id, creds.address)
         if order is None:
             raise ApiError(404, "order not found")
+        if self.venue.rules.matched_orders_vanish and order.status is OrderStatus.MATCHED:
+            return {}  # as the venue may: nothing for a fully matched order
         return self._order_json(order, creds, self._trade_ids_by_order(creds).get(order_id, []))
 
     # --- trades, balances, scoring (L2) ---
 
     def _trade_json(self, trade: Trade, creds: ApiKey) -> JSON:
+        rules = self.venue.rules
         ours = {
             "order_id": trade.order_id,
             "owner": self._placements.get(trade.order_id, _Placement(creds.key, 0)).owner,
             "maker_address": creds.address,
-            "matched_amount": dec(trade.size),
+            "matched_amount": size(trade.size, rules),
             "price": dec(trade.price),
             "fee_rate_bps": "0",
             "asset_id": trade.token_id,
@@ -309,17 +317,17 @@ class Trading:
             "market": trade.condition_id,
             "asset_id": trade.token_id,
             "side": taker["side"],
-            "size": dec(trade.size),
+            "size": size(trade.size, rules),
             "fee_rate_bps": "0",
             "price": dec(trade.price),
-            "status": "FAILED" if trade.status is TradeStatus.FAILED else "CONFIRMED",
+            "status": trade_status(trade.status.value, rules),
             "match_time": match_time,
-            "last_update": match_time,
+            "last_update": str(unix(trade.updated_at or trade.at)),
             "outcome": outcome(trade.token),
             "bucket_index": 0,
             "owner": taker["owner"],
             "maker_address": taker["maker_address"],
-            "transaction_hash": tx_hash(trade.trade_id),
+            "transaction_hash": tx_hash(trade.trade_id) if _on_chain(trade) else "",
             "trader_side": trade.liquidity.value,
             "maker_orders": makers,
         }
@@ -327,7 +335,7 @@ class Trading:
     def _trades(self, request: Request, creds: ApiKey) -> JSON:
         query = request.query
         if query.get("maker_address", creds.address).lower() != creds.address.lower():
-            return page([], query.get("next_cursor"), self.page_size)
+            return page([], query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
         after, before = unix_param(query, "after"), unix_param(query, "before")
         trades = [
             trade
@@ -338,7 +346,7 @@ class Trading:
             and (before is None or unix(trade.at) <= before)
         ]
         data = [self._trade_json(trade, creds) for trade in trades]
-        return page(data, query.get("next_cursor"), self.page_size)
+        return page(data, query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
 
     def _balance_allowance(self, request: Request, creds: ApiKey) -> JSON:
         asset_type = request.query.get("asset_type", "").upper()
@@ -391,6 +399,11 @@ class Trading:
         if not isinstance(payload, list) or not all(isinstance(i, str) for i in payload):
             raise ApiError(400, "Invalid payload")
         return {order_id: self._scoring(creds, order_id) for order_id in payload}
+
+
+def _on_chain(trade: Trade) -> bool:
+    """A settlement transaction exists once the trade is mined (or failed after retrying)."""
+    return trade.status in (TradeStatus.MINED, TradeStatus.CONFIRMED, TradeStatus.FAILED)
 
 
 def _decode_amounts(order: dict[str, Any], order_id: str) -> tuple[Side, Decimal, Decimal]:

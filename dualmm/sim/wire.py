@@ -19,6 +19,7 @@ from dualmm.exchange.base import ExchangeError, NotFound
 from dualmm.sim.auth import ApiError, ApiKey
 
 if TYPE_CHECKING:
+    from dualmm.sim.rules import VenueRules
     from dualmm.sim.venue import SimVenue
 
 JSON = Any
@@ -113,14 +114,32 @@ def cursor_offset(cursor: str | None) -> int:
         raise ApiError(400, f"invalid next_cursor {cursor!r}") from None
 
 
-def page(items: list[JSON], cursor: str | None, size: int) -> dict[str, JSON]:
+def page(
+    items: list[JSON], cursor: str | None, size: int, last: str = END_CURSOR
+) -> dict[str, JSON]:
+    """One page of `items` from `cursor`; the last page's `next_cursor` is `last` ("LTE=", or
+    the empty cursor the docs also allow)."""
     offset = cursor_offset(cursor)
     if offset < 0:
-        return {"limit": size, "count": 0, "next_cursor": END_CURSOR, "data": []}
+        return {"limit": size, "count": 0, "next_cursor": last, "data": []}
     data = items[offset : offset + size]
     end = offset + size
-    next_cursor = base64.b64encode(str(end).encode()).decode() if end < len(items) else END_CURSOR
+    next_cursor = base64.b64encode(str(end).encode()).decode() if end < len(items) else last
     return {"limit": size, "count": len(data), "next_cursor": next_cursor, "data": data}
+
+
+def order_status(status: str, rules: VenueRules) -> str:
+    """An order status as the SDK shows it (LIVE) or as the docs spell it (ORDER_STATUS_LIVE)."""
+    return f"ORDER_STATUS_{status}" if rules.status_spelling == "docs" else status
+
+
+def trade_status(status: str, rules: VenueRules) -> str:
+    return f"TRADE_STATUS_{status}" if rules.status_spelling == "docs" else status
+
+
+def size(value: Decimal, rules: VenueRules) -> str:
+    """A share quantity: decimal ("12.5") or 6-decimal fixed math ("12500000")."""
+    return units(value) if rules.fixed_math_sizes else dec(value)
 
 
 @contextmanager
