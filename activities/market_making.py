@@ -29,10 +29,16 @@ from activities.liquidation import non_retryable_venue_errors
 from dualmm.config import MarketMakerConfig
 from dualmm.discovery import Filters, discover
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.quoting import desired_quotes, needs_requote, position_limit_reached
+from dualmm.domain.quoting import (
+    desired_quotes,
+    keeps_quote,
+    leave_reason,
+    needs_requote,
+    position_limit_reached,
+)
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 from dualmm.exchange.base import Exchange, Order, PlaceOrder
-from dualmm.exchange.sync import market_snapshot, still_resting
+from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
 POSITION_LIMIT_SIGNAL = "position_limit"
@@ -110,6 +116,22 @@ class WithdrawRequest(Frozen):
     condition_id: str
 
 
+class RunningLiquidation(Frozen):
+    """A LiquidationWorkflow found running when a bot starts (one a terminated parent left)."""
+
+    workflow_id: str
+    started_at: datetime
+    held: Token | None = None  # from its status query; None when it did not answer
+    qty: Decimal = Decimal(0)
+    stage: str | None = None
+
+
+# The liquidation's workflow type and id prefix (workflows.liquidation; not imported here).
+LIQUIDATION_WORKFLOW_TYPE = "LiquidationWorkflow"
+LIQUIDATION_ID_PREFIX = "liquidation-"
+_STATUS_QUERY_TIMEOUT_SECONDS = 5.0
+
+
 async def cancel_quotes(exchange: Exchange, condition_id: str, known: set[str]) -> None:
     """Cancel the `known` quotes and every other open BUY of ours on the market (only market
     making buys; a liquidation sells)."""
@@ -150,6 +172,36 @@ class MarketMakingActivities:
             )
         return ranked[0].market if ranked else None
 
+    @activity.defn(name="running_liquidations")
+    async def running_liquidations(self) -> list[RunningLiquidation]:
+        """Every running liquidation in the namespace (visibility list), each with what its
+        status query says it holds. A new bot run rebuilds its registry from these, so it
+        never quotes a market a liquidation left by a terminated parent is still exiting."""
+        from datetime import timedelta
+
+        query = f"WorkflowType = '{LIQUIDATION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+        found: list[RunningLiquidation] = []
+        async for execution in self._client.list_workflows(query):
+            if not execution.id.startswith(LIQUIDATION_ID_PREFIX):
+                continue
+            entry = RunningLiquidation(workflow_id=execution.id, started_at=execution.start_time)
+            try:
+                status = await self._client.get_workflow_handle(execution.id).query(
+                    "status", rpc_timeout=timedelta(seconds=_STATUS_QUERY_TIMEOUT_SECONDS)
+                )
+                entry = entry.model_copy(
+                    update={
+                        "held": status.get("held_token"),
+                        "qty": Decimal(str(status.get("held_qty", 0))),
+                        "stage": status.get("stage"),
+                    }
+                )
+            except Exception as exc:  # its worker is busy or gone: still in liquidation
+                activity.logger.warning("no status from %s: %s", execution.id, exc)
+            found.append(entry)
+            activity.heartbeat(len(found))
+        return found
+
     @activity.defn(name="withdraw_quotes")
     async def withdraw_quotes(self, request: WithdrawRequest) -> None:
         """Take a round's quotes off the book when the round ended without doing it itself
@@ -173,11 +225,15 @@ class MarketMakingActivities:
                         raise
                     return await round_.stop()
         except ApplicationError as exc:
-            if exc.non_retryable:
-                # No attempt follows soon to watch the quotes: take them off the book first.
-                with contextlib.suppress(Exception):
-                    await round_.stop()
-            raise
+            if not exc.non_retryable:
+                raise
+            # No attempt follows soon to watch the quotes: take them off the book first, and
+            # hand the workflow the round's last position (fills since its last progress).
+            with contextlib.suppress(Exception):
+                await round_.stop()
+            raise ApplicationError(
+                exc.message, round_.checkpoint, type=exc.type, non_retryable=True
+            ) from None
 
 
 class _Round:
@@ -203,8 +259,13 @@ class _Round:
         if details:
             self._checkpoint = Checkpoint.model_validate(details[0])
         elif self._request.cursor is None:
-            page = await self._exchange.fills(self._market)
-            self._checkpoint = self._checkpoint.model_copy(update={"cursor": page.cursor})
+            # A fresh round: the market's earlier fills (earlier rounds, their liquidations)
+            # are not ours, even when a cursor reports them again.
+            start = await fill_start(self._exchange, self._market)
+            position = self._checkpoint.position.starting_after(start.boundary)
+            self._checkpoint = self._checkpoint.model_copy(
+                update={"cursor": start.cursor, "position": position}
+            )
         await self._reconcile_quotes()
         await self._sync_fills()
         self._heartbeat()
@@ -214,13 +275,22 @@ class _Round:
         while True:
             await self._sync_fills()
             if position_limit_reached(
-                self._checkpoint.position, self._request.config.position_limit
+                self._checkpoint.position,
+                self._request.config.position_limit,
+                self._market.min_order_size,
             ):
                 return await self._hand_over()
-            await self._requote()
+            leaving = await self._requote()
+            if leaving is not None:
+                activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
+                return await self._hand_over()
             self._heartbeat()
             await self._report_progress()
             await asyncio.sleep(interval)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return self._checkpoint
 
     async def stop(self) -> MarketMakingResult:
         """Cancelled by the workflow: withdraw the quotes and hand back the position."""
@@ -230,14 +300,16 @@ class _Round:
         )
 
     async def _hand_over(self) -> MarketMakingResult:
+        """The market goes to liquidation (the position limit, or a market left)."""
         await self._withdraw()
-        limit = PositionLimit(
-            market=self._market,
-            position=self._checkpoint.position,
-            cursor=self._checkpoint.cursor,
-        )
-        parent = self._client.get_workflow_handle(self._request.parent_workflow_id)
-        await parent.signal(POSITION_LIMIT_SIGNAL, limit)
+        if not self._checkpoint.position.is_flat:
+            limit = PositionLimit(
+                market=self._market,
+                position=self._checkpoint.position,
+                cursor=self._checkpoint.cursor,
+            )
+            parent = self._client.get_workflow_handle(self._request.parent_workflow_id)
+            await parent.signal(POSITION_LIMIT_SIGNAL, limit)
         return MarketMakingResult(
             outcome=Outcome.POSITION_LIMIT, market=self._market, checkpoint=self._checkpoint
         )
@@ -294,9 +366,10 @@ class _Round:
             await self._exchange.cancel_order(orphan)
         self._set_quotes(quotes)
 
-    async def _requote(self) -> None:
+    async def _requote(self) -> str | None:
         """Re-price both bids when the midpoint moved past the threshold; otherwise only
-        withdraw a side the position limit now forbids and replace a quote that filled."""
+        withdraw a side the position limit now forbids and replace a quote that filled (or
+        was left below the reward minimum). Returns why the market must be left, if so."""
         snapshot = await market_snapshot(self._exchange, self._market, datetime.now(UTC))
         self._market = self._market.model_copy(
             update={"tick_size": snapshot.tick_size, "min_order_size": snapshot.min_order_size}
@@ -313,18 +386,21 @@ class _Round:
         )
         kept: list[Quote] = []
         for quote in self._checkpoint.quotes:
-            wanted = desired.get(quote.token)
-            if wanted is not None and (not reprice or quote.intent() == wanted):
+            if keeps_quote(quote.intent(), desired.get(quote.token), reprice, self._market):
                 kept.append(quote)
             else:
                 await self._exchange.cancel_order(quote.order_id)
         self._set_quotes(tuple(kept))
         if reprice:
             self._checkpoint = self._checkpoint.model_copy(update={"quoted_mid": snapshot.midpoint})
+        leaving = leave_reason(snapshot.midpoint, tuple(desired.values()))
+        if leaving is not None:
+            return leaving
         quoted = {q.token for q in kept}
         for token, intent in desired.items():
             if token not in quoted:
                 await self._place(intent)
+        return None
 
     async def _place(self, intent: OrderIntent) -> None:
         sequence = self._checkpoint.sequence

@@ -20,9 +20,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from timing import machine, millis, table
 
-from dualmm.backtest import run_replay
 from dualmm.cliutil import hard_exit
 from dualmm.config import LiquidationConfig
+from dualmm.replay import run_replay
 from dualmm.scenario import load_scenario
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
 from dualmm.temporal_replay import _quiet_runtime, run_temporal_replay

@@ -26,7 +26,8 @@ def _root() -> None:
 
 # Modules with a `register(app)` function; each keeps its heavy imports inside its commands.
 _COMMAND_MODULES = (
-    "dualmm.backtest",
+    "dualmm.replay",
+    "dualmm.backtest.cli",
     "dualmm.sim.cli",
     "dualmm.discovery",
     "dualmm.worker",

@@ -30,28 +30,52 @@ def hard_exit(code: int = 0) -> NoReturn:
 
 
 # The seed's liquidation flags, shared by `dualmm replay` and `dualmm orchestrate`.
+def _seed(field: str) -> str:
+    return f" [default: {LiquidationConfig.model_fields[field].default}]"
+
+
 LiqProfitMargin = Annotated[
-    str | None, typer.Option("--liq-profit-margin", help="Minimum profit per token (USDC).")
+    str | None,
+    typer.Option(
+        "--liq-profit-margin", help="Minimum profit per token (USDC)." + _seed("min_profit_margin")
+    ),
 ]
 LiqSkewStart = Annotated[
-    str | None, typer.Option("--liq-skew-start", help="Minutes before skewing starts.")
+    str | None,
+    typer.Option(
+        "--liq-skew-start", help="Minutes before skewing starts." + _seed("skew_start_minutes")
+    ),
 ]
 LiqSkewRate = Annotated[
-    str | None, typer.Option("--liq-skew-rate", help="Skew added per minute (price).")
+    str | None,
+    typer.Option(
+        "--liq-skew-rate", help="Skew added per minute (price)." + _seed("skew_per_minute")
+    ),
 ]
-LiqSkewMax = Annotated[str | None, typer.Option("--liq-skew-max", help="Maximum skew (price).")]
+LiqSkewMax = Annotated[
+    str | None, typer.Option("--liq-skew-max", help="Maximum skew (price)." + _seed("max_skew"))
+]
 LiqStopLossThreshold = Annotated[
     str | None,
-    typer.Option("--liq-stop-loss-threshold", help="Stop-loss at this unrealized P&L (USDC)."),
+    typer.Option(
+        "--liq-stop-loss-threshold",
+        help="Stop-loss at this unrealized P&L (USDC)." + _seed("stop_loss_threshold"),
+    ),
 ]
 LiqStopLoss = Annotated[
     bool, typer.Option("--liq-stop-loss/--no-liq-stop-loss", help="Enable the stop-loss.")
 ]
 LiqTimeout = Annotated[
-    str | None, typer.Option("--liq-timeout", help="Minutes before the timeout stage.")
+    str | None,
+    typer.Option(
+        "--liq-timeout", help="Minutes before the timeout stage." + _seed("timeout_minutes")
+    ),
 ]
 LiqCheckInterval = Annotated[
-    int | None, typer.Option("--liq-check-interval", help="Price check interval (ms).")
+    int | None,
+    typer.Option(
+        "--liq-check-interval", help="Price check interval (ms)." + _seed("price_check_interval_ms")
+    ),
 ]
 LiqBlockLosing = Annotated[
     bool,

@@ -1,11 +1,18 @@
-"""The operator commands: `orchestrate`, `status`, and the signals to a running bot."""
+"""The operator commands: `orchestrate`, `status`, `bots`, `liquidate-all` and the other signals.
+
+`orchestrate` takes its values from a TOML file (`--config`, laid out as OrchestratorConfig),
+the environment (the `DUALMM_*` variables its `--help` names) and flags: a flag wins over the
+environment, which wins over the file; anything unset keeps the default `--help` shows.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dualmm.cliutil import (
     LiqBlockLosing,
@@ -22,18 +29,69 @@ from dualmm.cliutil import (
     hard_exit,
     liquidation_config,
 )
-from dualmm.config import OrchestratorConfig, describe_validation_error
-from dualmm.runtime import BotId, run_client_command, settings, start_or_attach
-from dualmm.status import bot_status, render_status
+from dualmm.config import (
+    MarketMakerConfig,
+    OrchestratorConfig,
+    describe_validation_error,
+)
+from dualmm.runtime import (
+    BotId,
+    bot_mode,
+    run_client_command,
+    settings,
+    start_or_attach,
+)
+from dualmm.status import UNHEALTHY, bot_names, bot_status, render_status, status_line
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+# The liquidation flags' parameter names and the LiquidationConfig fields they set.
+_LIQUIDATION_PARAMS = {
+    "profit_margin": "min_profit_margin",
+    "skew_start": "skew_start_minutes",
+    "skew_rate": "skew_per_minute",
+    "skew_max": "max_skew",
+    "stop_loss_threshold": "stop_loss_threshold",
+    "stop_loss": "stop_loss_enabled",
+    "timeout": "timeout_minutes",
+    "check_interval": "price_check_interval_ms",
+    "block_losing": "block_losing_quotes",
+}
+
+
+def _default(model: type[BaseModel], field: str) -> str:
+    return f"[default: {model.model_fields[field].default}]"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML file's table, as OrchestratorConfig fields (validated with the flags)."""
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise UsageError(f"--config {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
 
 def orchestrator_config(
     *,
-    bot_id: str = "dualmm",
-    dual_market_mode: bool = True,
+    config_file: Path | None = None,
+    bot_id: str | None = None,
+    dual_market_mode: bool | None = None,
     liquidity_budget: str | None = None,
     order_size: str | None = None,
     spread_fraction: str | None = None,
@@ -42,7 +100,8 @@ def orchestrator_config(
     quote_interval: int | None = None,
     **liquidation_flags: Any,
 ) -> OrchestratorConfig:
-    """An OrchestratorConfig from the `orchestrate` flags; anything unset keeps its default."""
+    """An OrchestratorConfig from the file (if any) and the given flags; flags win, and
+    anything given by neither keeps its default. Pass only the flags the operator set."""
     maker = {
         "order_size": decimal_flag("--order-size", order_size),
         "spread_fraction": decimal_flag("--spread-fraction", spread_fraction),
@@ -50,48 +109,178 @@ def orchestrator_config(
         "position_limit": decimal_flag("--position-limit", position_limit),
         "quote_interval_ms": quote_interval,
     }
-    values = {
+    given_liq = {k: v for k, v in liquidation_flags.items() if v is not None}
+    liquidation = liquidation_config(**given_liq).model_dump(
+        include={_LIQUIDATION_PARAMS[k] for k in given_liq}
+    )
+    flags = {
         "bot_id": bot_id,
         "dual_market_mode": dual_market_mode,
         "liquidity_budget": decimal_flag("--liquidity-budget", liquidity_budget),
         "market_maker": {k: v for k, v in maker.items() if v is not None},
-        "liquidation": liquidation_config(**liquidation_flags),
+        "liquidation": liquidation,
     }
+    flags = {k: v for k, v in flags.items() if v is not None and v != {}}
+    values = flags
+    where = "orchestrator config"
+    if config_file is not None:
+        values = _merged(read_config_file(config_file), flags)
+        where = f"orchestrator config ({config_file} and flags)"
     try:
-        return OrchestratorConfig.model_validate({k: v for k, v in values.items() if v is not None})
+        return OrchestratorConfig.model_validate(values)
     except ValidationError as exc:
-        raise UsageError(f"orchestrator config: {describe_validation_error(exc)}") from None
+        raise UsageError(f"{where}: {describe_validation_error(exc)}") from None
+
+
+def _given(ctx: typer.Context, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the operator set (on the command line or in the environment)."""
+    from typer._click.core import ParameterSource
+
+    return {
+        name: value
+        for name, value in params.items()
+        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+    }
+
+
+async def _liquidate_all(client: Client, bot_id: str, now: bool, wait: bool) -> int:
+    """Signal `liquidate_all` (and `force_exit` to every liquidation with `--now`, those the
+    bot starts afterwards too); then, unless told not to wait, a progress line per change
+    until the bot's workflow has closed. The exit code: 0 once everything is liquidated."""
+    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+    from workflows.liquidation import LiquidationWorkflow
+
+    report = await bot_status(client, bot_id)  # names the bots there are if this one is not
+    handle = client.get_workflow_handle(active_market_workflow_id(bot_id))
+    await handle.signal(ActiveMarketWorkflow.liquidate_all)
+    forcing = " (and force_exit to each liquidation)" if now else ""
+    print(f"sent liquidate_all to {handle.id}{forcing}", flush=True)
+    forced: set[str] = set()
+    last = ""
+    while True:
+        if now:
+            for market in report["markets"]:
+                wid = market["workflow_id"]
+                if market["role"] == "liquidating" and wid not in forced:
+                    if market["workflow_state"] == "running":
+                        await client.get_workflow_handle(wid).signal(LiquidationWorkflow.force_exit)
+                    forced.add(wid)
+        if not wait:
+            return 0
+        line = _progress(report)
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if report["state"] == "completed":
+            print(status_line(report), flush=True)
+            return 0
+        if report["state"] != "running":
+            print(f"bot {bot_id} is {report['state']}: {report['problem']}", flush=True)
+            return 1
+        await asyncio.sleep(1)
+        report = await bot_status(client, bot_id)
+
+
+def _progress(report: dict[str, Any]) -> str:
+    live = [m for m in report["markets"] if m["role"] == "liquidating"]
+    quoting = any(m["role"] == "active" for m in report["markets"])
+    stages = ", ".join(f"{m['question'][:30]} {m['stage']} {m['qty']} left" for m in live)
+    return (
+        f"liquidate-all: {len(live)} liquidating{f' ({stages})' if stages else ''}"
+        f"{', still withdrawing quotes' if quoting else ''}; "
+        f"finished {report.get('finished_total', 0)}; "
+        f"realized {report['totals']['realized_pnl']} USDC"
+    )
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def orchestrate(
+        ctx: typer.Context,
+        config_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                help="A TOML file of OrchestratorConfig fields (flags and environment win).",
+            ),
+        ] = None,
         bot_id: BotId = "dualmm",
         dual_market_mode: Annotated[
             bool,
             typer.Option(
                 "--dual-market-mode/--single-market-mode",
                 help="Quote the next market while liquidating (dual) or wait (single).",
+                envvar="DUALMM_DUAL_MARKET_MODE",
             ),
         ] = True,
+        dry_run: Annotated[
+            bool,
+            typer.Option(
+                "--dry-run",
+                help="Paper trading: the venue's real data, simulated fills, no real order "
+                "(the worker must run without --live).",
+            ),
+        ] = False,
+        live: Annotated[
+            bool,
+            typer.Option(
+                "--live",
+                help="Declare the bot live: real orders (needs DUALMM_EXCHANGE=polymarket and "
+                "a worker started with --live).",
+            ),
+        ] = False,
         position_limit: Annotated[
-            str | None, typer.Option("--position-limit", help="|net| shares before liquidating.")
+            str | None,
+            typer.Option(
+                "--position-limit",
+                help="|net| shares before liquidating. "
+                + _default(MarketMakerConfig, "position_limit"),
+                envvar="DUALMM_POSITION_LIMIT",
+            ),
         ] = None,
         order_size: Annotated[
-            str | None, typer.Option("--order-size", help="Shares per quote.")
+            str | None,
+            typer.Option(
+                "--order-size",
+                help="Shares per quote. " + _default(MarketMakerConfig, "order_size"),
+                envvar="DUALMM_ORDER_SIZE",
+            ),
         ] = None,
         spread_fraction: Annotated[
             str | None,
-            typer.Option("--spread-fraction", help="Quote this fraction of the reward band out."),
+            typer.Option(
+                "--spread-fraction",
+                help="Quote this fraction of the reward band out. "
+                + _default(MarketMakerConfig, "spread_fraction"),
+                envvar="DUALMM_SPREAD_FRACTION",
+            ),
         ] = None,
         requote_threshold: Annotated[
-            str | None, typer.Option("--requote-threshold", help="Midpoint move that requotes.")
+            str | None,
+            typer.Option(
+                "--requote-threshold",
+                help="Midpoint move that requotes. "
+                + _default(MarketMakerConfig, "requote_threshold"),
+                envvar="DUALMM_REQUOTE_THRESHOLD",
+            ),
         ] = None,
         quote_interval: Annotated[
-            int | None, typer.Option("--quote-interval", help="Quote loop interval (ms).")
+            int | None,
+            typer.Option(
+                "--quote-interval",
+                help="Quote loop interval (ms). "
+                + _default(MarketMakerConfig, "quote_interval_ms"),
+                envvar="DUALMM_QUOTE_INTERVAL",
+            ),
         ] = None,
         liquidity_budget: Annotated[
-            str | None, typer.Option("--liquidity-budget", help="Capital for quotes (USDC).")
+            str | None,
+            typer.Option(
+                "--liquidity-budget",
+                help="Capital for quotes (USDC). "
+                + _default(OrchestratorConfig, "liquidity_budget"),
+                envvar="DUALMM_LIQUIDITY_BUDGET",
+            ),
         ] = None,
         profit_margin: LiqProfitMargin = None,
         skew_start: LiqSkewStart = None,
@@ -103,32 +292,24 @@ def register(app: typer.Typer) -> None:
         check_interval: LiqCheckInterval = None,
         block_losing: LiqBlockLosing = True,
     ) -> None:
-        """Start the bot's ActiveMarketWorkflow, or attach to the one already running."""
-        config = orchestrator_config(
-            bot_id=bot_id,
-            dual_market_mode=dual_market_mode,
-            liquidity_budget=liquidity_budget,
-            order_size=order_size,
-            spread_fraction=spread_fraction,
-            requote_threshold=requote_threshold,
-            position_limit=position_limit,
-            quote_interval=quote_interval,
-            profit_margin=profit_margin,
-            skew_start=skew_start,
-            skew_rate=skew_rate,
-            skew_max=skew_max,
-            stop_loss_threshold=stop_loss_threshold,
-            stop_loss=stop_loss,
-            timeout=timeout,
-            check_interval=check_interval,
-            block_losing=block_losing,
-        )
+        """Start the bot's ActiveMarketWorkflow, or attach to the one already running.
+
+        The liquidation flags' defaults are the seed's: profit margin 0.01, skew after 5 min
+        at 0.002/min up to 0.02, stop-loss at -10 USDC, timeout 60 min, checks every 30000 ms.
+        """
+        given = _given(ctx, dict(locals()))
+        for name in ("ctx", "config_file", "dry_run", "live"):
+            given.pop(name, None)
+        config = orchestrator_config(config_file=config_file, **given)
+        mode = bot_mode(settings(), live=live, dry_run=dry_run)
 
         async def body(client: Client) -> None:
-            handle, started = await start_or_attach(client, settings().task_queue, config)
+            handle, started = await start_or_attach(
+                client, settings().task_queue, config, mode=mode
+            )
             verb = "started" if started else "attached to the running"
             note = "" if started else " (its own config stays; these flags are ignored)"
-            print(f"{verb} workflow {handle.id}{note}", flush=True)
+            print(f"{verb} workflow {handle.id} (mode {mode}){note}", flush=True)
 
         run_client_command(body)
         hard_exit(0)
@@ -136,20 +317,86 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(
         bot_id: BotId = "dualmm",
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        as_json: Annotated[
+            bool,
+            typer.Option(
+                "--json",
+                help="One JSON object: money, sizes and prices as exact decimal strings, "
+                "counts and seconds as integers, unknown values as null.",
+            ),
+        ] = False,
+        watch: Annotated[
+            bool, typer.Option("--watch", help="Refresh in place until Ctrl-C.")
+        ] = False,
+        interval: Annotated[
+            float, typer.Option("--interval", help="Seconds between refreshes (--watch).", min=0.2)
+        ] = 2.0,
     ) -> None:
-        """Active market, quotes, position, liquidations with their stages, earning uptime."""
+        """Is the bot alive and making money: state and mode, P&L (realized, unrealized at the
+        book) per market and in total, rewards, capital in use, uptime, liquidations.
+
+        Exits 1 when the bot's workflow has failed, was terminated, or is stuck on a failing
+        workflow task; 2 when there is no such bot (the error names the bots there are).
+        """
         import json
 
-        answer = run_client_command(lambda client: bot_status(client, bot_id))
-        print(json.dumps(answer, indent=2) if as_json else render_status(answer), flush=True)
+        def show(report: dict[str, Any]) -> None:
+            print(json.dumps(report, indent=2) if as_json else render_status(report), flush=True)
+
+        async def body(client: Client) -> int:
+            report = await bot_status(client, bot_id)
+            if not watch:
+                show(report)
+                return 1 if report["state"] in UNHEALTHY else 0
+            while True:
+                print("\x1b[H\x1b[2J", end="")  # home, clear: refresh in place
+                show(report)
+                await asyncio.sleep(interval)
+                report = await bot_status(client, bot_id)
+
+        hard_exit(run_client_command(body))
+
+    @app.command()
+    def bots() -> None:
+        """The bots on this Temporal namespace (bot id, workflow, state)."""
+
+        async def body(client: Client) -> list[tuple[str, str]]:
+            return await bot_names(client)
+
+        found = run_client_command(body)
+        if not found:
+            print("no bot has run on this namespace", flush=True)
+        for workflow_id, state in found:
+            print(f"{workflow_id.removeprefix('active-market-'):<24} {state:<12} {workflow_id}")
         hard_exit(0)
+
+    @app.command(name="liquidate-all")
+    def liquidate_all(
+        bot_id: BotId = "dualmm",
+        now: Annotated[
+            bool, typer.Option("--now", help="Move every liquidation to MARKET at once.")
+        ] = False,
+        wait: Annotated[
+            bool,
+            typer.Option(
+                "--wait/--no-wait",
+                help="Show progress until every liquidation is done and the bot has stopped.",
+            ),
+        ] = True,
+    ) -> None:
+        """Stop quoting, liquidate every position, and stop the bot once all are done.
+
+        By default it shows progress until then (--no-wait returns at once); --now moves every
+        liquidation, and any the bot starts meanwhile, to MARKET (crosses the book).
+        """
+        hard_exit(run_client_command(lambda client: _liquidate_all(client, bot_id, now, wait)))
 
     def signal_command(name: str, signal_name: str, help_text: str) -> None:
         def command(bot_id: BotId = "dualmm") -> None:
             from workflows.active_market import active_market_workflow_id
 
             async def body(client: Client) -> None:
+                await bot_status(client, bot_id)  # a missing bot names the ones there are
                 await client.get_workflow_handle(active_market_workflow_id(bot_id)).signal(
                     signal_name
                 )
@@ -163,11 +410,6 @@ def register(app: typer.Typer) -> None:
 
     signal_command(
         "exit-market", "exit_market", "Move the active market to liquidation now; quote the next."
-    )
-    signal_command(
-        "liquidate-all",
-        "liquidate_all",
-        "Stop quoting, liquidate everything, wait for every liquidation, then stop.",
     )
     signal_command("pause", "pause", "Withdraw the quotes and stop quoting (liquidations go on).")
     signal_command("resume", "resume", "Quote again after a pause.")

@@ -82,6 +82,10 @@ class OrchestratorConfig(_Config):
     liquidity_budget: Decimal = Field(Decimal(1000), gt=0)
     market_maker: MarketMakerConfig = MarketMakerConfig()
     liquidation: LiquidationConfig = LiquidationConfig()
+    # How long the bot waits before looking again when no market qualifies or discovery
+    # failed, and how long a market whose round failed for good is left out of the picks.
+    idle_seconds: int = Field(30, gt=0, le=86_400)
+    failed_market_cooldown_seconds: int = Field(600, gt=0, le=7 * 86_400)
 
 
 class Settings(BaseSettings):

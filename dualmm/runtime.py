@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-BotId = Annotated[str, typer.Option("--bot-id", help="Which bot (workflow active-market-<id>).")]
+BotId = Annotated[
+    str,
+    typer.Option(
+        "--bot-id", help="Which bot (workflow active-market-<id>).", envvar="DUALMM_BOT_ID"
+    ),
+]
 Live = Annotated[
     bool,
     typer.Option(
@@ -78,10 +83,27 @@ async def build_exchange(config: Settings, live: bool) -> Exchange:
     return await build(config, dry_run=exchange_kind(config, live) == "paper")
 
 
+def bot_mode(config: Settings, *, live: bool, dry_run: bool) -> str:
+    """What a bot started from here trades on: sim, paper (real data, simulated fills) or
+    live (real orders, only ever with `--live`)."""
+    if live and dry_run:
+        raise UsageError("--live and --dry-run contradict each other: choose one")
+    if config.exchange == "sim":
+        if live:
+            raise UsageError("--live: DUALMM_EXCHANGE is sim (the simulator has no real orders)")
+        return "sim"
+    if live:
+        if config.exchange != "polymarket":
+            raise UsageError(f"--live needs DUALMM_EXCHANGE=polymarket (it is {config.exchange})")
+        return "live"
+    return "paper"
+
+
 async def start_or_attach(
-    client: Client, task_queue: str, config: OrchestratorConfig
+    client: Client, task_queue: str, config: OrchestratorConfig, mode: str = "sim"
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
-    """The bot's running workflow, or a new one; True when it was started here."""
+    """The bot's running workflow, or a new one; True when it was started here. The memo
+    records the `mode` it was started in (the status shows it)."""
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.common import WorkflowIDConflictPolicy
     from temporalio.service import RPCError
@@ -106,6 +128,7 @@ async def start_or_attach(
         id=workflow_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        memo={"mode": mode, "bot_id": config.bot_id},
     )
     return started, True
 

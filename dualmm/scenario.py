@@ -1,6 +1,9 @@
 """Scenario files: market paths (and optional starting positions) for the replay and the sim.
 
 Format (DESIGN.md "Scenario files"): between path points the midpoint holds its last value.
+`competition` (optional, read by `dualmm backtest`): other makers' resting size inside the reward
+band, `[[distance_cents, size], ...]` on each side of the YES book, moving with the midpoint;
+`[]` means none, and an absent field means `dualmm.backtest.markets.DEFAULT_COMPETITION`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,19 @@ class ScenarioMarket(Frozen):
     rewards_min_size: Decimal = Field(Decimal(0), ge=0)
     path: tuple[tuple[int, Decimal], ...] = Field(min_length=1)
     position: ScenarioPosition | None = None
+    competition: tuple[tuple[Decimal, Decimal], ...] | None = None
+
+    @field_validator("competition")
+    @classmethod
+    def _competition(
+        cls, levels: tuple[tuple[Decimal, Decimal], ...] | None
+    ) -> tuple[tuple[Decimal, Decimal], ...] | None:
+        for distance, size in levels or ():
+            if distance < 0 or size <= 0:
+                raise ValueError(
+                    f"competition: [{distance}, {size}] needs a distance >= 0 cents and a size > 0"
+                )
+        return levels
 
     @field_validator("tick_size")
     @classmethod

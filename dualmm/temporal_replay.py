@@ -27,7 +27,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.liquidation import LiquidationActivities
-from dualmm.backtest import (
+from dualmm.config import LiquidationConfig
+from dualmm.domain.liquidation import LiquidationState
+from dualmm.exchange.base import Exchange
+from dualmm.replay import (
     REPLAY_WALLET,
     MarketReplay,
     ReplayResult,
@@ -35,9 +38,6 @@ from dualmm.backtest import (
     opening_position,
     replay_horizon,
 )
-from dualmm.config import LiquidationConfig
-from dualmm.domain.liquidation import LiquidationState
-from dualmm.exchange.base import Exchange
 from dualmm.scenario import Scenario, ScenarioMarket
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue

@@ -45,6 +45,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
             making.pick_market,
             making.make_market,
             making.withdraw_quotes,
+            making.running_liquidations,
             liquidating.sync_market,
             liquidating.place_order,
             liquidating.cancel_order,

@@ -14,9 +14,9 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm.backtest import REPLAY_WALLET, opening_position
 from dualmm.config import LiquidationConfig
 from dualmm.exchange.base import Exchange, Order
+from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.scenario import Scenario, parse_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue

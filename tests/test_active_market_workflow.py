@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from pydantic import SecretStr
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -47,7 +48,7 @@ from activities.market_making import (
     PositionLimit,
     Quote,
 )
-from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
+from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig, Settings
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import (
@@ -57,6 +58,7 @@ from dualmm.exchange.base import (
     PlaceOrder,
     VenueUnavailable,
 )
+from dualmm.exchange.clob import ClobExchange
 from dualmm.runtime import start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.exchange import SimExchange
@@ -250,16 +252,19 @@ async def test_position_limit_starts_a_child_and_quotes_the_next_market_at_once(
         on_a = [o for o in venue.open_orders() if o["condition_id"] == a.condition_id]
         assert [(o["side"], o["price"]) for o in on_a] == [("SELL", "0.49")]
         # `dualmm status`: the parent's view, each liquidation with its child's stage.
-        report = render_status(await bot_status(dev_env.client, status.bot_id))
-        assert f"liquidating: {a.condition_id} YES 10.00 stage PASSIVE" in report
-        assert f"active: {b.condition_id}" in report and "BUY YES 10.00 @ 0.48" in report
+        report = await bot_status(dev_env.client, status.bot_id)
+        liquidating = [m for m in report["markets"] if m["role"] == "liquidating"]
+        assert [(m["condition_id"], m["held"], m["qty"], m["stage"]) for m in liquidating] == [
+            (a.condition_id, "YES", "10.00", "PASSIVE")
+        ]
+        assert "BUY YES 10.00 @ 0.48" in render_status(report)
         # The child escalates (skew from now on; still resting at the floor): the parent's
         # own registry shows it, signalled by the child.
         await child.execute_update(LiquidationWorkflow.set_config, {"skew_start_minutes": 0})
         skewed = await _until(handle, lambda s: s.liquidations[0].stage is Stage.SKEWED)
         assert skewed.liquidations[0].stage_at is not None
-        report = render_status(await bot_status(dev_env.client, status.bot_id))
-        assert f"liquidating: {a.condition_id} YES 10.00 stage SKEWED" in report
+        report = await bot_status(dev_env.client, status.bot_id)
+        assert [m["stage"] for m in report["markets"] if m["role"] == "liquidating"] == ["SKEWED"]
 
         venue.move(a, "0.50")  # the SELL fills: the child finishes and reports back
         done = await _until(handle, lambda s: s.liquidations_finished == 1)
@@ -825,3 +830,214 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
             for market in venue.markets:
                 await _terminate(client, liquidation_workflow_id(market.condition_id))
             _sigkill(worker)
+
+
+# -- never dies, never stuck (issues 9 and 11) ----------------------------------------------------
+
+
+class DryingUp(SimExchange):
+    """A venue whose reward-market list runs dry while `dry` is set."""
+
+    dry = False
+
+    async def reward_markets(self) -> list[Any]:
+        return [] if self.dry else await super().reward_markets()
+
+
+async def test_no_market_qualifying_idles_and_quotes_again_once_one_does(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The idle wait times out (1 s here, 30 s by default) without failing the bot; the status
+    says why; once a market qualifies again it is quoted."""
+    venue = Venue()
+    a = venue.markets[0]
+    exchange = DryingUp(venue.venue, WALLET)
+    exchange.dry = True
+    venue.exchange = exchange
+    config = _config().model_copy(update={"idle_seconds": 1})
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        idle = await _until(handle, lambda s: "no reward market qualifies" in (s.idle_reason or ""))
+        assert idle.active_market is None and idle.idle_since is not None
+        await asyncio.sleep(4)  # several idle waits time out
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        still = await _until(handle, lambda s: "no reward market" in (s.idle_reason or ""))
+        assert still.active_market is None
+
+        exchange.dry = False
+        quoting = await _until(handle, _quoting(a))
+        assert quoting.idle_reason is None
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_round_failing_for_good_excludes_its_market_and_the_bot_picks_again(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """No collateral for A's quotes: A's round fails non-retryably, the bot leaves A out for a
+    while (the status says why) and quotes B instead of retrying A forever."""
+    venue = Venue()
+    a, b, _ = venue.markets
+
+    class BrokeOnA(SimExchange):
+        async def place_order(self, request: PlaceOrder) -> Order:
+            if request.market.condition_id == a.condition_id:
+                raise InsufficientBalance("not enough balance / allowance")
+            return await super().place_order(request)
+
+    venue.exchange = BrokeOnA(venue.venue, WALLET)
+    async with _bot(dev_env, task_queue, venue, _config()) as handle:
+        status = await _until(handle, _quoting(b))
+        (excluded,) = status.excluded
+        assert excluded.condition_id == a.condition_id
+        assert "InsufficientBalance" in excluded.reason
+        assert status.last_error is not None and a.condition_id in status.last_error
+        assert all(o["condition_id"] == b.condition_id for o in venue.open_orders())
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+
+async def test_every_market_failing_for_good_idles_instead_of_failing(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    venue = Venue()
+
+    class Broke(SimExchange):
+        async def place_order(self, request: PlaceOrder) -> Order:
+            raise InsufficientBalance("not enough balance / allowance")
+
+    venue.exchange = Broke(venue.venue, WALLET)
+    config = _config().model_copy(update={"idle_seconds": 1})
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        idle = await _until(handle, lambda s: len(s.excluded) == 3 and s.idle_reason is not None)
+        assert idle.idle_reason is not None and "3 excluded" in idle.idle_reason
+        await asyncio.sleep(3)
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        assert venue.open_orders() == []
+
+
+# -- exact positions across rounds (issue 9) ------------------------------------------------------
+
+
+async def test_a_new_round_on_a_market_traded_before_counts_only_its_own_fills(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The issue's reproduction, on the simulator over HTTP through ClobExchange: round 1 on A
+    buys 10 YES, an hour later its liquidation sells them, round 2 on A buys 10 YES. Round 2's
+    tracker holds exactly those 10 (the CLOB cursor re-reads an hour of earlier fills: with the
+    liquidation's SELL counted, round 2 said net 0 and never reached its limit), round 2's
+    liquidation sells them, and each liquidation's fill list holds only its own SELL."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    key = "0x" + "24" * 32
+    wallet = Account.from_key(key).address.lower()
+    client = dev_env.client
+    with SimServer(venue.venue) as server:
+        settings = Settings(
+            exchange="sim",
+            clob_url=server.url,
+            private_key=SecretStr(key),
+            clob_timeout_seconds=5.0,
+        )
+        exchange = await ClobExchange.connect(settings)
+        venue.exchange = exchange  # type: ignore[assignment]
+        async with _bot(dev_env, task_queue, venue, _config()) as handle:
+            await _a_to_liquidation_b_quoted(handle, venue)
+            venue.venue.advance(3700)  # the SELL comes more than an hour after the BUY
+            venue.move(a, "0.50")  # the SELL @ 0.49 fills: the liquidation finishes
+            await _until(handle, lambda s: s.liquidations_finished == 1)
+            await handle.signal(ActiveMarketWorkflow.exit_market)  # B is flat: A is picked
+            round_2 = await _until(handle, _quoting(a))
+            assert round_2.position is not None and round_2.position.events == ()
+
+            venue.move(a, "0.45")  # round 2's BUY YES 10 @ 0.48 fills: the limit again
+            again = await _until(handle, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+            assert (again.liquidations[0].held, again.liquidations[0].qty) == (Token.YES, 10)
+            child = client.get_workflow_handle_for(
+                LiquidationWorkflow.run, liquidation_workflow_id(a.condition_id)
+            )
+            venue.move(a, "0.50")
+            done = await _until(handle, lambda s: s.liquidations_finished == 2)
+            result = await child.result()
+            assert [(f.side, f.size, f.price) for f in result.fills] == [
+                (Side.SELL, Decimal(10), Decimal("0.49"))
+            ]
+            assert (result.position.yes_qty, result.position.realized_pnl) == (0, Decimal("0.10"))
+            assert done.liquidations_realized_pnl == Decimal("0.20")
+            ledger = venue.venue.ledger()
+            assert Decimal(ledger["wallets"][wallet]["tokens"].get(a.yes_token_id, "0")) == 0
+            assert [(f["side"], f["price"]) for f in ledger["fills"]] == [
+                ("BUY", "0.48"),
+                ("SELL", "0.49"),
+                ("BUY", "0.48"),
+                ("SELL", "0.49"),
+            ]
+
+
+async def test_a_quote_a_partial_fill_left_below_the_reward_minimum_is_replaced() -> None:
+    """A partial fill leaves 6 of a 10 BUY YES (reward minimum 10: it scores nothing), with
+    the midpoint inside the requote threshold: the round replaces it with a full quote."""
+    venue = Venue()
+    venue.venue = SimVenue(
+        [
+            SimMarket(m, venue.paths[m.condition_id], START, book_seed="shared")
+            for m in venue.markets
+        ],
+        venue.clock,
+        fill_cap=Decimal(4),
+    )
+    venue.exchange = SimExchange(venue.venue, WALLET)
+    a = venue.markets[0]
+    parent, beats = FakeParent(), []
+    env = _activity_env(parent, beats)
+    activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
+    request = _round_input(a).model_copy(
+        update={
+            "config": MarketMakerConfig(
+                order_size=Decimal(10),
+                position_limit=Decimal(50),
+                quote_interval_ms=20,
+                requote_threshold=Decimal("0.1"),
+            )
+        }
+    )
+    running = asyncio.create_task(env.run(activities.make_market, request))
+    await _beats_until(beats, lambda c: len(c.quotes) == 2)
+    venue.move(a, "0.47")  # ask 0.48: our BUY YES @ 0.48 fills 4 of 10
+    await _beats_until(beats, lambda c: c.position.yes_qty == 4)
+    await _beats_until(
+        beats, lambda c: {q.token: q.size for q in c.quotes} == {Token.YES: 10, Token.NO: 10}
+    )
+    live = {
+        o["token"]: Decimal(o["size"]) - Decimal(o["size_matched"]) for o in venue.open_orders()
+    }
+    assert live == {"YES": 10, "NO": 10}
+    env.cancel()
+    await running
+
+
+async def test_a_new_bot_adopts_the_liquidations_a_terminated_one_left_running(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A in liquidation, B quoted; the parent is terminated (its child runs on: ABANDON) and a
+    new one started: it rebuilds its registry from the running liquidation, so it quotes B, not
+    A (the best market), and registers the child's completion."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    client = dev_env.client
+    config = _config()
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        await _a_to_liquidation_b_quoted(handle, venue)
+        await handle.terminate("operator restart")
+        assert [o["side"] for o in venue.open_orders() if o["condition_id"] == a.condition_id] == [
+            "SELL"
+        ]
+        again, started = await start_or_attach(client, task_queue, config)
+        assert started
+        adopted = await _until(again, lambda s: _liquidating(a)(s) and _quoting(b)(s))
+        (entry,) = adopted.liquidations
+        assert (entry.held, entry.qty) == (Token.YES, Decimal(10))
+        assert all(
+            o["side"] == "SELL" for o in venue.open_orders() if o["condition_id"] == a.condition_id
+        )
+
+        venue.move(a, "0.50")  # the child finishes and reports to the new run
+        done = await _until(again, lambda s: s.liquidations_finished == 1)
+        assert done.liquidations == () and done.liquidations_realized_pnl == Decimal("0.10")

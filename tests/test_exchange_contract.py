@@ -20,6 +20,7 @@ from py_clob_client_v2.http_helpers import helpers as sdk_http
 from pydantic import SecretStr
 
 from dualmm.config import Settings
+from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
     AuthError,
@@ -39,6 +40,7 @@ from dualmm.exchange.base import (
 )
 from dualmm.exchange.clob import ClobExchange, trade_fills
 from dualmm.exchange.errors import classify
+from dualmm.exchange.sync import fill_start
 from dualmm.scenario import parse_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.rules import VenueRules
@@ -343,6 +345,39 @@ async def test_no_token_orders_fill_on_the_mirrored_book(case: Case) -> None:
     (fill,) = fills.values()
     assert fill.order_id == placed.order_id
     assert (fill.token.value, fill.price) == ("NO", Decimal("0.51"))
+
+
+async def test_a_new_owner_of_a_market_never_counts_the_earlier_fills(case: Case) -> None:
+    """Round 1 buys 10 YES, its liquidation sells them; round 2 starts (fill_start) and buys
+    10 YES in the same second as the sale. Whatever the adapter's cursor re-reads, round 2's
+    tracker holds exactly its own 10 YES, and a later failure of an earlier trade is not its."""
+    ex, market = case.exchange, case.market
+    await ex.place_order(order(case, "round-1", Side.BUY, "0.55"))  # fills at 0.51
+    case.venue.advance(60)  # touch 0.59 / 0.61
+    await ex.place_order(order(case, "liquidation-1", Side.SELL, "0.55"))  # fills at 0.59
+    earlier, _ = await all_fills(ex, market, None)
+    assert len(earlier) == 2
+
+    start = await fill_start(ex, market)
+    assert start.boundary is not None
+    round_2 = await ex.place_order(order(case, "round-2", Side.BUY, "0.65"))  # fills at 0.61
+    tracker = PositionTracker().starting_after(start.boundary)
+    from_cursor = tracker.apply_fills((await ex.fills(market, start.cursor)).fills)
+    from_scratch = tracker.apply_fills((await ex.fills(market, None)).fills)
+    for position in (from_cursor, from_scratch):
+        assert (position.yes_qty, position.yes_cost, position.no_qty) == (10, Decimal("6.10"), 0)
+        assert position.realized_pnl == 0
+    assert [e.trade_id for e in from_cursor.events] == [
+        f.trade_id for f in (await ex.fills(market, None)).fills if f.order_id == round_2.order_id
+    ]
+
+    # The liquidation's sale turns FAILED after round 2 started: not round 2's trade.
+    sale = next(f for f in earlier.values() if f.side is Side.SELL)
+    case.venue.fail_trade(sale.trade_id)
+    later = from_cursor.apply_fills((await ex.fills(market, start.cursor)).fills)
+    assert later == from_cursor
+    held = await ex.balances([market.yes_token_id])
+    assert held.tokens[market.yes_token_id] == 20  # the venue: the failed sale's 10 are back
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -114,6 +114,15 @@ def test_floor_rounds_up_to_the_tick() -> None:
     assert profit_floor(D("0.5512"), D("0.005"), CFG) == D("0.565")
 
 
+def test_a_floor_above_one_minus_tick_is_reported_unreachable() -> None:
+    decision = decide(START, long(cost="0.995"), snap("0.98"), at(1), CFG)
+    assert decision.order is not None and decision.order.price == D("0.99")
+    assert "profit floor 1.01 is unreachable" in decision.reason
+    assert "resting at the profit floor" not in decision.reason
+    reachable = decide(START, long(), snap("0.55"), at(1), CFG)
+    assert reachable.reason.endswith("resting at the profit floor 0.56")
+
+
 def test_no_floor_when_blocking_is_off() -> None:
     config = LiquidationConfig(block_losing_quotes=False)
     decision = decide(START, long(), snap("0.50"), at(1), config)

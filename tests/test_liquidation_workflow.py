@@ -25,10 +25,10 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.liquidation import CancelRequest, LiquidationActivities
-from dualmm.backtest import REPLAY_WALLET
 from dualmm.config import LiquidationConfig
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
+from dualmm.replay import REPLAY_WALLET
 from dualmm.scenario import load_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue

@@ -18,12 +18,12 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
-from dualmm.backtest import replay_market
 from dualmm.config import LiquidationConfig, MarketMakerConfig
 from dualmm.domain.book import reference_midpoint, touch, without_own
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Stage, Token
 from dualmm.exchange.sync import market_snapshot
+from dualmm.replay import replay_market
 from dualmm.sim.clock import ManualClock
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.market import SimMarket
@@ -171,8 +171,9 @@ async def test_our_own_ask_does_not_trip_our_stop_loss() -> None:
 
 
 async def test_a_one_sided_bid_does_not_walk_itself_up_the_book() -> None:
-    """Holding NO 60 with a limit of 100, only BUY YES may be quoted. At 0.48 it becomes the
-    best bid and the venue's midpoint rises to 0.54; re-quoting to that walked it up to the ask."""
+    """Holding NO 60 with a limit of 100: BUY YES 50, and BUY NO only 40 (the room left to the
+    limit). At 0.48 the YES bid becomes the best bid and the venue's midpoint rises to 0.54;
+    re-quoting to that walked it up to the ask. Each quote is placed once and stays."""
     venue, info = harsh_venue()
     beats: list[Checkpoint] = []
     env = ActivityEnvironment()
@@ -194,8 +195,9 @@ async def test_a_one_sided_bid_does_not_walk_itself_up_the_book() -> None:
     env.cancel()
     await running
     placed = venue.ledger()["orders"]
-    assert {(o["token"], o["side"], o["price"]) for o in placed} == {("YES", "BUY", "0.48")}
-    assert len(placed) == 1
+    yes = [(o["side"], o["price"], D(o["size"])) for o in placed if o["token"] == "YES"]
+    assert yes == [("BUY", "0.48", 50)]
+    assert [D(o["size"]) for o in placed if o["token"] == "NO"] == [40]
 
 
 class _NoParent:

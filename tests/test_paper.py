@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
 from dualmm.config import Settings
+from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
     AuthError,
@@ -28,6 +29,7 @@ from dualmm.exchange.base import (
 from dualmm.exchange.clob import POLYMARKET_HOST, ClobExchange
 from dualmm.exchange.factory import build_exchange, venue_settings
 from dualmm.exchange.paper import PAPER_COLLATERAL, PaperExchange
+from dualmm.exchange.sync import fill_start
 from dualmm.sim.server import SimServer
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -144,6 +146,22 @@ async def test_an_order_that_crosses_fills_at_the_touch(paper: PaperExchange) ->
     assert held.collateral == PAPER_COLLATERAL - Decimal("5.10")
     assert held.tokens["111"] == 30
     assert (await paper.fills(MARKET, page.cursor)).fills == ()
+
+
+async def test_a_new_owner_counts_only_fills_after_its_start(paper: PaperExchange) -> None:
+    """The fill-boundary contract (see test_exchange_contract): paper fills in one second."""
+    await paper.place_order(request("round-1", Side.BUY, "0.55"))
+    await paper.place_order(request("liquidation-1", Side.SELL, "0.45"))
+    start = await fill_start(paper, MARKET)
+    await paper.place_order(request("round-2", Side.BUY, "0.55"))
+    tracker = PositionTracker().starting_after(start.boundary)
+    for cursor in (start.cursor, None):
+        position = tracker.apply_fills((await paper.fills(MARKET, cursor)).fills)
+        assert (position.yes_qty, position.yes_cost, position.realized_pnl) == (
+            10,
+            Decimal("5.10"),
+            0,
+        )
 
 
 async def test_a_resting_order_fills_at_its_price_when_the_book_reaches_it(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,11 +15,13 @@ from dualmm.domain.prices import VALID_TICKS, is_on_tick
 from dualmm.domain.quoting import (
     bid_price,
     desired_quotes,
+    keeps_quote,
+    leave_reason,
     needs_requote,
     position_limit_reached,
     quote_size,
 )
-from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
+from dualmm.domain.types import Fill, MarketInfo, OrderIntent, Side, Token
 
 D = Decimal
 FLAT = PositionTracker()
@@ -123,20 +126,75 @@ def position_with_net(net: int) -> PositionTracker:
 @pytest.mark.parametrize(
     ("net", "size", "quoted"),
     [
-        (0, "50", {Token.YES, Token.NO}),
-        (50, "50", {Token.YES, Token.NO}),  # a YES fill lands exactly on the limit: allowed
-        (60, "50", {Token.NO}),  # 110 > 100
-        (-60, "50", {Token.YES}),
-        (120, "50", {Token.NO}),  # already past the limit: only the reducing side
-        (-90, "200", set()),  # BUY YES flips to +110, BUY NO to -290: both grow past it
-        (-120, "200", {Token.YES}),  # BUY YES to +80 is within it; BUY NO grows to 320
+        (0, "50", {Token.YES: 50, Token.NO: 50}),
+        (50, "50", {Token.YES: 50, Token.NO: 50}),  # a YES fill lands exactly on the limit
+        (60, "50", {Token.YES: 40, Token.NO: 50}),  # sized down to the room: 100 reachable
+        (-60, "50", {Token.YES: 50, Token.NO: 40}),
+        (98, "50", {Token.NO: 50}),  # room 2 is below the minimum order 5
+        (120, "50", {Token.NO: 50}),  # already past the limit: only the reducing side
+        (-90, "200", {Token.YES: 190, Token.NO: 10}),
+        (-120, "200", {Token.YES: 200}),  # BUY YES to +80 is within it; no room for NO
     ],
 )
-def test_side_that_would_grow_net_past_the_limit_is_withheld(
-    net: int, size: str, quoted: set[Token]
+def test_a_side_is_sized_to_the_room_left_to_the_limit(
+    net: int, size: str, quoted: dict[Token, int]
 ) -> None:
     quotes = desired_quotes(market(), D("0.5"), position_with_net(net), config(size=size))
-    assert {q.token for q in quotes} == quoted
+    assert {q.token: q.size for q in quotes} == quoted
+
+
+def test_a_quote_size_above_what_the_limit_leaves_still_reaches_the_limit() -> None:
+    """The issue's case: minimum size 75 against a limit of 100 stopped at 75, quoting NO."""
+    m = market(reward_min="75")
+    c = config(size="75", limit="100")
+    position = FLAT
+    for _ in range(3):
+        yes = next(q for q in desired_quotes(m, D("0.5"), position, c) if q.token is Token.YES)
+        position = position.apply_fill(
+            Fill(
+                trade_id=f"t{position.yes_qty}",
+                condition_id="c",
+                token=Token.YES,
+                side=Side.BUY,
+                price=yes.price,
+                size=yes.size,
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+        if position_limit_reached(position, c.position_limit, m.min_order_size):
+            break
+    assert position.yes_qty == 100
+
+
+def test_a_partly_filled_quote_below_the_reward_minimum_is_replaced() -> None:
+    m = market(reward_min="20")
+    wanted = OrderIntent(token=Token.YES, side=Side.BUY, price=D("0.48"), size=D(50))
+    assert keeps_quote(wanted, wanted, False, m)
+    assert keeps_quote(wanted.model_copy(update={"size": D(20)}), wanted, False, m)
+    assert not keeps_quote(wanted.model_copy(update={"size": D(19)}), wanted, False, m)
+    # More left than the room to the limit allows: replaced by the smaller quote.
+    assert not keeps_quote(wanted, wanted.model_copy(update={"size": D(30)}), False, m)
+    assert not keeps_quote(wanted, None, False, m)
+    assert not keeps_quote(wanted.model_copy(update={"price": D("0.47")}), wanted, True, m)
+
+
+@pytest.mark.parametrize(
+    ("mid", "tokens", "leave"),
+    [
+        ("0.50", {Token.YES}, False),  # one side scores a third in [0.10, 0.90]
+        ("0.95", {Token.YES}, True),
+        ("0.05", {Token.NO}, True),
+        ("0.95", {Token.YES, Token.NO}, False),
+        ("0.95", set(), False),
+    ],
+)
+def test_one_side_quoted_outside_the_band_leaves_the_market(
+    mid: str, tokens: set[Token], leave: bool
+) -> None:
+    quotes = tuple(
+        OrderIntent(token=t, side=Side.BUY, price=D("0.01"), size=D(10)) for t in sorted(tokens)
+    )
+    assert (leave_reason(D(mid), quotes) is not None) is leave
 
 
 def test_requote_decision() -> None:
@@ -151,6 +209,10 @@ def test_position_limit_reached() -> None:
     assert not position_limit_reached(position_with_net(99), D(100))
     assert position_limit_reached(position_with_net(100), D(100))
     assert position_limit_reached(position_with_net(-150), D(100))
+    # 4 short of the limit with a minimum order of 5: no order can take it further.
+    assert position_limit_reached(position_with_net(96), D(100), D(5))
+    assert not position_limit_reached(position_with_net(95), D(100), D(5))
+    assert not position_limit_reached(FLAT, D(100), D(5))
 
 
 @given(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dualmm.backtest import render_timeline, run_replay
 from dualmm.config import LiquidationConfig
+from dualmm.replay import render_timeline, run_replay
 from dualmm.scenario import load_scenario, parse_scenario
 
 SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm.backtest import run_replay
 from dualmm.config import LiquidationConfig
+from dualmm.replay import run_replay
 from dualmm.scenario import load_scenario, parse_scenario
 from dualmm.temporal_replay import run_temporal_replay
 

@@ -110,7 +110,7 @@ async def test_orchestrate_starts_then_attaches_and_never_builds_an_exchange(
             env=env,
         )  # fmt: skip
         assert first.returncode == 0, first.stderr
-        assert first.stdout.strip() == f"started workflow {handle.id}"
+        assert first.stdout.strip() == f"started workflow {handle.id} (mode paper)"
         description = await handle.describe()
         assert description.status is WorkflowExecutionStatus.RUNNING
         assert description.task_queue == env["DUALMM_TASK_QUEUE"]
@@ -134,7 +134,7 @@ def test_operator_command_on_a_missing_bot_is_one_line(dev_env: WorkflowEnvironm
     env = {"DUALMM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host}
     result = dualmm("status", "--bot-id", f"missing-{uuid.uuid4().hex[:8]}", env=env)
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: temporal: ")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: no bot ")
 
 
 def test_unreachable_temporal_is_one_line() -> None:

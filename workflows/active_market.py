@@ -13,17 +13,25 @@ continue-as-new in `ActiveMarketState`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, CancelledError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    WorkflowAlreadyStartedError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.market_making import (
+        LIQUIDATION_ID_PREFIX,
         POSITION_LIMIT_SIGNAL,
         PROGRESS_SIGNAL,
         Checkpoint,
@@ -35,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         PickMarketInput,
         PositionLimit,
         Quote,
+        RunningLiquidation,
         WithdrawRequest,
     )
     from dualmm.config import OrchestratorConfig
@@ -57,8 +66,10 @@ _ACTIVITY_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 _PICK_TIMEOUT = timedelta(seconds=60)
-# Wait before asking again when no market qualifies or a round failed.
-_IDLE = timedelta(seconds=30)
+# Rounds that failed for good before this patch waited and ran the same market again.
+_EXCLUDE_FAILED_PATCH = "exclude-failed-market"
+# Bots started before this patch did not look for liquidations a former run left running.
+_REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
 # A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
 _ROUND_TIMEOUT = timedelta(days=365)
 _MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -116,6 +127,15 @@ class FinishedLiquidation(Frozen):
         )
 
 
+class ExcludedMarket(Frozen):
+    """A market left out of the picks until `until`: its round failed in a way retrying the
+    same market cannot fix (no collateral, a refused order)."""
+
+    condition_id: str
+    until: datetime
+    reason: str
+
+
 class ActiveMarketState(Frozen):
     """Everything a run hands to the next one at continue-as-new."""
 
@@ -131,6 +151,7 @@ class ActiveMarketState(Frozen):
     paused: bool = False
     liquidating_all: bool = False
     exit_requested: bool = False  # an `exit_market` not yet acted on (it may cross runs)
+    excluded: tuple[ExcludedMarket, ...] = ()
     runs: int = 1
 
 
@@ -147,6 +168,7 @@ class ActiveMarketStatus(Frozen):
     active_market: MarketInfo | None
     quotes: tuple[Quote, ...]
     position: PositionTracker | None
+    midpoint: Decimal | None = None  # the reference YES midpoint the quotes were priced at
     liquidations: tuple[LiveLiquidation, ...]
     pending: tuple[str, ...]
     finished: tuple[FinishedLiquidation, ...]
@@ -156,6 +178,11 @@ class ActiveMarketStatus(Frozen):
     earning_seconds: Decimal
     earning_uptime: Decimal  # earning / running, 0..1
     runs: int
+    # Why the bot is not quoting right now (None while it quotes), and since when.
+    idle_reason: str | None = None
+    idle_since: datetime | None = None
+    excluded: tuple[ExcludedMarket, ...] = ()
+    last_error: str | None = None  # the latest failure the bot recovered from
 
 
 class ActiveMarketResult(Frozen):
@@ -178,9 +205,13 @@ class ActiveMarketWorkflow:
     def __init__(self, request: ActiveMarketInput) -> None:
         self._config = request.config
         self._state = request.state
+        self._fresh = self._state.started_at is None  # not a continue-as-new
         if self._state.started_at is None:
             self._state = self._state.model_copy(update={"started_at": workflow.now()})
         self._round_running = False
+        self._idle_reason: str | None = None
+        self._idle_since: datetime | None = None
+        self._last_error: str | None = None
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -254,6 +285,7 @@ class ActiveMarketWorkflow:
             active_market=active.market if active else None,
             quotes=active.checkpoint.quotes if active and self._round_running else (),
             position=active.checkpoint.position if active else None,
+            midpoint=active.checkpoint.quoted_mid if active else None,
             liquidations=state.liquidations,
             pending=tuple(p.market.condition_id for p in state.pending),
             finished=state.finished,
@@ -263,12 +295,18 @@ class ActiveMarketWorkflow:
             earning_seconds=earning,
             earning_uptime=min(Decimal(1), earning / running) if running > 0 else Decimal(0),
             runs=state.runs,
+            idle_reason=self._idle_reason,
+            idle_since=self._idle_since,
+            excluded=state.excluded,
+            last_error=self._last_error,
         )
 
     # -- main loop -----------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: ActiveMarketInput) -> ActiveMarketResult:
+        if self._fresh and workflow.patched(_REBUILD_REGISTRY_PATCH):
+            await self._rebuild_registry()
         while True:
             await self._start_liquidations()
             if self._state.liquidating_all:
@@ -305,23 +343,95 @@ class ActiveMarketWorkflow:
             or workflow.info().is_continue_as_new_suggested()
         )
 
+    async def _idle(self, reason: str, until: Callable[[], bool]) -> None:
+        """Wait until `until` holds or the idle time is over, saying why in the status. The
+        timeout is the normal way out: the loop then simply looks again."""
+        workflow.logger.info("idle: %s", reason)
+        self._idle_reason, self._idle_since = reason, workflow.now()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    until, timeout=timedelta(seconds=self._config.idle_seconds)
+                )
+        finally:
+            self._idle_reason = self._idle_since = None
+
+    def _excluded_now(self) -> tuple[ExcludedMarket, ...]:
+        """The exclusions still in force (expired ones are dropped)."""
+        now = workflow.now()
+        kept = tuple(e for e in self._state.excluded if e.until > now)
+        if kept != self._state.excluded:
+            self._update(excluded=kept)
+        return kept
+
+    async def _rebuild_registry(self) -> None:
+        """Adopt the liquidations still running from before this bot started (a terminated
+        parent's children run on, ABANDON): they go in the registry, so `pick_market` excludes
+        their markets and their reports land here."""
+        self._idle_reason, self._idle_since = "looking for running liquidations", workflow.now()
+        running: list[RunningLiquidation]
+        try:
+            running = await workflow.execute_activity_method(
+                MarketMakingActivities.running_liquidations,
+                start_to_close_timeout=_PICK_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+            )
+        except ActivityError as err:
+            self._last_error = f"running_liquidations: {err.cause or err}"
+            running = []
+        finally:
+            self._idle_reason = self._idle_since = None
+        # A child that finished while we listed has reported already: not live any more.
+        known = {e.condition_id for e in self._state.liquidations} | {
+            f.condition_id for f in self._state.finished
+        }
+        adopted: list[LiveLiquidation] = []
+        for found in running:
+            cid = found.workflow_id.removeprefix(LIQUIDATION_ID_PREFIX)
+            if cid not in known:
+                adopted.append(
+                    LiveLiquidation(
+                        condition_id=cid,
+                        workflow_id=found.workflow_id,
+                        question="",
+                        started_at=found.started_at,
+                        held=found.held,
+                        qty=found.qty,
+                        stage=Stage(found.stage) if found.stage else Stage.PASSIVE,
+                    )
+                )
+        if adopted:
+            workflow.logger.info("adopted %d running liquidations", len(adopted))
+            self._update(liquidations=(*self._state.liquidations, *adopted))
+
     async def _pick_market(self) -> None:
-        exclude = tuple(e.condition_id for e in self._state.liquidations) + tuple(
-            p.market.condition_id for p in self._state.pending
+        excluded = self._excluded_now()
+        exclude = (
+            tuple(e.condition_id for e in self._state.liquidations)
+            + tuple(p.market.condition_id for p in self._state.pending)
+            + tuple(e.condition_id for e in excluded)
         )
-        market = await workflow.execute_activity_method(
-            MarketMakingActivities.pick_market,
-            PickMarketInput(
-                exclude=exclude,
-                config=self._config.market_maker,
-                liquidity_budget=self._config.liquidity_budget,
-            ),
-            start_to_close_timeout=_PICK_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
-        )
+        try:
+            market = await workflow.execute_activity_method(
+                MarketMakingActivities.pick_market,
+                PickMarketInput(
+                    exclude=exclude,
+                    config=self._config.market_maker,
+                    liquidity_budget=self._config.liquidity_budget,
+                ),
+                start_to_close_timeout=_PICK_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+            )
+        except ActivityError as err:
+            # Discovery failed for good (e.g. a refused key): wait, say why, try again.
+            self._last_error = f"pick_market: {err.cause or err}"
+            await self._idle(f"market discovery failed: {err.cause or err}", self._interrupted)
+            return
         if market is None:
-            workflow.logger.info("no reward market qualifies; looking again later")
-            await workflow.wait_condition(self._interrupted, timeout=_IDLE)
+            why = "no reward market qualifies"
+            if exclude:
+                why += f" ({len(exclude)} excluded: in liquidation or failed recently)"
+            await self._idle(why, self._interrupted)
             return
         self._set_active(
             ActiveRound(
@@ -383,19 +493,47 @@ class ActiveMarketWorkflow:
     async def _after_failed_round(self, active: ActiveRound, error: ActivityError) -> None:
         """The round ended without withdrawing its quotes itself (cancelled between attempts,
         timed out on a dead worker, failed): withdraw them now. What its progress last told us
-        stands; fills after that cursor are read again by whoever takes the market next."""
-        await workflow.execute_activity_method(
-            MarketMakingActivities.withdraw_quotes,
-            WithdrawRequest(condition_id=active.market.condition_id),
-            start_to_close_timeout=_PICK_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
-        )
-        if not isinstance(error.cause, CancelledError):
-            cid = active.market.condition_id
-            workflow.logger.warning("market making on %s failed: %s", cid, error.cause)
-            # A round that timed out while we were stopping it (its worker died) waits for
-            # nothing: what stopped it is still to be done.
-            await workflow.wait_condition(self._round_must_end, timeout=_IDLE)
+        stands; fills after that cursor are read again by whoever takes the market next.
+
+        A failure retrying cannot fix (no collateral, a refused order) closes the round and
+        leaves the market out of the picks for a while; the bot picks again at once."""
+        cid = active.market.condition_id
+        try:
+            await workflow.execute_activity_method(
+                MarketMakingActivities.withdraw_quotes,
+                WithdrawRequest(condition_id=cid),
+                start_to_close_timeout=_PICK_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+            )
+        except ActivityError as withdraw_error:
+            # The next round on this market (or its liquidation) cancels them again.
+            self._last_error = f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
+        if isinstance(error.cause, CancelledError):
+            return
+        workflow.logger.warning("market making on %s failed: %s", cid, error.cause)
+        self._last_error = f"market making on {cid}: {error.cause or error}"
+        cause = error.cause
+        if (
+            isinstance(cause, ApplicationError)
+            and cause.non_retryable
+            and workflow.patched(_EXCLUDE_FAILED_PATCH)
+        ):
+            if cause.details:  # the round's position when it stopped
+                checkpoint = Checkpoint.model_validate(cause.details[0])
+                active = active.model_copy(update={"checkpoint": checkpoint})
+            until = workflow.now() + timedelta(seconds=self._config.failed_market_cooldown_seconds)
+            reason = f"{cause.type or 'error'}: {cause.message}"
+            self._update(
+                excluded=(
+                    *(e for e in self._state.excluded if e.condition_id != cid),
+                    ExcludedMarket(condition_id=cid, until=until, reason=reason),
+                )
+            )
+            self._close_round(active)
+            return
+        # A round that timed out while we were stopping it (its worker died) waits for
+        # nothing: what stopped it is still to be done.
+        await self._idle(f"market making on {cid} failed: {error.cause}", self._round_must_end)
 
     def _close_round(self, active: ActiveRound) -> None:
         """The round is over: its position (if any) goes to liquidation."""

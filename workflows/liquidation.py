@@ -136,6 +136,7 @@ class LiquidationStatus(Frozen):
     order: RestingOrder | None
     held_token: Token | None
     held_qty: Decimal
+    position_cost: Decimal = Decimal(0)  # cost basis of what is held: the capital in the exit
     unrealized_pnl: Decimal | None
     realized_pnl: Decimal
     fills: tuple[Fill, ...]
@@ -270,7 +271,9 @@ class LiquidationWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
         self._position = self._position.apply_fills(result.fills)
-        self._fills = record_fills(self._fills, result.fills)
+        # Only its own orders' fills: the cursor re-reads the round's (already in the position).
+        own = {order.order_id for order in self._orders}
+        self._fills = record_fills(self._fills, result.fills, own)
         self._cursor = result.cursor
         self._snapshot = result.snapshot
         if self._resting is not None:
@@ -431,6 +434,7 @@ class LiquidationWorkflow:
             order=self._resting,
             held_token=self._position.held_token,
             held_qty=self._position.held_qty,
+            position_cost=self._position.yes_cost + self._position.no_cost,
             unrealized_pnl=None if mid is None else self._position.unrealized_pnl(mid),
             realized_pnl=self._position.realized_pnl,
             fills=self._fills,

@@ -183,7 +183,14 @@ def decide(
         stage, held, position.avg_cost(held), market, _minutes(state.started_at, now), config
     )
     if floored:
-        reason = f"{reason}; resting at the profit floor {price}"
+        floor = profit_floor(position.avg_cost(held), market.tick_size, config)
+        if floor > price:  # above 1 - tick: no price on the book reaches it
+            reason = (
+                f"{reason}; the profit floor {floor} is unreachable (prices stop at {price}): "
+                f"resting at {price}"
+            )
+        else:
+            reason = f"{reason}; resting at the profit floor {price}"
     order = OrderIntent(token=held, side=Side.SELL, price=price, size=size)
     return LiquidationDecision(state=state, order=order, reason=reason)
 

@@ -21,7 +21,8 @@ Only `merge`, our own decision, is refused when the pairs are not there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -192,8 +193,41 @@ def _check_fill(fill: Fill) -> None:
         raise ValueError(f"trade {fill.trade_id}: price {fill.price} is outside [0, 1]")
 
 
+class FillBoundary(Frozen):
+    """Where an owner's fills begin: the trades the venue had already reported when a round or
+    a liquidation started belong to earlier owners of the market.
+
+    A fill is after the boundary when it matched after `at`, or at `at` itself and is not one
+    of `trade_ids` (venues report match times in whole seconds, so the trades of the boundary's
+    second are told apart by id). Every adapter's fills carry the venue's match time and trade
+    id, so this one rule holds for all of them, whatever their cursors look like (a cursor may
+    report a trade again, or earlier ones: that is how late status changes arrive).
+    """
+
+    at: datetime
+    trade_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def after(cls, reported: Iterable[Fill]) -> FillBoundary | None:
+        """The boundary just after every fill in `reported`; None when there is none."""
+        fills = list(reported)
+        if not fills:
+            return None
+        newest = max(fill.at for fill in fills)
+        ids = sorted({fill.trade_id for fill in fills if fill.at == newest})
+        return cls(at=newest, trade_ids=tuple(ids))
+
+    def owns(self, fill: Fill) -> bool:
+        return fill.at > self.at or (fill.at == self.at and fill.trade_id not in self.trade_ids)
+
+
 class PositionTracker(Frozen):
-    """One market's YES/NO holdings, their costs and realized P&L, plus the log behind them."""
+    """One market's YES/NO holdings, their costs and realized P&L, plus the log behind them.
+
+    `since` is the owner's fill boundary: a report of a trade from before it (a fill of an
+    earlier round or liquidation on the same market, or a later status change of one) is not
+    ours and is ignored; None counts every report.
+    """
 
     yes_qty: Decimal = ZERO
     yes_cost: Decimal = ZERO
@@ -210,6 +244,7 @@ class PositionTracker(Frozen):
     pending_reversals: tuple[str, ...] = ()
     # Log indices of sells (or merges) waiting for the holdings to cover them.
     waiting: tuple[int, ...] = ()
+    since: FillBoundary | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -246,6 +281,10 @@ class PositionTracker(Frozen):
             return cls(yes_qty=qty, yes_cost=cost)
         return cls(no_qty=qty, no_cost=cost)
 
+    def starting_after(self, boundary: FillBoundary | None) -> PositionTracker:
+        """This tracker counting only fills after `boundary`."""
+        return self.model_copy(update={"since": boundary})
+
     def apply_fill(self, fill: Fill) -> PositionTracker:
         return self.apply_fills((fill,))
 
@@ -253,8 +292,12 @@ class PositionTracker(Frozen):
         """Apply venue reports in order: duplicates count once, FAILED ones reverse their trade.
 
         Never raises for a well-formed report, in any order (see the module docstring); the
-        result does not depend on how the reports are split into calls.
+        result does not depend on how the reports are split into calls. Reports of trades
+        before the tracker's boundary (`since`) are not ours and change nothing.
         """
+        if self.since is not None:
+            since = self.since
+            fills = [fill for fill in fills if since.owns(fill)]
         events = list(self.events)
         failed = list(self.failed_trade_ids)
         failed_set = set(failed)
@@ -392,11 +435,16 @@ def _appended(
     return _fold(events, reversed_ids, fold, len(events) - 1), pending
 
 
-def record_fills(recorded: Sequence[Fill], reports: Iterable[Fill]) -> tuple[Fill, ...]:
-    """The trades that stand, for reports: a re-reported trade counts once, a FAILED one goes."""
+def record_fills(
+    recorded: Sequence[Fill], reports: Iterable[Fill], order_ids: Container[str] | None = None
+) -> tuple[Fill, ...]:
+    """The trades that stand, for reports: a re-reported trade counts once, a FAILED one goes.
+    With `order_ids`, only fills of those orders are recorded (an owner's own fills)."""
     by_id = {fill.trade_id: fill for fill in recorded}
     failed: set[str] = set()
     for report in reports:
+        if order_ids is not None and report.order_id not in order_ids:
+            continue
         if _is_failed(report):
             failed.add(report.trade_id)
             by_id.pop(report.trade_id, None)

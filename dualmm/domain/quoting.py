@@ -14,6 +14,10 @@ from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import ONE, SIZE_STEP, Rounding, round_size, round_to_tick, to_valid_price
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
 
+# Midpoints where the venue scores a one-sided book (DESIGN.md: Q_min); outside, only pairs.
+SINGLE_SIDED_MIN_MID = Decimal("0.10")
+SINGLE_SIDED_MAX_MID = Decimal("0.90")
+
 CENTS_PER_UNIT = Decimal(100)
 
 
@@ -52,9 +56,11 @@ def bid_price(own_mid: Decimal, offset: Decimal, band: Decimal, tick: Decimal) -
     return price if price < own_mid else None
 
 
-def _grows_past_limit(net: Decimal, change: Decimal, limit: Decimal) -> bool:
-    after = abs(net + change)
-    return after > limit and after > abs(net)
+def room_to_limit(position: PositionTracker, limit: Decimal, token: Token) -> Decimal:
+    """How much more of `token` we may buy before |net| passes `limit` (BUY YES adds to net,
+    BUY NO subtracts), rounded down to 0.01; 0 when none."""
+    room = limit - position.net if token is Token.YES else limit + position.net
+    return max(Decimal(0), round_size(room))
 
 
 def desired_quotes(
@@ -65,9 +71,11 @@ def desired_quotes(
 ) -> tuple[OrderIntent, ...]:
     """The bids to rest on the book now: BUY YES first, then BUY NO; a side may be withheld.
 
-    A side is withheld when a full fill would take |net| past `position_limit` while
-    growing it (BUY YES adds to net, BUY NO subtracts), or when no passive price exists.
-    A market without a reward band gets no quotes: there is nothing to earn.
+    A side is sized down to the room left to `position_limit`, so a full fill lands on the
+    limit at most and the limit is reachable whatever the quote size (a quote of 75 against a
+    limit of 100 bids 25 once 75 are held); it is withheld when that room is below the
+    market's minimum order, or when no passive price exists. A market without a reward band
+    gets no quotes: there is nothing to earn.
     """
     if not Decimal(0) < yes_mid < ONE:
         raise ValueError(f"midpoint {yes_mid} is outside (0, 1)")
@@ -77,16 +85,47 @@ def desired_quotes(
     size = quote_size(market, config)
     offset = quote_offset(market, config)
     quotes = []
-    for token, own_mid, change in (
-        (Token.YES, yes_mid, size),
-        (Token.NO, ONE - yes_mid, -size),
-    ):
-        if _grows_past_limit(position.net, change, config.position_limit):
+    for token, own_mid in ((Token.YES, yes_mid), (Token.NO, ONE - yes_mid)):
+        side_size = min(size, room_to_limit(position, config.position_limit, token))
+        if side_size <= 0 or side_size < market.min_order_size:
             continue
         price = bid_price(own_mid, offset, band, market.tick_size)
         if price is not None:
-            quotes.append(OrderIntent(token=token, side=Side.BUY, price=price, size=size))
+            quotes.append(OrderIntent(token=token, side=Side.BUY, price=price, size=side_size))
     return tuple(quotes)
+
+
+def keeps_quote(
+    live: OrderIntent, wanted: OrderIntent | None, reprice: bool, market: MarketInfo
+) -> bool:
+    """Whether a live quote stays on the book rather than being replaced by `wanted`.
+
+    Re-pricing replaces every quote that differs. Otherwise a quote stays unless its side is
+    no longer wanted, its remaining size is more than the room to the limit allows, or a
+    partial fill left it below the reward minimum (it would score nothing: replaced by a
+    full-size quote).
+    """
+    if wanted is None:
+        return False
+    if reprice:
+        return live == wanted
+    if live.size > wanted.size:
+        return False
+    return live.size == wanted.size or live.size >= market.rewards_min_size
+
+
+def scores_one_sided(yes_mid: Decimal) -> bool:
+    """The venue scores a one-sided book only for midpoints in [0.10, 0.90]."""
+    return SINGLE_SIDED_MIN_MID <= yes_mid <= SINGLE_SIDED_MAX_MID
+
+
+def leave_reason(yes_mid: Decimal, quotes: tuple[OrderIntent, ...]) -> str | None:
+    """Why the market must be left now: quoting one side only (the other is held back by the
+    limit) while the midpoint is outside [0.10, 0.90] earns nothing, and the held side only
+    grows in risk. None: stay."""
+    if len({q.token for q in quotes}) == 1 and not scores_one_sided(yes_mid):
+        return f"midpoint {yes_mid} outside [0.10, 0.90] with one side quoted: scores nothing"
+    return None
 
 
 def needs_requote(quoted_mid: Decimal | None, current_mid: Decimal, threshold: Decimal) -> bool:
@@ -94,6 +133,10 @@ def needs_requote(quoted_mid: Decimal | None, current_mid: Decimal, threshold: D
     return quoted_mid is None or abs(current_mid - quoted_mid) >= threshold
 
 
-def position_limit_reached(position: PositionTracker, limit: Decimal) -> bool:
-    """|net| at or past the limit: the market must move to liquidation."""
-    return position.held_qty >= limit
+def position_limit_reached(
+    position: PositionTracker, limit: Decimal, min_order_size: Decimal = Decimal(0)
+) -> bool:
+    """|net| at or past the limit, or so close to it that the room left is below the minimum
+    order (no order could take it further): the market must move to liquidation."""
+    held = position.held_qty
+    return held >= limit or (held > 0 and limit - held < min_order_size)

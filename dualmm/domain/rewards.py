@@ -13,14 +13,17 @@ from decimal import Decimal
 from dualmm.config import MarketMakerConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import ONE
-from dualmm.domain.quoting import CENTS_PER_UNIT, desired_quotes
+from dualmm.domain.quoting import (
+    CENTS_PER_UNIT,
+    SINGLE_SIDED_MAX_MID,
+    SINGLE_SIDED_MIN_MID,
+    desired_quotes,
+)
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
 # Single-sided liquidity counts 1/c of the larger side, only while the mid is in this range.
 SINGLE_SIDED_DIVISOR = Decimal(3)
-SINGLE_SIDED_MIN_MID = Decimal("0.10")
-SINGLE_SIDED_MAX_MID = Decimal("0.90")
 
 Level = tuple[Decimal, Decimal]  # (YES price, size) of one book level
 

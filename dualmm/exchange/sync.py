@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from dualmm.domain.book import reference_midpoint, touch, without_own
+from dualmm.domain.position import FillBoundary
 from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot, OrderIntent
 from dualmm.exchange.base import Exchange, Order, OrderStatus
 
@@ -45,6 +46,20 @@ async def market_snapshot(exchange: Exchange, market: MarketInfo, at: datetime) 
         best_ask=best_ask,
         at=at,
     )
+
+
+class FillStart(Frozen):
+    """Where a new owner of a market (a round, a liquidation) starts reading fills: the cursor
+    to read from, and the boundary its tracker counts fills after (see FillBoundary)."""
+
+    cursor: str
+    boundary: FillBoundary | None
+
+
+async def fill_start(exchange: Exchange, market: MarketInfo) -> FillStart:
+    """Every fill the venue reports on `market` now belongs to earlier owners."""
+    page = await exchange.fills(market)
+    return FillStart(cursor=page.cursor, boundary=FillBoundary.after(page.fills))
 
 
 def still_resting(order: Order | None) -> bool:

@@ -143,6 +143,7 @@ async def replay_market(
     resting: RestingOrder | None = None
     cursor: str | None = None
     orders: list[tuple[datetime, Decimal, Decimal]] = []
+    placed_ids: set[str] = set()
     fills: tuple[Fill, ...] = ()
     status: ReplayStatus = "open"
     finished_at: datetime | None = None
@@ -154,7 +155,7 @@ async def replay_market(
         )
         cursor = synced.cursor
         position = position.apply_fills(synced.fills)
-        fills = record_fills(fills, synced.fills)
+        fills = record_fills(fills, synced.fills, placed_ids)
         if resting is not None:
             remaining = synced.resting_remaining
             resting = None if remaining is None else resting.model_copy(update={"size": remaining})
@@ -181,6 +182,7 @@ async def replay_market(
                 )
             )
             orders.append((now, plan.place.price, plan.place.size))
+            placed_ids.add(placed.order_id)
             matched_at_once = placed.status is OrderStatus.MATCHED
             resting = (
                 RestingOrder(

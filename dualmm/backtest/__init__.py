@@ -1,0 +1,15 @@
+"""`dualmm backtest`: the whole bot in simulated time, single- and dual-market mode side by side.
+
+A driver over the domain, not a second strategy: markets are picked by the discovery ranking,
+quoted with `desired_quotes`/`needs_requote`, handed over at `position_limit_reached` and
+liquidated by the engine's `step`; rewards come from `dualmm.domain.rewards`.
+
+  markets.py      a market's midpoint, touch and competing book over time, and how orders fill
+  inputs.py       scenario JSON and recorded books (resolvedkit's Parquet layout) into markets
+  synthetic.py    the seeded market generator behind `--synthetic`
+  liquidation.py  one hand-over, liquidated as `dualmm replay` does it
+  engine.py       the bot's loop, minute by minute, in one mode
+  report.py       the figures per mode and the dual/single ratios; table and JSON
+  plot.py         `--plot`: cumulative rewards and net P&L of both modes
+  cli.py          the command, `--sweep`
+"""

@@ -1,0 +1,281 @@
+"""The bot's loop in simulated time, one mode at a time, one look every `step` seconds.
+
+At each look, in this order (the workflow's round looks every `quote_interval_ms`; a minute
+step decides the same on paths that move once a minute, recorded books get the 5 s default):
+  1. liquidations that finished by now leave the registry (single mode may quote again);
+  2. the active market's resting quotes fill at the state changes since the last look; the
+     fills go into its PositionTracker and YES+NO pairs are merged back into USDC (DESIGN.md);
+  3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn and the
+     position is handed to a liquidation (`liquidation.liquidate`, run to its end at once: it
+     depends on nothing else);
+  4. with no active market, and in single mode only when no liquidation runs, the best market
+     is picked by the discovery ranking (`dualmm.discovery.rank`: price band, markets in
+     liquidation excluded, capital left under `liquidity_budget` after what liquidations hold);
+  5. the quotes are brought to `desired_quotes` exactly as the `make_market` activity does it
+     (`needs_requote` re-prices, `keeps_quote` keeps the rest or replaces it); post-only, so a
+     quote that would cross is not placed; at `leave_reason` the round ends as at the limit
+     and the next market is picked at once;
+  6. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from dualmm.backtest.inputs import BacktestInput
+from dualmm.backtest.liquidation import Fees, LiquidationRun, liquidate
+from dualmm.backtest.markets import MarketData
+from dualmm.backtest.scoring import minute_reward
+from dualmm.config import OrchestratorConfig
+from dualmm.discovery import Filters, rank
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.quoting import (
+    desired_quotes,
+    keeps_quote,
+    leave_reason,
+    needs_requote,
+    position_limit_reached,
+)
+from dualmm.domain.rewards import RewardCandidate
+from dualmm.domain.types import Fill, OrderIntent, Side
+
+ZERO = Decimal(0)
+TIMELINE_POINTS = 1500
+# Fill times only order a round's trades; the tracker does not read them.
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Round:
+    """The active market: what the make_market activity keeps in its checkpoint."""
+
+    market: MarketData
+    started: int
+    position: PositionTracker = field(default_factory=PositionTracker)
+    quotes: list[OrderIntent] = field(default_factory=list)  # size: what is left unfilled
+    quoted_mid: Decimal | None = None
+    last_seen: int = 0
+    trades: int = 0
+
+
+@dataclass
+class ModeRun:
+    mode: str
+    days: Decimal
+    minutes: int
+    rewards_active: Decimal = ZERO
+    rewards_liquidating: Decimal = ZERO
+    scoring_minutes: int = 0
+    active_minutes: int = 0  # minutes with a scoring quote on the active market
+    peak_capital: Decimal = ZERO
+    mm_realized: Decimal = ZERO  # realized while making markets (merged pairs)
+    mm_unrealized: Decimal = ZERO  # the active position at the end, at the final midpoint
+    rounds: int = 0
+    liquidations: list[LiquidationRun] = field(default_factory=list)
+    # (minute, cumulative rewards, net P&L with liquidations booked when they end)
+    timeline: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
+
+    @property
+    def rewards(self) -> Decimal:
+        return self.rewards_active + self.rewards_liquidating
+
+
+def run_mode(
+    data: BacktestInput,
+    config: OrchestratorConfig,
+    dual: bool,
+    fees: Fees = Fees(),
+    progress: Callable[[int], None] | None = None,
+    min_to_end: int = 0,
+    step: int = 60,
+) -> ModeRun:
+    """The whole bot over `data` in dual- or single-market mode.
+
+    The bot looks every `step` seconds (a divisor of 60; the workflow's round looks every
+    `quote_interval_ms`); the minute samples are taken whatever the step. A market closing
+    within `min_to_end` seconds is not picked (discovery's `min_hours_to_end`).
+    """
+    if step <= 0 or 60 % step:
+        raise ValueError(f"step {step} s does not divide a minute")
+    minutes = data.duration // 60
+    run = ModeRun(mode="dual" if dual else "single", days=data.days, minutes=minutes)
+    by_id = {m.condition_id: m for m in data.markets}
+    mm = config.market_maker
+    liq_reward = [ZERO] * minutes
+    liq_capital = [ZERO] * minutes
+    liq_scoring = bytearray(minutes)
+    live: list[LiquidationRun] = []
+    booked = ZERO  # P&L of liquidations that ended
+    stride = max(1, minutes // TIMELINE_POINTS)
+
+    def hand_over(market: MarketData, position: PositionTracker, t: int) -> None:
+        liquidation = liquidate(
+            market, position, t, data.duration, config.liquidation, data.start, fees
+        )
+        for sample in liquidation.samples:
+            liq_reward[sample.minute] += sample.reward
+            liq_capital[sample.minute] += sample.capital
+            if sample.scoring:
+                liq_scoring[sample.minute] = 1
+        run.liquidations.append(liquidation)
+        live.append(liquidation)
+
+    def end_round(active: Round, t: int) -> None:
+        """Quotes withdrawn; a position goes to liquidation (`_hand_over` of the round)."""
+        run.mm_realized += active.position.realized_pnl
+        if not active.position.is_flat:
+            hand_over(active.market, active.position, t)
+
+    for market in data.markets:
+        if market.position is not None:
+            held, qty, cost = market.position
+            hand_over(market, PositionTracker.opening(held, qty, cost), 0)
+
+    active: Round | None = None
+    for t in range(0, minutes * 60, step):
+        m, sampled = divmod(t, 60)
+        sampled = sampled == 0
+        for liquidation in [lq for lq in live if lq.finished is not None and lq.finished <= t]:
+            live.remove(liquidation)
+            booked += liquidation.pnl
+        if active is not None:
+            _take_fills(active, t)
+            market = active.market
+            limit, minimum = mm.position_limit, market.info.min_order_size
+            if not market.live(t) or position_limit_reached(active.position, limit, minimum):
+                end_round(active, t)
+                active = None
+        for _ in range(2):  # a market left at once is never the next pick (it is out of band)
+            if active is None and (dual or not live):
+                exclude = {lq.condition_id for lq in live}
+                budget = config.liquidity_budget - liq_capital[m]
+                picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
+                if picked is not None:
+                    active = Round(market=by_id[picked], started=t, last_seen=t)
+                    run.rounds += 1
+            if active is None or _requote(active, active.market.index_at(t), config) is None:
+                break
+            end_round(active, t)  # left: one side quoted outside [0.10, 0.90] earns nothing
+            active = None
+        if not sampled:
+            continue
+        reward = ZERO
+        capital = liq_capital[m]
+        if active is not None:
+            i = active.market.index_at(t)
+            reward, score = minute_reward(
+                active.market, i, active.quotes, active.market.score_cache
+            )
+            if score > 0:
+                run.active_minutes += 1
+            capital += sum((q.price * q.size for q in active.quotes), ZERO)
+            capital += active.position.yes_cost + active.position.no_cost
+        run.rewards_active += reward
+        run.rewards_liquidating += liq_reward[m]
+        if reward > 0 or liq_scoring[m]:
+            run.scoring_minutes += 1
+        run.peak_capital = max(run.peak_capital, capital)
+        if m % stride == 0 or m == minutes - 1:
+            net = run.rewards + run.mm_realized + booked
+            if active is not None:
+                mid = active.market.mid(active.market.index_at(t))
+                net += active.position.total_pnl(mid)
+            run.timeline.append((m, run.rewards, net))
+        if progress is not None and (m + 1) % 1440 == 0:
+            progress(1440)
+    if progress is not None:
+        progress(minutes % 1440)
+    if active is not None:
+        market = active.market
+        end = data.duration
+        mark = market.final_mark(market.index_at(end), end)
+        run.mm_realized += active.position.realized_pnl
+        run.mm_unrealized = active.position.unrealized_pnl(mark)
+    return run
+
+
+def _take_fills(active: Round, t: int) -> None:
+    """The quotes' fills at every state change since the last look; pairs merged."""
+    market = active.market
+    fills: list[Fill] = []
+    for i in market.change_indices(active.last_seen, t):
+        left = []
+        for quote in active.quotes:
+            size = market.resting_fill(i, quote)
+            if size > 0:
+                active.trades += 1
+                fills.append(
+                    Fill(
+                        trade_id=f"{market.condition_id}:mm:{active.started}:{active.trades}",
+                        condition_id=market.condition_id,
+                        token=quote.token,
+                        side=Side.BUY,
+                        price=quote.price,
+                        size=size,
+                        at=_EPOCH,
+                    )
+                )
+                quote = quote.model_copy(update={"size": quote.size - size})
+            if quote.size > 0:
+                left.append(quote)
+        active.quotes = left
+    active.last_seen = t
+    if fills:
+        position = active.position.apply_fills(fills)
+        pairs = min(position.yes_qty, position.no_qty)
+        active.position = position.merge(pairs) if pairs > 0 else position
+
+
+def _pick(
+    markets: list[MarketData],
+    exclude: set[str],
+    open_until: int,
+    t: int,
+    config: OrchestratorConfig,
+    max_capital: Decimal,
+) -> str | None:
+    """The discovery ranking's best market now, as the `pick_market` activity picks it, among
+    the markets still open at `open_until`."""
+    candidates = []
+    for market in markets:
+        if market.condition_id in exclude or not (market.live(t) and market.live(open_until)):
+            continue
+        i = market.index_at(t)
+        bids, asks = market.competition(i)
+        candidates.append(
+            RewardCandidate(
+                market=market.info, yes_mid=market.mid(i), bids=tuple(bids), asks=tuple(asks)
+            )
+        )
+    if max_capital <= 0:
+        return None
+    ranked = rank(candidates, Filters(), config.market_maker, max_capital)
+    return ranked[0].market.condition_id if ranked else None
+
+
+def _requote(active: Round, i: int, config: OrchestratorConfig) -> str | None:
+    """The `make_market` activity's `_requote`, on the backtest's book; why the market must be
+    left, if it must."""
+    market, mm = active.market, config.market_maker
+    mid = market.mid(i)
+    desired = {q.token: q for q in desired_quotes(market.info, mid, active.position, mm)}
+    reprice = needs_requote(active.quoted_mid, mid, mm.requote_threshold)
+    kept = [
+        quote
+        for quote in active.quotes
+        if keeps_quote(quote, desired.get(quote.token), reprice, market.info)
+    ]
+    active.quotes = kept
+    if reprice:
+        active.quoted_mid = mid
+    leaving = leave_reason(mid, tuple(desired.values()))
+    if leaving is not None:
+        return leaving
+    quoted = {q.token for q in kept}
+    for token, intent in desired.items():
+        if token not in quoted and not market.crossing_fills(i, intent):  # post-only
+            kept.append(intent)
+    return None

@@ -1,0 +1,103 @@
+"""`dualmm backtest`: known answers on crafted inputs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from backtest_cases import FILL_PATH, market, scenario_input
+
+from dualmm.backtest import report
+from dualmm.backtest.engine import run_mode
+from dualmm.config import OrchestratorConfig
+
+CONFIG = OrchestratorConfig()
+FLAT_DAY = [[0, "0.50"], [86_400, "0.50"]]
+
+
+def both(data: object) -> dict[str, dict[str, object]]:
+    from dualmm.backtest.inputs import BacktestInput
+
+    assert isinstance(data, BacktestInput)
+    runs = {mode: run_mode(data, CONFIG, mode == "dual") for mode in ("single", "dual")}
+    return report.to_json(report.build(runs))
+
+
+def test_flat_market_without_competition_earns_the_whole_daily_rate() -> None:
+    out = both(scenario_input(market("aa", FLAT_DAY, competition=[])))
+    for mode in ("single", "dual"):
+        figures = out[mode]
+        assert figures["uptime"] == "1.0000"
+        assert figures["rewards"] == "120.000000"  # rate 120 x 1 day, all of the pool
+        assert figures["liquidations"] == 0
+        assert figures["net_pnl"] == "120.000000"
+        # two bids of 50 at 0.48 lock 48 USDC: 120 / 48 per USDC per day
+        assert figures["peak_capital"] == "48.000000"
+        assert figures["capital_efficiency"] == "2.500000"
+    assert out["ratios"]["uptime"] == "1.0000"
+
+
+def test_stated_competition_takes_its_share_by_the_formula() -> None:
+    out = both(scenario_input(market("aa", FLAT_DAY, competition=[["1", "100"]])))
+    # ours: 50 shares 2 cents out on each side of a 3-cent band: ((3-2)/3)^2 * 50 = 50/9 a side
+    # theirs: 100 shares 1 cent out: ((3-1)/3)^2 * 100 = 400/9 a side; Q_min of each = that
+    ours, theirs = Decimal(50) / 9, Decimal(400) / 9
+    expected = Decimal(120) * ours / (ours + theirs)  # = 120 / 9
+    assert out["dual"]["rewards"] == str(expected.quantize(Decimal("0.000001")))
+    assert out["dual"]["uptime"] == "1.0000"
+
+
+def test_absent_competition_means_the_documented_default() -> None:
+    out = both(scenario_input(market("aa", FLAT_DAY)))
+    # DEFAULT_COMPETITION: 100 at 1 cent (400/9 a side) and 200 at 2 cents (200/9 a side)
+    ours, theirs = Decimal(50) / 9, Decimal(600) / 9
+    expected = Decimal(120) * ours / (ours + theirs)
+    assert out["single"]["rewards"] == str(expected.quantize(Decimal("0.000001")))
+
+
+def test_a_fill_path_to_the_limit_and_a_profitable_exit() -> None:
+    data = scenario_input(market("aa", FILL_PATH, competition=[]))
+    run = run_mode(data, CONFIG, dual=True)
+    (liquidation,) = run.liquidations
+    assert liquidation.started == 180
+    assert (liquidation.opening.yes_qty, liquidation.opening.yes_cost) == (
+        Decimal(100),
+        Decimal("46.50"),
+    )
+    assert liquidation.status == "closed"
+    assert liquidation.exit_stage is not None and liquidation.exit_stage.value == "SKEWED"
+    assert liquidation.fills == [(600, Decimal("0.48"), Decimal(100))]
+    assert liquidation.pnl == Decimal("1.50")
+    assert liquidation.exit_seconds == 420
+    figures = report.to_json(report.build({"dual": run}))["dual"]
+    assert figures["median_exit_minutes_profitable"] == "7.00"
+    assert figures["p90_exit_minutes_profitable"] == "7.00"
+    assert figures["median_exit_minutes_loss"] is None
+    assert figures["liquidation_pnl"] == "1.500000"
+    assert figures["loss_to_earnings"] == "0.0000"
+    # 60 minutes sampled; the 7 from the hand-over (180 s) to the exit (600 s) earn nothing:
+    # the only market is in liquidation and its SELL at 0.48 is 4 cents from a 0.44 midpoint.
+    assert figures["uptime"] == str((Decimal(53) / 60).quantize(Decimal("0.0001")))
+    assert figures["rewards"] == str((Decimal(53) * 120 / 1440).quantize(Decimal("0.000001")))
+    # peak capital at 120 s: 50 YES held (24.00) + bids YES 0.45 x 50 and NO 0.51 x 50
+    assert figures["peak_capital"] == "72.000000"
+
+
+def test_two_markets_dual_keeps_earning_while_single_waits() -> None:
+    data = scenario_input(
+        market("aa", FILL_PATH, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    out = both(data)
+    # Both start on aa (120/day beats 60/day for the same 48 USDC). From the hand-over at 180 s
+    # to the exit at 600 s, single mode waits (7 of 60 minutes idle); dual quotes bb at once.
+    assert out["single"]["uptime"] == str((Decimal(53) / 60).quantize(Decimal("0.0001")))
+    assert out["dual"]["uptime"] == "1.0000"
+    assert out["ratios"]["uptime"] == str((Decimal(60) / 53).quantize(Decimal("0.0001")))
+    # single goes back to aa at 600 s: 53 minutes at 120/day; dual stays on bb after the switch
+    # (a round ends only at the limit): 3 minutes of aa, 57 of bb at 60/day.
+    minute = Decimal(1) / 1440
+    assert out["single"]["rewards"] == str((53 * 120 * minute).quantize(Decimal("0.000001")))
+    assert out["dual"]["rewards"] == str(
+        (3 * 120 * minute + 57 * 60 * minute).quantize(Decimal("0.000001"))
+    )
+    assert out["single"]["liquidation_pnl"] == out["dual"]["liquidation_pnl"] == "1.500000"
