@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from dualmm.sim.server import SimServer
 
 
+MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
+
+
 class Admin:
     """The simulator's own controls, over the server (faults) and its venue."""
 
@@ -59,10 +62,13 @@ class Admin:
             raise ApiError(400, 'advance: expected {"seconds": n} or {"to": iso}')
         try:
             if "seconds" in payload:
-                target = self.venue.now() + timedelta(seconds=float(payload["seconds"]))
+                seconds = float(payload["seconds"])
+                if not 0 <= seconds <= MAX_ADVANCE_SECONDS:  # NaN and inf fail this too
+                    raise ValueError("seconds out of range")
+                target = self.venue.now() + timedelta(seconds=seconds)
             else:
-                target = datetime.fromisoformat(str(payload["to"]))
-        except (KeyError, ValueError, TypeError):
+                target = datetime.fromisoformat(str(payload["to"])[:64])
+        except (KeyError, ValueError, TypeError, OverflowError):
             raise ApiError(400, 'advance: expected {"seconds": n} or {"to": iso}') from None
         if target.tzinfo is None:
             raise ApiError(400, "advance: the time needs a timezone")
@@ -73,7 +79,7 @@ class Admin:
         payload = request.json() or {}
         try:
             condition_id, tick = str(payload["condition_id"]), Decimal(str(payload["tick_size"]))
-        except (KeyError, TypeError, ArithmeticError):
+        except (KeyError, TypeError, ValueError, ArithmeticError):
             raise ApiError(
                 400, 'tick-size: expected {"condition_id": id, "tick_size": t}'
             ) from None

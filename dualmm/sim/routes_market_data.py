@@ -18,6 +18,7 @@ from dualmm.sim.wire import (
     Request,
     Routes,
     dec,
+    is_digits,
     num,
     token_list,
     token_param,
@@ -25,6 +26,7 @@ from dualmm.sim.wire import (
     venue_errors,
 )
 
+MAX_FIDELITY_MINUTES = 60 * 24 * 365
 # /prices-history intervals back from now; "max" is the market's whole life.
 _INTERVALS = {
     "1m": timedelta(days=30),
@@ -155,10 +157,12 @@ class MarketData:
         from now; `fidelity` in minutes. Polymarket's shape: {"history": [{"t", "p"}]}."""
         query = request.query
         token_id = query.get("market", "")
-        if not token_id.isdigit():
+        if not is_digits(token_id):
             raise ApiError(400, "Invalid market")
         try:
             fidelity = int(query.get("fidelity", "1"))
+            if not 1 <= fidelity <= MAX_FIDELITY_MINUTES:
+                raise ValueError("fidelity out of range")
             stamps = [
                 datetime.fromtimestamp(int(query[name]), UTC)
                 for name in ("startTs", "endTs")

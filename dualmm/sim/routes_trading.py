@@ -39,6 +39,9 @@ from dualmm.sim.wire import (
 )
 
 MAX_BATCH = 15
+# Bounds no real order comes near: a billion shares or USDC (6 decimals), year 9999.
+MAX_AMOUNT_UNITS = 10**15
+MAX_EXPIRATION = 253_402_300_799
 NOT_CANCELED = "order can't be found - already canceled or matched"
 MAX_ALLOWANCE = str(2**256 - 1)
 
@@ -156,7 +159,8 @@ class Trading:
         try:
             order_type = OrderType(str(payload.get("orderType", "GTC")))
         except ValueError:
-            raise ApiError(400, f"order type {payload.get('orderType')} is not supported") from None
+            kind = str(payload.get("orderType"))[:20]
+            raise ApiError(400, f"order type {kind} is not supported") from None
         with venue_errors(not_found=400):
             market = self.venue.market_of_token(str(order.get("tokenId")))
         exchange = (
@@ -414,19 +418,21 @@ def _decode_amounts(order: dict[str, Any], order_id: str) -> tuple[Side, Decimal
     try:
         side = Side(str(order["side"]).upper())
         maker, taker = int(order["makerAmount"]), int(order["takerAmount"])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError, OverflowError):
         raise ApiError(400, "Invalid order payload") from None
     collateral, tokens = (maker, taker) if side is Side.BUY else (taker, maker)
     if collateral <= 0 or tokens <= 0:
         raise ApiError(400, f"order {order_id} is invalid. Amounts must be positive")
+    if collateral > MAX_AMOUNT_UNITS or tokens > MAX_AMOUNT_UNITS:
+        raise ApiError(400, f"order {order_id} is invalid. Amount too large")
     return side, Decimal(collateral) / Decimal(tokens), Decimal(tokens) / UNITS
 
 
 def _expiration(order: dict[str, Any], order_id: str) -> int:
     try:
         expiration = int(order.get("expiration") or 0)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):
         raise ApiError(400, f"order {order_id} is invalid. Invalid expiration") from None
-    if expiration < 0:
+    if not 0 <= expiration <= MAX_EXPIRATION:
         raise ApiError(400, f"order {order_id} is invalid. Invalid expiration")
     return expiration

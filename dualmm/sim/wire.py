@@ -27,6 +27,35 @@ END_CURSOR = "LTE="
 NO_ORDERBOOK = "No orderbook exists for the requested token id"
 UNITS = Decimal(10) ** 6  # collateral and outcome tokens have 6 decimals on chain
 ZERO = Decimal(0)
+# JSON nesting the simulator parses at most. Checked before parsing: a dependency raises the
+# recursion limit, and a deep enough document then overflows the C stack inside json.loads.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in `text` (brackets inside strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 @dataclass(frozen=True)
@@ -38,9 +67,15 @@ class Request:
     body: str
 
     def json(self) -> JSON:
+        """The body as JSON (None when empty); 400 for anything else, deep nesting and the
+        non-standard NaN/Infinity included."""
+        if not self.body:
+            return None
+        if json_depth(self.body) > MAX_JSON_DEPTH:
+            raise ApiError(400, f"Invalid payload: nested deeper than {MAX_JSON_DEPTH}")
         try:
-            return json.loads(self.body) if self.body else None
-        except json.JSONDecodeError:
+            return json.loads(self.body, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             raise ApiError(400, "Invalid payload") from None
 
 
@@ -105,13 +140,15 @@ def outcome(token: Token) -> str:
 def cursor_offset(cursor: str | None) -> int:
     """The offset a `next_cursor` encodes (base64 of a decimal; URL-encoding tolerated)."""
     text = cursor or "MA=="
+    if len(text) > 64:  # no offset needs more; a 5000-digit cursor is not one
+        raise ApiError(400, "invalid next_cursor: too long")
     for _ in range(2):  # the v2 client URL-encodes cursors; tolerate a second layer
         if "%" in text:
             text = unquote(text)
     try:
         return int(base64.b64decode(text, validate=True).decode())
     except ValueError:
-        raise ApiError(400, f"invalid next_cursor {cursor!r}") from None
+        raise ApiError(400, f"invalid next_cursor {text[:40]!r}") from None
 
 
 def page(
@@ -158,14 +195,20 @@ def unix_param(query: dict[str, str], name: str) -> int | None:
     text = query.get(name)
     if not text:
         return None
-    if not text.isdigit():
+    if not is_digits(text, 12):
         raise ApiError(400, f"invalid {name}: expected unix seconds")
     return int(text)
 
 
+def is_digits(text: str, max_len: int = 78) -> bool:
+    """ASCII digits only, 1 to `max_len` of them (78 fit any uint256); `str.isdigit` also
+    accepts superscripts and other scripts' digits that `int` refuses."""
+    return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
+
+
 def token_param(request: Request) -> str:
     token_id = request.query.get("token_id", "")
-    if not token_id.isdigit():
+    if not is_digits(token_id):
         raise ApiError(400, "Invalid token id")
     return token_id
 
@@ -173,7 +216,7 @@ def token_param(request: Request) -> str:
 def token_list(request: Request) -> list[str]:
     payload = request.json()
     if not isinstance(payload, list) or not all(
-        isinstance(item, dict) and str(item.get("token_id", "")).isdigit() for item in payload
+        isinstance(item, dict) and is_digits(str(item.get("token_id", ""))) for item in payload
     ):
         raise ApiError(400, "Invalid payload")
     if len(payload) > 500:
