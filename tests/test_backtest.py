@@ -101,3 +101,17 @@ def test_two_markets_dual_keeps_earning_while_single_waits() -> None:
         (3 * 120 * minute + 57 * 60 * minute).quantize(Decimal("0.000001"))
     )
     assert out["single"]["liquidation_pnl"] == out["dual"]["liquidation_pnl"] == "1.500000"
+
+
+def test_capital_held_in_liquidation_counts_against_the_budget() -> None:
+    data = scenario_input(
+        market("aa", FILL_PATH, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    # 60 USDC: aa's quotes (48) fit; after the hand-over its 100 YES hold 46.50, which leaves
+    # 13.50, less than bb's 48: dual mode cannot switch and waits like single mode.
+    config = OrchestratorConfig(liquidity_budget=Decimal(60))
+    dual = run_mode(data, config, dual=True)
+    single = run_mode(data, config, dual=False)
+    assert dual.scoring_minutes == single.scoring_minutes == 53
+    assert dual.peak_capital == Decimal(72)  # the budget binds picks, not fills (as the venue)

@@ -119,6 +119,7 @@ def test_sweep_runs_every_combination_and_marks_the_best(tmp_path: Path) -> None
         (["--synthetic", "--sweep", "liq-stop-loss=maybe"], "takes on/off"),
         (["--synthetic", "--step", "7"], "--step: 7 s does not divide a minute"),
         ([], "give INPUT"),
+        (["scenarios/skewed-exit.json", "--days", "0.0001"], "leaves less than a minute"),
         (["nowhere.json"], "cannot read"),
     ],
 )
@@ -154,3 +155,19 @@ def test_a_parquet_without_the_layouts_columns_exits_2(tmp_path: Path) -> None:
     result = dualmm(str(folder))
     assert result.returncode == 2
     assert "missing column(s) question, start_ts, end_ts" in result.stderr
+
+
+def test_books_of_the_wrong_types_exit_2(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "markets.parquet").write_bytes((RECORDED / "markets.parquet").read_bytes())
+    table = pq.read_table(RECORDED / "books.parquet")
+    broken = table.set_column(1, "ts", pa.array(["soon"] * table.num_rows))
+    pq.write_table(broken, folder / "books.parquet")
+    result = dualmm(str(folder))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "values not in resolvedkit's layout" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Callable
@@ -25,12 +26,14 @@ from dualmm.cliutil import (
     UsageError,
     decimal_flag,
 )
+from dualmm.config import MarketMakerConfig, OrchestratorConfig
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from dualmm.backtest.engine import ModeRun
     from dualmm.backtest.inputs import BacktestInput, RewardParams
     from dualmm.backtest.liquidation import Fees
-    from dualmm.config import OrchestratorConfig
 
 MODES = ("single", "dual", "both")
 # Recorded books move every second or so: look as often as the workflow's round (5 s).
@@ -56,6 +59,10 @@ SWITCH_FLAGS = {"--liq-stop-loss": "stop_loss", "--liq-block-losing": "block_los
 RUN_FLAGS = ("--fee-rate", "--fee-exponent", "--min-hours-to-end")
 SWEEPABLE = (*CONFIG_FLAGS, *SWITCH_FLAGS, *RUN_FLAGS)
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+
+
+def _default(field: str, model: type[BaseModel] = MarketMakerConfig) -> str:
+    return f"[default: {model.model_fields[field].default}]"
 
 
 @dataclass
@@ -222,20 +229,37 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Synthetic generator seed.")] = 7,
         mode: Annotated[str, typer.Option("--mode", help="single, dual or both.")] = "both",
         position_limit: Annotated[
-            str | None, typer.Option("--position-limit", help="|net| shares before liquidating.")
+            str | None,
+            typer.Option(
+                "--position-limit",
+                help=f"|net| shares before liquidating. {_default('position_limit')}",
+            ),
         ] = None,
         order_size: Annotated[
-            str | None, typer.Option("--order-size", help="Shares per quote.")
+            str | None,
+            typer.Option("--order-size", help=f"Shares per quote. {_default('order_size')}"),
         ] = None,
         spread_fraction: Annotated[
             str | None,
-            typer.Option("--spread-fraction", help="Quote this fraction of the reward band out."),
+            typer.Option(
+                "--spread-fraction",
+                help="Quote this fraction of the reward band out. " + _default("spread_fraction"),
+            ),
         ] = None,
         requote_threshold: Annotated[
-            str | None, typer.Option("--requote-threshold", help="Midpoint move that requotes.")
+            str | None,
+            typer.Option(
+                "--requote-threshold",
+                help=f"Midpoint move that requotes. {_default('requote_threshold')}",
+            ),
         ] = None,
         liquidity_budget: Annotated[
-            str | None, typer.Option("--liquidity-budget", help="Capital for quotes (USDC).")
+            str | None,
+            typer.Option(
+                "--liquidity-budget",
+                help="Capital for quotes and held tokens (USDC). "
+                + _default("liquidity_budget", OrchestratorConfig),
+            ),
         ] = None,
         profit_margin: LiqProfitMargin = None,
         skew_start: LiqSkewStart = None,
@@ -320,7 +344,8 @@ def register(app: typer.Typer) -> None:
         if step is not None and (step <= 0 or 60 % step):
             raise UsageError(f"--step: {step} s does not divide a minute (1, 2, 5, 10, 30, 60...)")
         combos = combinations(base, parse_sweeps(sweep or []))
-        data = load_input(input_path, synthetic, markets, day_count, seed, rewards)
+        with _status("reading the input" if input_path else "generating the markets", as_json):
+            data = load_input(input_path, synthetic, markets, day_count, seed, rewards)
         if step is None:
             recorded = input_path is not None and input_path.is_dir()
             step = RECORDED_STEP if recorded else 60
@@ -330,7 +355,10 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             from dualmm.backtest.plot import write_plot
 
-            write_plot(results[best], plot, data.name)
+            try:
+                write_plot(results[best], plot, data.name)
+            except OSError as exc:
+                raise UsageError(f"--plot: cannot write {plot} ({exc.strerror})") from None
         if len(combos) == 1:
             if as_json:
                 print(report.dumps(reports[0]))
@@ -353,6 +381,15 @@ def register(app: typer.Typer) -> None:
             render_sweep(data.name, combos, reports, best)
         if plot is not None and not as_json:
             print(f"plot of the best combination: {plot}")
+
+
+def _status(message: str, quiet: bool) -> contextlib.AbstractContextManager[object]:
+    """A spinner on stderr while the input loads (never with --json)."""
+    if quiet:
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
 
 
 def _net(values: dict[str, dict[str, Any]]) -> Decimal:
@@ -390,20 +427,23 @@ def render_sweep(
     table = Table(title=f"dualmm backtest sweep: {name} (* best by net P&L)")
     table.add_column("")
     for flag in combos[0].label:
-        table.add_column(flag)
+        table.add_column(flag.removeprefix("--"), no_wrap=True)
+    figures: tuple[tuple[str, str], ...] = (
+        ("net P&L", "net_pnl"),
+        ("rewards", "rewards"),
+        ("uptime", "uptime"),
+        ("liq. P&L", "liquidation_pnl"),
+        ("cap. eff.", "capital_efficiency"),
+    )
     for mode in modes:
-        for figure in ("net P&L", "rewards", "uptime", "liq P&L", "cap. eff."):
-            table.add_column(f"{mode} {figure}", justify="right")
+        for label, _ in figures:
+            table.add_column(f"{mode}\n{label}", justify="right")
     if len(modes) == 2:
-        table.add_column("eff. dual/single", justify="right")
+        table.add_column("dual/single\ncap. eff.", justify="right")
     for k, (settings, values) in enumerate(zip(combos, reports, strict=True)):
         row = ["*" if k == best else "", *settings.label.values()]
         for mode in modes:
-            r = values[mode]
-            row += [
-                _show(r[key])
-                for key in ("net_pnl", "rewards", "uptime", "liquidation_pnl", "capital_efficiency")
-            ]
+            row += [_show(values[mode][key]) for _, key in figures]
         if len(modes) == 2:
             row.append(_show(values["ratios"]["capital_efficiency"]))
         table.add_row(*row)

@@ -47,19 +47,28 @@ class BacktestInput:
     start: datetime
     duration: int  # seconds simulated
     markets: list[MarketData]
+    # Paths hold their last midpoint for ever, so `--days` may run past their last point.
+    open_ended: bool = False
 
     @property
     def days(self) -> Decimal:
         return Decimal(self.duration) / SECONDS_PER_DAY
 
     def cut(self, days: Decimal | None) -> BacktestInput:
-        """The first `days` of the input (`--days`); never longer than the data."""
+        """The first `days` of the input (`--days`): never longer than recorded data; paths,
+        which hold their last midpoint, run as long as asked."""
         if days is None:
+            if self.duration < 60:
+                raise InputError(
+                    f"{self.name}: less than a minute of data; give --days to say how long to run"
+                )
             return self
-        duration = min(self.duration, int(days * SECONDS_PER_DAY))
+        duration = int(days * SECONDS_PER_DAY)
+        if not self.open_ended:
+            duration = min(self.duration, duration)
         if duration < 60:
             raise InputError(f"--days: {days} leaves less than a minute to simulate")
-        return BacktestInput(self.name, self.start, duration, self.markets)
+        return BacktestInput(self.name, self.start, duration, self.markets, self.open_ended)
 
 
 def whole_minutes(seconds: int) -> int:
@@ -88,11 +97,7 @@ def from_scenario(scenario: Scenario) -> BacktestInput:
             )
         )
     duration = whole_minutes(max(m.end_seconds for m in scenario.markets))
-    if duration <= 0:
-        raise InputError(
-            f"{scenario.name}: every path ends at 0 s; give --days to say how long to run"
-        )
-    return BacktestInput(scenario.name, scenario.start, duration, markets)
+    return BacktestInput(scenario.name, scenario.start, duration, markets, open_ended=True)
 
 
 _MARKET_COLUMNS = ("market_id", "question", "start_ts", "end_ts")
@@ -131,6 +136,15 @@ def from_recorded(folder: Path, rewards: RewardParams) -> BacktestInput:
         raise InputError(f"{folder}: not a directory with markets.parquet and books.parquet")
     markets = _read(folder / "markets.parquet", _MARKET_COLUMNS, ("payout_up",)).to_pylist()
     books = _read(folder / "books.parquet", _BOOK_COLUMNS).to_pylist()
+    try:
+        return _recorded(folder, markets, books, rewards)
+    except (TypeError, ValueError, ArithmeticError) as exc:  # a column of the wrong type
+        raise InputError(f"{folder}: values not in resolvedkit's layout ({exc})") from None
+
+
+def _recorded(
+    folder: Path, markets: list[dict[str, Any]], books: list[dict[str, Any]], rewards: RewardParams
+) -> BacktestInput:
     rows: dict[str, list[dict[str, Any]]] = {}
     for row in books:
         rows.setdefault(str(row["market_id"]), []).append(row)

@@ -46,7 +46,7 @@ def synthetic_input(n_markets: int, days: Decimal, seed: int) -> BacktestInput:
     minutes = int(days * 1440)
     markets: list[MarketData] = [_market(seed, k, minutes) for k in range(n_markets)]
     name = f"synthetic (seed {seed}, {n_markets} markets, {days} days)"
-    return BacktestInput(name, START, minutes * 60, markets)
+    return BacktestInput(name, START, minutes * 60, markets, open_ended=True)
 
 
 def _market(seed: int, index: int, minutes: int) -> PathMarket:
