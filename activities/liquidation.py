@@ -22,6 +22,7 @@ from dualmm.exchange.base import (
     NonRetryableError,
     Order,
     PlaceOrder,
+    RetryableError,
 )
 from dualmm.exchange.sync import MarketSync, sync_market
 
@@ -43,11 +44,20 @@ class CancelRequest(Frozen):
 
 @asynccontextmanager
 async def non_retryable_venue_errors() -> AsyncIterator[None]:
-    """Venue errors that cannot heal stop the retries; the rest retry with backoff."""
+    """Venue errors that cannot heal stop the retries; the rest retry with backoff, or after
+    the wait the venue asked for (429 Retry-After, 503 post_only_mode)."""
     try:
         yield
     except NonRetryableError as exc:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+    except RetryableError as exc:
+        if exc.retry_after is None:
+            raise
+        raise ApplicationError(
+            str(exc),
+            type=type(exc).__name__,
+            next_retry_delay=timedelta(seconds=max(exc.retry_after, 1.0)),
+        ) from None
 
 
 class LiquidationActivities:

@@ -37,7 +37,7 @@ from dualmm.domain.quoting import (
     position_limit_reached,
 )
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
-from dualmm.exchange.base import Exchange, Order, PlaceOrder
+from dualmm.exchange.base import Exchange, Order, PlaceOrder, WouldCross
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
@@ -407,16 +407,22 @@ class _Round:
         self._checkpoint = self._checkpoint.model_copy(update={"sequence": sequence + 1})
         self._heartbeat()
         activity_id = activity.info().activity_id
-        order = await self._exchange.place_order(
-            PlaceOrder(
-                key=placement_key(self._request.key_prefix, activity_id, sequence, intent),
-                market=self._market,
-                token_id=self._market.token_id(intent.token),
-                side=intent.side,
-                price=intent.price,
-                size=intent.size,
+        try:
+            order = await self._exchange.place_order(
+                PlaceOrder(
+                    key=placement_key(self._request.key_prefix, activity_id, sequence, intent),
+                    market=self._market,
+                    token_id=self._market.token_id(intent.token),
+                    side=intent.side,
+                    price=intent.price,
+                    size=intent.size,
+                    # Quotes never mean to cross, and post-only ones are accepted during the
+                    # venue's post-restart window.
+                    post_only=True,
+                )
             )
-        )
+        except WouldCross:
+            return  # the book moved under the quote: priced again at the next check
         if still_resting(order):
             self._set_quotes((*self._checkpoint.quotes, self._quote(order, intent.token)))
         self._heartbeat()

@@ -146,7 +146,14 @@ class ExchangeError(Exception):
 
 
 class RetryableError(ExchangeError):
+    """Trying again can help; `retry_after` (seconds) is how long the venue asked us to wait
+    (429 Retry-After, 503 post_only_mode's retry_after_seconds), None when it did not say."""
+
     retryable = True
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class VenueTimeout(RetryableError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import hashlib
+import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
@@ -70,6 +71,7 @@ from dualmm.exchange.base import (
     OrderType,
     PlaceOrder,
     PricePoint,
+    RateLimited,
     RewardMarket,
     VenueUnavailable,
 )
@@ -86,8 +88,35 @@ _JOURNAL_LIMIT = 50_000
 
 def configure_http_timeout(seconds: float) -> None:
     """Set the timeout of py-clob-client-v2's process-wide httpx client
-    (`py_clob_client_v2.http_helpers.helpers._http_client`, 5 s by default)."""
-    sdk_http._http_client.timeout = httpx.Timeout(seconds)
+    (`py_clob_client_v2.http_helpers.helpers._http_client`, 5 s by default), and have it
+    keep each answer's Retry-After (the SDK's exceptions drop the headers)."""
+    client = sdk_http._http_client
+    client.timeout = httpx.Timeout(seconds)
+    hooks = client.event_hooks
+    if _keep_retry_after not in hooks["response"]:
+        client.event_hooks = {**hooks, "response": [*hooks["response"], _keep_retry_after]}
+
+
+_last_answer = threading.local()  # per SDK thread: the Retry-After of its latest answer
+
+
+def _keep_retry_after(response: httpx.Response) -> None:
+    _last_answer.retry_after = response.headers.get("Retry-After")
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking SDK call in a thread, mapping its errors to the protocol's."""
+    return await asyncio.to_thread(_mapped, fn, *args)
+
+
+def _mapped(fn: Callable[..., Any], *args: Any) -> Any:
+    _last_answer.retry_after = None
+    try:
+        return fn(*args)
+    except PolyException as exc:
+        raise from_sdk(exc, getattr(_last_answer, "retry_after", None)) from None
+    except binascii.Error:
+        raise AuthError("the API secret is not valid base64") from None
 
 
 def dec(value: Any) -> Decimal:
@@ -379,6 +408,7 @@ class ClobExchange:
         self._neg_risk: dict[str, tuple[float, bool]] = {}
         self._journal: OrderedDict[str, _Pending] = OrderedDict()
         self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
 
     def __repr__(self) -> str:
         return f"ClobExchange(host={self._client.host!r})"
@@ -408,19 +438,22 @@ class ClobExchange:
             api_key, secret, passphrase = (p.get_secret_value() for p in given if p is not None)
             creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
         else:
-            creds = await cls._sdk(client.create_or_derive_api_key)
+            creds = await _in_thread(client.create_or_derive_api_key)
         client.set_api_creds(creds)
         return cls(client)
 
-    @staticmethod
-    async def _sdk(fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a blocking SDK call in a thread, mapping its errors to the protocol's."""
+    async def _sdk(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking SDK call in a thread, mapping its errors to the protocol's. After a
+        429 every call first waits out the venue's Retry-After."""
+        wait = self._quiet_until - self._clock()
+        if wait > 0:
+            await asyncio.sleep(wait)
         try:
-            return await asyncio.to_thread(fn, *args)
-        except PolyException as exc:
-            raise from_sdk(exc) from None
-        except binascii.Error:
-            raise AuthError("the API secret is not valid base64") from None
+            return await _in_thread(fn, *args)
+        except RateLimited as exc:
+            if exc.retry_after:
+                self._quiet_until = max(self._quiet_until, self._clock() + exc.retry_after)
+            raise
 
     def _get_token_param(self, path: str, token_id: str) -> Any:
         return sdk_http.get(f"{self._client.host}{path}", params={"token_id": token_id})

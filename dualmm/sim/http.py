@@ -101,10 +101,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._send(status, {"error": message})
 
-    def _send(self, status: int, body: Any) -> None:
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body, separators=(",", ":")).encode()
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             if self.close_connection:
@@ -139,7 +141,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if not reply.lost_for_s:
                 return  # dropped: the client sees the connection close with no answer
             time.sleep(reply.lost_for_s)
-        self._send(reply.status, reply.body)
+        self._send(reply.status, reply.body, reply.headers)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Transport-level refusals (a malformed request line, oversized headers, an unknown

@@ -36,6 +36,7 @@ class Admin:
                 ("POST", "/_sim/advance"): self._advance,
                 ("POST", "/_sim/tick-size"): self._set_tick_size,
                 ("POST", "/_sim/fail-trade"): self._fail_trade,
+                ("POST", "/_sim/restart"): self._restart,
             },
             prefix=[],
             keyed={},
@@ -97,3 +98,21 @@ class Admin:
         with venue_errors():
             trade = self.venue.fail_trade(payload["trade_id"])
         return trade.model_dump(mode="json")
+
+    def _restart(self, request: Request) -> JSON:
+        """Restart the matching engine: `{"down_seconds": 90, "post_only_seconds": 120}`."""
+        payload = request.json() or {}
+        try:
+            down = float(payload.get("down_seconds", 90))
+            post_only = float(payload.get("post_only_seconds", 120))
+            if not (0 <= down <= 3600 and 0 <= post_only <= 3600):
+                raise ValueError("out of range")
+        except (AttributeError, TypeError, ValueError):
+            raise ApiError(
+                400, 'restart: expected {"down_seconds": s, "post_only_seconds": s} up to 3600'
+            ) from None
+        restart = self.server.restart(down, post_only)
+        return {
+            "down_until": restart.down_until.isoformat(),
+            "post_only_until": restart.post_only_until.isoformat(),
+        }

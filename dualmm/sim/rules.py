@@ -22,6 +22,10 @@ class VenueRules(BaseModel):
     # bound (off: a midpoint of 0.0015 on a 0.01 tick shows a phantom bid at 0.01).
     no_invented_touch: bool = False
 
+    # The tick follows the price: 0.01 -> 0.001 once the midpoint passes 0.96 (or 0.04), and
+    # back, for markets listed at 0.01; an order off the current tick is refused.
+    dynamic_tick: bool = False
+
     # Settlement: a trade is MATCHED, then MINED, then CONFIRMED `settle_seconds` after the
     # match (drawn uniformly in [min, max]); balances move only at CONFIRMED. A share of
     # trades goes RETRYING, then FAILED instead (a ghost fill). 0/0: confirmed at once.
@@ -51,6 +55,7 @@ class VenueRules(BaseModel):
         values: dict[str, object] = {
             "own_orders_move_prices": True,
             "no_invented_touch": True,
+            "dynamic_tick": True,
             "settle_min_seconds": 10.0,
             "settle_max_seconds": 60.0,
             "failed_trade_rate": 0.02,

@@ -43,8 +43,8 @@ import time
 from py_clob_client_v2.config import get_contract_config
 
 from dualmm.sim.auth import ApiError, ApiKey, KeyRing
-from dualmm.sim.faults import Faults
-from dualmm.sim.http import READ_TIMEOUT_SECONDS, HTTPServer
+from dualmm.sim.faults import ORDER_PATHS, Faults, Restart
+from dualmm.sim.http import MAX_BODY_BYTES, READ_TIMEOUT_SECONDS, HTTPServer
 from dualmm.sim.routes_admin import Admin
 from dualmm.sim.routes_market_data import MarketData
 from dualmm.sim.routes_markets import Markets
@@ -86,6 +86,7 @@ class SimServer:
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
+        self._restart: Restart | None = None
         self._httpd = HTTPServer((host, port), self, read_timeout_s)
         self._thread: threading.Thread | None = None
         contracts = get_contract_config(chain_id)
@@ -149,6 +150,11 @@ class SimServer:
     def faults(self) -> Faults:
         return self._faults
 
+    def restart(self, down_seconds: float = 90, post_only_seconds: float = 120) -> Restart:
+        """Restart the matching engine now (venue time): 425s, then the post-only window."""
+        self._restart = Restart.at(self.venue.now(), down_seconds, post_only_seconds)
+        return self._restart
+
     def set_faults(self, faults: Faults) -> None:
         """Replace the faults; a new seed restarts the fault generator."""
         with self._fault_lock:
@@ -173,7 +179,15 @@ class SimServer:
         if error_draw < faults.error_rate:
             return Reply(500, {"error": "simulated internal error"})
         if limit_draw < faults.rate_limit_rate:
-            return Reply(429, {"error": "Too Many Requests"})
+            retry_after = {"Retry-After": str(faults.retry_after_s)}
+            return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+        restart = self._restart
+        if restart is not None and request.path.startswith(ORDER_PATHS):
+            refusal = restart.refusal(
+                self.venue.now(), request.method, request.path, request.body[:MAX_BODY_BYTES]
+            )
+            if refusal is not None:
+                return Reply(*refusal)
         reply = self._dispatch(request)
         placing = request.method == "POST" and request.path in ("/order", "/orders")
         if placing and reply.status == 200 and timeout_draw < faults.accept_timeout_rate:

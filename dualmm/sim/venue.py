@@ -79,6 +79,7 @@ __all__ = [
 ]
 
 DEFAULT_FUND = Decimal(10000)
+COARSE_TICK, FINE_TICK, FINE_ABOVE = Decimal("0.01"), Decimal("0.001"), Decimal("0.96")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -121,6 +122,9 @@ class SimVenue:
             for token in Token:
                 self._tokens[market.info.token_id(token)] = (market, token)
         self._processed = clock.now()
+        if self.rules.dynamic_tick:
+            for market in markets:
+                self._retick(market, self._processed)
         self._wallets: dict[str, Wallet] = {}
         self._orders: dict[str, OrderRecord] = {}  # every order ever accepted, by id
         self._live: dict[str, OrderRecord] = {}  # resting orders, in placement order
@@ -517,9 +521,20 @@ class SimVenue:
             order.filled_at = at
         self._live.pop(order.order_id, None)
 
+    def _retick(self, market: SimMarket, at: datetime) -> None:
+        """The tick a 0.01 market has at this midpoint: 0.001 beyond 0.96 / below 0.04."""
+        if market.listed_tick != COARSE_TICK:
+            return
+        mid = market.mid_at(at)
+        tick = FINE_TICK if mid > FINE_ABOVE or mid < ONE - FINE_ABOVE else COARSE_TICK
+        if tick != market.info.tick_size:
+            market.info = market.info.model_copy(update={"tick_size": tick})
+
     # --- fills ---
 
     def _fill_resting(self, market: SimMarket, at: datetime) -> None:
+        if self.rules.dynamic_tick:
+            self._retick(market, at)
         yes_bid, yes_ask = market.touch_at(at, self._invent)
         for order in list(self._live.values()):
             if order.condition_id != market.info.condition_id:

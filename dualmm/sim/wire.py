@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -85,6 +85,7 @@ class Reply:
     body: JSON
     # Accepted, then the answer is held this many seconds (0: the connection is dropped).
     lost_for_s: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[Request], JSON]
