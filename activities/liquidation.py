@@ -79,6 +79,7 @@ class LiquidationActivities:
         if self._before_sync is not None:
             self._before_sync(request.as_of)
         async with non_retryable_venue_errors():
+            await self._exchange.heartbeat()
             return await sync_market(
                 self._exchange,
                 request.market,

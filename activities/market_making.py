@@ -273,6 +273,7 @@ class _Round:
     async def run(self) -> MarketMakingResult:
         interval = self._request.config.quote_interval_ms / 1000
         while True:
+            await self._exchange.heartbeat()  # the venue's dead-man switch: quotes die with us
             await self._sync_fills()
             if position_limit_reached(
                 self._checkpoint.position,

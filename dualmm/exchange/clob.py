@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -84,6 +85,8 @@ META_TTL_SECONDS = 30.0
 FILL_OVERLAP_SECONDS = 3600
 _UNITS = Decimal(10**6)  # collateral and outcome tokens have 6 decimals
 _JOURNAL_LIMIT = 50_000
+HEARTBEAT_SECONDS = 5.0  # well inside the venue's ~10 s dead-man timeout
+logger = logging.getLogger(__name__)
 
 
 def configure_http_timeout(seconds: float) -> None:
@@ -408,6 +411,8 @@ class ClobExchange:
         self._neg_risk: dict[str, tuple[float, bool]] = {}
         self._journal: OrderedDict[str, _Pending] = OrderedDict()
         self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._keep_alive: asyncio.Task[None] | None = None
+        self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
 
     def __repr__(self) -> str:
@@ -704,6 +709,22 @@ class ClobExchange:
         await self._sdk(
             self._client.cancel_market_orders, OrderMarketCancelParams(market=condition_id)
         )
+
+    async def heartbeat(self) -> None:
+        """Send a heartbeat, and from then on keep sending them every HEARTBEAT_SECONDS for as
+        long as this process lives: the venue cancels our orders ~10 s after they stop, so a
+        dead worker leaves nothing resting, while a live one between rounds keeps its orders."""
+        await self._sdk(self._client.post_heartbeat)
+        if self._keep_alive is None or self._keep_alive.done():
+            self._keep_alive = asyncio.create_task(self._beat_forever())
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await self._sdk(self._client.post_heartbeat)
+            except ExchangeError as exc:  # the next beat may get through; orders may not
+                logger.warning("heartbeat not delivered: %s", exc)
 
     async def cancel_all(self) -> None:
         await self._sdk(self._client.cancel_all)

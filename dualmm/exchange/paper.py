@@ -240,6 +240,9 @@ class PaperExchange:
             if order.condition_id == condition_id:
                 self._close(order.order_id)
 
+    async def heartbeat(self) -> None:
+        """Paper orders live in this process: nothing to keep alive."""
+
     async def cancel_all(self) -> None:
         for order_id in list(self._orders):
             self._close(order_id)

@@ -81,6 +81,9 @@ class SimExchange:
     async def cancel_market(self, condition_id: str) -> None:
         self._venue.cancel_market(self._address, condition_id)
 
+    async def heartbeat(self) -> None:
+        """The in-process venue has no dead-man switch (the HTTP server does)."""
+
     async def cancel_all(self) -> None:
         self._venue.cancel_all(self._address)
 

@@ -16,6 +16,7 @@ from dualmm.domain.rewards import order_side_scores
 from dualmm.domain.types import OrderIntent, Side
 from dualmm.exchange.base import Order, OrderStatus, OrderType
 from dualmm.sim.auth import OWNER_MISMATCH, ApiError, ApiKey, KeyRing
+from dualmm.sim.heartbeats import Heartbeats
 from dualmm.sim.routes_market_data import MarketData
 from dualmm.sim.venue import Liquidity, SimVenue, Trade, TradeStatus
 from dualmm.sim.wire import (
@@ -64,8 +65,10 @@ class Trading:
         market_data: MarketData,
         contracts: ContractConfig,
         page_size: int,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self.venue = venue
+        self.heartbeats = heartbeats
         self.keys = keys
         self.market_data = market_data
         self._contracts = contracts
@@ -91,6 +94,8 @@ class Trading:
                 ("GET", "/data/trades"): self._trades,
                 ("GET", "/balance-allowance"): self._balance_allowance,
                 ("GET", "/balance-allowance/update"): self._balance_allowance,
+                ("POST", "/v1/heartbeats"): self._heartbeat,  # the SDK's path
+                ("POST", "/heartbeats"): self._heartbeat,  # the docs' path
                 ("GET", "/order-scoring"): self._order_scoring,
                 ("POST", "/orders-scoring"): self._orders_scoring,
                 ("GET", "/auth/api-keys"): self._api_keys,
@@ -111,6 +116,11 @@ class Trading:
         creds = self.keys.derive(request.headers)
         self.venue.ensure_wallet(creds.address)
         return creds.as_json()
+
+    def _heartbeat(self, _: Request, creds: ApiKey) -> JSON:
+        """Keep the wallet's orders alive (a venue without the switch just acknowledges)."""
+        beat = self.heartbeats.beat(creds.address) if self.heartbeats else ""
+        return {"status": "ok", "heartbeat_id": beat}
 
     def _api_keys(self, _: Request, creds: ApiKey) -> JSON:
         return {"apiKeys": self.keys.keys_of(creds.address)}

@@ -34,6 +34,10 @@ class VenueRules(BaseModel):
     failed_trade_rate: float = Field(0.0, ge=0, le=1)
     seed: int = 0
 
+    # Heartbeats: once a wallet sends them, all its open orders are cancelled when none came
+    # for this many seconds (real time). None: no dead-man switch.
+    heartbeat_timeout_seconds: float | None = Field(None, gt=0, le=3600)
+
     # Wire formats. Statuses as the SDK shows them (LIVE, CONFIRMED) or as the docs spell them
     # (ORDER_STATUS_LIVE, TRADE_STATUS_CONFIRMED); sizes as decimal shares or 6-decimal
     # fixed-math integers; paging ends on "LTE=" or on an empty cursor; GET /data/order of a
@@ -56,6 +60,7 @@ class VenueRules(BaseModel):
             "own_orders_move_prices": True,
             "no_invented_touch": True,
             "dynamic_tick": True,
+            "heartbeat_timeout_seconds": 10.0,
             "settle_min_seconds": 10.0,
             "settle_max_seconds": 60.0,
             "failed_trade_rate": 0.02,

@@ -44,6 +44,7 @@ from py_clob_client_v2.config import get_contract_config
 
 from dualmm.sim.auth import ApiError, ApiKey, KeyRing
 from dualmm.sim.faults import ORDER_PATHS, Faults, Restart
+from dualmm.sim.heartbeats import Heartbeats
 from dualmm.sim.http import MAX_BODY_BYTES, READ_TIMEOUT_SECONDS, HTTPServer
 from dualmm.sim.routes_admin import Admin
 from dualmm.sim.routes_market_data import MarketData
@@ -87,6 +88,8 @@ class SimServer:
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
         self._restart: Restart | None = None
+        timeout = venue.rules.heartbeat_timeout_seconds
+        self.heartbeats = Heartbeats(timeout, venue.cancel_all) if timeout else None
         self._httpd = HTTPServer((host, port), self, read_timeout_s)
         self._thread: threading.Thread | None = None
         contracts = get_contract_config(chain_id)
@@ -94,7 +97,7 @@ class SimServer:
         self._groups: list[RouteGroup] = [
             market_data,
             Markets(venue, market_data, contracts, page_size),
-            Trading(venue, self.keys, market_data, contracts, page_size),
+            Trading(venue, self.keys, market_data, contracts, page_size, self.heartbeats),
             Admin(self),
         ]
         groups = [group.routes() for group in self._groups]
@@ -131,9 +134,13 @@ class SimServer:
             daemon=True,
         )
         self._thread.start()
+        if self.heartbeats is not None:
+            self.heartbeats.start()
         return self
 
     def stop(self) -> None:
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()
