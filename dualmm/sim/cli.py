@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dualmm.cliutil import UsageError
+
+if TYPE_CHECKING:
+    from dualmm.sim.rules import VenueRules
 
 
 def _fund(text: str) -> Decimal:
@@ -19,6 +22,30 @@ def _fund(text: str) -> Decimal:
     if not amount.is_finite() or amount < 0:
         raise UsageError(f"--fund: {text} must be a non-negative amount of USDC")
     return amount
+
+
+def venue_rules(kind: bool, settings: list[str]) -> VenueRules:
+    """The harsh venue (or the kind one with --kind), with each `NAME=VALUE` switch applied."""
+    from pydantic import ValidationError
+
+    from dualmm.sim.rules import VenueRules
+
+    values: dict[str, object] = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or name not in VenueRules.model_fields:
+            known = ", ".join(VenueRules.model_fields)
+            raise UsageError(
+                f"--rule: expected NAME=VALUE with NAME one of {known}; got {setting!r}"
+            )
+        values[name] = (
+            None if value.lower() in ("none", "off") and name.endswith("seconds") else value
+        )
+    try:
+        return VenueRules.model_validate(values) if kind else VenueRules.harsh(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageError(f"--rule {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +86,22 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[
             int, typer.Option(min=1, max=1000, help="Items per page of paged endpoints.")
         ] = 100,
+        kind: Annotated[
+            bool,
+            typer.Option(
+                "--kind",
+                help="A kind venue: instant settlement, SDK wire format, no heartbeat switch, "
+                "prices that ignore our orders (default: as harsh as Polymarket documents).",
+            ),
+        ] = False,
+        rule: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--rule",
+                help="Set one venue switch, NAME=VALUE (see dualmm.sim.rules), e.g. "
+                "--rule failed_trade_rate=0.05 --rule status_spelling=sdk.",
+            ),
+        ] = None,
     ) -> None:
         """Run the simulated CLOB until Ctrl-C; prints its URL and a throwaway test key."""
         import signal
@@ -73,20 +116,21 @@ def register(app: typer.Typer) -> None:
         from dualmm.sim.venue import SimVenue, WallClock
 
         amount = _fund(fund)
+        rules = venue_rules(kind, rule or [])
         if scenario is not None:
             try:
                 loaded = load_scenario(scenario)
             except ScenarioError as exc:
                 raise UsageError(str(exc)) from None
             venue = SimVenue.from_scenario(
-                loaded, WallClock(start=loaded.start, speed=speed), fund=amount
+                loaded, WallClock(start=loaded.start, speed=speed), fund=amount, rules=rules
             )
             source = f"scenario {loaded.name!r} from {loaded.start.isoformat()}"
         else:
             now = datetime.now(UTC)
             clock = WallClock(now, speed=speed)
             venue = SimVenue.synthetic(
-                markets, seed, clock, start=now - SYNTHETIC_HISTORY, fund=amount
+                markets, seed, clock, start=now - SYNTHETIC_HISTORY, fund=amount, rules=rules
             )
             source = f"{markets} synthetic markets, seed {seed}"
         faults = Faults(
@@ -120,6 +164,7 @@ def register(app: typer.Typer) -> None:
         server.start()
         print(f"dualmm sim-server: {server.url} ({source}, speed x{speed:g})")
         print(f"  admin paths /_sim/*: {'on' if admin else 'off'}; faults: {faults.model_dump()}")
+        print(f"  venue: {'kind' if kind else 'harsh'}; rules: {rules.model_dump()}")
         print("  THROWAWAY TEST KEY, generated now for this simulator only (never fund it):")
         print(f"    address:     {account.address}")
         print(f"    private key: 0x{account.key.hex().removeprefix('0x')}")
