@@ -6,7 +6,7 @@ after reconciling for placements) and non-retryable (trying again cannot help).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Protocol, runtime_checkable
@@ -233,6 +233,10 @@ class Exchange(MarketData, Protocol):
     async def cancel_market(self, condition_id: str) -> None: ...
 
     async def cancel_all(self) -> None: ...
+
+    async def reward_earnings(self, day: date) -> Decimal:
+        """The liquidity rewards the venue reports we earned on `day` (UTC), in USDC."""
+        ...
 
     async def heartbeat(self) -> None:
         """Tell the venue we are alive: on Polymarket, once heartbeats start, all our open

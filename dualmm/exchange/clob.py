@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -708,6 +708,14 @@ class ClobExchange:
     async def cancel_market(self, condition_id: str) -> None:
         await self._sdk(
             self._client.cancel_market_orders, OrderMarketCancelParams(market=condition_id)
+        )
+
+    async def reward_earnings(self, day: date) -> Decimal:
+        raw = await self._sdk(self._client.get_total_earnings_for_user_for_day, day.isoformat())
+        entries = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
+        return sum(
+            (dec(e.get("earnings") or 0) * dec(e.get("asset_rate") or 1) for e in entries),
+            Decimal(0),
         )
 
     async def heartbeat(self) -> None:

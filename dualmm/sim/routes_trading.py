@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from dualmm.sim.wire import (
     Request,
     Routes,
     dec,
+    num,
     order_status,
     outcome,
     page,
@@ -96,6 +97,8 @@ class Trading:
                 ("GET", "/balance-allowance/update"): self._balance_allowance,
                 ("POST", "/v1/heartbeats"): self._heartbeat,  # the SDK's path
                 ("POST", "/heartbeats"): self._heartbeat,  # the docs' path
+                ("GET", "/rewards/user"): self._earnings,
+                ("GET", "/rewards/user/total"): self._total_earnings,
                 ("GET", "/order-scoring"): self._order_scoring,
                 ("POST", "/orders-scoring"): self._orders_scoring,
                 ("GET", "/auth/api-keys"): self._api_keys,
@@ -381,10 +384,50 @@ class Trading:
         )
         return {"balance": units(balance), "allowances": dict.fromkeys(spenders, MAX_ALLOWANCE)}
 
+    def _day(self, request: Request) -> date:
+        text = request.query.get("date", "")
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ApiError(400, "Invalid date: expected YYYY-MM-DD") from None
+
+    def _earning_json(self, day: date, creds: ApiKey, amount: Decimal, **extra: str) -> JSON:
+        return {
+            "date": f"{day.isoformat()}T00:00:00Z",
+            **extra,
+            "asset_address": self._contracts.collateral,
+            "maker_address": creds.address,
+            "earnings": num(amount),
+            "asset_rate": 1,
+        }
+
+    def _earnings(self, request: Request, creds: ApiKey) -> JSON:
+        """GET /rewards/user: the day's earnings per market (paged)."""
+        day = self._day(request)
+        found = self.venue.reward_earnings(creds.address, day)
+        data = [
+            self._earning_json(day, creds, amount, condition_id=cid)
+            for cid, amount in sorted(found.items())
+        ]
+        return page(
+            data, request.query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor
+        )
+
+    def _total_earnings(self, request: Request, creds: ApiKey) -> JSON:
+        """GET /rewards/user/total: the day's total, one entry per reward asset."""
+        day = self._day(request)
+        total = sum(self.venue.reward_earnings(creds.address, day).values(), ZERO)
+        return [self._earning_json(day, creds, total)] if total else []
+
     def _scoring(self, creds: ApiKey, order_id: str) -> bool:
         """Whether a resting order earns liquidity rewards now (the domain's reward score)."""
         order = self.venue.get_order(order_id, creds.address)
         if order is None or order.status is not OrderStatus.LIVE:
+            return False
+        age = (self.venue.now() - order.created_at).total_seconds()
+        if age < self.venue.rules.reward_min_order_age_seconds:
             return False
         with venue_errors():
             market = self.venue.market_of_token(order.token_id)

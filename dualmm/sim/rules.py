@@ -38,6 +38,11 @@ class VenueRules(BaseModel):
     # for this many seconds (real time). None: no dead-man switch.
     heartbeat_timeout_seconds: float | None = Field(None, gt=0, le=3600)
 
+    # Liquidity rewards paid by the venue: sampled every minute, paid daily from 1 USDC; orders
+    # younger than the minimum age do not score.
+    venue_rewards: bool = False
+    reward_min_order_age_seconds: float = Field(0.0, ge=0, le=86400)
+
     # Wire formats. Statuses as the SDK shows them (LIVE, CONFIRMED) or as the docs spell them
     # (ORDER_STATUS_LIVE, TRADE_STATUS_CONFIRMED); sizes as decimal shares or 6-decimal
     # fixed-math integers; paging ends on "LTE=" or on an empty cursor; GET /data/order of a
@@ -61,6 +66,7 @@ class VenueRules(BaseModel):
             "no_invented_touch": True,
             "dynamic_tick": True,
             "heartbeat_timeout_seconds": 10.0,
+            "venue_rewards": True,
             "settle_min_seconds": 10.0,
             "settle_max_seconds": 60.0,
             "failed_trade_rate": 0.02,

@@ -24,7 +24,7 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -57,6 +57,7 @@ from dualmm.sim.ledger import (
     wallet_address,
 )
 from dualmm.sim.market import MidProcess, SimMarket, token_touch
+from dualmm.sim.rewards import RewardLedger
 from dualmm.sim.rules import VenueRules
 from dualmm.sim.settlement import Settlement
 from dualmm.sim.synthetic import DEFAULT_STEP_SECONDS, competitor_levels, synthetic_markets
@@ -112,6 +113,7 @@ class SimVenue:
         self.rules = rules or VenueRules()
         self._invent = not self.rules.no_invented_touch
         self._settlement = Settlement(self.rules)
+        self.rewards = RewardLedger(timedelta(seconds=self.rules.reward_min_order_age_seconds))
         self._lock = threading.RLock()
         self._clock = clock
         self._fund = fund
@@ -188,12 +190,19 @@ class SimVenue:
         for condition_id, market in self._markets.items():
             for at in market.change_times(self._processed, until):
                 events.append((at, 1, len(events), condition_id))
+        if self.rules.venue_rewards:
+            minute = self._processed.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            while minute <= until:
+                events.append((minute, 2, len(events), ""))
+                minute += timedelta(minutes=1)
         for at, kind, _, key in sorted(events):
             if kind == 0:
                 if key in self._live:  # not filled in the meantime
                     self._close(self._live[key], OrderStatus.CANCELED, at)
-            else:
+            elif kind == 1:
                 self._fill_resting(self._markets[key], at)
+            else:
+                self._sample_rewards(at)
         for at, trade_id, status in self._settlement.due(until):
             self._settle_step(self._trades[trade_id], status, at)
         self._processed = until
@@ -343,14 +352,11 @@ class SimVenue:
         tick = market.info.tick_size
         others = market.touch_at(self._processed, self._invent)
         bids, asks = competitor_levels(market.book_seed, *others, tick)
-        for order in self._live.values():
-            if order.condition_id != market.info.condition_id:
-                continue
-            # On the unified YES book a NO bid is a YES ask at 1 - price, and vice versa.
-            is_yes_bid = (order.side is Side.BUY) == (order.token is Token.YES)
-            price = order.price if order.token is Token.YES else ONE - order.price
-            levels = bids if is_yes_bid else asks
-            levels[price] = levels.get(price, ZERO) + order.remaining
+        ours = [o for o in self._live.values() if o.condition_id == market.info.condition_id]
+        our_bids, our_asks = self._yes_levels(ours)
+        for levels, mine in ((bids, our_bids), (asks, our_asks)):
+            for price, size in mine.items():
+                levels[price] = levels.get(price, ZERO) + size
         if token is Token.NO:
             bids, asks = (
                 {ONE - price: size for price, size in asks.items()},
@@ -521,6 +527,46 @@ class SimVenue:
             order.filled_at = at
         self._live.pop(order.order_id, None)
 
+    def _sample_rewards(self, at: datetime) -> None:
+        """The minute's reward sample of every market with orders of ours; a new day pays the
+        days before it."""
+        for address, amount in self.rewards.close_days_before(at.date()).items():
+            self._wallets[address].collateral += amount
+        by_market: dict[str, list[OrderRecord]] = {}
+        for order in self._live.values():
+            by_market.setdefault(order.condition_id, []).append(order)
+        for condition_id, orders in by_market.items():
+            market = self._markets[condition_id]
+            others = market.touch_at(at, self._invent)
+            bids, asks = competitor_levels(market.book_seed, *others, market.info.tick_size)
+            mine_bids, mine_asks = self._yes_levels(orders)
+            best_bid = max([*bids, *mine_bids], default=None)
+            best_ask = min([*asks, *mine_asks], default=None)
+            if best_bid is None or best_ask is None:
+                continue
+            mid = (
+                (best_bid + best_ask) / 2
+                if self.rules.own_orders_move_prices
+                else market.mid_at(at)
+            )
+            self.rewards.sample(
+                at, market.info, mid, (tuple(bids.items()), tuple(asks.items())), orders
+            )
+
+    @staticmethod
+    def _yes_levels(
+        orders: Sequence[OrderRecord],
+    ) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+        """Orders as YES-book bids and asks (a NO bid is a YES ask at 1 - price)."""
+        bids: dict[Decimal, Decimal] = {}
+        asks: dict[Decimal, Decimal] = {}
+        for order in orders:
+            is_yes_bid = (order.side is Side.BUY) == (order.token is Token.YES)
+            price = order.price if order.token is Token.YES else ONE - order.price
+            levels = bids if is_yes_bid else asks
+            levels[price] = levels.get(price, ZERO) + order.remaining
+        return bids, asks
+
     def _retick(self, market: SimMarket, at: datetime) -> None:
         """The tick a 0.01 market has at this midpoint: 0.001 beyond 0.96 / below 0.04."""
         if market.listed_tick != COARSE_TICK:
@@ -632,6 +678,12 @@ class SimVenue:
         )
         self._trades[trade_id] = failed
         return failed
+
+    @_synchronized
+    def reward_earnings(self, address: str, day: date) -> dict[str, Decimal]:
+        """The liquidity rewards a wallet earned on `day`, per market (see dualmm.sim.rewards)."""
+        self._sync()
+        return self.rewards.earnings(wallet_address(address), day)
 
     # --- admin ---
 
