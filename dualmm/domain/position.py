@@ -53,6 +53,7 @@ class FillEvent(Frozen):
     side: Side
     price: Decimal
     size: Decimal
+    fee: Decimal = ZERO  # a taker fee: part of a buy's cost, taken from a sell's proceeds
 
 
 class MergeEvent(Frozen):
@@ -113,10 +114,10 @@ def _step(t: _Totals, event: LogEvent) -> _Totals:
     qty, cost = (t.yes_qty, t.yes_cost) if is_yes else (t.no_qty, t.no_cost)
     realized = t.realized_pnl
     if event.side is Side.BUY:
-        qty, cost = qty + event.size, cost + event.price * event.size
+        qty, cost = qty + event.size, cost + event.price * event.size + event.fee
     else:
         cost_out = _share_of_cost(cost, qty, event.size)
-        realized += event.price * event.size - cost_out
+        realized += event.price * event.size - event.fee - cost_out
         qty, cost = qty - event.size, cost - cost_out
     if is_yes:
         return _Totals(qty, cost, t.no_qty, t.no_cost, realized)
@@ -324,6 +325,7 @@ class PositionTracker(Frozen):
                         side=fill.side,
                         price=fill.price,
                         size=fill.size,
+                        fee=fill.fee,
                     )
                 )
                 fold, pending = _appended(events, failed, any_failed_logged, fold, pending)

@@ -264,6 +264,17 @@ def shares(value: Any, fixed: bool = False) -> Decimal:
     return amount
 
 
+def fill_fee(part: dict[str, Any], price: Any, size: Decimal) -> Decimal:
+    """The USDC fee of our part of a trade, from its `fee_rate_bps` of the notional."""
+    try:
+        bps = dec(part.get("fee_rate_bps") or 0)
+    except ArithmeticError:
+        return Decimal(0)
+    if not bps.is_finite() or bps <= 0:
+        return Decimal(0)
+    return (bps / 10000 * dec(price) * size).quantize(Decimal("0.000001"))
+
+
 def _docs_spelling(raw: dict[str, Any]) -> bool:
     return str(raw.get("status", "")).upper().startswith(("ORDER_STATUS_", "TRADE_STATUS_"))
 
@@ -312,6 +323,7 @@ def trade_fills(
                 side=Side(str(trade["side"]).upper()),
                 price=dec(trade["price"]),
                 size=shares(trade["size"], fixed),
+                fee=fill_fee(trade, trade["price"], shares(trade["size"], fixed)),
                 at=at,
                 order_id=str(trade.get("taker_order_id") or ""),
                 status=status,
@@ -332,6 +344,7 @@ def trade_fills(
             side=_maker_side(entry, trade),
             price=dec(entry["price"]),
             size=shares(entry["matched_amount"], fixed),
+            fee=fill_fee(entry, entry["price"], shares(entry["matched_amount"], fixed)),
             at=at,
             order_id=str(entry.get("order_id") or ""),
             status=status,

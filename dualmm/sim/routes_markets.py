@@ -145,7 +145,7 @@ class Markets:
             "mos": num(info.min_order_size),
             "nr": info.neg_risk,
             "ao": market.accepting_orders,
-            "fd": {"r": 0, "e": 0},
+            "fd": {"r": self.venue.rules.fee_rate, "e": self.venue.rules.fee_exponent},
         }
 
     def _market_by_token(self, _: Request, token_id: str) -> JSON:

@@ -307,7 +307,7 @@ class Trading:
             "maker_address": creds.address,
             "matched_amount": size(trade.size, rules),
             "price": dec(trade.price),
-            "fee_rate_bps": "0",
+            "fee_rate_bps": dec(trade.fee_rate_bps),
             "asset_id": trade.token_id,
             "outcome": outcome(trade.token),
             "side": trade.side.value,
@@ -322,6 +322,7 @@ class Trading:
             "owner": "",
             "maker_address": "",
             "side": other_side.value,
+            "fee_rate_bps": "0",
         }
         if trade.liquidity is Liquidity.TAKER:
             taker, makers = ours, [counterparty]
@@ -335,7 +336,7 @@ class Trading:
             "asset_id": trade.token_id,
             "side": taker["side"],
             "size": size(trade.size, rules),
-            "fee_rate_bps": "0",
+            "fee_rate_bps": taker["fee_rate_bps"],
             "price": dec(trade.price),
             "status": trade_status(trade.status.value, rules),
             "match_time": match_time,

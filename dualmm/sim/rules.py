@@ -38,6 +38,11 @@ class VenueRules(BaseModel):
     # for this many seconds (real time). None: no dead-man switch.
     heartbeat_timeout_seconds: float | None = Field(None, gt=0, le=3600)
 
+    # Taker fees on every market: `fee_rate * (p(1-p)) ** fee_exponent` USDC per share of a
+    # fill that crossed (the market's `fd`); makers pay nothing. 0: fee-free markets.
+    fee_rate: float = Field(0.0, ge=0, le=1)
+    fee_exponent: float = Field(1.0, ge=0, le=4)
+
     # Liquidity rewards paid by the venue: sampled every minute, paid daily from 1 USDC; orders
     # younger than the minimum age do not score.
     venue_rewards: bool = False
@@ -67,6 +72,8 @@ class VenueRules(BaseModel):
             "dynamic_tick": True,
             "heartbeat_timeout_seconds": 10.0,
             "venue_rewards": True,
+            "fee_rate": 0.25,  # Polymarket's fee-enabled markets: 0.25 with exponent 2
+            "fee_exponent": 2.0,
             "settle_min_seconds": 10.0,
             "settle_max_seconds": 60.0,
             "failed_trade_rate": 0.02,

@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from dualmm.domain.fees import taker_fee
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
 from dualmm.domain.prices import ONE, check_tick, is_on_tick, round_size
 from dualmm.domain.types import MarketInfo, Side, Token
@@ -247,6 +248,7 @@ class SimVenue:
         # A matched trade commits what it pays until it settles; what it buys is not there yet.
         for trade in self._trades.values():
             if trade.address == address and self._settlement.pending(trade.trade_id):
+                collateral -= trade.fee
                 if trade.side is Side.BUY:
                     collateral -= trade.price * trade.size
                 else:
@@ -620,16 +622,23 @@ class SimVenue:
             liquidity=liquidity,
             status=TradeStatus.CONFIRMED if self._settlement.instant else TradeStatus.MATCHED,
             updated_at=at,
+            fee=self._taker_fee(price, size) if liquidity is Liquidity.TAKER else ZERO,
         )
         if self._settlement.instant:
             self._settle(order.address, order.token_id, order.side, price, size)
+            self._wallets[order.address].collateral -= self._trades[trade_id].fee
         else:
             self._settlement.schedule(trade_id, at)
+
+    def _taker_fee(self, price: Decimal, size: Decimal) -> Decimal:
+        rate, exponent = Decimal(str(self.rules.fee_rate)), Decimal(str(self.rules.fee_exponent))
+        return taker_fee(price, size, rate, exponent)
 
     def _settle_step(self, trade: Trade, status: TradeStatus, at: datetime) -> None:
         """Move a trade on; balances move when it is CONFIRMED (a FAILED one moves nothing)."""
         if status is TradeStatus.CONFIRMED:
             self._settle(trade.address, trade.token_id, trade.side, trade.price, trade.size)
+            self._wallets[trade.address].collateral -= trade.fee
         self._seq += 1
         self._trades[trade.trade_id] = trade.model_copy(
             update={"status": status, "seq": self._seq, "updated_at": at}
@@ -672,6 +681,7 @@ class SimVenue:
             return trade
         if not self._settlement.cancel(trade_id):  # settled: its balance changes go back
             self._settle(trade.address, trade.token_id, trade.side, trade.price, -trade.size)
+            self._wallets[trade.address].collateral += trade.fee
         self._seq += 1
         failed = trade.model_copy(
             update={"status": TradeStatus.FAILED, "seq": self._seq, "updated_at": self._processed}
