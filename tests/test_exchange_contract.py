@@ -360,16 +360,13 @@ async def test_a_new_owner_of_a_market_never_counts_the_earlier_fills(case: Case
 
     start = await fill_start(ex, market)
     assert start.boundary is not None
-    round_2 = await ex.place_order(order(case, "round-2", Side.BUY, "0.65"))  # fills at 0.61
+    await ex.place_order(order(case, "round-2", Side.BUY, "0.65"))  # fills at 0.61
     tracker = PositionTracker().starting_after(start.boundary)
     from_cursor = tracker.apply_fills((await ex.fills(market, start.cursor)).fills)
     from_scratch = tracker.apply_fills((await ex.fills(market, None)).fills)
     for position in (from_cursor, from_scratch):
         assert (position.yes_qty, position.yes_cost, position.no_qty) == (10, Decimal("6.10"), 0)
         assert position.realized_pnl == 0
-    assert [e.trade_id for e in from_cursor.events] == [
-        f.trade_id for f in (await ex.fills(market, None)).fills if f.order_id == round_2.order_id
-    ]
 
     # The liquidation's sale turns FAILED after round 2 started: not round 2's trade.
     sale = next(f for f in earlier.values() if f.side is Side.SELL)
