@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
 DEMO_BOT = "demo"
 DEMO_UI = "http://localhost:8233"
 _DEMO_TEMPORAL_PORT = 7233
+_DEMO_RESTART_EVERY = "600"  # seconds between simulated matching-engine restarts
 _DEMO_SIM_SPEED = "300"  # simulated seconds per second: prices move enough to fill in minutes
 _DEMO_STATUS_EVERY = 5.0
 # Small positions, a quick quote loop and short liquidation stages, so every part shows soon.
@@ -198,6 +199,8 @@ def run_demo(duration: int | None) -> int:
             [
                 *(*dualmm, "sim-server", "--port", str(sim_port), "--markets", "12"),
                 *("--speed", _DEMO_SIM_SPEED),
+                # The harsh venue (the default), with an engine restart every few minutes.
+                *("--restart-every", _DEMO_RESTART_EVERY, "--restart-down", "15"),
             ],
         )
         demo.wait_port("simulator", sim_port)

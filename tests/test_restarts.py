@@ -57,11 +57,26 @@ class Flat:
         return ()
 
 
+class Clock:
+    """The server's real-time clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def server() -> Iterator[SimServer]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def server(clock: Clock) -> Iterator[SimServer]:
     market = SimMarket(INFO, Flat(), START, book_seed="restart")
     venue = SimVenue([market], ManualClock(START), rules=VenueRules.harsh())
-    with SimServer(venue, admin=True) as running:
+    with SimServer(venue, admin=True, clock=clock) as running:
         yield running
 
 
@@ -95,22 +110,35 @@ def post(server: SimServer, path: str, body: Any) -> httpx.Response:
 
 
 def test_a_restart_answers_425_then_refuses_all_but_post_only_for_two_minutes(
-    server: SimServer,
+    server: SimServer, clock: Clock
 ) -> None:
     server.restart(down_seconds=90, post_only_seconds=120)
     down = post(server, "/order", {"order": {}, "postOnly": True})
     assert down.status_code == 425
     assert httpx.get(server.url + "/time").status_code == 200  # market data stays up
 
-    server.venue.advance(90)
+    clock.now += 90
     refused = post(server, "/order", {"order": {}, "postOnly": False})
     assert refused.status_code == 503
     assert refused.json() == {"error": "post_only_mode", "retry_after_seconds": 120}
     # A post-only order goes through to the endpoint (here: refused for its empty order).
     assert post(server, "/order", {"order": {}, "postOnly": True}).status_code == 401
 
-    server.venue.advance(120)
+    clock.now += 120
     assert post(server, "/order", {"order": {}, "postOnly": False}).status_code == 401
+
+
+def test_restarts_come_on_schedule(server: SimServer, clock: Clock) -> None:
+    server.set_faults(Faults(restart_every_s=600, restart_down_s=10, restart_post_only_s=20))
+    assert post(server, "/order", {"order": {}}).status_code == 401  # the schedule starts
+    clock.now += 600
+    assert post(server, "/order", {"order": {}}).status_code == 425
+    clock.now += 10
+    assert post(server, "/order", {"order": {}}).status_code == 503
+    clock.now += 20
+    assert post(server, "/order", {"order": {}}).status_code == 401
+    clock.now += 570
+    assert post(server, "/order", {"order": {}}).status_code == 425
 
 
 def test_a_429_carries_retry_after(server: SimServer) -> None:

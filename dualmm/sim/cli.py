@@ -80,6 +80,22 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(min=0.0, max=600.0, help="Seconds to hold such an answer; 0 drops it."),
         ] = 0.0,
+        restart_every: Annotated[
+            float,
+            typer.Option(
+                min=0.0,
+                max=7 * 86400.0,
+                help="Restart the matching engine every this many seconds (0: never): 425s "
+                "for --restart-down s, then --restart-post-only s of post-only mode.",
+            ),
+        ] = 0.0,
+        restart_down: Annotated[
+            float, typer.Option(min=0.0, max=3600.0, help="Seconds a restart answers 425.")
+        ] = 90.0,
+        restart_post_only: Annotated[
+            float,
+            typer.Option(min=0.0, max=3600.0, help="Seconds after a restart of post-only mode."),
+        ] = 120.0,
         speed: Annotated[
             float, typer.Option(min=0.001, max=100_000.0, help="Simulated seconds per second.")
         ] = 1.0,
@@ -139,6 +155,9 @@ def register(app: typer.Typer) -> None:
             rate_limit_rate=rate_limit_rate,
             accept_timeout_rate=accept_timeout_rate,
             accept_timeout_hang_s=accept_timeout_hang,
+            restart_every_s=restart_every,
+            restart_down_s=restart_down,
+            restart_post_only_s=restart_post_only,
             seed=seed,
         )
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,29 +31,34 @@ class Faults(BaseModel):
     accept_timeout_rate: float = Field(0.0, ge=0, le=1)
     accept_timeout_hang_s: float = Field(0.0, ge=0, le=600)  # 0: drop the connection
     retry_after_s: int = Field(1, ge=0, le=3600)  # the Retry-After of a 429
+    # Scheduled engine restarts (real seconds; 0: none), each down, then post-only, this long.
+    restart_every_s: float = Field(0.0, ge=0, le=7 * 86400)
+    restart_down_s: float = Field(90.0, ge=0, le=3600)
+    restart_post_only_s: float = Field(120.0, ge=0, le=3600)
     seed: int = 0
 
 
 @dataclass(frozen=True)
 class Restart:
-    """One engine restart: down until `down_until`, post-only until `post_only_until`."""
+    """One engine restart, in real (monotonic) seconds like the venue's own: down until
+    `down_until`, post-only until `post_only_until`. Real time, not the venue's clock: a demo
+    venue runs its prices faster, but a restart lasts as long as it lasts."""
 
-    down_until: datetime
-    post_only_until: datetime
+    down_until: float
+    post_only_until: float
 
     @classmethod
-    def at(cls, now: datetime, down_seconds: float, post_only_seconds: float) -> Restart:
-        down = now + timedelta(seconds=down_seconds)
-        return cls(down, down + timedelta(seconds=post_only_seconds))
+    def at(cls, now: float, down_seconds: float, post_only_seconds: float) -> Restart:
+        return cls(now + down_seconds, now + down_seconds + post_only_seconds)
 
-    def refusal(self, now: datetime, method: str, path: str, body: str) -> tuple[int, Any] | None:
+    def refusal(self, now: float, method: str, path: str, body: str) -> tuple[int, Any] | None:
         """The answer the engine gives instead of serving this request now, if any."""
         if not path.startswith(ORDER_PATHS) or now >= self.post_only_until:
             return None
         if now < self.down_until:
             return 425, {"error": "the matching engine is restarting, try again shortly"}
         if method == "POST" and path in ("/order", "/orders") and not _all_post_only(body):
-            wait = math.ceil((self.post_only_until - now).total_seconds())
+            wait = math.ceil(self.post_only_until - now)
             return 503, {"error": POST_ONLY_MODE, "retry_after_seconds": wait}
         return None
 

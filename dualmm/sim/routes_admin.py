@@ -111,8 +111,5 @@ class Admin:
             raise ApiError(
                 400, 'restart: expected {"down_seconds": s, "post_only_seconds": s} up to 3600'
             ) from None
-        restart = self.server.restart(down, post_only)
-        return {
-            "down_until": restart.down_until.isoformat(),
-            "post_only_until": restart.post_only_until.isoformat(),
-        }
+        self.server.restart(down, post_only)
+        return {"down_seconds": down, "post_only_seconds": post_only}

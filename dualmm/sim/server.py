@@ -39,6 +39,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from py_clob_client_v2.config import get_contract_config
 
@@ -77,6 +78,7 @@ class SimServer:
         page_size: int = 100,
         auth_secret: bytes = b"dualmm-sim",
         read_timeout_s: float = READ_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if page_size <= 0:
             raise ValueError("page_size must be positive")
@@ -88,6 +90,8 @@ class SimServer:
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
         self._restart: Restart | None = None
+        self._clock = clock
+        self._next_restart: float | None = None
         timeout = venue.rules.heartbeat_timeout_seconds
         self.heartbeats = Heartbeats(timeout, venue.cancel_all) if timeout else None
         self._httpd = HTTPServer((host, port), self, read_timeout_s)
@@ -158,9 +162,20 @@ class SimServer:
         return self._faults
 
     def restart(self, down_seconds: float = 90, post_only_seconds: float = 120) -> Restart:
-        """Restart the matching engine now (venue time): 425s, then the post-only window."""
-        self._restart = Restart.at(self.venue.now(), down_seconds, post_only_seconds)
+        """Restart the matching engine now: 425s, then the post-only window (real seconds)."""
+        self._restart = Restart.at(self._clock(), down_seconds, post_only_seconds)
         return self._restart
+
+    def _scheduled_restart(self, faults: Faults) -> None:
+        if not faults.restart_every_s:
+            self._next_restart = None
+            return
+        now = self._clock()
+        if self._next_restart is None:
+            self._next_restart = now + faults.restart_every_s
+        elif now >= self._next_restart:
+            self.restart(faults.restart_down_s, faults.restart_post_only_s)
+            self._next_restart = now + faults.restart_every_s
 
     def set_faults(self, faults: Faults) -> None:
         """Replace the faults; a new seed restarts the fault generator."""
@@ -188,10 +203,12 @@ class SimServer:
         if limit_draw < faults.rate_limit_rate:
             retry_after = {"Retry-After": str(faults.retry_after_s)}
             return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+        with self._fault_lock:
+            self._scheduled_restart(faults)
         restart = self._restart
         if restart is not None and request.path.startswith(ORDER_PATHS):
             refusal = restart.refusal(
-                self.venue.now(), request.method, request.path, request.body[:MAX_BODY_BYTES]
+                self._clock(), request.method, request.path, request.body[:MAX_BODY_BYTES]
             )
             if refusal is not None:
                 return Reply(*refusal)
