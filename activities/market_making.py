@@ -37,7 +37,7 @@ from dualmm.domain.quoting import (
     position_limit_reached,
 )
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
-from dualmm.exchange.base import Exchange, Order, PlaceOrder, WouldCross
+from dualmm.exchange.base import Exchange, Order, PlaceOrder, RetryableError, WouldCross
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
@@ -236,6 +236,11 @@ class MarketMakingActivities:
             ) from None
 
 
+# Transient venue errors a round rides out in its own loop before failing the attempt.
+_TRANSIENT_FAILURES_IN_A_ROW = 10
+_TRANSIENT_PAUSE_MAX_SECONDS = 10.0
+
+
 class _Round:
     """One attempt of `make_market`: the state between heartbeats."""
 
@@ -272,16 +277,38 @@ class _Round:
 
     async def run(self) -> MarketMakingResult:
         interval = self._request.config.quote_interval_ms / 1000
+        failures = 0
         while True:
-            await self._exchange.heartbeat()  # the venue's dead-man switch: quotes die with us
-            await self._sync_fills()
-            if position_limit_reached(
-                self._checkpoint.position,
-                self._request.config.position_limit,
-                self._market.min_order_size,
-            ):
-                return await self._hand_over()
-            leaving = await self._requote()
+            try:
+                await self._exchange.heartbeat()  # the venue's dead-man switch: quotes die with us
+                if failures:  # an answer may have been lost: look at the venue again first
+                    await self._reconcile_quotes()
+                await self._sync_fills()
+                if position_limit_reached(
+                    self._checkpoint.position,
+                    self._request.config.position_limit,
+                    self._market.min_order_size,
+                ):
+                    return await self._hand_over()
+                leaving = await self._requote()
+            except RetryableError as exc:
+                # A 5xx, a 429 or a lost answer: try again in the loop (failing the attempt
+                # would stop quoting for the activity's whole retry backoff); a venue down
+                # for longer fails the attempt and the activity's retries take over.
+                failures += 1
+                if failures >= _TRANSIENT_FAILURES_IN_A_ROW:
+                    raise
+                activity.logger.warning(
+                    "market making on %s: %s (%d in a row, retrying)",
+                    self._market.condition_id,
+                    exc,
+                    failures,
+                )
+                self._heartbeat()
+                pause = min(interval * failures, _TRANSIENT_PAUSE_MAX_SECONDS)
+                await asyncio.sleep(max(pause, exc.retry_after or 0))  # as the venue asked
+                continue
+            failures = 0
             if leaving is not None:
                 activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
                 return await self._hand_over()

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from eth_account import Account
 from py_clob_client_v2.http_helpers import helpers as sdk_http
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from dualmm.config import Settings
 from dualmm.domain.position import PositionTracker
@@ -421,8 +421,10 @@ async def test_bad_credentials_are_an_auth_error(case: Case) -> None:
     with pytest.raises(AuthError) as raised:
         await exchange.open_orders()
     assert "c2VjcmV0" not in str(raised.value) and "wrong" not in repr(exchange)
-    with pytest.raises(AuthError):
-        await ClobExchange.connect(sim_settings(server.url, "0x1234"))
+    # A malformed key is refused by the settings, without repeating it.
+    with pytest.raises(ValidationError, match="not a 32-byte hex private key") as bad:
+        sim_settings(server.url, "0x1234")
+    assert "1234" not in str(bad.value)
 
 
 @pytest.mark.parametrize("signature_type", [1, 2, 3])

@@ -456,9 +456,20 @@ class ClobExchange:
             api_key, secret, passphrase = (p.get_secret_value() for p in given if p is not None)
             creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
         else:
-            creds = await _in_thread(client.create_or_derive_api_key)
+            creds = await cls._api_creds(client)
         client.set_api_creds(creds)
         return cls(client)
+
+    @classmethod
+    async def _api_creds(cls, client: ClobClient) -> ApiCreds:
+        """Derive the key (an idempotent GET); create it only when there is none yet. (The
+        SDK's create_or_derive swallows the create's error: a 5xx or 429 on the create then
+        surfaced as a non-retryable 400 from the derive, and the worker gave up.)"""
+        try:
+            creds: ApiCreds = await _in_thread(client.derive_api_key)
+        except (InvalidOrder, NotFound):  # no key for this address yet
+            creds = await _in_thread(client.create_api_key)
+        return creds
 
     async def _sdk(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking SDK call in a thread, mapping its errors to the protocol's. After a
