@@ -37,12 +37,20 @@ from dualmm.domain.quoting import (
     position_limit_reached,
 )
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
-from dualmm.exchange.base import Exchange, Order, PlaceOrder, RetryableError, WouldCross
+from dualmm.exchange.base import (
+    Exchange,
+    ExchangeError,
+    Order,
+    PlaceOrder,
+    RetryableError,
+    WouldCross,
+)
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
 POSITION_LIMIT_SIGNAL = "position_limit"
 PROGRESS_SIGNAL = "market_progress"
+VENUE_REWARDS_EVERY_SECONDS = 60.0
 
 
 class Quote(Frozen):
@@ -84,6 +92,8 @@ class Checkpoint(Frozen):
     sequence: int = 0
     quoted_mid: Decimal | None = None  # the YES midpoint the quotes were priced at
     quoted_seconds: Decimal = Decimal(0)
+    # Liquidity rewards the venue reports for today (UTC), all markets; None: not read yet.
+    venue_rewards_today: Decimal | None = None
 
 
 class Outcome(StrEnum):
@@ -257,6 +267,7 @@ class _Round:
         self._sent_progress: Checkpoint | None = None
         self._progress_at = 0.0
         self._quoting_since: float | None = None
+        self._rewards_read_at = -VENUE_REWARDS_EVERY_SECONDS
 
     async def resume(self) -> None:
         """Take the last heartbeat (if retried), then reconcile quotes and fills with the venue."""
@@ -313,6 +324,7 @@ class _Round:
                 activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
                 return await self._hand_over()
             self._heartbeat()
+            await self._read_venue_rewards()
             await self._report_progress()
             await asyncio.sleep(interval)
 
@@ -471,6 +483,20 @@ class _Round:
 
     def _heartbeat(self) -> None:
         activity.heartbeat(self._checkpoint)
+
+    async def _read_venue_rewards(self) -> None:
+        """What the venue says we earned today, at most once per VENUE_REWARDS_EVERY_SECONDS
+        (an error leaves the last figure: it is a report, not a decision)."""
+        now = time.monotonic()
+        if now - self._rewards_read_at < VENUE_REWARDS_EVERY_SECONDS:
+            return
+        self._rewards_read_at = now
+        try:
+            earned = await self._exchange.reward_earnings(datetime.now(UTC).date())
+        except ExchangeError as exc:
+            activity.logger.info("venue rewards not read: %s", exc)
+            return
+        self._checkpoint = self._checkpoint.model_copy(update={"venue_rewards_today": earned})
 
     async def _report_progress(self) -> None:
         """Tell the parent when quotes or position changed, at most once per interval."""

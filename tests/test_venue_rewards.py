@@ -33,7 +33,7 @@ class Flat:
         return ()
 
 
-def venue(daily_rate: str, **rules: object) -> SimVenue:
+def venue(daily_rate: str, start: datetime = START, **rules: object) -> SimVenue:
     """Other makers at 0.40/0.60, outside the 3-cent band: they score nothing."""
     info = MarketInfo(
         condition_id="0xpay",
@@ -45,8 +45,8 @@ def venue(daily_rate: str, **rules: object) -> SimVenue:
         rewards_max_spread_cents=D(3),
         rewards_min_size=D(10),
     )
-    market = SimMarket(info, Flat(), START, book_seed="pay", half_spread=D("0.10"))
-    sim = SimVenue([market], ManualClock(START), rules=VenueRules(venue_rewards=True, **rules))
+    market = SimMarket(info, Flat(), start, book_seed="pay", half_spread=D("0.10"))
+    sim = SimVenue([market], ManualClock(start), rules=VenueRules(venue_rewards=True, **rules))
     sim.ensure_wallet(WALLET)
     return sim
 
@@ -102,3 +102,47 @@ async def test_the_bot_reads_what_the_venue_paid_over_http() -> None:
         assert await exchange.reward_earnings(START.date()) == D(4)
         assert await exchange.reward_earnings(START.date() - timedelta(days=1)) == 0
     assert await SimExchange(sim, WALLET).reward_earnings(START.date()) == 0
+
+
+async def test_the_round_reports_what_the_venue_paid_today() -> None:
+    import asyncio
+    from typing import Any
+
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
+    from dualmm.config import MarketMakerConfig
+    from dualmm.domain.position import PositionTracker
+
+    class NoParent:
+        def get_workflow_handle(self, workflow_id: str) -> NoParent:
+            return self
+
+        async def signal(self, name: str, arg: Any) -> None:
+            pass
+
+    # The round asks for today's (UTC) earnings: a venue whose day is today.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    sim = venue("1440", start=today)
+    quote_both_sides(sim)
+    sim.advance(3 * 60)
+    sim.cancel_all(WALLET)
+    beats: list[Checkpoint] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details[0])
+    request = MarketMakingInput(
+        parent_workflow_id="parent",
+        market=sim.market("0xpay"),
+        config=MarketMakerConfig(order_size=D(20), quote_interval_ms=20),
+        position=PositionTracker(),
+        cursor=None,
+        key_prefix="rewards",
+    )
+    activities = MarketMakingActivities(SimExchange(sim, WALLET), NoParent())  # type: ignore[arg-type]
+    running = asyncio.create_task(env.run(activities.make_market, request))
+    async with asyncio.timeout(20):
+        while not (beats and beats[-1].venue_rewards_today is not None):
+            await asyncio.sleep(0.02)
+    env.cancel()
+    await running
+    assert beats[-1].venue_rewards_today == D(3)
