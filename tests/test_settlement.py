@@ -316,3 +316,54 @@ async def test_a_sim_exchange_fill_stream_reports_the_failed_buy() -> None:
     position = position.apply_fills(later.fills)
     assert [f.status for f in later.fills] == ["FAILED"] and position.yes_qty == 0
     assert isinstance(later.fills[0], Fill) and later.fills[0].token is Token.YES
+
+
+async def test_a_matched_exit_is_not_followed_by_a_second_full_size_sell() -> None:
+    """MARKET crosses at once; the trade is only MATCHED (settling) when the loop looks again:
+    the position already shows it, so nothing is sold twice."""
+    from datetime import timedelta
+
+    from dualmm.config import LiquidationConfig
+    from dualmm.replay import replay_market
+
+    venue = venue_with(LAG)
+    venue.credit(WALLET, "201", D(20))
+    config = LiquidationConfig(stop_loss_threshold=D(-1))  # 20 at 0.60, mid 0.50: -2 USDC
+    replay = await replay_market(
+        venue,
+        SimExchange(venue, WALLET),
+        market().info,
+        PositionTracker.opening(Token.YES, D(20), D("0.60")),
+        config,
+        START,
+        START + timedelta(minutes=5),
+    )
+    assert [(o.price, o.size) for o in replay.orders] == [(D("0.45"), D(20))]
+    assert replay.status == "closed" and sum(f.size for f in replay.fills) == 20
+    sold = [t for t in venue.trades(WALLET) if t.side is Side.SELL]
+    assert sum(t.size for t in sold) == 20
+
+
+async def test_over_http_a_matched_exit_the_venue_no_longer_shows_is_found_through_its_trades(
+    lagging_server: SimServer,
+) -> None:
+    """The documented wire form: GET /data/order answers nothing for the matched SELL."""
+    from datetime import timedelta
+
+    from dualmm.config import LiquidationConfig
+    from dualmm.replay import replay_market
+
+    exchange = await _connect(lagging_server)
+    venue = lagging_server.venue
+    venue.credit(exchange._client.builder.funder, "201", D(20))
+    replay = await replay_market(
+        venue,
+        exchange,
+        market().info,
+        PositionTracker.opening(Token.YES, D(20), D("0.60")),
+        LiquidationConfig(stop_loss_threshold=D(-1)),
+        START,
+        START + timedelta(minutes=5),
+    )
+    assert [(o.price, o.size) for o in replay.orders] == [(D("0.45"), D(20))]
+    assert replay.status == "closed"
