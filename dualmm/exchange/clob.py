@@ -524,7 +524,7 @@ class ClobExchange:
 
     async def midpoint(self, token_id: str) -> Decimal:
         raw = await self._sdk(self._client.get_midpoint, token_id)
-        return dec(raw["mid"])
+        return dec(raw["mid"] if "mid" in raw else raw["mid_price"])  # the SDK's, the docs' name
 
     async def tick_size(self, token_id: str) -> Decimal:
         cached = self._ticks.get(token_id)
