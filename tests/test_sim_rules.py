@@ -30,3 +30,25 @@ def test_each_switch_can_be_set_and_the_kind_venue_asked_for() -> None:
 def test_a_bad_switch_is_one_line_naming_it(setting: str) -> None:
     with pytest.raises(UsageError, match="--rule"):
         venue_rules(False, [setting])
+
+
+def test_a_harsh_venue_saves_and_resumes_mid_settlement(tmp_path: object) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from pathlib import Path
+
+    from dualmm.domain.types import Side
+    from dualmm.sim.clock import WallClock
+    from dualmm.sim.snapshot import load_venue, save_venue
+    from dualmm.sim.venue import SimVenue
+
+    now = datetime.now(UTC)
+    venue = SimVenue.synthetic(2, 0, WallClock(now), rules=VenueRules.harsh())
+    market = venue.markets()[0]
+    venue.ensure_wallet("0xab")
+    venue.place("0xab", "cross", market.yes_token_id, Side.BUY, Decimal("0.99"), Decimal(10))
+    path = Path(str(tmp_path)) / "venue.pickle"
+    save_venue(venue, path)
+    again = load_venue(path, speed=1.0)
+    assert again.rules == VenueRules.harsh()
+    assert [t.status.value for t in again.trades("0xab")] == ["MATCHED"]  # still settling

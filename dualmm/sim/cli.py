@@ -121,6 +121,13 @@ def register(app: typer.Typer) -> None:
                 "--rule failed_trade_rate=0.05 --rule status_spelling=sdk.",
             ),
         ] = None,
+        state: Annotated[
+            Path | None,
+            typer.Option(
+                "--state",
+                help="Resume the venue saved in this file (if any) and save it here on stop.",
+            ),
+        ] = None,
     ) -> None:
         """Run the simulated CLOB until Ctrl-C; prints its URL and a throwaway test key."""
         import signal
@@ -136,7 +143,16 @@ def register(app: typer.Typer) -> None:
 
         amount = _fund(fund)
         rules = venue_rules(kind, rule or [])
-        if scenario is not None:
+        resumed = state is not None and state.exists()
+        if state is not None and resumed:
+            from dualmm.sim.snapshot import load_venue
+
+            try:
+                venue = load_venue(state, speed)
+            except Exception as exc:  # a foreign or damaged file: say which
+                raise UsageError(f"--state {state}: cannot load: {exc}") from None
+            source = f"the venue saved in {state}, at {venue.now().isoformat()}"
+        elif scenario is not None:
             try:
                 loaded = load_scenario(scenario)
             except ScenarioError as exc:
@@ -177,7 +193,7 @@ def register(app: typer.Typer) -> None:
 
         account = Account.create()
         venue.ensure_wallet(account.address)
-        if scenario is not None:
+        if scenario is not None and not resumed:
             for market in loaded.markets:  # the test wallet starts with the scenario's positions
                 if market.position is not None:
                     token_id = market.info().token_id(market.position.held)
@@ -200,4 +216,9 @@ def register(app: typer.Typer) -> None:
             pass
         finally:
             server.stop()
+            if state is not None:
+                from dualmm.sim.snapshot import save_venue
+
+                save_venue(venue, state)
+                print(f"dualmm sim-server: venue saved in {state}", flush=True)
         print("dualmm sim-server: stopped", flush=True)

@@ -26,8 +26,9 @@ ZERO = Decimal(0)
 class RewardLedger:
     def __init__(self, min_order_age: timedelta = timedelta(0)) -> None:
         self.min_order_age = min_order_age
-        # (day, wallet, condition id) -> earned that day, paid or not yet
-        self.earned: defaultdict[tuple[date, str, str], Decimal] = defaultdict(lambda: ZERO)
+        # (day, wallet, condition id) -> earned that day, paid or not yet (plain dicts: the
+        # venue is pickled by dualmm.sim.snapshot)
+        self.earned: dict[tuple[date, str, str], Decimal] = {}
         self.paid_days: dict[tuple[date, str], Decimal] = {}  # (day, wallet) -> paid out
         self._closed: set[date] = set()
 
@@ -62,7 +63,8 @@ class RewardLedger:
             return
         for address, score in scores.items():
             if score > 0:
-                self.earned[(at.date(), address, info.condition_id)] += pool * score / total
+                key = (at.date(), address, info.condition_id)
+                self.earned[key] = self.earned.get(key, ZERO) + pool * score / total
 
     def close_days_before(self, day: date) -> dict[str, Decimal]:
         """Pay out every finished day not paid yet: wallet -> amount to credit."""
