@@ -65,8 +65,10 @@ from dualmm.exchange.base import (
     ExchangeError,
     FillPage,
     InvalidOrder,
+    MergeReport,
     NonRetryableError,
     NotFound,
+    NotSupported,
     Order,
     OrderStatus,
     OrderType,
@@ -811,6 +813,12 @@ class ClobExchange:
             all_pages, lambda cursor: fetch(TRADES, query, cursor)
         )
         return trades
+
+    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+        """Not wired: `mergePositions` is an on-chain call (web3.py for an EOA wallet, the
+        relayer for a proxy wallet), not a CLOB endpoint. Refused, so the liquidation sells
+        the net position and leaves the pairs for a later merge or resolution."""
+        raise NotSupported("merging pairs is not wired for the CLOB adapter yet")
 
     async def balances(self, token_ids: list[str]) -> Balances:
         collateral = await self._balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
