@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from dualmm.config import LiquidationConfig, describe_validation_error
+from dualmm.config import LiquidationConfig, OrchestratorConfig, describe_validation_error
 
 
 class UsageError(Exception):
@@ -82,6 +82,26 @@ LiqBlockLosing = Annotated[
     typer.Option(
         "--liq-block-losing/--no-liq-block-losing",
         help="Never quote PASSIVE/SKEWED below cost plus margin.",
+    ),
+]
+
+RerankMinutes = Annotated[
+    int | None,
+    typer.Option(
+        "--rerank-minutes",
+        help="Re-rank the markets, the active one included, this often (and when a "
+        "liquidation finishes); 0: a round ends only at the limit. [default: "
+        f"{OrchestratorConfig.model_fields['rerank_minutes'].default}]",
+        envvar="DUALMM_RERANK_MINUTES",
+    ),
+]
+SwitchMargin = Annotated[
+    str | None,
+    typer.Option(
+        "--switch-margin",
+        help="Leave the active market for one earning over 1 + this times as much per USDC. "
+        f"[default: {OrchestratorConfig.model_fields['switch_margin'].default}]",
+        envvar="DUALMM_SWITCH_MARGIN",
     ),
 ]
 

@@ -24,6 +24,8 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
+    RerankMinutes,
+    SwitchMargin,
     UsageError,
     decimal_flag,
     hard_exit,
@@ -98,6 +100,8 @@ def orchestrator_config(
     requote_threshold: str | None = None,
     position_limit: str | None = None,
     quote_interval: int | None = None,
+    rerank_minutes: int | None = None,
+    switch_margin: str | None = None,
     **liquidation_flags: Any,
 ) -> OrchestratorConfig:
     """An OrchestratorConfig from the file (if any) and the given flags; flags win, and
@@ -117,6 +121,8 @@ def orchestrator_config(
         "bot_id": bot_id,
         "dual_market_mode": dual_market_mode,
         "liquidity_budget": decimal_flag("--liquidity-budget", liquidity_budget),
+        "rerank_minutes": rerank_minutes,
+        "switch_margin": decimal_flag("--switch-margin", switch_margin),
         "market_maker": {k: v for k, v in maker.items() if v is not None},
         "liquidation": liquidation,
     }
@@ -291,6 +297,8 @@ def register(app: typer.Typer) -> None:
         timeout: LiqTimeout = None,
         check_interval: LiqCheckInterval = None,
         block_losing: LiqBlockLosing = True,
+        rerank_minutes: RerankMinutes = None,
+        switch_margin: SwitchMargin = None,
     ) -> None:
         """Start the bot's ActiveMarketWorkflow, or attach to the one already running.
 

@@ -86,6 +86,12 @@ class OrchestratorConfig(_Config):
     # failed, and how long a market whose round failed for good is left out of the picks.
     idle_seconds: int = Field(30, gt=0, le=86_400)
     failed_market_cooldown_seconds: int = Field(600, gt=0, le=7 * 86_400)
+    # Re-rank the markets, the active one included, every this many minutes and whenever a
+    # liquidation finishes; move when the best earns over `1 + switch_margin` times the
+    # active one per USDC and the active position is below the minimum order size
+    # (`dualmm.domain.rotation`). 0 minutes: a round ends only at the limit.
+    rerank_minutes: int = Field(15, ge=0, le=7 * 1440)
+    switch_margin: Decimal = Field(Decimal("0.2"), ge=0, le=100)
 
 
 class Settings(BaseSettings):
