@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint typecheck check clean lock
+.PHONY: venv demo test lint typecheck check clean lock chaos
 
 $(BIN)/dualmm: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(BIN)/dualmm
 
 test: $(BIN)/dualmm
 	$(BIN)/pytest -q
+
+# The full chaos run (15 minutes of kills, restarts and faults, then the audit).
+chaos: $(BIN)/dualmm
+	$(BIN)/python tests/chaos/chaos.py --minutes 15
 
 lint: $(BIN)/dualmm
 	$(BIN)/ruff check .

@@ -38,7 +38,7 @@ from dualmm.domain.quoting import (
 )
 from dualmm.domain.rotation import market_to_quote
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
-from dualmm.exchange.base import Exchange, Order, PlaceOrder
+from dualmm.exchange.base import Exchange, Order, PlaceOrder, RetryableError
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
@@ -243,6 +243,11 @@ class MarketMakingActivities:
             ) from None
 
 
+# Transient venue errors a round rides out in its own loop before failing the attempt.
+_TRANSIENT_FAILURES_IN_A_ROW = 10
+_TRANSIENT_PAUSE_MAX_SECONDS = 10.0
+
+
 class _Round:
     """One attempt of `make_market`: the state between heartbeats."""
 
@@ -279,15 +284,36 @@ class _Round:
 
     async def run(self) -> MarketMakingResult:
         interval = self._request.config.quote_interval_ms / 1000
+        failures = 0
         while True:
-            await self._sync_fills()
-            if position_limit_reached(
-                self._checkpoint.position,
-                self._request.config.position_limit,
-                self._market.min_order_size,
-            ):
-                return await self._hand_over()
-            leaving = await self._requote()
+            try:
+                if failures:  # an answer may have been lost: look at the venue again first
+                    await self._reconcile_quotes()
+                await self._sync_fills()
+                if position_limit_reached(
+                    self._checkpoint.position,
+                    self._request.config.position_limit,
+                    self._market.min_order_size,
+                ):
+                    return await self._hand_over()
+                leaving = await self._requote()
+            except RetryableError as exc:
+                # A 5xx, a 429 or a lost answer: try again in the loop (failing the attempt
+                # would stop quoting for the activity's whole retry backoff); a venue down
+                # for longer fails the attempt and the activity's retries take over.
+                failures += 1
+                if failures >= _TRANSIENT_FAILURES_IN_A_ROW:
+                    raise
+                activity.logger.warning(
+                    "market making on %s: %s (%d in a row, retrying)",
+                    self._market.condition_id,
+                    exc,
+                    failures,
+                )
+                self._heartbeat()
+                await asyncio.sleep(min(interval * failures, _TRANSIENT_PAUSE_MAX_SECONDS))
+                continue
+            failures = 0
             if leaving is not None:
                 activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
                 return await self._hand_over()

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 
-from dualmm.config import LiquidationConfig, OrchestratorConfig, describe_validation_error
+from dualmm.config import (
+    BOT_ID_PATTERN,
+    LiquidationConfig,
+    OrchestratorConfig,
+    Settings,
+    describe_settings_error,
+    describe_validation_error,
+)
 
 
 class UsageError(Exception):
@@ -27,6 +36,58 @@ def hard_exit(code: int = 0) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """The process settings from the environment (plus `overrides` from flags) and the secret
+    files in DUALMM_SECRETS_DIR; a bad one is a UsageError naming its variable, or the flag in
+    `flags` (field -> flag) that set it."""
+    overrides = {**secret_files(), **overrides}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        message = describe_settings_error(exc)
+        field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+        if flags and field in flags and field in overrides:
+            message = message.replace(Settings.env_name(field), flags[field], 1)
+        raise UsageError(message) from None
+
+
+def secret_files() -> dict[str, str]:
+    """The secrets in DUALMM_SECRETS_DIR (one file per field) that the environment lacks."""
+    directory = os.environ.get("DUALMM_SECRETS_DIR")
+    if not directory:
+        return {}
+    found: dict[str, str] = {}
+    for field in Settings.SECRET_FIELDS:
+        path = Path(directory) / field
+        if Settings.env_name(field) in os.environ or not path.is_file():
+            continue
+        try:
+            found[field] = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"DUALMM_SECRETS_DIR: cannot read {path}: {exc}") from None
+    return found
+
+
+def check_secret_files_private() -> None:
+    """Refuse (for --live) secret files that other users can read."""
+    directory = os.environ.get("DUALMM_SECRETS_DIR")
+    if not directory:
+        return
+    for field in Settings.SECRET_FIELDS:
+        path = Path(directory) / field
+        if path.is_file() and path.stat().st_mode & 0o004:
+            raise UsageError(
+                f"DUALMM_SECRETS_DIR: {path} is readable by every user; "
+                f"refusing --live (chmod 600 {path})"
+            )
+
+
+def check_bot_id(bot_id: str) -> str:
+    if not 0 < len(bot_id) <= 100 or re.fullmatch(BOT_ID_PATTERN, bot_id) is None:
+        raise UsageError(f"--bot-id: {bot_id[:40]!r} is not 1-100 of A-Z a-z 0-9 _ . -")
+    return bot_id
 
 
 # The seed's liquidation flags, shared by `dualmm replay` and `dualmm orchestrate`.
@@ -144,6 +205,13 @@ def liquidation_config(
 ) -> LiquidationConfig:
     """A LiquidationConfig from the seed's flags; anything unset keeps the seed's default."""
     flags = _LIQUIDATION_FLAGS
+    # Contradictions: a value for a rule that the same command line switches off.
+    if not stop_loss and stop_loss_threshold is not None:
+        raise UsageError("--liq-stop-loss-threshold: given with --no-liq-stop-loss")
+    if not block_losing and profit_margin is not None:
+        raise UsageError(
+            "--liq-profit-margin: given with --no-liq-block-losing (the margin is only the floor)"
+        )
     values: dict[str, object] = {
         "min_profit_margin": decimal_flag(flags["min_profit_margin"], profit_margin),
         "skew_start_minutes": decimal_flag(flags["skew_start_minutes"], skew_start),

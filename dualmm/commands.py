@@ -8,6 +8,7 @@ environment, which wins over the file; anything unset keeps the default `--help`
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,12 +35,14 @@ from dualmm.cliutil import (
 from dualmm.config import (
     MarketMakerConfig,
     OrchestratorConfig,
+    Settings,
     describe_validation_error,
 )
 from dualmm.runtime import (
     BotId,
     bot_mode,
     run_client_command,
+    run_or_fail,
     settings,
     start_or_attach,
 )
@@ -70,13 +73,25 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The TOML file's table, as OrchestratorConfig fields (validated with the flags)."""
     import tomllib
 
+    from dualmm import jsonio
+
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise UsageError(f"--config {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
+        data = jsonio.read_file(path, max_bytes=_MAX_CONFIG_BYTES)
+    except jsonio.JsonInputError as exc:
+        raise UsageError(f"--config {path}: {exc}") from None
+    # tomllib recurses per nesting level: bound it first (see dualmm.jsonio).
+    if jsonio.nesting_depth(data) > jsonio.MAX_DEPTH:
+        raise UsageError(f"--config {path}: nested more than {jsonio.MAX_DEPTH} levels deep")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--config {path}: not UTF-8 (byte {exc.start})") from None
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
+        message = " ".join(str(exc).split())[:200]
+        raise UsageError(f"--config {path}: not valid TOML: {message}") from None
+
+
+_MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +150,56 @@ def orchestrator_config(
     try:
         return OrchestratorConfig.model_validate(values)
     except ValidationError as exc:
-        raise UsageError(f"{where}: {describe_validation_error(exc)}") from None
+        message = describe_validation_error(exc)
+        field, _, reason = message.partition(": ")
+        if field in _ORCHESTRATOR_FLAGS:
+            message = f"{_ORCHESTRATOR_FLAGS[field]} ({field}): {reason}"
+        raise UsageError(f"{where}: {message}") from None
+
+
+# The config field each `orchestrate` flag sets, so an error names the flag the operator typed.
+_ORCHESTRATOR_FLAGS = {
+    "bot_id": "--bot-id",
+    "liquidity_budget": "--liquidity-budget",
+    "market_maker.order_size": "--order-size",
+    "market_maker.spread_fraction": "--spread-fraction",
+    "market_maker.requote_threshold": "--requote-threshold",
+    "market_maker.position_limit": "--position-limit",
+    "market_maker.quote_interval_ms": "--quote-interval",
+}
+
+
+async def check_position_limit(config: Settings, limit: Decimal) -> None:
+    """Refuse a position limit below every reward market's minimum order size (the bot could
+    never quote). Read-only public data, no key; skipped with a warning when the venue does
+    not answer (the worker may reach a venue this process cannot)."""
+    import logging
+    import sys
+
+    from dualmm.exchange.base import ExchangeError
+    from dualmm.exchange.clob import ClobExchange
+    from dualmm.exchange.factory import venue_settings
+
+    logging.getLogger("py_clob_client_v2").addHandler(logging.NullHandler())
+    try:
+        venue = await ClobExchange.connect(venue_settings(config), read_only=True)
+        markets = await asyncio.wait_for(venue.reward_markets(), _PREFLIGHT_SECONDS)
+    except (ExchangeError, TimeoutError) as exc:
+        print(
+            f"warning: --position-limit not checked against the venue's markets ({exc})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    sizes = [m.info.min_order_size for m in markets if m.active and m.accepting_orders]
+    if sizes and limit < min(sizes):
+        raise UsageError(
+            f"--position-limit: {limit} is below every market's minimum order size "
+            f"(the smallest of {len(sizes)} is {min(sizes)}): the bot could never quote"
+        )
+
+
+_PREFLIGHT_SECONDS = 15
 
 
 def _given(ctx: typer.Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -310,6 +374,7 @@ def register(app: typer.Typer) -> None:
             given.pop(name, None)
         config = orchestrator_config(config_file=config_file, **given)
         mode = bot_mode(settings(), live=live, dry_run=dry_run)
+        run_or_fail(check_position_limit(settings(), config.market_maker.position_limit))
 
         async def body(client: Client) -> None:
             handle, started = await start_or_attach(
@@ -337,7 +402,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--watch", help="Refresh in place until Ctrl-C.")
         ] = False,
         interval: Annotated[
-            float, typer.Option("--interval", help="Seconds between refreshes (--watch).", min=0.2)
+            float,
+            typer.Option(
+                "--interval", help="Seconds between refreshes (--watch).", min=0.2, max=3600
+            ),
         ] = 2.0,
     ) -> None:
         """Is the bot alive and making money: state and mode, P&L (realized, unrealized at the

@@ -6,14 +6,31 @@ only in `Settings`, which workers read from their own environment.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dualmm.domain.types import Stage
+
+# Bounds, checked once here. A duration becomes a Temporal timer (and a Python timedelta and
+# the replay's clock); a year is far beyond any sensible stage boundary and safe everywhere.
+MAX_TIMER_MINUTES = Decimal(365 * 24 * 60)
+MAX_INTERVAL_MS = 24 * 60 * 60 * 1000  # a check or quote loop at most once a day
+MAX_SHARES = Decimal(10**9)  # far above any Polymarket market's depth
+MAX_USDC = Decimal(10**12)
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -22,6 +39,14 @@ def describe_validation_error(error: ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """The first problem of a Settings error, named by its environment variable."""
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{Settings.env_name(field)}: {message}" if field else message
 
 
 class _Config(BaseModel):
@@ -33,15 +58,15 @@ class LiquidationConfig(_Config):
 
     min_profit_margin: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
     block_losing_quotes: bool = True
-    skew_start_minutes: Decimal = Field(Decimal(5), ge=0)
+    skew_start_minutes: Decimal = Field(Decimal(5), ge=0, le=MAX_TIMER_MINUTES)
     skew_per_minute: Decimal = Field(Decimal("0.002"), ge=0, lt=1)
     max_skew: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
     stop_loss_enabled: bool = True
-    stop_loss_threshold: Decimal = Field(Decimal(-10), le=0)
+    stop_loss_threshold: Decimal = Field(Decimal(-10), le=0, ge=-MAX_USDC)
     stop_loss_stage: Stage = Stage.MARKET
-    timeout_minutes: Decimal = Field(Decimal(60), gt=0)
+    timeout_minutes: Decimal = Field(Decimal(60), gt=0, le=MAX_TIMER_MINUTES)
     timeout_stage: Stage = Stage.AGGRESSIVE
-    price_check_interval_ms: int = Field(30_000, gt=0)
+    price_check_interval_ms: int = Field(30_000, gt=0, le=MAX_INTERVAL_MS)
     aggressive_offset: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
     market_offset: Decimal = Field(Decimal("0.05"), ge=0, lt=1)
 
@@ -60,12 +85,12 @@ class LiquidationConfig(_Config):
 class MarketMakerConfig(_Config):
     """Active-market quoting parameters."""
 
-    order_size: Decimal = Field(Decimal(50), gt=0)
+    order_size: Decimal = Field(Decimal(50), gt=0, le=MAX_SHARES)
     # Quote this fraction of the reward band away from the midpoint (closer earns more).
     spread_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
     requote_threshold: Decimal = Field(Decimal("0.005"), gt=0, lt=1)
-    position_limit: Decimal = Field(Decimal(100), gt=0)
-    quote_interval_ms: int = Field(5_000, gt=0)
+    position_limit: Decimal = Field(Decimal(100), gt=0, le=MAX_SHARES)
+    quote_interval_ms: int = Field(5_000, gt=0, le=MAX_INTERVAL_MS)
 
     def check_market(self, min_order_size: Decimal) -> None:
         """Reject a position limit below the market's minimum order size."""
@@ -76,10 +101,13 @@ class MarketMakerConfig(_Config):
             )
 
 
+BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
 class OrchestratorConfig(_Config):
-    bot_id: str = Field("dualmm", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    bot_id: str = Field("dualmm", min_length=1, max_length=100, pattern=BOT_ID_PATTERN)
     dual_market_mode: bool = True
-    liquidity_budget: Decimal = Field(Decimal(1000), gt=0)
+    liquidity_budget: Decimal = Field(Decimal(1000), gt=0, le=MAX_USDC)
     market_maker: MarketMakerConfig = MarketMakerConfig()
     liquidation: LiquidationConfig = LiquidationConfig()
     # How long the bot waits before looking again when no market qualifies or discovery
@@ -106,8 +134,8 @@ class Settings(BaseSettings):
     clob_url: str = "http://127.0.0.1:8765"
     # HTTP timeout of py-clob-client-v2 (one httpx client per process); a timed-out POST may
     # still have been accepted, so placements reconcile before trying again.
-    clob_timeout_seconds: float = Field(5.0, gt=0)
-    chain_id: int = 137
+    clob_timeout_seconds: float = Field(5.0, gt=0, le=600, allow_inf_nan=False)
+    chain_id: int = Field(137, gt=0, le=2**32)
     private_key: SecretStr | None = None
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
@@ -116,9 +144,75 @@ class Settings(BaseSettings):
     funder: str | None = None
 
     temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
+    temporal_namespace: str = Field("default", min_length=1, max_length=255)
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
-    task_queue: str = "dualmm"
+    task_queue: str = Field("dualmm", min_length=1, max_length=255)
+    # Worker capacity (bench/capacity.py): threads for the blocking exchange client (asyncio's
+    # default pool has min(32, cores + 4) = 6 here) and workflows kept in the sticky cache (a
+    # workflow evicted from it replays its whole history on its next task).
+    worker_threads: int = Field(32, ge=1, le=512)
+    worker_cache: int = Field(5000, ge=0, le=100_000)
 
+    # A directory of secret files named after the fields (private_key, api_secret, ...), e.g.
+    # systemd's $CREDENTIALS_DIRECTORY: read by `dualmm.cliutil.load_settings` when the
+    # variable itself is not set.
     secrets_dir: Path | None = None
+
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "private_key",
+        "api_key",
+        "api_secret",
+        "api_passphrase",
+        "temporal_api_key",
+    )
+
+    @staticmethod
+    def env_name(field: str) -> str:
+        return f"DUALMM_{field.upper()}"
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, address: str) -> str:
+        match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})", address)
+        if match is None or not 1 <= int(match.group(2)) <= 65535:
+            raise ValueError(f"{address!r} is not host:port (port 1-65535), e.g. 127.0.0.1:7233")
+        return address
+
+    @field_validator("clob_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return check_http_url(url)
+
+    @field_validator("funder")
+    @classmethod
+    def _address(cls, funder: str | None) -> str | None:
+        if funder is not None and re.fullmatch(r"0x[0-9A-Fa-f]{40}", funder) is None:
+            raise ValueError("not a 0x-prefixed 20-byte hex address")
+        return funder
+
+    @field_validator("private_key")
+    @classmethod
+    def _key(cls, key: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the value.
+        if (
+            key is not None
+            and re.fullmatch(r"(0x)?[0-9A-Fa-f]{64}", key.get_secret_value().strip()) is None
+        ):
+            raise ValueError("not a 32-byte hex private key")
+        return key
+
+
+def check_http_url(url: str) -> str:
+    """An http(s) URL with a host (and a valid port), or ValueError saying what is wrong."""
+    if not url or any(ch.isspace() for ch in url):
+        raise ValueError(f"{url!r} is not a URL")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port out of range
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s)://host[:port] URL")
+    del port
+    return url

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dualmm.cliutil import UsageError, decimal_flag, fail
+from dualmm.cliutil import UsageError, decimal_flag, fail, load_settings
 from dualmm.domain.types import Frozen
 
 if TYPE_CHECKING:
@@ -208,10 +208,6 @@ def print_table(estimates: list[MarketEstimate], venue: str) -> None:
 
 
 def _settings(exchange: str | None, url: str | None) -> Settings:
-    from pydantic import ValidationError
-
-    from dualmm.config import Settings, describe_validation_error
-
     overrides: dict[str, Any] = {}
     if exchange is not None:
         if exchange not in EXCHANGES:
@@ -219,10 +215,7 @@ def _settings(exchange: str | None, url: str | None) -> Settings:
         overrides["exchange"] = exchange
     if url is not None:
         overrides["clob_url"] = url
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise UsageError(f"settings: {describe_validation_error(exc)}") from None
+    return load_settings({"clob_url": "--url", "exchange": "--exchange"}, **overrides)
 
 
 async def _open_exchange(
@@ -287,13 +280,19 @@ def markets(
     ] = "24",
     seed: Annotated[int, typer.Option("--seed", help="In-process simulator seed.")] = 7,
     sim_markets: Annotated[
-        int, typer.Option("--sim-markets", min=1, help="In-process simulator market count.")
+        int,
+        typer.Option("--sim-markets", min=1, max=1000, help="In-process simulator market count."),
     ] = 12,
 ) -> None:
     """Rank the venue's reward markets by estimated daily earnings per USDC."""
     from pydantic import ValidationError
 
-    from dualmm.config import MarketMakerConfig, OrchestratorConfig, describe_validation_error
+    from dualmm.config import (
+        MAX_USDC,
+        MarketMakerConfig,
+        OrchestratorConfig,
+        describe_validation_error,
+    )
     from dualmm.exchange.base import ExchangeError
 
     settings = _settings(exchange, url)
@@ -312,7 +311,8 @@ def markets(
         size = decimal_flag("--order-size", order_size)
         config = MarketMakerConfig(**({"order_size": size} if size is not None else {}))
     except ValidationError as exc:
-        raise UsageError(describe_validation_error(exc)) from None
+        message = describe_validation_error(exc)
+        raise UsageError(message.replace("order_size", "--order-size", 1)) from None
     if not Decimal(0) <= filters.min_price <= filters.max_price <= 1:
         raise UsageError("--min-price/--max-price: need 0 <= min <= max <= 1")
     if not Decimal(0) <= filters.min_hours_to_end <= MAX_HOURS_TO_END:
@@ -324,8 +324,8 @@ def markets(
     max_capital = decimal_flag("--liquidity", liquidity)
     if max_capital is None:
         max_capital = OrchestratorConfig().liquidity_budget
-    if max_capital <= 0:
-        raise UsageError("--liquidity: must be positive")
+    if not Decimal(0) < max_capital <= MAX_USDC:
+        raise UsageError(f"--liquidity: need USDC in (0, {MAX_USDC}]")
 
     async def run() -> tuple[list[MarketEstimate], str]:
         from datetime import UTC

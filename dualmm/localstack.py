@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         duration: Annotated[
-            int | None, typer.Option("--duration", help="Stop after this many seconds.", min=1)
+            int | None,
+            typer.Option(
+                "--duration", help="Stop after this many seconds.", min=1, max=_DEMO_MAX_SECONDS
+            ),
         ] = None,
     ) -> None:
         """Dev server (UI on :8233) + simulator + worker + orchestrator; Ctrl-C stops all."""
@@ -38,6 +41,7 @@ DEMO_UI = "http://localhost:8233"
 _DEMO_TEMPORAL_PORT = 7233
 _DEMO_SIM_SPEED = "300"  # simulated seconds per second: prices move enough to fill in minutes
 _DEMO_STATUS_EVERY = 5.0
+_DEMO_MAX_SECONDS = 30 * 24 * 3600
 # Small positions, a quick quote loop and short liquidation stages, so every part shows soon.
 _DEMO_ORCHESTRATE = (
     *("--bot-id", DEMO_BOT, "--order-size", "50", "--position-limit", "50"),

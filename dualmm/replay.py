@@ -34,7 +34,7 @@ from dualmm.cliutil import (
 )
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState, RestingOrder, elapsed_seconds, step
-from dualmm.domain.position import PositionTracker, record_fills
+from dualmm.domain.position import PositionTracker, absorb_fills
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Stage
 from dualmm.exchange.base import Exchange, OrderStatus, PlaceOrder
 from dualmm.exchange.sync import still_resting, sync_market
@@ -154,8 +154,7 @@ async def replay_market(
             exchange, market, cursor, resting.order_id if resting else None, now
         )
         cursor = synced.cursor
-        position = position.apply_fills(synced.fills)
-        fills = record_fills(fills, synced.fills, placed_ids)
+        position, fills = absorb_fills(position, fills, synced.fills, placed_ids)
         if resting is not None:
             remaining = synced.resting_remaining
             resting = None if remaining is None else resting.model_copy(update={"size": remaining})

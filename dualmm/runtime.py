@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 
-from dualmm.cliutil import UsageError, hard_exit
-from dualmm.config import OrchestratorConfig, Settings, describe_validation_error
+from dualmm.cliutil import UsageError, check_bot_id, hard_exit, load_settings
+from dualmm.config import OrchestratorConfig, Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
@@ -30,7 +29,10 @@ _T = TypeVar("_T")
 BotId = Annotated[
     str,
     typer.Option(
-        "--bot-id", help="Which bot (workflow active-market-<id>).", envvar="DUALMM_BOT_ID"
+        "--bot-id",
+        help="Which bot (workflow active-market-<id>).",
+        envvar="DUALMM_BOT_ID",
+        callback=check_bot_id,
     ),
 ]
 Live = Annotated[
@@ -43,10 +45,7 @@ Live = Annotated[
 
 
 def settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise UsageError(f"settings: {describe_validation_error(exc)}") from None
+    return load_settings()
 
 
 # -- Temporal plumbing (used by the CLI, worker.py, starter.py and the tests) -------------------

@@ -9,7 +9,6 @@ band, `[[distance_cents, size], ...]` on each side of the YES book, moving with 
 from __future__ import annotations
 
 import hashlib
-import json
 from bisect import bisect_right
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +17,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from dualmm.config import describe_validation_error
+from dualmm import jsonio
+from dualmm.config import MAX_SHARES, MAX_USDC, describe_validation_error
 from dualmm.domain.prices import check_tick
 from dualmm.domain.types import Frozen, MarketInfo, Token
 
@@ -27,21 +27,28 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message says what is wrong."""
 
 
+# Bounds: a scenario is simulated minute by minute and its times become datetimes.
+MAX_PATH_SECONDS = 10 * 365 * 24 * 3600
+MAX_PATH_POINTS = 1_000_000
+MAX_MARKETS = 10_000
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 class ScenarioPosition(Frozen):
     held: Token
-    qty: Decimal = Field(gt=0)
+    qty: Decimal = Field(gt=0, le=MAX_SHARES)
     avg_cost: Decimal = Field(gt=0, lt=1)
 
 
 class ScenarioMarket(Frozen):
-    condition_id: str = Field(min_length=1)
-    question: str = ""
+    condition_id: str = Field(min_length=1, max_length=200)
+    question: str = Field("", max_length=2_000)
     tick_size: Decimal
-    min_order_size: Decimal = Field(gt=0)
-    rewards_daily_rate: Decimal = Field(Decimal(0), ge=0)
-    rewards_max_spread_cents: Decimal = Field(Decimal(0), ge=0)
-    rewards_min_size: Decimal = Field(Decimal(0), ge=0)
-    path: tuple[tuple[int, Decimal], ...] = Field(min_length=1)
+    min_order_size: Decimal = Field(gt=0, le=MAX_SHARES)
+    rewards_daily_rate: Decimal = Field(Decimal(0), ge=0, le=MAX_USDC)
+    rewards_max_spread_cents: Decimal = Field(Decimal(0), ge=0, le=100)
+    rewards_min_size: Decimal = Field(Decimal(0), ge=0, le=MAX_SHARES)
+    path: tuple[tuple[int, Decimal], ...] = Field(min_length=1, max_length=MAX_PATH_POINTS)
     position: ScenarioPosition | None = None
     competition: tuple[tuple[Decimal, Decimal], ...] | None = None
 
@@ -68,6 +75,8 @@ class ScenarioMarket(Frozen):
         for seconds, mid in self.path:
             if seconds < 0:
                 raise ValueError(f"path: negative time {seconds}")
+            if seconds > MAX_PATH_SECONDS:
+                raise ValueError(f"path: time {seconds}s is beyond {MAX_PATH_SECONDS}s (10 years)")
             if seconds <= previous:
                 raise ValueError(f"path: times must be strictly increasing (at {seconds}s)")
             if not Decimal(0) < mid < Decimal(1):
@@ -107,10 +116,10 @@ class ScenarioMarket(Frozen):
 class Scenario(Frozen):
     model_config = Frozen.model_config | {"extra": "ignore"}
 
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
     start: datetime
-    markets: tuple[ScenarioMarket, ...] = Field(min_length=1)
+    markets: tuple[ScenarioMarket, ...] = Field(min_length=1, max_length=MAX_MARKETS)
     expect: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("start")
@@ -118,6 +127,8 @@ class Scenario(Frozen):
     def _aware(cls, start: datetime) -> datetime:
         if start.tzinfo is None:
             raise ValueError("start must carry a timezone (e.g. 2026-01-21T12:00:00Z)")
+        if not FIRST_YEAR <= start.year < LAST_YEAR:
+            raise ValueError(f"start: year {start.year} is outside {FIRST_YEAR}-{LAST_YEAR - 1}")
         return start
 
     @field_validator("markets")
@@ -148,6 +159,8 @@ def token_id_for(condition_id: str, token: Token) -> str:
 
 
 def parse_scenario(data: object, source: str = "scenario") -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario is a JSON object, not {type(data).__name__}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -156,11 +169,7 @@ def parse_scenario(data: object, source: str = "scenario") -> Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        data = jsonio.loads(jsonio.read_file(path))
+    except jsonio.JsonInputError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
     return parse_scenario(data, str(path))

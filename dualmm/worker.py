@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import signal
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dualmm.cliutil import UsageError, hard_exit
+from dualmm.cliutil import UsageError, check_secret_files_private, hard_exit
 from dualmm.runtime import (
     Live,
     build_exchange,
-    connect_or_fail,
+    connect,
     exchange_kind,
     run_or_fail,
     settings,
@@ -25,8 +29,10 @@ if TYPE_CHECKING:
 
     from dualmm.exchange.base import Exchange
 
+_T = TypeVar("_T")
 
-def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
+
+def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
     """One worker for both workflows and every activity, over one exchange."""
     from temporalio.worker import Worker
 
@@ -40,6 +46,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
+        max_cached_workflows=cache,
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
             making.pick_market,
@@ -53,35 +60,110 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange) -> Worker:
     )
 
 
-async def run_worker(live: bool, trace_file: Path | None, tracing: bool) -> None:
+# Start-up retries: Temporal or the venue may be down (a restart, a deploy, a 429 storm) when
+# the worker starts; it waits for them with capped exponential backoff instead of exiting.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+
+
+async def retry_until_up(
+    what: str,
+    attempt: Callable[[], Awaitable[_T]],
+    retryable: tuple[type[BaseException], ...],
+    give_up_at: float | None,
+) -> _T:
+    """`attempt()` until it succeeds; each failure is one log line with the next delay.
+    Past `give_up_at` (loop time) the last failure is a UsageError (exit 2)."""
+    import logging
+    import random
+
+    log = logging.getLogger("dualmm.worker")
+    loop = asyncio.get_running_loop()
+    delay = RETRY_FIRST_SECONDS
+    for number in itertools.count(1):
+        try:
+            return await attempt()
+        except retryable as exc:
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            if give_up_at is not None and loop.time() + delay > give_up_at:
+                raise UsageError(
+                    f"{what}: still failing after {number} attempt(s): {reason}"
+                ) from None
+            log.warning(
+                "%s failed (attempt %d): %s; retrying in %.1fs", what, number, reason, delay
+            )
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+    raise AssertionError("unreachable")
+
+
+async def run_worker(
+    live: bool, trace_file: Path | None, tracing: bool, start_timeout: float | None = None
+) -> None:
     import logging
 
-    from dualmm.exchange.base import ExchangeError
+    from dualmm.exchange.base import NonRetryableError, RetryableError
     from dualmm.telemetry import setup_tracing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log = logging.getLogger("dualmm.worker")
     config = settings()
-    setup_tracing("worker", trace_file, enabled=tracing)
-    kind = exchange_kind(config, live)
+    if live:
+        check_secret_files_private()
     try:
-        exchange = await build_exchange(config, live)
-    except ExchangeError as exc:
-        raise UsageError(f"exchange {kind}: {exc}") from None
-    client = await connect_or_fail(config)
-    worker = build_worker(client, config.task_queue, exchange)
-    print(
-        f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
-        f"(namespace {config.temporal_namespace}), exchange {kind}",
-        flush=True,
+        setup_tracing("worker", trace_file, enabled=tracing)
+    except OSError as exc:
+        raise UsageError(f"--trace-file: cannot write {trace_file}: {exc.strerror}") from None
+    kind = exchange_kind(config, live)
+    loop = asyncio.get_running_loop()
+    # Exchange calls are blocking SDK calls in threads (asyncio.to_thread): size their pool.
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=config.worker_threads, thread_name_prefix="exchange")
     )
+    give_up_at = None if start_timeout is None else loop.time() + start_timeout
     # SIGINT (Ctrl-C) and SIGTERM (systemd) shut down gracefully: running market-making
     # rounds keep their quotes for the next worker to adopt.
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with worker:
-        await stop.wait()
+
+    async def venue() -> Exchange:
+        try:
+            return await build_exchange(config, live)
+        except NonRetryableError as exc:  # e.g. a missing or refused key: waiting won't help
+            raise UsageError(f"exchange {kind}: {exc}") from None
+
+    exchange = await retry_until_up(
+        f"exchange {kind} at {config.clob_url}", venue, (RetryableError,), give_up_at
+    )
+    client = await retry_until_up(
+        f"Temporal at {config.temporal_address}",
+        lambda: connect(config),
+        (RuntimeError,),
+        give_up_at,
+    )
+    while not stop.is_set():
+        worker = build_worker(client, config.task_queue, exchange, cache=config.worker_cache)
+        print(
+            f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
+            f"(namespace {config.temporal_namespace}), exchange {kind}",
+            flush=True,
+        )
+        running = asyncio.create_task(worker.run())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            await worker.shutdown()
+            with contextlib.suppress(Exception):
+                await running
+            break
+        stopping.cancel()
+        # The worker itself failed (e.g. Temporal gone for longer than its own retries):
+        # never exit; wait and start a new one on the same client.
+        error = running.exception()
+        log.error("worker stopped unexpectedly (%s); starting a new one", error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RETRY_MAX_SECONDS)
     print("worker: stopped", flush=True)
 
 
@@ -95,10 +177,20 @@ def register(app: typer.Typer) -> None:
         tracing: Annotated[
             bool, typer.Option("--tracing/--no-tracing", help="Export spans.")
         ] = True,
+        start_timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--start-timeout",
+                min=0.1,
+                max=86_400,
+                help="Give up (exit 2) if Temporal or the venue is still unreachable after "
+                "this many seconds [default: keep retrying with backoff].",
+            ),
+        ] = None,
     ) -> None:
         """Run a Temporal worker for both workflows and all activities (Ctrl-C stops it)."""
         from dualmm.telemetry import flush_tracing
 
-        run_or_fail(run_worker(live, trace_file, tracing))
+        run_or_fail(run_worker(live, trace_file, tracing, start_timeout))
         flush_tracing()
         hard_exit(0)

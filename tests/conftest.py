@@ -19,10 +19,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from hypothesis import settings
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from dualmm.temporal_bin import DEV_SERVER, TEST_SERVER, temporal_binary
+
+# Property tests check behaviour, not speed: a shared 2-core machine under load (CI, parallel
+# work) misses hypothesis's 200 ms per-example deadline on tests that pass alone.
+settings.register_profile("dualmm", deadline=None)
+settings.load_profile("dualmm")
 
 # Low on purpose so dev-server tests see continue-as-new after a few dozen events.
 DEV_SERVER_SUGGEST_CONTINUE_AS_NEW = 40

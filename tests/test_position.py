@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -581,7 +581,12 @@ def test_no_order_of_venue_reports_raises(script: list[RawFill | int]) -> None:
         tracker = tracker.apply_fill(report)
         assert min(tracker.yes_qty, tracker.no_qty, tracker.yes_cost, tracker.no_cost) >= 0
         assert set(tracker.pending_reversals) <= set(tracker.failed_trade_ids)
-    assert EMPTY.apply_fills(sent) == tracker
+    # Batching may fold a different part of the log (a fold needs the later trades' times):
+    # the position and what still waits are the same.
+    batched = EMPTY.apply_fills(sent)
+    assert position(batched) == position(tracker)
+    assert batched.pending_reversals == tracker.pending_reversals
+    assert batched.uncovered_sells == tracker.uncovered_sells
     assert PositionTracker.model_validate_json(tracker.model_dump_json()) == tracker
 
 
@@ -641,3 +646,34 @@ def test_record_fills_keeps_each_standing_trade_once() -> None:
     sold = held.apply_fills([report("a")])
     assert sold.apply_fills([report("a", "failed")]) == sold.apply_fills([report("a", "FAILED")])
     assert sold.apply_fills([report("a", "failed")]).yes_qty == 5
+
+
+def _settling(trade_id: str, second: int, status: str = "MATCHED") -> Fill:
+    return Fill(
+        trade_id=trade_id,
+        condition_id="0xc",
+        token=Token.YES,
+        side=Side.BUY,
+        price=Decimal("0.40"),
+        size=Decimal(10),
+        at=AT + timedelta(seconds=second),
+        status=status,
+    )
+
+
+def test_the_confirmed_prefix_folds_and_its_re_reports_change_nothing() -> None:
+    matched = EMPTY.apply_fills([_settling("a", 1), _settling("b", 2)])
+    assert len(matched.events) == 2
+    folded = matched.apply_fills([_settling("a", 1, "CONFIRMED")])
+    assert position(folded) == position(matched)
+    assert [e.kind for e in folded.events] == ["start", "fill"]  # b is not final yet
+    assert folded.since is not None and folded.since.trade_ids == ("a",)
+    # The venue reports `a` again (its cursor re-reads an hour): not counted twice.
+    assert folded.apply_fills([_settling("a", 1), _settling("a", 1, "CONFIRMED")]) == folded
+    # `b` fails: still logged, so it is reversed exactly.
+    failed_b = folded.apply_fills([_settling("b", 2, "FAILED")])
+    assert (failed_b.yes_qty, failed_b.yes_cost) == (Decimal(10), Decimal(4))
+    # A trade matched before a folded one cannot be folded past: nothing folds.
+    late = EMPTY.apply_fills([_settling("c", 5), _settling("d", 3)])
+    assert len(late.apply_fills([_settling("c", 5, "CONFIRMED")]).events) == 2
+    assert PositionTracker.model_validate_json(folded.model_dump_json()) == folded

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         elapsed_seconds,
         step,
     )
-    from dualmm.domain.position import PositionTracker, record_fills
+    from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker, absorb_fills
     from dualmm.domain.types import (
         Fill,
         Frozen,
@@ -58,6 +58,10 @@ _STAGE_SIGNAL_PATCH = "signal-parent-stage"
 # A timer that fires within this of its time is the check scheduled for that time (dev-server
 # timers have ~1 s granularity); a later wake-up (a worker outage) checks at the real time.
 TIMER_SLACK = timedelta(seconds=2)
+
+# The latest orders and fills kept in the workflow's state, payloads and results: a bounded
+# window (the position holds the totals; the full lists stay in the history's activity results).
+RECENT_KEPT = RECENT_FILLS_KEPT
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 ACTIVITY_RETRY = RetryPolicy(
@@ -98,8 +102,8 @@ class LiquidationInput(Frozen):
     state: LiquidationState | None = None
     resting: RestingOrder | None = None
     next_check_at: datetime | None = None
-    orders: tuple[PlacedOrder, ...] = ()
-    fills: tuple[Fill, ...] = ()
+    orders: tuple[PlacedOrder, ...] = ()  # the latest RECENT_KEPT
+    fills: tuple[Fill, ...] = ()  # the latest RECENT_KEPT of its own orders' fills
 
 
 class LiquidationStageChange(Frozen):
@@ -270,10 +274,10 @@ class LiquidationWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        self._position = self._position.apply_fills(result.fills)
-        # Only its own orders' fills: the cursor re-reads the round's (already in the position).
+        # Only its own orders' fills are listed: the cursor re-reads the round's (already in
+        # the position).
         own = {order.order_id for order in self._orders}
-        self._fills = record_fills(self._fills, result.fills, own)
+        self._position, self._fills = absorb_fills(self._position, self._fills, result.fills, own)
         self._cursor = result.cursor
         self._snapshot = result.snapshot
         if self._resting is not None:
@@ -308,6 +312,7 @@ class LiquidationWorkflow:
         self._orders.append(
             PlacedOrder(at=now, order_id=placed.order_id, price=intent.price, size=intent.size)
         )
+        del self._orders[:-RECENT_KEPT]
         self._resting = (
             RestingOrder(
                 order_id=placed.order_id,

@@ -409,6 +409,7 @@ def _net(values: dict[str, dict[str, Any]]) -> Decimal:
 
 def _reward_params(rate: str, spread: str, size: str) -> RewardParams:
     from dualmm.backtest.inputs import RewardParams
+    from dualmm.config import MAX_SHARES, MAX_USDC
 
     values = (
         decimal_flag("--rewards-daily-rate", rate),
@@ -416,9 +417,10 @@ def _reward_params(rate: str, spread: str, size: str) -> RewardParams:
         decimal_flag("--rewards-min-size", size),
     )
     names = ("--rewards-daily-rate", "--rewards-max-spread", "--rewards-min-size")
-    for name, value in zip(names, values, strict=True):
-        if value is None or value < 0:
-            raise UsageError(f"{name}: must be a number >= 0")
+    bounds = (MAX_USDC, Decimal(100), MAX_SHARES)  # USDC a day, cents, shares
+    for name, value, most in zip(names, values, bounds, strict=True):
+        if value is None or not 0 <= value <= most:
+            raise UsageError(f"{name}: must be a number in [0, {most}]")
     daily, band, minimum = (v or Decimal(0) for v in values)
     return RewardParams(daily_rate=daily, max_spread_cents=band, min_size=minimum)
 

@@ -33,6 +33,10 @@ from dualmm.domain.types import Fill, Frozen, Side, Token
 ZERO = Decimal(0)
 ONE = Decimal(1)
 FAILED = "FAILED"
+CONFIRMED = "CONFIRMED"
+# FAILED trade ids no longer in the log kept to ignore a late copy (older ones are also
+# before the fill boundary, which ignores them anyway).
+_FAILED_KEPT = 100
 
 
 class StartEvent(Frozen):
@@ -53,6 +57,8 @@ class FillEvent(Frozen):
     side: Side
     price: Decimal
     size: Decimal
+    at: datetime | None = None  # the venue's match time (None in logs recorded before it)
+    confirmed: bool = False  # reported CONFIRMED: final, it can never be reversed
 
 
 class MergeEvent(Frozen):
@@ -185,6 +191,11 @@ def _is_failed(fill: Fill) -> bool:
     return fill.status.upper() == FAILED
 
 
+def _is_confirmed(fill: Fill) -> bool:
+    # The docs' TRADE_STATUS_CONFIRMED and the SDK's CONFIRMED.
+    return fill.status.upper().removeprefix("TRADE_STATUS_") == CONFIRMED
+
+
 def _check_fill(fill: Fill) -> None:
     """A malformed report is not a fact about our position: refuse it."""
     if fill.size <= 0:
@@ -295,20 +306,24 @@ class PositionTracker(Frozen):
         result does not depend on how the reports are split into calls. Reports of trades
         before the tracker's boundary (`since`) are not ours and change nothing.
         """
+        events = list(self.events)
         if self.since is not None:
             since = self.since
-            fills = [fill for fill in fills if since.owns(fill)]
-        events = list(self.events)
+            in_log = {e.trade_id for e in events if isinstance(e, FillEvent)}
+            fills = [fill for fill in fills if since.owns(fill) or fill.trade_id in in_log]
         failed = list(self.failed_trade_ids)
         failed_set = set(failed)
         logged = {e.trade_id for e in events if isinstance(e, FillEvent)}
         any_failed_logged = any(t in logged for t in failed)
         fold, pending = _Fold(self._totals(), self.waiting), self.pending_reversals
+        confirmed: set[str] = set()
         for fill in fills:
             _check_fill(fill)
             trade_id = fill.trade_id
             if trade_id in failed_set:
                 continue
+            if _is_confirmed(fill):
+                confirmed.add(trade_id)
             if _is_failed(fill):
                 failed.append(trade_id)
                 failed_set.add(trade_id)
@@ -324,10 +339,85 @@ class PositionTracker(Frozen):
                         side=fill.side,
                         price=fill.price,
                         size=fill.size,
+                        at=fill.at,
                     )
                 )
                 fold, pending = _appended(events, failed, any_failed_logged, fold, pending)
-        return self._with(events, failed, fold, pending)
+        if confirmed:
+            events = [
+                e.model_copy(update={"confirmed": True})
+                if isinstance(e, FillEvent) and e.trade_id in confirmed and not e.confirmed
+                else e
+                for e in events
+            ]
+        return self._with(events, failed, fold, pending).compacted()
+
+    def compacted(self) -> PositionTracker:
+        """The same position with the final prefix of its log folded into the starting event.
+
+        A CONFIRMED trade can never change the position again, so while no sell waits and no
+        reversal is pending, the longest prefix of such trades (with the reversed trades and
+        merges among them, up to a confirmed trade) whose match times all precede every later
+        trade's becomes a StartEvent, and the
+        fill boundary moves past it: a re-report of a folded trade is before the boundary and
+        ignored, as deduplication by id did while it was logged. The log then holds only what
+        is not final yet, so the tracker stays small however many fills it has seen.
+        """
+        events = self.events
+        if self.waiting or self.pending_reversals or not events:
+            return self
+        failed = set(self.failed_trade_ids)
+        final = 0
+        for event in events:
+            if isinstance(event, FillEvent) and (
+                event.at is None or not (event.confirmed or event.trade_id in failed)
+            ):
+                break
+            final += 1
+        if any(isinstance(e, FillEvent) and e.at is None for e in events[final:]):
+            return self
+        # Cut where every folded trade matched before every trade left in the log, so the
+        # moved boundary leaves every logged trade's later reports in.
+        earliest_after: list[datetime | None] = [None] * (len(events) + 1)
+        for index in range(len(events) - 1, -1, -1):
+            at, after = _at(events[index]), earliest_after[index + 1]
+            earliest_after[index] = (
+                at if after is None or (at is not None and at < after) else after
+            )
+        cut, newest, cut_at = 0, None, None
+        for index in range(final):
+            event = events[index]
+            at = _at(event)
+            if at is not None:
+                newest = at if newest is None else max(newest, at)
+            after = earliest_after[index + 1]
+            # A cut ends on a CONFIRMED trade: a reversed one folds only with the confirmed
+            # ones after it (until then a later sell may still need it back, see _resolve).
+            ends_confirmed = isinstance(event, FillEvent) and event.confirmed
+            if ends_confirmed and newest is not None and (after is None or newest < after):
+                cut, cut_at = index + 1, newest
+        if cut == 0 or cut_at is None:
+            return self
+        folded = events[:cut]
+        if len(folded) == 1 and isinstance(folded[0], StartEvent):
+            return self
+        totals = _fold(folded, frozenset(failed)).totals
+        start = StartEvent(**totals._asdict())
+        kept = events[cut:]
+        ids = {e.trade_id for e in folded if isinstance(e, FillEvent) and e.at == cut_at}
+        if self.since is not None and self.since.at == cut_at:
+            ids |= set(self.since.trade_ids)
+        in_log = {e.trade_id for e in kept if isinstance(e, FillEvent)}
+        others = [t for t in self.failed_trade_ids if t not in in_log]
+        recent = set(others[-_FAILED_KEPT:])
+        failed_kept = [t for t in self.failed_trade_ids if t in in_log or t in recent]
+        return self.model_copy(
+            update={
+                "events": ((start,) if start != StartEvent() else ()) + tuple(kept),
+                "since": FillBoundary(at=cut_at, trade_ids=tuple(sorted(ids))),
+                "failed_trade_ids": tuple(failed_kept),
+            }
+        )
 
     def merge(self, qty: Decimal) -> PositionTracker:
         """Merge `qty` YES+NO pairs into `qty` USDC, realizing `qty * (1 - avg_yes - avg_no)`."""
@@ -416,6 +506,10 @@ class PositionTracker(Frozen):
         return self.realized_pnl + self.unrealized_pnl(yes_mid)
 
 
+def _at(event: LogEvent) -> datetime | None:
+    return event.at if isinstance(event, FillEvent) else None
+
+
 def _appended(
     events: Sequence[LogEvent],
     failed: Sequence[str],
@@ -451,3 +545,19 @@ def record_fills(
         elif report.trade_id not in failed:
             by_id.setdefault(report.trade_id, report)
     return tuple(by_id.values())
+
+
+# The latest fills an owner keeps for reports (its tracker has the totals).
+RECENT_FILLS_KEPT = 100
+
+
+def absorb_fills(
+    position: PositionTracker,
+    recorded: Sequence[Fill],
+    reports: Sequence[Fill],
+    order_ids: Container[str],
+) -> tuple[PositionTracker, tuple[Fill, ...]]:
+    """One sync's reports into an owner's position and its bounded list of its own fills
+    (the liquidation workflow and the replay do the same through this)."""
+    position = position.apply_fills(reports)
+    return position, record_fills(recorded, reports, order_ids)[-RECENT_FILLS_KEPT:]

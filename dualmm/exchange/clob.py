@@ -344,9 +344,20 @@ class ClobExchange:
             api_key, secret, passphrase = (p.get_secret_value() for p in given if p is not None)
             creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
         else:
-            creds = await cls._sdk(client.create_or_derive_api_key)
+            creds = await cls._api_creds(client)
         client.set_api_creds(creds)
         return cls(client)
+
+    @classmethod
+    async def _api_creds(cls, client: ClobClient) -> ApiCreds:
+        """Derive the key (an idempotent GET); create it only when there is none yet. (The
+        SDK's create_or_derive swallows the create's error: a 5xx or 429 on the create then
+        surfaced as a non-retryable 400 from the derive, and the worker gave up.)"""
+        try:
+            creds: ApiCreds = await cls._sdk(client.derive_api_key)
+        except (InvalidOrder, NotFound):  # no key for this address yet
+            creds = await cls._sdk(client.create_api_key)
+        return creds
 
     @staticmethod
     async def _sdk(fn: Callable[..., Any], *args: Any) -> Any:

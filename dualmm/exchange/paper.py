@@ -205,6 +205,7 @@ class PaperExchange:
                 size=size,
                 at=at,
                 order_id=order.order_id,
+                status="CONFIRMED",  # nothing settles on paper: final at once
             )
         )
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dualmm.cliutil import UsageError
+from dualmm.config import MAX_USDC
 
 
 def _fund(text: str) -> Decimal:
@@ -16,8 +17,10 @@ def _fund(text: str) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation:
         raise UsageError(f"--fund: {text!r} is not a number") from None
-    if not amount.is_finite() or amount < 0:
-        raise UsageError(f"--fund: {text} must be a non-negative amount of USDC")
+    if not amount.is_finite() or not 0 <= amount <= MAX_USDC:
+        raise UsageError(
+            f"--fund: {text} must be a non-negative amount of USDC (at most {MAX_USDC})"
+        )
     return amount
 
 

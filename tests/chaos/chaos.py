@@ -1,0 +1,581 @@
+"""Chaos run: the bot in dual mode against a real Temporal dev server (SQLite) and the harsh
+simulator over HTTP, while the worker is SIGKILLed at random moments, Temporal is restarted on
+the same database and the venue answers 5xx, 429 and loses answers. Then the ledger and the bot
+are audited. `make chaos` runs the full profile; tests/chaos/test_chaos.py a short one.
+
+    .venv/bin/python tests/chaos/chaos.py --minutes 15 [--seed N] [--keep DIR]
+
+Audited, with the faults switched off and the bot paused at the end:
+- never two live orders of ours for one intent (token and side) at any moment (the ledger is
+  sampled every second during the run);
+- no orphan at rest: after the pause and every liquidation's end, no order of ours is live;
+- every fill counted once: per market, the bot's positions (the active round plus every
+  liquidation run's final position) equal the venue's balances, to the cent, once every
+  trade has settled;
+- every liquidation terminal (COMPLETED), and the parent's registry agrees (nothing live or
+  pending, as many finished as completed runs);
+- the bot's workflow RUNNING.
+Prints the counts (kills, restarts, faults, orders, fills, violations); exit code 1 on any
+violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account import Account
+
+from dualmm.sim.faults import Faults
+from dualmm.sim.rules import VenueRules
+from dualmm.sim.server import SimServer
+from dualmm.sim.synthetic import SYNTHETIC_HISTORY
+from dualmm.sim.venue import SimVenue, WallClock
+from dualmm.sim.wire import Reply, Request
+from dualmm.temporal_bin import DEV_SERVER, temporal_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT = "chaos"
+QUIET_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Profile:
+    minutes: float
+    kills: int  # at least this many worker SIGKILLs, spread over the run
+    temporal_restarts: int
+    markets: int = 6  # few, so markets are revisited
+    error_rate: float = 0.10
+    rate_limit_rate: float = 0.05
+    lost_rate: float = 0.05
+    speed: float = 300.0
+    settle_seconds: tuple[float, float] = (2.0, 10.0)  # simulated time, so brief here
+    failed_trade_rate: float = 0.02
+
+
+FULL = Profile(minutes=15, kills=24, temporal_restarts=3)
+SHORT = Profile(minutes=2.5, kills=5, temporal_restarts=1)
+
+ORCHESTRATE = (
+    *("--bot-id", BOT, "--dual-market-mode", "--order-size", "20", "--position-limit", "20"),
+    *("--quote-interval", "1000", "--liq-check-interval", "2000"),
+    *("--liq-skew-start", "0.5", "--liq-timeout", "1.5"),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class CountingSim(SimServer):
+    """The simulator, counting the faults it injects."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.injected: Counter[str] = Counter()
+
+    def serve(self, request: Request) -> Reply:
+        reply = super().serve(request)
+        if not request.path.startswith("/_sim/"):
+            if reply.status == 500 and "simulated" in json.dumps(reply.body):
+                self.injected["5xx"] += 1
+            elif reply.status == 429:
+                self.injected["429"] += 1
+            elif reply.lost_for_s is not None:
+                self.injected["lost answers"] += 1
+        return reply
+
+
+@dataclass
+class Run:
+    profile: Profile
+    seed: int
+    var: Path
+    log: list[str] = field(default_factory=list)
+    kills: int = 0
+    kill_moments: Counter[str] = field(default_factory=Counter)
+    restarts: int = 0
+    violations: list[str] = field(default_factory=list)
+    samples: int = 0
+    max_live: int = 0
+
+    def say(self, line: str) -> None:
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        print(f"[chaos {stamp}] {line}", flush=True)
+
+    def violate(self, line: str) -> None:
+        if len(self.violations) < 200:
+            self.violations.append(line)
+        self.say(f"VIOLATION: {line}")
+
+
+class Stack:
+    """The dev server and the worker as child processes, restartable."""
+
+    def __init__(self, run: Run, env: dict[str, str], temporal_port: int) -> None:
+        self.run = run
+        self.env = env
+        self.port = temporal_port
+        self.temporal: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def start_temporal(self) -> None:
+        log = (self.run.var / "temporal.log").open("ab")
+        self.temporal = subprocess.Popen(
+            [
+                temporal_binary(DEV_SERVER),
+                *("server", "start-dev", "--headless", "--port", str(self.port)),
+                *("--db-filename", str(self.run.var / "temporal.db"), "--log-level", "error"),
+                *("--http-port", str(free_port()), "--metrics-port", str(free_port())),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                sock.settimeout(0.5)
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("the Temporal dev server did not open its port")
+
+    def restart_temporal(self, hard: bool) -> None:
+        assert self.temporal is not None
+        self.temporal.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+        self.temporal.wait(timeout=60)
+        time.sleep(random.uniform(0.5, 3))
+        self.start_temporal()
+
+    def start_worker(self) -> None:
+        log = (self.run.var / "worker.log").open("ab")
+        self.worker = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "dualmm", "worker"),
+                *("--trace-file", str(self.run.var / "spans.jsonl")),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+    def kill_worker(self) -> None:
+        assert self.worker is not None
+        self.worker.send_signal(signal.SIGKILL)
+        self.worker.wait(timeout=30)
+
+    def stop(self) -> None:
+        for proc in (self.worker, self.temporal):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def dualmm(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dualmm", *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+class LedgerWatch(threading.Thread):
+    """Samples the ledger every second: never two live orders of ours for one intent."""
+
+    def __init__(self, chaos_run: Run, url: str, address: str) -> None:
+        super().__init__(daemon=True)
+        self.chaos_run, self.url, self.address = chaos_run, url, address.lower()
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+
+    def run(self) -> None:
+        seen: set[tuple[str, str, tuple[str, ...]]] = set()
+        with httpx.Client(timeout=30) as http:
+            while not self.stopped.wait(1.0):
+                try:
+                    ledger = http.get(f"{self.url}/_sim/ledger").json()
+                except httpx.HTTPError:
+                    continue
+                live = [
+                    o
+                    for o in ledger["orders"]
+                    if o["address"].lower() == self.address and o["status"].endswith("LIVE")
+                ]
+                self.chaos_run.samples += 1
+                self.chaos_run.max_live = max(self.chaos_run.max_live, len(live))
+                by_intent: dict[tuple[str, str], list[str]] = {}
+                for order in live:
+                    by_intent.setdefault((order["token_id"], order["side"]), []).append(
+                        order["order_id"]
+                    )
+                for (token, side), ids in by_intent.items():
+                    key = (token, side, tuple(sorted(ids)))
+                    if len(ids) > 1 and key not in seen:
+                        seen.add(key)
+                        self.chaos_run.violate(
+                            f"{len(ids)} live {side} orders for token ...{token[-8:]}: {ids}"
+                        )
+
+
+async def _client(port: int) -> Any:
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    for _ in range(60):
+        try:
+            return await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        except RuntimeError:
+            await asyncio.sleep(1)
+    raise RuntimeError("cannot reach Temporal")
+
+
+async def _status(client: Any, attempts: int = 40) -> dict[str, Any]:
+    """The bot's own `status` query (the registry as the workflow holds it)."""
+    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+
+    handle = client.get_workflow_handle_for(
+        ActiveMarketWorkflow.run, active_market_workflow_id(BOT)
+    )
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            answer = await asyncio.wait_for(handle.query(ActiveMarketWorkflow.status), 20)
+            status: dict[str, Any] = answer.model_dump(mode="json")
+            return status
+        except Exception as exc:  # the worker may be restarting
+            last = exc
+            await asyncio.sleep(2)
+    raise RuntimeError(f"no status from the bot: {last}")
+
+
+async def _liquidation_runs(client: Any) -> list[Any]:
+    query = "WorkflowType = 'LiquidationWorkflow'"
+    return [w async for w in client.list_workflows(query)]
+
+
+async def scan_for_secrets(run: Run, client: Any, secrets: dict[str, str]) -> list[int]:
+    """Every workflow history (as exported), the worker's log and its spans: no secret."""
+    histories = []
+    async for execution in client.list_workflows(""):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        histories.append((await handle.fetch_history()).to_json())
+    log = (run.var / "worker.log").read_text(errors="replace")
+    spans_file = run.var / "spans.jsonl"
+    spans = spans_file.read_text(errors="replace") if spans_file.exists() else ""
+    if not spans:
+        run.violate("the worker exported no span: the secret scan would be empty")
+    for where, text in (("a history", "\n".join(histories)), ("the log", log), ("a span", spans)):
+        for name, secret in secrets.items():
+            if secret and secret.lower() in text.lower():
+                run.violate(f"the {name} appears in {where}")
+    return [len(histories), log.count("\n"), spans.count("\n")]
+
+
+async def audit(
+    run: Run, stack: Stack, sim: CountingSim, address: str, secrets: dict[str, str]
+) -> dict[str, Any]:
+    """Faults off, pause, let every liquidation end and every trade settle, then compare."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from dualmm.domain.types import Token
+    from dualmm.scenario import token_id_for
+    from workflows.active_market import active_market_workflow_id
+    from workflows.liquidation import LiquidationResult, LiquidationWorkflow
+
+    sim.set_faults(Faults(seed=run.seed))
+    if stack.worker is None or stack.worker.poll() is not None:
+        stack.start_worker()
+    client = await _client(stack.port)
+    paused = dualmm(stack.env, "pause", "--bot-id", BOT)
+    run.say(f"pause: {paused.stdout.strip() or paused.stderr.strip()}")
+
+    # Quiet: nothing live or pending in the bot, no order of ours live, every trade of ours
+    # settled, for QUIET_SECONDS in a row. Liquidations get two minutes on their own, then a
+    # manual exit (MARKET); an orphan or a stuck liquidation shows as a violation below.
+    start = time.monotonic()
+    forced: set[str] = set()
+    quiet_since: float | None = None
+    ledger: dict[str, Any] = {}
+    while time.monotonic() - start < 420:
+        status = await _status(client)
+        ledger = httpx.get(f"{sim.url}/_sim/ledger", timeout=30).json()
+        mine = [o for o in ledger["orders"] if o["address"].lower() == address.lower()]
+        busy = (
+            not status["paused"]
+            or status["liquidations"]
+            or status["pending"]
+            or status["quotes"]
+            or any(o["status"].endswith("LIVE") for o in mine)
+            or not all(_settled(f) for f in ledger["fills"] if _is_ours(f, address))
+        )
+        if not busy:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= QUIET_SECONDS:
+                break
+        else:
+            quiet_since = None
+        if time.monotonic() - start > 120:
+            for entry in status["liquidations"]:
+                if entry["workflow_id"] in forced:
+                    continue
+                forced.add(entry["workflow_id"])
+                try:
+                    await client.get_workflow_handle(entry["workflow_id"]).signal(
+                        LiquidationWorkflow.force_exit
+                    )
+                except Exception as exc:
+                    run.say(f"force_exit {entry['workflow_id']}: {exc}")
+        await asyncio.sleep(2)
+    run.say(f"audit after {time.monotonic() - start:.0f}s of settling ({len(forced)} forced exits)")
+    status = await _status(client)
+
+    orders = [o for o in ledger["orders"] if o["address"].lower() == address.lower()]
+    live = [o for o in orders if o["status"].endswith("LIVE")]
+    for order in live:
+        run.violate(
+            f"orphan at rest: {order['side']} {order['size']} @ {order['price']} on "
+            f"{order['condition_id'][:12]} ({order['order_id'][:12]})"
+        )
+
+    # The bot's view per market: every liquidation run's final position + the active round.
+    runs = await _liquidation_runs(client)
+    expected: dict[str, list[Decimal]] = {}
+    completed = 0
+    for execution in runs:
+        if execution.status is not WorkflowExecutionStatus.COMPLETED:
+            run.violate(
+                f"liquidation {execution.id} run {execution.run_id[:8]}: {execution.status.name}"
+            )
+            continue
+        completed += 1
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        result = await handle.result(result_type=LiquidationResult, follow_runs=False)
+        held = expected.setdefault(result.condition_id, [Decimal(0), Decimal(0)])
+        held[0] += result.position.yes_qty
+        held[1] += result.position.no_qty
+    if status["active_market"] is not None and status["position"] is not None:
+        held = expected.setdefault(status["active_market"]["condition_id"], [Decimal(0)] * 2)
+        held[0] += Decimal(status["position"]["yes_qty"])
+        held[1] += Decimal(status["position"]["no_qty"])
+    wallet = _wallet(ledger, address)
+    markets = {o["condition_id"] for o in orders} | set(expected)
+    for condition_id in sorted(markets):
+        yes = wallet.get(token_id_for(condition_id, Token.YES), Decimal(0))
+        no = wallet.get(token_id_for(condition_id, Token.NO), Decimal(0))
+        bot_yes, bot_no = expected.get(condition_id, [Decimal(0), Decimal(0)])
+        if (yes.quantize(Decimal("0.01")), no.quantize(Decimal("0.01"))) != (
+            bot_yes.quantize(Decimal("0.01")),
+            bot_no.quantize(Decimal("0.01")),
+        ):
+            run.violate(
+                f"position {condition_id[:12]}: venue YES {yes} NO {no}, "
+                f"bot YES {bot_yes} NO {bot_no}"
+            )
+
+    if status["liquidations"] or status["pending"]:
+        run.violate(f"registry still lists {status['liquidations']} / {status['pending']}")
+    if status["liquidations_finished"] != completed:
+        run.violate(
+            f"registry counts {status['liquidations_finished']} finished liquidations, "
+            f"Temporal {completed} completed runs"
+        )
+    bot = await client.get_workflow_handle(active_market_workflow_id(BOT)).describe()
+    if bot.status is not WorkflowExecutionStatus.RUNNING:
+        run.violate(f"the bot's workflow is {bot.status.name if bot.status else '?'}")
+    leaks = await scan_for_secrets(run, client, secrets)
+    ours = [f for f in ledger["fills"] if _is_ours(f, address)]
+    revisited = sum(1 for n in Counter(e.id for e in runs).values() if n > 1)
+    return {
+        "orders": len(orders),
+        "fills": len(ours),
+        "failed trades": sum(1 for f in ours if "FAILED" in str(f.get("status", ""))),
+        "liquidations": completed,
+        "markets revisited": revisited,
+        "secrets scanned in (histories, log lines, spans)": leaks,
+        "bot": bot.status.name if bot.status else "?",
+    }
+
+
+def _is_ours(fill: dict[str, Any], address: str) -> bool:
+    return str(fill.get("address", "")).lower() == address.lower()
+
+
+def _settled(fill: dict[str, Any]) -> bool:
+    status = str(fill.get("status", ""))
+    return status.endswith("CONFIRMED") or status.endswith("FAILED")
+
+
+def _wallet(ledger: dict[str, Any], address: str) -> dict[str, Decimal]:
+    for owner, wallet in ledger["wallets"].items():
+        if owner.lower() == address.lower():
+            return {token: Decimal(qty) for token, qty in wallet["tokens"].items()}
+    return {}
+
+
+def chaos(profile: Profile, seed: int, var: Path) -> Run:
+    rng = random.Random(seed)
+    run = Run(profile, seed, var)
+    now = datetime.now(UTC)
+    rules = VenueRules.harsh(
+        settle_min_seconds=profile.settle_seconds[0] * profile.speed,
+        settle_max_seconds=profile.settle_seconds[1] * profile.speed,
+        failed_trade_rate=profile.failed_trade_rate,
+        seed=seed,
+    )
+    venue = SimVenue.synthetic(
+        profile.markets,
+        seed,
+        WallClock(now, speed=profile.speed),
+        start=now - SYNTHETIC_HISTORY,
+        rules=rules,
+    )
+    faults = Faults(
+        error_rate=profile.error_rate,
+        rate_limit_rate=profile.rate_limit_rate,
+        accept_timeout_rate=profile.lost_rate,
+        seed=seed,
+    )
+    key = "0x" + bytes(Account.create().key).hex()
+    address = Account.from_key(key).address
+    temporal_port = free_port()
+    sim = CountingSim(venue, admin=True, faults=faults)
+    sim.start()
+    env = {
+        **os.environ,
+        "DUALMM_EXCHANGE": "sim",
+        "DUALMM_CLOB_URL": sim.url,
+        "DUALMM_PRIVATE_KEY": key,
+        "DUALMM_CLOB_TIMEOUT_SECONDS": "3",
+        "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "DUALMM_TASK_QUEUE": "chaos",
+    }
+    stack = Stack(run, env, temporal_port)
+    watch = LedgerWatch(run, sim.url, address)
+    counts: dict[str, Any] = {}
+    try:
+        stack.start_temporal()
+        stack.start_worker()
+        for _ in range(30):
+            started = dualmm(env, "orchestrate", *ORCHESTRATE)
+            if started.returncode == 0:
+                break
+            time.sleep(2)
+        run.say(f"orchestrate: {started.stdout.strip() or started.stderr.strip()}")
+        watch.start()
+        seconds = profile.minutes * 60
+        end = time.monotonic() + seconds
+        # Kills spread evenly with jitter; Temporal restarts at fixed fractions of the run.
+        kill_at = sorted(rng.uniform(10, seconds - 5) for _ in range(profile.kills))
+        restart_at = [
+            seconds * (i + 1) / (profile.temporal_restarts + 1)
+            for i in range(profile.temporal_restarts)
+        ]
+        begin = time.monotonic()
+        while time.monotonic() < end:
+            elapsed = time.monotonic() - begin
+            if kill_at and elapsed >= kill_at[0]:
+                kill_at.pop(0)
+                stack.kill_worker()
+                run.kills += 1
+                run.say(f"SIGKILL worker #{run.kills}")
+                time.sleep(rng.uniform(0, 3))
+                stack.start_worker()
+            if restart_at and elapsed >= restart_at[0]:
+                restart_at.pop(0)
+                hard = run.restarts % 2 == 0
+                stack.restart_temporal(hard=hard)
+                run.restarts += 1
+                run.say(f"Temporal restarted ({'SIGKILL' if hard else 'SIGTERM'}) #{run.restarts}")
+            if stack.worker is not None and stack.worker.poll() is not None:
+                run.violate(f"the worker exited by itself (code {stack.worker.returncode})")
+                stack.start_worker()
+            time.sleep(0.5)
+        run.say("chaos over: faults off, pausing the bot, auditing")
+        secrets = {
+            "private key": key.removeprefix("0x"),
+            "API secret": sim.keys._credentials(address, 0).secret,  # what the sim issued
+        }
+        counts = asyncio.run(audit(run, stack, sim, address, secrets))
+    finally:
+        watch.stop()
+        stack.stop()
+        sim.stop()
+    faults_seen = dict(sim.injected)
+    print(
+        json.dumps(
+            {
+                "minutes": profile.minutes,
+                "seed": seed,
+                "kills": run.kills,
+                "temporal restarts": run.restarts,
+                "faults": faults_seen,
+                **counts,
+                "ledger samples": run.samples,
+                "most live orders at once": run.max_live,
+                "violations": len(run.violations),
+            },
+            indent=2,
+        ),
+        flush=True,
+    )
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=FULL.minutes)
+    parser.add_argument("--kills", type=int, default=None)
+    parser.add_argument("--restarts", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 10_000)
+    parser.add_argument("--keep", type=Path, default=None, help="Keep logs and the database here.")
+    args = parser.parse_args()
+    scale = args.minutes / FULL.minutes
+    profile = Profile(
+        minutes=args.minutes,
+        kills=args.kills if args.kills is not None else max(1, round(FULL.kills * scale)),
+        temporal_restarts=args.restarts if args.restarts is not None else FULL.temporal_restarts,
+    )
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        run = chaos(profile, args.seed, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="dualmm-chaos-") as tmp:
+            run = chaos(profile, args.seed, Path(tmp))
+    for line in run.violations:
+        print(f"violation: {line}")
+    raise SystemExit(1 if run.violations else 0)
+
+
+if __name__ == "__main__":
+    main()

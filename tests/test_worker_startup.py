@@ -1,0 +1,169 @@
+"""The worker waits for Temporal and the venue at start-up (backoff, one log line per retry)
+instead of exiting; `--start-timeout` gives up with one error line and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+from test_exchange_contract import contract_venue, fresh_key
+
+from dualmm.sim.faults import Faults
+from dualmm.sim.server import SimServer
+from dualmm.temporal_bin import DEV_SERVER, temporal_binary
+
+READY = "worker: task queue"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Output:
+    """A process's merged output, read by a thread, searchable while it runs."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        stream = proc.stdout
+        self._thread = threading.Thread(target=lambda: self.lines.extend(stream), daemon=True)
+        self._thread.start()
+
+    def wait_for(self, text: str, seconds: float = 90) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not seen in {seconds}s:\n" + "".join(self.lines[-30:]))
+
+
+@contextmanager
+def worker_process(
+    env: dict[str, str], *args: str
+) -> Iterator[tuple[subprocess.Popen[str], _Output]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dualmm", "worker", "--no-tracing", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
+    )
+    try:
+        yield proc, _Output(proc)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_worker_waits_for_temporal_to_come_up(tmp_path: Path) -> None:
+    port = _free_port()
+    with SimServer(contract_venue()) as sim:
+        env = {
+            "DUALMM_EXCHANGE": "sim",
+            "DUALMM_CLOB_URL": sim.url,
+            "DUALMM_PRIVATE_KEY": fresh_key(),
+            "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+            "DUALMM_TASK_QUEUE": "startup-test",
+        }
+        with worker_process(env) as (proc, out):
+            out.wait_for(f"Temporal at 127.0.0.1:{port} failed (attempt 2)")
+            assert proc.poll() is None, "the worker exited instead of waiting"
+            server = subprocess.Popen(
+                [
+                    temporal_binary(DEV_SERVER),
+                    *("server", "start-dev", "--headless", "--port", str(port)),
+                    *("--db-filename", str(tmp_path / "temporal.db"), "--log-level", "error"),
+                    *("--http-port", str(_free_port()), "--metrics-port", str(_free_port())),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                out.wait_for(READY, seconds=120)
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=60) == 0
+                out.wait_for("worker: stopped")
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+
+
+async def test_worker_waits_out_429_and_5xx_from_the_venue(dev_env: WorkflowEnvironment) -> None:
+    venue = contract_venue()
+    with SimServer(venue, admin=True, faults=Faults(rate_limit_rate=1.0)) as sim:
+        env = {
+            "DUALMM_EXCHANGE": "sim",
+            "DUALMM_CLOB_URL": sim.url,
+            "DUALMM_PRIVATE_KEY": fresh_key(),
+            "DUALMM_CLOB_TIMEOUT_SECONDS": "2",
+            "DUALMM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+            "DUALMM_TASK_QUEUE": "startup-test-429",
+        }
+        with worker_process(env) as (proc, out):
+            line = out.wait_for("failed (attempt 1)")
+            assert "exchange sim at" in line and "429" in line, line
+            httpx.post(f"{sim.url}/_sim/faults", json={"rate_limit_rate": 0, "error_rate": 1})
+            out.wait_for("HTTP 500")
+            assert proc.poll() is None, "the worker exited instead of waiting"
+            httpx.post(f"{sim.url}/_sim/faults", json={"error_rate": 0})
+            out.wait_for(READY, seconds=120)
+
+
+def test_start_timeout_gives_up_in_one_error_line() -> None:
+    env = {
+        **os.environ,
+        "DUALMM_EXCHANGE": "paper",
+        "DUALMM_TEMPORAL_ADDRESS": "127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "dualmm", "worker", "--no-tracing", "--start-timeout", "10"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert "Temporal at 127.0.0.1:9 failed (attempt 1)" in done.stderr  # the retries are logged
+    assert lines[-1].startswith("error: Temporal at 127.0.0.1:9: still failing after ")
+    assert "Traceback" not in done.stderr
+
+
+async def test_key_set_up_under_5xx_fails_only_retryably() -> None:
+    """The SDK's create-or-derive hid a 5xx on the create behind a 400 on the derive (no key
+    yet), which is non-retryable: the worker gave up. Every failure must be retryable."""
+    from test_exchange_contract import sim_settings
+
+    from dualmm.exchange.base import NonRetryableError, RetryableError
+    from dualmm.exchange.clob import ClobExchange
+
+    outcomes: list[str] = []
+    with SimServer(contract_venue(), faults=Faults(error_rate=0.5, seed=5)) as sim:
+        for _ in range(20):
+            try:
+                await ClobExchange.connect(sim_settings(sim.url, fresh_key()))
+                outcomes.append("ok")
+            except RetryableError:
+                outcomes.append("retry")
+            except NonRetryableError as exc:
+                outcomes.append(f"gave up: {exc}")
+    assert "ok" in outcomes and "retry" in outcomes
+    assert not [o for o in outcomes if o.startswith("gave up")], outcomes
