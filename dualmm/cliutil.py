@@ -146,14 +146,23 @@ LiqBlockLosing = Annotated[
     ),
 ]
 
+Rerank = Annotated[
+    bool,
+    typer.Option(
+        "--rerank/--no-rerank",
+        help="Re-rank the markets, the active one included, when a liquidation finishes and "
+        "move to a better one (--no-rerank: a round ends only at the limit).",
+        envvar="DUALMM_RERANK",
+    ),
+]
 RerankMinutes = Annotated[
     int | None,
     typer.Option(
         "--rerank-minutes",
-        help="Re-rank the markets, the active one included, this often (and when a "
-        "liquidation finishes); 0: a round ends only at the limit. [default: "
+        help="Also re-rank this often (0: only when a liquidation finishes). [default: "
         f"{OrchestratorConfig.model_fields['rerank_minutes'].default}]",
         envvar="DUALMM_RERANK_MINUTES",
+        min=0,
     ),
 ]
 SwitchMargin = Annotated[

@@ -135,12 +135,12 @@ def _market(condition_id: str, rate: int) -> MarketInfo:
     )
 
 
-def _config(dual: bool = True, rerank_minutes: int = 0) -> OrchestratorConfig:
+def _config(dual: bool = True, rerank: bool = False) -> OrchestratorConfig:
     """Re-ranking is off unless asked for: elsewhere a round ends only at the limit."""
     return OrchestratorConfig(
         bot_id=f"test-{uuid.uuid4().hex[:8]}",
         dual_market_mode=dual,
-        rerank_minutes=rerank_minutes,
+        rerank=rerank,
         market_maker=MarketMakerConfig(
             order_size=Decimal(10), position_limit=Decimal(10), quote_interval_ms=200
         ),
@@ -285,7 +285,7 @@ async def test_the_bot_returns_to_the_best_market_once_its_liquidation_finished(
     past the 20 % switch margin). B hands nothing to a liquidation."""
     venue = Venue()
     a, b, _ = venue.markets
-    config = _config(dual=True, rerank_minutes=60)
+    config = _config(dual=True, rerank=True)
     async with _bot(dev_env, task_queue, venue, config) as handle:
         await _a_to_liquidation_b_quoted(handle, venue)
         venue.move(a, "0.50")  # the child's SELL fills: A's liquidation finishes

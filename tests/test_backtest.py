@@ -112,7 +112,7 @@ def test_without_re_ranking_dual_stays_on_the_second_best_market() -> None:
     )
     # The design before re-ranking: a round ends only at the limit, so dual stays on bb
     # after the hand-over: 3 minutes of aa, 57 of bb.
-    run = run_mode(data, OrchestratorConfig(rerank_minutes=0), dual=True)
+    run = run_mode(data, OrchestratorConfig(rerank=False), dual=True)
     assert run.rewards.quantize(Decimal("0.000001")) == Decimal("2.625000")  # (360 + 3420) / 1440
     assert run.switches == 0
 

@@ -67,7 +67,8 @@ def _fill(qty: str, token: Token) -> Fill:
         (899, 15, False, False),
         (900, 15, False, True),
         (0, 15, True, True),  # a liquidation finished: its market may be the best again
-        (10**6, 0, True, False),  # 0 turns re-ranking off, finished liquidation or not
+        (0, 0, True, True),
+        (10**6, 0, False, False),  # 0: no periodic re-rank
     ],
 )
 def test_rerank_due(since: int, minutes: int, finished: bool, due: bool) -> None:

@@ -513,7 +513,7 @@ class ActiveMarketWorkflow:
         """The round's result; it is cancelled first when the loop has something to do."""
         self._round_running = True
         try:
-            if self._config.rerank_minutes > 0 and workflow.patched(_RERANK_PATCH):
+            if self._config.rerank and workflow.patched(_RERANK_PATCH):
                 await self._rerank_while_quoting(handle)
             else:
                 await workflow.wait_condition(lambda: handle.done() or self._round_must_end())
@@ -537,8 +537,8 @@ class ActiveMarketWorkflow:
         self, handle: workflow.ActivityHandle[MarketMakingResult]
     ) -> None:
         """Wait for the round to end; meanwhile rank the markets, the active one included,
-        when a liquidation finishes and every `rerank_minutes`, and stop the round (setting
-        `_switch_to`) when a better market is worth the move."""
+        when a liquidation finishes (and every `rerank_minutes`, if set), and stop the round
+        (setting `_switch_to`) when a better market is worth the move."""
         period = timedelta(minutes=self._config.rerank_minutes)
 
         def ended() -> bool:
@@ -550,7 +550,7 @@ class ActiveMarketWorkflow:
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
                         lambda: ended() or self._rerank_now(),
-                        timeout=left if left > timedelta(0) else None,
+                        timeout=left if period and left > timedelta(0) else None,
                     )
                 continue
             active = self._state.active

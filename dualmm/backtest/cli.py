@@ -23,6 +23,7 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
+    Rerank,
     RerankMinutes,
     SwitchMargin,
     UsageError,
@@ -59,7 +60,11 @@ CONFIG_FLAGS = {
     "--rerank-minutes": "rerank_minutes",
     "--switch-margin": "switch_margin",
 }
-SWITCH_FLAGS = {"--liq-stop-loss": "stop_loss", "--liq-block-losing": "block_losing"}
+SWITCH_FLAGS = {
+    "--liq-stop-loss": "stop_loss",
+    "--liq-block-losing": "block_losing",
+    "--rerank": "rerank",
+}
 RUN_FLAGS = ("--fee-rate", "--fee-exponent", "--min-hours-to-end")
 SWEEPABLE = (*CONFIG_FLAGS, *SWITCH_FLAGS, *RUN_FLAGS)
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
@@ -274,6 +279,7 @@ def register(app: typer.Typer) -> None:
         timeout: LiqTimeout = None,
         check_interval: LiqCheckInterval = None,
         block_losing: LiqBlockLosing = True,
+        rerank: Rerank = True,
         rerank_minutes: RerankMinutes = None,
         switch_margin: SwitchMargin = None,
         rewards_daily_rate: Annotated[
@@ -343,6 +349,7 @@ def register(app: typer.Typer) -> None:
             "--liq-check-interval": check_interval,
             "--liq-stop-loss": stop_loss,
             "--liq-block-losing": block_losing,
+            "--rerank": rerank,
             "--rerank-minutes": rerank_minutes,
             "--switch-margin": switch_margin,
             "--fee-rate": fee_rate,

@@ -15,10 +15,10 @@ step decides the same on paths that move once a minute, recorded books get the 5
      (`needs_requote` re-prices, `keeps_quote` keeps the rest or replaces it); post-only, so a
      quote that would cross is not placed; at `leave_reason` the round ends as at the limit
      and the next market is picked at once;
-  6. every `rerank_minutes` and after a liquidation finished, the markets are ranked again with
-     the active one among them; with the active position below the minimum order size, the
-     round gives way to a market earning more than `1 + switch_margin` times as much
-     (`dualmm.domain.rotation`, as the workflow's round does it);
+  6. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
+     ranked again with the active one among them; with the active position below the minimum
+     order size, the round gives way to a market earning over `1 + switch_margin` times as
+     much (`dualmm.domain.rotation`, as the workflow's round does it);
   7. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
 """
 
@@ -159,6 +159,7 @@ def run_mode(
                 active = None
         if (
             active is not None
+            and config.rerank
             and rerank_due(Decimal(t - ranked_at), config.rerank_minutes, finished_since)
             and may_leave(active.position, active.market.info.min_order_size)
         ):

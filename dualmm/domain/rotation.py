@@ -3,7 +3,7 @@
 A round used to end only at the position limit, so after a hand-over the bot stayed on the
 second-best market for days while the best one sat idle once its liquidation had finished.
 The bot now re-ranks, with the active market among the candidates, when a liquidation
-finishes and every `rerank_minutes`; it moves only when
+finishes (and every `rerank_minutes`, if set); it moves only when
 
 - the best market beats the active one's estimated earnings per USDC by more than
   `switch_margin` (hysteresis: two markets of about the same worth never flap), and
@@ -26,10 +26,9 @@ def rerank_due(
     since_ranked_seconds: Decimal, rerank_minutes: int, liquidation_finished: bool
 ) -> bool:
     """Time to rank again: a liquidation finished since the last ranking (its market may be
-    the best again), or `rerank_minutes` have passed. 0 minutes turns re-ranking off."""
-    if rerank_minutes <= 0:
-        return False
-    return liquidation_finished or since_ranked_seconds >= rerank_minutes * 60
+    the best again), or `rerank_minutes` (0: never) have passed."""
+    periodic = rerank_minutes > 0 and since_ranked_seconds >= rerank_minutes * 60
+    return liquidation_finished or periodic
 
 
 def may_leave(position: PositionTracker, min_order_size: Decimal) -> bool:
