@@ -165,6 +165,16 @@ RerankMinutes = Annotated[
         min=0,
     ),
 ]
+LossCooldown = Annotated[
+    int | None,
+    typer.Option(
+        "--loss-cooldown",
+        help="Minutes a market whose liquidation lost stays out of the picks (0: none). "
+        f"[default: {OrchestratorConfig.model_fields['loss_cooldown_minutes'].default}]",
+        envvar="DUALMM_LOSS_COOLDOWN",
+        min=0,
+    ),
+]
 SwitchMargin = Annotated[
     str | None,
     typer.Option(

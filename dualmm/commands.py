@@ -25,6 +25,7 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
+    LossCooldown,
     Rerank,
     RerankMinutes,
     SwitchMargin,
@@ -119,6 +120,7 @@ def orchestrator_config(
     rerank: bool | None = None,
     rerank_minutes: int | None = None,
     switch_margin: str | None = None,
+    loss_cooldown: int | None = None,
     **liquidation_flags: Any,
 ) -> OrchestratorConfig:
     """An OrchestratorConfig from the file (if any) and the given flags; flags win, and
@@ -141,6 +143,7 @@ def orchestrator_config(
         "rerank": rerank,
         "rerank_minutes": rerank_minutes,
         "switch_margin": decimal_flag("--switch-margin", switch_margin),
+        "loss_cooldown_minutes": loss_cooldown,
         "market_maker": {k: v for k, v in maker.items() if v is not None},
         "liquidation": liquidation,
     }
@@ -367,6 +370,7 @@ def register(app: typer.Typer) -> None:
         rerank: Rerank = True,
         rerank_minutes: RerankMinutes = None,
         switch_margin: SwitchMargin = None,
+        loss_cooldown: LossCooldown = None,
     ) -> None:
         """Start the bot's ActiveMarketWorkflow, or attach to the one already running.
 

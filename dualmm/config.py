@@ -122,6 +122,8 @@ class OrchestratorConfig(_Config):
     rerank: bool = True
     rerank_minutes: int = Field(0, ge=0, le=7 * 1440)
     switch_margin: Decimal = Field(Decimal("0.2"), ge=0, le=100)
+    # A market whose liquidation lost is left out of the picks this long (0: never).
+    loss_cooldown_minutes: int = Field(0, ge=0, le=7 * 1440)
 
 
 class Settings(BaseSettings):

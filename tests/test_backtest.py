@@ -141,3 +141,20 @@ def test_capital_held_in_liquidation_counts_against_the_budget() -> None:
     single = run_mode(data, config, dual=False)
     assert dual.scoring_minutes == single.scoring_minutes == 53
     assert dual.peak_capital == Decimal(72)  # the budget binds picks, not fills (as the venue)
+
+
+def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> None:
+    # aa fills to the limit as in FILL_PATH (100 YES at 0.465), then drops to 0.30 for good:
+    # the stop-loss sells at a loss. Its reward rate still makes it the best market.
+    loss_path = [[0, "0.50"], [90, "0.47"], [150, "0.44"], [600, "0.30"], [3600, "0.30"]]
+    data = scenario_input(
+        market("aa", loss_path, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    plain = run_mode(data, OrchestratorConfig(), dual=True)
+    assert plain.liquidations[0].pnl < 0
+    assert plain.switches == 1  # back to aa once its liquidation finished
+    cooled = run_mode(data, OrchestratorConfig(loss_cooldown_minutes=60), dual=True)
+    assert cooled.switches == 0 and len(cooled.liquidations) == 1  # stays on bb
+    single = run_mode(data, OrchestratorConfig(loss_cooldown_minutes=60), dual=False)
+    assert single.rounds == 2 and len(single.liquidations) == 1  # aa, then bb

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.rewards import MarketEstimate
-from dualmm.domain.rotation import market_to_quote, may_leave, rerank_due, switch_to
+from dualmm.domain.rotation import (
+    cools_down,
+    market_to_quote,
+    may_leave,
+    rerank_due,
+    switch_to,
+)
 from dualmm.domain.types import Fill, MarketInfo, Side, Token
 
 MIN = Decimal(5)
@@ -159,3 +165,11 @@ def test_switching_properties(
         assert moved is None
     if moved is not None:
         assert moved.market.condition_id != active_id
+
+
+@pytest.mark.parametrize(
+    ("pnl", "minutes", "cool"),
+    [("-0.01", 60, True), ("0", 60, False), ("1.5", 60, False), ("-5", 0, False)],
+)
+def test_only_a_losing_exit_cools_its_market_down(pnl: str, minutes: int, cool: bool) -> None:
+    assert cools_down(Decimal(pnl), minutes) is cool

@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dualmm.config import OrchestratorConfig
     from dualmm.domain.position import PositionTracker
-    from dualmm.domain.rotation import may_leave, rerank_due
+    from dualmm.domain.rotation import cools_down, may_leave, rerank_due
     from dualmm.domain.types import Frozen, MarketInfo, Stage, Token
     from workflows.liquidation import (
         FINISHED_SIGNAL,
@@ -73,6 +73,7 @@ _EXCLUDE_FAILED_PATCH = "exclude-failed-market"
 _REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
 # Rounds before this patch ended only at the limit; now they give way to a better market.
 _RERANK_PATCH = "rerank-active-market"
+_LOSS_COOLDOWN_PATCH = "loss-cooldown"
 # A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
 _ROUND_TIMEOUT = timedelta(days=365)
 _MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -132,7 +133,8 @@ class FinishedLiquidation(Frozen):
 
 class ExcludedMarket(Frozen):
     """A market left out of the picks until `until`: its round failed in a way retrying the
-    same market cannot fix (no collateral, a refused order)."""
+    same market cannot fix (no collateral, a refused order), or its liquidation lost
+    (`loss_cooldown_minutes`)."""
 
     condition_id: str
     until: datetime
@@ -248,6 +250,17 @@ class ActiveMarketWorkflow:
             liquidations_realized_pnl=self._state.liquidations_realized_pnl + result.realized_pnl,
         )
         self._liquidation_finished = True
+        cooldown = self._config.loss_cooldown_minutes
+        if cools_down(result.realized_pnl, cooldown) and workflow.patched(_LOSS_COOLDOWN_PATCH):
+            cid = result.condition_id
+            until = workflow.now() + timedelta(minutes=cooldown)
+            reason = f"its liquidation lost {result.realized_pnl} USDC"
+            self._update(
+                excluded=(
+                    *(e for e in self._state.excluded if e.condition_id != cid),
+                    ExcludedMarket(condition_id=cid, until=until, reason=reason),
+                )
+            )
 
     @workflow.signal(name=STAGE_SIGNAL)
     def liquidation_stage(self, change: LiquidationStageChange) -> None:

@@ -23,6 +23,7 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
+    LossCooldown,
     Rerank,
     RerankMinutes,
     SwitchMargin,
@@ -59,6 +60,7 @@ CONFIG_FLAGS = {
     "--liq-check-interval": "check_interval",
     "--rerank-minutes": "rerank_minutes",
     "--switch-margin": "switch_margin",
+    "--loss-cooldown": "loss_cooldown",
 }
 SWITCH_FLAGS = {
     "--liq-stop-loss": "stop_loss",
@@ -92,7 +94,8 @@ def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     kwargs: dict[str, Any] = {}
     for flag, keyword in CONFIG_FLAGS.items():
         value = flags.get(flag)
-        if flag in ("--liq-check-interval", "--rerank-minutes") and isinstance(value, str):
+        whole = ("--liq-check-interval", "--rerank-minutes", "--loss-cooldown")
+        if flag in whole and isinstance(value, str):
             try:
                 value = int(value)
             except ValueError:
@@ -282,6 +285,7 @@ def register(app: typer.Typer) -> None:
         rerank: Rerank = True,
         rerank_minutes: RerankMinutes = None,
         switch_margin: SwitchMargin = None,
+        loss_cooldown: LossCooldown = None,
         rewards_daily_rate: Annotated[
             str, typer.Option("--rewards-daily-rate", help="Recorded books: USDC per day.")
         ] = "100",
@@ -352,6 +356,7 @@ def register(app: typer.Typer) -> None:
             "--rerank": rerank,
             "--rerank-minutes": rerank_minutes,
             "--switch-margin": switch_margin,
+            "--loss-cooldown": loss_cooldown,
             "--fee-rate": fee_rate,
             "--fee-exponent": fee_exponent,
             "--min-hours-to-end": min_hours_to_end,

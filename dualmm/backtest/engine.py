@@ -18,7 +18,8 @@ step decides the same on paths that move once a minute, recorded books get the 5
   6. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
      ranked again with the active one among them; with the active position below the minimum
      order size, the round gives way to a market earning over `1 + switch_margin` times as
-     much (`dualmm.domain.rotation`, as the workflow's round does it);
+     much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
+     liquidation lost stays out of the picks for `loss_cooldown_minutes`;
   7. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
 """
 
@@ -44,7 +45,7 @@ from dualmm.domain.quoting import (
     position_limit_reached,
 )
 from dualmm.domain.rewards import MarketEstimate, RewardCandidate
-from dualmm.domain.rotation import may_leave, rerank_due, switch_to
+from dualmm.domain.rotation import cools_down, may_leave, rerank_due, switch_to
 from dualmm.domain.types import Fill, OrderIntent, Side
 
 ZERO = Decimal(0)
@@ -141,6 +142,7 @@ def run_mode(
             hand_over(market, PositionTracker.opening(held, qty, cost), 0)
 
     active: Round | None = None
+    cooled: dict[str, int] = {}  # markets out of the picks until then (a losing exit)
     ranked_at = 0  # the last ranking (a pick or a re-rank)
     finished_since = False  # a liquidation finished since that ranking
     for t in range(0, minutes * 60, step):
@@ -150,6 +152,8 @@ def run_mode(
             live.remove(liquidation)
             booked += liquidation.pnl
             finished_since = True
+            if cools_down(liquidation.pnl, config.loss_cooldown_minutes):
+                cooled[liquidation.condition_id] = t + config.loss_cooldown_minutes * 60
         if active is not None:
             _take_fills(active, t)
             market = active.market
@@ -164,7 +168,7 @@ def run_mode(
             and may_leave(active.position, active.market.info.min_order_size)
         ):
             ranked_at, finished_since = t, False
-            exclude = {lq.condition_id for lq in live}
+            exclude = {lq.condition_id for lq in live} | {c for c, u in cooled.items() if u > t}
             budget = config.liquidity_budget - liq_capital[m]
             ranked = _rank(data.markets, exclude, t + min_to_end, t, config, budget)
             better = switch_to(
@@ -182,6 +186,7 @@ def run_mode(
         for _ in range(2):  # a market left at once is never the next pick (it is out of band)
             if active is None and (dual or not live):
                 exclude = {lq.condition_id for lq in live}
+                exclude |= {c for c, u in cooled.items() if u > t}
                 budget = config.liquidity_budget - liq_capital[m]
                 picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
                 ranked_at, finished_since = t, False

@@ -31,6 +31,12 @@ def rerank_due(
     return liquidation_finished or periodic
 
 
+def cools_down(liquidation_pnl: Decimal, loss_cooldown_minutes: int) -> bool:
+    """A liquidation that lost leaves its market out of the picks for the cooldown: a market
+    that just filled us adversely (it trends, or jumped) tends to do it again at once."""
+    return loss_cooldown_minutes > 0 and liquidation_pnl < 0
+
+
 def may_leave(position: PositionTracker, min_order_size: Decimal) -> bool:
     """Leaving the round now creates no liquidation worth the name: what is held (YES+NO
     pairs cancel) is below the minimum order size, so no exit order could be placed."""
