@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint typecheck check clean lock chaos
+.PHONY: venv demo demo-reset test lint typecheck check clean lock chaos
 
 $(BIN)/dualmm: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,10 @@ venv: $(BIN)/dualmm
 
 demo: $(BIN)/dualmm
 	$(BIN)/dualmm demo
+
+# The demo resumes the previous run's workflows (history in var/); this one starts clean.
+demo-reset: $(BIN)/dualmm
+	$(BIN)/dualmm demo --reset
 
 test: $(BIN)/dualmm
 	$(BIN)/pytest -q

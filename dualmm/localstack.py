@@ -8,7 +8,7 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -29,16 +29,34 @@ def register(app: typer.Typer) -> None:
                 "--duration", help="Stop after this many seconds.", min=1, max=_DEMO_MAX_SECONDS
             ),
         ] = None,
+        reset: Annotated[
+            bool,
+            typer.Option(
+                "--reset", help="Start clean: forget the previous demo's history and venue."
+            ),
+        ] = False,
+        temporal_port: Annotated[
+            int, typer.Option("--temporal-port", help="The dev server's port.", min=1, max=65535)
+        ] = 7233,
+        ui_port: Annotated[
+            int, typer.Option("--ui-port", help="The Temporal UI's port.", min=1, max=65535)
+        ] = 8233,
+        var: Annotated[
+            Path, typer.Option("--var", help="Where the history, venue, key and logs live.")
+        ] = Path("var"),
     ) -> None:
-        """Dev server (UI on :8233) + simulator + worker + orchestrator; Ctrl-C stops all."""
-        hard_exit(run_demo(duration))
+        """Dev server + simulator + worker + the bot, with a status line every few seconds.
+
+        Ctrl-C stops the processes and leaves the workflows on the dev server's SQLite history
+        (and the simulator's venue saved beside it): the next `dualmm demo` resumes them.
+        `--reset` (`make demo-reset`) starts clean.
+        """
+        hard_exit(run_demo(DemoPlan(duration, reset, temporal_port, ui_port, var)))
 
 
 # -- the demo -------------------------------------------------------------------------------------
 
 DEMO_BOT = "demo"
-DEMO_UI = "http://localhost:8233"
-_DEMO_TEMPORAL_PORT = 7233
 _DEMO_SIM_SPEED = "300"  # simulated seconds per second: prices move enough to fill in minutes
 _DEMO_STATUS_EVERY = 5.0
 _DEMO_MAX_SECONDS = 30 * 24 * 3600
@@ -121,27 +139,71 @@ class _Demo:
             print(f"  stopped {name}", flush=True)
 
 
-async def _end_demo_workflows(client: Client, reason: str) -> None:
-    """Terminate the demo bot and running liquidations: their simulator is gone with the demo."""
+class DemoPlan(NamedTuple):
+    duration: int | None
+    reset: bool
+    temporal_port: int
+    ui_port: int
+    var: Path
+
+
+# What a demo keeps between runs (`--reset` deletes them).
+_KEPT = ("temporal.db", "temporal.db-shm", "temporal.db-wal", "venue.pickle", "demo.key")
+
+
+def _demo_key(var: Path) -> str:
+    """The simulator wallet's throwaway key, the same across resumed runs (it owns the
+    positions); created once, mode 0600, never printed."""
+    import os
+
+    from eth_account import Account
+
+    path = var / "demo.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("0x" + Account.create().key.hex().removeprefix("0x"))
+    return path.read_text().strip()
+
+
+def _command_prefix() -> str:
+    """How the operator runs `dualmm` from here (the venv's script when there is no other)."""
+    import shutil
+
+    script = Path(sys.executable).parent / "dualmm"
+    if shutil.which("dualmm") == str(script) or not script.exists():
+        return "dualmm"
+    with contextlib.suppress(ValueError):
+        return str(script.relative_to(Path.cwd()))
+    return str(script)
+
+
+async def _previous_bot(client: Client) -> str | None:
+    """A line about the bot a previous demo left running, or None."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
     from workflows.active_market import active_market_workflow_id
 
-    ids = [active_market_workflow_id(DEMO_BOT)]
-    query = "WorkflowType = 'LiquidationWorkflow' AND ExecutionStatus = 'Running'"
-    ids += [w.id async for w in client.list_workflows(query)]
-    for workflow_id in ids:
-        handle = client.get_workflow_handle(workflow_id)
-        try:
-            await handle.terminate(reason)
-        except Exception:  # not running
-            continue
+    try:
+        described = await client.get_workflow_handle(active_market_workflow_id(DEMO_BOT)).describe()
+    except RPCError:
+        return None
+    if described.status is not WorkflowExecutionStatus.RUNNING:
+        return None
+    running = "WorkflowType = 'LiquidationWorkflow' AND ExecutionStatus = 'Running'"
+    children = [w async for w in client.list_workflows(running)]
+    return (
+        f"resuming bot {DEMO_BOT!r} (running since {described.start_time:%Y-%m-%d %H:%M:%S} "
+        f"UTC) with {len(children)} running liquidation(s) from the history on disk"
+    )
 
 
-async def _watch(duration: int | None, demo: _Demo) -> None:
+async def _watch(duration: int | None, demo: _Demo, address: str) -> None:
     """Print a status line every few seconds until Ctrl-C or `duration` seconds."""
     from temporalio.service import RPCError
 
-    config = settings().model_copy(update={"temporal_address": f"127.0.0.1:{_DEMO_TEMPORAL_PORT}"})
-    client = await connect(config)
+    client = await connect(settings().model_copy(update={"temporal_address": address}))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -152,56 +214,71 @@ async def _watch(duration: int | None, demo: _Demo) -> None:
         demo.check()
         try:
             print(status_line(await bot_status(client, DEMO_BOT)), flush=True)
-        except RPCError as exc:
-            print(f"(status not available yet: {exc.message})", flush=True)
+        except (RPCError, UsageError) as exc:
+            print(f"(status not available yet: {exc})", flush=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), _DEMO_STATUS_EVERY)
-    await _end_demo_workflows(client, "demo stopped")
 
 
-def run_demo(duration: int | None) -> int:
+def _check_ports(plan: DemoPlan) -> None:
+    for port, what in ((plan.temporal_port, "Temporal"), (plan.ui_port, "the Temporal UI")):
+        if _port_open(port):
+            flag = "--temporal-port" if port == plan.temporal_port else "--ui-port"
+            raise UsageError(
+                f"port {port} ({what}) is in use: is another Temporal server or demo running? "
+                f"Stop it, or choose another port with {flag}"
+            )
+
+
+def run_demo(plan: DemoPlan) -> int:
     """Dev server + simulator + worker + orchestrator, a live status line; the exit code."""
     import subprocess
 
-    from eth_account import Account
-
     from dualmm.temporal_bin import DEV_SERVER, temporal_binary
+    from workflows.search_attributes import dev_server_args
 
-    if _port_open(_DEMO_TEMPORAL_PORT):
-        raise UsageError(
-            f"port {_DEMO_TEMPORAL_PORT} is in use: is another Temporal server or demo running?"
-        )
-    var = Path("var")
-    var.mkdir(exist_ok=True)
+    try:
+        _check_ports(plan)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    var = plan.var
+    var.mkdir(parents=True, exist_ok=True)
+    if plan.reset:
+        for name in _KEPT:
+            (var / name).unlink(missing_ok=True)
+    address = f"127.0.0.1:{plan.temporal_port}"
     sim_port = _free_port()
     demo = _Demo(var)
     demo.env.update(
         DUALMM_EXCHANGE="sim",
         DUALMM_CLOB_URL=f"http://127.0.0.1:{sim_port}",
-        DUALMM_TEMPORAL_ADDRESS=f"127.0.0.1:{_DEMO_TEMPORAL_PORT}",
+        DUALMM_TEMPORAL_ADDRESS=address,
         DUALMM_TEMPORAL_NAMESPACE="default",
         # A throwaway key for the simulator only, handed over by environment, never printed.
-        DUALMM_PRIVATE_KEY="0x" + Account.create().key.hex().removeprefix("0x"),
+        DUALMM_PRIVATE_KEY=_demo_key(var),
     )
     dualmm = [sys.executable, "-m", "dualmm"]
-    print("dualmm demo: starting (logs in var/)", flush=True)
+    print(f"dualmm demo: starting (logs in {var}/)", flush=True)
     try:
         demo.start(
             "temporal",
             [
                 temporal_binary(DEV_SERVER),
                 *("server", "start-dev", "--db-filename", str(var / "temporal.db")),
-                *("--port", str(_DEMO_TEMPORAL_PORT), "--ui-port", "8233"),
-                *("--log-level", "warn"),
+                *("--port", str(plan.temporal_port), "--ui-port", str(plan.ui_port)),
+                *("--log-level", "warn", *dev_server_args()),
             ],
         )
-        demo.wait_port("temporal", _DEMO_TEMPORAL_PORT)
-        asyncio.run(_clear_previous_demo())
+        demo.wait_port("temporal", plan.temporal_port)
+        resuming = asyncio.run(_previous_bot_at(address))
+        if resuming:
+            print(f"  {resuming}", flush=True)
         demo.start(
             "simulator",
             [
                 *(*dualmm, "sim-server", "--port", str(sim_port), "--markets", "12"),
-                *("--speed", _DEMO_SIM_SPEED),
+                *("--speed", _DEMO_SIM_SPEED, "--state", str(var / "venue.pickle")),
             ],
         )
         demo.wait_port("simulator", sim_port)
@@ -216,25 +293,30 @@ def run_demo(duration: int | None) -> int:
         if started.returncode != 0:
             raise UsageError(f"orchestrate failed: {started.stderr.strip()}")
         print(f"  {started.stdout.strip()}", flush=True)
+        prefix = "" if plan.temporal_port == 7233 else f"DUALMM_TEMPORAL_ADDRESS={address} "
         print(
-            f"\nOpen {DEMO_UI} to watch the workflows (active-market-{DEMO_BOT} and its "
-            "liquidation-* children).\nOperator commands in another shell: "
-            f"DUALMM_TEMPORAL_ADDRESS=127.0.0.1:{_DEMO_TEMPORAL_PORT} dualmm status "
-            f"--bot-id {DEMO_BOT} (also exit-market, pause, resume, liquidate-all).\n"
-            "Ctrl-C stops everything.\n",
+            f"\nOpen http://localhost:{plan.ui_port} to watch the workflows "
+            f"(active-market-{DEMO_BOT} and its liquidation-* children).\n"
+            f"Status, in another shell:\n    {prefix}{_command_prefix()} status "
+            f"--bot-id {DEMO_BOT}\n"
+            "(also --watch, --json; and exit-market, pause, resume, liquidate-all).\n"
+            "Ctrl-C stops the processes; the workflows stay on the history in "
+            f"{var / 'temporal.db'}: the next `make demo` resumes them "
+            "(`make demo-reset` starts clean).\n",
             flush=True,
         )
-        asyncio.run(_watch(duration, demo))
+        asyncio.run(_watch(plan.duration, demo, address))
         return 0
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt:
+        return 0
     finally:
-        print("dualmm demo: stopping", flush=True)
+        print("dualmm demo: stopping (the workflows stay on the history)", flush=True)
         demo.stop()
 
 
-async def _clear_previous_demo() -> None:
-    """A bot left by a demo that crashed would trade on a simulator that no longer exists."""
-    config = settings().model_copy(update={"temporal_address": f"127.0.0.1:{_DEMO_TEMPORAL_PORT}"})
-    await _end_demo_workflows(await connect(config), "a new demo started")
+async def _previous_bot_at(address: str) -> str | None:
+    client = await connect(settings().model_copy(update={"temporal_address": address}))
+    return await _previous_bot(client)

@@ -62,6 +62,13 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[
             int, typer.Option(min=1, max=1000, help="Items per page of paged endpoints.")
         ] = 100,
+        state: Annotated[
+            Path | None,
+            typer.Option(
+                "--state",
+                help="Resume the venue saved in this file (if any) and save it here on stop.",
+            ),
+        ] = None,
     ) -> None:
         """Run the simulated CLOB until Ctrl-C; prints its URL and a throwaway test key."""
         import signal
@@ -76,7 +83,16 @@ def register(app: typer.Typer) -> None:
         from dualmm.sim.venue import SimVenue, WallClock
 
         amount = _fund(fund)
-        if scenario is not None:
+        resumed = state is not None and state.exists()
+        if state is not None and resumed:
+            from dualmm.sim.snapshot import load_venue
+
+            try:
+                venue = load_venue(state, speed)
+            except Exception as exc:  # a foreign or damaged file: say which
+                raise UsageError(f"--state {state}: cannot load: {exc}") from None
+            source = f"the venue saved in {state}, at {venue.now().isoformat()}"
+        elif scenario is not None:
             try:
                 loaded = load_scenario(scenario)
             except ScenarioError as exc:
@@ -114,7 +130,7 @@ def register(app: typer.Typer) -> None:
 
         account = Account.create()
         venue.ensure_wallet(account.address)
-        if scenario is not None:
+        if scenario is not None and not resumed:
             for market in loaded.markets:  # the test wallet starts with the scenario's positions
                 if market.position is not None:
                     token_id = market.info().token_id(market.position.held)
@@ -136,4 +152,9 @@ def register(app: typer.Typer) -> None:
             pass
         finally:
             server.stop()
+            if state is not None:
+                from dualmm.sim.snapshot import save_venue
+
+                save_venue(venue, state)
+                print(f"dualmm sim-server: venue saved in {state}", flush=True)
         print("dualmm sim-server: stopped", flush=True)
