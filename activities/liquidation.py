@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from decimal import Decimal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from dualmm.domain.types import Frozen, MarketInfo
-from dualmm.exchange.base import Exchange, NonRetryableError, Order, PlaceOrder
+from dualmm.exchange.base import Exchange, MergeReport, NonRetryableError, Order, PlaceOrder
 from dualmm.exchange.sync import MarketSync, sync_market
 
 
@@ -29,6 +30,12 @@ class SyncRequest(Frozen):
 
 class CancelRequest(Frozen):
     order_id: str
+
+
+class MergeRequest(Frozen):
+    market: MarketInfo
+    qty: Decimal
+    key: str  # the same key never merges twice
 
 
 @asynccontextmanager
@@ -78,3 +85,9 @@ class LiquidationActivities:
         """Cancel our order; one already filled, cancelled or unknown counts as cancelled."""
         async with non_retryable_venue_errors():
             await self._exchange.cancel_order(request.order_id)
+
+    @activity.defn(name="liquidation_merge_pairs")
+    async def merge_pairs(self, request: MergeRequest) -> MergeReport:
+        """Merge YES+NO pairs into USDC; a retry with the same key merges nothing more."""
+        async with non_retryable_venue_errors():
+            return await self._exchange.merge(request.market, request.qty, request.key)

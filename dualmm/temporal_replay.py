@@ -118,7 +118,12 @@ def liquidation_worker(
         client,
         task_queue=task_queue,
         workflows=[LiquidationWorkflow],
-        activities=[activities.sync_market, activities.place_order, activities.cancel_order],
+        activities=[
+            activities.sync_market,
+            activities.place_order,
+            activities.cancel_order,
+            activities.merge_pairs,
+        ],
     )
 
 

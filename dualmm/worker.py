@@ -56,6 +56,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
             liquidating.sync_market,
             liquidating.place_order,
             liquidating.cancel_order,
+            liquidating.merge_pairs,
         ],
     )
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.liquidation import (
         CancelRequest,
         LiquidationActivities,
+        MergeRequest,
         SyncRequest,
     )
     from dualmm.config import LiquidationConfig, describe_validation_error
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         step,
     )
     from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker, absorb_fills
+    from dualmm.domain.prices import round_size
     from dualmm.domain.types import (
         Fill,
         Frozen,
@@ -54,6 +56,9 @@ FINISHED_SIGNAL = "liquidation_finished"
 STAGE_SIGNAL = "liquidation_stage"
 # Liquidations recorded before the stage signal existed replay without it.
 _STAGE_SIGNAL_PATCH = "signal-parent-stage"
+# Liquidations recorded before merges existed never merged their pairs.
+_MERGE_PATCH = "merge-pairs"
+_MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
 
 # A timer that fires within this of its time is the check scheduled for that time (dev-server
 # timers have ~1 s granularity); a later wake-up (a worker outage) checks at the real time.
@@ -102,6 +107,7 @@ class LiquidationInput(Frozen):
     state: LiquidationState | None = None
     resting: RestingOrder | None = None
     next_check_at: datetime | None = None
+    merges: int = 0  # merges done: part of the next merge's idempotency key
     orders: tuple[PlacedOrder, ...] = ()  # the latest RECENT_KEPT
     fills: tuple[Fill, ...] = ()  # the latest RECENT_KEPT of its own orders' fills
 
@@ -181,6 +187,8 @@ class LiquidationWorkflow:
         self._last_error: str | None = None
         self._placing: workflow.ActivityHandle[Order] | None = None
         self._wake = False
+        self._merges = input.merges
+        self._merge_attempts = 0
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
@@ -211,6 +219,7 @@ class LiquidationWorkflow:
                     await self._cancel_resting()
                     return await self._finish("open", "replay horizon reached", now)
                 snapshot = await self._sync(now)
+                await self._merge_pairs()
                 plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
                 escalated = plan.state.stage is not self._state.stage
                 self._state = plan.state
@@ -286,6 +295,35 @@ class LiquidationWorkflow:
                 None if remaining is None else self._resting.model_copy(update={"size": remaining})
             )
         return result.snapshot
+
+    async def _merge_pairs(self) -> None:
+        """Merge the YES+NO pairs held back into USDC: they are worth exactly 1 together, so
+        this realizes `1 - avg_yes - avg_no` each and frees their capital; the engine then
+        sells the net position. A refusal leaves the pairs and tries again at a later check."""
+        pairs = round_size(min(self._position.yes_qty, self._position.no_qty))
+        if pairs <= 0 or self._merge_attempts >= _MERGE_ATTEMPTS:
+            return
+        if not workflow.patched(_MERGE_PATCH):
+            return
+        self._merge_attempts += 1
+        started = self._state.started_at.isoformat()
+        key = f"merge-{workflow.info().workflow_id}-{started}-{self._merges}"
+        try:
+            report = await workflow.execute_activity_method(
+                LiquidationActivities.merge_pairs,
+                MergeRequest(market=self._market, qty=pairs, key=key),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+        except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise
+            self._last_error = f"merge: {exc.cause or exc}"
+            workflow.logger.warning("merge of %s pairs refused: %s", pairs, self._last_error)
+            return
+        # The merge happened once (its key): it lands in the position once.
+        self._position = self._position.merge(report.qty)
+        self._merges += 1
 
     async def _place(self, intent: OrderIntent, key: str, now: datetime) -> Order:
         request = PlaceOrder(
@@ -389,6 +427,7 @@ class LiquidationWorkflow:
                 "next_check_at": next_check_at,
                 "orders": tuple(self._orders),
                 "fills": self._fills,
+                "merges": self._merges,
             }
         )
 

@@ -139,6 +139,15 @@ class Balances(Frozen):
     tokens: dict[str, Decimal]
 
 
+class MergeReport(Frozen):
+    """A merge of YES+NO pairs into collateral (Conditional Tokens `mergePositions`)."""
+
+    key: str
+    condition_id: str
+    qty: Decimal
+    at: datetime
+
+
 class ExchangeError(Exception):
     """Base of every venue error. `retryable` says whether trying again can help."""
 
@@ -183,6 +192,10 @@ class AuthError(NonRetryableError):
 
 class NotFound(NonRetryableError):
     pass
+
+
+class NotSupported(NonRetryableError):
+    """The adapter cannot do this at all (e.g. merges on an adapter without an on-chain path)."""
 
 
 @runtime_checkable
@@ -234,3 +247,9 @@ class Exchange(MarketData, Protocol):
     async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage: ...
 
     async def balances(self, token_ids: list[str]) -> Balances: ...
+
+    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+        """Merge `qty` YES+NO pairs of `market` into `qty` USDC. Idempotent by `key`: a merge
+        asked again with the same key returns the first one's report and merges nothing more.
+        InsufficientBalance when the settled pairs are not there."""
+        ...

@@ -59,7 +59,9 @@ from dualmm.exchange.base import (
     ExchangeError,
     FillPage,
     InvalidOrder,
+    MergeReport,
     NotFound,
+    NotSupported,
     Order,
     OrderStatus,
     OrderType,
@@ -615,6 +617,12 @@ class ClobExchange:
         fills.sort(key=lambda fill: (fill.at, fill.trade_id))
         newest = max((int(fill.at.timestamp()) for fill in fills), default=since)
         return FillPage(fills=tuple(fills), cursor=str(max(since, newest)))
+
+    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+        """Not wired: `mergePositions` is an on-chain call (web3.py for an EOA wallet, the
+        relayer for a proxy wallet), not a CLOB endpoint. Refused, so the liquidation sells
+        the net position and leaves the pairs for a later merge or resolution."""
+        raise NotSupported("merging pairs is not wired for the CLOB adapter yet")
 
     async def balances(self, token_ids: list[str]) -> Balances:
         collateral = await self._balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))

@@ -34,6 +34,7 @@ from dualmm.exchange.base import (
     InsufficientBalance,
     InvalidOrder,
     MarketData,
+    MergeReport,
     Order,
     OrderStatus,
     OrderType,
@@ -95,6 +96,7 @@ class PaperExchange:
         self._clock = clock
         self._collateral = collateral
         self._tokens: dict[str, Decimal] = dict(tokens or {})
+        self._merges: dict[str, MergeReport] = {}
         self._orders: dict[str, Order] = {}
         self._expirations: dict[str, datetime] = {}
         self._by_key: dict[str, str] = {}
@@ -269,6 +271,21 @@ class PaperExchange:
             ),
             cursor=str(len(self._fills)),
         )
+
+    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+        """A simulated `mergePositions` on the paper wallet (nothing reaches the chain)."""
+        done = self._merges.get(key)
+        if done is not None:
+            return done
+        for token_id in (market.yes_token_id, market.no_token_id):
+            if self._tokens.get(token_id, ZERO) < qty:
+                raise InsufficientBalance(f"merge of {qty} pairs: not enough {token_id}")
+        for token_id in (market.yes_token_id, market.no_token_id):
+            self._tokens[token_id] -= qty
+        self._collateral += qty
+        report = MergeReport(key=key, condition_id=market.condition_id, qty=qty, at=self._clock())
+        self._merges[key] = report
+        return report
 
     async def balances(self, token_ids: list[str]) -> Balances:
         await self._sweep()

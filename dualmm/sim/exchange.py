@@ -12,6 +12,7 @@ from dualmm.exchange.base import (
     Book,
     FillPage,
     InvalidOrder,
+    MergeReport,
     NonRetryableError,
     Order,
     PlaceOrder,
@@ -108,3 +109,6 @@ class SimExchange:
             collateral=held.collateral,
             tokens={token_id: held.tokens.get(token_id, ZERO) for token_id in token_ids},
         )
+
+    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+        return self._venue.merge(self._address, market.condition_id, qty, key)

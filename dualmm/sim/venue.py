@@ -37,6 +37,7 @@ from dualmm.exchange.base import (
     BookLevel,
     InsufficientBalance,
     InvalidOrder,
+    MergeReport,
     NotFound,
     Order,
     OrderStatus,
@@ -122,6 +123,7 @@ class SimVenue:
                 self._tokens[market.info.token_id(token)] = (market, token)
         self._processed = clock.now()
         self._wallets: dict[str, Wallet] = {}
+        self._merges: dict[tuple[str, str], MergeReport] = {}  # (wallet, key) -> the merge
         self._orders: dict[str, OrderRecord] = {}  # every order ever accepted, by id
         self._live: dict[str, OrderRecord] = {}  # resting orders, in placement order
         self._trades: dict[str, Trade] = {}  # by id, in fill order
@@ -209,6 +211,31 @@ class SimVenue:
         self._token(token_id)
         self.ensure_wallet(address)
         self._wallets[wallet_address(address)].add_tokens(token_id, qty)
+
+    @_synchronized
+    def merge(self, address: str, condition_id: str, qty: Decimal, key: str) -> MergeReport:
+        """`mergePositions`: burn `qty` YES and `qty` NO of the wallet's settled, unlocked
+        tokens and credit `qty` USDC. A key already used returns its merge again."""
+        address = wallet_address(address)
+        done = self._merges.get((address, key))
+        if done is not None:
+            return done
+        if qty <= 0 or round_size(qty) != qty:
+            raise InvalidOrder(f"merge quantity {qty} is not a positive multiple of 0.01")
+        info = self._market(condition_id).info
+        free = self.available(address).tokens
+        for token_id in (info.yes_token_id, info.no_token_id):
+            if free.get(token_id, ZERO) < qty:
+                raise InsufficientBalance(
+                    f"merge of {qty} pairs: only {free.get(token_id, ZERO)} of {token_id} free"
+                )
+        wallet = self._wallets[address]
+        wallet.add_tokens(info.yes_token_id, -qty)
+        wallet.add_tokens(info.no_token_id, -qty)
+        wallet.collateral += qty
+        report = MergeReport(key=key, condition_id=condition_id, qty=qty, at=self.now())
+        self._merges[(address, key)] = report
+        return report
 
     @_synchronized
     def balances(self, address: str) -> Balances:
