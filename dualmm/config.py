@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
     task_queue: str = Field("dualmm", min_length=1, max_length=255)
+    # Worker metrics (dualmm.metrics): a Prometheus endpoint to bind (e.g. 0.0.0.0:9464), or
+    # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
+    metrics_prometheus: str | None = None
+    metrics_otlp_url: str | None = None
     # Worker capacity (bench/capacity.py): threads for the blocking exchange client (asyncio's
     # default pool has min(32, cores + 4) = 6 here) and workflows kept in the sticky cache (a
     # workflow evicted from it replays its whole history on its next task).
