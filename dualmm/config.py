@@ -114,6 +114,16 @@ class OrchestratorConfig(_Config):
     # failed, and how long a market whose round failed for good is left out of the picks.
     idle_seconds: int = Field(30, gt=0, le=86_400)
     failed_market_cooldown_seconds: int = Field(600, gt=0, le=7 * 86_400)
+    # Re-rank the markets, the active one included, whenever a liquidation finishes (and
+    # every `rerank_minutes` if > 0); move when the best earns over `1 + switch_margin` times
+    # the active one per USDC and the active position is below the minimum order size
+    # (`dualmm.domain.rotation`). Off: a round ends only at the limit. The defaults are the
+    # backtest's best (README, "Backtest"): a periodic re-rank moved more and lost more.
+    rerank: bool = True
+    rerank_minutes: int = Field(0, ge=0, le=7 * 1440)
+    switch_margin: Decimal = Field(Decimal("0.2"), ge=0, le=100)
+    # A market whose liquidation lost is left out of the picks this long (0: never).
+    loss_cooldown_minutes: int = Field(0, ge=0, le=7 * 1440)
 
 
 class Settings(BaseSettings):
