@@ -21,6 +21,7 @@ from dualmm.config import OrchestratorConfig, Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
+    from temporalio.common import TypedSearchAttributes
     from temporalio.runtime import Runtime
 
     from dualmm.exchange.base import Exchange
@@ -131,6 +132,7 @@ async def start_or_attach(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         memo={"mode": mode, "bot_id": config.bot_id},
+        search_attributes=await bot_search_attributes(client, config.bot_id, mode),
         static_summary=(
             f"dualmm bot {config.bot_id}: {mode}, "
             f"{'dual' if config.dual_market_mode else 'single'}-market, position limit "
@@ -138,6 +140,32 @@ async def start_or_attach(
         ),
     )
     return started, True
+
+
+async def bot_search_attributes(client: Client, bot_id: str, mode: str) -> TypedSearchAttributes:
+    """The bot's custom search attributes, or none when the namespace has not registered them
+    (a workflow carrying unregistered attributes would fail to start)."""
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+    from temporalio.service import RPCError
+
+    from workflows import search_attributes
+
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError:
+        return TypedSearchAttributes.empty  # no operator access (e.g. a cloud API key)
+    if not {key.name for key in search_attributes.ALL} <= set(listed.custom_attributes):
+        return TypedSearchAttributes.empty
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search_attributes.BOT_ID, bot_id),
+            SearchAttributePair(search_attributes.MODE, mode),
+            SearchAttributePair(search_attributes.STAGE, "QUOTING"),
+        ]
+    )
 
 
 async def connect_or_fail(config: Settings) -> Client:

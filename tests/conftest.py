@@ -24,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from dualmm.temporal_bin import DEV_SERVER, TEST_SERVER, temporal_binary
+from workflows.search_attributes import dev_server_args
 
 # Property tests check behaviour, not speed: a shared 2-core machine under load (CI, parallel
 # work) misses hypothesis's 200 ms per-example deadline on tests that pass alone.
@@ -60,6 +61,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_extra_args=[
             "--dynamic-config-value",
             f"limit.historyCount.suggestContinueAsNew={DEV_SERVER_SUGGEST_CONTINUE_AS_NEW}",
+            *dev_server_args(),  # the bot's custom search attributes, as `dualmm demo` does
         ],
     )
     try:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.common import TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
 from dualmm.config import LiquidationConfig
@@ -100,6 +101,7 @@ async def running_liquidation(
     fill_cap: Decimal | None = None,
     credit: bool = True,
     exchange: Callable[[SimVenue], Exchange] | None = None,
+    search_attributes: TypedSearchAttributes | None = None,
     **input_fields: Any,
 ) -> AsyncIterator[Liquidation]:
     """Start the scenario's liquidation at the server's current time, on its own venue.
@@ -129,6 +131,7 @@ async def running_liquidation(
             ),
             id=liquidation_workflow_id(info.condition_id),
             task_queue=task_queue,
+            search_attributes=search_attributes,
         )
         try:
             yield Liquidation(env=env, venue=venue, handle=handle, start=start)

@@ -19,13 +19,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     CancelledError,
     WorkflowAlreadyStartedError,
 )
+
+from workflows import search_attributes
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -691,6 +693,8 @@ class ActiveMarketWorkflow:
                     ),
                     id=entry.workflow_id,
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    search_attributes=self._child_search_attributes(limit.market.condition_id),
+                    memo={"question": limit.market.question, "bot_id": self._config.bot_id},
                     # What the Temporal UI shows for this run (user metadata, not replayed).
                     static_summary=(
                         f"liquidate {entry.held or '?'} {entry.qty} shares: "
@@ -699,6 +703,20 @@ class ActiveMarketWorkflow:
                 )
             except WorkflowAlreadyStartedError:
                 workflow.logger.info("liquidation %s already running: adopted", entry.workflow_id)
+
+    def _child_search_attributes(self, condition_id: str) -> TypedSearchAttributes | None:
+        """The bot's attributes plus the child's market and first stage; none if the bot has
+        none (they are not registered on this namespace)."""
+        if not search_attributes.carried():
+            return None
+        inherited = workflow.info().typed_search_attributes
+        return TypedSearchAttributes(
+            [
+                *(pair for pair in inherited if pair.key.name != search_attributes.STAGE.name),
+                SearchAttributePair(search_attributes.MARKET, condition_id),
+                SearchAttributePair(search_attributes.STAGE, Stage.PASSIVE.value),
+            ]
+        )
 
     async def _finish_liquidating_all(self) -> ActiveMarketResult:
         """Quoting has stopped; wait for every child, then complete."""

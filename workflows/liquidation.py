@@ -19,6 +19,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
+from workflows import search_attributes
+
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
@@ -192,6 +194,7 @@ class LiquidationWorkflow:
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
+        search_attributes.upsert(search_attributes.STAGE.value_set(self._state.stage.value))
         try:
             return await self._liquidate(input.next_check_at or input.started_at)
         except (asyncio.CancelledError, ActivityError) as exc:
@@ -227,6 +230,10 @@ class LiquidationWorkflow:
                         "dualmm_liquidation_stage_transitions", "Liquidation stage escalations"
                     ).add(1, {"stage": plan.state.stage.value})
                 self._state = plan.state
+                if escalated:
+                    search_attributes.upsert(
+                        search_attributes.STAGE.value_set(plan.state.stage.value)
+                    )
                 if escalated and workflow.patched(_STAGE_SIGNAL_PATCH):
                     await self._signal_parent(
                         STAGE_SIGNAL,
@@ -425,6 +432,7 @@ class LiquidationWorkflow:
             result.duration_seconds, {"outcome": outcome}
         )
         self._record_pnl(None)
+        search_attributes.upsert(search_attributes.OUTCOME.value_set(outcome))
         workflow.logger.info(
             "liquidation %s in %s after %ss: %s, realized %s",
             outcome,

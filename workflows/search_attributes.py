@@ -3,13 +3,21 @@
 They must be registered on the namespace before a workflow may carry them: `dualmm demo` passes
 them to the dev server (`--search-attribute NAME=Keyword`); on a cluster run
 `temporal operator search-attribute create --name NAME --type Keyword` once per name (see
-deploy/README.md). A bot started where they are not registered carries none (the orchestrator
-checks), and its children follow their parent.
+deploy/README.md). The starter looks them up (`registered`) and starts the bot with them only
+when they exist; a workflow upserts (stage, outcome) only when it was started carrying BOT_ID,
+so a cluster without them never fails a workflow task. Liquidation children inherit the
+parent's choice.
 """
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+# Histories recorded before workflows upserted their stage replay without the upserts.
+UPSERT_PATCH = "upsert-search-attributes"
 
 BOT_ID = SearchAttributeKey.for_keyword("DualmmBotId")
 MODE = SearchAttributeKey.for_keyword("DualmmMode")  # sim, paper, live
@@ -23,3 +31,14 @@ ALL = (BOT_ID, MODE, MARKET, STAGE, OUTCOME)
 def dev_server_args() -> list[str]:
     """`temporal server start-dev` flags that register every attribute."""
     return [arg for key in ALL for arg in ("--search-attribute", f"{key.name}=Keyword")]
+
+
+def carried() -> bool:
+    """Inside a workflow: was it started with the bot's attributes (so they are registered)?"""
+    return workflow.info().typed_search_attributes.get(BOT_ID) is not None
+
+
+def upsert(*updates: SearchAttributeUpdate[Any]) -> None:
+    """Inside a workflow: set attributes, if this run carries them (replay-safe, patched)."""
+    if carried() and workflow.patched(UPSERT_PATCH):
+        workflow.upsert_search_attributes(list(updates))

@@ -1,0 +1,85 @@
+"""The Temporal UI reads like the bot: a liquidation carries its bot, market, stage and outcome
+as custom search attributes, found by a visibility query, and its history replays."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from liquidation_harness import one_market, running_liquidation
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from dualmm.runtime import bot_search_attributes
+from workflows import search_attributes as sa
+from workflows.liquidation import LiquidationWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+# Visibility is eventually consistent: how long (real time) a query may take to see a change.
+VISIBLE_WITHIN_SECONDS = 30.0
+
+
+async def found(client: Client, query: str) -> list[str]:
+    """Workflow ids the visibility query finds, polling until some appear."""
+    async with asyncio.timeout(VISIBLE_WITHIN_SECONDS):
+        while True:
+            ids = [execution.id async for execution in client.list_workflows(query)]
+            if ids:
+                return ids
+            await asyncio.sleep(0.5)
+
+
+async def test_a_liquidation_is_found_by_its_market_stage_and_outcome(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Rests PASSIVE (skewing starts after minutes) until the operator's force exit: MARKET.
+    scenario = one_market([(0, "0.545"), (600, "0.55"), (7200, "0.55")])
+    market = scenario.markets[0].condition_id
+    bot = f"bot-{task_queue}"
+    attributes = TypedSearchAttributes(
+        [SearchAttributePair(sa.BOT_ID, bot), SearchAttributePair(sa.MARKET, market)]
+    )
+    async with running_liquidation(
+        dev_env, task_queue, scenario, search_attributes=attributes
+    ) as run:
+        await run.wait_status(lambda s: s.order is not None)
+        described = (await run.handle.describe()).typed_search_attributes
+        assert described.get(sa.STAGE) == "PASSIVE", described
+        passive = await found(
+            dev_env.client, f"DualmmMarket = '{market}' AND DualmmStage = 'PASSIVE'"
+        )
+        assert passive == [run.handle.id]
+        await run.handle.signal(LiquidationWorkflow.force_exit)
+        result = await run.handle.result()
+        latest = await run.handle.fetch_history()
+    assert result.status == "closed"
+    done = await found(
+        dev_env.client,
+        f"DualmmBotId = '{bot}' AND DualmmStage = 'MARKET' AND DualmmOutcome = 'closed'",
+    )
+    assert done == [run.handle.id]
+    # The upserts are patched: the marker and the upsert commands are in the history, and it
+    # replays on the current workflow.
+    kinds = [event.event_type for event in latest.events]
+    assert EventType.EVENT_TYPE_MARKER_RECORDED in kinds
+    assert kinds.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) >= 2
+    replayer = Replayer(workflows=[LiquidationWorkflow], data_converter=pydantic_data_converter)
+    assert (await replayer.replay_workflow(latest)).replay_failure is None
+    if os.environ.get("DUALMM_RECORD_HISTORIES"):
+        named = WorkflowHistory(latest.workflow_id, latest.events)
+        (HISTORIES / "liquidation-search-attributes.json").write_text(named.to_json())
+
+
+async def test_the_bot_carries_attributes_only_where_they_are_registered(
+    dev_env: WorkflowEnvironment, temporal_env: WorkflowEnvironment
+) -> None:
+    registered = await bot_search_attributes(dev_env.client, "b1", "sim")
+    assert registered.get(sa.BOT_ID) == "b1"
+    assert registered.get(sa.MODE) == "sim"
+    # The time-skipping server registers none of them: the bot starts without any.
+    assert len(await bot_search_attributes(temporal_env.client, "b1", "sim")) == 0
