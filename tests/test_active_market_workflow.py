@@ -78,6 +78,7 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 WALLET = "0x" + "11" * 20
 MID = Decimal("0.50")
 WAIT = 30.0  # seconds a condition may take on a busy 2-core machine
+HISTORIES = Path(__file__).parent / "histories"
 
 
 class SteeredMid:
@@ -423,6 +424,10 @@ async def test_liquidate_all_stops_quoting_and_completes_after_the_children(
                     workflow_id, run_id=run.run_id
                 ).fetch_history()
                 await replayer.replay_workflow(history)
+                if os.environ.get("DUALMM_RECORD_HISTORIES") and workflow_id == handle.id:
+                    (HISTORIES / "active-market-liquidate-all.json").write_text(
+                        WorkflowHistory(workflow_id, history.events).to_json()
+                    )
 
 
 async def test_invalid_input_fails_the_bot_instead_of_retrying_forever(

@@ -1,4 +1,6 @@
-"""Recorded LiquidationWorkflow histories replay without nondeterminism.
+"""Recorded LiquidationWorkflow and ActiveMarketWorkflow histories replay without
+nondeterminism, and a change that would break running workflows is caught (deploy/README.md,
+"Upgrading workers").
 
 Fresh runs (a seed scenario, and one driven through every signal and the update) are recorded
 and replayed; so are the histories committed under tests/histories/, recorded from earlier
@@ -22,6 +24,8 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from dualmm.scenario import load_scenario
+from workflows import liquidation
+from workflows.active_market import ActiveMarketInput, ActiveMarketResult, ActiveMarketWorkflow
 from workflows.liquidation import LiquidationInput, LiquidationResult, LiquidationWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -68,6 +72,7 @@ async def test_fresh_histories_replay(temporal_env: WorkflowEnvironment, task_qu
 
 
 COMMITTED = sorted(HISTORIES.glob("liquidation-*.json"))
+BOT_HISTORIES = sorted(HISTORIES.glob("active-market-*.json"))
 
 
 def load_history(path: Path) -> WorkflowHistory:
@@ -76,6 +81,7 @@ def load_history(path: Path) -> WorkflowHistory:
 
 def test_histories_are_committed() -> None:
     assert len(COMMITTED) >= 2
+    assert len(BOT_HISTORIES) >= 1  # recorded by the liquidate-all dev-server test
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
@@ -97,3 +103,40 @@ async def test_an_incompatible_change_is_caught() -> None:
     drifted = Replayer(workflows=[DriftedLiquidation], data_converter=pydantic_data_converter)
     with pytest.raises(NondeterminismError):
         await drifted.replay_workflow(load_history(COMMITTED[0]))
+
+
+@pytest.mark.parametrize("path", BOT_HISTORIES, ids=[p.stem for p in BOT_HISTORIES])
+async def test_committed_bot_history_replays(path: Path) -> None:
+    bot_replayer = Replayer(
+        workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
+        data_converter=pydantic_data_converter,
+    )
+    await bot_replayer.replay_workflow(load_history(path))
+
+
+@workflow.defn(name="ActiveMarketWorkflow", sandboxed=False)
+class DriftedActiveMarket:
+    """An incompatible edit of the bot: it sleeps before choosing a market."""
+
+    @workflow.run
+    async def run(self, request: ActiveMarketInput) -> ActiveMarketResult:
+        await workflow.sleep(timedelta(seconds=1))
+        raise AssertionError("replay should have failed before this")
+
+
+async def test_an_incompatible_change_to_the_bot_is_caught() -> None:
+    drifted = Replayer(
+        workflows=[DriftedActiveMarket, LiquidationWorkflow], data_converter=pydantic_data_converter
+    )
+    with pytest.raises(NondeterminismError):
+        await drifted.replay_workflow(load_history(BOT_HISTORIES[0]))
+
+
+async def test_a_change_without_its_patch_guard_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stage signal to the parent, shipped as if unguarded (every `patched` taken): a
+    # liquidation recorded before it existed no longer replays; with the guard it does.
+    before = HISTORIES / "liquidation-with-parent-before-stage-signal.json"
+    await replayer().replay_workflow(load_history(before))
+    monkeypatch.setattr(liquidation.workflow, "patched", lambda _id: True)
+    with pytest.raises(NondeterminismError):
+        await replayer().replay_workflow(load_history(before))
