@@ -80,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body is not None:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
 
@@ -94,12 +96,14 @@ class _Handler(BaseHTTPRequestHandler):
 
         path = urlsplit(self.path).path.rstrip("/")
         if path not in ("/encode", "/decode"):
+            self.close_connection = True  # the body stays unread
             self._answer(404, {"error": "POST /encode or /decode"})
             return
         token = self.server.token
         if token is not None:
             given = self.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                self.close_connection = True
                 self._answer(401, {"error": "a valid bearer token is required"})
                 return
         try:
