@@ -11,6 +11,7 @@ import base64
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -246,3 +247,26 @@ def test_the_codec_server_checks_the_bearer_token() -> None:
         assert wrong.status_code == 401
         right = http.post("/encode", json=body, headers={"Authorization": f"Bearer {token}"})
         assert right.status_code == 200
+
+
+async def test_status_reads_an_encrypted_failure_message() -> None:
+    """With the codec, failure messages are encrypted; `dualmm status` still shows them."""
+    from types import SimpleNamespace
+
+    from temporalio.api.failure.v1 import Failure
+    from temporalio.exceptions import ApplicationError
+
+    from dualmm.status import failure_message
+
+    converter = data_converter(Settings(codec_key=KEY.hex()))
+    failure = Failure()
+    await converter.encode_failure(ApplicationError("market 0xfeed refused the order"), failure)
+    assert b"0xfeed" not in failure.SerializeToString()
+    client: Any = SimpleNamespace(data_converter=converter)
+    assert await failure_message(client, failure) == "market 0xfeed refused the order"
+    other: Any = SimpleNamespace(data_converter=data_converter(Settings(codec_key=OLD_KEY.hex())))
+    assert await failure_message(other, failure) == "Encoded failure"  # the wrong key
+    plain: Any = SimpleNamespace(data_converter=pydantic_data_converter)
+    unencrypted = Failure()
+    await pydantic_data_converter.encode_failure(ApplicationError("plain"), unencrypted)
+    assert await failure_message(plain, unencrypted) == "plain"
