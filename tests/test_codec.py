@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -270,3 +271,58 @@ async def test_status_reads_an_encrypted_failure_message() -> None:
     unencrypted = Failure()
     await pydantic_data_converter.encode_failure(ApplicationError("plain"), unencrypted)
     assert await failure_message(plain, unencrypted) == "plain"
+
+
+async def test_orchestrate_with_the_key_writes_only_ciphertext(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """The CLI's client encrypts (`dualmm.runtime.connect`, which the worker uses too): the
+    bot's start input and memo are ciphertext, and a client with the key reads them."""
+    import os
+    import subprocess
+    import sys
+
+    from workflows.active_market import ActiveMarketInput, active_market_workflow_id
+
+    bot = f"codec-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DUALMM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "DUALMM_TASK_QUEUE": f"no-worker-{bot}",  # nobody runs it: only the start matters
+        "DUALMM_EXCHANGE": "sim",
+        "DUALMM_CLOB_URL": "http://127.0.0.1:9",
+        "DUALMM_CODEC_KEY": base64.b64encode(KEY).decode(),
+    }
+    started = subprocess.run(
+        [sys.executable, "-m", "dualmm", "orchestrate", "--bot-id", bot, "--position-limit", "61"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    handle = dev_env.client.get_workflow_handle(active_market_workflow_id(bot))
+    try:
+        assert started.returncode == 0, started.stderr
+        history = await handle.fetch_history()
+        attributes = history.events[0].workflow_execution_started_event_attributes
+        (sealed,) = attributes.input.payloads
+        assert sealed.metadata["encoding"] == ENCODING
+        assert bot.encode() not in sealed.data
+        for field in attributes.memo.fields.values():
+            assert field.metadata["encoding"] == ENCODING
+        keyed = Client(
+            dev_env.client.service_client,
+            namespace=dev_env.client.namespace,
+            data_converter=data_converter(Settings(codec_key=KEY.hex())),
+        )
+        (start,) = keyed.data_converter.payload_converter.from_payloads(
+            [AesGcmCodec(KEY).decrypt(sealed)], [ActiveMarketInput]
+        )
+        assert start.config.bot_id == bot and start.config.market_maker.position_limit == 61
+        memo = await (await keyed.get_workflow_handle(handle.id).describe()).memo()
+        assert memo["bot_id"] == bot
+
+        again = subprocess.run(
+            [sys.executable, "-m", "dualmm", "orchestrate", "--bot-id", bot],
+            capture_output=True, text=True, timeout=120, env=env, check=False,
+        )  # fmt: skip
+        assert again.returncode == 0 and "attached" in again.stdout, again.stderr
+    finally:
+        await handle.terminate("test over")
