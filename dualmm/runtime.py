@@ -21,6 +21,7 @@ from dualmm.config import OrchestratorConfig, Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
+    from temporalio.runtime import Runtime
 
     from dualmm.exchange.base import Exchange
 
@@ -51,9 +52,10 @@ def settings() -> Settings:
 # -- Temporal plumbing (used by the CLI, worker.py, starter.py and the tests) -------------------
 
 
-async def connect(config: Settings) -> Client:
+async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
     """A client with the pydantic converter (encrypting with DUALMM_CODEC_KEY, if set) and
-    tracing; TLS or API key from the settings. Workers built on it use the same converter."""
+    tracing; TLS or API key from the settings; `runtime` exports metrics
+    (dualmm.metrics.runtime_for). Workers built on it use the same converter."""
     from temporalio.client import Client
 
     from dualmm.codec import data_converter
@@ -67,6 +69,7 @@ async def connect(config: Settings) -> Client:
         tls=config.temporal_tls or api_key is not None,
         data_converter=data_converter(config),
         interceptors=[tracing_interceptor()],
+        runtime=runtime,
     )
 
 
