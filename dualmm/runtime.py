@@ -132,6 +132,11 @@ async def start_or_attach(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         memo={"mode": mode, "bot_id": config.bot_id},
+        static_summary=(
+            f"dualmm bot {config.bot_id}: {mode}, "
+            f"{'dual' if config.dual_market_mode else 'single'}-market, position limit "
+            f"{config.market_maker.position_limit} shares"
+        ),
     )
     return started, True
 

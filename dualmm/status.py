@@ -287,7 +287,7 @@ def _report(
         "unrealized_pnl": _money(unrealized),
         "pnl": _money(realized + unrealized),
         "rewards_estimated": None,
-        "rewards_reported": None,
+        "rewards_reported": _reported(query),
         "capital_in_use": _money(capital),
     }
     return report
@@ -299,6 +299,12 @@ def _duration(seconds: int | None) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _reported(query: dict[str, Any] | None) -> str | None:
+    """The rewards the venue reports for today, as the bot's round last read them."""
+    reported = None if query is None else _decimal(query.get("venue_rewards_today"))
+    return None if reported is None else _money(reported)
 
 
 def _or_na(value: Any) -> str:
