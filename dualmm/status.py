@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from dualmm.cliutil import UsageError
 
 if TYPE_CHECKING:
+    from temporalio.api.failure.v1 import Failure
     from temporalio.client import Client, WorkflowHandle
 
 ZERO = Decimal(0)
@@ -65,12 +66,29 @@ async def _last_problem(client: Client, handle: WorkflowHandle[Any, Any]) -> str
     answer = await client.workflow_service.get_workflow_execution_history_reverse(request)
     for event in answer.history.events:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            return str(event.workflow_task_failed_event_attributes.failure.message)
+            failure = event.workflow_task_failed_event_attributes.failure
+            return await failure_message(client, failure)
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-            return str(event.workflow_execution_failed_event_attributes.failure.message)
+            failure = event.workflow_execution_failed_event_attributes.failure
+            return await failure_message(client, failure)
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
             return str(event.workflow_execution_terminated_event_attributes.reason)
     return None
+
+
+async def failure_message(client: Client, failure: Failure) -> str:
+    """A failure's message; with the payload codec on (dualmm.codec) it is encrypted in the
+    failure's encoded attributes, and the plain `message` only says "Encoded failure"."""
+    codec = client.data_converter.payload_codec
+    if codec is not None and failure.HasField("encoded_attributes"):
+        try:
+            (decoded,) = await codec.decode([failure.encoded_attributes])
+            (attributes,) = client.data_converter.payload_converter.from_payloads([decoded])
+        except Exception:  # another key or a corrupt payload: show what the server has
+            attributes = None
+        if isinstance(attributes, dict) and isinstance(attributes.get("message"), str):
+            return str(attributes["message"])
+    return str(failure.message)
 
 
 async def _execution(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
