@@ -390,3 +390,27 @@ def test_dashboard_shows_every_dualmm_metric() -> None:
     datasource = load_yaml(COMPOSE / "grafana" / "provisioning" / "datasources" / "prometheus.yml")
     uid = datasource["datasources"][0]["uid"]
     assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {uid}
+
+
+# --- Temporal Cloud: API key or mTLS -------------------------------------------------------------
+
+
+def test_temporal_tls_from_settings(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+    from temporalio.service import TLSConfig
+
+    from dualmm.cliutil import UsageError
+    from dualmm.runtime import temporal_tls
+
+    assert temporal_tls(Settings(_env_file=None)) is False
+    assert temporal_tls(Settings(temporal_api_key="k")) is True  # an API key implies TLS
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+    cert.write_bytes(b"CERT")
+    key.write_bytes(b"KEY")
+    tls = temporal_tls(Settings(temporal_tls_cert=cert, temporal_tls_key=key))
+    assert isinstance(tls, TLSConfig)
+    assert (tls.client_cert, tls.client_private_key) == (b"CERT", b"KEY")
+    with pytest.raises(ValidationError, match="go together"):
+        Settings(temporal_tls_cert=cert)
+    with pytest.raises(UsageError, match=r"missing\.key"):
+        temporal_tls(Settings(temporal_tls_cert=cert, temporal_tls_key=tmp_path / "missing.key"))
