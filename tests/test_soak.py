@@ -39,6 +39,16 @@ def _active(status: ActiveMarketStatus) -> str | None:
     return market.condition_id if market is not None and len(status.quotes) == 2 else None
 
 
+async def _selling(venue: Venue, condition_id: str) -> None:
+    """Wait for the liquidation's SELL to rest (priced at the floor while the mid is 0.45)."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not any(
+        o["side"] == "SELL" and o["condition_id"] == condition_id for o in venue.open_orders()
+    ):
+        assert asyncio.get_running_loop().time() < deadline, "no SELL rests"
+        await asyncio.sleep(0.2)
+
+
 async def _liquidation_results(client: Client, condition_ids: list[str]) -> list[LiquidationResult]:
     """Every completed liquidation run of these markets (the bot's books, across restarts)."""
     results = []
@@ -88,6 +98,7 @@ async def test_many_rounds_on_few_markets_end_with_books_equal_to_the_venue(
                     assert idle.active_market is None
                     await asyncio.sleep(2)  # idle waits time out; the bot stays up
                     exchange.dry = False
+                await _selling(venue, cid)
                 venue.move(market, "0.50")  # the SELL @ 0.49 fills: the liquidation ends
                 await _until(handle, lambda s: not s.liquidations)
             await handle.signal(ActiveMarketWorkflow.liquidate_all)
