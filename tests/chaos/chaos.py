@@ -379,8 +379,10 @@ async def audit(
             )
             continue
         completed += 1
-        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-        result = await handle.result(result_type=LiquidationResult, follow_runs=False)
+        handle = client.get_workflow_handle(
+            execution.id, run_id=execution.run_id, result_type=LiquidationResult
+        )
+        result = await handle.result(follow_runs=False)
         held = expected.setdefault(result.condition_id, [Decimal(0), Decimal(0)])
         held[0] += result.position.yes_qty
         held[1] += result.position.no_qty
@@ -526,7 +528,13 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
             "private key": key.removeprefix("0x"),
             "API secret": sim.keys._credentials(address, 0).secret,  # what the sim issued
         }
-        counts = asyncio.run(audit(run, stack, sim, address, secrets))
+        try:
+            counts = asyncio.run(audit(run, stack, sim, address, secrets))
+        except Exception as exc:  # the counts so far still print; the run fails
+            import traceback
+
+            traceback.print_exc()
+            run.violate(f"the audit itself failed: {type(exc).__name__}: {exc}")
     finally:
         watch.stop()
         stack.stop()
