@@ -36,6 +36,7 @@ from dualmm.domain.quoting import (
     needs_requote,
     position_limit_reached,
 )
+from dualmm.domain.rotation import market_to_quote
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 from dualmm.exchange.base import Exchange, Order, PlaceOrder, RetryableError
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
@@ -61,6 +62,10 @@ class PickMarketInput(Frozen):
     exclude: tuple[str, ...] = ()
     config: MarketMakerConfig
     liquidity_budget: Decimal
+    # The market being made, ranked with the others: it is kept unless the best earns over
+    # `1 + switch_margin` times as much per USDC (`dualmm.domain.rotation.market_to_quote`).
+    active: str | None = None
+    switch_margin: Decimal = Decimal(0)
 
 
 class MarketMakingInput(Frozen):
@@ -156,7 +161,8 @@ class MarketMakingActivities:
 
     @activity.defn(name="pick_market")
     async def pick_market(self, request: PickMarketInput) -> MarketInfo | None:
-        """The best reward market by estimated earnings per USDC, or None if none qualifies.
+        """The best reward market by estimated earnings per USDC, or None if none qualifies;
+        with `active` given, that market unless the best beats it by the switch margin.
 
         Whatever of ours still rests (a liquidation's order, a quote not yet withdrawn) is
         taken out of the books first: the ranking sees only the competition.
@@ -170,7 +176,8 @@ class MarketMakingActivities:
                 datetime.now(UTC),
                 own=await self._exchange.open_orders(),
             )
-        return ranked[0].market if ranked else None
+        chosen = market_to_quote(ranked, request.active, request.switch_margin)
+        return chosen.market if chosen is not None else None
 
     @activity.defn(name="running_liquidations")
     async def running_liquidations(self) -> list[RunningLiquidation]:

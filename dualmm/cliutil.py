@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from dualmm.config import (
     BOT_ID_PATTERN,
     LiquidationConfig,
+    OrchestratorConfig,
     Settings,
     describe_settings_error,
     describe_validation_error,
@@ -142,6 +143,45 @@ LiqBlockLosing = Annotated[
     typer.Option(
         "--liq-block-losing/--no-liq-block-losing",
         help="Never quote PASSIVE/SKEWED below cost plus margin.",
+    ),
+]
+
+Rerank = Annotated[
+    bool,
+    typer.Option(
+        "--rerank/--no-rerank",
+        help="Re-rank the markets, the active one included, when a liquidation finishes and "
+        "move to a better one (--no-rerank: a round ends only at the limit).",
+        envvar="DUALMM_RERANK",
+    ),
+]
+RerankMinutes = Annotated[
+    int | None,
+    typer.Option(
+        "--rerank-minutes",
+        help="Also re-rank this often (0: only when a liquidation finishes). [default: "
+        f"{OrchestratorConfig.model_fields['rerank_minutes'].default}]",
+        envvar="DUALMM_RERANK_MINUTES",
+        min=0,
+    ),
+]
+LossCooldown = Annotated[
+    int | None,
+    typer.Option(
+        "--loss-cooldown",
+        help="Minutes a market whose liquidation lost stays out of the picks (0: none). "
+        f"[default: {OrchestratorConfig.model_fields['loss_cooldown_minutes'].default}]",
+        envvar="DUALMM_LOSS_COOLDOWN",
+        min=0,
+    ),
+]
+SwitchMargin = Annotated[
+    str | None,
+    typer.Option(
+        "--switch-margin",
+        help="Leave the active market for one earning over 1 + this times as much per USDC. "
+        f"[default: {OrchestratorConfig.model_fields['switch_margin'].default}]",
+        envvar="DUALMM_SWITCH_MARGIN",
     ),
 ]
 

@@ -25,6 +25,10 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
+    LossCooldown,
+    Rerank,
+    RerankMinutes,
+    SwitchMargin,
     UsageError,
     decimal_flag,
     hard_exit,
@@ -113,6 +117,10 @@ def orchestrator_config(
     requote_threshold: str | None = None,
     position_limit: str | None = None,
     quote_interval: int | None = None,
+    rerank: bool | None = None,
+    rerank_minutes: int | None = None,
+    switch_margin: str | None = None,
+    loss_cooldown: int | None = None,
     **liquidation_flags: Any,
 ) -> OrchestratorConfig:
     """An OrchestratorConfig from the file (if any) and the given flags; flags win, and
@@ -132,6 +140,10 @@ def orchestrator_config(
         "bot_id": bot_id,
         "dual_market_mode": dual_market_mode,
         "liquidity_budget": decimal_flag("--liquidity-budget", liquidity_budget),
+        "rerank": rerank,
+        "rerank_minutes": rerank_minutes,
+        "switch_margin": decimal_flag("--switch-margin", switch_margin),
+        "loss_cooldown_minutes": loss_cooldown,
         "market_maker": {k: v for k, v in maker.items() if v is not None},
         "liquidation": liquidation,
     }
@@ -355,6 +367,10 @@ def register(app: typer.Typer) -> None:
         timeout: LiqTimeout = None,
         check_interval: LiqCheckInterval = None,
         block_losing: LiqBlockLosing = True,
+        rerank: Rerank = True,
+        rerank_minutes: RerankMinutes = None,
+        switch_margin: SwitchMargin = None,
+        loss_cooldown: LossCooldown = None,
     ) -> None:
         """Start the bot's ActiveMarketWorkflow, or attach to the one already running.
 

@@ -114,6 +114,16 @@ class OrchestratorConfig(_Config):
     # failed, and how long a market whose round failed for good is left out of the picks.
     idle_seconds: int = Field(30, gt=0, le=86_400)
     failed_market_cooldown_seconds: int = Field(600, gt=0, le=7 * 86_400)
+    # Re-rank the markets, the active one included, whenever a liquidation finishes (and
+    # every `rerank_minutes` if > 0); move when the best earns over `1 + switch_margin` times
+    # the active one per USDC and the active position is below the minimum order size
+    # (`dualmm.domain.rotation`). Off: a round ends only at the limit. The defaults are the
+    # backtest's best (README, "Backtest"): a periodic re-rank moved more and lost more.
+    rerank: bool = True
+    rerank_minutes: int = Field(0, ge=0, le=7 * 1440)
+    switch_margin: Decimal = Field(Decimal("0.2"), ge=0, le=100)
+    # A market whose liquidation lost is left out of the picks this long (0: never).
+    loss_cooldown_minutes: int = Field(0, ge=0, le=7 * 1440)
 
 
 class Settings(BaseSettings):
@@ -142,6 +152,10 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
     task_queue: str = Field("dualmm", min_length=1, max_length=255)
+    # Worker metrics (dualmm.metrics): a Prometheus endpoint to bind (e.g. 0.0.0.0:9464), or
+    # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
+    metrics_prometheus: str | None = None
+    metrics_otlp_url: str | None = None
     # Worker capacity (bench/capacity.py): threads for the blocking exchange client (asyncio's
     # default pool has min(32, cores + 4) = 6 here) and workflows kept in the sticky cache (a
     # workflow evicted from it replays its whole history on its next task).

@@ -21,6 +21,7 @@ from dualmm.config import OrchestratorConfig, Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
+    from temporalio.runtime import Runtime
 
     from dualmm.exchange.base import Exchange
 
@@ -51,8 +52,9 @@ def settings() -> Settings:
 # -- Temporal plumbing (used by the CLI, worker.py, starter.py and the tests) -------------------
 
 
-async def connect(config: Settings) -> Client:
-    """A client with the pydantic converter and tracing; TLS or API key from the settings."""
+async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
+    """A client with the pydantic converter and tracing; TLS or API key from the settings;
+    `runtime` exports metrics (dualmm.metrics.runtime_for)."""
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -66,6 +68,7 @@ async def connect(config: Settings) -> Client:
         tls=config.temporal_tls or api_key is not None,
         data_converter=pydantic_data_converter,
         interceptors=[tracing_interceptor()],
+        runtime=runtime,
     )
 
 

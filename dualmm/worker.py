@@ -38,9 +38,11 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
 
     from activities.liquidation import LiquidationActivities
     from activities.market_making import MarketMakingActivities
+    from dualmm.metrics import metered
     from workflows.active_market import ActiveMarketWorkflow
     from workflows.liquidation import LiquidationWorkflow
 
+    exchange = metered(exchange)  # orders, fills, venue errors and latency on the activity meter
     making = MarketMakingActivities(exchange, client)
     liquidating = LiquidationActivities(exchange)
     return Worker(
@@ -137,9 +139,12 @@ async def run_worker(
     exchange = await retry_until_up(
         f"exchange {kind} at {config.clob_url}", venue, (RetryableError,), give_up_at
     )
+    from dualmm.metrics import runtime_for
+
+    runtime = runtime_for(config, "worker")  # metrics: Prometheus endpoint or OTLP, if set
     client = await retry_until_up(
         f"Temporal at {config.temporal_address}",
-        lambda: connect(config),
+        lambda: connect(config, runtime),
         (RuntimeError,),
         give_up_at,
     )

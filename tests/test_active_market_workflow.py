@@ -135,10 +135,12 @@ def _market(condition_id: str, rate: int) -> MarketInfo:
     )
 
 
-def _config(dual: bool = True) -> OrchestratorConfig:
+def _config(dual: bool = True, rerank: bool = False) -> OrchestratorConfig:
+    """Re-ranking is off unless asked for: elsewhere a round ends only at the limit."""
     return OrchestratorConfig(
         bot_id=f"test-{uuid.uuid4().hex[:8]}",
         dual_market_mode=dual,
+        rerank=rerank,
         market_maker=MarketMakerConfig(
             order_size=Decimal(10), position_limit=Decimal(10), quote_interval_ms=200
         ),
@@ -273,6 +275,32 @@ async def test_position_limit_starts_a_child_and_quotes_the_next_market_at_once(
         assert (finished.condition_id, finished.status) == (a.condition_id, "closed")
         assert finished.realized_pnl == Decimal("0.10")
         assert done.active_market is not None and done.active_market.condition_id == b.condition_id
+
+
+async def test_the_bot_returns_to_the_best_market_once_its_liquidation_finished(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Dual mode: A (the best) goes to liquidation and B is quoted; once A's liquidation has
+    finished, the re-rank moves the flat round from B back to A (A earns twice B's per USDC,
+    past the 20 % switch margin). B hands nothing to a liquidation."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    config = _config(dual=True, rerank=True)
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        await _a_to_liquidation_b_quoted(handle, venue)
+        venue.move(a, "0.50")  # the child's SELL fills: A's liquidation finishes
+        back = await _until(handle, lambda s: s.liquidations_finished == 1 and _quoting(a)(s))
+        assert back.liquidations == () and back.pending == ()
+        assert [f.condition_id for f in back.finished] == [a.condition_id]
+        assert b.condition_id not in back.pending
+        assert back.position is not None and back.position.is_flat
+        # B's quotes were withdrawn; only A's two BUYs rest.
+        assert {o["condition_id"] for o in venue.open_orders()} == {a.condition_id}
+        history = await handle.fetch_history()
+        assert "rerank-active-market" in _history_text(history)  # the patch marker
+        # It stays there: A is already the best at the next ranking.
+        await asyncio.sleep(2)
+        assert _quoting(a)(await _status(handle))
 
 
 async def test_single_market_mode_waits_for_the_child_before_quoting_again(

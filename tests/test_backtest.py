@@ -93,14 +93,40 @@ def test_two_markets_dual_keeps_earning_while_single_waits() -> None:
     assert out["single"]["uptime"] == str((Decimal(53) / 60).quantize(Decimal("0.0001")))
     assert out["dual"]["uptime"] == "1.0000"
     assert out["ratios"]["uptime"] == str((Decimal(60) / 53).quantize(Decimal("0.0001")))
-    # single goes back to aa at 600 s: 53 minutes at 120/day; dual stays on bb after the switch
-    # (a round ends only at the limit): 3 minutes of aa, 57 of bb at 60/day.
+    # single goes back to aa at 600 s: 53 minutes at 120/day. So does dual: aa's liquidation
+    # finished, the re-rank finds it twice as good as bb and the flat bb round gives way:
+    # 3 + 50 minutes of aa, 7 of bb at 60/day.
     minute = Decimal(1) / 1440
     assert out["single"]["rewards"] == str((53 * 120 * minute).quantize(Decimal("0.000001")))
     assert out["dual"]["rewards"] == str(
-        (3 * 120 * minute + 57 * 60 * minute).quantize(Decimal("0.000001"))
+        (53 * 120 * minute + 7 * 60 * minute).quantize(Decimal("0.000001"))
     )
+    assert out["dual"]["switches"] == 1 and out["single"]["switches"] == 0
     assert out["single"]["liquidation_pnl"] == out["dual"]["liquidation_pnl"] == "1.500000"
+
+
+def test_without_re_ranking_dual_stays_on_the_second_best_market() -> None:
+    data = scenario_input(
+        market("aa", FILL_PATH, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    # The design before re-ranking: a round ends only at the limit, so dual stays on bb
+    # after the hand-over: 3 minutes of aa, 57 of bb.
+    run = run_mode(data, OrchestratorConfig(rerank=False), dual=True)
+    assert run.rewards.quantize(Decimal("0.000001")) == Decimal("2.625000")  # (360 + 3420) / 1440
+    assert run.switches == 0
+
+
+def test_a_held_position_defers_the_move_and_the_margin_prevents_it() -> None:
+    data = scenario_input(
+        market("aa", FILL_PATH, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    # aa earns 2x bb per USDC: a switch margin of 1 (2x needed) keeps dual on bb.
+    run = run_mode(data, OrchestratorConfig(switch_margin=Decimal(1)), dual=True)
+    assert run.switches == 0
+    run = run_mode(data, OrchestratorConfig(switch_margin=Decimal("0.99")), dual=True)
+    assert run.switches == 1
 
 
 def test_capital_held_in_liquidation_counts_against_the_budget() -> None:
@@ -115,3 +141,20 @@ def test_capital_held_in_liquidation_counts_against_the_budget() -> None:
     single = run_mode(data, config, dual=False)
     assert dual.scoring_minutes == single.scoring_minutes == 53
     assert dual.peak_capital == Decimal(72)  # the budget binds picks, not fills (as the venue)
+
+
+def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> None:
+    # aa fills to the limit as in FILL_PATH (100 YES at 0.465), then drops to 0.30 for good:
+    # the stop-loss sells at a loss. Its reward rate still makes it the best market.
+    loss_path = [[0, "0.50"], [90, "0.47"], [150, "0.44"], [600, "0.30"], [3600, "0.30"]]
+    data = scenario_input(
+        market("aa", loss_path, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    plain = run_mode(data, OrchestratorConfig(), dual=True)
+    assert plain.liquidations[0].pnl < 0
+    assert plain.switches == 1  # back to aa once its liquidation finished
+    cooled = run_mode(data, OrchestratorConfig(loss_cooldown_minutes=60), dual=True)
+    assert cooled.switches == 0 and len(cooled.liquidations) == 1  # stays on bb
+    single = run_mode(data, OrchestratorConfig(loss_cooldown_minutes=60), dual=False)
+    assert single.rounds == 2 and len(single.liquidations) == 1  # aa, then bb

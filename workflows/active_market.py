@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dualmm.config import OrchestratorConfig
     from dualmm.domain.position import PositionTracker
+    from dualmm.domain.rotation import cools_down, may_leave, rerank_due
     from dualmm.domain.types import Frozen, MarketInfo, Stage, Token
     from workflows.liquidation import (
         FINISHED_SIGNAL,
@@ -72,6 +73,9 @@ _EXCLUDE_FAILED_PATCH = "exclude-failed-market"
 _LIQUIDATE_PAIRS_PATCH = "liquidate-pairs"
 # Bots started before this patch did not look for liquidations a former run left running.
 _REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
+# Rounds before this patch ended only at the limit; now they give way to a better market.
+_RERANK_PATCH = "rerank-active-market"
+_LOSS_COOLDOWN_PATCH = "loss-cooldown"
 # A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
 _ROUND_TIMEOUT = timedelta(days=365)
 _MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -131,7 +135,8 @@ class FinishedLiquidation(Frozen):
 
 class ExcludedMarket(Frozen):
     """A market left out of the picks until `until`: its round failed in a way retrying the
-    same market cannot fix (no collateral, a refused order)."""
+    same market cannot fix (no collateral, a refused order), or its liquidation lost
+    (`loss_cooldown_minutes`)."""
 
     condition_id: str
     until: datetime
@@ -214,6 +219,11 @@ class ActiveMarketWorkflow:
         self._idle_reason: str | None = None
         self._idle_since: datetime | None = None
         self._last_error: str | None = None
+        # Re-ranking (`dualmm.domain.rotation`): the last ranking, a liquidation finished
+        # since, and the market a round was stopped for.
+        self._ranked_at = workflow.now()
+        self._liquidation_finished = False
+        self._switch_to: MarketInfo | None = None
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -241,6 +251,18 @@ class ActiveMarketWorkflow:
             liquidations_finished=self._state.liquidations_finished + 1,
             liquidations_realized_pnl=self._state.liquidations_realized_pnl + result.realized_pnl,
         )
+        self._liquidation_finished = True
+        cooldown = self._config.loss_cooldown_minutes
+        if cools_down(result.realized_pnl, cooldown) and workflow.patched(_LOSS_COOLDOWN_PATCH):
+            cid = result.condition_id
+            until = workflow.now() + timedelta(minutes=cooldown)
+            reason = f"its liquidation lost {result.realized_pnl} USDC"
+            self._update(
+                excluded=(
+                    *(e for e in self._state.excluded if e.condition_id != cid),
+                    ExcludedMarket(condition_id=cid, until=until, reason=reason),
+                )
+            )
 
     @workflow.signal(name=STAGE_SIGNAL)
     def liquidation_stage(self, change: LiquidationStageChange) -> None:
@@ -406,21 +428,28 @@ class ActiveMarketWorkflow:
             workflow.logger.info("adopted %d running liquidations", len(adopted))
             self._update(liquidations=(*self._state.liquidations, *adopted))
 
-    async def _pick_market(self) -> None:
-        excluded = self._excluded_now()
+    def _pick_input(self, active: str | None = None) -> PickMarketInput:
         exclude = (
             tuple(e.condition_id for e in self._state.liquidations)
             + tuple(p.market.condition_id for p in self._state.pending)
-            + tuple(e.condition_id for e in excluded)
+            + tuple(e.condition_id for e in self._excluded_now())
         )
+        return PickMarketInput(
+            exclude=exclude,
+            config=self._config.market_maker,
+            liquidity_budget=self._config.liquidity_budget,
+            active=active,
+            switch_margin=self._config.switch_margin if active else Decimal(0),
+        )
+
+    async def _pick_market(self) -> None:
+        request = self._pick_input()
+        exclude = request.exclude
+        self._ranked_at, self._liquidation_finished = workflow.now(), False
         try:
             market = await workflow.execute_activity_method(
                 MarketMakingActivities.pick_market,
-                PickMarketInput(
-                    exclude=exclude,
-                    config=self._config.market_maker,
-                    liquidity_budget=self._config.liquidity_budget,
-                ),
+                request,
                 start_to_close_timeout=_PICK_TIMEOUT,
                 retry_policy=_ACTIVITY_RETRY,
             )
@@ -435,6 +464,9 @@ class ActiveMarketWorkflow:
                 why += f" ({len(exclude)} excluded: in liquidation or failed recently)"
             await self._idle(why, self._interrupted)
             return
+        self._start_round(market)
+
+    def _start_round(self, market: MarketInfo) -> None:
         self._set_active(
             ActiveRound(
                 market=market,
@@ -467,6 +499,7 @@ class ActiveMarketWorkflow:
             retry_policy=_ACTIVITY_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        self._switch_to = None
         try:
             result = await self._await_round(handle)
         except ActivityError as err:
@@ -478,6 +511,16 @@ class ActiveMarketWorkflow:
         self._set_active(active)
         if result.outcome is Outcome.POSITION_LIMIT:
             self._close_round(active)
+        elif (
+            self._switch_to is not None
+            and not self._round_must_end()  # an exit, a pause: that first
+            and may_leave(active.checkpoint.position, active.market.min_order_size)
+        ):
+            workflow.logger.info(
+                "leaving %s for %s", active.market.condition_id, self._switch_to.condition_id
+            )
+            self._close_round(active)  # a position below the minimum order exits as dust
+            self._start_round(self._switch_to)
 
     async def _await_round(
         self, handle: workflow.ActivityHandle[MarketMakingResult]
@@ -485,12 +528,72 @@ class ActiveMarketWorkflow:
         """The round's result; it is cancelled first when the loop has something to do."""
         self._round_running = True
         try:
-            await workflow.wait_condition(lambda: handle.done() or self._round_must_end())
+            if self._config.rerank and workflow.patched(_RERANK_PATCH):
+                await self._rerank_while_quoting(handle)
+            else:
+                await workflow.wait_condition(lambda: handle.done() or self._round_must_end())
             if not handle.done():
                 handle.cancel()
             return await handle
         finally:
             self._round_running = False
+
+    def _rerank_now(self) -> bool:
+        """A ranking is due and the active position could be left without a liquidation."""
+        active = self._state.active
+        since = _seconds(workflow.now() - self._ranked_at)
+        return (
+            active is not None
+            and rerank_due(since, self._config.rerank_minutes, self._liquidation_finished)
+            and may_leave(active.checkpoint.position, active.market.min_order_size)
+        )
+
+    async def _rerank_while_quoting(
+        self, handle: workflow.ActivityHandle[MarketMakingResult]
+    ) -> None:
+        """Wait for the round to end; meanwhile rank the markets, the active one included,
+        when a liquidation finishes (and every `rerank_minutes`, if set), and stop the round
+        (setting `_switch_to`) when a better market is worth the move."""
+        period = timedelta(minutes=self._config.rerank_minutes)
+
+        def ended() -> bool:
+            return handle.done() or self._round_must_end()
+
+        while not ended():
+            if not self._rerank_now():
+                left = self._ranked_at + period - workflow.now()
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: ended() or self._rerank_now(),
+                        timeout=left if period and left > timedelta(0) else None,
+                    )
+                continue
+            active = self._state.active
+            assert active is not None
+            cid = active.market.condition_id
+            self._ranked_at, self._liquidation_finished = workflow.now(), False
+            try:
+                best = await workflow.execute_activity_method(
+                    MarketMakingActivities.pick_market,
+                    self._pick_input(active=cid),
+                    start_to_close_timeout=_PICK_TIMEOUT,
+                    retry_policy=_ACTIVITY_RETRY,
+                )
+            except ActivityError as err:  # keep quoting; the next ranking may do better
+                self._last_error = f"pick_market: {err.cause or err}"
+                continue
+            if best is not None and best.condition_id != cid and self._rerank_ready(cid):
+                self._switch_to = best
+                return
+
+    def _rerank_ready(self, cid: str) -> bool:
+        """The round can still be left for a better market (nothing filled meanwhile)."""
+        active = self._state.active
+        return (
+            active is not None
+            and active.market.condition_id == cid
+            and may_leave(active.checkpoint.position, active.market.min_order_size)
+        )
 
     async def _after_failed_round(self, active: ActiveRound, error: ActivityError) -> None:
         """The round ended without withdrawing its quotes itself (cancelled between attempts,

@@ -222,6 +222,10 @@ class LiquidationWorkflow:
                 await self._merge_pairs()
                 plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
                 escalated = plan.state.stage is not self._state.stage
+                if escalated:
+                    workflow.metric_meter().create_counter(
+                        "dualmm_liquidation_stage_transitions", "Liquidation stage escalations"
+                    ).add(1, {"stage": plan.state.stage.value})
                 self._state = plan.state
                 if escalated and workflow.patched(_STAGE_SIGNAL_PATCH):
                     await self._signal_parent(
@@ -289,6 +293,7 @@ class LiquidationWorkflow:
         self._position, self._fills = absorb_fills(self._position, self._fills, result.fills, own)
         self._cursor = result.cursor
         self._snapshot = result.snapshot
+        self._record_pnl(result.snapshot.midpoint)
         if self._resting is not None:
             remaining = result.resting_remaining
             self._resting = (
@@ -376,6 +381,23 @@ class LiquidationWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
 
+    def _record_pnl(self, midpoint: Decimal | None) -> None:
+        """P&L gauges for this market (replay-safe: nothing is recorded while replaying).
+        Temporal gauges hold no negative value: each P&L is a profit and a loss gauge."""
+        meter = workflow.metric_meter().with_additional_attributes(
+            {"market": self._market.condition_id}
+        )
+        values = {"realized": self._position.realized_pnl}
+        if midpoint is not None:
+            values["unrealized"] = self._position.unrealized_pnl(midpoint)
+        for name, pnl in values.items():
+            meter.create_gauge_float(f"dualmm_{name}_profit", f"{name} P&L if >0", "USDC").set(
+                float(max(pnl, Decimal(0)))
+            )
+            meter.create_gauge_float(f"dualmm_{name}_loss", f"-{name} P&L if <0", "USDC").set(
+                float(max(-pnl, Decimal(0)))
+            )
+
     async def _finish(
         self, outcome: LiquidationOutcome, reason: str, now: datetime
     ) -> LiquidationResult:
@@ -394,6 +416,13 @@ class LiquidationWorkflow:
             orders=tuple(self._orders),
             fills=self._fills,
         )
+        meter = workflow.metric_meter()
+        labels = {"outcome": outcome, "exit_stage": result.exit_stage.value}
+        meter.create_counter("dualmm_liquidations_finished", "Liquidations finished").add(1, labels)
+        meter.create_histogram("dualmm_liquidation_duration", "Liquidation duration", "s").record(
+            result.duration_seconds, {"outcome": outcome}
+        )
+        self._record_pnl(None)
         workflow.logger.info(
             "liquidation %s in %s after %ss: %s, realized %s",
             outcome,

@@ -23,6 +23,10 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
+    LossCooldown,
+    Rerank,
+    RerankMinutes,
+    SwitchMargin,
     UsageError,
     decimal_flag,
 )
@@ -54,8 +58,15 @@ CONFIG_FLAGS = {
     "--liq-stop-loss-threshold": "stop_loss_threshold",
     "--liq-timeout": "timeout",
     "--liq-check-interval": "check_interval",
+    "--rerank-minutes": "rerank_minutes",
+    "--switch-margin": "switch_margin",
+    "--loss-cooldown": "loss_cooldown",
 }
-SWITCH_FLAGS = {"--liq-stop-loss": "stop_loss", "--liq-block-losing": "block_losing"}
+SWITCH_FLAGS = {
+    "--liq-stop-loss": "stop_loss",
+    "--liq-block-losing": "block_losing",
+    "--rerank": "rerank",
+}
 RUN_FLAGS = ("--fee-rate", "--fee-exponent", "--min-hours-to-end")
 SWEEPABLE = (*CONFIG_FLAGS, *SWITCH_FLAGS, *RUN_FLAGS)
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
@@ -83,11 +94,12 @@ def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     kwargs: dict[str, Any] = {}
     for flag, keyword in CONFIG_FLAGS.items():
         value = flags.get(flag)
-        if flag == "--liq-check-interval" and isinstance(value, str):
+        whole = ("--liq-check-interval", "--rerank-minutes", "--loss-cooldown")
+        if flag in whole and isinstance(value, str):
             try:
                 value = int(value)
             except ValueError:
-                raise UsageError(f"{flag}: {value!r} is not a whole number of ms") from None
+                raise UsageError(f"{flag}: {value!r} is not a whole number") from None
         kwargs[keyword] = value
     for flag, keyword in SWITCH_FLAGS.items():
         kwargs[keyword] = flags[flag]
@@ -270,6 +282,10 @@ def register(app: typer.Typer) -> None:
         timeout: LiqTimeout = None,
         check_interval: LiqCheckInterval = None,
         block_losing: LiqBlockLosing = True,
+        rerank: Rerank = True,
+        rerank_minutes: RerankMinutes = None,
+        switch_margin: SwitchMargin = None,
+        loss_cooldown: LossCooldown = None,
         rewards_daily_rate: Annotated[
             str, typer.Option("--rewards-daily-rate", help="Recorded books: USDC per day.")
         ] = "100",
@@ -337,6 +353,10 @@ def register(app: typer.Typer) -> None:
             "--liq-check-interval": check_interval,
             "--liq-stop-loss": stop_loss,
             "--liq-block-losing": block_losing,
+            "--rerank": rerank,
+            "--rerank-minutes": rerank_minutes,
+            "--switch-margin": switch_margin,
+            "--loss-cooldown": loss_cooldown,
             "--fee-rate": fee_rate,
             "--fee-exponent": fee_exponent,
             "--min-hours-to-end": min_hours_to_end,

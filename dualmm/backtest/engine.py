@@ -15,7 +15,12 @@ step decides the same on paths that move once a minute, recorded books get the 5
      (`needs_requote` re-prices, `keeps_quote` keeps the rest or replaces it); post-only, so a
      quote that would cross is not placed; at `leave_reason` the round ends as at the limit
      and the next market is picked at once;
-  6. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
+  6. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
+     ranked again with the active one among them; with the active position below the minimum
+     order size, the round gives way to a market earning over `1 + switch_margin` times as
+     much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
+     liquidation lost stays out of the picks for `loss_cooldown_minutes`;
+  7. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from dualmm.domain.quoting import (
     needs_requote,
     position_limit_reached,
 )
-from dualmm.domain.rewards import RewardCandidate
+from dualmm.domain.rewards import MarketEstimate, RewardCandidate
+from dualmm.domain.rotation import cools_down, may_leave, rerank_due, switch_to
 from dualmm.domain.types import Fill, OrderIntent, Side
 
 ZERO = Decimal(0)
@@ -74,6 +80,7 @@ class ModeRun:
     mm_realized: Decimal = ZERO  # realized while making markets (merged pairs)
     mm_unrealized: Decimal = ZERO  # the active position at the end, at the final midpoint
     rounds: int = 0
+    switches: int = 0  # rounds that gave way to a better market (`dualmm.domain.rotation`)
     liquidations: list[LiquidationRun] = field(default_factory=list)
     # (minute, cumulative rewards, net P&L with liquidations booked when they end)
     timeline: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
@@ -135,12 +142,18 @@ def run_mode(
             hand_over(market, PositionTracker.opening(held, qty, cost), 0)
 
     active: Round | None = None
+    cooled: dict[str, int] = {}  # markets out of the picks until then (a losing exit)
+    ranked_at = 0  # the last ranking (a pick or a re-rank)
+    finished_since = False  # a liquidation finished since that ranking
     for t in range(0, minutes * 60, step):
         m, sampled = divmod(t, 60)
         sampled = sampled == 0
         for liquidation in [lq for lq in live if lq.finished is not None and lq.finished <= t]:
             live.remove(liquidation)
             booked += liquidation.pnl
+            finished_since = True
+            if cools_down(liquidation.pnl, config.loss_cooldown_minutes):
+                cooled[liquidation.condition_id] = t + config.loss_cooldown_minutes * 60
         if active is not None:
             _take_fills(active, t)
             market = active.market
@@ -148,11 +161,35 @@ def run_mode(
             if not market.live(t) or position_limit_reached(active.position, limit, minimum):
                 end_round(active, t)
                 active = None
+        if (
+            active is not None
+            and config.rerank
+            and rerank_due(Decimal(t - ranked_at), config.rerank_minutes, finished_since)
+            and may_leave(active.position, active.market.info.min_order_size)
+        ):
+            ranked_at, finished_since = t, False
+            exclude = {lq.condition_id for lq in live} | {c for c, u in cooled.items() if u > t}
+            budget = config.liquidity_budget - liq_capital[m]
+            ranked = _rank(data.markets, exclude, t + min_to_end, t, config, budget)
+            better = switch_to(
+                ranked,
+                active.market.condition_id,
+                active.position,
+                active.market.info.min_order_size,
+                config.switch_margin,
+            )
+            if better is not None:
+                end_round(active, t)
+                active = Round(market=by_id[better.market.condition_id], started=t, last_seen=t)
+                run.rounds += 1
+                run.switches += 1
         for _ in range(2):  # a market left at once is never the next pick (it is out of band)
             if active is None and (dual or not live):
                 exclude = {lq.condition_id for lq in live}
+                exclude |= {c for c, u in cooled.items() if u > t}
                 budget = config.liquidity_budget - liq_capital[m]
                 picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
+                ranked_at, finished_since = t, False
                 if picked is not None:
                     active = Round(market=by_id[picked], started=t, last_seen=t)
                     run.rounds += 1
@@ -239,6 +276,19 @@ def _pick(
 ) -> str | None:
     """The discovery ranking's best market now, as the `pick_market` activity picks it, among
     the markets still open at `open_until`."""
+    ranked = _rank(markets, exclude, open_until, t, config, max_capital)
+    return ranked[0].market.condition_id if ranked else None
+
+
+def _rank(
+    markets: list[MarketData],
+    exclude: set[str],
+    open_until: int,
+    t: int,
+    config: OrchestratorConfig,
+    max_capital: Decimal,
+) -> list[MarketEstimate]:
+    """The discovery ranking now (best first) of the markets still open at `open_until`."""
     candidates = []
     for market in markets:
         if market.condition_id in exclude or not (market.live(t) and market.live(open_until)):
@@ -251,9 +301,8 @@ def _pick(
             )
         )
     if max_capital <= 0:
-        return None
-    ranked = rank(candidates, Filters(), config.market_maker, max_capital)
-    return ranked[0].market.condition_id if ranked else None
+        return []
+    return rank(candidates, Filters(), config.market_maker, max_capital)
 
 
 def _requote(active: Round, i: int, config: OrchestratorConfig) -> str | None:

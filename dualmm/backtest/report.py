@@ -75,6 +75,7 @@ def figures(run: ModeRun) -> dict[str, Decimal | int | None]:
         "rewards_active": run.rewards_active,
         "rewards_liquidating": run.rewards_liquidating,
         "markets_quoted": run.rounds,
+        "switches": run.switches,
         "liquidations": len(liquidations),
         "exits_profitable": len(profitable),
         "exits_loss": len(losing),
@@ -94,7 +95,14 @@ def figures(run: ModeRun) -> dict[str, Decimal | int | None]:
     }
 
 
-_COUNTS = {"markets_quoted", "liquidations", "exits_profitable", "exits_loss", "still_open"}
+_COUNTS = {
+    "markets_quoted",
+    "switches",
+    "liquidations",
+    "exits_profitable",
+    "exits_loss",
+    "still_open",
+}
 _RATIOS = {"uptime", "active_uptime", "loss_to_earnings", "capital_efficiency", "days"}
 
 
@@ -197,6 +205,7 @@ _ROWS = (
     ("rewards", "rewards (USDC)"),
     ("rewards_liquidating", "  of which by liquidation orders"),
     ("markets_quoted", "markets quoted (rounds)"),
+    ("switches", "  of which moves to a better market"),
     ("liquidations", "liquidations"),
     ("exits_profitable", "  profitable exits"),
     ("exits_loss", "  break-even-or-worse exits"),
