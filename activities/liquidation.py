@@ -10,15 +10,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dualmm.domain.types import Frozen, MarketInfo
-from dualmm.exchange.base import Exchange, MergeReport, NonRetryableError, Order, PlaceOrder
+from dualmm.domain.types import Frozen, MarketInfo, Side
+from dualmm.exchange.base import (
+    Exchange,
+    InsufficientBalance,
+    MergeReport,
+    NonRetryableError,
+    Order,
+    PlaceOrder,
+    RetryableError,
+)
 from dualmm.exchange.sync import MarketSync, sync_market
+
+# A SELL refused for balance is tried this many times, this far apart (settlement lag).
+SETTLEMENT_ATTEMPTS = 12
+SETTLEMENT_RETRY_DELAY = timedelta(seconds=5)
 
 
 class SyncRequest(Frozen):
@@ -40,11 +52,20 @@ class MergeRequest(Frozen):
 
 @asynccontextmanager
 async def non_retryable_venue_errors() -> AsyncIterator[None]:
-    """Venue errors that cannot heal stop the retries; the rest retry with backoff."""
+    """Venue errors that cannot heal stop the retries; the rest retry with backoff, or after
+    the wait the venue asked for (429 Retry-After, 503 post_only_mode)."""
     try:
         yield
     except NonRetryableError as exc:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+    except RetryableError as exc:
+        if exc.retry_after is None:
+            raise
+        raise ApplicationError(
+            str(exc),
+            type=type(exc).__name__,
+            next_retry_delay=timedelta(seconds=max(exc.retry_after, 1.0)),
+        ) from None
 
 
 class LiquidationActivities:
@@ -66,6 +87,7 @@ class LiquidationActivities:
         if self._before_sync is not None:
             self._before_sync(request.as_of)
         async with non_retryable_venue_errors():
+            await self._exchange.heartbeat()
             return await sync_market(
                 self._exchange,
                 request.market,
@@ -76,9 +98,24 @@ class LiquidationActivities:
 
     @activity.defn(name="liquidation_place_order")
     async def place_order(self, request: PlaceOrder) -> Order:
-        """Place the order, or return the one an earlier attempt placed with the same key."""
+        """Place the order, or return the one an earlier attempt placed with the same key.
+
+        A SELL refused for balance is retried for about a minute first: tokens bought moments
+        ago arrive only when their trade settles (tens of seconds on Polymarket). After that
+        it is non-retryable and the workflow looks again at its next check (a FAILED buy has
+        shrunk the position by then).
+        """
         async with non_retryable_venue_errors():
-            return await self._exchange.place_order(request)
+            try:
+                return await self._exchange.place_order(request)
+            except InsufficientBalance as exc:
+                if request.side is Side.SELL and activity.info().attempt < SETTLEMENT_ATTEMPTS:
+                    raise ApplicationError(
+                        f"{exc} (waiting for a trade to settle)",
+                        type=type(exc).__name__,
+                        next_retry_delay=SETTLEMENT_RETRY_DELAY,
+                    ) from None
+                raise
 
     @activity.defn(name="liquidation_cancel_order")
     async def cancel_order(self, request: CancelRequest) -> None:

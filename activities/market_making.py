@@ -38,12 +38,20 @@ from dualmm.domain.quoting import (
 )
 from dualmm.domain.rotation import market_to_quote
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
-from dualmm.exchange.base import Exchange, Order, PlaceOrder, RetryableError
+from dualmm.exchange.base import (
+    Exchange,
+    ExchangeError,
+    Order,
+    PlaceOrder,
+    RetryableError,
+    WouldCross,
+)
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
 POSITION_LIMIT_SIGNAL = "position_limit"
 PROGRESS_SIGNAL = "market_progress"
+VENUE_REWARDS_EVERY_SECONDS = 60.0
 
 
 class Quote(Frozen):
@@ -89,6 +97,8 @@ class Checkpoint(Frozen):
     sequence: int = 0
     quoted_mid: Decimal | None = None  # the YES midpoint the quotes were priced at
     quoted_seconds: Decimal = Decimal(0)
+    # Liquidity rewards the venue reports for today (UTC), all markets; None: not read yet.
+    venue_rewards_today: Decimal | None = None
 
 
 class Outcome(StrEnum):
@@ -264,6 +274,7 @@ class _Round:
         self._sent_progress: Checkpoint | None = None
         self._progress_at = 0.0
         self._quoting_since: float | None = None
+        self._rewards_read_at = -VENUE_REWARDS_EVERY_SECONDS
 
     async def resume(self) -> None:
         """Take the last heartbeat (if retried), then reconcile quotes and fills with the venue."""
@@ -287,6 +298,7 @@ class _Round:
         failures = 0
         while True:
             try:
+                await self._exchange.heartbeat()  # the venue's dead-man switch: quotes die with us
                 if failures:  # an answer may have been lost: look at the venue again first
                     await self._reconcile_quotes()
                 await self._sync_fills()
@@ -311,13 +323,15 @@ class _Round:
                     failures,
                 )
                 self._heartbeat()
-                await asyncio.sleep(min(interval * failures, _TRANSIENT_PAUSE_MAX_SECONDS))
+                pause = min(interval * failures, _TRANSIENT_PAUSE_MAX_SECONDS)
+                await asyncio.sleep(max(pause, exc.retry_after or 0))  # as the venue asked
                 continue
             failures = 0
             if leaving is not None:
                 activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
                 return await self._hand_over()
             self._heartbeat()
+            await self._read_venue_rewards()
             await self._report_progress()
             await asyncio.sleep(interval)
 
@@ -440,16 +454,22 @@ class _Round:
         self._checkpoint = self._checkpoint.model_copy(update={"sequence": sequence + 1})
         self._heartbeat()
         activity_id = activity.info().activity_id
-        order = await self._exchange.place_order(
-            PlaceOrder(
-                key=placement_key(self._request.key_prefix, activity_id, sequence, intent),
-                market=self._market,
-                token_id=self._market.token_id(intent.token),
-                side=intent.side,
-                price=intent.price,
-                size=intent.size,
+        try:
+            order = await self._exchange.place_order(
+                PlaceOrder(
+                    key=placement_key(self._request.key_prefix, activity_id, sequence, intent),
+                    market=self._market,
+                    token_id=self._market.token_id(intent.token),
+                    side=intent.side,
+                    price=intent.price,
+                    size=intent.size,
+                    # Quotes never mean to cross, and post-only ones are accepted during the
+                    # venue's post-restart window.
+                    post_only=True,
+                )
             )
-        )
+        except WouldCross:
+            return  # the book moved under the quote: priced again at the next check
         if still_resting(order):
             self._set_quotes((*self._checkpoint.quotes, self._quote(order, intent.token)))
         self._heartbeat()
@@ -470,6 +490,20 @@ class _Round:
 
     def _heartbeat(self) -> None:
         activity.heartbeat(self._checkpoint)
+
+    async def _read_venue_rewards(self) -> None:
+        """What the venue says we earned today, at most once per VENUE_REWARDS_EVERY_SECONDS
+        (an error leaves the last figure: it is a report, not a decision)."""
+        now = time.monotonic()
+        if now - self._rewards_read_at < VENUE_REWARDS_EVERY_SECONDS:
+            return
+        self._rewards_read_at = now
+        try:
+            earned = await self._exchange.reward_earnings(datetime.now(UTC).date())
+        except ExchangeError as exc:
+            activity.logger.info("venue rewards not read: %s", exc)
+            return
+        self._checkpoint = self._checkpoint.model_copy(update={"venue_rewards_today": earned})
 
     async def _report_progress(self) -> None:
         """Tell the parent when quotes or position changed, at most once per interval."""

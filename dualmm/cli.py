@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "dualmm.worker",
     "dualmm.commands",
     "dualmm.localstack",
+    "dualmm.codec_server",
 )
 
 

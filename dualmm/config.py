@@ -6,6 +6,8 @@ only in `Settings`, which workers read from their own environment.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -162,6 +164,14 @@ class Settings(BaseSettings):
     worker_threads: int = Field(32, ge=1, le=512)
     worker_cache: int = Field(5000, ge=0, le=100_000)
 
+    # The optional payload codec (dualmm.codec): every payload Temporal stores is AES-GCM
+    # encrypted with this 32-byte key (64 hex digits or base64). Workers and CLIs must agree.
+    # Previous keys (comma-separated) still decrypt histories written before a rotation.
+    codec_key: SecretStr | None = None
+    codec_previous_keys: SecretStr | None = None
+    # `dualmm codec-server`: a bearer token every request must carry (optional on loopback).
+    codec_token: SecretStr | None = None
+
     # A directory of secret files named after the fields (private_key, api_secret, ...), e.g.
     # systemd's $CREDENTIALS_DIRECTORY: read by `dualmm.cliutil.load_settings` when the
     # variable itself is not set.
@@ -173,6 +183,9 @@ class Settings(BaseSettings):
         "api_secret",
         "api_passphrase",
         "temporal_api_key",
+        "codec_key",
+        "codec_previous_keys",
+        "codec_token",
     )
 
     @staticmethod
@@ -209,6 +222,49 @@ class Settings(BaseSettings):
         ):
             raise ValueError("not a 32-byte hex private key")
         return key
+
+    @field_validator("codec_key", "codec_previous_keys")
+    @classmethod
+    def _codec_keys(cls, keys: SecretStr | None) -> SecretStr | None:
+        if keys is not None and not keys.get_secret_value().strip():
+            return None  # an empty variable is an unset one
+        if keys is not None:
+            for key in keys.get_secret_value().split(","):
+                parse_codec_key(key)
+        return keys
+
+    @field_validator("codec_token")
+    @classmethod
+    def _token(cls, token: SecretStr | None) -> SecretStr | None:
+        value = None if token is None else token.get_secret_value()
+        if value is not None and (len(value) < 16 or not value.isprintable() or " " in value):
+            raise ValueError("at least 16 printable characters without spaces")
+        return token
+
+    def codec_keys(self) -> list[bytes]:
+        """The codec's keys, the one that encrypts first; empty when the codec is off."""
+        if self.codec_key is None:
+            return []
+        texts = [self.codec_key.get_secret_value()]
+        if self.codec_previous_keys is not None:
+            texts += self.codec_previous_keys.get_secret_value().split(",")
+        return [parse_codec_key(text) for text in texts]
+
+
+def parse_codec_key(text: str) -> bytes:
+    """A 32-byte AES key from 64 hex digits or base64; the error never repeats the value."""
+    text = text.strip()
+    if re.fullmatch(r"[0-9A-Fa-f]{64}", text):
+        return bytes.fromhex(text)
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(
+            "not a 32-byte key (64 hex digits or base64; make one with `openssl rand -base64 32`)"
+        )
+    return key
 
 
 def check_http_url(url: str) -> str:

@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
 # -- the demo -------------------------------------------------------------------------------------
 
 DEMO_BOT = "demo"
+_DEMO_RESTART_EVERY = "600"  # seconds between simulated matching-engine restarts
 _DEMO_SIM_SPEED = "300"  # simulated seconds per second: prices move enough to fill in minutes
 _DEMO_STATUS_EVERY = 5.0
 _DEMO_MAX_SECONDS = 30 * 24 * 3600
@@ -279,6 +280,8 @@ def run_demo(plan: DemoPlan) -> int:
             [
                 *(*dualmm, "sim-server", "--port", str(sim_port), "--markets", "12"),
                 *("--speed", _DEMO_SIM_SPEED, "--state", str(var / "venue.pickle")),
+                # The harsh venue (the default), with an engine restart every few minutes.
+                *("--restart-every", _DEMO_RESTART_EVERY, "--restart-down", "15"),
             ],
         )
         demo.wait_port("simulator", sim_port)

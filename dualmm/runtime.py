@@ -53,11 +53,12 @@ def settings() -> Settings:
 
 
 async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
-    """A client with the pydantic converter and tracing; TLS or API key from the settings;
-    `runtime` exports metrics (dualmm.metrics.runtime_for)."""
+    """A client with the pydantic converter (encrypting with DUALMM_CODEC_KEY, if set) and
+    tracing; TLS or API key from the settings; `runtime` exports metrics
+    (dualmm.metrics.runtime_for). Workers built on it use the same converter."""
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
 
+    from dualmm.codec import data_converter
     from dualmm.telemetry import tracing_interceptor
 
     api_key = config.temporal_api_key.get_secret_value() if config.temporal_api_key else None
@@ -66,7 +67,7 @@ async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
         namespace=config.temporal_namespace,
         api_key=api_key,
         tls=config.temporal_tls or api_key is not None,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(config),
         interceptors=[tracing_interceptor()],
         runtime=runtime,
     )
@@ -131,6 +132,11 @@ async def start_or_attach(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         memo={"mode": mode, "bot_id": config.bot_id},
+        static_summary=(
+            f"dualmm bot {config.bot_id}: {mode}, "
+            f"{'dual' if config.dual_market_mode else 'single'}-market, position limit "
+            f"{config.market_maker.position_limit} shares"
+        ),
     )
     return started, True
 

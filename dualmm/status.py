@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from dualmm.cliutil import UsageError
 
 if TYPE_CHECKING:
+    from temporalio.api.failure.v1 import Failure
     from temporalio.client import Client, WorkflowHandle
 
 ZERO = Decimal(0)
@@ -65,12 +66,29 @@ async def _last_problem(client: Client, handle: WorkflowHandle[Any, Any]) -> str
     answer = await client.workflow_service.get_workflow_execution_history_reverse(request)
     for event in answer.history.events:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            return str(event.workflow_task_failed_event_attributes.failure.message)
+            failure = event.workflow_task_failed_event_attributes.failure
+            return await failure_message(client, failure)
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-            return str(event.workflow_execution_failed_event_attributes.failure.message)
+            failure = event.workflow_execution_failed_event_attributes.failure
+            return await failure_message(client, failure)
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
             return str(event.workflow_execution_terminated_event_attributes.reason)
     return None
+
+
+async def failure_message(client: Client, failure: Failure) -> str:
+    """A failure's message; with the payload codec on (dualmm.codec) it is encrypted in the
+    failure's encoded attributes, and the plain `message` only says "Encoded failure"."""
+    codec = client.data_converter.payload_codec
+    if codec is not None and failure.HasField("encoded_attributes"):
+        try:
+            (decoded,) = await codec.decode([failure.encoded_attributes])
+            (attributes,) = client.data_converter.payload_converter.from_payloads([decoded])
+        except Exception:  # another key or a corrupt payload: show what the server has
+            attributes = None
+        if isinstance(attributes, dict) and isinstance(attributes.get("message"), str):
+            return str(attributes["message"])
+    return str(failure.message)
 
 
 async def _execution(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
@@ -269,7 +287,7 @@ def _report(
         "unrealized_pnl": _money(unrealized),
         "pnl": _money(realized + unrealized),
         "rewards_estimated": None,
-        "rewards_reported": None,
+        "rewards_reported": _reported(query),
         "capital_in_use": _money(capital),
     }
     return report
@@ -281,6 +299,12 @@ def _duration(seconds: int | None) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _reported(query: dict[str, Any] | None) -> str | None:
+    """The rewards the venue reports for today, as the bot's round last read them."""
+    reported = None if query is None else _decimal(query.get("venue_rewards_today"))
+    return None if reported is None else _money(reported)
 
 
 def _or_na(value: Any) -> str:

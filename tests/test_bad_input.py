@@ -138,6 +138,7 @@ def _rows() -> list[Row]:
         rows.append((command, {"DUALMM_TASK_QUEUE": ""}, "DUALMM_TASK_QUEUE"))
         rows.append((command, {"DUALMM_TEMPORAL_NAMESPACE": ""}, "DUALMM_TEMPORAL_NAMESPACE"))
         rows.append((command, {"DUALMM_TEMPORAL_TLS": "maybe"}, "DUALMM_TEMPORAL_TLS"))
+        rows.append((command, {"DUALMM_CODEC_KEY": "not-a-key"}, "DUALMM_CODEC_KEY"))
     venue_commands: list[tuple[str, ...]] = [
         ("worker", "--no-tracing"),
         ("markets", "--url", "http://127.0.0.1:9"),
@@ -239,6 +240,21 @@ def _rows() -> list[Row]:
     rows.append((("sim-server", "--port", "0", "--markets", "0"), {}, "--markets"))
     rows.append((("sim-server", "--port", "0", "--latency-ms", "-1"), {}, "--latency-ms"))
     rows.append((("sim-server", "--port", "0", "--page-size", "0"), {}, "--page-size"))
+
+    # codec-server
+    codec_key = {"DUALMM_CODEC_KEY": "ab" * 32}
+    cs = ("codec-server", "--port", "0")
+    rows.append((cs, {}, "DUALMM_CODEC_KEY"))  # no key: nothing to decrypt with
+    rows.append((cs, {"DUALMM_CODEC_KEY": "ab" * 31}, "DUALMM_CODEC_KEY"))
+    rows.append((cs, {**codec_key, "DUALMM_CODEC_PREVIOUS_KEYS": "x"}, "PREVIOUS_KEYS"))
+    rows.append((cs, {**codec_key, "DUALMM_CODEC_TOKEN": "short"}, "DUALMM_CODEC_TOKEN"))
+    rows.append(((*cs, "--host", "0.0.0.0"), codec_key, "--host"))  # not loopback, no token
+    token = {**codec_key, "DUALMM_CODEC_TOKEN": "t" * 32}
+    rows.append(((*cs, "--host", "no such host"), token, "--host"))
+    for port in ("70000", "-1", "abc"):
+        rows.append((("codec-server", "--port", port), codec_key, "--port"))
+    for origin in ("ftp://x", "not a url", "http://localhost:8233/namespaces", ""):
+        rows.append(((*cs, "--cors-origin", origin), codec_key, "--cors-origin"))
 
     # worker
     for path in ("/etc/hostname/traces.jsonl", "/", "/proc/nope/x.jsonl"):

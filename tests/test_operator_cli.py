@@ -97,7 +97,8 @@ async def test_status_table_and_json_say_whether_the_bot_makes_money(
         lines = table.stdout.splitlines()
         assert lines[0].startswith(f"bot {config.bot_id}: RUNNING, mode sim, dual-market, up ")
         assert lines[1].startswith("P&L: ") and "USDC" in lines[1]
-        assert "capital in use: " in lines[2] and "venue-reported n/a" in lines[2]
+        # The venue's own figure for today, as the round read it (this venue pays none).
+        assert "capital in use: " in lines[2] and "venue-reported 0.00" in lines[2]
         a_row = next(line for line in lines if line.strip().startswith("liquidating"))
         assert a.question in a_row and "PASSIVE" in a_row and "SELL 10.00 @ 0.49" in a_row
         assert b.question in table.stdout and "BUY YES 10.00 @ 0.48" in table.stdout
@@ -266,6 +267,19 @@ async def test_liquidate_all_now_shows_progress_until_everything_is_sold(
         assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
         (finished,) = (await handle.result()).finished
         assert (finished.condition_id, finished.exit_stage.value) == (a.condition_id, "MARKET")
+        # The Temporal UI reads like the bot: the child's and its activities' summaries.
+        child = dev_env.client.get_workflow_handle(liquidation_workflow_id(a.condition_id))
+        assert (await (await child.describe()).static_summary() or "").startswith(
+            "liquidate YES 10.00 shares: market A-"
+        )
+        converter = dev_env.client.data_converter.payload_converter
+        summaries = [
+            converter.from_payload(event.user_metadata.summary, str)
+            for event in (await child.fetch_history()).events
+            if event.HasField("activity_task_scheduled_event_attributes")
+            and event.user_metadata.HasField("summary")
+        ]
+        assert "place SELL 10.00 YES @ 0.49" in summaries, summaries
         assert [o for o in venue.open_orders() if o["side"] == "SELL"] == []
 
 

@@ -827,7 +827,8 @@ def test_the_command_serves_a_scenario_and_funds_its_test_key() -> None:
             )
         )
         assert held["balance"] == "20000000"  # the scenario's starting position
-        assert client.get_midpoint(market.info().yes_token_id) == {"mid": "0.53"}
+        # The command serves the harsh venue by default: the docs' field name.
+        assert client.get_midpoint(market.info().yes_token_id) == {"mid_price": "0.53"}
     finally:
         process.terminate()
         out, err = process.communicate(timeout=10)

@@ -190,6 +190,8 @@ class ActiveMarketStatus(Frozen):
     idle_since: datetime | None = None
     excluded: tuple[ExcludedMarket, ...] = ()
     last_error: str | None = None  # the latest failure the bot recovered from
+    # Liquidity rewards the venue reports for today, as the round last read them.
+    venue_rewards_today: Decimal | None = None
 
 
 class ActiveMarketResult(Frozen):
@@ -310,6 +312,7 @@ class ActiveMarketWorkflow:
             quotes=active.checkpoint.quotes if active and self._round_running else (),
             position=active.checkpoint.position if active else None,
             midpoint=active.checkpoint.quoted_mid if active else None,
+            venue_rewards_today=active.checkpoint.venue_rewards_today if active else None,
             liquidations=state.liquidations,
             pending=tuple(p.market.condition_id for p in state.pending),
             finished=state.finished,
@@ -693,6 +696,11 @@ class ActiveMarketWorkflow:
                     ),
                     id=entry.workflow_id,
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    # What the Temporal UI shows for this run (user metadata, not replayed).
+                    static_summary=(
+                        f"liquidate {entry.held or '?'} {entry.qty} shares: "
+                        f"{limit.market.question or limit.market.condition_id}"
+                    )[:200],
                 )
             except WorkflowAlreadyStartedError:
                 workflow.logger.info("liquidation %s already running: adopted", entry.workflow_id)

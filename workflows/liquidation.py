@@ -346,6 +346,7 @@ class LiquidationWorkflow:
             request,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
+            summary=f"place {intent.side} {intent.size} {intent.token} @ {intent.price}",
         )
         try:
             placed = await asyncio.shield(self._placing)
@@ -379,6 +380,7 @@ class LiquidationWorkflow:
             CancelRequest(order_id=order_id),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
+            summary=f"cancel {order_id[:18]}",
         )
 
     def _record_pnl(self, midpoint: Decimal | None) -> None:

@@ -59,6 +59,7 @@ class FillEvent(Frozen):
     size: Decimal
     at: datetime | None = None  # the venue's match time (None in logs recorded before it)
     confirmed: bool = False  # reported CONFIRMED: final, it can never be reversed
+    fee: Decimal = ZERO  # a taker fee: part of a buy's cost, taken from a sell's proceeds
 
 
 class MergeEvent(Frozen):
@@ -119,10 +120,10 @@ def _step(t: _Totals, event: LogEvent) -> _Totals:
     qty, cost = (t.yes_qty, t.yes_cost) if is_yes else (t.no_qty, t.no_cost)
     realized = t.realized_pnl
     if event.side is Side.BUY:
-        qty, cost = qty + event.size, cost + event.price * event.size
+        qty, cost = qty + event.size, cost + event.price * event.size + event.fee
     else:
         cost_out = _share_of_cost(cost, qty, event.size)
-        realized += event.price * event.size - cost_out
+        realized += event.price * event.size - event.fee - cost_out
         qty, cost = qty - event.size, cost - cost_out
     if is_yes:
         return _Totals(qty, cost, t.no_qty, t.no_cost, realized)
@@ -340,6 +341,7 @@ class PositionTracker(Frozen):
                         price=fill.price,
                         size=fill.size,
                         at=fill.at,
+                        fee=fill.fee,
                     )
                 )
                 fold, pending = _appended(events, failed, any_failed_logged, fold, pending)

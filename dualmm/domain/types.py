@@ -99,6 +99,7 @@ class Fill(Frozen):
     at: datetime
     order_id: str = ""
     status: str = "MATCHED"
+    fee: Decimal = Decimal(0)  # USDC paid to the venue for this fill (a taker fee)
 
 
 class OrderIntent(Frozen):

@@ -6,7 +6,7 @@ after reconciling for placements) and non-retryable (trying again cannot help).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Protocol, runtime_checkable
@@ -155,7 +155,14 @@ class ExchangeError(Exception):
 
 
 class RetryableError(ExchangeError):
+    """Trying again can help; `retry_after` (seconds) is how long the venue asked us to wait
+    (429 Retry-After, 503 post_only_mode's retry_after_seconds), None when it did not say."""
+
     retryable = True
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class VenueTimeout(RetryableError):
@@ -239,6 +246,15 @@ class Exchange(MarketData, Protocol):
     async def cancel_market(self, condition_id: str) -> None: ...
 
     async def cancel_all(self) -> None: ...
+
+    async def reward_earnings(self, day: date) -> Decimal:
+        """The liquidity rewards the venue reports we earned on `day` (UTC), in USDC."""
+        ...
+
+    async def heartbeat(self) -> None:
+        """Tell the venue we are alive: on Polymarket, once heartbeats start, all our open
+        orders are cancelled when none comes for about 10 s (a dead-man switch)."""
+        ...
 
     async def open_orders(self, condition_id: str | None = None) -> list[Order]: ...
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import binascii
 import hashlib
+import logging
+import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,15 +35,19 @@ from py_clob_client_v2.clob_types import (
     ApiCreds,
     AssetType,
     BalanceAllowanceParams,
-    OpenOrderParams,
     OrderMarketCancelParams,
     OrderPayload,
     PricesHistoryParams,
-    TradeParams,
 )
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.constants import BYTES32_ZERO, END_CURSOR, INITIAL_CURSOR
-from py_clob_client_v2.endpoints import GET_NEG_RISK, GET_TICK_SIZE
+from py_clob_client_v2.endpoints import (
+    GET_NEG_RISK,
+    GET_REWARDS_MARKETS_CURRENT,
+    GET_TICK_SIZE,
+    ORDERS,
+    TRADES,
+)
 from py_clob_client_v2.exceptions import PolyException
 from py_clob_client_v2.http_helpers import helpers as sdk_http
 from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2
@@ -60,6 +66,7 @@ from dualmm.exchange.base import (
     FillPage,
     InvalidOrder,
     MergeReport,
+    NonRetryableError,
     NotFound,
     NotSupported,
     Order,
@@ -67,6 +74,7 @@ from dualmm.exchange.base import (
     OrderType,
     PlaceOrder,
     PricePoint,
+    RateLimited,
     RewardMarket,
     VenueUnavailable,
 )
@@ -79,12 +87,41 @@ META_TTL_SECONDS = 30.0
 FILL_OVERLAP_SECONDS = 3600
 _UNITS = Decimal(10**6)  # collateral and outcome tokens have 6 decimals
 _JOURNAL_LIMIT = 50_000
+HEARTBEAT_SECONDS = 5.0  # well inside the venue's ~10 s dead-man timeout
+logger = logging.getLogger(__name__)
 
 
 def configure_http_timeout(seconds: float) -> None:
     """Set the timeout of py-clob-client-v2's process-wide httpx client
-    (`py_clob_client_v2.http_helpers.helpers._http_client`, 5 s by default)."""
-    sdk_http._http_client.timeout = httpx.Timeout(seconds)
+    (`py_clob_client_v2.http_helpers.helpers._http_client`, 5 s by default), and have it
+    keep each answer's Retry-After (the SDK's exceptions drop the headers)."""
+    client = sdk_http._http_client
+    client.timeout = httpx.Timeout(seconds)
+    hooks = client.event_hooks
+    if _keep_retry_after not in hooks["response"]:
+        client.event_hooks = {**hooks, "response": [*hooks["response"], _keep_retry_after]}
+
+
+_last_answer = threading.local()  # per SDK thread: the Retry-After of its latest answer
+
+
+def _keep_retry_after(response: httpx.Response) -> None:
+    _last_answer.retry_after = response.headers.get("Retry-After")
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking SDK call in a thread, mapping its errors to the protocol's."""
+    return await asyncio.to_thread(_mapped, fn, *args)
+
+
+def _mapped(fn: Callable[..., Any], *args: Any) -> Any:
+    _last_answer.retry_after = None
+    try:
+        return fn(*args)
+    except PolyException as exc:
+        raise from_sdk(exc, getattr(_last_answer, "retry_after", None)) from None
+    except binascii.Error:
+        raise AuthError("the API secret is not valid base64") from None
 
 
 def dec(value: Any) -> Decimal:
@@ -175,25 +212,86 @@ def reward_market(raw: dict[str, Any], current: dict[str, Any] | None) -> Reward
     )
 
 
+# Order statuses as the SDK shows them (LIVE) or the docs spell them (ORDER_STATUS_LIVE); the
+# placement answer's lower-case ones (live, matched, delayed, unmatched) too.
+_ORDER_STATUSES = {
+    "LIVE": OrderStatus.LIVE,
+    "DELAYED": OrderStatus.LIVE,  # accepted, matching delayed: may still rest
+    "UNMATCHED": OrderStatus.LIVE,  # accepted after a delay, nothing matched: rests
+    "MATCHED": OrderStatus.MATCHED,
+    "CANCELED": OrderStatus.CANCELED,
+    "CANCELLED": OrderStatus.CANCELED,
+    "CANCELED_MARKET_RESOLVED": OrderStatus.CANCELED,
+    "INVALID": OrderStatus.CANCELED,
+}
+TRADE_STATUSES = frozenset({"MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"})
+# A share quantity without a decimal point at least this large is 6-decimal fixed math (one
+# share or more); as plain shares it would be a million, beyond any order this bot places.
+_FIXED_MATH_FLOOR = 10**6
+
+
+class UnknownStatus(NonRetryableError):
+    """The venue answered a status this adapter does not know: surfaced, never taken as LIVE."""
+
+
+def _bare(status: Any, prefix: str) -> str:
+    return str(status).strip().upper().removeprefix(prefix)
+
+
 def order_status(raw: Any) -> OrderStatus:
-    status = str(raw or "LIVE").upper()
-    if status == "MATCHED":
-        return OrderStatus.MATCHED
-    if "CANCEL" in status or status == "INVALID":
-        return OrderStatus.CANCELED
-    return OrderStatus.LIVE  # LIVE, DELAYED, UNMATCHED (rests, not yet matched)
+    """An order status in any of the venue's spellings; an unknown one is an error."""
+    status = _bare(raw if raw not in (None, "") else "LIVE", "ORDER_STATUS_")
+    try:
+        return _ORDER_STATUSES[status]
+    except KeyError:
+        raise UnknownStatus(f"unknown order status {str(raw)[:40]!r}") from None
+
+
+def trade_status(raw: Any) -> str:
+    """A trade status as a bare word (TRADE_STATUS_FAILED -> FAILED); unknown is an error."""
+    status = _bare(raw if raw not in (None, "") else "MATCHED", "TRADE_STATUS_")
+    if status not in TRADE_STATUSES:
+        raise UnknownStatus(f"unknown trade status {str(raw)[:40]!r}")
+    return status
+
+
+def shares(value: Any, fixed: bool = False) -> Decimal:
+    """A share quantity: decimal ("12.5") or 6-decimal fixed math ("12500000"). `fixed` says the
+    answer is known to use fixed math (docs spelling); otherwise an integer string from
+    _FIXED_MATH_FLOOR up is taken as fixed math."""
+    text = str(value).strip()
+    amount = dec(text)
+    if "." not in text and "e" not in text.lower() and (fixed or amount >= _FIXED_MATH_FLOOR):
+        return amount / _UNITS
+    return amount
+
+
+def fill_fee(part: dict[str, Any], price: Any, size: Decimal) -> Decimal:
+    """The USDC fee of our part of a trade, from its `fee_rate_bps` of the notional."""
+    try:
+        bps = dec(part.get("fee_rate_bps") or 0)
+    except ArithmeticError:
+        return Decimal(0)
+    if not bps.is_finite() or bps <= 0:
+        return Decimal(0)
+    return (bps / 10000 * dec(price) * size).quantize(Decimal("0.000001"))
+
+
+def _docs_spelling(raw: dict[str, Any]) -> bool:
+    return str(raw.get("status", "")).upper().startswith(("ORDER_STATUS_", "TRADE_STATUS_"))
 
 
 def parse_order(raw: dict[str, Any]) -> Order:
     kind = str(raw.get("order_type") or "GTC").upper()
+    fixed = _docs_spelling(raw)
     return Order(
         order_id=str(raw["id"]),
         condition_id=str(raw.get("market") or ""),
         token_id=str(raw["asset_id"]),
         side=Side(str(raw["side"]).upper()),
         price=dec(raw["price"]),
-        original_size=dec(raw["original_size"]),
-        size_matched=dec(raw.get("size_matched") or 0),
+        original_size=shares(raw["original_size"], fixed),
+        size_matched=shares(raw.get("size_matched") or 0, fixed),
         status=order_status(raw.get("status")),
         created_at=parse_time(raw.get("created_at")) or _now(),
         order_type=OrderType.GTD if kind == OrderType.GTD else OrderType.GTC,
@@ -215,7 +313,8 @@ def trade_fills(
     """Our fills in one `/data/trades` entry. As taker the trade's top level is ours; as maker
     our part is our entries in `maker_orders` (the top level is the taker's)."""
     at = parse_time(trade.get("match_time")) or _now()
-    status = str(trade.get("status") or "MATCHED").upper()
+    status = trade_status(trade.get("status"))
+    fixed = _docs_spelling(trade)
     trade_id = str(trade["id"])
     if str(trade.get("trader_side") or "TAKER").upper() == "TAKER":
         return [
@@ -225,7 +324,8 @@ def trade_fills(
                 token=market.token_of(str(trade["asset_id"])),
                 side=Side(str(trade["side"]).upper()),
                 price=dec(trade["price"]),
-                size=dec(trade["size"]),
+                size=shares(trade["size"], fixed),
+                fee=fill_fee(trade, trade["price"], shares(trade["size"], fixed)),
                 at=at,
                 order_id=str(trade.get("taker_order_id") or ""),
                 status=status,
@@ -245,7 +345,8 @@ def trade_fills(
             token=market.token_of(str(entry["asset_id"])),
             side=_maker_side(entry, trade),
             price=dec(entry["price"]),
-            size=dec(entry["matched_amount"]),
+            size=shares(entry["matched_amount"], fixed),
+            fee=fill_fee(entry, entry["price"], shares(entry["matched_amount"], fixed)),
             at=at,
             order_id=str(entry.get("order_id") or ""),
             status=status,
@@ -273,7 +374,8 @@ def book_of(raw: dict[str, Any], token_id: str) -> Book:
 
 
 def all_pages(fetch: Callable[[str], Any]) -> list[dict[str, Any]]:
-    """Every item of a cursor-paged endpoint, until `next_cursor == "LTE="`."""
+    """Every item of a cursor-paged endpoint, until `next_cursor` is "LTE=" or empty (the docs
+    allow both; the SDK's own loops stop only on "LTE=" and would never end on "")."""
     items: list[dict[str, Any]] = []
     cursor = INITIAL_CURSOR
     seen: set[str] = set()
@@ -288,6 +390,10 @@ def all_pages(fetch: Callable[[str], Any]) -> list[dict[str, Any]]:
 
 
 # --- the adapter ------------------------------------------------------------------------------
+
+
+def _as_answered(response: Any) -> Any:
+    return response
 
 
 @dataclass
@@ -310,6 +416,9 @@ class ClobExchange:
         meta_ttl_seconds: float = META_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # post_order would poll /data/trades for up to 30 s for the settlement hashes of a
+        # matched order: the bot reads its trades later anyway, so a placement never waits.
+        client._resolve_transactions_hashes = _as_answered
         self._client = client
         self._ttl = meta_ttl_seconds
         self._clock = clock
@@ -317,6 +426,9 @@ class ClobExchange:
         self._neg_risk: dict[str, tuple[float, bool]] = {}
         self._journal: OrderedDict[str, _Pending] = OrderedDict()
         self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._keep_alive: asyncio.Task[None] | None = None
+        self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
 
     def __repr__(self) -> str:
         return f"ClobExchange(host={self._client.host!r})"
@@ -356,20 +468,23 @@ class ClobExchange:
         SDK's create_or_derive swallows the create's error: a 5xx or 429 on the create then
         surfaced as a non-retryable 400 from the derive, and the worker gave up.)"""
         try:
-            creds: ApiCreds = await cls._sdk(client.derive_api_key)
+            creds: ApiCreds = await _in_thread(client.derive_api_key)
         except (InvalidOrder, NotFound):  # no key for this address yet
-            creds = await cls._sdk(client.create_api_key)
+            creds = await _in_thread(client.create_api_key)
         return creds
 
-    @staticmethod
-    async def _sdk(fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a blocking SDK call in a thread, mapping its errors to the protocol's."""
+    async def _sdk(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking SDK call in a thread, mapping its errors to the protocol's. After a
+        429 every call first waits out the venue's Retry-After."""
+        wait = self._quiet_until - self._clock()
+        if wait > 0:
+            await asyncio.sleep(wait)
         try:
-            return await asyncio.to_thread(fn, *args)
-        except PolyException as exc:
-            raise from_sdk(exc) from None
-        except binascii.Error:
-            raise AuthError("the API secret is not valid base64") from None
+            return await _in_thread(fn, *args)
+        except RateLimited as exc:
+            if exc.retry_after:
+                self._quiet_until = max(self._quiet_until, self._clock() + exc.retry_after)
+            raise
 
     def _get_token_param(self, path: str, token_id: str) -> Any:
         return sdk_http.get(f"{self._client.host}{path}", params={"token_id": token_id})
@@ -377,7 +492,13 @@ class ClobExchange:
     # --- market data ----------------------------------------------------------------------
 
     async def reward_markets(self) -> list[RewardMarket]:
-        current = await self._sdk(self._client.get_current_rewards)
+        host = self._client.host
+        current = await self._sdk(
+            all_pages,
+            lambda cursor: sdk_http.get(
+                f"{host}{GET_REWARDS_MARKETS_CURRENT}", params={"next_cursor": cursor}
+            ),
+        )
         sampling = await self._sdk(all_pages, self._client.get_sampling_markets)
         terms = {str(entry["condition_id"]): entry for entry in current}
         return [
@@ -405,7 +526,7 @@ class ClobExchange:
 
     async def midpoint(self, token_id: str) -> Decimal:
         raw = await self._sdk(self._client.get_midpoint, token_id)
-        return dec(raw["mid"])
+        return dec(raw["mid"] if "mid" in raw else raw["mid_price"])  # the SDK's, the docs' name
 
     async def tick_size(self, token_id: str) -> Decimal:
         cached = self._ticks.get(token_id)
@@ -464,7 +585,7 @@ class ClobExchange:
             raise InvalidOrder(f"key {request.key!r} was already used for a different order")
 
         if pending.may_exist:
-            existing = await self.get_order(pending.order_id)
+            existing = await self._find(request, pending.order_id)
             if existing is not None:
                 return existing
 
@@ -490,15 +611,19 @@ class ClobExchange:
         if isinstance(answer, dict) and answer.get("orderID"):
             pending.order_id = str(answer["orderID"])  # the venue's id wins
         status = order_status(answer.get("status") if isinstance(answer, dict) else None)
-        placed = None if status is OrderStatus.LIVE else await self.get_order(pending.order_id)
-        return placed or request.new_order(pending.order_id, request.signed_at or _now())
+        if status is OrderStatus.LIVE:
+            return request.new_order(pending.order_id, request.signed_at or _now())
+        placed = await self._find(request, pending.order_id)
+        if placed is None:  # matched, yet neither the order nor its trades show: ask again later
+            raise VenueUnavailable(f"order {pending.order_id} matched but is not visible yet")
+        return placed
 
     async def _after_rejection(
         self, request: PlaceOrder, pending: _Pending, error: ExchangeError
     ) -> Order:
         message = str(error)
         if is_duplicate(message):
-            existing = await self.get_order(pending.order_id)
+            existing = await self._find(request, pending.order_id)
             if existing is not None:
                 return existing
             raise VenueUnavailable(f"the venue has order {pending.order_id} but does not show it")
@@ -508,6 +633,35 @@ class ClobExchange:
             # The venue answered no: nothing rests under this key, a later try may post again.
             pending.may_exist = False
         raise error
+
+    async def _find(self, request: PlaceOrder, order_id: str) -> Order | None:
+        """The venue's order, or, when it shows nothing (it may not for a fully matched
+        order), the order as its trades tell it; None when neither knows it."""
+        order = await self.get_order(order_id)
+        if order is not None:
+            return order
+        trades = await self._trades({"market": request.market.condition_id})
+        api_key = self._client.creds.api_key
+        address = str(self._client.builder.funder)
+        matched = sum(
+            (
+                fill.size
+                for trade in trades
+                for fill in trade_fills(trade, request.market, api_key, address)
+                if fill.order_id == order_id and fill.status != "FAILED"
+            ),
+            Decimal(0),
+        )
+        if matched <= 0:
+            return None
+        # Not shown as live, so whatever did not match is gone.
+        full = matched >= request.size
+        return request.new_order(order_id, request.signed_at or _now()).model_copy(
+            update={
+                "size_matched": min(matched, request.size),
+                "status": OrderStatus.MATCHED if full else OrderStatus.CANCELED,
+            }
+        )
 
     def _remember(self, key: str, pending: _Pending) -> None:
         self._journal[key] = pending
@@ -582,13 +736,45 @@ class ClobExchange:
             self._client.cancel_market_orders, OrderMarketCancelParams(market=condition_id)
         )
 
+    async def reward_earnings(self, day: date) -> Decimal:
+        raw = await self._sdk(self._client.get_total_earnings_for_user_for_day, day.isoformat())
+        entries = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
+        return sum(
+            (dec(e.get("earnings") or 0) * dec(e.get("asset_rate") or 1) for e in entries),
+            Decimal(0),
+        )
+
+    async def heartbeat(self) -> None:
+        """Send a heartbeat, and from then on keep sending them every HEARTBEAT_SECONDS for as
+        long as this process lives: the venue cancels our orders ~10 s after they stop, so a
+        dead worker leaves nothing resting, while a live one between rounds keeps its orders."""
+        await self._sdk(self._client.post_heartbeat)
+        if self._keep_alive is None or self._keep_alive.done():
+            self._keep_alive = asyncio.create_task(self._beat_forever())
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await self._sdk(self._client.post_heartbeat)
+            except ExchangeError as exc:  # the next beat may get through; orders may not
+                logger.warning("heartbeat not delivered: %s", exc)
+
     async def cancel_all(self) -> None:
         await self._sdk(self._client.cancel_all)
 
     async def open_orders(self, condition_id: str | None = None) -> list[Order]:
-        params = OpenOrderParams(market=condition_id) if condition_id else None
-        raw = await self._sdk(self._client.get_open_orders, params)
+        query = {"market": condition_id} if condition_id else {}
+        raw = await self._sdk(all_pages, lambda cursor: self._l2_page(ORDERS, query, cursor))
         return [parse_order(item) for item in raw]
+
+    def _l2_page(self, path: str, query: dict[str, Any], cursor: str) -> Any:
+        """One page of an authenticated list (/data/orders, /data/trades). The SDK's own loops
+        stop only on "LTE=": see all_pages."""
+        client = self._client
+        headers = client._l2_headers("GET", path)
+        params = {**query, "next_cursor": cursor}
+        return client._get(f"{client.host}{path}", headers=headers, params=params)
 
     async def get_order(self, order_id: str) -> Order | None:
         try:
@@ -604,8 +790,10 @@ class ClobExchange:
         FILL_OVERLAP_SECONDS before it, so later status changes (FAILED) are reported too."""
         since = int(cursor) if cursor else 0
         after = max(0, since - FILL_OVERLAP_SECONDS)
-        params = TradeParams(market=market.condition_id, after=after or None)
-        trades = await self._sdk(self._client.get_trades, params)  # AuthError when read-only
+        query: dict[str, Any] = {"market": market.condition_id}
+        if after:
+            query["after"] = after
+        trades = await self._trades(query)
         api_key = self._client.creds.api_key
         address = str(self._client.builder.funder)
         fills = [
@@ -617,6 +805,14 @@ class ClobExchange:
         fills.sort(key=lambda fill: (fill.at, fill.trade_id))
         newest = max((int(fill.at.timestamp()) for fill in fills), default=since)
         return FillPage(fills=tuple(fills), cursor=str(max(since, newest)))
+
+    async def _trades(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every trade matching `query` (AuthError when read-only)."""
+        fetch = self._l2_page
+        trades: list[dict[str, Any]] = await self._sdk(
+            all_pages, lambda cursor: fetch(TRADES, query, cursor)
+        )
+        return trades
 
     async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
         """Not wired: `mergePositions` is an on-chain call (web3.py for an EOA wallet, the

@@ -59,18 +59,19 @@ def is_tick_error(message: str) -> bool:
     return "tick size" in message.lower()
 
 
-def classify(status: int | None, message: str) -> ExchangeError:
-    """The typed error for a venue answer with this HTTP status (None: no answer at all)."""
+def classify(status: int | None, message: str, retry_after: float | None = None) -> ExchangeError:
+    """The typed error for a venue answer with this HTTP status (None: no answer at all);
+    `retry_after` is the wait the venue asked for, if it did."""
     text = message.lower()
     where = f"HTTP {status}: {message}" if status is not None else message
     if status is None:
         return VenueTimeout(f"no answer from the venue ({message})")
     if status == 429:
-        return RateLimited(where)
+        return RateLimited(where, retry_after)
     if status in (401, 403):
         return AuthError(where)
     if status >= 500 or status == 425 or any(fragment in text for fragment in _NOT_READY):
-        return VenueUnavailable(where)
+        return VenueUnavailable(where, retry_after)
     if "crosses book" in text or "post-only" in text or "post only" in text:
         return WouldCross(where)
     if "balance" in text or "allowance" in text:
@@ -80,10 +81,29 @@ def classify(status: int | None, message: str) -> ExchangeError:
     return InvalidOrder(where)
 
 
-def from_sdk(exc: PolyException) -> ExchangeError:
-    """Map an exception raised by py-clob-client-v2."""
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+def retry_after(answer: Any, header: str | None) -> float | None:
+    """The wait a refusal asks for: 503 post_only_mode's `retry_after_seconds`, or a 429's
+    Retry-After header (seconds; an HTTP date is not honoured). Capped, never negative."""
+    raw: Any = answer.get("retry_after_seconds") if isinstance(answer, dict) else None
+    if raw is None:
+        raw = header
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        return None
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def from_sdk(exc: PolyException, retry_after_header: str | None = None) -> ExchangeError:
+    """Map an exception raised by py-clob-client-v2 (with the answer's Retry-After header)."""
     if isinstance(exc, PolyApiException):
-        return classify(exc.status_code, venue_message(exc.error_msg))
+        wait = retry_after(exc.error_msg, retry_after_header)
+        return classify(exc.status_code, venue_message(exc.error_msg), wait)
     message = str(exc.msg)[:_MAX_MESSAGE]
     if message in (L1_AUTH_UNAVAILABLE, L2_AUTH_UNAVAILABLE):
         return AuthError(message)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
@@ -242,6 +242,13 @@ class PaperExchange:
         for order in list(self._orders.values()):
             if order.condition_id == condition_id:
                 self._close(order.order_id)
+
+    async def reward_earnings(self, day: date) -> Decimal:
+        """Paper orders earn nothing from the venue."""
+        return Decimal(0)
+
+    async def heartbeat(self) -> None:
+        """Paper orders live in this process: nothing to keep alive."""
 
     async def cancel_all(self) -> None:
         for order_id in list(self._orders):

@@ -119,6 +119,17 @@ def _checksum(address: str) -> str:
         raise AuthFailure(INVALID_L1_HEADERS) from None
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of header text (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def _timestamp_ok(text: str) -> bool:
+    """Unix seconds (or milliseconds) as ASCII digits. Not checked for freshness: a scenario
+    clock may run in the past."""
+    return 0 < len(text) <= 13 and text.isascii() and text.isdigit()
+
+
 def _recover(message: SignableMessage, signature: str) -> str:
     try:
         return str(Account.recover_message(message, signature=signature))
@@ -165,7 +176,10 @@ class KeyRing:
         signature = headers.get("POLY_SIGNATURE", "")
         timestamp = headers.get("POLY_TIMESTAMP", "")
         nonce_text = headers.get("POLY_NONCE", "0") or "0"
-        if not (address and signature and timestamp) or not nonce_text.isdigit():
+        nonce_ok = len(nonce_text) <= 78 and nonce_text.isascii() and nonce_text.isdigit()
+        if not (address and signature and _timestamp_ok(timestamp)) or not nonce_ok:
+            raise AuthFailure(INVALID_L1_HEADERS)
+        if int(nonce_text) >= 2**256:
             raise AuthFailure(INVALID_L1_HEADERS)
         address = _checksum(address)
         nonce = int(nonce_text)
@@ -231,10 +245,10 @@ class KeyRing:
             creds.secret, headers.get("POLY_TIMESTAMP", ""), method, path, body
         )
         checks = (
-            hmac.compare_digest(headers.get("POLY_PASSPHRASE", ""), creds.passphrase),
-            hmac.compare_digest(headers.get("POLY_SIGNATURE", ""), expected),
+            _same(headers.get("POLY_PASSPHRASE", ""), creds.passphrase),
+            _same(headers.get("POLY_SIGNATURE", ""), expected),
             headers.get("POLY_ADDRESS", "").lower() == creds.address.lower(),
-            bool(headers.get("POLY_TIMESTAMP")),
+            _timestamp_ok(headers.get("POLY_TIMESTAMP", "")),
         )
         if not all(checks):
             raise AuthFailure(INVALID_API_KEY)
@@ -261,8 +275,9 @@ class KeyRing:
             )
             signature_type = int(order["signatureType"])
             signature = str(order["signature"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AuthFailure(f"Invalid order payload: {exc}", status=400) from None
+        except Exception as exc:  # missing, mistyped or out-of-range fields (uint256 too)
+            reason = str(exc)[:120]
+            raise AuthFailure(f"Invalid order payload: {reason}", status=400) from None
         order_hash = "0x" + _digest(message).hex()
         if signature_type == POLY_1271:
             eoa = _recover_wallet_owner(message, signature, str(order["signer"]), self.chain_id)
@@ -330,9 +345,16 @@ def _recover_wallet_owner(
     For EIP-712 data, `header` is the exchange's domain separator and `body` the order's
     struct hash, which is all the wrapper needs.
     """
-    raw = bytes.fromhex(signature.removeprefix("0x"))
+    try:
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+    except ValueError:
+        raise AuthFailure(INVALID_SIGNATURE, status=400) from None
     if len(raw) < _SIGNATURE_LENGTH:
         raise AuthFailure(INVALID_SIGNATURE, status=400)
+    try:
+        owner_wallet = to_checksum_address(wallet)
+    except (ValueError, TypeError):
+        raise AuthFailure(INVALID_SIGNATURE, status=400) from None
     wrapper = keccak(
         abi_encode(
             ["bytes32", "bytes32", "bytes32", "bytes32", "uint256", "address", "bytes32"],
@@ -342,7 +364,7 @@ def _recover_wallet_owner(
                 _WALLET_NAME_HASH,
                 _WALLET_VERSION_HASH,
                 chain_id,
-                to_checksum_address(wallet),
+                owner_wallet,
                 ZERO_BYTES32,
             ],
         )

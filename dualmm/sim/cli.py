@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dualmm.cliutil import UsageError
 from dualmm.config import MAX_USDC
+
+if TYPE_CHECKING:
+    from dualmm.sim.rules import VenueRules
 
 
 def _fund(text: str) -> Decimal:
@@ -22,6 +25,30 @@ def _fund(text: str) -> Decimal:
             f"--fund: {text} must be a non-negative amount of USDC (at most {MAX_USDC})"
         )
     return amount
+
+
+def venue_rules(kind: bool, settings: list[str]) -> VenueRules:
+    """The harsh venue (or the kind one with --kind), with each `NAME=VALUE` switch applied."""
+    from pydantic import ValidationError
+
+    from dualmm.sim.rules import VenueRules
+
+    values: dict[str, object] = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or name not in VenueRules.model_fields:
+            known = ", ".join(VenueRules.model_fields)
+            raise UsageError(
+                f"--rule: expected NAME=VALUE with NAME one of {known}; got {setting!r}"
+            )
+        values[name] = (
+            None if value.lower() in ("none", "off") and name.endswith("seconds") else value
+        )
+    try:
+        return VenueRules.model_validate(values) if kind else VenueRules.harsh(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageError(f"--rule {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -56,12 +83,44 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(min=0.0, max=600.0, help="Seconds to hold such an answer; 0 drops it."),
         ] = 0.0,
+        restart_every: Annotated[
+            float,
+            typer.Option(
+                min=0.0,
+                max=7 * 86400.0,
+                help="Restart the matching engine every this many seconds (0: never): 425s "
+                "for --restart-down s, then --restart-post-only s of post-only mode.",
+            ),
+        ] = 0.0,
+        restart_down: Annotated[
+            float, typer.Option(min=0.0, max=3600.0, help="Seconds a restart answers 425.")
+        ] = 90.0,
+        restart_post_only: Annotated[
+            float,
+            typer.Option(min=0.0, max=3600.0, help="Seconds after a restart of post-only mode."),
+        ] = 120.0,
         speed: Annotated[
             float, typer.Option(min=0.001, max=100_000.0, help="Simulated seconds per second.")
         ] = 1.0,
         page_size: Annotated[
             int, typer.Option(min=1, max=1000, help="Items per page of paged endpoints.")
         ] = 100,
+        kind: Annotated[
+            bool,
+            typer.Option(
+                "--kind",
+                help="A kind venue: instant settlement, SDK wire format, no heartbeat switch, "
+                "prices that ignore our orders (default: as harsh as Polymarket documents).",
+            ),
+        ] = False,
+        rule: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--rule",
+                help="Set one venue switch, NAME=VALUE (see dualmm.sim.rules), e.g. "
+                "--rule failed_trade_rate=0.05 --rule status_spelling=sdk.",
+            ),
+        ] = None,
         state: Annotated[
             Path | None,
             typer.Option(
@@ -83,6 +142,7 @@ def register(app: typer.Typer) -> None:
         from dualmm.sim.venue import SimVenue, WallClock
 
         amount = _fund(fund)
+        rules = venue_rules(kind, rule or [])
         resumed = state is not None and state.exists()
         if state is not None and resumed:
             from dualmm.sim.snapshot import load_venue
@@ -98,14 +158,14 @@ def register(app: typer.Typer) -> None:
             except ScenarioError as exc:
                 raise UsageError(str(exc)) from None
             venue = SimVenue.from_scenario(
-                loaded, WallClock(start=loaded.start, speed=speed), fund=amount
+                loaded, WallClock(start=loaded.start, speed=speed), fund=amount, rules=rules
             )
             source = f"scenario {loaded.name!r} from {loaded.start.isoformat()}"
         else:
             now = datetime.now(UTC)
             clock = WallClock(now, speed=speed)
             venue = SimVenue.synthetic(
-                markets, seed, clock, start=now - SYNTHETIC_HISTORY, fund=amount
+                markets, seed, clock, start=now - SYNTHETIC_HISTORY, fund=amount, rules=rules
             )
             source = f"{markets} synthetic markets, seed {seed}"
         faults = Faults(
@@ -114,6 +174,9 @@ def register(app: typer.Typer) -> None:
             rate_limit_rate=rate_limit_rate,
             accept_timeout_rate=accept_timeout_rate,
             accept_timeout_hang_s=accept_timeout_hang,
+            restart_every_s=restart_every,
+            restart_down_s=restart_down,
+            restart_post_only_s=restart_post_only,
             seed=seed,
         )
         try:
@@ -139,6 +202,7 @@ def register(app: typer.Typer) -> None:
         server.start()
         print(f"dualmm sim-server: {server.url} ({source}, speed x{speed:g})")
         print(f"  admin paths /_sim/*: {'on' if admin else 'off'}; faults: {faults.model_dump()}")
+        print(f"  venue: {'kind' if kind else 'harsh'}; rules: {rules.model_dump()}")
         print("  THROWAWAY TEST KEY, generated now for this simulator only (never fund it):")
         print(f"    address:     {account.address}")
         print(f"    private key: 0x{account.key.hex().removeprefix('0x')}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from dualmm.domain.types import MarketInfo
@@ -81,6 +81,12 @@ class SimExchange:
 
     async def cancel_market(self, condition_id: str) -> None:
         self._venue.cancel_market(self._address, condition_id)
+
+    async def reward_earnings(self, day: date) -> Decimal:
+        return sum(self._venue.reward_earnings(self._address, day).values(), ZERO)
+
+    async def heartbeat(self) -> None:
+        """The in-process venue has no dead-man switch (the HTTP server does)."""
 
     async def cancel_all(self) -> None:
         self._venue.cancel_all(self._address)

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from contextlib import suppress
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -22,12 +23,23 @@ class App(Protocol):
     def serve(self, request: Request) -> Reply: ...
 
 
+# Bounds on what one request may take: its body, and the time to read it (a client that
+# announces a body and never sends it must not hold a thread and a connection forever).
+MAX_BODY_BYTES = 1 << 20
+READ_TIMEOUT_SECONDS = 10.0
+
+
 class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog (5 by default): bursts of concurrent connections were refused.
+    request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: App, read_timeout: float = READ_TIMEOUT_SECONDS
+    ) -> None:
         self.app = app
+        self.read_timeout = read_timeout
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _RequestHandler)
@@ -57,18 +69,60 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.connection.settimeout(self.server.read_timeout)
         self.server.track(self.connection, open_=True)
 
     def finish(self) -> None:
         self.server.track(self.connection, open_=False)
         super().finish()
 
+    def _body(self) -> str | None:
+        """The request body, or None once an error has been answered (and the connection
+        closed): a bad or too large Content-Length, or a body that does not arrive in time."""
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 12):
+            self._refuse(400, "Invalid Content-Length")
+            return None
+        length = int(text)
+        if length > MAX_BODY_BYTES:
+            self._refuse(413, f"Payload too large (at most {MAX_BODY_BYTES} bytes)")
+            return None
+        try:
+            raw = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self._refuse(408, "Request body not received in time")
+            return None
+        if len(raw) < length:  # the client closed before sending it all
+            self.close_connection = True
+            return None
+        return raw.decode("utf-8", "replace")
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.close_connection = True
+        self._send(status, {"error": message})
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up (a timeout, a reset); nothing to tell
+            self.close_connection = True
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("sim %s " + format, self.address_string(), *args)
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        body = self._body()
+        if body is None:
+            return
         url = urlsplit(self.path)
         request = Request(
             method=self.command,
@@ -87,19 +141,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if not reply.lost_for_s:
                 return  # dropped: the client sees the connection close with no answer
             time.sleep(reply.lost_for_s)
-        payload = json.dumps(reply.body, separators=(",", ":")).encode()
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (a timeout); nothing to tell
+        self._send(reply.status, reply.body, reply.headers)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Transport-level refusals (a malformed request line, oversized headers, an unknown
+        method) as JSON errors like every other answer; an unknown method is a 405."""
+        status = HTTPStatus.METHOD_NOT_ALLOWED if code == HTTPStatus.NOT_IMPLEMENTED else code
+        if self.request_version == "HTTP/0.9":  # an unparsable request line: answer in 1.1
+            self.request_version = self.protocol_version
+        self._refuse(int(status), message or HTTPStatus(status).phrase)
 
     do_GET = _handle
     do_POST = _handle
     do_DELETE = _handle
     do_PUT = _handle
+    do_PATCH = _handle
+    do_HEAD = _handle
+    do_OPTIONS = _handle

@@ -52,6 +52,13 @@ class Trade(Frozen):
     status: TradeStatus = TradeStatus.MATCHED
     liquidity: Liquidity
     updated_at: datetime | None = None
+    fee: Decimal = ZERO  # USDC the taker pays at settlement
+
+    @property
+    def fee_rate_bps(self) -> Decimal:
+        """The fee as basis points of the notional, as trades report it."""
+        notional = self.price * self.size
+        return (self.fee / notional * 10000).quantize(Decimal("0.0001")) if notional else ZERO
 
     def to_fill(self) -> Fill:
         return Fill(
@@ -64,6 +71,7 @@ class Trade(Frozen):
             at=self.at,
             order_id=self.order_id,
             status=self.status.value,
+            fee=self.fee,
         )
 
 

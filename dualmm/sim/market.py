@@ -43,6 +43,9 @@ class SimMarket:
     end_date: datetime | None = None
     half_spread: Decimal | None = None
 
+    def __post_init__(self) -> None:
+        self.listed_tick = self.info.tick_size  # the tick it was listed with
+
     @classmethod
     def from_scenario(cls, market: ScenarioMarket, start: datetime) -> SimMarket:
         return cls(market.info(), market, start, book_seed=market.condition_id)

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from dualmm.sim.server import SimServer
 
 
+MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
+
+
 class Admin:
     """The simulator's own controls, over the server (faults) and its venue."""
 
@@ -33,6 +36,7 @@ class Admin:
                 ("POST", "/_sim/advance"): self._advance,
                 ("POST", "/_sim/tick-size"): self._set_tick_size,
                 ("POST", "/_sim/fail-trade"): self._fail_trade,
+                ("POST", "/_sim/restart"): self._restart,
             },
             prefix=[],
             keyed={},
@@ -59,10 +63,13 @@ class Admin:
             raise ApiError(400, 'advance: expected {"seconds": n} or {"to": iso}')
         try:
             if "seconds" in payload:
-                target = self.venue.now() + timedelta(seconds=float(payload["seconds"]))
+                seconds = float(payload["seconds"])
+                if not 0 <= seconds <= MAX_ADVANCE_SECONDS:  # NaN and inf fail this too
+                    raise ValueError("seconds out of range")
+                target = self.venue.now() + timedelta(seconds=seconds)
             else:
-                target = datetime.fromisoformat(str(payload["to"]))
-        except (KeyError, ValueError, TypeError):
+                target = datetime.fromisoformat(str(payload["to"])[:64])
+        except (KeyError, ValueError, TypeError, OverflowError):
             raise ApiError(400, 'advance: expected {"seconds": n} or {"to": iso}') from None
         if target.tzinfo is None:
             raise ApiError(400, "advance: the time needs a timezone")
@@ -73,7 +80,7 @@ class Admin:
         payload = request.json() or {}
         try:
             condition_id, tick = str(payload["condition_id"]), Decimal(str(payload["tick_size"]))
-        except (KeyError, TypeError, ArithmeticError):
+        except (KeyError, TypeError, ValueError, ArithmeticError):
             raise ApiError(
                 400, 'tick-size: expected {"condition_id": id, "tick_size": t}'
             ) from None
@@ -91,3 +98,18 @@ class Admin:
         with venue_errors():
             trade = self.venue.fail_trade(payload["trade_id"])
         return trade.model_dump(mode="json")
+
+    def _restart(self, request: Request) -> JSON:
+        """Restart the matching engine: `{"down_seconds": 90, "post_only_seconds": 120}`."""
+        payload = request.json() or {}
+        try:
+            down = float(payload.get("down_seconds", 90))
+            post_only = float(payload.get("post_only_seconds", 120))
+            if not (0 <= down <= 3600 and 0 <= post_only <= 3600):
+                raise ValueError("out of range")
+        except (AttributeError, TypeError, ValueError):
+            raise ApiError(
+                400, 'restart: expected {"down_seconds": s, "post_only_seconds": s} up to 3600'
+            ) from None
+        self.server.restart(down, post_only)
+        return {"down_seconds": down, "post_only_seconds": post_only}

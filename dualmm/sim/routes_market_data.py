@@ -18,6 +18,7 @@ from dualmm.sim.wire import (
     Request,
     Routes,
     dec,
+    is_digits,
     num,
     token_list,
     token_param,
@@ -25,6 +26,7 @@ from dualmm.sim.wire import (
     venue_errors,
 )
 
+MAX_FIDELITY_MINUTES = 60 * 24 * 365
 # /prices-history intervals back from now; "max" is the market's whole life.
 _INTERVALS = {
     "1m": timedelta(days=30),
@@ -53,7 +55,7 @@ class MarketData:
             ("GET", "/fee-rate"): self._fee_rate,
             ("GET", "/book"): lambda r: self.book_json(self._venue_book(token_param(r))),
             ("POST", "/books"): self._books,
-            ("GET", "/midpoint"): lambda r: {"mid": dec(self.midpoint(token_param(r)))},
+            ("GET", "/midpoint"): self._midpoint,
             ("POST", "/midpoints"): self._midpoints,
             ("GET", "/price"): self._price,
             ("GET", "/last-trade-price"): self._last_trade_price,
@@ -75,6 +77,11 @@ class MarketData:
     def midpoint(self, token_id: str) -> Decimal:
         with venue_errors(message=NO_ORDERBOOK):
             return self.venue.midpoint(token_id)
+
+    def _midpoint(self, request: Request) -> JSON:
+        """`{"mid": p}` as the SDK reads it, or `{"mid_price": p}` as the docs show it."""
+        field = "mid_price" if self.venue.rules.status_spelling == "docs" else "mid"
+        return {field: dec(self.midpoint(token_param(request)))}
 
     def _tick_size(self, request: Request) -> JSON:
         with venue_errors(message=NO_ORDERBOOK):
@@ -155,10 +162,12 @@ class MarketData:
         from now; `fidelity` in minutes. Polymarket's shape: {"history": [{"t", "p"}]}."""
         query = request.query
         token_id = query.get("market", "")
-        if not token_id.isdigit():
+        if not is_digits(token_id):
             raise ApiError(400, "Invalid market")
         try:
             fidelity = int(query.get("fidelity", "1"))
+            if not 1 <= fidelity <= MAX_FIDELITY_MINUTES:
+                raise ValueError("fidelity out of range")
             stamps = [
                 datetime.fromtimestamp(int(query[name]), UTC)
                 for name in ("startTs", "endTs")

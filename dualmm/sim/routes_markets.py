@@ -93,7 +93,9 @@ class Markets:
 
     def _markets_page(self, request: Request) -> JSON:
         markets = [self._market_json(m) for m in self.venue.reward_markets()]
-        return page(markets, request.query.get("next_cursor"), self.page_size)
+        return page(
+            markets, request.query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor
+        )
 
     def _rewards_json(self, info: MarketInfo) -> JSON:
         start = self.venue.now().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -119,11 +121,18 @@ class Markets:
     def _rewards_page(self, request: Request) -> JSON:
         rewarded = [m.info for m in self.venue.reward_markets() if m.info.rewards_daily_rate > 0]
         data = [self._rewards_json(info) for info in rewarded]
-        return page(data, request.query.get("next_cursor"), self.page_size)
+        return page(
+            data, request.query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor
+        )
 
     def _market_rewards_page(self, request: Request, condition_id: str) -> JSON:
         info = self.reward_market(condition_id).info
-        return page([self._rewards_json(info)], request.query.get("next_cursor"), self.page_size)
+        return page(
+            [self._rewards_json(info)],
+            request.query.get("next_cursor"),
+            self.page_size,
+            self.venue.rules.end_cursor,
+        )
 
     def _clob_market(self, condition_id: str) -> JSON:
         """The compact market info `create_order` and fee lookups read (`/clob-markets/{id}`)."""
@@ -136,7 +145,7 @@ class Markets:
             "mos": num(info.min_order_size),
             "nr": info.neg_risk,
             "ao": market.accepting_orders,
-            "fd": {"r": 0, "e": 0},
+            "fd": {"r": self.venue.rules.fee_rate, "e": self.venue.rules.fee_exponent},
         }
 
     def _market_by_token(self, _: Request, token_id: str) -> JSON:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from dualmm.domain.rewards import order_side_scores
 from dualmm.domain.types import OrderIntent, Side
 from dualmm.exchange.base import Order, OrderStatus, OrderType
 from dualmm.sim.auth import OWNER_MISMATCH, ApiError, ApiKey, KeyRing
+from dualmm.sim.heartbeats import Heartbeats
 from dualmm.sim.routes_market_data import MarketData
 from dualmm.sim.venue import Liquidity, SimVenue, Trade, TradeStatus
 from dualmm.sim.wire import (
@@ -25,9 +26,13 @@ from dualmm.sim.wire import (
     Request,
     Routes,
     dec,
+    num,
+    order_status,
     outcome,
     page,
+    size,
     token_param,
+    trade_status,
     tx_hash,
     units,
     unix,
@@ -36,6 +41,9 @@ from dualmm.sim.wire import (
 )
 
 MAX_BATCH = 15
+# Bounds no real order comes near: a billion shares or USDC (6 decimals), year 9999.
+MAX_AMOUNT_UNITS = 10**15
+MAX_EXPIRATION = 253_402_300_799
 NOT_CANCELED = "order can't be found - already canceled or matched"
 MAX_ALLOWANCE = str(2**256 - 1)
 
@@ -58,8 +66,10 @@ class Trading:
         market_data: MarketData,
         contracts: ContractConfig,
         page_size: int,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self.venue = venue
+        self.heartbeats = heartbeats
         self.keys = keys
         self.market_data = market_data
         self._contracts = contracts
@@ -85,6 +95,10 @@ class Trading:
                 ("GET", "/data/trades"): self._trades,
                 ("GET", "/balance-allowance"): self._balance_allowance,
                 ("GET", "/balance-allowance/update"): self._balance_allowance,
+                ("POST", "/v1/heartbeats"): self._heartbeat,  # the SDK's path
+                ("POST", "/heartbeats"): self._heartbeat,  # the docs' path
+                ("GET", "/rewards/user"): self._earnings,
+                ("GET", "/rewards/user/total"): self._total_earnings,
                 ("GET", "/order-scoring"): self._order_scoring,
                 ("POST", "/orders-scoring"): self._orders_scoring,
                 ("GET", "/auth/api-keys"): self._api_keys,
@@ -105,6 +119,11 @@ class Trading:
         creds = self.keys.derive(request.headers)
         self.venue.ensure_wallet(creds.address)
         return creds.as_json()
+
+    def _heartbeat(self, _: Request, creds: ApiKey) -> JSON:
+        """Keep the wallet's orders alive (a venue without the switch just acknowledges)."""
+        beat = self.heartbeats.beat(creds.address) if self.heartbeats else ""
+        return {"status": "ok", "heartbeat_id": beat}
 
     def _api_keys(self, _: Request, creds: ApiKey) -> JSON:
         return {"apiKeys": self.keys.keys_of(creds.address)}
@@ -153,7 +172,8 @@ class Trading:
         try:
             order_type = OrderType(str(payload.get("orderType", "GTC")))
         except ValueError:
-            raise ApiError(400, f"order type {payload.get('orderType')} is not supported") from None
+            kind = str(payload.get("orderType"))[:20]
+            raise ApiError(400, f"order type {kind} is not supported") from None
         with venue_errors(not_found=400):
             market = self.venue.market_of_token(str(order.get("tokenId")))
         exchange = (
@@ -189,7 +209,8 @@ class Trading:
             "status": "matched" if placed.size_matched > 0 else "live",
             "makingAmount": dec(making) if trades else "",
             "takingAmount": dec(taking) if trades else "",
-            "transactionsHashes": [tx_hash(t.trade_id) for t in trades],
+            # Hashes only for trades already on chain: an unsettled one has none yet.
+            "transactionsHashes": [tx_hash(t.trade_id) for t in trades if _on_chain(t)],
             "tradeIDs": [t.trade_id for t in trades],
         }
 
@@ -231,16 +252,17 @@ class Trading:
         placement = self._placements.get(order.order_id, _Placement(creds.key, 0))
         with venue_errors():
             market = self.venue.market_of_token(order.token_id)
+        rules = self.venue.rules
         return {
             "id": order.order_id,
-            "status": order.status.value,
+            "status": order_status(order.status.value, rules),
             "owner": placement.owner,
             "maker_address": creds.address,
             "market": order.condition_id,
             "asset_id": order.token_id,
             "side": order.side.value,
-            "original_size": dec(order.original_size),
-            "size_matched": dec(order.size_matched),
+            "original_size": size(order.original_size, rules),
+            "size_matched": size(order.size_matched, rules),
             "price": dec(order.price),
             "outcome": outcome(market.token_of(order.token_id)),
             "expiration": str(placement.expiration),
@@ -265,24 +287,27 @@ class Trading:
         ]
         trade_ids = self._trade_ids_by_order(creds)
         data = [self._order_json(o, creds, trade_ids.get(o.order_id, [])) for o in orders]
-        return page(data, query.get("next_cursor"), self.page_size)
+        return page(data, query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
 
     def _get_order(self, _: Request, creds: ApiKey, order_id: str) -> JSON:
         order = self.venue.get_order(order_id, creds.address)
         if order is None:
             raise ApiError(404, "order not found")
+        if self.venue.rules.matched_orders_vanish and order.status is OrderStatus.MATCHED:
+            return {}  # as the venue may: nothing for a fully matched order
         return self._order_json(order, creds, self._trade_ids_by_order(creds).get(order_id, []))
 
     # --- trades, balances, scoring (L2) ---
 
     def _trade_json(self, trade: Trade, creds: ApiKey) -> JSON:
+        rules = self.venue.rules
         ours = {
             "order_id": trade.order_id,
             "owner": self._placements.get(trade.order_id, _Placement(creds.key, 0)).owner,
             "maker_address": creds.address,
-            "matched_amount": dec(trade.size),
+            "matched_amount": size(trade.size, rules),
             "price": dec(trade.price),
-            "fee_rate_bps": "0",
+            "fee_rate_bps": dec(trade.fee_rate_bps),
             "asset_id": trade.token_id,
             "outcome": outcome(trade.token),
             "side": trade.side.value,
@@ -297,6 +322,7 @@ class Trading:
             "owner": "",
             "maker_address": "",
             "side": other_side.value,
+            "fee_rate_bps": "0",
         }
         if trade.liquidity is Liquidity.TAKER:
             taker, makers = ours, [counterparty]
@@ -309,17 +335,17 @@ class Trading:
             "market": trade.condition_id,
             "asset_id": trade.token_id,
             "side": taker["side"],
-            "size": dec(trade.size),
-            "fee_rate_bps": "0",
+            "size": size(trade.size, rules),
+            "fee_rate_bps": taker["fee_rate_bps"],
             "price": dec(trade.price),
-            "status": "FAILED" if trade.status is TradeStatus.FAILED else "CONFIRMED",
+            "status": trade_status(trade.status.value, rules),
             "match_time": match_time,
-            "last_update": match_time,
+            "last_update": str(unix(trade.updated_at or trade.at)),
             "outcome": outcome(trade.token),
             "bucket_index": 0,
             "owner": taker["owner"],
             "maker_address": taker["maker_address"],
-            "transaction_hash": tx_hash(trade.trade_id),
+            "transaction_hash": tx_hash(trade.trade_id) if _on_chain(trade) else "",
             "trader_side": trade.liquidity.value,
             "maker_orders": makers,
         }
@@ -327,7 +353,7 @@ class Trading:
     def _trades(self, request: Request, creds: ApiKey) -> JSON:
         query = request.query
         if query.get("maker_address", creds.address).lower() != creds.address.lower():
-            return page([], query.get("next_cursor"), self.page_size)
+            return page([], query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
         after, before = unix_param(query, "after"), unix_param(query, "before")
         trades = [
             trade
@@ -338,7 +364,7 @@ class Trading:
             and (before is None or unix(trade.at) <= before)
         ]
         data = [self._trade_json(trade, creds) for trade in trades]
-        return page(data, query.get("next_cursor"), self.page_size)
+        return page(data, query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
 
     def _balance_allowance(self, request: Request, creds: ApiKey) -> JSON:
         asset_type = request.query.get("asset_type", "").upper()
@@ -359,10 +385,50 @@ class Trading:
         )
         return {"balance": units(balance), "allowances": dict.fromkeys(spenders, MAX_ALLOWANCE)}
 
+    def _day(self, request: Request) -> date:
+        text = request.query.get("date", "")
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ApiError(400, "Invalid date: expected YYYY-MM-DD") from None
+
+    def _earning_json(self, day: date, creds: ApiKey, amount: Decimal, **extra: str) -> JSON:
+        return {
+            "date": f"{day.isoformat()}T00:00:00Z",
+            **extra,
+            "asset_address": self._contracts.collateral,
+            "maker_address": creds.address,
+            "earnings": num(amount),
+            "asset_rate": 1,
+        }
+
+    def _earnings(self, request: Request, creds: ApiKey) -> JSON:
+        """GET /rewards/user: the day's earnings per market (paged)."""
+        day = self._day(request)
+        found = self.venue.reward_earnings(creds.address, day)
+        data = [
+            self._earning_json(day, creds, amount, condition_id=cid)
+            for cid, amount in sorted(found.items())
+        ]
+        return page(
+            data, request.query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor
+        )
+
+    def _total_earnings(self, request: Request, creds: ApiKey) -> JSON:
+        """GET /rewards/user/total: the day's total, one entry per reward asset."""
+        day = self._day(request)
+        total = sum(self.venue.reward_earnings(creds.address, day).values(), ZERO)
+        return [self._earning_json(day, creds, total)] if total else []
+
     def _scoring(self, creds: ApiKey, order_id: str) -> bool:
         """Whether a resting order earns liquidity rewards now (the domain's reward score)."""
         order = self.venue.get_order(order_id, creds.address)
         if order is None or order.status is not OrderStatus.LIVE:
+            return False
+        age = (self.venue.now() - order.created_at).total_seconds()
+        if age < self.venue.rules.reward_min_order_age_seconds:
             return False
         with venue_errors():
             market = self.venue.market_of_token(order.token_id)
@@ -393,6 +459,11 @@ class Trading:
         return {order_id: self._scoring(creds, order_id) for order_id in payload}
 
 
+def _on_chain(trade: Trade) -> bool:
+    """A settlement transaction exists once the trade is mined (or failed after retrying)."""
+    return trade.status in (TradeStatus.MINED, TradeStatus.CONFIRMED, TradeStatus.FAILED)
+
+
 def _decode_amounts(order: dict[str, Any], order_id: str) -> tuple[Side, Decimal, Decimal]:
     """Side, price and size from the signed amounts (6-decimal fixed point).
 
@@ -401,19 +472,21 @@ def _decode_amounts(order: dict[str, Any], order_id: str) -> tuple[Side, Decimal
     try:
         side = Side(str(order["side"]).upper())
         maker, taker = int(order["makerAmount"]), int(order["takerAmount"])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError, OverflowError):
         raise ApiError(400, "Invalid order payload") from None
     collateral, tokens = (maker, taker) if side is Side.BUY else (taker, maker)
     if collateral <= 0 or tokens <= 0:
         raise ApiError(400, f"order {order_id} is invalid. Amounts must be positive")
+    if collateral > MAX_AMOUNT_UNITS or tokens > MAX_AMOUNT_UNITS:
+        raise ApiError(400, f"order {order_id} is invalid. Amount too large")
     return side, Decimal(collateral) / Decimal(tokens), Decimal(tokens) / UNITS
 
 
 def _expiration(order: dict[str, Any], order_id: str) -> int:
     try:
         expiration = int(order.get("expiration") or 0)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):
         raise ApiError(400, f"order {order_id} is invalid. Invalid expiration") from None
-    if expiration < 0:
+    if not 0 <= expiration <= MAX_EXPIRATION:
         raise ApiError(400, f"order {order_id} is invalid. Invalid expiration")
     return expiration

@@ -22,6 +22,10 @@ class VenueRules(BaseModel):
     # bound (off: a midpoint of 0.0015 on a 0.01 tick shows a phantom bid at 0.01).
     no_invented_touch: bool = False
 
+    # The tick follows the price: 0.01 -> 0.001 once the midpoint passes 0.96 (or 0.04), and
+    # back, for markets listed at 0.01; an order off the current tick is refused.
+    dynamic_tick: bool = False
+
     # Settlement: a trade is MATCHED, then MINED, then CONFIRMED `settle_seconds` after the
     # match (drawn uniformly in [min, max]); balances move only at CONFIRMED. A share of
     # trades goes RETRYING, then FAILED instead (a ghost fill). 0/0: confirmed at once.
@@ -29,6 +33,20 @@ class VenueRules(BaseModel):
     settle_max_seconds: float = Field(0.0, ge=0, le=3600)
     failed_trade_rate: float = Field(0.0, ge=0, le=1)
     seed: int = 0
+
+    # Heartbeats: once a wallet sends them, all its open orders are cancelled when none came
+    # for this many seconds (real time). None: no dead-man switch.
+    heartbeat_timeout_seconds: float | None = Field(None, gt=0, le=3600)
+
+    # Taker fees on every market: `fee_rate * (p(1-p)) ** fee_exponent` USDC per share of a
+    # fill that crossed (the market's `fd`); makers pay nothing. 0: fee-free markets.
+    fee_rate: float = Field(0.0, ge=0, le=1)
+    fee_exponent: float = Field(1.0, ge=0, le=4)
+
+    # Liquidity rewards paid by the venue: sampled every minute, paid daily from 1 USDC; orders
+    # younger than the minimum age do not score.
+    venue_rewards: bool = False
+    reward_min_order_age_seconds: float = Field(0.0, ge=0, le=86400)
 
     # Wire formats. Statuses as the SDK shows them (LIVE, CONFIRMED) or as the docs spell them
     # (ORDER_STATUS_LIVE, TRADE_STATUS_CONFIRMED); sizes as decimal shares or 6-decimal
@@ -51,6 +69,11 @@ class VenueRules(BaseModel):
         values: dict[str, object] = {
             "own_orders_move_prices": True,
             "no_invented_touch": True,
+            "dynamic_tick": True,
+            "heartbeat_timeout_seconds": 10.0,
+            "venue_rewards": True,
+            "fee_rate": 0.25,  # Polymarket's fee-enabled markets: 0.25 with exponent 2
+            "fee_exponent": 2.0,
             "settle_min_seconds": 10.0,
             "settle_max_seconds": 60.0,
             "failed_trade_rate": 0.02,

@@ -35,15 +35,18 @@ rests on the book: the caller must reconcile, never blindly re-place.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from py_clob_client_v2.config import get_contract_config
 
 from dualmm.sim.auth import ApiError, ApiKey, KeyRing
-from dualmm.sim.faults import Faults
-from dualmm.sim.http import HTTPServer
+from dualmm.sim.faults import ORDER_PATHS, Faults, Restart
+from dualmm.sim.heartbeats import Heartbeats
+from dualmm.sim.http import MAX_BODY_BYTES, READ_TIMEOUT_SECONDS, HTTPServer
 from dualmm.sim.routes_admin import Admin
 from dualmm.sim.routes_market_data import MarketData
 from dualmm.sim.routes_markets import Markets
@@ -52,6 +55,8 @@ from dualmm.sim.venue import SimVenue
 from dualmm.sim.wire import JSON, Reply, Request, RouteGroup, Routes
 
 __all__ = ["Faults", "SimServer"]
+
+logger = logging.getLogger(__name__)
 
 
 class SimServer:
@@ -72,6 +77,8 @@ class SimServer:
         chain_id: int = 137,
         page_size: int = 100,
         auth_secret: bytes = b"dualmm-sim",
+        read_timeout_s: float = READ_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if page_size <= 0:
             raise ValueError("page_size must be positive")
@@ -82,14 +89,19 @@ class SimServer:
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
-        self._httpd = HTTPServer((host, port), self)
+        self._restart: Restart | None = None
+        self._clock = clock
+        self._next_restart: float | None = None
+        timeout = venue.rules.heartbeat_timeout_seconds
+        self.heartbeats = Heartbeats(timeout, venue.cancel_all) if timeout else None
+        self._httpd = HTTPServer((host, port), self, read_timeout_s)
         self._thread: threading.Thread | None = None
         contracts = get_contract_config(chain_id)
         market_data = MarketData(venue)
         self._groups: list[RouteGroup] = [
             market_data,
             Markets(venue, market_data, contracts, page_size),
-            Trading(venue, self.keys, market_data, contracts, page_size),
+            Trading(venue, self.keys, market_data, contracts, page_size, self.heartbeats),
             Admin(self),
         ]
         groups = [group.routes() for group in self._groups]
@@ -126,9 +138,13 @@ class SimServer:
             daemon=True,
         )
         self._thread.start()
+        if self.heartbeats is not None:
+            self.heartbeats.start()
         return self
 
     def stop(self) -> None:
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()
@@ -144,6 +160,22 @@ class SimServer:
     @property
     def faults(self) -> Faults:
         return self._faults
+
+    def restart(self, down_seconds: float = 90, post_only_seconds: float = 120) -> Restart:
+        """Restart the matching engine now: 425s, then the post-only window (real seconds)."""
+        self._restart = Restart.at(self._clock(), down_seconds, post_only_seconds)
+        return self._restart
+
+    def _scheduled_restart(self, faults: Faults) -> None:
+        if not faults.restart_every_s:
+            self._next_restart = None
+            return
+        now = self._clock()
+        if self._next_restart is None:
+            self._next_restart = now + faults.restart_every_s
+        elif now >= self._next_restart:
+            self.restart(faults.restart_down_s, faults.restart_post_only_s)
+            self._next_restart = now + faults.restart_every_s
 
     def set_faults(self, faults: Faults) -> None:
         """Replace the faults; a new seed restarts the fault generator."""
@@ -169,7 +201,17 @@ class SimServer:
         if error_draw < faults.error_rate:
             return Reply(500, {"error": "simulated internal error"})
         if limit_draw < faults.rate_limit_rate:
-            return Reply(429, {"error": "Too Many Requests"})
+            retry_after = {"Retry-After": str(faults.retry_after_s)}
+            return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+        with self._fault_lock:
+            self._scheduled_restart(faults)
+        restart = self._restart
+        if restart is not None and request.path.startswith(ORDER_PATHS):
+            refusal = restart.refusal(
+                self._clock(), request.method, request.path, request.body[:MAX_BODY_BYTES]
+            )
+            if refusal is not None:
+                return Reply(*refusal)
         reply = self._dispatch(request)
         placing = request.method == "POST" and request.path in ("/order", "/orders")
         if placing and reply.status == 200 and timeout_draw < faults.accept_timeout_rate:
@@ -181,6 +223,13 @@ class SimServer:
             return Reply(200, self._route(request))
         except ApiError as exc:  # AuthFailure too
             return Reply(exc.status, {"error": exc.message})
+        except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
+            # Input no check above foresaw: still the client's error, never a 500 (logged,
+            # so the missing check can be added).
+            logger.warning(
+                "sim: unforeseen bad input on %s %s", request.method, request.path, exc_info=exc
+            )
+            return Reply(400, {"error": f"Invalid request: {type(exc).__name__}"})
 
     def _route(self, request: Request) -> JSON:
         key, routes = (request.method, request.path), self._routes

@@ -24,10 +24,11 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from dualmm.domain.fees import taker_fee
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
 from dualmm.domain.prices import ONE, check_tick, is_on_tick, round_size
 from dualmm.domain.types import MarketInfo, Side, Token
@@ -58,6 +59,7 @@ from dualmm.sim.ledger import (
     wallet_address,
 )
 from dualmm.sim.market import MidProcess, SimMarket, token_touch
+from dualmm.sim.rewards import RewardLedger
 from dualmm.sim.rules import VenueRules
 from dualmm.sim.settlement import Settlement
 from dualmm.sim.synthetic import DEFAULT_STEP_SECONDS, competitor_levels, synthetic_markets
@@ -80,6 +82,7 @@ __all__ = [
 ]
 
 DEFAULT_FUND = Decimal(10000)
+COARSE_TICK, FINE_TICK, FINE_ABOVE = Decimal("0.01"), Decimal("0.001"), Decimal("0.96")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -112,6 +115,7 @@ class SimVenue:
         self.rules = rules or VenueRules()
         self._invent = not self.rules.no_invented_touch
         self._settlement = Settlement(self.rules)
+        self.rewards = RewardLedger(timedelta(seconds=self.rules.reward_min_order_age_seconds))
         self._lock = threading.RLock()
         self._clock = clock
         self._fund = fund
@@ -122,6 +126,9 @@ class SimVenue:
             for token in Token:
                 self._tokens[market.info.token_id(token)] = (market, token)
         self._processed = clock.now()
+        if self.rules.dynamic_tick:
+            for market in markets:
+                self._retick(market, self._processed)
         self._wallets: dict[str, Wallet] = {}
         self._merges: dict[tuple[str, str], MergeReport] = {}  # (wallet, key) -> the merge
         self._orders: dict[str, OrderRecord] = {}  # every order ever accepted, by id
@@ -186,12 +193,19 @@ class SimVenue:
         for condition_id, market in self._markets.items():
             for at in market.change_times(self._processed, until):
                 events.append((at, 1, len(events), condition_id))
+        if self.rules.venue_rewards:
+            minute = self._processed.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            while minute <= until:
+                events.append((minute, 2, len(events), ""))
+                minute += timedelta(minutes=1)
         for at, kind, _, key in sorted(events):
             if kind == 0:
                 if key in self._live:  # not filled in the meantime
                     self._close(self._live[key], OrderStatus.CANCELED, at)
-            else:
+            elif kind == 1:
                 self._fill_resting(self._markets[key], at)
+            else:
+                self._sample_rewards(at)
         for at, trade_id, status in self._settlement.due(until):
             self._settle_step(self._trades[trade_id], status, at)
         self._processed = until
@@ -261,6 +275,7 @@ class SimVenue:
         # A matched trade commits what it pays until it settles; what it buys is not there yet.
         for trade in self._trades.values():
             if trade.address == address and self._settlement.pending(trade.trade_id):
+                collateral -= trade.fee
                 if trade.side is Side.BUY:
                     collateral -= trade.price * trade.size
                 else:
@@ -366,14 +381,11 @@ class SimVenue:
         tick = market.info.tick_size
         others = market.touch_at(self._processed, self._invent)
         bids, asks = competitor_levels(market.book_seed, *others, tick)
-        for order in self._live.values():
-            if order.condition_id != market.info.condition_id:
-                continue
-            # On the unified YES book a NO bid is a YES ask at 1 - price, and vice versa.
-            is_yes_bid = (order.side is Side.BUY) == (order.token is Token.YES)
-            price = order.price if order.token is Token.YES else ONE - order.price
-            levels = bids if is_yes_bid else asks
-            levels[price] = levels.get(price, ZERO) + order.remaining
+        ours = [o for o in self._live.values() if o.condition_id == market.info.condition_id]
+        our_bids, our_asks = self._yes_levels(ours)
+        for levels, mine in ((bids, our_bids), (asks, our_asks)):
+            for price, size in mine.items():
+                levels[price] = levels.get(price, ZERO) + size
         if token is Token.NO:
             bids, asks = (
                 {ONE - price: size for price, size in asks.items()},
@@ -544,9 +556,60 @@ class SimVenue:
             order.filled_at = at
         self._live.pop(order.order_id, None)
 
+    def _sample_rewards(self, at: datetime) -> None:
+        """The minute's reward sample of every market with orders of ours; a new day pays the
+        days before it."""
+        for address, amount in self.rewards.close_days_before(at.date()).items():
+            self._wallets[address].collateral += amount
+        by_market: dict[str, list[OrderRecord]] = {}
+        for order in self._live.values():
+            by_market.setdefault(order.condition_id, []).append(order)
+        for condition_id, orders in by_market.items():
+            market = self._markets[condition_id]
+            others = market.touch_at(at, self._invent)
+            bids, asks = competitor_levels(market.book_seed, *others, market.info.tick_size)
+            mine_bids, mine_asks = self._yes_levels(orders)
+            best_bid = max([*bids, *mine_bids], default=None)
+            best_ask = min([*asks, *mine_asks], default=None)
+            if best_bid is None or best_ask is None:
+                continue
+            mid = (
+                (best_bid + best_ask) / 2
+                if self.rules.own_orders_move_prices
+                else market.mid_at(at)
+            )
+            self.rewards.sample(
+                at, market.info, mid, (tuple(bids.items()), tuple(asks.items())), orders
+            )
+
+    @staticmethod
+    def _yes_levels(
+        orders: Sequence[OrderRecord],
+    ) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+        """Orders as YES-book bids and asks (a NO bid is a YES ask at 1 - price)."""
+        bids: dict[Decimal, Decimal] = {}
+        asks: dict[Decimal, Decimal] = {}
+        for order in orders:
+            is_yes_bid = (order.side is Side.BUY) == (order.token is Token.YES)
+            price = order.price if order.token is Token.YES else ONE - order.price
+            levels = bids if is_yes_bid else asks
+            levels[price] = levels.get(price, ZERO) + order.remaining
+        return bids, asks
+
+    def _retick(self, market: SimMarket, at: datetime) -> None:
+        """The tick a 0.01 market has at this midpoint: 0.001 beyond 0.96 / below 0.04."""
+        if market.listed_tick != COARSE_TICK:
+            return
+        mid = market.mid_at(at)
+        tick = FINE_TICK if mid > FINE_ABOVE or mid < ONE - FINE_ABOVE else COARSE_TICK
+        if tick != market.info.tick_size:
+            market.info = market.info.model_copy(update={"tick_size": tick})
+
     # --- fills ---
 
     def _fill_resting(self, market: SimMarket, at: datetime) -> None:
+        if self.rules.dynamic_tick:
+            self._retick(market, at)
         yes_bid, yes_ask = market.touch_at(at, self._invent)
         for order in list(self._live.values()):
             if order.condition_id != market.info.condition_id:
@@ -586,16 +649,23 @@ class SimVenue:
             liquidity=liquidity,
             status=TradeStatus.CONFIRMED if self._settlement.instant else TradeStatus.MATCHED,
             updated_at=at,
+            fee=self._taker_fee(price, size) if liquidity is Liquidity.TAKER else ZERO,
         )
         if self._settlement.instant:
             self._settle(order.address, order.token_id, order.side, price, size)
+            self._wallets[order.address].collateral -= self._trades[trade_id].fee
         else:
             self._settlement.schedule(trade_id, at)
+
+    def _taker_fee(self, price: Decimal, size: Decimal) -> Decimal:
+        rate, exponent = Decimal(str(self.rules.fee_rate)), Decimal(str(self.rules.fee_exponent))
+        return taker_fee(price, size, rate, exponent)
 
     def _settle_step(self, trade: Trade, status: TradeStatus, at: datetime) -> None:
         """Move a trade on; balances move when it is CONFIRMED (a FAILED one moves nothing)."""
         if status is TradeStatus.CONFIRMED:
             self._settle(trade.address, trade.token_id, trade.side, trade.price, trade.size)
+            self._wallets[trade.address].collateral -= trade.fee
         self._seq += 1
         self._trades[trade.trade_id] = trade.model_copy(
             update={"status": status, "seq": self._seq, "updated_at": at}
@@ -638,12 +708,19 @@ class SimVenue:
             return trade
         if not self._settlement.cancel(trade_id):  # settled: its balance changes go back
             self._settle(trade.address, trade.token_id, trade.side, trade.price, -trade.size)
+            self._wallets[trade.address].collateral += trade.fee
         self._seq += 1
         failed = trade.model_copy(
             update={"status": TradeStatus.FAILED, "seq": self._seq, "updated_at": self._processed}
         )
         self._trades[trade_id] = failed
         return failed
+
+    @_synchronized
+    def reward_earnings(self, address: str, day: date) -> dict[str, Decimal]:
+        """The liquidity rewards a wallet earned on `day`, per market (see dualmm.sim.rewards)."""
+        self._sync()
+        return self.rewards.earnings(wallet_address(address), day)
 
     # --- admin ---
 

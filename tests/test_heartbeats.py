@@ -1,0 +1,169 @@
+"""The dead-man switch (issue 8): once a wallet sends heartbeats, the venue cancels all its open
+orders ~10 s after they stop. The bot's market-making round sends them and the adapter keeps
+them going while the process lives, so a killed worker leaves no quote behind."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eth_account import Account
+from pydantic import SecretStr
+from temporalio.testing import ActivityEnvironment
+
+from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
+from dualmm.config import MarketMakerConfig, Settings
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.types import MarketInfo, Side
+from dualmm.exchange.base import OrderStatus, PlaceOrder
+from dualmm.exchange.clob import ClobExchange
+from dualmm.sim.clock import ManualClock
+from dualmm.sim.heartbeats import Heartbeats
+from dualmm.sim.market import SimMarket
+from dualmm.sim.rules import VenueRules
+from dualmm.sim.server import SimServer
+from dualmm.sim.venue import SimVenue
+
+D = Decimal
+START = datetime(2026, 3, 2, 12, tzinfo=UTC)
+INFO = MarketInfo(
+    condition_id="0xbeat",
+    yes_token_id="501",
+    no_token_id="502",
+    tick_size=D("0.01"),
+    min_order_size=D(5),
+    rewards_daily_rate=D(50),
+    rewards_max_spread_cents=D(3),
+    rewards_min_size=D(10),
+)
+
+
+class Flat:
+    def mid_at(self, seconds: float) -> Decimal:
+        return D("0.50")
+
+    def change_times(self, after: float, until: float) -> Sequence[float]:
+        return ()
+
+
+def serve(timeout: float) -> SimServer:
+    market = SimMarket(INFO, Flat(), START, book_seed="beat")
+    rules = VenueRules(heartbeat_timeout_seconds=timeout)
+    return SimServer(SimVenue([market], ManualClock(START), rules=rules))
+
+
+async def connect(server: SimServer) -> ClobExchange:
+    settings = Settings(
+        exchange="sim",
+        clob_url=server.url,
+        private_key=SecretStr("0x" + bytes(Account.create().key).hex()),
+        clob_timeout_seconds=2.0,
+    )  # type: ignore[call-arg]
+    return await ClobExchange.connect(settings)
+
+
+def test_silence_after_heartbeats_cancels_the_wallets_orders() -> None:
+    now = [0.0]
+    cancelled: list[str] = []
+
+    def cancel_all(address: str) -> list[str]:
+        cancelled.append(address)
+        return [f"{address}-order"]
+
+    beats = Heartbeats(10, cancel_all, clock=lambda: now[0])
+    assert beats.reap() == []  # never armed: nothing to cancel
+    beats.beat("0xA")
+    now[0] = 9.0
+    beats.beat("0xB")
+    now[0] = 10.5
+    assert beats.reap() == ["0xa-order"] and cancelled == ["0xa"]
+    now[0] = 30.0
+    assert beats.reap() == ["0xb-order"]
+    assert beats.reap() == []  # disarmed until the next heartbeat
+
+
+@pytest.fixture
+def quick_server() -> Iterator[SimServer]:
+    with serve(timeout=1.0) as server:
+        yield server
+
+
+async def test_orders_stay_while_the_process_beats_and_go_when_it_stops(
+    quick_server: SimServer,
+) -> None:
+    exchange = await connect(quick_server)
+    exchange.heartbeat_seconds = 0.3  # inside this venue's 1 s timeout
+    order = await exchange.place_order(
+        PlaceOrder(key="k", market=INFO, token_id="501", side=Side.BUY, price=D("0.45"), size=D(10))
+    )
+    await exchange.heartbeat()
+    await asyncio.sleep(2.5)  # past the timeout: the adapter kept beating on its own
+    assert (await exchange.get_order(order.order_id)).status is OrderStatus.LIVE  # type: ignore[union-attr]
+    assert exchange._keep_alive is not None
+    exchange._keep_alive.cancel()  # the process dies
+    await asyncio.sleep(2.5)
+    assert (await exchange.get_order(order.order_id)).status is OrderStatus.CANCELED  # type: ignore[union-attr]
+
+
+class Freezable:
+    """An exchange that hangs forever once frozen, like a process that was killed."""
+
+    def __init__(self, inner: ClobExchange) -> None:
+        self.inner = inner
+        self.frozen = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.frozen.is_set():
+                await asyncio.Event().wait()
+            return await method(*args, **kwargs)
+
+        return call
+
+
+class _NoParent:
+    def get_workflow_handle(self, workflow_id: str) -> _NoParent:
+        return self
+
+    async def signal(self, name: str, arg: Any) -> None:
+        pass
+
+
+async def test_kill_the_worker_and_its_quotes_leave_the_book_within_15_seconds() -> None:
+    with serve(timeout=10.0) as server:  # the venue's documented ~10 s
+        inner = await connect(server)
+        exchange = Freezable(inner)
+        beats: list[Checkpoint] = []
+        env = ActivityEnvironment()
+        env.on_heartbeat = lambda *details: beats.append(details[0])
+        request = MarketMakingInput(
+            parent_workflow_id="parent",
+            market=INFO,
+            config=MarketMakerConfig(order_size=D(20), quote_interval_ms=200),
+            position=PositionTracker(),
+            cursor=None,
+            key_prefix="beat",
+        )
+        activities = MarketMakingActivities(exchange, _NoParent())  # type: ignore[arg-type]
+        running = asyncio.create_task(env.run(activities.make_market, request))
+        async with asyncio.timeout(30):
+            while not (beats and len(beats[-1].quotes) == 2):
+                await asyncio.sleep(0.05)
+        assert len(server.venue.open_orders(inner._client.builder.funder)) == 2
+
+        exchange.frozen.set()  # SIGKILL: no more requests, no goodbye, no heartbeats
+        assert inner._keep_alive is not None
+        inner._keep_alive.cancel()
+        killed_at = time.monotonic()
+        async with asyncio.timeout(15):
+            while server.venue.open_orders(inner._client.builder.funder):
+                await asyncio.sleep(0.2)
+        assert time.monotonic() - killed_at <= 15
+        running.cancel()
