@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field("default", min_length=1, max_length=255)
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
+    # mTLS (Temporal Cloud, or a cluster that asks for client certificates): PEM files of the
+    # client certificate and its key, both or neither; they imply TLS.
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
     task_queue: str = Field("dualmm", min_length=1, max_length=255)
     # Worker metrics (dualmm.metrics): a Prometheus endpoint to bind (e.g. 0.0.0.0:9464), or
     # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
@@ -191,6 +195,14 @@ class Settings(BaseSettings):
     @staticmethod
     def env_name(field: str) -> str:
         return f"DUALMM_{field.upper()}"
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError(
+                "DUALMM_TEMPORAL_TLS_CERT and DUALMM_TEMPORAL_TLS_KEY go together (mTLS)"
+            )
+        return self
 
     @field_validator("temporal_address")
     @classmethod

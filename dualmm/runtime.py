@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
     from temporalio.common import TypedSearchAttributes
     from temporalio.runtime import Runtime
+    from temporalio.service import TLSConfig
 
     from dualmm.exchange.base import Exchange
 
@@ -67,11 +68,28 @@ async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
         config.temporal_address,
         namespace=config.temporal_namespace,
         api_key=api_key,
-        tls=config.temporal_tls or api_key is not None,
+        tls=temporal_tls(config),
         data_converter=data_converter(config),
         interceptors=[tracing_interceptor()],
         runtime=runtime,
     )
+
+
+def temporal_tls(config: Settings) -> bool | TLSConfig:
+    """TLS for the Temporal client: mTLS with the client certificate files when set; plain TLS
+    with DUALMM_TEMPORAL_TLS or an API key; none otherwise."""
+    from temporalio.service import TLSConfig
+
+    if config.temporal_tls_cert is not None and config.temporal_tls_key is not None:
+        try:
+            cert = config.temporal_tls_cert.read_bytes()
+            key = config.temporal_tls_key.read_bytes()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read the Temporal client certificate: {exc.filename}: {exc.strerror}"
+            ) from None
+        return TLSConfig(client_cert=cert, client_private_key=key)
+    return config.temporal_tls or config.temporal_api_key is not None
 
 
 def exchange_kind(config: Settings, live: bool) -> str:

@@ -71,6 +71,8 @@ _ACTIVITY_RETRY = RetryPolicy(
 _PICK_TIMEOUT = timedelta(seconds=60)
 # Rounds that failed for good before this patch waited and ran the same market again.
 _EXCLUDE_FAILED_PATCH = "exclude-failed-market"
+# Rounds closed flat with pairs before this patch left them unmerged.
+_LIQUIDATE_PAIRS_PATCH = "liquidate-pairs"
 # Bots started before this patch did not look for liquidations a former run left running.
 _REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
 # Rounds before this patch ended only at the limit; now they give way to a better market.
@@ -648,7 +650,10 @@ class ActiveMarketWorkflow:
         checkpoint = active.checkpoint
         self._update(earned_seconds=self._state.earned_seconds + checkpoint.quoted_seconds)
         self._set_active(None)
-        if not checkpoint.position.is_flat:
+        position = checkpoint.position
+        # Flat but holding YES+NO pairs: the liquidation merges them (frees their capital).
+        pairs = position.yes_qty > 0 and position.no_qty > 0
+        if not position.is_flat or (pairs and workflow.patched(_LIQUIDATE_PAIRS_PATCH)):
             self._queue_liquidation(
                 PositionLimit(
                     market=active.market, position=checkpoint.position, cursor=checkpoint.cursor

@@ -55,6 +55,9 @@ def register(app: typer.Typer) -> None:
     @app.command("sim-server")
     def sim_server(
         port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8765,
+        host: Annotated[
+            str, typer.Option(help="Address to bind (0.0.0.0 in a container; a dry run only).")
+        ] = "127.0.0.1",
         scenario: Annotated[
             Path | None, typer.Option(help="Scenario JSON (default: synthetic markets).")
         ] = None,
@@ -182,6 +185,7 @@ def register(app: typer.Typer) -> None:
         try:
             server = SimServer(
                 venue,
+                host=host,
                 port=port,
                 admin=admin,
                 faults=faults,
@@ -189,7 +193,7 @@ def register(app: typer.Typer) -> None:
                 auth_secret=f"dualmm-sim:{seed}".encode(),
             )
         except OSError as exc:
-            raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
         account = Account.create()
         venue.ensure_wallet(account.address)
