@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from pydantic import SecretStr
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -863,6 +864,63 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
             for market in venue.markets:
                 await _terminate(client, liquidation_workflow_id(market.condition_id))
             _sigkill(worker)
+
+
+async def _last_worker_pid(client: Client, workflow_id: str) -> int:
+    """The pid of the worker that last completed a task of the workflow's latest run (a
+    worker's default identity is `pid@host`)."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    identities = [
+        event.workflow_task_completed_event_attributes.identity
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    ]
+    return int(identities[-1].split("@")[0])
+
+
+async def test_two_workers_share_a_queue_and_the_survivor_finishes_a_liquidation(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Horizontal scale: two `dualmm worker` processes on one task queue; SIGKILL the one that
+    runs A's liquidation while its SELL rests; the other finishes it, one order per intent."""
+    venue = Venue()
+    a, _, _ = venue.markets
+    key = "0x" + "43" * 32
+    client = dev_env.client
+    child_id = liquidation_workflow_id(a.condition_id)
+    with SimServer(venue.venue) as server:
+        workers = [_worker_process(dev_env, task_queue, server.url, key) for _ in range(2)]
+        handle, _ = await start_or_attach(client, task_queue, _config())
+        try:
+            await _a_to_liquidation_b_quoted(handle, venue)
+            assert [(o["condition_id"], o["side"]) for o in venue.open_orders()].count(
+                (a.condition_id, "SELL")
+            ) == 1
+            running_it = await _last_worker_pid(client, child_id)
+            (victim,) = [w for w in workers if w.pid == running_it]
+            (survivor,) = [w for w in workers if w is not victim]
+            assert survivor.poll() is None, "the other worker died on its own"
+            _sigkill(victim)
+            venue.move(a, "0.50")  # the SELL @ 0.49 fills; only the survivor can see it
+            await _answering(handle)
+            done = await _until(handle, lambda s: s.liquidations_finished == 1)
+            assert done.liquidations_realized_pnl == Decimal("0.10")
+            child = await client.get_workflow_handle(child_id).describe()
+            assert child.status is WorkflowExecutionStatus.COMPLETED
+            assert await _last_worker_pid(client, child_id) == survivor.pid
+            assert survivor.poll() is None
+            on_a = [
+                (o["token"], o["side"])
+                for o in venue.venue.ledger()["orders"]
+                if o["condition_id"] == a.condition_id
+            ]
+            assert sorted(on_a) == [("NO", "BUY"), ("YES", "BUY"), ("YES", "SELL")]
+        finally:
+            await _terminate(client, handle.id)
+            for market in venue.markets:
+                await _terminate(client, liquidation_workflow_id(market.condition_id))
+            for worker in workers:
+                _sigkill(worker)
 
 
 # -- never dies, never stuck (issues 9 and 11) ----------------------------------------------------
