@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dualmm.config import (
     BOT_ID_PATTERN,
@@ -90,9 +90,14 @@ def check_bot_id(bot_id: str) -> str:
     return bot_id
 
 
+def default_help(model: type[BaseModel], field: str) -> str:
+    """A flag's help suffix naming the config model's default (one source for every command)."""
+    return f"[default: {model.model_fields[field].default}]"
+
+
 # The seed's liquidation flags, shared by `dualmm replay` and `dualmm orchestrate`.
 def _seed(field: str) -> str:
-    return f" [default: {LiquidationConfig.model_fields[field].default}]"
+    return " " + default_help(LiquidationConfig, field)
 
 
 LiqProfitMargin = Annotated[

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from dualmm.cliutil import (
     LiqBlockLosing,
@@ -31,6 +31,7 @@ from dualmm.cliutil import (
     SwitchMargin,
     UsageError,
     decimal_flag,
+    default_help,
     hard_exit,
     liquidation_config,
 )
@@ -65,10 +66,6 @@ _LIQUIDATION_PARAMS = {
     "check_interval": "price_check_interval_ms",
     "block_losing": "block_losing_quotes",
 }
-
-
-def _default(model: type[BaseModel], field: str) -> str:
-    return f"[default: {model.model_fields[field].default}]"
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -310,7 +307,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--position-limit",
                 help="|net| shares before liquidating. "
-                + _default(MarketMakerConfig, "position_limit"),
+                + default_help(MarketMakerConfig, "position_limit"),
                 envvar="DUALMM_POSITION_LIMIT",
             ),
         ] = None,
@@ -318,7 +315,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--order-size",
-                help="Shares per quote. " + _default(MarketMakerConfig, "order_size"),
+                help="Shares per quote. " + default_help(MarketMakerConfig, "order_size"),
                 envvar="DUALMM_ORDER_SIZE",
             ),
         ] = None,
@@ -327,7 +324,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--spread-fraction",
                 help="Quote this fraction of the reward band out. "
-                + _default(MarketMakerConfig, "spread_fraction"),
+                + default_help(MarketMakerConfig, "spread_fraction"),
                 envvar="DUALMM_SPREAD_FRACTION",
             ),
         ] = None,
@@ -336,7 +333,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--requote-threshold",
                 help="Midpoint move that requotes. "
-                + _default(MarketMakerConfig, "requote_threshold"),
+                + default_help(MarketMakerConfig, "requote_threshold"),
                 envvar="DUALMM_REQUOTE_THRESHOLD",
             ),
         ] = None,
@@ -345,7 +342,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--quote-interval",
                 help="Quote loop interval (ms). "
-                + _default(MarketMakerConfig, "quote_interval_ms"),
+                + default_help(MarketMakerConfig, "quote_interval_ms"),
                 envvar="DUALMM_QUOTE_INTERVAL",
             ),
         ] = None,
@@ -354,7 +351,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--liquidity-budget",
                 help="Capital for quotes (USDC). "
-                + _default(OrchestratorConfig, "liquidity_budget"),
+                + default_help(OrchestratorConfig, "liquidity_budget"),
                 envvar="DUALMM_LIQUIDITY_BUDGET",
             ),
         ] = None,

@@ -29,12 +29,11 @@ from dualmm.cliutil import (
     SwitchMargin,
     UsageError,
     decimal_flag,
+    default_help,
 )
 from dualmm.config import MarketMakerConfig, OrchestratorConfig
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from dualmm.backtest.engine import ModeRun
     from dualmm.backtest.inputs import BacktestInput, RewardParams
     from dualmm.backtest.liquidation import Fees
@@ -70,10 +69,6 @@ SWITCH_FLAGS = {
 RUN_FLAGS = ("--fee-rate", "--fee-exponent", "--min-hours-to-end")
 SWEEPABLE = (*CONFIG_FLAGS, *SWITCH_FLAGS, *RUN_FLAGS)
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
-
-
-def _default(field: str, model: type[BaseModel] = MarketMakerConfig) -> str:
-    return f"[default: {model.model_fields[field].default}]"
 
 
 @dataclass
@@ -244,25 +239,31 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--position-limit",
-                help=f"|net| shares before liquidating. {_default('position_limit')}",
+                help="|net| shares before liquidating. "
+                + default_help(MarketMakerConfig, "position_limit"),
             ),
         ] = None,
         order_size: Annotated[
             str | None,
-            typer.Option("--order-size", help=f"Shares per quote. {_default('order_size')}"),
+            typer.Option(
+                "--order-size",
+                help=f"Shares per quote. {default_help(MarketMakerConfig, 'order_size')}",
+            ),
         ] = None,
         spread_fraction: Annotated[
             str | None,
             typer.Option(
                 "--spread-fraction",
-                help="Quote this fraction of the reward band out. " + _default("spread_fraction"),
+                help="Quote this fraction of the reward band out. "
+                + default_help(MarketMakerConfig, "spread_fraction"),
             ),
         ] = None,
         requote_threshold: Annotated[
             str | None,
             typer.Option(
                 "--requote-threshold",
-                help=f"Midpoint move that requotes. {_default('requote_threshold')}",
+                help="Midpoint move that requotes. "
+                + default_help(MarketMakerConfig, "requote_threshold"),
             ),
         ] = None,
         liquidity_budget: Annotated[
@@ -270,7 +271,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--liquidity-budget",
                 help="Capital for quotes and held tokens (USDC). "
-                + _default("liquidity_budget", OrchestratorConfig),
+                + default_help(OrchestratorConfig, "liquidity_budget"),
             ),
         ] = None,
         profit_margin: LiqProfitMargin = None,
