@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: venv demo demo-reset test lint typecheck check clean lock chaos
 
-$(BIN)/dualmm: requirements.lock pyproject.toml
+$(BIN)/dualmm: requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q -r requirements-dev.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(BIN)/dualmm
 
@@ -37,11 +37,14 @@ typecheck: $(BIN)/dualmm
 
 check: lint typecheck test
 
-# Re-pin every dependency (runtime + dev) after editing pyproject.toml; no local index
-# options in the lock, so it installs the same on any machine.
+# Re-pin every dependency after editing pyproject.toml: requirements.lock is what the worker
+# image installs (runtime only); requirements-dev.lock adds the dev tools at the same pins.
+# No local index options in either, so they install the same on any machine.
+LOCK_OPTS := -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links
 lock:
-	$(BIN)/pip-compile -q --extra dev --strip-extras --no-header \
-		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_OPTS) -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_OPTS) --extra dev -c requirements.lock \
+		-o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -125,6 +125,24 @@ def test_dockerfile_installs_from_the_lock_then_the_project_without_deps() -> No
     assert sorted(i.strip() for i in installs) == ["--no-deps .", "-r requirements.lock"]
 
 
+def _pins(lock: str) -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / lock).read_text(), re.MULTILINE)
+    return {name.lower(): version for name, version in pins}
+
+
+def test_the_image_lock_holds_no_dev_tool_and_the_dev_lock_the_same_pins() -> None:
+    runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    tools = {
+        re.split(r"[<>=\[ ]", d)[0].lower()
+        for d in pyproject["project"]["optional-dependencies"]["dev"]
+    }
+    # pytest stays: py-order-utils and poly-eip712-structs (under py-clob-client-v2) require it.
+    assert tools - {"pytest"} and not (tools - {"pytest"}) & runtime.keys(), tools & runtime.keys()
+    assert tools <= dev.keys()
+    assert {name: dev[name] for name in runtime} == runtime
+
+
 def test_dockerfile_copies_every_package_the_project_builds() -> None:
     copied = {
         rest.split()[0]
