@@ -1,6 +1,7 @@
 """The LiquidationWorkflow's activities: read the market, place and cancel its order.
 
-Each is safe to run again: a sync re-reads from the same fill cursor, a placement carries the
+Each is safe to run again: a sync re-reads from the same fill cursor (and folds into the
+position it was given), a placement carries the
 plan's idempotency key (the exchange returns the order an earlier attempt placed), and a
 cancel of an order already gone succeeds. Venue errors that retrying cannot fix become
 non-retryable ApplicationErrors; messages carry no secret (the exchange holds the keys).
@@ -16,7 +17,8 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dualmm.domain.types import Frozen, MarketInfo, Side
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.types import Fill, Frozen, MarketInfo, Side
 from dualmm.exchange.base import (
     Exchange,
     InsufficientBalance,
@@ -28,8 +30,10 @@ from dualmm.exchange.base import (
     RetryableError,
     SignedMerge,
 )
-from dualmm.exchange.sync import MarketSync, sync_market
+from dualmm.exchange.sync import MarketSync, PositionSync, sync_market, sync_position
 
+# A merge that could not even be sent (its RPC down) is given up after this many attempts.
+MERGE_UNSENT_ATTEMPTS = 5
 # A SELL refused for balance is tried this many times, this far apart (settlement lag).
 SETTLEMENT_ATTEMPTS = 12
 SETTLEMENT_RETRY_DELAY = timedelta(seconds=5)
@@ -40,6 +44,18 @@ class SyncRequest(Frozen):
     cursor: str | None
     resting_order_id: str | None
     as_of: datetime  # the workflow's check time, whole seconds
+
+
+class PositionSyncRequest(Frozen):
+    """A sync that folds its fill reports into `position` (see sync_position)."""
+
+    market: MarketInfo
+    cursor: str | None
+    resting_order_id: str | None
+    as_of: datetime  # the workflow's check time, whole seconds
+    position: PositionTracker
+    fills: tuple[Fill, ...]  # the owner's latest own fills
+    order_ids: tuple[str, ...]  # the owner's orders (their fills are listed)
 
 
 class CancelRequest(Frozen):
@@ -98,6 +114,25 @@ class LiquidationActivities:
                 request.as_of,
             )
 
+    @activity.defn(name="liquidation_sync_position")
+    async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
+        """`sync_market` with the reports folded into the position here: a page of thousands
+        of fills never enters the workflow's history, only the (bounded) position does."""
+        if self._before_sync is not None:
+            self._before_sync(request.as_of)
+        async with non_retryable_venue_errors():
+            await self._exchange.heartbeat()
+            return await sync_position(
+                self._exchange,
+                request.market,
+                request.cursor,
+                request.resting_order_id,
+                request.as_of,
+                request.position,
+                request.fills,
+                request.order_ids,
+            )
+
     @activity.defn(name="liquidation_place_order")
     async def place_order(self, request: PlaceOrder) -> Order:
         """Place the order, or return the one an earlier attempt placed with the same key.
@@ -136,4 +171,12 @@ class LiquidationActivities:
         signed = SignedMerge.model_validate(details[0]) if details else None
         journal = MergeJournal(signed, record=activity.heartbeat)
         async with non_retryable_venue_errors():
-            return await self._exchange.merge(request.market, request.qty, request.key, journal)
+            try:
+                return await self._exchange.merge(request.market, request.qty, request.key, journal)
+            except RetryableError as exc:
+                attempt = activity.info().attempt
+                if journal.signed is not None or attempt < MERGE_UNSENT_ATTEMPTS:
+                    raise  # once sent, only its receipt ends the merge: retried until then
+                # Nothing sent: give up for now, the liquidation sells the net position
+                # and tries the merge again at a later check.
+                raise NonRetryableError(f"{exc} (attempt {attempt}, nothing sent)") from None

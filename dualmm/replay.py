@@ -34,10 +34,10 @@ from dualmm.cliutil import (
 )
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState, RestingOrder, elapsed_seconds, step
-from dualmm.domain.position import PositionTracker, absorb_fills
+from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Stage
 from dualmm.exchange.base import Exchange, OrderStatus, PlaceOrder
-from dualmm.exchange.sync import still_resting, sync_market
+from dualmm.exchange.sync import still_resting, sync_position
 from dualmm.scenario import Scenario, ScenarioError, ScenarioMarket, load_scenario
 
 if TYPE_CHECKING:
@@ -150,11 +150,17 @@ async def replay_market(
     now = start
     while now <= horizon:
         venue.advance_to(now)
-        synced = await sync_market(
-            exchange, market, cursor, resting.order_id if resting else None, now
+        synced = await sync_position(
+            exchange,
+            market,
+            cursor,
+            resting.order_id if resting else None,
+            now,
+            position,
+            fills,
+            placed_ids,
         )
-        cursor = synced.cursor
-        position, fills = absorb_fills(position, fills, synced.fills, placed_ids, synced.boundary)
+        cursor, position, fills = synced.cursor, synced.position, synced.fills
         if resting is not None:
             remaining = synced.resting_remaining
             resting = None if remaining is None else resting.model_copy(update={"size": remaining})

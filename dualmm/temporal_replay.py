@@ -120,6 +120,7 @@ def liquidation_worker(
         workflows=[LiquidationWorkflow],
         activities=[
             activities.sync_market,
+            activities.sync_position,
             activities.place_order,
             activities.cancel_order,
             activities.merge_pairs,

@@ -56,6 +56,7 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
             making.withdraw_quotes,
             making.running_liquidations,
             liquidating.sync_market,
+            liquidating.sync_position,
             liquidating.place_order,
             liquidating.cancel_order,
             liquidating.merge_pairs,

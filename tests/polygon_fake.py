@@ -59,6 +59,7 @@ class PolygonFake:
     chain_id: int = 137
     mining: bool = True
     lose_receipts: bool = False  # the node answers no receipt (a lagging node)
+    no_gas: bool = False  # the sender has no POL for gas
     balances: dict[tuple[str, int], int] = field(default_factory=dict)
     nonces: dict[str, int] = field(default_factory=dict)  # mined transactions per sender
     sent: list[SentTransaction] = field(default_factory=list)  # every broadcast, repeats too
@@ -143,6 +144,8 @@ class PolygonFake:
         self.sent.append(tx)
         if tx.chain_id != self.chain_id:
             raise RpcError(-32000, "invalid chain id")
+        if self.no_gas:
+            raise RpcError(-32000, "insufficient funds for gas * price + value")
         if tx.tx_hash in self.pool or tx.tx_hash in self.receipts:
             raise RpcError(-32000, "already known")
         if tx.nonce < self.nonces.get(tx.sender, 0):

@@ -1,9 +1,11 @@
-"""Bounded state: 50,000 fills through a market-making round and a liquidation keep every
-payload that carries the position (heartbeats, progress and position-limit signals, the
-liquidation's input at continue-as-new, its result and status) under 64 KB, with exact totals.
+"""Bounded state: 50,000 fills through a market-making round and 50,000 more through the real
+LiquidationWorkflow keep every payload that carries the position (the round's heartbeats,
+progress and position-limit signals; every payload in the liquidation's history: its input,
+each activity's request and result, its result) under 64 KB, with exact totals.
 
 Fills arrive MATCHED, and are reported again CONFIRMED (or FAILED, 20 of them) on the next
 page, as Polymarket reports settlement; the tracker folds the confirmed prefix of its log.
+The liquidation's venue reports its fills 5,000 at a time.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from temporalio.testing import ActivityEnvironment
+from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowHistory
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.market_making import (
     Checkpoint,
@@ -22,14 +27,14 @@ from activities.market_making import (
     PositionLimit,
 )
 from dualmm.config import LiquidationConfig, MarketMakerConfig
-from dualmm.domain.liquidation import LiquidationState
-from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker, absorb_fills
-from dualmm.domain.types import Fill, Frozen, MarketInfo, Side, Stage, Token
-from dualmm.exchange.base import FillPage
+from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker
+from dualmm.domain.types import Fill, Frozen, MarketInfo, Side, Token
+from dualmm.exchange.base import FillPage, Order, PlaceOrder
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.market import SimMarket
 from dualmm.sim.venue import ManualClock, SimVenue
-from workflows.liquidation import LiquidationInput, LiquidationResult, PlacedOrder
+from dualmm.temporal_replay import liquidation_worker
+from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
 
 D = Decimal
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -124,7 +129,9 @@ def size_of(payload: Frozen) -> int:
     return len(payload.model_dump_json().encode())
 
 
-async def test_fifty_thousand_fills_through_a_round_and_a_liquidation() -> None:
+async def test_fifty_thousand_fills_through_a_round_and_a_liquidation(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
     info = market()
     # The round: BUY YES 1 @ 0.48 and BUY NO 1 @ 0.49 in turn, 20 of the NO buys FAILED,
     # then a BUY YES of 2,000 @ 0.48 takes |net| past the limit of 1,000.
@@ -171,59 +178,147 @@ async def test_fifty_thousand_fills_through_a_round_and_a_liquidation() -> None:
     biggest = max(size_of(p) for p in [*beats, *progress, limit, result])
     assert biggest < LIMIT, biggest
 
-    # The liquidation: sells the 2,020 net YES in 50,000 fills of its own orders.
-    position = limit.position
+    # The liquidation: the real LiquidationWorkflow merges the pairs, then sells the 2,020 net
+    # YES in 50,000 fills of its own orders, reported 5,000 at a time.
+    await liquidate_in_batches(temporal_env, task_queue, limit.position, last, no_qty)
+
+
+LIQUIDATION_BATCH = 5_000  # fills per sync: the venue reports a busy interval at once
+UNSETTLED = 100  # the newest of each batch are still MATCHED (CONFIRMED on the next page)
+
+
+class BatchedLiquidationFills(SimExchange):
+    """A simulated venue on which the liquidation's resting SELL gets its fills reported by
+    the thousand: each sync (after the first order) serves the next batch of the script,
+    labelled with the order resting then. A page served once is served alike again."""
+
+    def __init__(
+        self, venue: SimVenue, address: str, first: tuple[Fill, ...], sells: list[Fill]
+    ) -> None:
+        super().__init__(venue, address)
+        self.first = first
+        self.batches = [
+            sells[start : start + LIQUIDATION_BATCH]
+            for start in range(0, len(sells), LIQUIDATION_BATCH)
+        ]
+        self.pages: dict[int, tuple[Fill, ...]] = {}
+        self.placed: list[str] = []
+        self.synced = 0
+
+    async def place_order(self, request: PlaceOrder) -> Order:
+        placed = await super().place_order(request)
+        if placed.order_id not in self.placed:
+            self.placed.append(placed.order_id)
+        return placed
+
+    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+        served = int(cursor or "0")
+        if served == 0:  # the round's last BUY has settled meanwhile
+            return FillPage(fills=self.first, cursor="1")
+        batch = served - 1
+        if batch > len(self.batches) or (batch not in self.pages and not self.placed):
+            return FillPage(fills=(), cursor=str(served))
+        if batch not in self.pages:
+            order_id = self.placed[-1]
+            script = self.batches[batch] if batch < len(self.batches) else []
+            cut = len(script) - UNSETTLED
+            new = [
+                f.model_copy(
+                    update={"order_id": order_id, "status": "CONFIRMED" if k < cut else "MATCHED"}
+                )
+                for k, f in enumerate(script)
+            ]
+            settling = self.pages.get(batch - 1, ())[-UNSETTLED:]
+            self.pages[batch] = tuple(settled(list(settling), set())) + tuple(new)
+        self.synced += 1
+        return FillPage(fills=self.pages[batch], cursor=str(served + 1))
+
+
+def payload_sizes(history: WorkflowHistory) -> list[int]:
+    """The size of every payload in the history (inputs, results, signals, markers...)."""
+    sizes: list[int] = []
+
+    def walk(message: Any) -> None:
+        for field, value in message.ListFields():
+            if field.type != field.TYPE_MESSAGE:
+                continue
+            if field.message_type.GetOptions().map_entry:
+                items = list(value.values())
+            else:  # a message, or a repeated field of them
+                items = [value] if hasattr(value, "ListFields") else list(value)
+            for item in items:
+                if isinstance(item, Payload):
+                    sizes.append(item.ByteSize())
+                else:
+                    walk(item)
+
+    for event in history.events:
+        walk(event)
+    return sizes
+
+
+async def liquidate_in_batches(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    position: PositionTracker,
+    last: list[Fill],
+    no_qty: Decimal,
+) -> None:
+    info = market()
     net = position.held_qty
+    pairs = position.no_qty
+    start = (await env.get_current_time()).replace(microsecond=0)
+    sold = D("0.04") * (FILLS - 1)
     sells = [
-        fill(FILLS + 1 + i, Token.YES, Side.SELL, "0.50", D("0.04"), f"liq-{i // 100}")
+        fill(i, Token.YES, Side.SELL, "0.50", D("0.04"), "?").model_copy(
+            update={"at": start + timedelta(seconds=i), "trade_id": f"liq-trade-{i:06d}-{'y' * 20}"}
+        )
         for i in range(FILLS - 1)
     ]
-    sold = D("0.04") * (FILLS - 1)
-    sells.append(fill(2 * FILLS, Token.YES, Side.SELL, "0.50", net - sold, f"liq-{FILLS // 100}"))
-    liq_pages = paged(sells, set(), 100)
-    # The round's last BUY settles while the liquidation runs: it reads that from its cursor.
-    liq_pages[0] = tuple(settled(last, set())) + liq_pages[0]
-    liq_pages.append(tuple(settled(sells[-100:], set())))
-    recorded: tuple[Fill, ...] = ()
-    orders: list[PlacedOrder] = []
-    state = LiquidationState.start(info.condition_id, T0)
-    biggest = 0
-    for k, page in enumerate(liq_pages):
-        at = T0 + timedelta(seconds=30 * k)
-        orders = [*orders, PlacedOrder(at=at, order_id=f"liq-{k}", price=D("0.50"), size=net)]
-        orders = orders[-RECENT_FILLS_KEPT:]
-        own = {o.order_id for o in orders}
-        position, recorded = absorb_fills(position, recorded, page, own)
-        carried = LiquidationInput(
-            market=info,
-            position=position,
-            config=LiquidationConfig(),
-            started_at=T0,
-            cursor=str(k + 1),
-            state=state,
-            next_check_at=at,
-            orders=tuple(orders),
-            fills=recorded,
+    sells.append(
+        sells[-1].model_copy(
+            update={
+                "size": net - sold,
+                "trade_id": "liq-trade-last",
+                "at": start + timedelta(seconds=FILLS),
+            }
         )
-        biggest = max(biggest, size_of(carried))
-    finished = LiquidationResult(
-        condition_id=info.condition_id,
-        status="closed",
-        exit_stage=Stage.PASSIVE,
-        reason="flat",
-        started_at=T0,
-        finished_at=T0,
-        duration_seconds=0,
-        realized_pnl=position.realized_pnl,
-        remaining_qty=position.held_qty,
-        position=position,
-        stages=(),
-        orders=tuple(orders),
-        fills=recorded,
     )
-    assert max(biggest, size_of(finished)) < LIMIT, biggest
-    assert position.is_flat and position.yes_qty == no_qty
-    assert position.realized_pnl == (D("0.50") - D("0.48")) * net
-    assert position.yes_cost == D("0.48") * no_qty
-    assert len(recorded) == RECENT_FILLS_KEPT
-    assert all(f.order_id.startswith("liq-") for f in recorded)
+    venue = SimVenue([SimMarket(info, Steady(), start, book_seed="bounded")], ManualClock(start))
+    wallet = "0x" + "11" * 20
+    venue.ensure_wallet(wallet)
+    venue.credit(wallet, info.yes_token_id, position.yes_qty)
+    venue.credit(wallet, info.no_token_id, position.no_qty)
+    exchange = BatchedLiquidationFills(venue, wallet, tuple(settled(last, set())), sells)
+    async with liquidation_worker(env.client, venue, exchange, task_queue):
+        handle = await env.client.start_workflow(
+            LiquidationWorkflow.run,
+            LiquidationInput(
+                market=info,
+                position=position,
+                config=LiquidationConfig(price_check_interval_ms=30_000),
+                started_at=start,
+                cursor="0",
+            ),
+            id=liquidation_workflow_id(info.condition_id) + f"-{task_queue}",
+            task_queue=task_queue,
+        )
+        result = await asyncio.wait_for(handle.result(), 120)
+        history = await handle.fetch_history()
+
+    assert exchange.synced >= len(exchange.batches)  # every batch went through a sync
+    sizes = payload_sizes(history)
+    assert max(sizes) < LIMIT, max(sizes)
+    assert len(sizes) > 2 * len(exchange.batches)  # every sync's request and result
+    assert result.status == "closed"
+    held = result.position
+    assert (held.yes_qty, held.yes_cost, held.no_qty, held.no_cost) == (0, 0, 0, 0)
+    # The pairs merged at 1 - 0.48 - 0.49, the net YES sold at 0.50 over its 0.48 cost.
+    assert result.realized_pnl == pairs * (1 - D("0.48") - D("0.49")) + net * (
+        D("0.50") - D("0.48")
+    )
+    assert venue.balances(wallet).tokens[info.no_token_id] == 0  # merged on the venue
+    assert len(result.fills) == RECENT_FILLS_KEPT
+    placed = {order.order_id for order in result.orders}
+    assert all(f.order_id in placed for f in result.fills)
+    assert result.fills[-1].trade_id == "liq-trade-last"

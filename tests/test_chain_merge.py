@@ -130,12 +130,16 @@ def heartbeats_of(env: ActivityEnvironment) -> list[Any]:
 
 
 async def run_merge(
-    activities: LiquidationActivities, request: MergeRequest, details: list[Any] | None = None
+    activities: LiquidationActivities,
+    request: MergeRequest,
+    details: list[Any] | None = None,
+    attempt: int = 1,
 ) -> tuple[MergeReport | BaseException, list[Any]]:
     env = ActivityEnvironment()
     kept = heartbeats_of(env)
     if details is not None:
-        env.info = dataclasses.replace(env.info, attempt=2, heartbeat_details=details)
+        attempt = max(attempt, 2)
+    env.info = dataclasses.replace(env.info, attempt=attempt, heartbeat_details=details or [])
     try:
         return await env.run(activities.merge_pairs, request), kept
     except Exception as exc:
@@ -228,10 +232,26 @@ async def test_an_unreachable_rpc_is_retryable_and_its_url_stays_secret(
     settings = sim_settings(clob.url, setup.key, polygon_rpc_url=SecretStr(dead))
     exchange = await ClobExchange.connect(settings)
     activities = LiquidationActivities(exchange)
-    failed, _ = await run_merge(activities, MergeRequest(market=setup.market, qty=D(5), key="k"))
+    request = MergeRequest(market=setup.market, qty=D(5), key="k")
+    failed, _ = await run_merge(activities, request)
     assert "Polygon RPC" in str(failed) and not getattr(failed, "non_retryable", False)
     assert "rpc-secret-in-path" not in str(failed)
     assert "rpc-secret-in-path" not in repr(exchange)
+    # Nothing was ever sent: after a few attempts it gives up (the liquidation sells the net
+    # position and tries the merge again later) instead of holding the liquidation up.
+    given_up, _ = await run_merge(activities, request, attempt=5)
+    assert isinstance(given_up, ApplicationError) and given_up.non_retryable
+    assert "nothing sent" in given_up.message and "rpc-secret-in-path" not in given_up.message
+
+
+async def test_a_wallet_without_gas_is_told_so_and_nothing_merges(setup: Setup) -> None:
+    setup.chain.no_gas = True
+    activities = LiquidationActivities(setup.exchange)
+    request = MergeRequest(market=setup.market, qty=D(20), key="merge-no-gas")
+    failed, _ = await run_merge(activities, request)
+    assert isinstance(failed, ApplicationError) and failed.non_retryable
+    assert "too little POL" in failed.message
+    assert setup.chain.merges == [] and setup.held() == (30 * UNIT, 20 * UNIT)
 
 
 def test_web3_is_imported_by_the_merge_path_only() -> None:

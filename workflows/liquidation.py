@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         LiquidationActivities,
         MergeRequest,
+        PositionSyncRequest,
         SyncRequest,
     )
     from dualmm.config import LiquidationConfig, describe_validation_error
@@ -60,6 +61,9 @@ STAGE_SIGNAL = "liquidation_stage"
 _STAGE_SIGNAL_PATCH = "signal-parent-stage"
 # Liquidations recorded before merges existed never merged their pairs.
 _MERGE_PATCH = "merge-pairs"
+# Liquidations recorded before it folded their fills in the workflow (the sync's result
+# carried every fill reported: thousands on a busy check).
+_SYNC_POSITION_PATCH = "sync-position"
 _MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
 
 # A timer that fires within this of its time is the check scheduled for that time (dev-server
@@ -284,7 +288,35 @@ class LiquidationWorkflow:
         return _whole_seconds(now)
 
     async def _sync(self, now: datetime) -> MarketSnapshot:
-        """New fills into the position, the market snapshot, what remains of our order."""
+        """New fills into the position, the market snapshot, what remains of our order.
+
+        The activity folds the reports into the position, so its request and result stay as
+        small as the position (bounded) however many fills the venue reports at once.
+        """
+        if not workflow.patched(_SYNC_POSITION_PATCH):
+            return await self._sync_fills_here(now)
+        synced = await workflow.execute_activity_method(
+            LiquidationActivities.sync_position,
+            PositionSyncRequest(
+                market=self._market,
+                cursor=self._cursor,
+                resting_order_id=self._resting.order_id if self._resting else None,
+                as_of=now,
+                position=self._position,
+                fills=self._fills,
+                # Only its own orders' fills are listed: the cursor re-reads the round's.
+                order_ids=tuple(order.order_id for order in self._orders),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._position, self._fills = synced.position, synced.fills
+        self._after_sync(synced.cursor, synced.snapshot, synced.resting_remaining)
+        return synced.snapshot
+
+    async def _sync_fills_here(self, now: datetime) -> MarketSnapshot:
+        """The sync of liquidations recorded before `sync-position`: every report in the
+        activity's result, folded here."""
         result = await workflow.execute_activity_method(
             LiquidationActivities.sync_market,
             SyncRequest(
@@ -302,15 +334,21 @@ class LiquidationWorkflow:
         self._position, self._fills = absorb_fills(
             self._position, self._fills, result.fills, own, result.boundary
         )
-        self._cursor = result.cursor
-        self._snapshot = result.snapshot
-        self._record_pnl(result.snapshot.midpoint)
-        if self._resting is not None:
-            remaining = result.resting_remaining
-            self._resting = (
-                None if remaining is None else self._resting.model_copy(update={"size": remaining})
-            )
+        self._after_sync(result.cursor, result.snapshot, result.resting_remaining)
         return result.snapshot
+
+    def _after_sync(
+        self, cursor: str, snapshot: MarketSnapshot, resting_remaining: Decimal | None
+    ) -> None:
+        self._cursor = cursor
+        self._snapshot = snapshot
+        self._record_pnl(snapshot.midpoint)
+        if self._resting is not None:
+            self._resting = (
+                None
+                if resting_remaining is None
+                else self._resting.model_copy(update={"size": resting_remaining})
+            )
 
     async def _merge_pairs(self) -> None:
         """Merge the YES+NO pairs held back into USDC: they are worth exactly 1 together, so

@@ -240,6 +240,11 @@ class ChainMerger:
             try:
                 await w3.eth.send_raw_transaction(HexStr(signed.raw_tx))
             except Web3RPCError as exc:
+                if "insufficient funds" in str(exc).lower():
+                    raise NonRetryableError(
+                        f"the wallet {self._account.address} has too little POL for the "
+                        "merge's gas: nothing was merged"
+                    ) from None
                 # "already known" (in the pool) or "nonce too low" (mined, ours or not):
                 # the receipt, else the balances, tell which below.
                 if not _known_rejection(str(exc)):

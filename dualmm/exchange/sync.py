@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from dualmm.domain.book import reference_midpoint, touch, without_own
-from dualmm.domain.position import FillBoundary
+from dualmm.domain.position import FillBoundary, PositionTracker, absorb_fills
 from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot, OrderIntent
 from dualmm.exchange.base import Exchange, Order, OrderStatus
 
@@ -115,4 +115,41 @@ async def sync_market(
         cursor=page.cursor,
         resting_remaining=remaining,
         boundary=boundary,
+    )
+
+
+class PositionSync(Frozen):
+    """One liquidation check's view of the venue with its fill reports already folded into
+    the owner's position: as small as the position, however many fills the venue reported."""
+
+    snapshot: MarketSnapshot
+    position: PositionTracker
+    fills: tuple[Fill, ...]  # the owner's latest own fills (see absorb_fills)
+    cursor: str
+    resting_remaining: Decimal | None  # None: the order is gone or fully filled
+
+
+async def sync_position(
+    exchange: Exchange,
+    market: MarketInfo,
+    cursor: str | None,
+    resting_order_id: str | None,
+    at: datetime,
+    position: PositionTracker,
+    recorded: tuple[Fill, ...],
+    order_ids: Iterable[str],
+) -> PositionSync:
+    """`sync_market`, its reports absorbed into `position` and the owner's fill list (only
+    fills of `order_ids` are listed). The liquidation's activity and the replay both sync
+    through this."""
+    synced = await sync_market(exchange, market, cursor, resting_order_id, at)
+    position, fills = absorb_fills(
+        position, recorded, synced.fills, set(order_ids), synced.boundary
+    )
+    return PositionSync(
+        snapshot=synced.snapshot,
+        position=position,
+        fills=fills,
+        cursor=synced.cursor,
+        resting_remaining=synced.resting_remaining,
     )
