@@ -122,3 +122,48 @@ def test_finished_details_say_how_it_ended() -> None:
         "- Realized P&L: 1.5 USDC",
         "- Orders placed: 3",
     ]
+
+
+def test_bot_current_details_say_what_it_quotes_and_liquidates() -> None:
+    from datetime import UTC, datetime
+
+    from activities.market_making import Checkpoint
+    from workflows.active_market import ActiveMarketState, ActiveRound, LiveLiquidation
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    state = ActiveMarketState(
+        active=ActiveRound(
+            market=MARKET,
+            checkpoint=Checkpoint(
+                position=PositionTracker(no_qty=Decimal(5), no_cost=Decimal(2)), cursor=""
+            ),
+            number=2,
+        ),
+        liquidations=(
+            LiveLiquidation(
+                condition_id="0x1",
+                workflow_id="liquidation-0x1",
+                question="Will ETH flip BTC?",
+                started_at=at,
+                held=Token.YES,
+                qty=Decimal("20.00"),
+                stage=Stage.SKEWED,
+            ),
+        ),
+        liquidations_finished=4,
+        liquidations_realized_pnl=Decimal("2.50"),
+    )
+    assert ui_text.bot_current(state, None).splitlines() == [
+        "**Quoting** Will BTC close above 100k?",
+        "",
+        "- Round 3: 0 quotes, holding 5 NO",
+        "- Liquidating 1, finished 4 (realized 2.5 USDC)",
+        "- SKEWED: selling 20 YES of Will ETH flip BTC?",
+    ]
+    idle = ActiveMarketState()
+    assert ui_text.bot_current(idle, "no reward market qualifies").startswith(
+        "**Idle**: no reward market qualifies"
+    )
+    assert ui_text.bot_current(idle.model_copy(update={"paused": True}), None).startswith(
+        "**Paused**"
+    )

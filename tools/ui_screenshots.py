@@ -7,9 +7,12 @@ liquidation has finished (and the bot still runs), shoots with headless Chromium
 protocol over a pipe, standard library only) and stops everything it started:
 
 - `list.png`: the workflow list filtered by the custom search attribute `DualmmBotId`;
-- `liquidation.png`: a finished liquidation's summary and details (User Metadata tab);
-- `liquidation-history.png`: its event history (activity summaries: `place SELL 20 YES @ 0.53`);
-- `liquidation-attributes.png`: its search attributes and memo;
+- `liquidation.png`: a finished liquidation's summary, details and current details (User
+  Metadata tab);
+- `liquidation-history.png`: its event history, compact (activity summaries such as
+  `place SELL 20 YES @ 0.53`, `check PASSIVE: 20 YES left`);
+- `liquidation-timeline.png`: the same as a timeline;
+- `liquidation-memo.png`: its memo (the market question, the bot);
 - `bot.png`: the bot's (parent) workflow, summary and details.
 
 Needs `chromium` (Debian: `apt-get install chromium`).
@@ -143,6 +146,23 @@ class Browser:
             time.sleep(0.3)
         time.sleep(settle)  # let late requests and layout settle
 
+    def scroll_to(self, heading: str) -> None:
+        """Scroll the first heading that reads `heading` to the top of the window."""
+        self.evaluate(
+            "[...document.querySelectorAll('h1,h2,h3')]"
+            f".find(e => e.textContent.trim().startsWith({json.dumps(heading)}))"
+            "?.scrollIntoView({block: 'start'})"
+        )
+        time.sleep(1)
+
+    def click(self, label: str) -> None:
+        """Click the first button that reads `label`."""
+        self.evaluate(
+            "[...document.querySelectorAll('button,a')]"
+            f".find(e => e.textContent.trim() === {json.dumps(label)})?.click()"
+        )
+        time.sleep(2)
+
     def shoot(self, path: Path) -> None:
         shot = self.call("Page.captureScreenshot", format="png", session=True)
         path.write_bytes(base64.b64decode(shot["data"]))
@@ -170,7 +190,8 @@ def shrink(path: Path) -> None:
 
 
 async def wait_for_liquidation(address: str, seconds: float) -> tuple[str, str]:
-    """The (workflow id, run id) of a finished liquidation of the demo bot."""
+    """The (workflow id, run id) of the latest finished liquidation of the demo bot, once two
+    have finished."""
     from temporalio.client import Client
 
     deadline = time.monotonic() + seconds
@@ -187,8 +208,10 @@ async def wait_for_liquidation(address: str, seconds: float) -> tuple[str, str]:
         "AND ExecutionStatus = 'Completed'"
     )
     while time.monotonic() < deadline:
-        async for found in client.list_workflows(query):
-            return found.id, found.run_id or ""
+        # Two, so the list shows runs told apart by their attributes.
+        finished = [w async for w in client.list_workflows(query)]
+        if len(finished) >= 2:
+            return finished[0].id, finished[0].run_id or ""
         await asyncio.sleep(3)
     raise RuntimeError(f"no liquidation finished within {seconds:.0f}s")
 
@@ -201,18 +224,35 @@ async def bot_run_id(address: str) -> str:
     return described.run_id or ""
 
 
+# The list's columns as an operator would pick them (the UI's column picker keeps them in the
+# browser's local storage): the custom search attributes tell the runs apart.
+LIST_COLUMNS = ("Status", "Type", "DualmmStage", "DualmmOutcome", "Start", "End", "Workflow ID")
+
+
 def shoot_all(browser: Browser, ui: str, out: Path, liquidation: tuple[str, str], bot: str) -> None:
     query = quote(f'DualmmBotId="{BOT}"')
-    browser.open(f"{ui}/namespaces/default/workflows?query={query}", "active-market-demo")
+    listing = f"{ui}/namespaces/default/workflows?query={query}"
+    browser.open(listing, "active-market-demo")
+    columns = {"default": [{"label": label} for label in LIST_COLUMNS]}
+    browser.evaluate(
+        "localStorage.setItem('namespace-workflow-table-columns', "
+        f"{json.dumps(json.dumps(columns))})"
+    )
+    browser.open(listing, "active-market-demo")
     browser.shoot(out / "list.png")
     page = f"{ui}/namespaces/default/workflows/{quote(liquidation[0])}/{liquidation[1]}"
     # Details are Markdown in a sandboxed frame: wait for the summary, then the frame.
     browser.open(f"{page}/user-metadata", "Current Details", settle=4)
     browser.shoot(out / "liquidation.png")
-    browser.open(f"{page}/history", "place ")
+    browser.open(f"{page}/history", "Workflow Execution Completed")
+    browser.click("Compact")
+    browser.scroll_to("Event History")
     browser.shoot(out / "liquidation-history.png")
-    browser.open(f"{page}/search-attributes", "DualmmOutcome")
-    browser.shoot(out / "liquidation-attributes.png")
+    browser.open(f"{page}/timeline", "Timeline")
+    browser.scroll_to("Timeline")
+    browser.shoot(out / "liquidation-timeline.png")
+    browser.open(f"{page}/memo", "question")
+    browser.shoot(out / "liquidation-memo.png")
     bot_page = f"{ui}/namespaces/default/workflows/active-market-{BOT}/{bot}"
     browser.open(f"{bot_page}/user-metadata", "Current Details", settle=4)
     browser.shoot(out / "bot.png")

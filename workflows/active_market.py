@@ -377,6 +377,7 @@ class ActiveMarketWorkflow:
         timeout is the normal way out: the loop then simply looks again."""
         workflow.logger.info("idle: %s", reason)
         self._idle_reason, self._idle_since = reason, workflow.now()
+        self._show()
         try:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
@@ -770,6 +771,11 @@ class ActiveMarketWorkflow:
 
     def _update(self, **changes: object) -> None:
         self._state = self._state.model_copy(update=changes)
+        self._show()
+
+    def _show(self) -> None:
+        """The Temporal UI's "Current Details" of the bot (not replayed: no history change)."""
+        workflow.set_current_details(ui_text.bot_current(self._state, self._idle_reason))
 
 
 def _seconds(delta: timedelta) -> Decimal:

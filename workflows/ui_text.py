@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from dualmm.domain.liquidation import RestingOrder
     from dualmm.domain.position import PositionTracker
     from dualmm.domain.types import MarketInfo, OrderIntent, Stage, Token
+    from workflows.active_market import ActiveMarketState
     from workflows.liquidation import LiquidationResult
 
 SUMMARY_MAX = 200  # the UI shows one line; the server caps metadata size
@@ -157,6 +158,40 @@ def bot_details(config: OrchestratorConfig, mode: str) -> str:
             f"`dualmm status --bot-id {config.bot_id}`.",
         ]
     )
+
+
+def bot_current(state: ActiveMarketState, idle_reason: str | None) -> str:
+    """The bot's page ("Current Details"): what it quotes, what it liquidates, what it made."""
+    if state.liquidating_all:
+        doing = "**Liquidating everything**"
+    elif state.paused:
+        doing = "**Paused**"
+    elif state.active is not None:
+        doing = f"**Quoting** {_market_name(state.active.market)}"
+    else:
+        doing = f"**Idle**: {idle_reason}" if idle_reason else "**Looking for a market**"
+    lines = [doing, ""]
+    if state.active is not None:
+        position = state.active.checkpoint.position
+        held = position.held_token
+        holding = f"{_num(position.held_qty)} {held.value}" if held is not None else "flat"
+        lines.append(
+            f"- Round {state.active.number + 1}: {len(state.active.checkpoint.quotes)} quotes, "
+            f"holding {holding}"
+        )
+    lines.append(
+        f"- Liquidating {len(state.liquidations)}, finished {state.liquidations_finished}"
+        f" (realized {_num(state.liquidations_realized_pnl)} USDC)"
+    )
+    for entry in state.liquidations[:10]:
+        side = entry.held.value if entry.held is not None else "?"
+        name = entry.question or entry.condition_id
+        lines.append(
+            f"- {entry.stage.value}: selling {_num(entry.qty)} {side} of {name}"[:SUMMARY_MAX]
+        )
+    if len(state.liquidations) > 10:
+        lines.append(f"- and {len(state.liquidations) - 10} more liquidations")
+    return "\n".join(lines)
 
 
 def place_summary(intent: OrderIntent) -> str:
