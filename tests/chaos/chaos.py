@@ -3,7 +3,8 @@ simulator over HTTP, while the worker is SIGKILLed (the first kills aimed in tur
 making, a placement, a liquidation check and a merge, read from the pending activities; then
 at random moments), Temporal is restarted on the same database, the venue answers 5xx and 429,
 loses answers, settles late, fails trades and restarts its matching engine (425, then
-post-only). Then the ledger and the bot are audited. `make chaos` runs the full profile; tests/chaos/test_chaos.py a short one.
+post-only). Then the ledger and the bot are audited. `make chaos` runs the full profile;
+tests/chaos/test_chaos.py a short one.
 
     .venv/bin/python tests/chaos/chaos.py --minutes 15 [--seed N] [--keep DIR]
 
