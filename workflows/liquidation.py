@@ -319,6 +319,7 @@ class LiquidationWorkflow:
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
+            summary=ui_text.check_summary(self._state.stage, self._position),
         )
         self._position, self._fills = synced.position, synced.fills
         self._after_sync(synced.cursor, synced.snapshot, synced.resting_remaining)

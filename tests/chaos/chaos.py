@@ -89,6 +89,7 @@ MOMENTS = {
     "make_market": "market making",
     "liquidation_place_order": "placement",
     "liquidation_sync_market": "liquidation check",
+    "liquidation_sync_position": "liquidation check",
     "liquidation_merge_pairs": "merge",
     "liquidation_cancel_order": "cancel",
     "pick_market": "market pick",
