@@ -339,7 +339,9 @@ def test_a_bad_handshake_is_a_4xx(server: SimServer, headers: str, status: int) 
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(f"GET /ws/user HTTP/1.1\r\nHost: sim\r\n{headers}\r\n".encode())
-        answer = sock.recv(4096)
+        answer = b""
+        while chunk := sock.recv(4096):  # the server closes after its answer
+            answer += chunk
     assert int(answer.split(b" ")[1]) == status
     assert b'"error"' in answer
 
@@ -382,6 +384,35 @@ def test_fuzz_bytes_after_the_handshake_never_kill_the_server(data: bytes) -> No
         check.text("PING")
         assert check.message() == "PONG"
         check.close()
+
+
+_header_text = st.text(
+    st.characters(min_codepoint=32, max_codepoint=126, exclude_characters=":"), max_size=40
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    path=st.sampled_from(["/ws/user", "/ws/market", "/ws/user?x=1", "/ws/"]),
+    method=st.sampled_from(["GET", "POST", "PUT"]),
+    key=st.one_of(st.just("dGhlIHNhbXBsZSBub25jZQ=="), _header_text),
+    version=st.one_of(st.just("13"), _header_text),
+    connection=st.one_of(st.just("Upgrade"), _header_text),
+)
+def test_fuzz_upgrades_get_a_101_or_a_4xx(
+    path: str, method: str, key: str, version: str, connection: str
+) -> None:
+    market = Market()
+    with SimServer(market.venue, read_timeout_s=0.3) as running:
+        host, port = running.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                f"{method} {path} HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\n"
+                f"Connection: {connection}\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Version: {version}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+            status = int(sock.recv(4096).split(b" ")[1])
+        assert status == 101 or 400 <= status < 500, status
 
 
 # --- the bot's listener ---------------------------------------------------------------------
@@ -526,3 +557,17 @@ async def test_the_listener_comes_back_after_the_venue_drops_it(market: Market) 
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)
         await listener.close()
+
+
+def test_a_venue_served_with_a_user_channel_still_saves_and_loads(
+    server: SimServer, market: Market, tmp_path: Any
+) -> None:
+    """The demo pickles its venue on exit: the server's listener is not the venue's state."""
+    from dualmm.sim.snapshot import load_venue, save_venue
+
+    owner = Account.create().address
+    market.venue.ensure_wallet(owner)
+    market.venue.place(owner, "0xo3", "401", Side.BUY, Decimal("0.40"), Decimal(10))
+    save_venue(market.venue, tmp_path / "venue.pickle")
+    loaded = load_venue(tmp_path / "venue.pickle", speed=1.0)
+    assert loaded._listeners == [] and len(loaded.ledger()["orders"]) == 1

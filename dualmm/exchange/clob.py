@@ -802,7 +802,7 @@ class ClobExchange:
         """Wait for the user channel to report a fill in the market (it connects on the first
         wait); the caller's poll interval is the fallback while it is down."""
         if self.user_channel is not None:
-            self.user_channel.ensure_started()
+            self.user_channel.watch(condition_id)
         return await self._waker.wait(condition_id, mark, timeout)
 
     async def open_orders(self, condition_id: str | None = None) -> list[Order]:

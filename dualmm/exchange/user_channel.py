@@ -2,10 +2,12 @@
 
 It connects to `wss://ws-subscriptions-clob.polymarket.com/ws/user` (or the simulator's
 `ws://host:port/ws/user`), subscribes with the API key, secret and passphrase as the docs
-show (`{"auth": {"apiKey", "secret", "passphrase"}, "markets": [], "type": "user"}`, every
-market), sends `PING` every PING_SECONDS, and on every `trade` event and every order `UPDATE`
-(a fill) notifies the FillWaker of that market. Nothing in a message is trusted for money:
-the market-making loop only wakes and reads its fills over the authenticated REST API.
+show (`{"auth": {"apiKey", "secret", "passphrase"}, "markets": [...], "type": "user"}`, the
+markets waited on so far; a market waited on later is added with `{"operation": "subscribe",
+"markets": [...]}`), sends `PING` every PING_SECONDS, and on every `trade` event and every
+order `UPDATE` (a fill) notifies the FillWaker of that market. Nothing in a message is
+trusted for money: the market-making loop only wakes and reads its fills over the
+authenticated REST API.
 
 A dropped or refused socket is reconnected with exponential backoff (BACKOFF_MIN_SECONDS up
 to BACKOFF_MAX_SECONDS, with jitter); meanwhile the loop's poll is the fallback. Each new
@@ -91,8 +93,20 @@ class UserChannelListener:
         self._waker = waker
         self._ping_seconds = ping_seconds
         self._task: asyncio.Task[None] | None = None
+        self._markets: set[str] = set()
+        self._writer: asyncio.StreamWriter | None = None
         self.connected = False
         self.subscriptions = 0  # successful subscriptions so far (a reconnect adds one)
+
+    def watch(self, condition_id: str) -> None:
+        """Listen to this market too (and connect, if not yet)."""
+        if condition_id not in self._markets:
+            self._markets.add(condition_id)
+            writer = self._writer
+            if writer is not None and self.connected:
+                message = {"operation": "subscribe", "markets": [condition_id]}
+                writer.write(ws.encode_frame(ws.TEXT, json.dumps(message).encode(), mask=True))
+        self.ensure_started()
 
     def ensure_started(self) -> None:
         if self._task is None or self._task.done():
@@ -120,7 +134,7 @@ class UserChannelListener:
                     "user channel %s: %s: %s (polling meanwhile; again in %.1f s)",
                     self.url,
                     type(exc).__name__,
-                    str(exc)[:200],
+                    self._redacted(str(exc)[:200]),
                     backoff,
                 )
             finally:
@@ -140,10 +154,11 @@ class UserChannelListener:
                     "secret": creds.secret,
                     "passphrase": creds.passphrase,
                 },
-                "markets": [],
+                "markets": sorted(self._markets),
                 "type": "user",
             }
             await self._send(writer, ws.TEXT, json.dumps(subscription).encode())
+            self._writer = writer
             self.connected = True
             self.subscriptions += 1
             self._waker.notify(None)  # fills may have come while we were away
@@ -161,6 +176,7 @@ class UserChannelListener:
                 elif opcode == ws.TEXT:
                     self._on_text(ws.decode_text(payload))
         finally:
+            self._writer = None
             if pinger is not None:
                 pinger.cancel()
             writer.close()
@@ -218,6 +234,17 @@ class UserChannelListener:
                 await asyncio.sleep(self._ping_seconds)
                 await self._send(writer, ws.TEXT, b"PING")
 
+    def _redacted(self, text: str) -> str:
+        """`text` without our credentials, should a venue's error ever echo them."""
+        try:
+            creds = self._creds()
+        except Exception:
+            return text
+        for secret in (creds.secret, creds.passphrase, creds.api_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
     def _on_text(self, text: str) -> None:
         if text.strip().upper() == "PONG":
             return
@@ -226,7 +253,8 @@ class UserChannelListener:
         except (ValueError, RecursionError):
             return  # not an event
         if isinstance(message, dict) and "error" in message:
-            logger.warning("user channel %s: the venue says %s", self.url, str(message)[:200])
+            said = self._redacted(str(message)[:200])
+            logger.warning("user channel %s: the venue says %s", self.url, said)
             return
         for market in wakes(message):
             self._waker.notify(market)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,8 +20,7 @@ from dualmm.exchange.base import (
     PricePoint,
     RewardMarket,
 )
-from dualmm.exchange.wake import FillWaker
-from dualmm.sim.ledger import ZERO, VenueEvent, wallet_address
+from dualmm.sim.ledger import ZERO, wallet_address
 from dualmm.sim.venue import SimVenue
 
 
@@ -31,21 +31,15 @@ class SimExchange:
         self._venue = venue
         self._address = address
         venue.ensure_wallet(address)
-        self._waker = FillWaker()
-        venue.add_listener(self._on_event)
-
-    def _on_event(self, event: VenueEvent) -> None:
-        """The venue's own matching: a fill of this wallet's wakes its waiting loop."""
-        if event.address == wallet_address(self._address) and (
-            event.kind == "trade" or event.type == "UPDATE"
-        ):
-            self._waker.notify(event.condition_id)
 
     async def fill_mark(self, condition_id: str) -> int:
-        return self._waker.mark(condition_id)
+        return 0
 
     async def wait_for_fill(self, condition_id: str, mark: int, timeout: float) -> bool:
-        return await self._waker.wait(condition_id, mark, timeout)
+        """No push channel in-process (the HTTP server has the user channel): a plain wait,
+        so the workflow tests on this exchange keep the poll's cadence."""
+        await asyncio.sleep(timeout)
+        return False
 
     @staticmethod
     def order_id_for(address: str, key: str) -> str:

@@ -71,14 +71,17 @@ class _Closed(Exception):
 class _Reader:
     """Bytes from the socket (after those the HTTP parser had buffered), with deadlines."""
 
-    def __init__(self, sock: socket.socket, buffered: bytes) -> None:
+    def __init__(self, sock: socket.socket, buffered: bytes, closing: threading.Event) -> None:
         self._sock = sock
         self._buf = bytearray(buffered)
+        self._closing = closing
 
     def exactly(self, n: int, deadline: float) -> bytes:
         while len(self._buf) < n:
             if time.monotonic() >= deadline:
                 raise TimeoutError
+            if self._closing.is_set():  # we said goodbye: stop waiting for the peer's
+                raise _Closed()
             try:
                 data = self._sock.recv(min(65536, max(4096, n - len(self._buf))))
             except TimeoutError:
@@ -149,7 +152,7 @@ class Session:
         writer = threading.Thread(target=self._write, name="dualmm-sim-ws-writer", daemon=True)
         writer.start()
         try:
-            self._read(_Reader(sock, buffered))
+            self._read(_Reader(sock, buffered, self._closing))
         except _Closed as closed:
             if closed.code is not None:
                 self.close(closed.code, closed.reason)
@@ -239,8 +242,8 @@ class Session:
     def _update(self, payload: dict[str, Any]) -> None:
         operation = str(payload.get("operation", "")).lower()
         markets = _markets(payload.get("markets"), self)
-        if operation == "subscribe":
-            self.markets = self.markets | markets if self.markets else markets
+        if operation == "subscribe":  # an empty set is every market: it stays so
+            self.markets = self.markets | markets if self.markets else frozenset()
         elif operation == "unsubscribe":
             self.markets = self.markets - markets
         else:
