@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     # stays the fallback). The URL defaults to Polymarket's, or the simulator's /ws/user.
     user_channel: bool = True
     user_channel_url: str | None = None
+    # A Polygon JSON-RPC endpoint: merges YES+NO pairs on-chain (EOA wallets, signature type 0).
+    # A secret: providers' URLs carry their API key.
+    polygon_rpc_url: SecretStr | None = None
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = Field("default", min_length=1, max_length=255)
@@ -190,6 +193,7 @@ class Settings(BaseSettings):
         "api_key",
         "api_secret",
         "api_passphrase",
+        "polygon_rpc_url",
         "temporal_api_key",
         "codec_key",
         "codec_previous_keys",
