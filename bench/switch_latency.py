@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -116,6 +117,7 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
         WallClock(start),
     )
     venue.ensure_wallet(address)
+    infos_by_id = {m.condition_id: m for m in infos}
     recorder = Recorder(address)
     venue.add_listener(recorder)
 
@@ -126,12 +128,17 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
             time.sleep(0.002)
             venue.advance_to(venue.now())
 
-    def quoted() -> str | None:
-        buys: dict[str, int] = {}
+    def quoted() -> tuple[str, Decimal] | None:
+        """The market the bot quotes (both BUYs live) and its YES bid's price."""
+        buys: dict[str, list[Any]] = {}
         for order in venue.open_orders(address):
             if order.side is Side.BUY:
-                buys[order.condition_id] = buys.get(order.condition_id, 0) + 1
-        return next((cid for cid, count in buys.items() if count == 2), None)
+                buys.setdefault(order.condition_id, []).append(order)
+        for cid, orders in buys.items():
+            yes = [o for o in orders if o.token_id == infos_by_id[cid].yes_token_id]
+            if len(orders) == 2 and yes:
+                return cid, yes[0].price
+        return None
 
     sim = SimServer(venue).start()
     port = free_port()
@@ -167,9 +174,11 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
     )
     to_buy: list[float] = []
     to_sell: list[float] = []
+    skipped = 0
     try:
 
         async def run() -> None:
+            nonlocal skipped
             client = None
             for _ in range(60):
                 try:
@@ -192,37 +201,44 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
                 liquidation=LiquidationConfig(price_check_interval_ms=1000),
             )
             await start_or_attach(client, queue, config)
-            for i in range(switches):
+            done = 0
+            while done < switches:
                 deadline = time.monotonic() + WAIT
-                while (market := quoted()) is None:
+                while (found := quoted()) is None:
                     assert time.monotonic() < deadline, "the bot quotes nothing"
                     await asyncio.sleep(0.05)
-                await asyncio.sleep(0.3)  # let the round settle into its wait
-                mid = paths[market].mid_at(1e12)
+                # A random phase against the quote loop's poll (its wait starts at any time).
+                await asyncio.sleep(random.uniform(0.3, 0.3 + interval_ms / 1000))
+                market, bid = found
                 since = time.monotonic()
-                move(market, mid - Decimal("0.05"))  # the YES bid fills: the position limit
+                move(market, bid - Decimal("0.02"))  # the YES ask reaches our bid: it fills
                 fill = recorder.first(
-                    since, lambda e: e.kind == "trade" and e.condition_id == market
+                    since, lambda e, m=market: e.kind == "trade" and e.condition_id == m
                 )
-                assert fill is not None, "no fill"
+                if fill is None:  # requoted meanwhile: try again
+                    skipped += 1
+                    move(market, bid)
+                    continue
+                done += 1
+                i = done - 1
                 buy = sell = None
                 while buy is None or sell is None:
                     assert time.monotonic() < deadline, f"switch {i}: no hand-over"
                     await asyncio.sleep(0.02)
                     buy = recorder.first(
                         fill,
-                        lambda e: (
+                        lambda e, m=market: (
                             e.type == "PLACEMENT"
                             and e.order.side is Side.BUY
-                            and e.condition_id != market
+                            and e.condition_id != m
                         ),
                     )
                     sell = recorder.first(
                         fill,
-                        lambda e: (
+                        lambda e, m=market: (
                             e.type == "PLACEMENT"
                             and e.order.side is Side.SELL
-                            and e.condition_id == market
+                            and e.condition_id == m
                         ),
                     )
                 to_buy.append(buy - fill)
@@ -233,7 +249,7 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
                     file=sys.stderr,
                     flush=True,
                 )
-                move(market, mid + Decimal("0.02"))  # the liquidation's SELL fills
+                move(market, bid + Decimal("0.03"))  # the liquidation's SELL fills
                 await asyncio.sleep(1.0)
 
         asyncio.run(run())
@@ -247,6 +263,7 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
                 proc.wait()
         sim.stop()
         log.close()
+    print(f"  {skipped} fills missed (requoted first), tried again", file=sys.stderr)
     return {"buy": to_buy, "sell": to_sell}
 
 

@@ -123,7 +123,10 @@ class UserChannelListener:
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN_SECONDS
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():  # a cancellation something swallowed
+                raise asyncio.CancelledError
             try:
                 await self._session()
                 backoff = BACKOFF_MIN_SECONDS  # it was up: come back quickly
@@ -143,10 +146,14 @@ class UserChannelListener:
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
 
     async def _session(self) -> None:
-        reader, writer = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_SECONDS)
+        # asyncio.timeout, never wait_for: on 3.11 wait_for can swallow a cancellation, and
+        # this task must end when its process (or test) cancels it.
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            reader, writer = await self._connect()
         pinger: asyncio.Task[None] | None = None
         try:
-            await asyncio.wait_for(self._handshake(reader, writer), CONNECT_TIMEOUT_SECONDS)
+            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+                await self._handshake(reader, writer)
             creds = self._creds()
             subscription = {
                 "auth": {
@@ -165,9 +172,8 @@ class UserChannelListener:
             pinger = asyncio.create_task(self._ping(writer))
             while True:
                 # The venue answers our PINGs: silence for three of them is a dead socket.
-                opcode, payload = await asyncio.wait_for(
-                    self._message(reader), 3 * self._ping_seconds
-                )
+                async with asyncio.timeout(3 * self._ping_seconds):
+                    opcode, payload = await self._message(reader)
                 if opcode == ws.CLOSE:
                     code, reason = ws.parse_close(payload)
                     raise ConnectionError(f"closed by the venue ({code}: {reason[:120]})")

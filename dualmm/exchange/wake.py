@@ -53,7 +53,10 @@ class FillWaker:
                 return True
             self._waiters.add(entry)
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # comes as the event fires, and a cancelled round must stop.
+            async with asyncio.timeout(timeout):
+                await event.wait()
             return True
         except TimeoutError:
             return False

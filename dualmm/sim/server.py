@@ -23,6 +23,9 @@ Fidelity notes (what the real CLOB does, and where the simulator differs):
   so /last-trade-price is the midpoint, and /prices-history samples the midpoint process from
   the market's start (a synthetic server's markets start with it) up to now.
 - Header timestamps are not checked for freshness (a scenario clock may run in the past).
+- The user websocket channel is served on the same port at `/ws/user` (`user_channel`: auth
+  with the API key, `order` and `trade` events as the ledger changes, PING/PONG), not on a
+  separate `ws-subscriptions-clob` host.
 
 Faults (never on /_sim admin paths): fixed latency, a rate of 500 and of 429 answers drawn from a
 seeded generator (three draws per request, so a seed and a request sequence fix the outcome),
