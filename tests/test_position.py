@@ -677,3 +677,33 @@ def test_the_confirmed_prefix_folds_and_its_re_reports_change_nothing() -> None:
     late = EMPTY.apply_fills([_settling("c", 5), _settling("d", 3)])
     assert len(late.apply_fills([_settling("c", 5, "CONFIRMED")]).events) == 2
     assert PositionTracker.model_validate_json(folded.model_dump_json()) == folded
+
+
+def test_recorded_fills_follow_the_trade_status_until_it_settles() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from dualmm.domain.position import record_fills, unsettled
+    from dualmm.domain.types import Fill, Side, Token
+
+    def report(status: str) -> Fill:
+        return Fill(
+            trade_id="t1",
+            condition_id="c",
+            token=Token.YES,
+            side=Side.SELL,
+            price=Decimal("0.5"),
+            size=Decimal(20),
+            at=datetime(2026, 12, 1, tzinfo=UTC),
+            order_id="o1",
+            status=status,
+        )
+
+    matched = record_fills((), [report("MATCHED")])
+    assert unsettled(matched) == 1
+    mined = record_fills(matched, [report("MINED")])
+    assert [f.status for f in mined] == ["MINED"] and unsettled(mined) == 1
+    confirmed = record_fills(mined, [report("CONFIRMED")])
+    assert unsettled(confirmed) == 0
+    assert [f.status for f in record_fills(confirmed, [report("MATCHED")])] == ["CONFIRMED"]
+    assert record_fills(mined, [report("FAILED")]) == ()

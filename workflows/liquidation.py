@@ -38,7 +38,12 @@ with workflow.unsafe.imports_passed_through():
         elapsed_seconds,
         step,
     )
-    from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker, absorb_fills
+    from dualmm.domain.position import (
+        RECENT_FILLS_KEPT,
+        PositionTracker,
+        absorb_fills,
+        unsettled,
+    )
     from dualmm.domain.prices import round_size
     from dualmm.domain.types import (
         Fill,
@@ -60,6 +65,8 @@ STAGE_SIGNAL = "liquidation_stage"
 _STAGE_SIGNAL_PATCH = "signal-parent-stage"
 # Liquidations recorded before merges existed never merged their pairs.
 _MERGE_PATCH = "merge-pairs"
+# Histories recorded before this patch finished flat with trades still unsettled.
+_SETTLED_PATCH = "finish-when-settled"
 _MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
 
 # A timer that fires within this of its time is the check scheduled for that time (dev-server
@@ -225,7 +232,15 @@ class LiquidationWorkflow:
                     return await self._finish("open", "replay horizon reached", now)
                 snapshot = await self._sync(now)
                 await self._merge_pairs()
-                plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
+                plan = step(
+                    self._state,
+                    self._position,
+                    self._resting,
+                    snapshot,
+                    now,
+                    self._config,
+                    unsettled(self._fills) if workflow.patched(_SETTLED_PATCH) else 0,
+                )
                 escalated = plan.state.stage is not self._state.stage
                 if escalated:
                     workflow.metric_meter().create_counter(

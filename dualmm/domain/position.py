@@ -545,8 +545,21 @@ def record_fills(
             failed.add(report.trade_id)
             by_id.pop(report.trade_id, None)
         elif report.trade_id not in failed:
-            by_id.setdefault(report.trade_id, report)
+            known = by_id.get(report.trade_id)
+            # The latest status stands (MATCHED -> MINED -> CONFIRMED), never back from settled.
+            if known is None or not is_settled(known):
+                by_id[report.trade_id] = report
     return tuple(by_id.values())
+
+
+def is_settled(fill: Fill) -> bool:
+    """CONFIRMED or FAILED: the venue will not change this trade any more."""
+    return fill.status.upper() in (CONFIRMED, FAILED)
+
+
+def unsettled(fills: Iterable[Fill]) -> int:
+    """How many of these trades may still change (FAIL) at the venue."""
+    return sum(1 for fill in fills if not is_settled(fill))
 
 
 # The latest fills an owner keeps for reports (its tracker has the totals).
