@@ -317,10 +317,10 @@ class _Round:
                 if failures >= _TRANSIENT_FAILURES_IN_A_ROW:
                     raise
                 activity.logger.warning(
-                    "market making on %s: %s (%d in a row, retrying)",
-                    self._market.condition_id,
+                    "market making: %s (%d in a row, retrying)",
                     exc,
                     failures,
+                    extra={"market": self._market.condition_id},
                 )
                 self._heartbeat()
                 pause = min(interval * failures, _TRANSIENT_PAUSE_MAX_SECONDS)
@@ -328,7 +328,9 @@ class _Round:
                 continue
             failures = 0
             if leaving is not None:
-                activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
+                activity.logger.info(
+                    "leaving: %s", leaving, extra={"market": self._market.condition_id}
+                )
                 return await self._hand_over()
             self._heartbeat()
             await self._read_venue_rewards()
@@ -350,6 +352,12 @@ class _Round:
         """The market goes to liquidation (the position limit, or a market left)."""
         await self._withdraw()
         if not self._checkpoint.position.is_flat:
+            activity.logger.info(
+                "handing over to liquidation: %s %s",
+                self._checkpoint.position.held_token,
+                self._checkpoint.position.held_qty,
+                extra={"market": self._market.condition_id},
+            )
             limit = PositionLimit(
                 market=self._market,
                 position=self._checkpoint.position,
@@ -395,6 +403,15 @@ class _Round:
     async def _sync_fills(self) -> None:
         """Fold new fills into the position; refresh the quotes' remaining sizes."""
         page = await self._exchange.fills(self._market, self._checkpoint.cursor or None)
+        for fill in self._checkpoint.position.new_fills(page.fills):
+            activity.logger.info(
+                "fill: %s %s %s @ %s",
+                fill.side,
+                fill.size,
+                fill.token,
+                fill.price,
+                extra={"market": fill.condition_id, "order_id": fill.order_id},
+            )
         position = self._checkpoint.position.apply_fills(page.fills)
         self._checkpoint = self._checkpoint.model_copy(
             update={"position": position, "cursor": page.cursor}

@@ -256,6 +256,12 @@ class ActiveMarketWorkflow:
             liquidations_realized_pnl=self._state.liquidations_realized_pnl + result.realized_pnl,
         )
         self._liquidation_finished = True
+        workflow.logger.info(
+            "liquidation finished: %s, realized %s USDC",
+            result.status,
+            result.realized_pnl,
+            extra={"market": result.condition_id},
+        )
         cooldown = self._config.loss_cooldown_minutes
         if cools_down(result.realized_pnl, cooldown) and workflow.patched(_LOSS_COOLDOWN_PATCH):
             cid = result.condition_id
@@ -472,6 +478,11 @@ class ActiveMarketWorkflow:
         self._start_round(market)
 
     def _start_round(self, market: MarketInfo) -> None:
+        workflow.logger.info(
+            "quoting: %s",
+            market.question or market.condition_id,
+            extra={"market": market.condition_id},
+        )
         self._set_active(
             ActiveRound(
                 market=market,
@@ -522,7 +533,9 @@ class ActiveMarketWorkflow:
             and may_leave(active.checkpoint.position, active.market.min_order_size)
         ):
             workflow.logger.info(
-                "leaving %s for %s", active.market.condition_id, self._switch_to.condition_id
+                "leaving for %s",
+                self._switch_to.condition_id,
+                extra={"market": active.market.condition_id},
             )
             self._close_round(active)  # a position below the minimum order exits as dust
             self._start_round(self._switch_to)
@@ -620,7 +633,7 @@ class ActiveMarketWorkflow:
             self._last_error = f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
         if isinstance(error.cause, CancelledError):
             return
-        workflow.logger.warning("market making on %s failed: %s", cid, error.cause)
+        workflow.logger.warning("market making failed: %s", error.cause, extra={"market": cid})
         self._last_error = f"market making on {cid}: {error.cause or error}"
         cause = error.cause
         if (
@@ -707,7 +720,19 @@ class ActiveMarketWorkflow:
                     )[:200],
                 )
             except WorkflowAlreadyStartedError:
-                workflow.logger.info("liquidation %s already running: adopted", entry.workflow_id)
+                workflow.logger.info(
+                    "liquidation %s already running: adopted",
+                    entry.workflow_id,
+                    extra={"market": entry.condition_id},
+                )
+            else:
+                workflow.logger.info(
+                    "position limit: liquidation %s started for %s %s",
+                    entry.workflow_id,
+                    entry.held,
+                    entry.qty,
+                    extra={"market": entry.condition_id},
+                )
 
     def _child_search_attributes(self, condition_id: str) -> TypedSearchAttributes | None:
         """The bot's attributes plus the child's market and first stage; none if the bot has

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextvars
 import hashlib
 import logging
 import threading
@@ -79,6 +80,7 @@ from dualmm.exchange.base import (
     VenueUnavailable,
 )
 from dualmm.exchange.errors import classify, from_sdk, is_duplicate, is_tick_error, venue_message
+from dualmm.logs import redact
 
 POLYMARKET_HOST = "https://clob.polymarket.com"
 META_TTL_SECONDS = 30.0
@@ -459,6 +461,7 @@ class ClobExchange:
             creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
         else:
             creds = await cls._api_creds(client)
+            redact(creds.api_key, creds.api_secret, creds.api_passphrase)  # never in a log line
         client.set_api_creds(creds)
         return cls(client)
 
@@ -750,7 +753,11 @@ class ClobExchange:
         dead worker leaves nothing resting, while a live one between rounds keeps its orders."""
         await self._sdk(self._client.post_heartbeat)
         if self._keep_alive is None or self._keep_alive.done():
-            self._keep_alive = asyncio.create_task(self._beat_forever())
+            # In a context of its own: it outlives the activity that started it, whose ids
+            # its log lines must not carry.
+            self._keep_alive = asyncio.create_task(
+                self._beat_forever(), context=contextvars.Context()
+            )
 
     async def _beat_forever(self) -> None:
         while True:
