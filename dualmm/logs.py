@@ -135,6 +135,21 @@ class EventFormatter(logging.Formatter):
         return scrub(line)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (a test's capture, then the real one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
 class _SdkRequestErrors(logging.Filter):
     """py-clob-client-v2 logs every non-200 answer at ERROR before raising; the adapter maps
     the answer to a typed error (an unknown order is a routine answer): keep it at DEBUG."""
@@ -170,7 +185,7 @@ def configure(
     (text). A bad setting is a UsageError naming its variable."""
     level = level or _setting("DUALMM_LOG_LEVEL", default_level, LEVELS)
     fmt = fmt or _setting("DUALMM_LOG_FORMAT", "text", FORMATS)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(EventFormatter(fmt))
     handler.set_name(f"dualmm-{process}")
     root = logging.getLogger()
