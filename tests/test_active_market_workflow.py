@@ -889,14 +889,13 @@ async def test_two_workers_share_a_queue_and_the_survivor_finishes_a_liquidation
     client = dev_env.client
     child_id = liquidation_workflow_id(a.condition_id)
     with SimServer(venue.venue) as server:
-        # The second starts once the first has its venue credentials (two at once race for
-        # them on the simulator and one exits 2).
-        workers = [_worker_process(dev_env, task_queue, server.url, key)]
+        # Both start at once: they race to create the key's venue credentials, and both
+        # come up (the one whose create is refused derives the other's).
+        workers = [_worker_process(dev_env, task_queue, server.url, key) for _ in range(2)]
         handle, _ = await start_or_attach(client, task_queue, _config())
         try:
-            await _until(handle, _quoting(a))
-            workers.append(_worker_process(dev_env, task_queue, server.url, key))
             await _a_to_liquidation_b_quoted(handle, venue)
+            assert all(worker.poll() is None for worker in workers), "a worker exited"
             assert [(o["condition_id"], o["side"]) for o in venue.open_orders()].count(
                 (a.condition_id, "SELL")
             ) == 1

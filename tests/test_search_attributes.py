@@ -14,10 +14,11 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
+from test_active_market_workflow import Venue, _a_to_liquidation_b_quoted, _bot, _config, _until
 
 from dualmm.runtime import bot_search_attributes
 from workflows import search_attributes as sa
-from workflows.liquidation import LiquidationWorkflow
+from workflows.liquidation import LiquidationWorkflow, liquidation_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 # Visibility is eventually consistent: how long (real time) a query may take to see a change.
@@ -83,3 +84,24 @@ async def test_the_bot_carries_attributes_only_where_they_are_registered(
     assert registered.get(sa.MODE) == "sim"
     # The time-skipping server registers none of them: the bot starts without any.
     assert len(await bot_search_attributes(temporal_env.client, "b1", "sim")) == 0
+
+
+async def test_the_bot_and_its_liquidation_carry_the_market_question_in_their_memo(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The UI's memo: a liquidation's holds its market's question (and the bot id); the bot's
+    holds the question of the market it quotes, updated when it moves on."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    config = _config()
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        await _until(handle, lambda s: s.active_market is not None)
+        quoting_a = await (await handle.describe()).memo()
+        assert quoting_a["question"] == a.question and quoting_a["market"] == a.condition_id
+        assert quoting_a["bot_id"] == config.bot_id
+        await _a_to_liquidation_b_quoted(handle, venue)
+        child = dev_env.client.get_workflow_handle(liquidation_workflow_id(a.condition_id))
+        memo = await (await child.describe()).memo()
+        assert memo == {"question": a.question, "bot_id": config.bot_id}
+        quoting_b = await (await handle.describe()).memo()
+        assert quoting_b["question"] == b.question and quoting_b["market"] == b.condition_id

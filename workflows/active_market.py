@@ -78,6 +78,8 @@ _REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
 # Rounds before this patch ended only at the limit; now they give way to a better market.
 _RERANK_PATCH = "rerank-active-market"
 _LOSS_COOLDOWN_PATCH = "loss-cooldown"
+# Bots before this patch had no memo of the market they quote (the Temporal UI shows it).
+_MEMO_QUESTION_PATCH = "memo-active-question"
 # A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
 _ROUND_TIMEOUT = timedelta(days=365)
 _MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -483,6 +485,8 @@ class ActiveMarketWorkflow:
             market.question or market.condition_id,
             extra={"market": market.condition_id},
         )
+        if workflow.patched(_MEMO_QUESTION_PATCH):
+            workflow.upsert_memo({"question": market.question, "market": market.condition_id})
         self._set_active(
             ActiveRound(
                 market=market,
