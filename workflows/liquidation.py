@@ -96,6 +96,8 @@ class LiquidationInput(Frozen):
     """Everything a liquidation needs; the carried fields also resume it after continue-as-new.
 
     `cursor` is the fill cursor of the handed-over position: only later fills are applied.
+    Without one (a liquidation started on its own), the position is as of the start: the first
+    sync takes every fill the venue reported by then as earlier owners' (a start boundary).
     `stop_at` is for scenario replays: give up then (outcome "open"); production leaves it None.
     """
 
@@ -314,7 +316,10 @@ class LiquidationWorkflow:
         # Only its own orders' fills are listed: the cursor re-reads the round's (already in
         # the position).
         own = {order.order_id for order in self._orders}
-        for fill in self._position.new_fills(result.fills):
+        counted = self._position
+        if result.boundary is not None:
+            counted = counted.starting_after(result.boundary)
+        for fill in counted.new_fills(result.fills):
             workflow.logger.info(
                 "fill: %s %s %s @ %s",
                 fill.side,
@@ -323,7 +328,9 @@ class LiquidationWorkflow:
                 fill.price,
                 extra={"market": fill.condition_id, "order_id": fill.order_id},
             )
-        self._position, self._fills = absorb_fills(self._position, self._fills, result.fills, own)
+        self._position, self._fills = absorb_fills(
+            self._position, self._fills, result.fills, own, result.boundary
+        )
         self._cursor = result.cursor
         self._snapshot = result.snapshot
         self._record_pnl(result.snapshot.midpoint)
