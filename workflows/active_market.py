@@ -164,6 +164,7 @@ class ActiveMarketState(Frozen):
     exit_requested: bool = False  # an `exit_market` not yet acted on (it may cross runs)
     excluded: tuple[ExcludedMarket, ...] = ()
     runs: int = 1
+    last_error: str | None = None  # the latest failure the bot recovered from
 
 
 class ActiveMarketInput(Frozen):
@@ -224,7 +225,6 @@ class ActiveMarketWorkflow:
         self._round_running = False
         self._idle_reason: str | None = None
         self._idle_since: datetime | None = None
-        self._last_error: str | None = None
         # Re-ranking (`dualmm.domain.rotation`): the last ranking, a liquidation finished
         # since, and the market a round was stopped for.
         self._ranked_at = workflow.now()
@@ -335,7 +335,7 @@ class ActiveMarketWorkflow:
             idle_reason=self._idle_reason,
             idle_since=self._idle_since,
             excluded=state.excluded,
-            last_error=self._last_error,
+            last_error=self._state.last_error,
         )
 
     # -- main loop -----------------------------------------------------------------------------
@@ -414,7 +414,7 @@ class ActiveMarketWorkflow:
                 retry_policy=_ACTIVITY_RETRY,
             )
         except ActivityError as err:
-            self._last_error = f"running_liquidations: {err.cause or err}"
+            self._update(last_error=f"running_liquidations: {err.cause or err}")
             running = []
         finally:
             self._idle_reason = self._idle_since = None
@@ -468,7 +468,7 @@ class ActiveMarketWorkflow:
             )
         except ActivityError as err:
             # Discovery failed for good (e.g. a refused key): wait, say why, try again.
-            self._last_error = f"pick_market: {err.cause or err}"
+            self._update(last_error=f"pick_market: {err.cause or err}")
             await self._idle(f"market discovery failed: {err.cause or err}", self._interrupted)
             return
         if market is None:
@@ -602,7 +602,7 @@ class ActiveMarketWorkflow:
                     retry_policy=_ACTIVITY_RETRY,
                 )
             except ActivityError as err:  # keep quoting; the next ranking may do better
-                self._last_error = f"pick_market: {err.cause or err}"
+                self._update(last_error=f"pick_market: {err.cause or err}")
                 continue
             if best is not None and best.condition_id != cid and self._rerank_ready(cid):
                 self._switch_to = best
@@ -634,11 +634,13 @@ class ActiveMarketWorkflow:
             )
         except ActivityError as withdraw_error:
             # The next round on this market (or its liquidation) cancels them again.
-            self._last_error = f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
+            self._update(
+                last_error=f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
+            )
         if isinstance(error.cause, CancelledError):
             return
         workflow.logger.warning("market making failed: %s", error.cause, extra={"market": cid})
-        self._last_error = f"market making on {cid}: {error.cause or error}"
+        self._update(last_error=f"market making on {cid}: {error.cause or error}")
         cause = error.cause
         if (
             isinstance(cause, ApplicationError)
@@ -776,11 +778,15 @@ class ActiveMarketWorkflow:
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # The next run starts with the memo as upserted (the server would copy the memo the
+        # run started with, naming a market it no longer quotes).
+        memo = dict(workflow.memo()) if workflow.patched(_MEMO_QUESTION_PATCH) else None
         workflow.continue_as_new(
             ActiveMarketInput(
                 config=self._config,
                 state=self._state.model_copy(update={"runs": self._state.runs + 1}),
-            )
+            ),
+            memo=memo,
         )
 
     # -- state ---------------------------------------------------------------------------------
