@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
@@ -222,3 +223,26 @@ async def test_a_workers_log_of_a_liquidation_has_its_events_and_no_secret(
     bought = find("fill: BUY", bot_id)
     assert bought["market"] == a.condition_id and bought["activity"] == "make_market"
     assert len([e for e in events if e["msg"].startswith("fill:")]) == 2  # each fill once
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+def test_the_simulators_request_lines_only_with_access_log(access_log: bool) -> None:
+    command = [sys.executable, "-m", "dualmm", "sim-server", "--port", "0", "--markets", "1"]
+    process = subprocess.Popen(
+        [*command, *(["--access-log"] if access_log else [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DUALMM_LOG_FORMAT": "json"},
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[2]
+        for _ in range(3):
+            assert httpx.get(f"{url}/time", timeout=10).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    requests = [json.loads(line) for line in err.splitlines() if "GET /time" in line]
+    assert len(requests) == (3 if access_log else 0), err
+    assert all(r["logger"] == "dualmm.sim.http" for r in requests)
