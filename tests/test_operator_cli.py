@@ -269,9 +269,13 @@ async def test_liquidate_all_now_shows_progress_until_everything_is_sold(
         assert (finished.condition_id, finished.exit_stage.value) == (a.condition_id, "MARKET")
         # The Temporal UI reads like the bot: the child's and its activities' summaries.
         child = dev_env.client.get_workflow_handle(liquidation_workflow_id(a.condition_id))
-        assert (await (await child.describe()).static_summary() or "").startswith(
-            "liquidate YES 10.00 shares: market A-"
+        described = await child.describe()
+        assert (await described.static_summary() or "").startswith(
+            "liquidate YES 10 shares: market A-"
         )
+        details = await described.static_details() or ""
+        assert details.startswith(f"**Selling 10 YES shares** for bot `{config.bot_id}`")
+        assert f"Condition id: `{a.condition_id}`" in details
         converter = dev_env.client.data_converter.payload_converter
         summaries = [
             converter.from_payload(event.user_metadata.summary, str)
@@ -279,7 +283,8 @@ async def test_liquidate_all_now_shows_progress_until_everything_is_sold(
             if event.HasField("activity_task_scheduled_event_attributes")
             and event.user_metadata.HasField("summary")
         ]
-        assert "place SELL 10.00 YES @ 0.49" in summaries, summaries
+        assert "place SELL 10 YES @ 0.49" in summaries, summaries
+        assert "check PASSIVE: 10 YES left" in summaries, summaries
         assert [o for o in venue.open_orders() if o["side"] == "SELL"] == []
 
 

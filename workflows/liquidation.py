@@ -19,7 +19,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
-from workflows import search_attributes
+from workflows import search_attributes, ui_text
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -288,6 +288,16 @@ class LiquidationWorkflow:
 
     async def _sleep_until(self, wake_at: datetime) -> datetime:
         """Sleep on a durable timer until `wake_at` or a signal; returns the next check time."""
+        workflow.set_current_details(
+            ui_text.liquidation_current(
+                self._state.stage,
+                self._position,
+                self._snapshot.midpoint if self._snapshot else None,
+                self._resting,
+                self._state.paused,
+                self._last_error,
+            )
+        )
         timeout = wake_at - workflow.now()
         if timeout > timedelta(0):
             with contextlib.suppress(TimeoutError):
@@ -312,6 +322,7 @@ class LiquidationWorkflow:
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
+            summary=ui_text.check_summary(self._state.stage, self._position),
         )
         # Only its own orders' fills are listed: the cursor re-reads the round's (already in
         # the position).
@@ -359,6 +370,7 @@ class LiquidationWorkflow:
                 MergeRequest(market=self._market, qty=pairs, key=key),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
+                summary=ui_text.merge_summary(pairs),
             )
         except ActivityError as exc:
             if is_cancelled_exception(exc):
@@ -388,7 +400,7 @@ class LiquidationWorkflow:
             request,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
-            summary=f"place {intent.side} {intent.size} {intent.token} @ {intent.price}",
+            summary=ui_text.place_summary(intent),
         )
         try:
             placed = await asyncio.shield(self._placing)
@@ -422,7 +434,7 @@ class LiquidationWorkflow:
             CancelRequest(order_id=order_id),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
-            summary=f"cancel {order_id[:18]}",
+            summary=ui_text.cancel_summary(order_id),
         )
 
     def _record_pnl(self, midpoint: Decimal | None) -> None:
@@ -468,6 +480,9 @@ class LiquidationWorkflow:
         )
         self._record_pnl(None)
         search_attributes.upsert(search_attributes.OUTCOME.value_set(outcome))
+        workflow.set_current_details(
+            ui_text.liquidation_finished(result, self._state.orders_placed)
+        )
         workflow.logger.info(
             "liquidation %s in %s after %ss: %s, realized %s",
             outcome,
