@@ -47,6 +47,7 @@ from dualmm.exchange.base import (
     WouldCross,
 )
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
+from dualmm.logs import log_fill
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
 POSITION_LIMIT_SIGNAL = "position_limit"
@@ -404,14 +405,7 @@ class _Round:
         """Fold new fills into the position; refresh the quotes' remaining sizes."""
         page = await self._exchange.fills(self._market, self._checkpoint.cursor or None)
         for fill in self._checkpoint.position.new_fills(page.fills):
-            activity.logger.info(
-                "fill: %s %s %s @ %s",
-                fill.side,
-                fill.size,
-                fill.token,
-                fill.price,
-                extra={"market": fill.condition_id, "order_id": fill.order_id},
-            )
+            log_fill(activity.logger, fill)
         position = self._checkpoint.position.apply_fills(page.fills)
         self._checkpoint = self._checkpoint.model_copy(
             update={"position": position, "cursor": page.cursor}

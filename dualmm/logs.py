@@ -79,6 +79,19 @@ def short_market(condition_id: object) -> str:
     return text[:10] if text.startswith("0x") and len(text) > 14 else text
 
 
+def log_fill(logger: logging.Logger | logging.LoggerAdapter[Any], fill: Any) -> None:
+    """The event line of a new fill of ours (on the workflow's or the activity's logger,
+    which adds its ids): side, size, token and price, with its market and order."""
+    logger.info(
+        "fill: %s %s %s @ %s",
+        fill.side,
+        fill.size,
+        fill.token,
+        fill.price,
+        extra={"market": fill.condition_id, "order_id": fill.order_id},
+    )
+
+
 def fields(record: logging.LogRecord) -> dict[str, Any]:
     """The record's event as ordered fields: time, level, logger, message, then its ids."""
     out: dict[str, Any] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import os
 import re
@@ -737,22 +738,31 @@ async def test_pausing_a_round_stuck_in_retries_still_withdraws_its_quotes(
 
 
 def _worker_process(
-    env: WorkflowEnvironment, task_queue: str, clob_url: str, key: str
+    env: WorkflowEnvironment,
+    task_queue: str,
+    clob_url: str,
+    key: str,
+    log: Path | None = None,
+    **settings: str,
 ) -> subprocess.Popen[bytes]:
-    """`dualmm worker` in its own process, trading on the simulator over HTTP."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
-        env={
-            **os.environ,
-            "DUALMM_EXCHANGE": "sim",
-            "DUALMM_CLOB_URL": clob_url,
-            "DUALMM_PRIVATE_KEY": key,
-            "DUALMM_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-            "DUALMM_TASK_QUEUE": task_queue,
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """`dualmm worker` in its own process, trading on the simulator over HTTP; its stderr
+    (the log) to `log`, if given; `settings` add DUALMM_* variables."""
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
+            env={
+                **os.environ,
+                "DUALMM_EXCHANGE": "sim",
+                "DUALMM_CLOB_URL": clob_url,
+                "DUALMM_PRIVATE_KEY": key,
+                "DUALMM_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "DUALMM_TASK_QUEUE": task_queue,
+                **settings,
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
 
 
 async def _answering(handle: WorkflowHandle[Any, Any]) -> None:

@@ -25,6 +25,7 @@ from test_active_market_workflow import (
     _config,
     _terminate,
     _until,
+    _worker_process,
 )
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
@@ -146,24 +147,6 @@ def test_a_bad_log_setting_is_one_line_naming_it() -> None:
 # -- a worker process's log of a round and a liquidation (dev server) ---------------------------
 
 
-def _worker(env: WorkflowEnvironment, task_queue: str, url: str, key: str, log: Path) -> Any:
-    with log.open("wb") as stderr:
-        return subprocess.Popen(
-            [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
-            env={
-                **os.environ,
-                "DUALMM_EXCHANGE": "sim",
-                "DUALMM_CLOB_URL": url,
-                "DUALMM_PRIVATE_KEY": key,
-                "DUALMM_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-                "DUALMM_TASK_QUEUE": task_queue,
-                "DUALMM_LOG_FORMAT": "json",
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-
-
 async def test_a_workers_log_of_a_liquidation_has_its_events_and_no_secret(
     dev_env: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> None:
@@ -173,7 +156,9 @@ async def test_a_workers_log_of_a_liquidation_has_its_events_and_no_secret(
     client = dev_env.client
     log = tmp_path / "worker.log"
     with SimServer(venue.venue) as server:
-        worker = _worker(dev_env, task_queue, server.url, key, log)
+        worker = _worker_process(
+            dev_env, task_queue, server.url, key, log, DUALMM_LOG_FORMAT="json"
+        )
         config = _config()
         handle, _ = await start_or_attach(client, task_queue, config)
         try:

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
     from dualmm.exchange.sync import still_resting
+    from dualmm.logs import log_fill
 
 # The parent's signal handler names (ActiveMarketWorkflow); arguments: a LiquidationResult,
 # and a LiquidationStageChange for each stage the liquidation escalates to.
@@ -331,14 +332,7 @@ class LiquidationWorkflow:
         if result.boundary is not None:
             counted = counted.starting_after(result.boundary)
         for fill in counted.new_fills(result.fills):
-            workflow.logger.info(
-                "fill: %s %s %s @ %s",
-                fill.side,
-                fill.size,
-                fill.token,
-                fill.price,
-                extra={"market": fill.condition_id, "order_id": fill.order_id},
-            )
+            log_fill(workflow.logger, fill)
         self._position, self._fills = absorb_fills(
             self._position, self._fills, result.fills, own, result.boundary
         )
