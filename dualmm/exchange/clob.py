@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from eth_account import Account
@@ -84,6 +85,12 @@ from dualmm.exchange.base import (
 )
 from dualmm.exchange.chain import ChainMerger
 from dualmm.exchange.errors import classify, from_sdk, is_duplicate, is_tick_error, venue_message
+from dualmm.exchange.user_channel import (
+    POLYMARKET_USER_CHANNEL,
+    ChannelCreds,
+    UserChannelListener,
+)
+from dualmm.exchange.wake import FillWaker
 from dualmm.logs import redact
 
 POLYMARKET_HOST = "https://clob.polymarket.com"
@@ -99,6 +106,20 @@ HEARTBEAT_SECONDS = 5.0  # well inside the venue's ~10 s dead-man timeout
 CREDENTIAL_ATTEMPTS = 5
 CREDENTIAL_BACKOFF_SECONDS = 0.5
 logger = logging.getLogger(__name__)
+
+
+def user_channel_url(settings: Settings) -> str | None:
+    """Where the user channel of `settings`' venue is: DUALMM_USER_CHANNEL_URL, Polymarket's,
+    or `/ws/user` on the CLOB URL's host (the simulator's); None when switched off."""
+    if not settings.user_channel:
+        return None
+    if settings.user_channel_url:
+        return settings.user_channel_url
+    if settings.clob_url.rstrip("/") == POLYMARKET_HOST:
+        return POLYMARKET_USER_CHANNEL
+    parts = urlsplit(settings.clob_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/user"
 
 
 def configure_http_timeout(seconds: float) -> None:
@@ -428,6 +449,7 @@ class ClobExchange:
         *,
         meta_ttl_seconds: float = META_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        user_channel_url: str | None = None,
     ) -> None:
         # post_order would poll /data/trades for up to 30 s for the settlement hashes of a
         # matched order: the bot reads its trades later anyway, so a placement never waits.
@@ -442,6 +464,12 @@ class ClobExchange:
         self._keep_alive: asyncio.Task[None] | None = None
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
+        self._waker = FillWaker()
+        self.user_channel = (
+            UserChannelListener(user_channel_url, self._channel_creds, self._waker)
+            if user_channel_url
+            else None
+        )
         self._merger: ChainMerger | None = None
         self._cannot_merge = "merging pairs needs a trading key (this client is read-only)"
 
@@ -476,7 +504,7 @@ class ClobExchange:
             creds = await cls._api_creds(client)
             redact(creds.api_key, creds.api_secret, creds.api_passphrase)  # never in a log line
         client.set_api_creds(creds)
-        exchange = cls(client)
+        exchange = cls(client, user_channel_url=user_channel_url(settings))
         exchange._set_up_merges(settings)
         return exchange
 
@@ -839,6 +867,20 @@ class ClobExchange:
 
     async def cancel_all(self) -> None:
         await self._sdk(self._client.cancel_all)
+
+    def _channel_creds(self) -> ChannelCreds:
+        creds = self._client.creds
+        return ChannelCreds(creds.api_key, creds.api_secret, creds.api_passphrase)
+
+    async def fill_mark(self, condition_id: str) -> int:
+        return self._waker.mark(condition_id)
+
+    async def wait_for_fill(self, condition_id: str, mark: int, timeout: float) -> bool:
+        """Wait for the user channel to report a fill in the market (it connects on the first
+        wait); the caller's poll interval is the fallback while it is down."""
+        if self.user_channel is not None:
+            self.user_channel.watch(condition_id)
+        return await self._waker.wait(condition_id, mark, timeout)
 
     async def open_orders(self, condition_id: str | None = None) -> list[Order]:
         query = {"market": condition_id} if condition_id else {}
