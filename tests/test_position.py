@@ -707,3 +707,15 @@ def test_recorded_fills_follow_the_trade_status_until_it_settles() -> None:
     assert unsettled(confirmed) == 0
     assert [f.status for f in record_fills(confirmed, [report("MATCHED")])] == ["CONFIRMED"]
     assert record_fills(mined, [report("FAILED")]) == ()
+
+
+def test_new_fills_are_the_trades_apply_fills_would_count_once() -> None:
+    """What a log line calls a fill: a trade not counted yet, once, and never its re-report
+    (logged or folded past the boundary) nor a FAILED report."""
+    a, b = _settling("a", 1), _settling("b", 2)
+    assert EMPTY.new_fills([a, a, b]) == [a, b]
+    matched = EMPTY.apply_fills([a, b])
+    assert matched.new_fills([a, b, _settling("b", 2, "CONFIRMED")]) == []
+    folded = matched.apply_fills([_settling("a", 1, "CONFIRMED")])
+    assert folded.new_fills([a, _settling("c", 3)]) == [_settling("c", 3)]
+    assert folded.new_fills([_settling("d", 4, "FAILED")]) == []
