@@ -589,3 +589,28 @@ def test_balances_locks_and_fills_stay_consistent(ops: list[tuple[Any, ...]], ca
         matched = sum((t.size for t in trades if t.order_id == order_id), D(0))
         assert order.size_matched == matched <= order.original_size
         assert (order.status is OrderStatus.MATCHED) == (order.remaining == 0)
+
+
+def test_rebuilt_indexes_keep_fills_expiries_and_cancels() -> None:
+    """A snapshot load rebuilds the venue's indexes (live orders by market and wallet, the
+    heaps of midpoint changes and expiries, trades by wallet): the venue goes on the same."""
+    venue, sc = make_venue()
+    yes = sc.markets[0].info().yes_token_id
+    venue.credit(WALLET, yes, D(20))
+    venue.place(WALLET, "ask", yes, Side.SELL, D("0.55"), D(10))
+    expires = sc.start + timedelta(seconds=90)
+    venue.place(WALLET, "gtd", yes, Side.BUY, D("0.40"), D(10), OrderType.GTD, expiration=expires)
+    venue.place(WALLET, "kept", yes, Side.BUY, D("0.30"), D(10))
+    venue.advance_to(sc.start + timedelta(seconds=30))
+    venue.index()  # as load_venue does
+    venue.advance_to(sc.start + timedelta(seconds=130))
+    assert {o.order_id for o in venue.open_orders(WALLET)} == {"kept"}
+    assert venue.get_order("gtd").status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    (fill,) = venue.trades(WALLET, condition_id=CID)
+    assert (fill.order_id, fill.price, fill.at) == (
+        "ask",
+        D("0.55"),
+        sc.start + timedelta(seconds=120),
+    )
+    assert venue.order_trades("ask") == [fill]
+    assert venue.cancel(WALLET, "kept") and venue.open_orders(WALLET, CID) == []

@@ -14,6 +14,9 @@ from dualmm.domain.prices import ONE, Rounding, clamp_price, round_to_tick
 from dualmm.domain.types import MarketInfo, Token
 
 ZERO = Decimal(0)
+# How far ahead a market looks for its next midpoint change: windows from one minute doubling
+# to about six days.
+_FIRST_WINDOW, _HORIZON = timedelta(minutes=1), timedelta(days=4)
 
 if TYPE_CHECKING:
     from dualmm.scenario import ScenarioMarket
@@ -75,6 +78,17 @@ class SimMarket:
     def change_times(self, after: datetime, until: datetime) -> list[datetime]:
         times = self.process.change_times(self._seconds(after), self._seconds(until))
         return [self.start + timedelta(seconds=seconds) for seconds in times]
+
+    def next_change_after(self, after: datetime) -> datetime:
+        """The first change time after `after`, looking ahead in growing windows; past the
+        horizon with no change, the horizon's end (a time to look again)."""
+        start, window = after, _FIRST_WINDOW
+        while window <= _HORIZON:
+            times = self.change_times(start, start + window)
+            if times:
+                return times[0]
+            start, window = start + window, window * 2
+        return start
 
 
 def token_touch(token: Token, yes_bid: Decimal, yes_ask: Decimal) -> tuple[Decimal, Decimal]:

@@ -21,7 +21,8 @@ _VERSION = 1
 def save_venue(venue: SimVenue, path: Path) -> None:
     """Write the venue atomically (a crash mid-write leaves the previous file)."""
     with venue._lock:
-        state = {k: v for k, v in vars(venue).items() if k not in ("_lock", "_clock")}
+        skip = ("_lock", "_clock", *SimVenue.INDEXES)
+        state = {k: v for k, v in vars(venue).items() if k not in skip}
         blob = pickle.dumps((_VERSION, venue.now(), state))
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -40,4 +41,5 @@ def load_venue(path: Path, speed: float) -> SimVenue:
     venue.__dict__.update(state)
     venue._lock = threading.RLock()
     venue._clock = WallClock(now, speed=speed)
+    venue.index()
     return venue
