@@ -109,6 +109,9 @@ async def run_worker(
     from dualmm.telemetry import setup_tracing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request at INFO: a line per venue call (several per liquidation check)
+    # says nothing an operator needs and costs the worker CPU at scale.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     log = logging.getLogger("dualmm.worker")
     config = settings()
     if live:

@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -34,23 +33,38 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.domain.liquidation import (
         LiquidationState,
         RestingOrder,
-        StageChange,
         elapsed_seconds,
         step,
     )
-    from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker, absorb_fills
+    from dualmm.domain.position import RECENT_FILLS_KEPT, absorb_fills
     from dualmm.domain.prices import round_size
     from dualmm.domain.types import (
-        Fill,
         Frozen,
-        MarketInfo,
         MarketSnapshot,
         OrderIntent,
-        Stage,
-        Token,
     )
     from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
     from dualmm.exchange.sync import still_resting
+
+    # Re-exported: callers import the liquidation's types from here.
+    from workflows.liquidation_types import (
+        LiquidationInput as LiquidationInput,
+    )
+    from workflows.liquidation_types import (
+        LiquidationOutcome,
+    )
+    from workflows.liquidation_types import (
+        LiquidationResult as LiquidationResult,
+    )
+    from workflows.liquidation_types import (
+        LiquidationStageChange as LiquidationStageChange,
+    )
+    from workflows.liquidation_types import (
+        LiquidationStatus as LiquidationStatus,
+    )
+    from workflows.liquidation_types import (
+        PlacedOrder as PlacedOrder,
+    )
 
 # The parent's signal handler names (ActiveMarketWorkflow); arguments: a LiquidationResult,
 # and a LiquidationStageChange for each stage the liquidation escalates to.
@@ -77,86 +91,10 @@ ACTIVITY_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 
-LiquidationOutcome = Literal["closed", "dust", "open"]
-
 
 def liquidation_workflow_id(condition_id: str) -> str:
     """One liquidation per market at a time: the id is the market's."""
     return f"liquidation-{condition_id}"
-
-
-class PlacedOrder(Frozen):
-    at: datetime
-    order_id: str
-    price: Decimal
-    size: Decimal
-
-
-class LiquidationInput(Frozen):
-    """Everything a liquidation needs; the carried fields also resume it after continue-as-new.
-
-    `cursor` is the fill cursor of the handed-over position: only later fills are applied.
-    `stop_at` is for scenario replays: give up then (outcome "open"); production leaves it None.
-    """
-
-    market: MarketInfo
-    position: PositionTracker
-    config: LiquidationConfig = LiquidationConfig()
-    started_at: datetime
-    parent_workflow_id: str | None = None
-    cursor: str | None = None
-    stop_at: datetime | None = None
-    state: LiquidationState | None = None
-    resting: RestingOrder | None = None
-    next_check_at: datetime | None = None
-    merges: int = 0  # merges done: part of the next merge's idempotency key
-    orders: tuple[PlacedOrder, ...] = ()  # the latest RECENT_KEPT
-    fills: tuple[Fill, ...] = ()  # the latest RECENT_KEPT of its own orders' fills
-
-
-class LiquidationStageChange(Frozen):
-    """The parent's view of a child's stage (at most three per liquidation)."""
-
-    condition_id: str
-    stage: Stage
-    at: datetime
-
-
-class LiquidationResult(Frozen):
-    condition_id: str
-    status: LiquidationOutcome
-    exit_stage: Stage
-    reason: str
-    started_at: datetime
-    finished_at: datetime
-    duration_seconds: int
-    realized_pnl: Decimal
-    remaining_qty: Decimal
-    position: PositionTracker
-    stages: tuple[StageChange, ...]
-    orders: tuple[PlacedOrder, ...]
-    fills: tuple[Fill, ...]
-
-
-class LiquidationStatus(Frozen):
-    condition_id: str
-    stage: Stage
-    elapsed_seconds: int
-    paused: bool
-    manual_exit: bool
-    midpoint: Decimal | None
-    order: RestingOrder | None
-    held_token: Token | None
-    held_qty: Decimal
-    position_cost: Decimal = Decimal(0)  # cost basis of what is held: the capital in the exit
-    unrealized_pnl: Decimal | None
-    realized_pnl: Decimal
-    fills: tuple[Fill, ...]
-    # FAILED trades still counted until their dependent trades' reports arrive
-    pending_reversals: tuple[str, ...]
-    orders_placed: int
-    config: LiquidationConfig
-    last_error: str | None
 
 
 def _whole_seconds(at: datetime) -> datetime:
