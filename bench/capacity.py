@@ -10,13 +10,18 @@ resting at 0.91, so nothing fills and every workflow keeps checking. Their first
 spread evenly over one check interval, as liquidations that begin at fill times are: the
 steady load is N/30 checks/s. `--aligned` starts every first check at once instead (all N due
 in the same second every 30 s: the herd after a worker outage, not a steady state). After a
-warm-up of one check interval, the window's checks are measured from the histories:
+warm-up of two check intervals (every workflow has placed its order and checked at least
+once), the window's checks are measured from the histories:
 
-    lag = the check's sync activity started (ActivityTaskStarted) - the timer's due time
-          (TimerStarted + start_to_fire_timeout)
+    lag = the check's sync started - the timer's due time
 
-and reported as checks/s, lag p50/p99/max, worker, dev server and simulator CPU (% of one
-core, averaged over the window) and peak RSS.
+The due time is the workflow's: the start of the workflow task that set the timer plus the
+timer's duration. The sync is a local activity (workflows/liquidation.py): its start is the
+`original_schedule_time` the worker records in the check's `core_local_activity` marker (the
+moment the workflow, woken by the timer, asked for the sync); in a history from before that
+change, the ActivityTaskStarted event. Reported as checks/s, lag p50/p99/max, worker, dev
+server and simulator CPU (% of one core, averaged over the window; and CPU ms per check, which
+the other load on the machine changes less) and peak RSS.
 """
 
 from __future__ import annotations
@@ -136,13 +141,28 @@ async def lags(
             elif kind == "timer_started_event_attributes" and task_started is not None:
                 fire = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
                 due = task_started + fire
-            elif kind == "activity_task_started_event_attributes" and due is not None:
+            elif due is not None and (started := sync_started(event, kind, at)) is not None:
                 if since <= due <= until:
-                    found.append((at - due).total_seconds())
+                    found.append((started - due).total_seconds())
                 due = None
 
     await asyncio.gather(*(one(w) for w in ids))
     return found, events
+
+
+def sync_started(event: Any, kind: str, at: datetime) -> datetime | None:
+    """When a check's sync started, if this event says: an activity's start, or a local
+    activity's marker (the time the workflow scheduled it, as the worker recorded it)."""
+    if kind == "activity_task_started_event_attributes":
+        return at
+    if kind != "marker_recorded_event_attributes":
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != "core_local_activity":
+        return None
+    data = json.loads(marker.details["data"].payloads[0].data)
+    scheduled = data["original_schedule_time"]
+    return datetime.fromtimestamp(scheduled["seconds"] + scheduled["nanos"] / 1e9, UTC)
 
 
 def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str, Any]:
@@ -206,11 +226,12 @@ def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str,
             began = time.monotonic()
             await start_liquidations(client, venue, address, n, queue, aligned)
             started_in = time.monotonic() - began
-            await asyncio.sleep(CHECK_MS / 1000 + 10)  # warm-up: every workflow checked once
+            await asyncio.sleep(2 * CHECK_MS / 1000)  # warm-up: orders placed, checks steady
             pids = {"worker": worker.pid, "dev server": temporal.pid, "simulator": os.getpid()}
             cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
             since = datetime.now(UTC)
             load = [os.getloadavg()[0]]
+            logged = os.fstat(worker_log.fileno()).st_size  # warnings count from here
             t0 = time.monotonic()
             await asyncio.sleep(window)
             elapsed = time.monotonic() - t0
@@ -221,7 +242,7 @@ def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str,
             rss["simulator"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             ids = [f"bench-liquidation-{m.condition_id}" for m in venue.markets()[:n]]
             measured, events = await lags(client, ids, since, until)
-            worker_log.seek(0)
+            worker_log.seek(logged)
             log = worker_log.read().splitlines()
             problems = [line for line in log if " WARNING " in line or " ERROR " in line]
             return {
@@ -235,8 +256,12 @@ def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str,
                 "lag_mean_s": round(statistics.fmean(measured), 2) if measured else None,
                 "events_per_check": round(events / len(measured), 1) if measured else None,
                 "cpu_pct": {k: round(v) for k, v in cpu.items()},
+                # CPU per check: what a check costs each process, whatever else the machine runs
+                "cpu_ms_per_check": {
+                    k: round(10 * v * elapsed / max(len(measured), 1), 1) for k, v in cpu.items()
+                },
                 "load": [round(x, 1) for x in load],
-                "worker_warnings": len(problems),
+                "worker_warnings": len(problems),  # in the window
                 "worker_warning_sample": problems[:3],
                 "rss_mb": {k: round(v) for k, v in rss.items()},
             }
@@ -256,19 +281,21 @@ def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str,
 
 HEADER = (
     "| N | checks/s (due N/30) | lag p50 / p99 / max | worker CPU / RSS | dev server CPU / RSS "
-    "| simulator CPU / RSS | events/check | N starts took | load avg (start → end) |\n"
-    "|---|---|---|---|---|---|---|---|---|"
+    "| simulator CPU / RSS | CPU ms/check w / d / s | events/check | N starts took "
+    "| load avg (start → end) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
 def row_line(row: dict[str, Any]) -> str:
-    cpu, rss, n = row["cpu_pct"], row["rss_mb"], row["n"]
+    cpu, rss, n, per = row["cpu_pct"], row["rss_mb"], row["n"], row["cpu_ms_per_check"]
     warned = f" ({row['worker_warnings']} worker warnings)" if row["worker_warnings"] else ""
     return (
         f"| {n} | {row['checks_per_s']} ({n / (CHECK_MS / 1000):.1f}) | {row['lag_p50_s']} / "
         f"{row['lag_p99_s']} / {row['lag_max_s']} s | {cpu['worker']} % / {rss['worker']} MB | "
         f"{cpu['dev server']} % / {rss['dev server']} MB | "
-        f"{cpu['simulator']} % / {rss['simulator']} MB | {row['events_per_check']} | "
+        f"{cpu['simulator']} % / {rss['simulator']} MB | "
+        f"{per['worker']} / {per['dev server']} / {per['simulator']} | {row['events_per_check']} | "
         f"{row['started_in_s']} s | {row['load'][0]} → {row['load'][1]}{warned} |"
     )
 

@@ -17,10 +17,10 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import binascii
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict, defaultdict
