@@ -20,11 +20,13 @@ from dualmm.domain.types import Frozen, MarketInfo, Side
 from dualmm.exchange.base import (
     Exchange,
     InsufficientBalance,
+    MergeJournal,
     MergeReport,
     NonRetryableError,
     Order,
     PlaceOrder,
     RetryableError,
+    SignedMerge,
 )
 from dualmm.exchange.sync import MarketSync, sync_market
 
@@ -125,6 +127,13 @@ class LiquidationActivities:
 
     @activity.defn(name="liquidation_merge_pairs")
     async def merge_pairs(self, request: MergeRequest) -> MergeReport:
-        """Merge YES+NO pairs into USDC; a retry with the same key merges nothing more."""
+        """Merge YES+NO pairs into USDC; a retry with the same key merges nothing more.
+
+        An on-chain merge's signed transaction is heartbeated before it is broadcast: a retried
+        attempt gets it back in its heartbeat details and sends those same bytes again.
+        """
+        details = activity.info().heartbeat_details
+        signed = SignedMerge.model_validate(details[0]) if details else None
+        journal = MergeJournal(signed, record=activity.heartbeat)
         async with non_retryable_venue_errors():
-            return await self._exchange.merge(request.market, request.qty, request.key)
+            return await self._exchange.merge(request.market, request.qty, request.key, journal)

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     api_passphrase: SecretStr | None = None
     signature_type: int = Field(0, ge=0, le=3)
     funder: str | None = None
+    # A Polygon JSON-RPC endpoint: merges YES+NO pairs on-chain (EOA wallets, signature type 0).
+    # A secret: providers' URLs carry their API key.
+    polygon_rpc_url: SecretStr | None = None
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = Field("default", min_length=1, max_length=255)
@@ -189,6 +192,7 @@ class Settings(BaseSettings):
         "api_key",
         "api_secret",
         "api_passphrase",
+        "polygon_rpc_url",
         "temporal_api_key",
         "codec_key",
         "codec_previous_keys",

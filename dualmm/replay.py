@@ -154,7 +154,7 @@ async def replay_market(
             exchange, market, cursor, resting.order_id if resting else None, now
         )
         cursor = synced.cursor
-        position, fills = absorb_fills(position, fills, synced.fills, placed_ids)
+        position, fills = absorb_fills(position, fills, synced.fills, placed_ids, synced.boundary)
         if resting is not None:
             remaining = synced.resting_remaining
             resting = None if remaining is None else resting.model_copy(update={"size": remaining})

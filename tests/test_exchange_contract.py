@@ -20,7 +20,7 @@ from py_clob_client_v2.http_helpers import helpers as sdk_http
 from pydantic import SecretStr, ValidationError
 
 from dualmm.config import Settings
-from dualmm.domain.position import PositionTracker
+from dualmm.domain.position import PositionTracker, absorb_fills
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
     AuthError,
@@ -40,7 +40,7 @@ from dualmm.exchange.base import (
 )
 from dualmm.exchange.clob import ClobExchange, trade_fills
 from dualmm.exchange.errors import classify
-from dualmm.exchange.sync import fill_start
+from dualmm.exchange.sync import fill_start, sync_market
 from dualmm.scenario import parse_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.rules import VenueRules
@@ -97,6 +97,7 @@ class Case:
     url: str = ""
     key: str = ""
     docs_wire: bool = False
+    wallet: str = ""  # the address the exchange trades as
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +120,22 @@ async def case(request: pytest.FixtureRequest, server: SimServer) -> AsyncIterat
     market = venue.markets()[0]
     key = fresh_key()
     if request.param == "sim-in-process":
-        yield Case(SimExchange(venue, Account.from_key(key).address), venue, market, None)
+        wallet = Account.from_key(key).address
+        yield Case(SimExchange(venue, wallet), venue, market, None, wallet=wallet)
         return
     server.venue = venue
     server.set_faults(Faults())
     exchange = await ClobExchange.connect(sim_settings(server.url, key))
-    yield Case(exchange, venue, market, server, server.url, key, venue.rules == DOCS_WIRE)
+    yield Case(
+        exchange,
+        venue,
+        market,
+        server,
+        server.url,
+        key,
+        venue.rules == DOCS_WIRE,
+        Account.from_key(key).address,
+    )
 
 
 def order(
@@ -375,6 +386,31 @@ async def test_a_new_owner_of_a_market_never_counts_the_earlier_fills(case: Case
     assert later == from_cursor
     held = await ex.balances([market.yes_token_id])
     assert held.tokens[market.yes_token_id] == 20  # the venue: the failed sale's 10 are back
+
+
+async def test_a_liquidation_started_without_a_cursor_counts_only_its_own_fills(
+    case: Case,
+) -> None:
+    """The operator starts a liquidation of 10 YES @ 0.40 (no parent, no cursor) on a market
+    the wallet bought and sold 10 YES on moments ago: its first sync reports the start
+    boundary and none of those fills, and its tracker, fed by the syncs as the workflow does,
+    holds only its own sale, whatever the adapter's cursor re-reads."""
+    ex, market = case.exchange, case.market
+    await ex.place_order(order(case, "round-1", Side.BUY, "0.55"))  # fills at 0.51
+    case.venue.advance(60)  # touch 0.59 / 0.61
+    await ex.place_order(order(case, "liquidation-1", Side.SELL, "0.55"))  # fills at 0.59
+    case.venue.credit(case.wallet, market.yes_token_id, Decimal(10))
+
+    first = await sync_market(ex, market, None, None, case.venue.now())
+    assert first.boundary is not None and first.fills == ()
+    opening = PositionTracker.opening(Token.YES, Decimal(10), Decimal("0.40"))
+    position, own = absorb_fills(opening, (), first.fills, set(), first.boundary)
+    sale = await ex.place_order(order(case, "liquidation-2", Side.SELL, "0.55"))  # at 0.59
+    later = await sync_market(ex, market, first.cursor, None, case.venue.now())
+    position, own = absorb_fills(position, own, later.fills, {sale.order_id})
+    assert (position.yes_qty, position.yes_cost, position.no_qty) == (0, 0, 0)
+    assert position.realized_pnl == Decimal("1.90")  # 10 * (0.59 - 0.40)
+    assert [(f.side, f.price) for f in own] == [(Side.SELL, Decimal("0.59"))]
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -8,12 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from liquidation_harness import (
     WAIT_LIMIT_SECONDS,
     Liquidation,
     one_market,
     running_liquidation,
 )
+from pydantic import SecretStr
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
@@ -25,19 +27,24 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.liquidation import CancelRequest, LiquidationActivities
-from dualmm.config import LiquidationConfig
+from dualmm.config import LiquidationConfig, Settings
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
-from dualmm.replay import REPLAY_WALLET
+from dualmm.exchange.clob import ClobExchange
+from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.scenario import load_scenario
 from dualmm.sim.exchange import SimExchange
+from dualmm.sim.server import SimServer
 from dualmm.sim.venue import SimVenue
+from dualmm.temporal_replay import liquidation_worker
 from workflows.liquidation import (
     FINISHED_SIGNAL,
     STAGE_SIGNAL,
+    LiquidationInput,
     LiquidationResult,
     LiquidationStageChange,
     LiquidationWorkflow,
+    liquidation_workflow_id,
 )
 
 SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.json"))
@@ -530,3 +537,63 @@ async def test_continue_as_new_carries_the_liquidation_on_the_dev_server(
     assert result.realized_pnl == D("0.4000")
     assert [stage for stage, _ in stage_times(run, result)] == [Stage.PASSIVE, Stage.SKEWED]
     assert [order.price for order in result.orders] == [D("0.53"), D("0.52")]
+
+
+# -- exact fill boundaries (issue 9) --------------------------------------------------------------
+
+
+async def test_a_liquidation_without_a_parent_counts_only_its_own_fills(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """On the simulator over HTTP through ClobExchange: the wallet bought 10 YES @ 0.51 and sold
+    them @ 0.49 two minutes ago; then the operator starts a liquidation of 10 YES @ 0.40 with no
+    parent and no cursor. The CLOB cursor re-reads an hour of fills: counted, they made the
+    position 10 YES @ 0.455 with 0.35 realized, and the exit at 0.50 reported 0.80 instead of
+    1.00. Its position, P&L and fill list are its own."""
+    now = (await temporal_env.get_current_time()).replace(microsecond=0)
+    start = now - timedelta(minutes=2)
+    scenario = one_market([(0, "0.50"), (240, "0.52"), (3600, "0.52")], qty="10", avg_cost="0.40")
+    scenario = scenario.model_copy(update={"start": start})
+    market = scenario.markets[0].info()
+    venue = SimVenue.from_scenario(scenario)
+    key = "0x" + bytes(Account.create().key).hex()
+    wallet = Account.from_key(key).address
+    with SimServer(venue) as server:
+        settings = Settings(
+            exchange="sim", clob_url=server.url, private_key=SecretStr(key), clob_timeout_seconds=5
+        )
+        exchange = await ClobExchange.connect(settings)
+
+        def earlier(key: str, side: Side, price: str) -> PlaceOrder:
+            return PlaceOrder(
+                key=key,
+                market=market,
+                token_id=market.yes_token_id,
+                side=side,
+                price=D(price),
+                size=D(10),
+                signed_at=venue.now(),
+            )
+
+        await exchange.place_order(earlier("before-buy", Side.BUY, "0.55"))  # fills at 0.51
+        venue.advance(60)
+        await exchange.place_order(earlier("before-sell", Side.SELL, "0.45"))  # fills at 0.49
+        venue.credit(wallet, market.yes_token_id, D(10))  # the position handed to the operator
+        async with liquidation_worker(temporal_env.client, venue, exchange, task_queue):
+            result = await temporal_env.client.execute_workflow(
+                LiquidationWorkflow.run,
+                LiquidationInput(
+                    market=market,
+                    position=opening_position(scenario.markets[0]),
+                    config=LiquidationConfig(price_check_interval_ms=30_000),
+                    started_at=now,
+                ),
+                id=liquidation_workflow_id(market.condition_id),
+                task_queue=task_queue,
+            )
+    assert result.status == "closed"
+    assert [(f.side, f.price, f.size) for f in result.fills] == [(Side.SELL, D("0.50"), D(10))]
+    assert result.realized_pnl == D("1.00")
+    position = result.position
+    assert (position.yes_qty, position.yes_cost, position.no_qty) == (0, 0, 0)
+    assert venue.balances(wallet).tokens[market.yes_token_id] == 0

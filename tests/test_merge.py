@@ -17,7 +17,7 @@ from activities.liquidation import LiquidationActivities, MergeRequest
 from dualmm.config import LiquidationConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Fill, MarketInfo, Side, Token
-from dualmm.exchange.base import InsufficientBalance, MergeReport, VenueTimeout
+from dualmm.exchange.base import InsufficientBalance, MergeJournal, MergeReport, VenueTimeout
 from dualmm.replay import REPLAY_WALLET
 from dualmm.scenario import parse_scenario
 from dualmm.sim.exchange import SimExchange
@@ -60,8 +60,10 @@ class LostMergeAnswer(SimExchange):
 
     lost = 0
 
-    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
-        report = await super().merge(market, qty, key)
+    async def merge(
+        self, market: MarketInfo, qty: Decimal, key: str, journal: MergeJournal | None = None
+    ) -> MergeReport:
+        report = await super().merge(market, qty, key, journal)
         if not self.lost:
             self.lost += 1
             raise VenueTimeout("merge answer lost")

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
 from dualmm.config import Settings
-from dualmm.domain.position import PositionTracker
+from dualmm.domain.position import PositionTracker, absorb_fills
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
     AuthError,
@@ -29,7 +29,7 @@ from dualmm.exchange.base import (
 from dualmm.exchange.clob import POLYMARKET_HOST, ClobExchange
 from dualmm.exchange.factory import build_exchange, venue_settings
 from dualmm.exchange.paper import PAPER_COLLATERAL, PaperExchange
-from dualmm.exchange.sync import fill_start
+from dualmm.exchange.sync import fill_start, sync_market
 from dualmm.sim.server import SimServer
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -162,6 +162,22 @@ async def test_a_new_owner_counts_only_fills_after_its_start(paper: PaperExchang
             Decimal("5.10"),
             0,
         )
+
+
+async def test_a_liquidation_started_without_a_cursor_counts_only_its_own_fills(
+    paper: PaperExchange,
+) -> None:
+    """The same contract for a liquidation with no parent (see test_exchange_contract)."""
+    await paper.place_order(request("round-1", Side.BUY, "0.55"))
+    await paper.place_order(request("liquidation-1", Side.SELL, "0.45"))
+    first = await sync_market(paper, MARKET, None, None, datetime.now(UTC))
+    assert first.boundary is not None and first.fills == ()
+    position, own = absorb_fills(PositionTracker(), (), first.fills, set(), first.boundary)
+    bought = await paper.place_order(request("liquidation-2", Side.BUY, "0.55"))
+    later = await sync_market(paper, MARKET, first.cursor, None, datetime.now(UTC))
+    position, own = absorb_fills(position, own, later.fills, {bought.order_id})
+    assert (position.yes_qty, position.yes_cost, position.realized_pnl) == (10, Decimal("5.10"), 0)
+    assert [f.order_id for f in own] == [bought.order_id]
 
 
 async def test_a_resting_order_fills_at_its_price_when_the_book_reaches_it(

@@ -253,7 +253,9 @@ class LiquidationWorkflow:
         # Only its own orders' fills are listed: the cursor re-reads the round's (already in
         # the position).
         own = {order.order_id for order in self._orders}
-        self._position, self._fills = absorb_fills(self._position, self._fills, result.fills, own)
+        self._position, self._fills = absorb_fills(
+            self._position, self._fills, result.fills, own, result.boundary
+        )
         self._cursor = result.cursor
         self._snapshot = result.snapshot
         self._record_pnl(result.snapshot.midpoint)

@@ -31,6 +31,8 @@ class LiquidationInput(Frozen):
     """Everything a liquidation needs; the carried fields also resume it after continue-as-new.
 
     `cursor` is the fill cursor of the handed-over position: only later fills are applied.
+    Without one (a liquidation started on its own), the position is as of the start: the first
+    sync takes every fill the venue reported by then as earlier owners' (a start boundary).
     `stop_at` is for scenario replays: give up then (outcome "open"); production leaves it None.
     """
 

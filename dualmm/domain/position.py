@@ -558,8 +558,15 @@ def absorb_fills(
     recorded: Sequence[Fill],
     reports: Sequence[Fill],
     order_ids: Container[str],
+    start: FillBoundary | None = None,
 ) -> tuple[PositionTracker, tuple[Fill, ...]]:
     """One sync's reports into an owner's position and its bounded list of its own fills
-    (the liquidation workflow and the replay do the same through this)."""
+    (the liquidation workflow and the replay do the same through this).
+
+    `start` is the owner's start boundary, given by its first sync when it began without a
+    cursor: its position is as of then, so only later fills count.
+    """
+    if start is not None:
+        position = position.starting_after(start)
     position = position.apply_fills(reports)
     return position, record_fills(recorded, reports, order_ids)[-RECENT_FILLS_KEPT:]

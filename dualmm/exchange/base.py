@@ -6,6 +6,7 @@ after reconciling for placements) and non-retryable (trying again cannot help).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -148,6 +149,42 @@ class MergeReport(Frozen):
     at: datetime
 
 
+class SignedMerge(Frozen):
+    """A merge transaction as signed, kept where a retry finds it (the activity's heartbeat).
+
+    Nothing secret: the raw transaction carries a signature, not the key, and all it can do,
+    broadcast by anyone, is this one merge of our pairs into our wallet, once (its nonce).
+    """
+
+    key: str  # the merge's idempotency key
+    condition_id: str
+    qty: Decimal
+    chain_id: int
+    nonce: int
+    tx_hash: str
+    raw_tx: str  # 0x-hex
+    yes_before: int  # on-chain balances before signing, in token units (6 decimals)
+    no_before: int
+
+
+class MergeJournal:
+    """What an adapter that merges on-chain keeps between attempts: the transaction an earlier
+    attempt signed (None at first), and where to record one before it is broadcast."""
+
+    def __init__(
+        self,
+        signed: SignedMerge | None = None,
+        record: Callable[[SignedMerge], None] | None = None,
+    ) -> None:
+        self.signed = signed
+        self._record = record
+
+    def record(self, signed: SignedMerge) -> None:
+        self.signed = signed
+        if self._record is not None:
+            self._record(signed)
+
+
 class ExchangeError(Exception):
     """Base of every venue error. `retryable` says whether trying again can help."""
 
@@ -264,8 +301,12 @@ class Exchange(MarketData, Protocol):
 
     async def balances(self, token_ids: list[str]) -> Balances: ...
 
-    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+    async def merge(
+        self, market: MarketInfo, qty: Decimal, key: str, journal: MergeJournal | None = None
+    ) -> MergeReport:
         """Merge `qty` YES+NO pairs of `market` into `qty` USDC. Idempotent by `key`: a merge
         asked again with the same key returns the first one's report and merges nothing more.
-        InsufficientBalance when the settled pairs are not there."""
+        InsufficientBalance when the settled pairs are not there. An adapter that merges
+        on-chain keeps the transaction it signed in `journal` (the caller carries it to a
+        retry); the others keep their merges by key themselves and ignore it."""
         ...

@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from eth_account import Account
 from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.clob_types import (
     ApiCreds,
@@ -66,6 +67,7 @@ from dualmm.exchange.base import (
     ExchangeError,
     FillPage,
     InvalidOrder,
+    MergeJournal,
     MergeReport,
     NonRetryableError,
     NotFound,
@@ -79,6 +81,7 @@ from dualmm.exchange.base import (
     RewardMarket,
     VenueUnavailable,
 )
+from dualmm.exchange.chain import ChainMerger
 from dualmm.exchange.errors import classify, from_sdk, is_duplicate, is_tick_error, venue_message
 
 POLYMARKET_HOST = "https://clob.polymarket.com"
@@ -431,6 +434,8 @@ class ClobExchange:
         self._last_beat = -math.inf  # clock seconds of the last beat that got through
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
+        self._merger: ChainMerger | None = None
+        self._cannot_merge = "merging pairs needs a trading key (this client is read-only)"
 
     def __repr__(self) -> str:
         return f"ClobExchange(host={self._client.host!r})"
@@ -462,7 +467,32 @@ class ClobExchange:
         else:
             creds = await cls._api_creds(client)
         client.set_api_creds(creds)
-        return cls(client)
+        exchange = cls(client)
+        exchange._set_up_merges(settings)
+        return exchange
+
+    def _set_up_merges(self, settings: Settings) -> None:
+        """On-chain merges for an EOA wallet with a Polygon RPC endpoint; else why not."""
+        if settings.signature_type != SignatureTypeV2.EOA:
+            self._cannot_merge = (
+                f"merging pairs on-chain needs an EOA wallet (signature type 0), not signature "
+                f"type {settings.signature_type} (a proxy or Safe wallet): use an EOA, or merge "
+                "the pairs on polymarket.com"
+            )
+            return
+        if settings.polygon_rpc_url is None or settings.private_key is None:
+            self._cannot_merge = (
+                "merging pairs on-chain needs a Polygon RPC endpoint: set DUALMM_POLYGON_RPC_URL"
+            )
+            return
+        contracts = get_contract_config(settings.chain_id)
+        self._merger = ChainMerger(
+            Account.from_key(settings.private_key.get_secret_value()),
+            settings.polygon_rpc_url.get_secret_value(),
+            conditional_tokens=contracts.conditional_tokens,
+            neg_risk_adapter=contracts.neg_risk_adapter,
+            chain_id=settings.chain_id,
+        )
 
     @classmethod
     async def _api_creds(cls, client: ClobClient) -> ApiCreds:
@@ -827,11 +857,17 @@ class ClobExchange:
         )
         return trades
 
-    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
-        """Not wired: `mergePositions` is an on-chain call (web3.py for an EOA wallet, the
-        relayer for a proxy wallet), not a CLOB endpoint. Refused, so the liquidation sells
-        the net position and leaves the pairs for a later merge or resolution."""
-        raise NotSupported("merging pairs is not wired for the CLOB adapter yet")
+    async def merge(
+        self, market: MarketInfo, qty: Decimal, key: str, journal: MergeJournal | None = None
+    ) -> MergeReport:
+        """`mergePositions` on Polygon for an EOA wallet (dualmm.exchange.chain), signed once
+        and kept in `journal` for a retry. Without a way to merge (a proxy or Safe wallet, no
+        RPC endpoint) NotSupported: the liquidation sells the net position and leaves the
+        pairs for polymarket.com or resolution."""
+        if self._merger is None:
+            raise NotSupported(self._cannot_merge)
+        neg_risk = await self.neg_risk(market.yes_token_id)
+        return await self._merger.merge(market, qty, key, neg_risk, journal or MergeJournal())
 
     async def balances(self, token_ids: list[str]) -> Balances:
         collateral = await self._balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))

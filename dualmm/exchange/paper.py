@@ -34,6 +34,7 @@ from dualmm.exchange.base import (
     InsufficientBalance,
     InvalidOrder,
     MarketData,
+    MergeJournal,
     MergeReport,
     Order,
     OrderStatus,
@@ -279,7 +280,9 @@ class PaperExchange:
             cursor=str(len(self._fills)),
         )
 
-    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+    async def merge(
+        self, market: MarketInfo, qty: Decimal, key: str, journal: MergeJournal | None = None
+    ) -> MergeReport:
         """A simulated `mergePositions` on the paper wallet (nothing reaches the chain)."""
         done = self._merges.get(key)
         if done is not None:

@@ -73,12 +73,17 @@ def still_resting(order: Order | None) -> bool:
 
 
 class MarketSync(Frozen):
-    """One liquidation check's view of the venue."""
+    """One liquidation check's view of the venue.
+
+    `boundary` is set by the first sync of an owner that started without a cursor: its
+    position is as of its start, so it counts only fills after this (see FillBoundary).
+    """
 
     snapshot: MarketSnapshot
     fills: tuple[Fill, ...]
     cursor: str
     resting_remaining: Decimal | None  # None: the order is gone or fully filled
+    boundary: FillBoundary | None = None
 
 
 async def sync_market(
@@ -94,7 +99,14 @@ async def sync_market(
     both the order's remaining size and our book entries. An order missing from the list is
     looked up before it counts as gone (a list may lag a placement, and a resting order taken
     for gone would be placed twice).
+
+    Without a cursor the owner is new (a liquidation started on its own): every fill the
+    venue reports now belongs to earlier owners, and the result carries that boundary.
     """
+    boundary = None
+    if cursor is None:
+        start = await fill_start(exchange, market)
+        cursor, boundary = start.cursor, start.boundary
     # The order before the fills: a fill landing between the two reads is then in the page
     # too, so the position never lags the order (which would re-place more than is held).
     open_orders = await exchange.open_orders(market.condition_id)
@@ -106,6 +118,13 @@ async def sync_market(
             remaining = order.remaining
     page = await exchange.fills(market, cursor)
     snapshot = await market_snapshot(exchange, market, at, open_orders)
+    fills = page.fills
+    if boundary is not None:  # what a cursor re-reads from before the start is not ours
+        fills = tuple(fill for fill in fills if boundary.owns(fill))
     return MarketSync(
-        snapshot=snapshot, fills=page.fills, cursor=page.cursor, resting_remaining=remaining
+        snapshot=snapshot,
+        fills=fills,
+        cursor=page.cursor,
+        resting_remaining=remaining,
+        boundary=boundary,
     )

@@ -12,6 +12,7 @@ from dualmm.exchange.base import (
     Book,
     FillPage,
     InvalidOrder,
+    MergeJournal,
     MergeReport,
     NonRetryableError,
     Order,
@@ -116,5 +117,7 @@ class SimExchange:
             tokens={token_id: held.tokens.get(token_id, ZERO) for token_id in token_ids},
         )
 
-    async def merge(self, market: MarketInfo, qty: Decimal, key: str) -> MergeReport:
+    async def merge(
+        self, market: MarketInfo, qty: Decimal, key: str, journal: MergeJournal | None = None
+    ) -> MergeReport:
         return self._venue.merge(self._address, market.condition_id, qty, key)
