@@ -23,6 +23,7 @@ from dualmm.exchange.base import (
 )
 from dualmm.scenario import Scenario, parse_scenario
 from dualmm.sim.exchange import SimExchange
+from dualmm.sim.market import SimMarket
 from dualmm.sim.synthetic import RandomWalk
 from dualmm.sim.venue import Liquidity, ManualClock, SimVenue, TradeStatus, WallClock
 
@@ -614,3 +615,30 @@ def test_rebuilt_indexes_keep_fills_expiries_and_cancels() -> None:
     )
     assert venue.order_trades("ask") == [fill]
     assert venue.cancel(WALLET, "kept") and venue.open_orders(WALLET, CID) == []
+
+
+def test_a_process_extended_as_it_goes_still_fills_orders() -> None:
+    """A midpoint process without a fixed future (a test steering it) is asked on every
+    request, so a change added after the venue looked ahead still fills what it reaches."""
+
+    class Steered:
+        def __init__(self) -> None:
+            self.points = [(0.0, D("0.50"))]
+
+        def mid_at(self, seconds: float) -> Decimal:
+            return [mid for at, mid in self.points if at <= seconds][-1]
+
+        def change_times(self, after: float, until: float) -> list[float]:
+            return [at for at, _ in self.points if after < at <= until]
+
+    start = datetime(2026, 1, 21, 12, tzinfo=UTC)
+    info = scenario(RISING).markets[0].info()
+    process = Steered()
+    venue = SimVenue([SimMarket(info, process, start, book_seed="s")], ManualClock(start))
+    venue.ensure_wallet(WALLET)
+    venue.credit(WALLET, info.yes_token_id, D(10))
+    venue.place(WALLET, "ask", info.yes_token_id, Side.SELL, D("0.55"), D(10))
+    venue.advance(10)
+    process.points.append((20.0, D("0.56")))  # steered after the venue has looked
+    venue.advance(20)
+    assert [t.order_id for t in venue.trades(WALLET)] == ["ask"]

@@ -23,7 +23,12 @@ if TYPE_CHECKING:
 
 
 class MidProcess(Protocol):
-    """A YES midpoint over seconds since the market's start (ScenarioMarket, RandomWalk)."""
+    """A YES midpoint over seconds since the market's start (ScenarioMarket, RandomWalk).
+
+    A process whose future is fixed once asked (a `fixed_future = True` class attribute, as
+    ScenarioMarket and RandomWalk have) lets the venue wait for its next change in a heap;
+    any other (a test extending its path as it goes) is asked on every venue request.
+    """
 
     def mid_at(self, seconds: float) -> Decimal: ...
 
@@ -48,6 +53,11 @@ class SimMarket:
 
     def __post_init__(self) -> None:
         self.listed_tick = self.info.tick_size  # the tick it was listed with
+
+    @property
+    def fixed_future(self) -> bool:
+        """Whether the process's changes, once asked for, never change (see MidProcess)."""
+        return bool(getattr(self.process, "fixed_future", False))
 
     @classmethod
     def from_scenario(cls, market: ScenarioMarket, start: datetime) -> SimMarket:

@@ -148,6 +148,7 @@ class SimVenue:
     INDEXES = (
         "_market_number",
         "_changes",
+        "_steered",
         "_expiring",
         "_placed",
         "_live_by_market",
@@ -160,10 +161,13 @@ class SimVenue:
     def index(self) -> None:
         """(Re)build the indexes from the orders, trades and markets (after a snapshot load)."""
         self._market_number = {cid: number for number, cid in enumerate(self._markets)}
-        # Each market's next midpoint change (or a time to look again): (time, number, id).
+        # Each market's next midpoint change (or a time to look again): (time, number, id);
+        # a market whose process may still change its future is asked every time instead.
         self._changes: list[tuple[datetime, int, str]] = []
-        for condition_id in self._markets:
-            self._schedule_change(condition_id, self._processed)
+        self._steered = [cid for cid, m in self._markets.items() if not m.fixed_future]
+        for condition_id, market in self._markets.items():
+            if market.fixed_future:
+                self._schedule_change(condition_id, self._processed)
         self._expiring: list[tuple[datetime, int, str]] = []  # GTD orders: (expiry, n, id)
         self._placed = 0  # placement number: ties at one time go in placement order
         self._live_by_market: dict[str, dict[str, OrderRecord]] = {}
@@ -253,6 +257,10 @@ class SimVenue:
             for at in self._markets[condition_id].change_times(self._processed, until):
                 events.append((at, 1, number, condition_id))
             self._schedule_change(condition_id, until)
+        for condition_id in self._steered:
+            number = self._market_number[condition_id]
+            for at in self._markets[condition_id].change_times(self._processed, until):
+                events.append((at, 1, number, condition_id))
         if self.rules.venue_rewards:
             minute = self._processed.replace(second=0, microsecond=0) + timedelta(minutes=1)
             while minute <= until:
