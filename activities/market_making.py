@@ -1,8 +1,10 @@
 """The active market's activities: pick the best reward market, and make a market in it.
 
-`make_market` is one long-running, heart-beating activity per market round. It quotes with the
-domain quoter, folds our fills into a PositionTracker and heartbeats a checkpoint (position,
-fill cursor, live quotes, placement sequence). A retried attempt resumes from that checkpoint
+`make_market` is one long-running, heart-beating activity per market round. It looks at the
+market every `quote_interval_ms`, or at once when the venue's user channel reports a fill
+(`Exchange.wait_for_fill`; the notice only wakes it). It quotes with the domain quoter, folds
+our fills into a PositionTracker and heartbeats a checkpoint (position, fill cursor, live
+quotes, placement sequence). A retried attempt resumes from that checkpoint
 and reconciles with the venue first: our open BUY orders on the market are adopted (one per
 token) or cancelled, and fills are re-read from the checkpoint's cursor (the tracker counts a
 trade id once), so nothing is lost and no quote is doubled; an open BUY of ours that no quote
@@ -295,8 +297,12 @@ class _Round:
 
     async def run(self) -> MarketMakingResult:
         interval = self._request.config.quote_interval_ms / 1000
+        condition_id = self._market.condition_id
         failures = 0
         while True:
+            # Taken before the fills are read: a notice that comes while we work wakes the
+            # wait below at once instead of being missed.
+            mark = await self._exchange.fill_mark(condition_id)
             try:
                 await self._exchange.heartbeat()  # the venue's dead-man switch: quotes die with us
                 if failures:  # an answer may have been lost: look at the venue again first
@@ -333,7 +339,9 @@ class _Round:
             self._heartbeat()
             await self._read_venue_rewards()
             await self._report_progress()
-            await asyncio.sleep(interval)
+            # The next look: at the poll interval, or as soon as the venue reports a fill
+            # (its user channel); the fills themselves are read above, never from the notice.
+            await self._exchange.wait_for_fill(condition_id, mark, interval)
 
     @property
     def checkpoint(self) -> Checkpoint:

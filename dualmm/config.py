@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     api_passphrase: SecretStr | None = None
     signature_type: int = Field(0, ge=0, le=3)
     funder: str | None = None
+    # Polymarket's user websocket channel: fills wake the quote loop as they happen (the poll
+    # stays the fallback). The URL defaults to Polymarket's, or the simulator's /ws/user.
+    user_channel: bool = True
+    user_channel_url: str | None = None
     # A Polygon JSON-RPC endpoint: merges YES+NO pairs on-chain (EOA wallets, signature type 0).
     # A secret: providers' URLs carry their API key.
     polygon_rpc_url: SecretStr | None = None
@@ -223,6 +227,20 @@ class Settings(BaseSettings):
     @classmethod
     def _url(cls, url: str) -> str:
         return check_http_url(url)
+
+    @field_validator("user_channel_url")
+    @classmethod
+    def _ws_url(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        parts = urlsplit(url.strip())
+        try:
+            parts.port  # noqa: B018 -- raises on a bad port
+        except ValueError:
+            raise ValueError(f"{url!r} has an invalid port") from None
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"{url!r} is not a ws:// or wss:// URL")
+        return url.strip()
 
     @field_validator("funder")
     @classmethod

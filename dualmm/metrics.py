@@ -76,6 +76,10 @@ def _kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# Fill notices (dualmm.exchange.wake): a wait and a counter, not venue calls.
+_NOT_VENUE_CALLS = frozenset({"fill_mark", "wait_for_fill"})
+
+
 class MeteredExchange:
     """An Exchange that counts orders, fills and venue errors, and times every venue call,
     on the calling activity's meter. Everything else passes through."""
@@ -85,7 +89,7 @@ class MeteredExchange:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
-        if not inspect.iscoroutinefunction(attr):
+        if not inspect.iscoroutinefunction(attr) or name in _NOT_VENUE_CALLS:
             return attr
         return self._timed(name, attr)
 

@@ -130,6 +130,7 @@ async def start_or_attach(
     from temporalio.common import WorkflowIDConflictPolicy
     from temporalio.service import RPCError
 
+    from workflows import ui_text
     from workflows.active_market import (
         ActiveMarketInput,
         ActiveMarketWorkflow,
@@ -152,11 +153,8 @@ async def start_or_attach(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         memo={"mode": mode, "bot_id": config.bot_id},
         search_attributes=await bot_search_attributes(client, config.bot_id, mode),
-        static_summary=(
-            f"dualmm bot {config.bot_id}: {mode}, "
-            f"{'dual' if config.dual_market_mode else 'single'}-market, position limit "
-            f"{config.market_maker.position_limit} shares"
-        ),
+        static_summary=ui_text.bot_summary(config, mode),
+        static_details=ui_text.bot_details(config, mode),
     )
     return started, True
 

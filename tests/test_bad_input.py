@@ -158,6 +158,11 @@ def _rows() -> list[Row]:
         rows.append((("markets", "--url", url), {}, "--url"))
     key = {"DUALMM_PRIVATE_KEY": "nothex"}
     rows.append((("worker", "--no-tracing"), key, "DUALMM_PRIVATE_KEY"))
+    for url in ("http://x/ws/user", "not a url", "ws://", "ws://x:99999"):
+        env = {"DUALMM_USER_CHANNEL_URL": url}
+        rows.append((("worker", "--no-tracing"), env, "DUALMM_USER_CHANNEL_URL"))
+    channel = {"DUALMM_USER_CHANNEL": "maybe"}
+    rows.append((("worker", "--no-tracing"), channel, "DUALMM_USER_CHANNEL"))
 
     # Numbers: NaN, inf, negative, zero, huge, non-numeric.
     bad_numbers = ("nan", "inf", "-inf", "-1", "1e30", "abc", "")

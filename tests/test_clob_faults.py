@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
 from dualmm.config import Settings
 from dualmm.domain.types import MarketInfo, Side
+from dualmm.exchange import clob
 from dualmm.exchange.base import (
     Exchange,
     Order,
@@ -122,3 +124,31 @@ async def connect_through_faults(settings: Settings) -> ClobExchange:
         except RetryableError:
             continue
     raise AssertionError("could not connect")
+
+
+async def _read_everything(exchange: ClobExchange, market: MarketInfo) -> None:
+    for _ in range(10):
+        await exchange.book(market.yes_token_id)
+        await exchange.market(market.condition_id)
+    await exchange.reward_markets()
+
+
+async def test_reads_ride_out_5xx_and_429_instead_of_failing_the_activity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One bad answer in five failed every read at once: a market pick (~15 reads) then
+    failed most attempts and the bot sat idle on Temporal's backoff (the chaos run: 23
+    orders in 15 minutes). Reads are asked again; the same faults without that fail."""
+    venue = contract_venue()
+    market = venue.markets()[0]
+    with SimServer(venue, admin=True) as server:
+        exchange = await connect_through_faults(sim_settings(server.url, fresh_key()))
+        faults = Faults(error_rate=0.15, rate_limit_rate=0.05, retry_after_s=0, seed=21)
+        server.set_faults(faults)
+        await _read_everything(exchange, market)
+
+        monkeypatch.setattr(clob, "_READ_RETRY_PAUSES", ())
+        server.set_faults(Faults(seed=0))
+        server.set_faults(faults)  # the same faults from the start
+        with pytest.raises(RetryableError):
+            await _read_everything(exchange, market)

@@ -267,19 +267,34 @@ async def test_liquidate_all_now_shows_progress_until_everything_is_sold(
         assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
         (finished,) = (await handle.result()).finished
         assert (finished.condition_id, finished.exit_stage.value) == (a.condition_id, "MARKET")
-        # The Temporal UI reads like the bot: the child's and its activities' summaries.
-        child = dev_env.client.get_workflow_handle(liquidation_workflow_id(a.condition_id))
-        assert (await (await child.describe()).static_summary() or "").startswith(
-            "liquidate YES 10.00 shares: market A-"
+        # The Temporal UI reads like the bot: the child's and its activities' summaries. The
+        # static summary belongs to the first run (continue-as-new, suggested here after 40
+        # events, starts a run without one), so read every run of the child.
+        child_id = liquidation_workflow_id(a.condition_id)
+        runs = [r async for r in dev_env.client.list_workflows(f"WorkflowId = '{child_id}'")]
+        first = min(runs, key=lambda run: run.start_time)
+        child = dev_env.client.get_workflow_handle(child_id, run_id=first.run_id)
+        described = await child.describe()
+        assert (await described.static_summary() or "").startswith(
+            "liquidate YES 10 shares: market A-"
         )
+        details = await described.static_details() or ""
+        assert details.startswith(f"**Selling 10 YES shares** for bot `{config.bot_id}`")
+        assert f"Condition id: `{a.condition_id}`" in details
         converter = dev_env.client.data_converter.payload_converter
         summaries = [
             converter.from_payload(event.user_metadata.summary, str)
-            for event in (await child.fetch_history()).events
+            for run in runs
+            for event in (
+                await dev_env.client.get_workflow_handle(
+                    child_id, run_id=run.run_id
+                ).fetch_history()
+            ).events
             if event.HasField("activity_task_scheduled_event_attributes")
             and event.user_metadata.HasField("summary")
         ]
-        assert "place SELL 10.00 YES @ 0.49" in summaries, summaries
+        assert "place SELL 10 YES @ 0.49" in summaries, summaries
+        assert "check PASSIVE: 10 YES left" in summaries, summaries
         assert [o for o in venue.open_orders() if o["side"] == "SELL"] == []
 
 

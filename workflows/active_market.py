@@ -27,7 +27,7 @@ from temporalio.exceptions import (
     WorkflowAlreadyStartedError,
 )
 
-from workflows import search_attributes
+from workflows import search_attributes, ui_text
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -377,6 +377,7 @@ class ActiveMarketWorkflow:
         timeout is the normal way out: the loop then simply looks again."""
         workflow.logger.info("idle: %s", reason)
         self._idle_reason, self._idle_since = reason, workflow.now()
+        self._show()
         try:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
@@ -404,6 +405,7 @@ class ActiveMarketWorkflow:
                 MarketMakingActivities.running_liquidations,
                 start_to_close_timeout=_PICK_TIMEOUT,
                 retry_policy=_ACTIVITY_RETRY,
+                summary="list running liquidations",
             )
         except ActivityError as err:
             self._last_error = f"running_liquidations: {err.cause or err}"
@@ -457,6 +459,7 @@ class ActiveMarketWorkflow:
                 request,
                 start_to_close_timeout=_PICK_TIMEOUT,
                 retry_policy=_ACTIVITY_RETRY,
+                summary="pick a reward market",
             )
         except ActivityError as err:
             # Discovery failed for good (e.g. a refused key): wait, say why, try again.
@@ -503,6 +506,7 @@ class ActiveMarketWorkflow:
             heartbeat_timeout=max(_MIN_HEARTBEAT_TIMEOUT, interval * 3),
             retry_policy=_ACTIVITY_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=ui_text.quote_summary(active.market),
         )
         self._switch_to = None
         try:
@@ -583,6 +587,7 @@ class ActiveMarketWorkflow:
                     self._pick_input(active=cid),
                     start_to_close_timeout=_PICK_TIMEOUT,
                     retry_policy=_ACTIVITY_RETRY,
+                    summary="re-rank the reward markets",
                 )
             except ActivityError as err:  # keep quoting; the next ranking may do better
                 self._last_error = f"pick_market: {err.cause or err}"
@@ -614,6 +619,7 @@ class ActiveMarketWorkflow:
                 WithdrawRequest(condition_id=cid),
                 start_to_close_timeout=_PICK_TIMEOUT,
                 retry_policy=_ACTIVITY_RETRY,
+                summary=ui_text.withdraw_summary(active.market),
             )
         except ActivityError as withdraw_error:
             # The next round on this market (or its liquidation) cancels them again.
@@ -701,10 +707,14 @@ class ActiveMarketWorkflow:
                     search_attributes=self._child_search_attributes(limit.market.condition_id),
                     memo={"question": limit.market.question, "bot_id": self._config.bot_id},
                     # What the Temporal UI shows for this run (user metadata, not replayed).
-                    static_summary=(
-                        f"liquidate {entry.held or '?'} {entry.qty} shares: "
-                        f"{limit.market.question or limit.market.condition_id}"
-                    )[:200],
+                    static_summary=ui_text.liquidation_summary(entry.held, entry.qty, limit.market),
+                    static_details=ui_text.liquidation_details(
+                        limit.market,
+                        entry.held,
+                        entry.qty,
+                        self._config.liquidation,
+                        self._config.bot_id,
+                    ),
                 )
             except WorkflowAlreadyStartedError:
                 workflow.logger.info("liquidation %s already running: adopted", entry.workflow_id)
@@ -761,6 +771,11 @@ class ActiveMarketWorkflow:
 
     def _update(self, **changes: object) -> None:
         self._state = self._state.model_copy(update=changes)
+        self._show()
+
+    def _show(self) -> None:
+        """The Temporal UI's "Current Details" of the bot (not replayed: no history change)."""
+        workflow.set_current_details(ui_text.bot_current(self._state, self._idle_reason))
 
 
 def _seconds(delta: timedelta) -> Decimal:

@@ -25,7 +25,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
-from workflows import search_attributes
+from workflows import search_attributes, ui_text
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -216,6 +216,16 @@ class LiquidationWorkflow:
 
     async def _sleep_until(self, wake_at: datetime) -> datetime:
         """Sleep on a durable timer until `wake_at` or a signal; returns the next check time."""
+        workflow.set_current_details(
+            ui_text.liquidation_current(
+                self._state.stage,
+                self._position,
+                self._snapshot.midpoint if self._snapshot else None,
+                self._resting,
+                self._state.paused,
+                self._last_error,
+            )
+        )
         timeout = wake_at - workflow.now()
         if timeout > timedelta(0):
             with contextlib.suppress(TimeoutError):
@@ -236,12 +246,14 @@ class LiquidationWorkflow:
             resting_order_id=self._resting.order_id if self._resting else None,
             as_of=now,
         )
+        summary = ui_text.check_summary(self._state.stage, self._position)
         if workflow.patched(_LOCAL_SYNC_PATCH):
             result = await workflow.execute_local_activity_method(
                 LiquidationActivities.sync_market,
                 request,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
+                summary=summary,
             )
         else:
             result = await workflow.execute_activity_method(
@@ -249,6 +261,7 @@ class LiquidationWorkflow:
                 request,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
+                summary=summary,
             )
         # Only its own orders' fills are listed: the cursor re-reads the round's (already in
         # the position).
@@ -284,6 +297,7 @@ class LiquidationWorkflow:
                 MergeRequest(market=self._market, qty=pairs, key=key),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
+                summary=ui_text.merge_summary(pairs),
             )
         except ActivityError as exc:
             if is_cancelled_exception(exc):
@@ -311,7 +325,7 @@ class LiquidationWorkflow:
             request,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
-            summary=f"place {intent.side} {intent.size} {intent.token} @ {intent.price}",
+            summary=ui_text.place_summary(intent),
         )
         try:
             placed = await asyncio.shield(self._placing)
@@ -345,7 +359,7 @@ class LiquidationWorkflow:
             CancelRequest(order_id=order_id),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
-            summary=f"cancel {order_id[:18]}",
+            summary=ui_text.cancel_summary(order_id),
         )
 
     def _record_pnl(self, midpoint: Decimal | None) -> None:
@@ -391,6 +405,9 @@ class LiquidationWorkflow:
         )
         self._record_pnl(None)
         search_attributes.upsert(search_attributes.OUTCOME.value_set(outcome))
+        workflow.set_current_details(
+            ui_text.liquidation_finished(result, self._state.orders_placed)
+        )
         workflow.logger.info(
             "liquidation %s in %s after %ss: %s, realized %s",
             outcome,

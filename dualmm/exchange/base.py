@@ -293,6 +293,16 @@ class Exchange(MarketData, Protocol):
         orders are cancelled when none comes for about 10 s (a dead-man switch)."""
         ...
 
+    async def fill_mark(self, condition_id: str) -> int:
+        """The count of fill notices the market has had, for `wait_for_fill`."""
+        ...
+
+    async def wait_for_fill(self, condition_id: str, mark: int, timeout: float) -> bool:
+        """Wait until a fill notice newer than `mark` arrives for the market (True) or for
+        `timeout` seconds (False). A notice only wakes the caller, who reads its fills with
+        `fills` (dualmm.exchange.wake); without a push channel this is a plain wait."""
+        ...
+
     async def open_orders(self, condition_id: str | None = None) -> list[Order]: ...
 
     async def get_order(self, order_id: str) -> Order | None: ...

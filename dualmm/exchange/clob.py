@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from eth_account import Account
@@ -83,6 +84,12 @@ from dualmm.exchange.base import (
 )
 from dualmm.exchange.chain import ChainMerger
 from dualmm.exchange.errors import classify, from_sdk, is_duplicate, is_tick_error, venue_message
+from dualmm.exchange.user_channel import (
+    POLYMARKET_USER_CHANNEL,
+    ChannelCreds,
+    UserChannelListener,
+)
+from dualmm.exchange.wake import FillWaker
 
 POLYMARKET_HOST = "https://clob.polymarket.com"
 META_TTL_SECONDS = 30.0
@@ -93,6 +100,20 @@ _UNITS = Decimal(10**6)  # collateral and outcome tokens have 6 decimals
 _JOURNAL_LIMIT = 50_000
 HEARTBEAT_SECONDS = 5.0  # well inside the venue's ~10 s dead-man timeout
 logger = logging.getLogger(__name__)
+
+
+def user_channel_url(settings: Settings) -> str | None:
+    """Where the user channel of `settings`' venue is: DUALMM_USER_CHANNEL_URL, Polymarket's,
+    or `/ws/user` on the CLOB URL's host (the simulator's); None when switched off."""
+    if not settings.user_channel:
+        return None
+    if settings.user_channel_url:
+        return settings.user_channel_url
+    if settings.clob_url.rstrip("/") == POLYMARKET_HOST:
+        return POLYMARKET_USER_CHANNEL
+    parts = urlsplit(settings.clob_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/user"
 
 
 def configure_http_timeout(seconds: float) -> None:
@@ -106,6 +127,9 @@ def configure_http_timeout(seconds: float) -> None:
         client.event_hooks = {**hooks, "response": [*hooks["response"], _keep_retry_after]}
 
 
+# Pauses (seconds) before asking a read again after a 5xx or 429: well inside the shortest
+# heartbeat timeout (5 s), so a retried read never starves an activity's heartbeat.
+_READ_RETRY_PAUSES = (0.1, 0.2, 0.4)
 _last_answer = threading.local()  # per SDK thread: the Retry-After of its latest answer
 
 
@@ -419,6 +443,7 @@ class ClobExchange:
         *,
         meta_ttl_seconds: float = META_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        user_channel_url: str | None = None,
     ) -> None:
         # post_order would poll /data/trades for up to 30 s for the settlement hashes of a
         # matched order: the bot reads its trades later anyway, so a placement never waits.
@@ -434,6 +459,12 @@ class ClobExchange:
         self._last_beat = -math.inf  # clock seconds of the last beat that got through
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
+        self._waker = FillWaker()
+        self.user_channel = (
+            UserChannelListener(user_channel_url, self._channel_creds, self._waker)
+            if user_channel_url
+            else None
+        )
         self._merger: ChainMerger | None = None
         self._cannot_merge = "merging pairs needs a trading key (this client is read-only)"
 
@@ -467,7 +498,7 @@ class ClobExchange:
         else:
             creds = await cls._api_creds(client)
         client.set_api_creds(creds)
-        exchange = cls(client)
+        exchange = cls(client, user_channel_url=user_channel_url(settings))
         exchange._set_up_merges(settings)
         return exchange
 
@@ -518,6 +549,18 @@ class ClobExchange:
                 self._quiet_until = max(self._quiet_until, self._clock() + exc.retry_after)
             raise
 
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`_sdk` for a read (a GET: asking again changes nothing): a 5xx or 429 is asked
+        again after a short pause (a 429 first waits out its Retry-After) before it fails the
+        activity. One bad answer in ten would otherwise fail most multi-request activities
+        (a market pick reads ~15 pages) and leave the bot idle on Temporal's backoff."""
+        for pause in _READ_RETRY_PAUSES:
+            try:
+                return await self._sdk(fn, *args)
+            except (VenueUnavailable, RateLimited):
+                await asyncio.sleep(pause)
+        return await self._sdk(fn, *args)
+
     def _get_token_param(self, path: str, token_id: str) -> Any:
         return sdk_http.get(f"{self._client.host}{path}", params={"token_id": token_id})
 
@@ -525,13 +568,13 @@ class ClobExchange:
 
     async def reward_markets(self) -> list[RewardMarket]:
         host = self._client.host
-        current = await self._sdk(
+        current = await self._read(
             all_pages,
             lambda cursor: sdk_http.get(
                 f"{host}{GET_REWARDS_MARKETS_CURRENT}", params={"next_cursor": cursor}
             ),
         )
-        sampling = await self._sdk(all_pages, self._client.get_sampling_markets)
+        sampling = await self._read(all_pages, self._client.get_sampling_markets)
         terms = {str(entry["condition_id"]): entry for entry in current}
         return [
             reward_market(raw, terms.get(str(raw["condition_id"])))
@@ -540,7 +583,7 @@ class ClobExchange:
         ]
 
     async def market(self, condition_id: str) -> MarketInfo:
-        raw = await self._sdk(self._client.get_market, condition_id)
+        raw = await self._read(self._client.get_market, condition_id)
         if not raw:
             raise NotFound(f"market {condition_id} not found")
         info = market_info(raw)
@@ -551,20 +594,20 @@ class ClobExchange:
         return info
 
     async def book(self, token_id: str) -> Book:
-        raw = await self._sdk(self._client.get_order_book, token_id)
+        raw = await self._read(self._client.get_order_book, token_id)
         book = book_of(raw, token_id)
         self._ticks[token_id] = (self._clock() + self._ttl, book.tick_size)
         return book
 
     async def midpoint(self, token_id: str) -> Decimal:
-        raw = await self._sdk(self._client.get_midpoint, token_id)
+        raw = await self._read(self._client.get_midpoint, token_id)
         return dec(raw["mid"] if "mid" in raw else raw["mid_price"])  # the SDK's, the docs' name
 
     async def tick_size(self, token_id: str) -> Decimal:
         cached = self._ticks.get(token_id)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        raw = await self._sdk(self._get_token_param, GET_TICK_SIZE, token_id)
+        raw = await self._read(self._get_token_param, GET_TICK_SIZE, token_id)
         tick = dec(raw["minimum_tick_size"])
         self._ticks[token_id] = (self._clock() + self._ttl, tick)
         return tick
@@ -573,7 +616,7 @@ class ClobExchange:
         cached = self._neg_risk.get(token_id)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        raw = await self._sdk(self._get_token_param, GET_NEG_RISK, token_id)
+        raw = await self._read(self._get_token_param, GET_NEG_RISK, token_id)
         neg_risk = bool(raw["neg_risk"])
         self._neg_risk[token_id] = (self._clock() + self._ttl, neg_risk)
         return neg_risk
@@ -587,7 +630,7 @@ class ClobExchange:
             end_ts=int(end.timestamp()),
             fidelity=fidelity_minutes,
         )
-        raw = await self._sdk(self._client.get_prices_history, params)
+        raw = await self._read(self._client.get_prices_history, params)
         return [
             PricePoint(at=datetime.fromtimestamp(int(point["t"]), UTC), price=dec(point["p"]))
             for point in raw.get("history") or []
@@ -769,7 +812,7 @@ class ClobExchange:
         )
 
     async def reward_earnings(self, day: date) -> Decimal:
-        raw = await self._sdk(self._client.get_total_earnings_for_user_for_day, day.isoformat())
+        raw = await self._read(self._client.get_total_earnings_for_user_for_day, day.isoformat())
         entries = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
         return sum(
             (dec(e.get("earnings") or 0) * dec(e.get("asset_rate") or 1) for e in entries),
@@ -806,9 +849,23 @@ class ClobExchange:
     async def cancel_all(self) -> None:
         await self._sdk(self._client.cancel_all)
 
+    def _channel_creds(self) -> ChannelCreds:
+        creds = self._client.creds
+        return ChannelCreds(creds.api_key, creds.api_secret, creds.api_passphrase)
+
+    async def fill_mark(self, condition_id: str) -> int:
+        return self._waker.mark(condition_id)
+
+    async def wait_for_fill(self, condition_id: str, mark: int, timeout: float) -> bool:
+        """Wait for the user channel to report a fill in the market (it connects on the first
+        wait); the caller's poll interval is the fallback while it is down."""
+        if self.user_channel is not None:
+            self.user_channel.watch(condition_id)
+        return await self._waker.wait(condition_id, mark, timeout)
+
     async def open_orders(self, condition_id: str | None = None) -> list[Order]:
         query = {"market": condition_id} if condition_id else {}
-        raw = await self._sdk(all_pages, lambda cursor: self._l2_page(ORDERS, query, cursor))
+        raw = await self._read(all_pages, lambda cursor: self._l2_page(ORDERS, query, cursor))
         return [parse_order(item) for item in raw]
 
     def _l2_page(self, path: str, query: dict[str, Any], cursor: str) -> Any:
@@ -821,7 +878,7 @@ class ClobExchange:
 
     async def get_order(self, order_id: str) -> Order | None:
         try:
-            raw = await self._sdk(self._client.get_order, order_id)
+            raw = await self._read(self._client.get_order, order_id)
         except NotFound:
             return None
         if not isinstance(raw, dict) or not raw.get("id"):
@@ -852,7 +909,7 @@ class ClobExchange:
     async def _trades(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Every trade matching `query` (AuthError when read-only)."""
         fetch = self._l2_page
-        trades: list[dict[str, Any]] = await self._sdk(
+        trades: list[dict[str, Any]] = await self._read(
             all_pages, lambda cursor: fetch(TRADES, query, cursor)
         )
         return trades
@@ -880,5 +937,5 @@ class ClobExchange:
         return Balances(collateral=collateral, tokens=tokens)
 
     async def _balance(self, params: BalanceAllowanceParams) -> Decimal:
-        raw = await self._sdk(self._client.get_balance_allowance, params)
+        raw = await self._read(self._client.get_balance_allowance, params)
         return dec(raw["balance"]) / _UNITS

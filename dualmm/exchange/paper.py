@@ -44,6 +44,7 @@ from dualmm.exchange.base import (
     RewardMarket,
     WouldCross,
 )
+from dualmm.exchange.wake import FillWaker
 
 PAPER_COLLATERAL = Decimal(10000)
 ZERO = Decimal(0)
@@ -103,6 +104,7 @@ class PaperExchange:
         self._by_key: dict[str, str] = {}
         self._fills: list[Fill] = []
         self._markets: dict[str, MarketInfo] = {}  # token id -> market, for fills
+        self._waker = FillWaker()
 
     def __repr__(self) -> str:
         return f"PaperExchange(orders={len(self._orders)}, fills={len(self._fills)})"
@@ -211,6 +213,14 @@ class PaperExchange:
                 status="CONFIRMED",  # nothing settles on paper: final at once
             )
         )
+        self._waker.notify(market.condition_id)  # a loop waiting on this market reads it now
+
+    async def fill_mark(self, condition_id: str) -> int:
+        return self._waker.mark(condition_id)
+
+    async def wait_for_fill(self, condition_id: str, mark: int, timeout: float) -> bool:
+        """Paper fills happen when our books are read (by any loop of this process)."""
+        return await self._waker.wait(condition_id, mark, timeout)
 
     async def _sweep(self) -> None:
         """Expire GTD orders, then fill resting orders the real touch has reached."""

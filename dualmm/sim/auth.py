@@ -254,6 +254,11 @@ class KeyRing:
             raise AuthFailure(INVALID_API_KEY)
         return creds
 
+    def lookup(self, key: str) -> ApiKey | None:
+        """The credentials of an API key (the caller checks what was presented with it)."""
+        with self._lock:
+            return self._keys.get(key)
+
     def keys_of(self, address: str) -> list[str]:
         with self._lock:
             return [k.key for k in self._keys.values() if k.address.lower() == address.lower()]

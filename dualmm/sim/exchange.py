@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,15 @@ class SimExchange:
         self._venue = venue
         self._address = address
         venue.ensure_wallet(address)
+
+    async def fill_mark(self, condition_id: str) -> int:
+        return 0
+
+    async def wait_for_fill(self, condition_id: str, mark: int, timeout: float) -> bool:
+        """No push channel in-process (the HTTP server has the user channel): a plain wait,
+        so the workflow tests on this exchange keep the poll's cadence."""
+        await asyncio.sleep(timeout)
+        return False
 
     @staticmethod
     def order_id_for(address: str, key: str) -> str:

@@ -1,5 +1,7 @@
 """The simulator's HTTP transport: a threading HTTP/1.1 server that turns each request into a
-`Request`, asks the app for a `Reply` and writes it (or holds or drops it for a lost answer)."""
+`Request`, asks the app for a `Reply` and writes it (or holds or drops it for a lost answer).
+A GET asking to upgrade to a websocket gets the RFC 6455 handshake here, and the connection's
+thread then belongs to the app's session (dualmm.sim.user_channel)."""
 
 from __future__ import annotations
 
@@ -14,13 +16,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from dualmm import websocket as ws
 from dualmm.sim.wire import Reply, Request
 
 logger = logging.getLogger(__name__)
 
 
+class WebSocketSession(Protocol):
+    def run(self, sock: socket.socket, buffered: bytes) -> None: ...
+
+    def release(self) -> None: ...
+
+
 class App(Protocol):
     def serve(self, request: Request) -> Reply: ...
+
+    def open_websocket(self, path: str) -> Reply | WebSocketSession: ...
 
 
 # Bounds on what one request may take: its body, and the time to read it (a client that
@@ -119,7 +130,41 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("sim %s " + format, self.address_string(), *args)
 
+    def _upgrade(self) -> None:
+        """The websocket handshake, then the app's session on this connection."""
+        self.close_connection = True
+        headers = self.headers
+        connection = {t.strip().lower() for t in (headers.get("Connection") or "").split(",")}
+        key = (headers.get("Sec-WebSocket-Key") or "").strip()
+        if self.command != "GET" or "upgrade" not in connection:
+            self._refuse(400, "a websocket upgrade is a GET with Connection: Upgrade")
+            return
+        if (headers.get("Sec-WebSocket-Version") or "").strip() != "13":
+            self._send(426, {"error": "websocket version 13 only"}, {"Sec-WebSocket-Version": "13"})
+            return
+        if not ws.valid_client_key(key):
+            self._refuse(400, "invalid Sec-WebSocket-Key")
+            return
+        opened = self.server.app.open_websocket(urlsplit(self.path).path)
+        if isinstance(opened, Reply):
+            self._send(opened.status, opened.body, opened.headers)
+            return
+        try:
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", ws.accept_key(key))
+            self.end_headers()
+            buffered = _buffered(self.rfile, self.connection)
+        except OSError:
+            opened.release()
+            return
+        opened.run(self.connection, buffered)
+
     def _handle(self) -> None:
+        if (self.headers.get("Upgrade") or "").strip().lower() == "websocket":
+            self._upgrade()
+            return
         body = self._body()
         if body is None:
             return
@@ -158,3 +203,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_PATCH = _handle
     do_HEAD = _handle
     do_OPTIONS = _handle
+
+
+def _buffered(rfile: Any, connection: socket.socket) -> bytes:
+    """What the HTTP parser already read past the request (a client may send its first
+    message without waiting for the 101), taken without blocking."""
+    timeout = connection.gettimeout()
+    connection.setblocking(False)
+    try:
+        return rfile.read1(1 << 16) or b""
+    except (BlockingIOError, OSError):
+        return b""
+    finally:
+        connection.settimeout(timeout)

@@ -143,6 +143,21 @@ class Wallet:
         self.tokens[token_id] = self.tokens.get(token_id, ZERO) + qty
 
 
+@dataclass(frozen=True)
+class VenueEvent:
+    """A change to one wallet's orders or trades, as the user channel reports it: an `order`
+    event (`type` PLACEMENT, UPDATE on a fill, CANCELLATION) or a `trade` event (a new match
+    or a later settlement status). `trade_id` on an order UPDATE names the fill."""
+
+    kind: str  # "order" | "trade"
+    type: str
+    address: str
+    condition_id: str
+    order: Order | None = None
+    trade: Trade | None = None
+    trade_id: str | None = None
+
+
 def iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 

@@ -248,7 +248,7 @@ class Trading:
             creds, [o.order_id for o in orders if not asset_id or o.token_id == asset_id]
         )
 
-    def _order_json(self, order: Order, creds: ApiKey, trade_ids: list[str]) -> JSON:
+    def order_json(self, order: Order, creds: ApiKey, trade_ids: list[str]) -> JSON:
         placement = self._placements.get(order.order_id, _Placement(creds.key, 0))
         with venue_errors():
             market = self.venue.market_of_token(order.token_id)
@@ -282,7 +282,7 @@ class Trading:
             if query.get("asset_id") in (None, "", order.token_id)
             and query.get("id") in (None, "", order.order_id)
         ]
-        data = [self._order_json(o, creds, self._trade_ids(o.order_id)) for o in orders]
+        data = [self.order_json(o, creds, self._trade_ids(o.order_id)) for o in orders]
         return page(data, query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
 
     def _get_order(self, _: Request, creds: ApiKey, order_id: str) -> JSON:
@@ -291,11 +291,11 @@ class Trading:
             raise ApiError(404, "order not found")
         if self.venue.rules.matched_orders_vanish and order.status is OrderStatus.MATCHED:
             return {}  # as the venue may: nothing for a fully matched order
-        return self._order_json(order, creds, self._trade_ids(order_id))
+        return self.order_json(order, creds, self._trade_ids(order_id))
 
     # --- trades, balances, scoring (L2) ---
 
-    def _trade_json(self, trade: Trade, creds: ApiKey) -> JSON:
+    def trade_json(self, trade: Trade, creds: ApiKey) -> JSON:
         rules = self.venue.rules
         ours = {
             "order_id": trade.order_id,
@@ -359,7 +359,7 @@ class Trading:
             and (after is None or unix(trade.at) >= after)
             and (before is None or unix(trade.at) <= before)
         ]
-        data = [self._trade_json(trade, creds) for trade in trades]
+        data = [self.trade_json(trade, creds) for trade in trades]
         return page(data, query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
 
     def _balance_allowance(self, request: Request, creds: ApiKey) -> JSON:

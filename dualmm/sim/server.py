@@ -23,6 +23,9 @@ Fidelity notes (what the real CLOB does, and where the simulator differs):
   so /last-trade-price is the midpoint, and /prices-history samples the midpoint process from
   the market's start (a synthetic server's markets start with it) up to now.
 - Header timestamps are not checked for freshness (a scenario clock may run in the past).
+- The user websocket channel is served on the same port at `/ws/user` (`user_channel`: auth
+  with the API key, `order` and `trade` events as the ledger changes, PING/PONG), not on a
+  separate `ws-subscriptions-clob` host.
 
 Faults (never on /_sim admin paths): fixed latency, a rate of 500 and of 429 answers drawn from a
 seeded generator (three draws per request, so a seed and a request sequence fix the outcome),
@@ -51,6 +54,7 @@ from dualmm.sim.routes_admin import Admin
 from dualmm.sim.routes_market_data import MarketData
 from dualmm.sim.routes_markets import Markets
 from dualmm.sim.routes_trading import Trading
+from dualmm.sim.user_channel import Session, UserChannel
 from dualmm.sim.venue import SimVenue
 from dualmm.sim.wire import JSON, Reply, Request, RouteGroup, Routes
 
@@ -98,12 +102,15 @@ class SimServer:
         self._thread: threading.Thread | None = None
         contracts = get_contract_config(chain_id)
         market_data = MarketData(venue)
+        self.trading = Trading(venue, self.keys, market_data, contracts, page_size, self.heartbeats)
         self._groups: list[RouteGroup] = [
             market_data,
             Markets(venue, market_data, contracts, page_size),
-            Trading(venue, self.keys, market_data, contracts, page_size, self.heartbeats),
+            self.trading,
             Admin(self),
         ]
+        self.user_channel = UserChannel(self, read_timeout_s)
+        self.user_channel.attach(venue)
         groups = [group.routes() for group in self._groups]
         self._routes = Routes(
             exact={k: v for g in groups for k, v in g.exact.items()},
@@ -122,6 +129,7 @@ class SimServer:
         self._venue = venue
         for group in self._groups:
             group.venue = venue
+        self.user_channel.attach(venue)
 
     # --- lifecycle ---
 
@@ -140,11 +148,13 @@ class SimServer:
         self._thread.start()
         if self.heartbeats is not None:
             self.heartbeats.start()
+        self.user_channel.start()
         return self
 
     def stop(self) -> None:
         if self.heartbeats is not None:
             self.heartbeats.stop()
+        self.user_channel.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()
@@ -185,6 +195,31 @@ class SimServer:
             self._faults = faults
 
     # --- dispatch ---
+
+    def open_websocket(self, path: str) -> Reply | Session:
+        """An upgrade to a websocket: the user channel's session, or the refusal."""
+        return self.user_channel.open(path)
+
+    def websocket_refusal(self, faults: bool = True) -> Reply | None:
+        """What an upgrade gets instead of a socket now: the injected latency, 500s and 429s
+        (`faults`), and a 425 while a matching-engine restart is down."""
+        if faults:
+            with self._fault_lock:
+                current = self._faults
+                error_draw, limit_draw = self._rng.random(), self._rng.random()
+            if current.latency_ms:
+                time.sleep(current.latency_ms / 1000)
+            if error_draw < current.error_rate:
+                return Reply(500, {"error": "simulated internal error"})
+            if limit_draw < current.rate_limit_rate:
+                retry_after = {"Retry-After": str(current.retry_after_s)}
+                return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+            with self._fault_lock:
+                self._scheduled_restart(current)
+        restart = self._restart
+        if restart is not None and self._clock() < restart.down_until:
+            return Reply(425, {"error": "the matching engine is restarting, try again shortly"})
+        return None
 
     def serve(self, request: Request) -> Reply:
         """Answer one request: faults first (except on admin paths), then the endpoint."""

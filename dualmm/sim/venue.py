@@ -61,6 +61,7 @@ from dualmm.sim.ledger import (
     OrderRecord,
     Trade,
     TradeStatus,
+    VenueEvent,
     Wallet,
     iso,
     wallet_address,
@@ -142,6 +143,9 @@ class SimVenue:
         self._live: dict[str, OrderRecord] = {}  # resting orders, in placement order
         self._trades: dict[str, Trade] = {}  # by id, in fill order
         self._seq = 0
+        # Called (under the venue's lock, so quick and never raising) with every change to an
+        # order or trade: the simulator's user channel and in-process fill notices.
+        self._listeners: list[Callable[[VenueEvent], None]] = []
         self.index()
 
     # Derived from the state above (rebuilt by `index`, never saved in a snapshot).
@@ -223,6 +227,30 @@ class SimVenue:
             for m in synthetic_markets(n_markets, seed, start, step_seconds)
         ]
         return cls(markets, clock, **kw)
+
+    # --- change notices ---
+
+    @_synchronized
+    def add_listener(self, listener: Callable[[VenueEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    @_synchronized
+    def remove_listener(self, listener: Callable[[VenueEvent], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _order_event(self, order: OrderRecord, type_: str, trade_id: str | None = None) -> None:
+        if self._listeners:
+            address, market, snapshot = order.address, order.condition_id, order.to_order()
+            self._emit(VenueEvent("order", type_, address, market, snapshot, None, trade_id))
+
+    def _trade_event(self, trade: Trade) -> None:
+        if self._listeners:
+            self._emit(VenueEvent("trade", "TRADE", trade.address, trade.condition_id, None, trade))
+
+    def _emit(self, event: VenueEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
 
     # --- time ---
 
@@ -518,6 +546,7 @@ class SimVenue:
         self._orders[order_id] = order
         self._live[order_id] = order
         self._add_live(order)
+        self._order_event(order, "PLACEMENT")
         if fill_price is not None:
             self._execute(order, fill_price, now, Liquidity.TAKER)
         return order.to_order()
@@ -626,6 +655,8 @@ class SimVenue:
         if self._live.pop(order.order_id, None) is not None:
             self._live_by_market[order.condition_id].pop(order.order_id)
             self._live_by_wallet[order.address].pop(order.order_id)
+        if status is OrderStatus.CANCELED:
+            self._order_event(order, "CANCELLATION")
 
     def _sample_rewards(self, at: datetime) -> None:
         """The minute's reward sample of every market with orders of ours; a new day pays the
@@ -726,6 +757,8 @@ class SimVenue:
             self._wallets[order.address].collateral -= self._trades[trade_id].fee
         else:
             self._settlement.schedule(trade_id, at)
+        self._trade_event(self._trades[trade_id])
+        self._order_event(order, "UPDATE", trade_id)
 
     def _taker_fee(self, price: Decimal, size: Decimal) -> Decimal:
         rate, exponent = Decimal(str(self.rules.fee_rate)), Decimal(str(self.rules.fee_exponent))
@@ -740,6 +773,7 @@ class SimVenue:
         self._trades[trade.trade_id] = trade.model_copy(
             update={"status": status, "seq": self._seq, "updated_at": at}
         )
+        self._trade_event(self._trades[trade.trade_id])
 
     def _settle(
         self, address: str, token_id: str, side: Side, price: Decimal, size: Decimal
@@ -789,6 +823,7 @@ class SimVenue:
             update={"status": TradeStatus.FAILED, "seq": self._seq, "updated_at": self._processed}
         )
         self._trades[trade_id] = failed
+        self._trade_event(failed)
         return failed
 
     @_synchronized

@@ -1,7 +1,10 @@
 """Chaos run: the bot in dual mode against a real Temporal dev server (SQLite) and the harsh
-simulator over HTTP, while the worker is SIGKILLed at random moments, Temporal is restarted on
-the same database and the venue answers 5xx, 429 and loses answers. Then the ledger and the bot
-are audited. `make chaos` runs the full profile; tests/chaos/test_chaos.py a short one.
+simulator over HTTP, while the worker is SIGKILLed (the first kills aimed in turn at market
+making, a placement, a liquidation check and a merge, read from the pending activities; then
+at random moments), Temporal is restarted on the same database, the venue answers 5xx and 429,
+loses answers, settles late, fails trades and restarts its matching engine (425, then
+post-only). Then the ledger and the bot are audited. `make chaos` runs the full profile;
+tests/chaos/test_chaos.py a short one.
 
     .venv/bin/python tests/chaos/chaos.py --minutes 15 [--seed N] [--keep DIR]
 
@@ -15,8 +18,8 @@ Audited, with the faults switched off and the bot paused at the end:
 - every liquidation terminal (COMPLETED), and the parent's registry agrees (nothing live or
   pending, as many finished as completed runs);
 - the bot's workflow RUNNING.
-Prints the counts (kills, restarts, faults, orders, fills, violations); exit code 1 on any
-violation.
+Prints the counts (kills and what each interrupted, restarts, faults, orders, fills,
+violations); exit code 1 on any violation.
 """
 
 from __future__ import annotations
@@ -67,11 +70,33 @@ class Profile:
     lost_rate: float = 0.05
     speed: float = 300.0
     settle_seconds: tuple[float, float] = (2.0, 10.0)  # simulated time, so brief here
-    failed_trade_rate: float = 0.02
+    failed_trade_rate: float = 0.10  # of our fills: enough that every run sees some
+    # Matching-engine restarts (real seconds): every so often the order endpoints answer 425
+    # for `down`, then accept post-only orders only for `post_only`.
+    venue_restart_every: float = 240.0
+    venue_restart_down: float = 15.0
+    venue_restart_post_only: float = 20.0
 
 
 FULL = Profile(minutes=15, kills=24, temporal_restarts=3)
-SHORT = Profile(minutes=2.5, kills=5, temporal_restarts=1)
+SHORT = Profile(
+    minutes=2.5, kills=5, temporal_restarts=1, venue_restart_every=60.0, venue_restart_down=8.0
+)
+
+# What the worker may be doing when it is killed: its pending activities, by name. Kills aim
+# at each of these in turn (then at random moments), so the run covers every kind of moment.
+MOMENTS = {
+    "make_market": "market making",
+    "liquidation_place_order": "placement",
+    "liquidation_sync_market": "liquidation check",  # before it was a local activity
+    "liquidation_merge_pairs": "merge",
+    "liquidation_cancel_order": "cancel",
+    "pick_market": "market pick",
+    "withdraw_quotes": "withdrawal",
+    "running_liquidations": "registry rebuild",
+}
+TARGETS = ("market making", "placement", "liquidation check", "merge")
+TARGET_WAIT_SECONDS = 20.0
 
 ORCHESTRATE = (
     *("--bot-id", BOT, "--dual-market-mode", "--order-size", "20", "--position-limit", "20"),
@@ -101,6 +126,8 @@ class CountingSim(SimServer):
                 self.injected["5xx"] += 1
             elif reply.status == 429:
                 self.injected["429"] += 1
+            elif reply.status == 425:
+                self.injected["425 (engine restarting)"] += 1
             elif reply.lost_for_s is not None:
                 self.injected["lost answers"] += 1
         return reply
@@ -196,6 +223,52 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+class MomentWatch:
+    """What the worker is doing now: the kinds of its pending activities (MOMENTS), read from
+    Temporal (the bot's and every running liquidation's description)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.loop = asyncio.new_event_loop()
+        self.client: Any = None
+
+    def now(self) -> set[str]:
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(self._now(), 5))
+        except Exception:  # Temporal restarting: nothing known
+            self.client = None
+            return set()
+
+    async def _now(self) -> set[str]:
+        from temporalio.client import Client
+
+        from workflows.active_market import active_market_workflow_id
+
+        if self.client is None:
+            self.client = await Client.connect(f"127.0.0.1:{self.port}")
+        ids = [active_market_workflow_id(BOT)]
+        query = "WorkflowType = 'LiquidationWorkflow' AND ExecutionStatus = 'Running'"
+        ids += [w.id async for w in self.client.list_workflows(query)]
+        from temporalio.api.enums.v1 import PendingWorkflowTaskState
+
+        found: set[str] = set()
+        for workflow_id in ids:
+            described = await self.client.get_workflow_handle(workflow_id).describe()
+            for pending in described.raw_description.pending_activities:
+                name = pending.activity_type.name
+                found.add(MOMENTS.get(name, name))
+            # A liquidation's check syncs in a local activity, inside its workflow task: a
+            # started task of a liquidation is a check under way.
+            task = described.raw_description.pending_workflow_task
+            started = PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+            if workflow_id != ids[0] and task.state == started:
+                found.add("liquidation check")
+        return found
+
+    def close(self) -> None:
+        self.loop.close()
 
 
 def dualmm(
@@ -466,6 +539,9 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
         error_rate=profile.error_rate,
         rate_limit_rate=profile.rate_limit_rate,
         accept_timeout_rate=profile.lost_rate,
+        restart_every_s=profile.venue_restart_every,
+        restart_down_s=profile.venue_restart_down,
+        restart_post_only_s=profile.venue_restart_post_only,
         seed=seed,
     )
     key = "0x" + bytes(Account.create().key).hex()
@@ -484,6 +560,7 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
     }
     stack = Stack(run, env, temporal_port)
     watch = LedgerWatch(run, sim.url, address)
+    moments = MomentWatch(temporal_port)
     counts: dict[str, Any] = {}
     try:
         stack.start_temporal()
@@ -504,13 +581,23 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
             for i in range(profile.temporal_restarts)
         ]
         begin = time.monotonic()
-        while time.monotonic() < end:
+        # Kills aimed at a moment wait for it: the last ones may come after the planned end.
+        while time.monotonic() < end or kill_at:
             elapsed = time.monotonic() - begin
             if kill_at and elapsed >= kill_at[0]:
                 kill_at.pop(0)
+                target = TARGETS[run.kills % len(TARGETS)] if run.kills < 2 * len(TARGETS) else None
+                moment = moments.now()
+                waited_until = time.monotonic() + TARGET_WAIT_SECONDS
+                while target and target not in moment and time.monotonic() < waited_until:
+                    time.sleep(0.2)
+                    moment = moments.now()
                 stack.kill_worker()
                 run.kills += 1
-                run.say(f"SIGKILL worker #{run.kills}")
+                for kind in moment or {"idle (timers only)"}:
+                    run.kill_moments[kind] += 1
+                during = ", ".join(sorted(moment)) or "timers"
+                run.say(f"SIGKILL worker #{run.kills} during {during}")
                 time.sleep(rng.uniform(0, 3))
                 stack.start_worker()
             if restart_at and elapsed >= restart_at[0]:
@@ -537,6 +624,7 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
             run.violate(f"the audit itself failed: {type(exc).__name__}: {exc}")
     finally:
         watch.stop()
+        moments.close()
         stack.stop()
         sim.stop()
     faults_seen = dict(sim.injected)
@@ -546,7 +634,13 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
                 "minutes": profile.minutes,
                 "seed": seed,
                 "kills": run.kills,
+                "kill moments": dict(run.kill_moments),
                 "temporal restarts": run.restarts,
+                "venue restart windows": int(
+                    profile.minutes * 60 // profile.venue_restart_every
+                    if profile.venue_restart_every
+                    else 0
+                ),
                 "faults": faults_seen,
                 **counts,
                 "ledger samples": run.samples,

@@ -1,0 +1,299 @@
+"""Switch latency in dual mode: a fill that reaches the position limit, to the first BUY on the
+next market and to the liquidation's first SELL, with and without the user channel.
+
+    .venv/bin/python bench/switch_latency.py [--switches 20] [--quote-interval-ms 1000]
+
+Per mode: a fresh dev server (in memory), the simulator over HTTP in this process (wall
+clock, markets whose midpoints this script moves), and one `dualmm worker` process
+(DUALMM_USER_CHANNEL=true or false). The bot runs in dual mode with order size = position
+limit = 10, so one filled BUY hands the market over. For each switch: wait until the bot
+quotes a market, move its midpoint so that its YES bid fills (the fill's time is when the
+venue records the trade), then time the venue's next BUY placement on another market and
+the first SELL placement on this one (both as the venue receives them). The liquidation is
+then filled (midpoint up) so that its market is free again for a later round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from capacity import free_port, percentile  # noqa: E402
+from timing import machine, table  # noqa: E402
+
+WAIT = 120.0
+
+
+class Steered:
+    """A midpoint path this script extends (the venue's MidProcess protocol)."""
+
+    def __init__(self, mid: Decimal) -> None:
+        self.points: list[tuple[float, Decimal]] = [(0.0, mid)]
+
+    def mid_at(self, seconds: float) -> Decimal:
+        return [mid for at, mid in self.points if at <= seconds][-1]
+
+    def change_times(self, after: float, until: float) -> list[float]:
+        return [at for at, _ in self.points if after < at <= until]
+
+
+class Recorder:
+    """The venue's order and trade events with the time it recorded them."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address.lower()
+        self.lock = threading.Lock()
+        self.events: list[tuple[float, Any]] = []
+
+    def __call__(self, event: Any) -> None:
+        if event.address == self.address:
+            with self.lock:
+                self.events.append((time.monotonic(), event))
+
+    def first(self, since: float, check: Any) -> float | None:
+        with self.lock:
+            return next((t for t, e in self.events if t >= since and check(e)), None)
+
+
+def _markets(n: int) -> list[Any]:
+    from dualmm.domain.types import MarketInfo, Token
+    from dualmm.scenario import token_id_for
+
+    tag = uuid.uuid4().hex[:6]
+    infos = []
+    for i in range(n):
+        condition_id = f"0xswitch{tag}{i:02d}"
+        infos.append(
+            MarketInfo(
+                condition_id=condition_id,
+                question=f"switch bench {i}",
+                yes_token_id=token_id_for(condition_id, Token.YES),
+                no_token_id=token_id_for(condition_id, Token.NO),
+                tick_size=Decimal("0.01"),
+                min_order_size=Decimal(5),
+                rewards_daily_rate=Decimal(1000 - 10 * i),  # a fixed order of preference
+                rewards_max_spread_cents=Decimal(3),
+                rewards_min_size=Decimal(10),
+            )
+        )
+    return infos
+
+
+def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, list[float]]:
+    from eth_account import Account
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
+    from dualmm.domain.types import Side
+    from dualmm.runtime import start_or_attach
+    from dualmm.sim.server import SimServer
+    from dualmm.sim.venue import SimMarket, SimVenue, WallClock
+    from dualmm.temporal_bin import DEV_SERVER, temporal_binary
+
+    key = "0x" + bytes(Account.create().key).hex()
+    address = Account.from_key(key).address
+    infos = _markets(6)  # a finished liquidation frees its market for a later round
+    start = datetime.now(UTC)
+    paths = {m.condition_id: Steered(Decimal("0.50")) for m in infos}
+    venue = SimVenue(
+        [SimMarket(m, paths[m.condition_id], start, book_seed="switch") for m in infos],
+        WallClock(start),
+    )
+    venue.ensure_wallet(address)
+    infos_by_id = {m.condition_id: m for m in infos}
+    recorder = Recorder(address)
+    venue.add_listener(recorder)
+
+    def move(condition_id: str, mid: Decimal) -> None:
+        with venue._lock:  # nothing processes the venue between the new point and here
+            at = (venue.now() - start).total_seconds() + 0.001
+            paths[condition_id].points.append((at, mid))
+            time.sleep(0.002)
+            venue.advance_to(venue.now())
+
+    def quoted() -> tuple[str, Decimal] | None:
+        """The market the bot quotes (both BUYs live) and its YES bid's price."""
+        buys: dict[str, list[Any]] = {}
+        for order in venue.open_orders(address):
+            if order.side is Side.BUY:
+                buys.setdefault(order.condition_id, []).append(order)
+        for cid, orders in buys.items():
+            yes = [o for o in orders if o.token_id == infos_by_id[cid].yes_token_id]
+            if len(orders) == 2 and yes:
+                return cid, yes[0].price
+        return None
+
+    sim = SimServer(venue).start()
+    port = free_port()
+    log = open(f"/tmp/switch-bench-{'ws' if user_channel else 'poll'}.log", "w")  # noqa: SIM115
+    temporal = subprocess.Popen(
+        [
+            temporal_binary(DEV_SERVER),
+            *("server", "start-dev", "--headless", "--port", str(port)),
+            *("--http-port", str(free_port()), "--metrics-port", str(free_port())),
+            *("--log-level", "error"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    queue = f"switch-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "DUALMM_EXCHANGE": "sim",
+        "DUALMM_CLOB_URL": sim.url,
+        "DUALMM_PRIVATE_KEY": key,
+        "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "DUALMM_TASK_QUEUE": queue,
+        "DUALMM_USER_CHANNEL": "true" if user_channel else "false",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
+        env=env,
+        stdout=log,
+        stderr=log,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    to_buy: list[float] = []
+    to_sell: list[float] = []
+    skipped = 0
+    try:
+
+        async def run() -> None:
+            nonlocal skipped
+            client = None
+            for _ in range(60):
+                try:
+                    client = await Client.connect(
+                        f"127.0.0.1:{port}", data_converter=pydantic_data_converter
+                    )
+                    break
+                except RuntimeError:
+                    await asyncio.sleep(1)
+            assert client is not None
+            config = OrchestratorConfig(
+                bot_id=f"switch-{uuid.uuid4().hex[:6]}",
+                dual_market_mode=True,
+                rerank=False,
+                market_maker=MarketMakerConfig(
+                    order_size=Decimal(10),
+                    position_limit=Decimal(10),
+                    quote_interval_ms=interval_ms,
+                ),
+                liquidation=LiquidationConfig(price_check_interval_ms=1000),
+            )
+            await start_or_attach(client, queue, config)
+            done = 0
+            while done < switches:
+                deadline = time.monotonic() + WAIT
+                while (found := quoted()) is None:
+                    assert time.monotonic() < deadline, "the bot quotes nothing"
+                    await asyncio.sleep(0.05)
+                # A random phase against the quote loop's poll (its wait starts at any time).
+                await asyncio.sleep(random.uniform(0.3, 0.3 + interval_ms / 1000))
+                market, bid = found
+                since = time.monotonic()
+                move(market, bid - Decimal("0.02"))  # the YES ask reaches our bid: it fills
+                fill = recorder.first(
+                    since, lambda e, m=market: e.kind == "trade" and e.condition_id == m
+                )
+                if fill is None:  # requoted meanwhile: try again
+                    skipped += 1
+                    move(market, bid)
+                    continue
+                done += 1
+                i = done - 1
+                buy = sell = None
+                while buy is None or sell is None:
+                    assert time.monotonic() < deadline, f"switch {i}: no hand-over"
+                    await asyncio.sleep(0.02)
+                    buy = recorder.first(
+                        fill,
+                        lambda e, m=market: (
+                            e.type == "PLACEMENT"
+                            and e.order.side is Side.BUY
+                            and e.condition_id != m
+                        ),
+                    )
+                    sell = recorder.first(
+                        fill,
+                        lambda e, m=market: (
+                            e.type == "PLACEMENT"
+                            and e.order.side is Side.SELL
+                            and e.condition_id == m
+                        ),
+                    )
+                to_buy.append(buy - fill)
+                to_sell.append(sell - fill)
+                print(
+                    f"  switch {i + 1}: fill -> BUY {1000 * (buy - fill):.0f} ms, "
+                    f"-> SELL {1000 * (sell - fill):.0f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                move(market, bid + Decimal("0.03"))  # the liquidation's SELL fills
+                await asyncio.sleep(1.0)
+
+        asyncio.run(run())
+    finally:
+        for proc in (worker, temporal):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        sim.stop()
+        log.close()
+    print(f"  {skipped} fills missed (requoted first), tried again", file=sys.stderr)
+    return {"buy": to_buy, "sell": to_sell}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--switches", type=int, default=20)
+    parser.add_argument("--quote-interval-ms", type=int, default=1000)
+    args = parser.parse_args()
+    print(f"# {machine()}, load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    rows = []
+    for user_channel in (False, True):
+        result = run_mode(user_channel, args.switches, args.quote_interval_ms)
+        mode = "user channel" if user_channel else f"poll {args.quote_interval_ms} ms only"
+        for what, label in (
+            ("buy", "fill -> first BUY, next market"),
+            ("sell", "fill -> first SELL"),
+        ):
+            values = result[what]
+            rows.append(
+                [
+                    mode,
+                    label,
+                    str(len(values)),
+                    *(f"{percentile(values, p):.3f}" for p in (50, 99)),
+                    f"{max(values):.3f}",
+                ]
+            )
+    print(f"# load average {os.getloadavg()[0]:.1f} at the end")
+    print(table(["mode", "latency (s)", "n", "p50", "p99", "max"], rows, labels=2))
+
+
+if __name__ == "__main__":
+    main()
