@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -177,6 +178,10 @@ class Settings(BaseSettings):
     # 4 made it 10.5) and past the SDK's 20 kept-alive connections they churn connections.
     worker_threads: int = Field(16, ge=1, le=512)
     worker_cache: int = Field(5000, ge=0, le=100_000)
+    # Logs (dualmm.logs): one line per event, logfmt (text) or JSON; the level of the worker
+    # and the simulator (the CLI's default is WARNING). DEBUG adds per-request lines.
+    log_format: str = "text"
+    log_level: str = "INFO"
 
     # The optional payload codec (dualmm.codec): every payload Temporal stores is AES-GCM
     # encrypted with this 32-byte key (64 hex digits or base64). Workers and CLIs must agree.
@@ -222,6 +227,17 @@ class Settings(BaseSettings):
         if match is None or not 1 <= int(match.group(2)) <= 65535:
             raise ValueError(f"{address!r} is not host:port (port 1-65535), e.g. 127.0.0.1:7233")
         return address
+
+    @field_validator("log_format", "log_level")
+    @classmethod
+    def _log_setting(cls, value: str, info: ValidationInfo) -> str:
+        from dualmm.logs import FORMATS, LEVELS
+
+        choices = FORMATS if info.field_name == "log_format" else LEVELS
+        normal = value.strip().lower() if choices is FORMATS else value.strip().upper()
+        if normal not in choices:
+            raise ValueError(f"{value[:40]!r} is not one of {', '.join(choices)}")
+        return normal
 
     @field_validator("clob_url")
     @classmethod

@@ -106,12 +106,10 @@ async def run_worker(
     import logging
 
     from dualmm.exchange.base import NonRetryableError, RetryableError
+    from dualmm.logs import configure
     from dualmm.telemetry import setup_tracing
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request at INFO: a line per venue call (several per liquidation check)
-    # says nothing an operator needs and costs the worker CPU at scale.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure("worker")
     log = logging.getLogger("dualmm.worker")
     config = settings()
     if live:

@@ -677,3 +677,15 @@ def test_the_confirmed_prefix_folds_and_its_re_reports_change_nothing() -> None:
     late = EMPTY.apply_fills([_settling("c", 5), _settling("d", 3)])
     assert len(late.apply_fills([_settling("c", 5, "CONFIRMED")]).events) == 2
     assert PositionTracker.model_validate_json(folded.model_dump_json()) == folded
+
+
+def test_new_fills_are_the_trades_apply_fills_would_count_once() -> None:
+    """What a log line calls a fill: a trade not counted yet, once, and never its re-report
+    (logged or folded past the boundary) nor a FAILED report."""
+    a, b = _settling("a", 1), _settling("b", 2)
+    assert EMPTY.new_fills([a, a, b]) == [a, b]
+    matched = EMPTY.apply_fills([a, b])
+    assert matched.new_fills([a, b, _settling("b", 2, "CONFIRMED")]) == []
+    folded = matched.apply_fills([_settling("a", 1, "CONFIRMED")])
+    assert folded.new_fills([a, _settling("c", 3)]) == [_settling("c", 3)]
+    assert folded.new_fills([_settling("d", 4, "FAILED")]) == []

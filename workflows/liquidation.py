@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
     from dualmm.exchange.sync import still_resting
+    from dualmm.logs import log_fill
 
     # Re-exported: callers import the liquidation's types from here.
     from workflows.liquidation_types import (
@@ -142,6 +143,14 @@ class LiquidationWorkflow:
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
         search_attributes.upsert(search_attributes.STAGE.value_set(self._state.stage.value))
+        if input.next_check_at is None:  # not a continue-as-new
+            workflow.logger.info(
+                "liquidation started: %s %s in %s",
+                self._position.held_token,
+                self._position.held_qty,
+                self._state.stage.value,
+                extra=self._ids(),
+            )
         try:
             return await self._liquidate(input.next_check_at or input.started_at)
         except (asyncio.CancelledError, ActivityError) as exc:
@@ -173,6 +182,13 @@ class LiquidationWorkflow:
                 plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
                 escalated = plan.state.stage is not self._state.stage
                 if escalated:
+                    workflow.logger.info(
+                        "stage %s -> %s: %s",
+                        self._state.stage.value,
+                        plan.state.stage.value,
+                        plan.decision.reason,
+                        extra=self._ids(),
+                    )
                     workflow.metric_meter().create_counter(
                         "dualmm_liquidation_stage_transitions", "Liquidation stage escalations"
                     ).add(1, {"stage": plan.state.stage.value})
@@ -207,7 +223,9 @@ class LiquidationWorkflow:
                 # A venue error retrying cannot fix (a changed tick, no balance): look again
                 # at the next check rather than abandon the position.
                 self._last_error = str(exc.cause or exc)
-                workflow.logger.warning("liquidation check failed: %s", self._last_error)
+                workflow.logger.warning(
+                    "liquidation check failed: %s", self._last_error, extra=self._ids()
+                )
                 wake_at = now + timedelta(milliseconds=self._config.price_check_interval_ms)
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -266,6 +284,11 @@ class LiquidationWorkflow:
         # Only its own orders' fills are listed: the cursor re-reads the round's (already in
         # the position).
         own = {order.order_id for order in self._orders}
+        counted = self._position
+        if result.boundary is not None:
+            counted = counted.starting_after(result.boundary)
+        for fill in counted.new_fills(result.fills):
+            log_fill(workflow.logger, fill)
         self._position, self._fills = absorb_fills(
             self._position, self._fills, result.fills, own, result.boundary
         )
@@ -303,7 +326,9 @@ class LiquidationWorkflow:
             if is_cancelled_exception(exc):
                 raise
             self._last_error = f"merge: {exc.cause or exc}"
-            workflow.logger.warning("merge of %s pairs refused: %s", pairs, self._last_error)
+            workflow.logger.warning(
+                "merge of %s pairs refused: %s", pairs, self._last_error, extra=self._ids()
+            )
             return
         # The merge happened once (its key): it lands in the position once.
         self._position = self._position.merge(report.qty)
@@ -415,6 +440,7 @@ class LiquidationWorkflow:
             result.duration_seconds,
             reason,
             result.realized_pnl,
+            extra=self._ids(),
         )
         await self._signal_parent(FINISHED_SIGNAL, result)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -428,7 +454,16 @@ class LiquidationWorkflow:
             await workflow.get_external_workflow_handle(parent).signal(name, arg)
         except FailureError as exc:
             # The parent is gone (finished, terminated): the liquidation goes on regardless.
-            workflow.logger.warning("parent %s not signalled %s: %s", parent, name, exc)
+            workflow.logger.warning(
+                "parent %s not signalled %s: %s", parent, name, exc, extra=self._ids()
+            )
+
+    def _ids(self) -> dict[str, str]:
+        """A log line's ids beyond the workflow's own (dualmm.logs)."""
+        ids = {"market": self._market.condition_id}
+        if self._resting is not None:
+            ids["order_id"] = self._resting.order_id
+        return ids
 
     def _carried(self, next_check_at: datetime) -> LiquidationInput:
         return self._input.model_copy(

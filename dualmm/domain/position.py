@@ -484,6 +484,19 @@ class PositionTracker(Frozen):
         qty = self.qty(token)
         return self.cost(token) / qty if qty else ZERO
 
+    def new_fills(self, fills: Iterable[Fill]) -> list[Fill]:
+        """The reports among `fills` of trades this tracker has not counted yet (each once):
+        what a log line calls a fill. Re-reports of logged or folded trades are not new."""
+        known = {e.trade_id for e in self.events if isinstance(e, FillEvent)}
+        known |= set(self.failed_trade_ids)
+        new: list[Fill] = []
+        for fill in fills:
+            mine = self.since is None or self.since.owns(fill)
+            if mine and fill.trade_id not in known and not _is_failed(fill):
+                known.add(fill.trade_id)
+                new.append(fill)
+        return new
+
     @property
     def held_token(self) -> Token | None:
         """The token with the larger quantity; None when YES and NO are equal."""
