@@ -170,10 +170,13 @@ class Settings(BaseSettings):
     # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
     metrics_prometheus: str | None = None
     metrics_otlp_url: str | None = None
-    # Worker capacity (bench/capacity.py): threads for the blocking exchange client (asyncio's
-    # default pool has min(32, cores + 4) = 6 here) and workflows kept in the sticky cache (a
-    # workflow evicted from it replays its whole history on its next task).
-    worker_threads: int = Field(32, ge=1, le=512)
+    # Worker capacity (bench/capacity.py): threads for the blocking exchange client, and
+    # workflows kept in the sticky cache (a workflow evicted from it replays its whole history
+    # on its next task). Threads: about requests/s x venue latency (1000 liquidations make
+    # ~100 requests/s; at ~0.1 s to Polymarket, 10 busy). More cost CPU (GIL and connection
+    # pool contention: on loopback 32 threads made a check 15 ms of worker CPU, 16 made it 13,
+    # 4 made it 10.5) and past the SDK's 20 kept-alive connections they churn connections.
+    worker_threads: int = Field(16, ge=1, le=512)
     worker_cache: int = Field(5000, ge=0, le=100_000)
     # Logs (dualmm.logs): one line per event, logfmt (text) or JSON; the level of the worker
     # and the simulator (the CLI's default is WARNING). DEBUG adds per-request lines.

@@ -85,6 +85,36 @@ async def test_orders_stay_while_the_process_beats_and_go_when_it_stops(
     assert (await exchange.get_order(order.order_id)).status is OrderStatus.CANCELED  # type: ignore[union-attr]
 
 
+async def test_a_beat_while_the_keep_alive_loop_is_fresh_sends_nothing(
+    quick_server: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every liquidation check calls heartbeat(): with the loop beating, that is a request per
+    check for nothing (N/30 a second at N liquidations). A stale or failed loop still beats."""
+    beats: list[str] = []
+    serve_request = quick_server.serve
+
+    def counting(request: Any) -> Any:
+        if request.path == "/v1/heartbeats":
+            beats.append(request.path)
+        return serve_request(request)
+
+    monkeypatch.setattr(quick_server, "serve", counting)
+    exchange = await connect(quick_server)
+    exchange.heartbeat_seconds = 0.5
+    for _ in range(3):
+        await exchange.heartbeat()
+    assert len(beats) == 1
+    await asyncio.sleep(1.2)  # the loop beat on its own meanwhile
+    assert len(beats) >= 2
+    counted = len(beats)
+    assert exchange._keep_alive is not None
+    exchange._keep_alive.cancel()  # no loop any more: a call beats again
+    await asyncio.sleep(0)
+    await exchange.heartbeat()
+    assert len(beats) == counted + 1
+    exchange._keep_alive.cancel()
+
+
 class Freezable:
     """An exchange that hangs forever once frozen, like a process that was killed."""
 

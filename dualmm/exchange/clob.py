@@ -21,6 +21,7 @@ import binascii
 import contextvars
 import hashlib
 import logging
+import math
 import random
 import threading
 import time
@@ -462,6 +463,7 @@ class ClobExchange:
         self._journal: OrderedDict[str, _Pending] = OrderedDict()
         self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._keep_alive: asyncio.Task[None] | None = None
+        self._last_beat = -math.inf  # clock seconds of the last beat that got through
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
         self._waker = FillWaker()
@@ -848,20 +850,31 @@ class ClobExchange:
     async def heartbeat(self) -> None:
         """Send a heartbeat, and from then on keep sending them every HEARTBEAT_SECONDS for as
         long as this process lives: the venue cancels our orders ~10 s after they stop, so a
-        dead worker leaves nothing resting, while a live one between rounds keeps its orders."""
-        await self._sdk(self._client.post_heartbeat)
-        if self._keep_alive is None or self._keep_alive.done():
+        dead worker leaves nothing resting, while a live one between rounds keeps its orders.
+
+        While that loop runs and its last beat got through within HEARTBEAT_SECONDS, a call
+        sends nothing more: every liquidation check calls this, and a beat per check would be
+        one more request per check to say what the loop already says."""
+        beating = self._keep_alive is not None and not self._keep_alive.done()
+        if beating and self._clock() - self._last_beat < self.heartbeat_seconds:
+            return
+        await self._beat()
+        if not beating:
             # In a context of its own: it outlives the activity that started it, whose ids
             # its log lines must not carry.
             self._keep_alive = asyncio.create_task(
                 self._beat_forever(), context=contextvars.Context()
             )
 
+    async def _beat(self) -> None:
+        await self._sdk(self._client.post_heartbeat)
+        self._last_beat = self._clock()
+
     async def _beat_forever(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
-                await self._sdk(self._client.post_heartbeat)
+                await self._beat()
             except ExchangeError as exc:  # the next beat may get through; orders may not
                 logger.warning("heartbeat not delivered: %s", exc)
 
