@@ -31,6 +31,7 @@ from dualmm.exchange.base import (
     SignedMerge,
 )
 from dualmm.exchange.sync import MarketSync, PositionSync, sync_market, sync_position
+from dualmm.logs import log_fill
 
 # A merge that could not even be sent (its RPC down) is given up after this many attempts.
 MERGE_UNSENT_ATTEMPTS = 5
@@ -131,6 +132,7 @@ class LiquidationActivities:
                 request.position,
                 request.fills,
                 request.order_ids,
+                on_new_fill=lambda fill: log_fill(activity.logger, fill),
             )
 
     @activity.defn(name="liquidation_place_order")

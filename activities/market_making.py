@@ -49,6 +49,7 @@ from dualmm.exchange.base import (
     WouldCross,
 )
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
+from dualmm.logs import log_fill
 
 # Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
 POSITION_LIMIT_SIGNAL = "position_limit"
@@ -323,10 +324,10 @@ class _Round:
                 if failures >= _TRANSIENT_FAILURES_IN_A_ROW:
                     raise
                 activity.logger.warning(
-                    "market making on %s: %s (%d in a row, retrying)",
-                    self._market.condition_id,
+                    "market making: %s (%d in a row, retrying)",
                     exc,
                     failures,
+                    extra={"market": self._market.condition_id},
                 )
                 self._heartbeat()
                 pause = min(interval * failures, _TRANSIENT_PAUSE_MAX_SECONDS)
@@ -334,7 +335,9 @@ class _Round:
                 continue
             failures = 0
             if leaving is not None:
-                activity.logger.info("leaving %s: %s", self._market.condition_id, leaving)
+                activity.logger.info(
+                    "leaving: %s", leaving, extra={"market": self._market.condition_id}
+                )
                 return await self._hand_over()
             self._heartbeat()
             await self._read_venue_rewards()
@@ -358,6 +361,12 @@ class _Round:
         """The market goes to liquidation (the position limit, or a market left)."""
         await self._withdraw()
         if not self._checkpoint.position.is_flat:
+            activity.logger.info(
+                "handing over to liquidation: %s %s",
+                self._checkpoint.position.held_token,
+                self._checkpoint.position.held_qty,
+                extra={"market": self._market.condition_id},
+            )
             limit = PositionLimit(
                 market=self._market,
                 position=self._checkpoint.position,
@@ -403,6 +412,8 @@ class _Round:
     async def _sync_fills(self) -> None:
         """Fold new fills into the position; refresh the quotes' remaining sizes."""
         page = await self._exchange.fills(self._market, self._checkpoint.cursor or None)
+        for fill in self._checkpoint.position.new_fills(page.fills):
+            log_fill(activity.logger, fill)
         position = self._checkpoint.position.apply_fills(page.fills)
         self._checkpoint = self._checkpoint.model_copy(
             update={"position": position, "cursor": page.cursor}

@@ -1,19 +1,27 @@
 """Capacity and latency: N liquidations on one worker, the dev server and the simulator over HTTP.
 
-    .venv/bin/python bench/capacity.py --n 100 500 1000 2000 [--window 180] [--json]
+    .venv/bin/python bench/capacity.py --n 100 500 1000 2000 [--window 180] [--aligned] [--json]
 
 For each N: a fresh dev server (in memory), a simulator with N synthetic markets served over
 HTTP from this process (its CPU is this process's, the driver's own share being small: it
-sleeps), and one `dualmm worker` process. N LiquidationWorkflows start at once, each holding
-10 shares bought at 0.90 on a market near 0.50 with checks every 30 s: the profit floor keeps
-every order resting at 0.91, so nothing fills and every workflow keeps checking. After a
-warm-up of one check interval, the window's checks are measured from the histories:
+sleeps), and one `dualmm worker` process. N LiquidationWorkflows start, each holding 10 shares
+bought at 0.90 on a market near 0.50 with checks every 30 s: the profit floor keeps every order
+resting at 0.91, so nothing fills and every workflow keeps checking. Their first checks are
+spread evenly over one check interval, as liquidations that begin at fill times are: the
+steady load is N/30 checks/s. `--aligned` starts every first check at once instead (all N due
+in the same second every 30 s: the herd after a worker outage, not a steady state). After a
+warm-up of two check intervals (every workflow has placed its order and checked at least
+once), the window's checks are measured from the histories:
 
-    lag = the check's sync activity started (ActivityTaskStarted) - the timer's due time
-          (TimerStarted + start_to_fire_timeout)
+    lag = the check's sync started - the timer's due time
 
-and reported as checks/s, lag p50/p99/max, worker, dev server and simulator CPU (% of one
-core, averaged over the window) and peak RSS.
+The due time is the workflow's: the start of the workflow task that set the timer plus the
+timer's duration. The sync is a local activity (workflows/liquidation.py): its start is the
+`original_schedule_time` the worker records in the check's `core_local_activity` marker (the
+moment the workflow, woken by the timer, asked for the sync); in a history from before that
+change, the ActivityTaskStarted event. Reported as checks/s, lag p50/p99/max, worker, dev
+server and simulator CPU (% of one core, averaged over the window; and CPU ms per check, which
+the other load on the machine changes less) and peak RSS.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -70,7 +79,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def start_liquidations(client: Any, venue: Any, address: str, n: int, queue: str) -> None:
+async def start_liquidations(
+    client: Any, venue: Any, address: str, n: int, queue: str, aligned: bool
+) -> None:
     from dualmm.config import LiquidationConfig
     from dualmm.domain.position import PositionTracker
     from dualmm.domain.types import Token
@@ -81,8 +92,9 @@ async def start_liquidations(client: Any, venue: Any, address: str, n: int, queu
     now = datetime.now(UTC)
     semaphore = asyncio.Semaphore(50)
 
-    async def one(info: Any) -> None:
+    async def one(number: int, info: Any) -> None:
         venue.credit(address, info.token_id(Token.YES), Decimal(10))
+        spread = timedelta(0) if aligned else timedelta(milliseconds=CHECK_MS * number / n)
         async with semaphore:
             await client.start_workflow(
                 LiquidationWorkflow.run,
@@ -91,52 +103,80 @@ async def start_liquidations(client: Any, venue: Any, address: str, n: int, queu
                     position=PositionTracker.opening(Token.YES, Decimal(10), Decimal("0.90")),
                     config=config,
                     started_at=now,
+                    next_check_at=now + spread,
                 ),
                 id=f"bench-liquidation-{info.condition_id}",
                 task_queue=queue,
             )
 
-    await asyncio.gather(*(one(m) for m in markets))
+    await asyncio.gather(*(one(number, m) for number, m in enumerate(markets)))
 
 
-async def lags(client: Any, ids: list[str], since: datetime, until: datetime) -> list[float]:
-    """Each check's lag (seconds) whose timer fell due inside [since, until]."""
+async def lags(
+    client: Any, ids: list[str], since: datetime, until: datetime
+) -> tuple[list[float], int]:
+    """Each check's lag (seconds) whose timer fell due inside [since, until], and the number
+    of history events written inside it.
+
+    The due time is the workflow's own: it sets the timer to `wake_at - workflow.now()`, and
+    `workflow.now()` is the start of the workflow task that set it (the TimerStarted event is
+    written when that task completes, later by the task's run time).
+    """
     found: list[float] = []
+    events = 0
     semaphore = asyncio.Semaphore(20)
 
     async def one(workflow_id: str) -> None:
+        nonlocal events
         async with semaphore:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         due: datetime | None = None
+        task_started: datetime | None = None
         for event in history.events:
             kind = event.WhichOneof("attributes")
             at = event.event_time.ToDatetime(tzinfo=UTC)
-            if kind == "timer_started_event_attributes":
+            events += since <= at <= until
+            if kind == "workflow_task_started_event_attributes":
+                task_started = at
+            elif kind == "timer_started_event_attributes" and task_started is not None:
                 fire = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-                due = at + fire
-            elif kind == "activity_task_started_event_attributes" and due is not None:
+                due = task_started + fire
+            elif due is not None and (started := sync_started(event, kind, at)) is not None:
                 if since <= due <= until:
-                    found.append((at - due).total_seconds())
+                    found.append((started - due).total_seconds())
                 due = None
 
     await asyncio.gather(*(one(w) for w in ids))
-    return found
+    return found, events
 
 
-def measure(n: int, window: float, address_key: str) -> dict[str, Any]:
+def sync_started(event: Any, kind: str, at: datetime) -> datetime | None:
+    """When a check's sync started, if this event says: an activity's start, or a local
+    activity's marker (the time the workflow scheduled it, as the worker recorded it)."""
+    if kind == "activity_task_started_event_attributes":
+        return at
+    if kind != "marker_recorded_event_attributes":
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != "core_local_activity":
+        return None
+    data = json.loads(marker.details["data"].payloads[0].data)
+    scheduled = data["original_schedule_time"]
+    return datetime.fromtimestamp(scheduled["seconds"] + scheduled["nanos"] / 1e9, UTC)
+
+
+def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str, Any]:
     from eth_account import Account
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     from dualmm.sim.server import SimServer
-    from dualmm.sim.synthetic import SYNTHETIC_HISTORY
     from dualmm.sim.venue import SimVenue, WallClock
     from dualmm.temporal_bin import DEV_SERVER, temporal_binary
 
     address = Account.from_key(address_key).address
     now = datetime.now(UTC)
     venue = SimVenue.synthetic(n, 1, WallClock(now), start=now - timedelta(hours=1))
-    del SYNTHETIC_HISTORY
     venue.ensure_wallet(address)
     sim = SimServer(venue)
     sim.start()
@@ -161,11 +201,12 @@ def measure(n: int, window: float, address_key: str) -> dict[str, Any]:
         "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "DUALMM_TASK_QUEUE": queue,
     }
+    worker_log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed below); warnings counted
     worker = subprocess.Popen(
         [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
         cwd=ROOT,
         start_new_session=True,
     )
@@ -183,21 +224,27 @@ def measure(n: int, window: float, address_key: str) -> dict[str, Any]:
                     await asyncio.sleep(1)
             assert client is not None
             began = time.monotonic()
-            await start_liquidations(client, venue, address, n, queue)
+            await start_liquidations(client, venue, address, n, queue, aligned)
             started_in = time.monotonic() - began
-            await asyncio.sleep(CHECK_MS / 1000 + 10)  # warm-up: every workflow checked once
+            await asyncio.sleep(2 * CHECK_MS / 1000)  # warm-up: orders placed, checks steady
             pids = {"worker": worker.pid, "dev server": temporal.pid, "simulator": os.getpid()}
             cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
             since = datetime.now(UTC)
+            load = [os.getloadavg()[0]]
+            logged = os.fstat(worker_log.fileno()).st_size  # warnings count from here
             t0 = time.monotonic()
             await asyncio.sleep(window)
             elapsed = time.monotonic() - t0
             until = datetime.now(UTC)
+            load.append(os.getloadavg()[0])
             cpu = {k: 100 * (cpu_seconds(p) - cpu0[k]) / elapsed for k, p in pids.items()}
             rss = {k: rss_mb(p) for k, p in pids.items() if k != "simulator"}
             rss["simulator"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             ids = [f"bench-liquidation-{m.condition_id}" for m in venue.markets()[:n]]
-            measured = await lags(client, ids, since, until)
+            measured, events = await lags(client, ids, since, until)
+            worker_log.seek(logged)
+            log = worker_log.read().splitlines()
+            problems = [line for line in log if " WARNING " in line or " ERROR " in line]
             return {
                 "n": n,
                 "started_in_s": round(started_in, 1),
@@ -207,7 +254,15 @@ def measure(n: int, window: float, address_key: str) -> dict[str, Any]:
                 "lag_p99_s": round(percentile(measured, 99), 2),
                 "lag_max_s": round(max(measured, default=float("nan")), 2),
                 "lag_mean_s": round(statistics.fmean(measured), 2) if measured else None,
+                "events_per_check": round(events / len(measured), 1) if measured else None,
                 "cpu_pct": {k: round(v) for k, v in cpu.items()},
+                # CPU per check: what a check costs each process, whatever else the machine runs
+                "cpu_ms_per_check": {
+                    k: round(10 * v * elapsed / max(len(measured), 1), 1) for k, v in cpu.items()
+                },
+                "load": [round(x, 1) for x in load],
+                "worker_warnings": len(problems),  # in the window
+                "worker_warning_sample": problems[:3],
                 "rss_mb": {k: round(v) for k, v in rss.items()},
             }
 
@@ -221,45 +276,63 @@ def measure(n: int, window: float, address_key: str) -> dict[str, Any]:
                 proc.kill()
                 proc.wait()
         sim.stop()
+        worker_log.close()
+
+
+HEADER = (
+    "| N | checks/s (due N/30) | lag p50 / p99 / max | worker CPU / RSS | dev server CPU / RSS "
+    "| simulator CPU / RSS | CPU ms/check w / d / s | events/check | N starts took "
+    "| load avg (start → end) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def row_line(row: dict[str, Any]) -> str:
+    cpu, rss, n, per = row["cpu_pct"], row["rss_mb"], row["n"], row["cpu_ms_per_check"]
+    warned = f" ({row['worker_warnings']} worker warnings)" if row["worker_warnings"] else ""
+    return (
+        f"| {n} | {row['checks_per_s']} ({n / (CHECK_MS / 1000):.1f}) | {row['lag_p50_s']} / "
+        f"{row['lag_p99_s']} / {row['lag_max_s']} s | {cpu['worker']} % / {rss['worker']} MB | "
+        f"{cpu['dev server']} % / {rss['dev server']} MB | "
+        f"{cpu['simulator']} % / {rss['simulator']} MB | "
+        f"{per['worker']} / {per['dev server']} / {per['simulator']} | {row['events_per_check']} | "
+        f"{row['started_in_s']} s | {row['load'][0]} → {row['load'][1]}{warned} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[100, 500, 1000, 2000])
     parser.add_argument("--window", type=float, default=180.0, help="Measured seconds.")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--aligned", action="store_true", help="Every first check at once (a herd), not spread."
+    )
+    parser.add_argument("--json", action="store_true", help="One JSON line per N as well.")
     args = parser.parse_args()
     from eth_account import Account
 
     print(f"# {machine()}, load average {os.getloadavg()[0]:.1f} at start", flush=True)
-    rows = []
+    print(HEADER, flush=True)
     for n in args.n:
         # One process per N: a fresh simulator and a clean RSS peak.
         key = "0x" + bytes(Account.create().key).hex()
+        command = [sys.executable, __file__, "--one", str(n), str(args.window), key]
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), str(args.window), key],
+            [*command, *(["--aligned"] if args.aligned else [])],
             capture_output=True, text=True, check=False, cwd=ROOT,
         )  # fmt: skip
         if out.returncode != 0:
             print(f"N={n}: failed\n{out.stderr[-2000:]}", flush=True)
             continue
         row = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(row)
+        print(row_line(row), flush=True)
         if args.json:
             print(json.dumps(row), flush=True)
-        else:
-            cpu, rss = row["cpu_pct"], row["rss_mb"]
-            print(
-                f"| {n} | {row['checks_per_s']} | {row['lag_p50_s']} / {row['lag_p99_s']} / "
-                f"{row['lag_max_s']} s | {cpu['worker']} % / {rss['worker']} MB | "
-                f"{cpu['dev server']} % / {rss['dev server']} MB | "
-                f"{cpu['simulator']} % / {rss['simulator']} MB | {row['started_in_s']} s |",
-                flush=True,
-            )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--one":
-        print(json.dumps(measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4])))
+    if len(sys.argv) >= 5 and sys.argv[1] == "--one":
+        one = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], "--aligned" in sys.argv)
+        print(json.dumps(one))
     else:
         main()

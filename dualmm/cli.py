@@ -43,8 +43,11 @@ def _register_all() -> None:
 
 
 def main() -> None:
+    from dualmm.logs import configure
+
     _register_all()
     try:
+        configure("cli", default_level="WARNING")  # the worker and sim-server say INFO
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else exc.format_message())

@@ -42,15 +42,19 @@ def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> Sett
     """The process settings from the environment (plus `overrides` from flags) and the secret
     files in DUALMM_SECRETS_DIR; a bad one is a UsageError naming its variable, or the flag in
     `flags` (field -> flag) that set it."""
+    from dualmm.logs import redact_settings
+
     overrides = {**secret_files(), **overrides}
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         message = describe_settings_error(exc)
         field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
         if flags and field in flags and field in overrides:
             message = message.replace(Settings.env_name(field), flags[field], 1)
         raise UsageError(message) from None
+    redact_settings(settings)  # no log line of this process shows them
+    return settings
 
 
 def secret_files() -> dict[str, str]:

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -169,11 +170,18 @@ class Settings(BaseSettings):
     # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
     metrics_prometheus: str | None = None
     metrics_otlp_url: str | None = None
-    # Worker capacity (bench/capacity.py): threads for the blocking exchange client (asyncio's
-    # default pool has min(32, cores + 4) = 6 here) and workflows kept in the sticky cache (a
-    # workflow evicted from it replays its whole history on its next task).
-    worker_threads: int = Field(32, ge=1, le=512)
+    # Worker capacity (bench/capacity.py): threads for the blocking exchange client, and
+    # workflows kept in the sticky cache (a workflow evicted from it replays its whole history
+    # on its next task). Threads: about requests/s x venue latency (1000 liquidations make
+    # ~100 requests/s; at ~0.1 s to Polymarket, 10 busy). More cost CPU (GIL and connection
+    # pool contention: on loopback 32 threads made a check 15 ms of worker CPU, 16 made it 13,
+    # 4 made it 10.5) and past the SDK's 20 kept-alive connections they churn connections.
+    worker_threads: int = Field(16, ge=1, le=512)
     worker_cache: int = Field(5000, ge=0, le=100_000)
+    # Logs (dualmm.logs): one line per event, logfmt (text) or JSON; the level of the worker
+    # and the simulator (the CLI's default is WARNING). DEBUG adds per-request lines.
+    log_format: str = "text"
+    log_level: str = "INFO"
 
     # The optional payload codec (dualmm.codec): every payload Temporal stores is AES-GCM
     # encrypted with this 32-byte key (64 hex digits or base64). Workers and CLIs must agree.
@@ -219,6 +227,17 @@ class Settings(BaseSettings):
         if match is None or not 1 <= int(match.group(2)) <= 65535:
             raise ValueError(f"{address!r} is not host:port (port 1-65535), e.g. 127.0.0.1:7233")
         return address
+
+    @field_validator("log_format", "log_level")
+    @classmethod
+    def _log_setting(cls, value: str, info: ValidationInfo) -> str:
+        from dualmm.logs import FORMATS, LEVELS
+
+        choices = FORMATS if info.field_name == "log_format" else LEVELS
+        normal = value.strip().lower() if choices is FORMATS else value.strip().upper()
+        if normal not in choices:
+            raise ValueError(f"{value[:40]!r} is not one of {', '.join(choices)}")
+        return normal
 
     @field_validator("clob_url")
     @classmethod

@@ -36,17 +36,27 @@ if TYPE_CHECKING:
     from dualmm.exchange.base import Exchange
 
 
-def runtime_for(config: Settings, role: str) -> Runtime | None:
-    """A Temporal runtime exporting metrics as the settings say; None: the default runtime."""
+def runtime_for(config: Settings, role: str) -> Runtime:
+    """A Temporal runtime exporting metrics as the settings say (none if neither is set),
+    whose Core log lines (warnings and up) go through Python logging: one line per event in
+    the process's format (dualmm.logs), not the Core's own."""
+    import logging
     from datetime import timedelta
 
     from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
         OpenTelemetryConfig,
         PrometheusConfig,
         Runtime,
         TelemetryConfig,
+        TelemetryFilter,
     )
 
+    logs = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
     tags = {"service": "dualmm", "role": role}
     if config.metrics_prometheus:
         metrics: Any = PrometheusConfig(
@@ -59,8 +69,8 @@ def runtime_for(config: Settings, role: str) -> Runtime | None:
             durations_as_seconds=True,
         )
     else:
-        return None
-    return Runtime(telemetry=TelemetryConfig(metrics=metrics, global_tags=tags))
+        return Runtime(telemetry=TelemetryConfig(logging=logs))
+    return Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics, global_tags=tags))
 
 
 def _activity_meter() -> MetricMeter | None:
@@ -82,7 +92,9 @@ _NOT_VENUE_CALLS = frozenset({"fill_mark", "wait_for_fill"})
 
 class MeteredExchange:
     """An Exchange that counts orders, fills and venue errors, and times every venue call,
-    on the calling activity's meter. Everything else passes through."""
+    on the calling activity's meter, and logs each placement, cancel and refusal as one event
+    line (`dualmm.logs`: the activity's workflow and run ids, the market and the order id).
+    Everything else passes through."""
 
     def __init__(self, inner: Exchange) -> None:
         self._inner = inner
@@ -110,6 +122,8 @@ class MeteredExchange:
                         meter.create_counter("dualmm_orders_rejected", "Orders refused").add(
                             1, {"kind": _kind(exc)}
                         )
+                if op == "place_order" and isinstance(exc, NonRetryableError):
+                    _log_refusal(args, exc)
                 raise
             finally:
                 if meter is not None:
@@ -118,6 +132,7 @@ class MeteredExchange:
                     ).record(_elapsed(started), {"op": op})
             if meter is not None:
                 _count(meter, op, args, result)
+            _log_event(op, args, result)
             return result
 
         return timed
@@ -140,6 +155,38 @@ def _count(meter: MetricMeter, op: str, args: tuple[Any, ...], result: Any) -> N
         counter = meter.create_counter("dualmm_fills", "Fills seen (first report)")
         for fill in fills:
             counter.add(1, {"side": str(getattr(fill, "side", "?"))})
+
+
+def _log_event(op: str, args: tuple[Any, ...], result: Any) -> None:
+    from temporalio import activity
+
+    if op == "place_order" and args:
+        request = args[0]
+        activity.logger.info(
+            "order placed: %s %s @ %s (%s)",
+            request.side,
+            request.size,
+            request.price,
+            getattr(result, "status", "?"),
+            extra={"market": request.market.condition_id, "order_id": result.order_id},
+        )
+    elif op == "cancel_order" and args:
+        activity.logger.info("order cancelled", extra={"order_id": args[0]})
+
+
+def _log_refusal(args: tuple[Any, ...], exc: BaseException) -> None:
+    from temporalio import activity
+
+    request = args[0] if args else None
+    market = getattr(getattr(request, "market", None), "condition_id", None)
+    activity.logger.warning(
+        "order refused: %s %s @ %s: %s",
+        getattr(request, "side", "?"),
+        getattr(request, "size", "?"),
+        getattr(request, "price", "?"),
+        exc,
+        extra={"market": market, "kind": _kind(exc)},
+    )
 
 
 def metered(exchange: Exchange) -> Exchange:

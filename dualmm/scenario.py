@@ -13,7 +13,7 @@ from bisect import bisect_right
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -51,6 +51,7 @@ class ScenarioMarket(Frozen):
     path: tuple[tuple[int, Decimal], ...] = Field(min_length=1, max_length=MAX_PATH_POINTS)
     position: ScenarioPosition | None = None
     competition: tuple[tuple[Decimal, Decimal], ...] | None = None
+    fixed_future: ClassVar[bool] = True  # a frozen path (see dualmm.sim.market.MidProcess)
 
     @field_validator("competition")
     @classmethod

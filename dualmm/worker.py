@@ -107,9 +107,10 @@ async def run_worker(
     import logging
 
     from dualmm.exchange.base import NonRetryableError, RetryableError
+    from dualmm.logs import configure
     from dualmm.telemetry import setup_tracing
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure("worker")
     log = logging.getLogger("dualmm.worker")
     config = settings()
     if live:

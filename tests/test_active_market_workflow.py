@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import os
 import re
@@ -737,22 +738,31 @@ async def test_pausing_a_round_stuck_in_retries_still_withdraws_its_quotes(
 
 
 def _worker_process(
-    env: WorkflowEnvironment, task_queue: str, clob_url: str, key: str
+    env: WorkflowEnvironment,
+    task_queue: str,
+    clob_url: str,
+    key: str,
+    log: Path | None = None,
+    **settings: str,
 ) -> subprocess.Popen[bytes]:
-    """`dualmm worker` in its own process, trading on the simulator over HTTP."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
-        env={
-            **os.environ,
-            "DUALMM_EXCHANGE": "sim",
-            "DUALMM_CLOB_URL": clob_url,
-            "DUALMM_PRIVATE_KEY": key,
-            "DUALMM_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-            "DUALMM_TASK_QUEUE": task_queue,
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """`dualmm worker` in its own process, trading on the simulator over HTTP; its stderr
+    (the log) to `log`, if given; `settings` add DUALMM_* variables."""
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
+            env={
+                **os.environ,
+                "DUALMM_EXCHANGE": "sim",
+                "DUALMM_CLOB_URL": clob_url,
+                "DUALMM_PRIVATE_KEY": key,
+                "DUALMM_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "DUALMM_TASK_QUEUE": task_queue,
+                **settings,
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
 
 
 async def _answering(handle: WorkflowHandle[Any, Any]) -> None:
@@ -889,14 +899,13 @@ async def test_two_workers_share_a_queue_and_the_survivor_finishes_a_liquidation
     client = dev_env.client
     child_id = liquidation_workflow_id(a.condition_id)
     with SimServer(venue.venue) as server:
-        # The second starts once the first has its venue credentials (two at once race for
-        # them on the simulator and one exits 2).
-        workers = [_worker_process(dev_env, task_queue, server.url, key)]
+        # Both start at once: they race to create the key's venue credentials, and both
+        # come up (the one whose create is refused derives the other's).
+        workers = [_worker_process(dev_env, task_queue, server.url, key) for _ in range(2)]
         handle, _ = await start_or_attach(client, task_queue, _config())
         try:
-            await _until(handle, _quoting(a))
-            workers.append(_worker_process(dev_env, task_queue, server.url, key))
             await _a_to_liquidation_b_quoted(handle, venue)
+            assert all(worker.poll() is None for worker in workers), "a worker exited"
             assert [(o["condition_id"], o["side"]) for o in venue.open_orders()].count(
                 (a.condition_id, "SELL")
             ) == 1

@@ -6,18 +6,22 @@ HTTP from `/_sim/ledger`) says exactly which intent each accepted order belongs 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
+from py_clob_client_v2.clob_types import ApiCreds
+from py_clob_client_v2.exceptions import PolyApiException
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
 from dualmm.config import Settings
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange import clob
 from dualmm.exchange.base import (
+    AuthError,
     Exchange,
     Order,
     OrderStatus,
@@ -124,6 +128,63 @@ async def connect_through_faults(settings: Settings) -> ClobExchange:
         except RetryableError:
             continue
     raise AssertionError("could not connect")
+
+
+async def test_two_processes_starting_with_one_key_both_get_its_credentials() -> None:
+    """Two workers start at once with one private key: both find no API key (derive: 400),
+    both create one, and the venue refuses the second create (400, as documented: one key per
+    address and nonce). The loser derives the key the winner made instead of giving up."""
+    key = fresh_key()
+    # The latency holds both derives in flight together, so both creates race.
+    with SimServer(contract_venue(), faults=Faults(latency_ms=300)) as server:
+        settings = sim_settings(server.url, key)
+        first, second = await asyncio.gather(
+            ClobExchange.connect(settings), ClobExchange.connect(settings)
+        )
+        assert first._client.creds == second._client.creds
+        assert await first.open_orders() == await second.open_orders() == []
+
+
+class _KeyVenue:
+    """py-clob-client-v2's key calls against a venue that shows a key created by another
+    process only `lag` derives later (a replica behind); records the calls."""
+
+    def __init__(self, lag: int, created_elsewhere: bool = True) -> None:
+        self.calls: list[str] = []
+        self.lag = lag
+        self.exists = created_elsewhere
+
+    @staticmethod
+    def _refusal(message: str) -> PolyApiException:
+        refusal = PolyApiException(error_msg={"error": message})
+        refusal.status_code = 400
+        return refusal
+
+    def derive_api_key(self) -> ApiCreds:
+        self.calls.append("derive")
+        if not self.exists or self.lag > 0:
+            self.lag -= 1
+            raise self._refusal("Could not derive api key!")
+        return ApiCreds(api_key="k", api_secret="c2VjcmV0", api_passphrase="p")
+
+    def create_api_key(self) -> ApiCreds:
+        self.calls.append("create")
+        raise self._refusal("Could not create api key")
+
+
+async def test_a_refused_create_is_followed_by_derives_with_backoff_then_gives_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(clob, "CREDENTIAL_BACKOFF_SECONDS", 0.001)
+    venue = _KeyVenue(lag=2)
+    creds = await ClobExchange._api_creds(venue)  # type: ignore[arg-type]
+    assert creds.api_key == "k"
+    assert venue.calls == ["derive", "create", "derive", "create", "derive"]
+    # No key ever shows up: after a few attempts, one clear non-retryable error.
+    never = _KeyVenue(lag=0, created_elsewhere=False)
+    with pytest.raises(AuthError, match="Could not create api key"):
+        await ClobExchange._api_creds(never)  # type: ignore[arg-type]
+    assert never.calls.count("create") == clob.CREDENTIAL_ATTEMPTS
 
 
 async def _read_everything(exchange: ClobExchange, market: MarketInfo) -> None:

@@ -175,20 +175,27 @@ async def test_a_workflow_run_leaves_only_ciphertext_in_temporal(task_queue: str
         )
         handle = plain.get_workflow_handle(run.handle.id)
         history = await handle.fetch_history()
-        # The SDK core's own patch markers (workflow.patched ids) are the only payloads it
-        # writes without the codec: no data of ours is in them.
-        core_patches = [
-            event
-            for event in history.events
-            if event.marker_recorded_event_attributes.marker_name == "core_patch"
-        ]
+        # The SDK core's own bookkeeping is the only payload it writes without the codec: its
+        # patch markers (workflow.patched ids) and a local activity's marker `data` (sequence,
+        # attempt, activity type, times). No data of ours is in them; a local activity's
+        # `result` is ours, encrypted.
+        core: list[Payload] = []
+        for event in history.events:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":
+                core.extend(_payloads(event))
+            elif marker.marker_name == "core_local_activity":
+                core.extend(marker.details["data"].payloads)
         ours = [
-            p for event in history.events if event not in core_patches for p in _payloads(event)
+            p
+            for event in history.events
+            for p in _payloads(event)
+            if not any(p is c or p == c for c in core)
         ]
         assert len(ours) >= 5  # input, activity inputs and results, signal, result
         for payload in ours:
             assert payload.metadata["encoding"] == ENCODING
-        for payload in ours + [p for event in core_patches for p in _payloads(event)]:
+        for payload in ours + core:
             assert condition_id.encode() not in payload.SerializeToString()
             assert condition_id.removeprefix("0x").encode() not in payload.SerializeToString()
         with pytest.raises(Exception, match="encoding"):  # without the key it cannot read

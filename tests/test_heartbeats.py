@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from eth_account import Account
-from pydantic import SecretStr
-from temporalio.testing import ActivityEnvironment
+from sim_helpers import (
+    START,
+    Flat,
+    RunningRound,
+    connect,
+    market_info,
+    reward_terms,
+    round_input,
+)
 
-from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
-from dualmm.config import MarketMakerConfig, Settings
-from dualmm.domain.position import PositionTracker
-from dualmm.domain.types import MarketInfo, Side
+from dualmm.config import MarketMakerConfig
+from dualmm.domain.types import Side
 from dualmm.exchange.base import OrderStatus, PlaceOrder
 from dualmm.exchange.clob import ClobExchange
 from dualmm.sim.clock import ManualClock
@@ -30,41 +33,13 @@ from dualmm.sim.server import SimServer
 from dualmm.sim.venue import SimVenue
 
 D = Decimal
-START = datetime(2026, 3, 2, 12, tzinfo=UTC)
-INFO = MarketInfo(
-    condition_id="0xbeat",
-    yes_token_id="501",
-    no_token_id="502",
-    tick_size=D("0.01"),
-    min_order_size=D(5),
-    rewards_daily_rate=D(50),
-    rewards_max_spread_cents=D(3),
-    rewards_min_size=D(10),
-)
-
-
-class Flat:
-    def mid_at(self, seconds: float) -> Decimal:
-        return D("0.50")
-
-    def change_times(self, after: float, until: float) -> Sequence[float]:
-        return ()
+INFO = market_info("0xbeat", "501", "502", **reward_terms("50"))
 
 
 def serve(timeout: float) -> SimServer:
     market = SimMarket(INFO, Flat(), START, book_seed="beat")
     rules = VenueRules(heartbeat_timeout_seconds=timeout)
     return SimServer(SimVenue([market], ManualClock(START), rules=rules))
-
-
-async def connect(server: SimServer) -> ClobExchange:
-    settings = Settings(
-        exchange="sim",
-        clob_url=server.url,
-        private_key=SecretStr("0x" + bytes(Account.create().key).hex()),
-        clob_timeout_seconds=2.0,
-    )  # type: ignore[call-arg]
-    return await ClobExchange.connect(settings)
 
 
 def test_silence_after_heartbeats_cancels_the_wallets_orders() -> None:
@@ -110,6 +85,36 @@ async def test_orders_stay_while_the_process_beats_and_go_when_it_stops(
     assert (await exchange.get_order(order.order_id)).status is OrderStatus.CANCELED  # type: ignore[union-attr]
 
 
+async def test_a_beat_while_the_keep_alive_loop_is_fresh_sends_nothing(
+    quick_server: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every liquidation check calls heartbeat(): with the loop beating, that is a request per
+    check for nothing (N/30 a second at N liquidations). A stale or failed loop still beats."""
+    beats: list[str] = []
+    serve_request = quick_server.serve
+
+    def counting(request: Any) -> Any:
+        if request.path == "/v1/heartbeats":
+            beats.append(request.path)
+        return serve_request(request)
+
+    monkeypatch.setattr(quick_server, "serve", counting)
+    exchange = await connect(quick_server)
+    exchange.heartbeat_seconds = 0.5
+    for _ in range(3):
+        await exchange.heartbeat()
+    assert len(beats) == 1
+    await asyncio.sleep(1.2)  # the loop beat on its own meanwhile
+    assert len(beats) >= 2
+    counted = len(beats)
+    assert exchange._keep_alive is not None
+    exchange._keep_alive.cancel()  # no loop any more: a call beats again
+    await asyncio.sleep(0)
+    await exchange.heartbeat()
+    assert len(beats) == counted + 1
+    exchange._keep_alive.cancel()
+
+
 class Freezable:
     """An exchange that hangs forever once frozen, like a process that was killed."""
 
@@ -128,34 +133,13 @@ class Freezable:
         return call
 
 
-class _NoParent:
-    def get_workflow_handle(self, workflow_id: str) -> _NoParent:
-        return self
-
-    async def signal(self, name: str, arg: Any) -> None:
-        pass
-
-
 async def test_kill_the_worker_and_its_quotes_leave_the_book_within_15_seconds() -> None:
     with serve(timeout=10.0) as server:  # the venue's documented ~10 s
         inner = await connect(server)
         exchange = Freezable(inner)
-        beats: list[Checkpoint] = []
-        env = ActivityEnvironment()
-        env.on_heartbeat = lambda *details: beats.append(details[0])
-        request = MarketMakingInput(
-            parent_workflow_id="parent",
-            market=INFO,
-            config=MarketMakerConfig(order_size=D(20), quote_interval_ms=200),
-            position=PositionTracker(),
-            cursor=None,
-            key_prefix="beat",
-        )
-        activities = MarketMakingActivities(exchange, _NoParent())  # type: ignore[arg-type]
-        running = asyncio.create_task(env.run(activities.make_market, request))
-        async with asyncio.timeout(30):
-            while not (beats and len(beats[-1].quotes) == 2):
-                await asyncio.sleep(0.05)
+        config = MarketMakerConfig(order_size=D(20), quote_interval_ms=200)
+        running = RunningRound(exchange, round_input(INFO, "beat", config))
+        await running.until_quoted()
         assert len(server.venue.open_orders(inner._client.builder.funder)) == 2
 
         exchange.frozen.set()  # SIGKILL: no more requests, no goodbye, no heartbeats
@@ -166,4 +150,4 @@ async def test_kill_the_worker_and_its_quotes_leave_the_book_within_15_seconds()
             while server.venue.open_orders(inner._client.builder.funder):
                 await asyncio.sleep(0.2)
         assert time.monotonic() - killed_at <= 15
-        running.cancel()
+        running.task.cancel()

@@ -354,3 +354,14 @@ def test_stages_change_exactly_at_the_boundaries(config: LiquidationConfig) -> N
         assert reached.state.stage.rank > state.stage.rank
         state, now = reached.state, boundary
     assert state.stage is config.timeout_stage
+
+
+def test_flat_is_not_finished_while_a_trade_may_still_fail() -> None:
+    """The chaos run: a liquidation's SELL matched, the run closed flat, then the trade FAILED
+    and the venue handed 20 shares back to nobody. It waits for settlement instead."""
+    waiting = decide(START, PositionTracker(), snap("0.5"), at(1), CFG, unsettled=1)
+    assert not waiting.finished and waiting.order is None
+    assert waiting.reason == "flat; waiting for 1 trade(s) to settle"
+    plan = step(START, PositionTracker(), None, snap("0.5"), at(1), CFG, unsettled=1)
+    assert not plan.finished and plan.place is None and plan.wake_at > at(1)
+    assert step(START, PositionTracker(), None, snap("0.5"), at(1), CFG).finished

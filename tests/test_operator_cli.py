@@ -290,7 +290,11 @@ async def test_liquidate_all_now_shows_progress_until_everything_is_sold(
                     child_id, run_id=run.run_id
                 ).fetch_history()
             ).events
-            if event.HasField("activity_task_scheduled_event_attributes")
+            # a check's sync is a local activity: its summary is on its marker
+            if (
+                event.HasField("activity_task_scheduled_event_attributes")
+                or event.HasField("marker_recorded_event_attributes")
+            )
             and event.user_metadata.HasField("summary")
         ]
         assert "place SELL 10 YES @ 0.49" in summaries, summaries

@@ -9,12 +9,12 @@ trip its own stop-loss) and a one-sided BUY quote does not walk itself up.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sim_helpers import START, Flat, NoParent, market_info, reward_terms
 from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
@@ -31,36 +31,12 @@ from dualmm.sim.rules import VenueRules
 from dualmm.sim.venue import SimVenue
 
 D = Decimal
-START = datetime(2026, 3, 2, 12, tzinfo=UTC)
 WALLET = "0x00000000000000000000000000000000000000aa"
-
-
-class Flat:
-    """A midpoint that never moves."""
-
-    def __init__(self, mid: str) -> None:
-        self.mid = D(mid)
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return self.mid
-
-    def change_times(self, after: float, until: float) -> Sequence[float]:
-        return ()
 
 
 def wide_market(mid: str = "0.50", half_spread: str = "0.10") -> SimMarket:
     """Other makers at mid -/+ half_spread (0.40/0.60 by default)."""
-    info = MarketInfo(
-        condition_id="0xabc",
-        question="wide",
-        yes_token_id="101",
-        no_token_id="102",
-        tick_size=D("0.01"),
-        min_order_size=D(5),
-        rewards_daily_rate=D(100),
-        rewards_max_spread_cents=D(3),
-        rewards_min_size=D(10),
-    )
+    info = market_info("0xabc", "101", "102", question="wide", **reward_terms("100"))
     return SimMarket(info, Flat(mid), START, book_seed="wide", half_spread=D(half_spread))
 
 
@@ -186,7 +162,7 @@ async def test_a_one_sided_bid_does_not_walk_itself_up_the_book() -> None:
         cursor=None,
         key_prefix="spiral",
     )
-    activities = MarketMakingActivities(SimExchange(venue, WALLET), _NoParent())  # type: ignore[arg-type]
+    activities = MarketMakingActivities(SimExchange(venue, WALLET), NoParent())  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, request))
     for _ in range(300):
         if len(beats) > 30:
@@ -198,14 +174,6 @@ async def test_a_one_sided_bid_does_not_walk_itself_up_the_book() -> None:
     yes = [(o["side"], o["price"], D(o["size"])) for o in placed if o["token"] == "YES"]
     assert yes == [("BUY", "0.48", 50)]
     assert [D(o["size"]) for o in placed if o["token"] == "NO"] == [40]
-
-
-class _NoParent:
-    def get_workflow_handle(self, workflow_id: str) -> _NoParent:
-        return self
-
-    async def signal(self, name: str, arg: Any) -> None:
-        pass
 
 
 @pytest.mark.parametrize("token", [Token.YES, Token.NO])

@@ -677,3 +677,45 @@ def test_the_confirmed_prefix_folds_and_its_re_reports_change_nothing() -> None:
     late = EMPTY.apply_fills([_settling("c", 5), _settling("d", 3)])
     assert len(late.apply_fills([_settling("c", 5, "CONFIRMED")]).events) == 2
     assert PositionTracker.model_validate_json(folded.model_dump_json()) == folded
+
+
+def test_recorded_fills_follow_the_trade_status_until_it_settles() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from dualmm.domain.position import record_fills, unsettled
+    from dualmm.domain.types import Fill, Side, Token
+
+    def report(status: str) -> Fill:
+        return Fill(
+            trade_id="t1",
+            condition_id="c",
+            token=Token.YES,
+            side=Side.SELL,
+            price=Decimal("0.5"),
+            size=Decimal(20),
+            at=datetime(2026, 12, 1, tzinfo=UTC),
+            order_id="o1",
+            status=status,
+        )
+
+    matched = record_fills((), [report("MATCHED")])
+    assert unsettled(matched) == 1
+    mined = record_fills(matched, [report("MINED")])
+    assert [f.status for f in mined] == ["MINED"] and unsettled(mined) == 1
+    confirmed = record_fills(mined, [report("CONFIRMED")])
+    assert unsettled(confirmed) == 0
+    assert [f.status for f in record_fills(confirmed, [report("MATCHED")])] == ["CONFIRMED"]
+    assert record_fills(mined, [report("FAILED")]) == ()
+
+
+def test_new_fills_are_the_trades_apply_fills_would_count_once() -> None:
+    """What a log line calls a fill: a trade not counted yet, once, and never its re-report
+    (logged or folded past the boundary) nor a FAILED report."""
+    a, b = _settling("a", 1), _settling("b", 2)
+    assert EMPTY.new_fills([a, a, b]) == [a, b]
+    matched = EMPTY.apply_fills([a, b])
+    assert matched.new_fills([a, b, _settling("b", 2, "CONFIRMED")]) == []
+    folded = matched.apply_fills([_settling("a", 1, "CONFIRMED")])
+    assert folded.new_fills([a, _settling("c", 3)]) == [_settling("c", 3)]
+    assert folded.new_fills([_settling("d", 4, "FAILED")]) == []

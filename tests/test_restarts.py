@@ -10,25 +10,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from eth_account import Account
-from pydantic import SecretStr
+from sim_helpers import (
+    START,
+    Flat,
+    RunningRound,
+    connect,
+    market_info,
+    reward_terms,
+    round_input,
+)
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.liquidation import non_retryable_venue_errors
-from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
-from dualmm.config import MarketMakerConfig, Settings
+from dualmm.config import MarketMakerConfig
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.types import MarketInfo, Side
+from dualmm.domain.types import Side
 from dualmm.exchange import clob
 from dualmm.exchange.base import OrderStatus, PlaceOrder, RateLimited, VenueUnavailable
-from dualmm.exchange.clob import ClobExchange
 from dualmm.sim.clock import ManualClock
 from dualmm.sim.market import SimMarket
 from dualmm.sim.rules import VenueRules
@@ -36,25 +40,7 @@ from dualmm.sim.server import Faults, SimServer
 from dualmm.sim.venue import SimVenue
 
 D = Decimal
-START = datetime(2026, 3, 2, 12, tzinfo=UTC)
-INFO = MarketInfo(
-    condition_id="0xrestart",
-    yes_token_id="401",
-    no_token_id="402",
-    tick_size=D("0.01"),
-    min_order_size=D(5),
-    rewards_daily_rate=D(50),
-    rewards_max_spread_cents=D(3),
-    rewards_min_size=D(10),
-)
-
-
-class Flat:
-    def mid_at(self, seconds: float) -> Decimal:
-        return D("0.50")
-
-    def change_times(self, after: float, until: float) -> Sequence[float]:
-        return ()
+INFO = market_info("0xrestart", "401", "402", **reward_terms("50"))
 
 
 class Clock:
@@ -78,16 +64,6 @@ def server(clock: Clock) -> Iterator[SimServer]:
     venue = SimVenue([market], ManualClock(START), rules=VenueRules.harsh())
     with SimServer(venue, admin=True, clock=clock) as running:
         yield running
-
-
-async def connect(server: SimServer) -> ClobExchange:
-    settings = Settings(
-        exchange="sim",
-        clob_url=server.url,
-        private_key=SecretStr("0x" + bytes(Account.create().key).hex()),
-        clob_timeout_seconds=2.0,
-    )  # type: ignore[call-arg]
-    return await ClobExchange.connect(settings)
 
 
 def bid(key: str, post_only: bool, price: str = "0.45") -> PlaceOrder:
@@ -189,38 +165,17 @@ async def test_the_adapter_waits_out_a_429s_retry_after(
     assert len(waits) == 1 and 2 < waits[0] <= 3
 
 
-class _NoParent:
-    def get_workflow_handle(self, workflow_id: str) -> _NoParent:
-        return self
-
-    async def signal(self, name: str, arg: Any) -> None:
-        pass
-
-
 async def test_market_making_quotes_right_after_a_restart(server: SimServer) -> None:
     """During the post-only window the round's quotes (post-only) are accepted at once."""
     exchange = await connect(server)
     server.restart(down_seconds=0, post_only_seconds=120)
-    beats: list[Checkpoint] = []
-    env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(details[0])
-    request = MarketMakingInput(
-        parent_workflow_id="parent",
-        market=INFO,
-        config=MarketMakerConfig(order_size=D(20), quote_interval_ms=20),
-        position=PositionTracker(),
-        cursor=None,
-        key_prefix="restart",
-    )
-    activities = MarketMakingActivities(exchange, _NoParent())  # type: ignore[arg-type]
-    running = asyncio.create_task(env.run(activities.make_market, request))
+    config = MarketMakerConfig(order_size=D(20), quote_interval_ms=20)
+    running = RunningRound(exchange, round_input(INFO, "restart", config))
     try:
-        async with asyncio.timeout(30):
-            while not (beats and len(beats[-1].quotes) == 2):
-                await asyncio.sleep(0.05)
+        await running.until_quoted()
     finally:
-        env.cancel()
-        await running
+        running.env.cancel()
+        await running.task
     placed = server.venue.ledger()["orders"]
     assert len(placed) == 2 and all(o["post_only"] for o in placed)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 from liquidation_harness import one_market, running_liquidation
 from temporalio.api.enums.v1 import EventType
@@ -14,10 +15,11 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
+from test_active_market_workflow import Venue, _a_to_liquidation_b_quoted, _bot, _config
 
 from dualmm.runtime import bot_search_attributes
 from workflows import search_attributes as sa
-from workflows.liquidation import LiquidationWorkflow
+from workflows.liquidation import LiquidationWorkflow, liquidation_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 # Visibility is eventually consistent: how long (real time) a query may take to see a change.
@@ -83,3 +85,31 @@ async def test_the_bot_carries_attributes_only_where_they_are_registered(
     assert registered.get(sa.MODE) == "sim"
     # The time-skipping server registers none of them: the bot starts without any.
     assert len(await bot_search_attributes(temporal_env.client, "b1", "sim")) == 0
+
+
+async def test_the_bot_and_its_liquidation_carry_the_market_question_in_their_memo(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The UI's memo: a liquidation's holds its market's question (and the bot id); the bot's
+    holds the question of the market it quotes, updated when it moves on."""
+    venue = Venue()
+    a, b, _ = venue.markets
+    config = _config()
+
+    async def memo_of(workflow_id: str, question: str) -> dict[str, Any]:
+        """The workflow's memo once it names `question` (a query may answer from a workflow
+        task whose upsert the server has not recorded yet)."""
+        handle = dev_env.client.get_workflow_handle(workflow_id)
+        async with asyncio.timeout(VISIBLE_WITHIN_SECONDS):
+            while (memo := await (await handle.describe()).memo()).get("question") != question:
+                await asyncio.sleep(0.2)
+        return memo
+
+    async with _bot(dev_env, task_queue, venue, config) as handle:
+        quoting_a = await memo_of(handle.id, a.question)
+        assert quoting_a["market"] == a.condition_id and quoting_a["bot_id"] == config.bot_id
+        await _a_to_liquidation_b_quoted(handle, venue)
+        child = await memo_of(liquidation_workflow_id(a.condition_id), a.question)
+        assert child == {"question": a.question, "bot_id": config.bot_id}
+        quoting_b = await memo_of(handle.id, b.question)
+        assert quoting_b["market"] == b.condition_id and quoting_b["mode"] == "sim"

@@ -10,25 +10,21 @@ buy shrinks the position.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from eth_account import Account
 from py_clob_client_v2.client import ClobClient
-from pydantic import SecretStr
+from sim_helpers import START, Flat, connect, market_info
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.liquidation import SETTLEMENT_ATTEMPTS, LiquidationActivities
-from dualmm.config import Settings
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.types import Fill, MarketInfo, Side, Token
+from dualmm.domain.types import Fill, Side, Token
 from dualmm.exchange.base import InsufficientBalance, OrderStatus, PlaceOrder
 from dualmm.exchange.clob import (
-    ClobExchange,
     UnknownStatus,
     order_status,
     shares,
@@ -44,31 +40,13 @@ from dualmm.sim.server import SimServer
 from dualmm.sim.venue import SimVenue
 
 D = Decimal
-START = datetime(2026, 3, 2, 12, tzinfo=UTC)
 WALLET = "0x00000000000000000000000000000000000000bb"
 LAG = VenueRules(settle_min_seconds=20, settle_max_seconds=20)
 GHOSTS = LAG.model_copy(update={"failed_trade_rate": 1.0})
 
 
-class Flat:
-    def __init__(self, mid: str) -> None:
-        self.mid = D(mid)
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return self.mid
-
-    def change_times(self, after: float, until: float) -> Sequence[float]:
-        return ()
-
-
 def market(mid: str = "0.50", tick: str = "0.01") -> SimMarket:
-    info = MarketInfo(
-        condition_id="0xsettle",
-        yes_token_id="201",
-        no_token_id="202",
-        tick_size=D(tick),
-        min_order_size=D(5),
-    )
+    info = market_info("0xsettle", "201", "202", tick_size=D(tick))
     return SimMarket(info, Flat(mid), START, book_seed="settle")
 
 
@@ -222,17 +200,6 @@ def lagging_server() -> Iterator[SimServer]:
         yield server
 
 
-async def _connect(server: SimServer) -> ClobExchange:
-    key = "0x" + bytes(Account.create().key).hex()
-    settings = Settings(
-        exchange="sim",
-        clob_url=server.url,
-        private_key=SecretStr(key),
-        clob_timeout_seconds=2.0,
-    )  # type: ignore[call-arg]
-    return await ClobExchange.connect(settings)
-
-
 def _request(key: str, side: Side, price: str, size: str = "10") -> PlaceOrder:
     info = market().info
     return PlaceOrder(key=key, market=info, token_id="201", side=side, price=D(price), size=D(size))
@@ -246,7 +213,7 @@ async def test_a_matched_placement_never_waits_for_settlement_hashes(
     monkeypatch.setattr(
         ClobClient, "_wait_for_resolved_trades", lambda self, ids: polls.append(ids) or []
     )
-    exchange = await _connect(lagging_server)
+    exchange = await connect(lagging_server)
     placed = await exchange.place_order(_request("cross", Side.BUY, "0.55"))
     assert placed.status is OrderStatus.MATCHED and placed.size_matched == 10
     assert polls == []
@@ -255,7 +222,7 @@ async def test_a_matched_placement_never_waits_for_settlement_hashes(
 async def test_fills_report_each_settlement_step_and_balances_follow(
     lagging_server: SimServer,
 ) -> None:
-    exchange = await _connect(lagging_server)
+    exchange = await connect(lagging_server)
     venue = lagging_server.venue
     await exchange.place_order(_request("cross", Side.BUY, "0.55"))
     info = market().info
@@ -353,7 +320,7 @@ async def test_over_http_a_matched_exit_the_venue_no_longer_shows_is_found_throu
     from dualmm.config import LiquidationConfig
     from dualmm.replay import replay_market
 
-    exchange = await _connect(lagging_server)
+    exchange = await connect(lagging_server)
     venue = lagging_server.venue
     venue.credit(exchange._client.builder.funder, "201", D(20))
     replay = await replay_market(

@@ -23,6 +23,7 @@ from dualmm.exchange.base import (
 )
 from dualmm.scenario import Scenario, parse_scenario
 from dualmm.sim.exchange import SimExchange
+from dualmm.sim.market import SimMarket
 from dualmm.sim.synthetic import RandomWalk
 from dualmm.sim.venue import Liquidity, ManualClock, SimVenue, TradeStatus, WallClock
 
@@ -589,3 +590,55 @@ def test_balances_locks_and_fills_stay_consistent(ops: list[tuple[Any, ...]], ca
         matched = sum((t.size for t in trades if t.order_id == order_id), D(0))
         assert order.size_matched == matched <= order.original_size
         assert (order.status is OrderStatus.MATCHED) == (order.remaining == 0)
+
+
+def test_rebuilt_indexes_keep_fills_expiries_and_cancels() -> None:
+    """A snapshot load rebuilds the venue's indexes (live orders by market and wallet, the
+    heaps of midpoint changes and expiries, trades by wallet): the venue goes on the same."""
+    venue, sc = make_venue()
+    yes = sc.markets[0].info().yes_token_id
+    venue.credit(WALLET, yes, D(20))
+    venue.place(WALLET, "ask", yes, Side.SELL, D("0.55"), D(10))
+    expires = sc.start + timedelta(seconds=90)
+    venue.place(WALLET, "gtd", yes, Side.BUY, D("0.40"), D(10), OrderType.GTD, expiration=expires)
+    venue.place(WALLET, "kept", yes, Side.BUY, D("0.30"), D(10))
+    venue.advance_to(sc.start + timedelta(seconds=30))
+    venue.index()  # as load_venue does
+    venue.advance_to(sc.start + timedelta(seconds=130))
+    assert {o.order_id for o in venue.open_orders(WALLET)} == {"kept"}
+    assert venue.get_order("gtd").status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    (fill,) = venue.trades(WALLET, condition_id=CID)
+    assert (fill.order_id, fill.price, fill.at) == (
+        "ask",
+        D("0.55"),
+        sc.start + timedelta(seconds=120),
+    )
+    assert venue.order_trades("ask") == [fill]
+    assert venue.cancel(WALLET, "kept") and venue.open_orders(WALLET, CID) == []
+
+
+def test_a_process_extended_as_it_goes_still_fills_orders() -> None:
+    """A midpoint process without a fixed future (a test steering it) is asked on every
+    request, so a change added after the venue looked ahead still fills what it reaches."""
+
+    class Steered:
+        def __init__(self) -> None:
+            self.points = [(0.0, D("0.50"))]
+
+        def mid_at(self, seconds: float) -> Decimal:
+            return [mid for at, mid in self.points if at <= seconds][-1]
+
+        def change_times(self, after: float, until: float) -> list[float]:
+            return [at for at, _ in self.points if after < at <= until]
+
+    start = datetime(2026, 1, 21, 12, tzinfo=UTC)
+    info = scenario(RISING).markets[0].info()
+    process = Steered()
+    venue = SimVenue([SimMarket(info, process, start, book_seed="s")], ManualClock(start))
+    venue.ensure_wallet(WALLET)
+    venue.credit(WALLET, info.yes_token_id, D(10))
+    venue.place(WALLET, "ask", info.yes_token_id, Side.SELL, D("0.55"), D(10))
+    venue.advance(10)
+    process.points.append((20.0, D("0.56")))  # steered after the venue has looked
+    venue.advance(20)
+    assert [t.order_id for t in venue.trades(WALLET)] == ["ask"]

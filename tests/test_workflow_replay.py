@@ -71,6 +71,31 @@ async def test_fresh_histories_replay(temporal_env: WorkflowEnvironment, task_qu
             (HISTORIES / f"liquidation-{name}.json").write_text(history.to_json())
 
 
+async def test_a_check_syncs_in_a_local_activity(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A check is one workflow task: its sync is a local activity (a marker), not an activity
+    task and a second workflow task; placements stay ordinary activities."""
+    history = await record_seed_scenario(temporal_env, task_queue)
+    converter = pydantic_data_converter.payload_converter
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    local = [
+        converter.from_payload(event.marker_recorded_event_attributes.details["data"].payloads[0])
+        for event in history.events
+        if event.HasField("marker_recorded_event_attributes")
+        and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    timers = sum(event.HasField("timer_fired_event_attributes") for event in history.events)
+    assert "liquidation_sync_market" not in scheduled
+    assert "liquidation_place_order" in scheduled
+    syncs = [m for m in local if m["activity_type"] == "liquidation_sync_market"]
+    assert len(syncs) >= timers > 0  # every wake-up synced
+
+
 COMMITTED = sorted(HISTORIES.glob("liquidation-*.json"))
 BOT_HISTORIES = sorted(HISTORIES.glob("active-market-*.json"))
 

@@ -78,6 +78,8 @@ _REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
 # Rounds before this patch ended only at the limit; now they give way to a better market.
 _RERANK_PATCH = "rerank-active-market"
 _LOSS_COOLDOWN_PATCH = "loss-cooldown"
+# Bots before this patch had no memo of the market they quote (the Temporal UI shows it).
+_MEMO_QUESTION_PATCH = "memo-active-question"
 # A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
 _ROUND_TIMEOUT = timedelta(days=365)
 _MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -162,6 +164,7 @@ class ActiveMarketState(Frozen):
     exit_requested: bool = False  # an `exit_market` not yet acted on (it may cross runs)
     excluded: tuple[ExcludedMarket, ...] = ()
     runs: int = 1
+    last_error: str | None = None  # the latest failure the bot recovered from
 
 
 class ActiveMarketInput(Frozen):
@@ -222,7 +225,6 @@ class ActiveMarketWorkflow:
         self._round_running = False
         self._idle_reason: str | None = None
         self._idle_since: datetime | None = None
-        self._last_error: str | None = None
         # Re-ranking (`dualmm.domain.rotation`): the last ranking, a liquidation finished
         # since, and the market a round was stopped for.
         self._ranked_at = workflow.now()
@@ -256,6 +258,12 @@ class ActiveMarketWorkflow:
             liquidations_realized_pnl=self._state.liquidations_realized_pnl + result.realized_pnl,
         )
         self._liquidation_finished = True
+        workflow.logger.info(
+            "liquidation finished: %s, realized %s USDC",
+            result.status,
+            result.realized_pnl,
+            extra={"market": result.condition_id},
+        )
         cooldown = self._config.loss_cooldown_minutes
         if cools_down(result.realized_pnl, cooldown) and workflow.patched(_LOSS_COOLDOWN_PATCH):
             cid = result.condition_id
@@ -327,7 +335,7 @@ class ActiveMarketWorkflow:
             idle_reason=self._idle_reason,
             idle_since=self._idle_since,
             excluded=state.excluded,
-            last_error=self._last_error,
+            last_error=self._state.last_error,
         )
 
     # -- main loop -----------------------------------------------------------------------------
@@ -408,7 +416,7 @@ class ActiveMarketWorkflow:
                 summary="list running liquidations",
             )
         except ActivityError as err:
-            self._last_error = f"running_liquidations: {err.cause or err}"
+            self._update(last_error=f"running_liquidations: {err.cause or err}")
             running = []
         finally:
             self._idle_reason = self._idle_since = None
@@ -463,7 +471,7 @@ class ActiveMarketWorkflow:
             )
         except ActivityError as err:
             # Discovery failed for good (e.g. a refused key): wait, say why, try again.
-            self._last_error = f"pick_market: {err.cause or err}"
+            self._update(last_error=f"pick_market: {err.cause or err}")
             await self._idle(f"market discovery failed: {err.cause or err}", self._interrupted)
             return
         if market is None:
@@ -475,6 +483,13 @@ class ActiveMarketWorkflow:
         self._start_round(market)
 
     def _start_round(self, market: MarketInfo) -> None:
+        workflow.logger.info(
+            "quoting: %s",
+            market.question or market.condition_id,
+            extra={"market": market.condition_id},
+        )
+        if workflow.patched(_MEMO_QUESTION_PATCH):
+            workflow.upsert_memo({"question": market.question, "market": market.condition_id})
         self._set_active(
             ActiveRound(
                 market=market,
@@ -526,7 +541,9 @@ class ActiveMarketWorkflow:
             and may_leave(active.checkpoint.position, active.market.min_order_size)
         ):
             workflow.logger.info(
-                "leaving %s for %s", active.market.condition_id, self._switch_to.condition_id
+                "leaving for %s",
+                self._switch_to.condition_id,
+                extra={"market": active.market.condition_id},
             )
             self._close_round(active)  # a position below the minimum order exits as dust
             self._start_round(self._switch_to)
@@ -590,7 +607,7 @@ class ActiveMarketWorkflow:
                     summary="re-rank the reward markets",
                 )
             except ActivityError as err:  # keep quoting; the next ranking may do better
-                self._last_error = f"pick_market: {err.cause or err}"
+                self._update(last_error=f"pick_market: {err.cause or err}")
                 continue
             if best is not None and best.condition_id != cid and self._rerank_ready(cid):
                 self._switch_to = best
@@ -623,11 +640,13 @@ class ActiveMarketWorkflow:
             )
         except ActivityError as withdraw_error:
             # The next round on this market (or its liquidation) cancels them again.
-            self._last_error = f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
+            self._update(
+                last_error=f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
+            )
         if isinstance(error.cause, CancelledError):
             return
-        workflow.logger.warning("market making on %s failed: %s", cid, error.cause)
-        self._last_error = f"market making on {cid}: {error.cause or error}"
+        workflow.logger.warning("market making failed: %s", error.cause, extra={"market": cid})
+        self._update(last_error=f"market making on {cid}: {error.cause or error}")
         cause = error.cause
         if (
             isinstance(cause, ApplicationError)
@@ -717,7 +736,19 @@ class ActiveMarketWorkflow:
                     ),
                 )
             except WorkflowAlreadyStartedError:
-                workflow.logger.info("liquidation %s already running: adopted", entry.workflow_id)
+                workflow.logger.info(
+                    "liquidation %s already running: adopted",
+                    entry.workflow_id,
+                    extra={"market": entry.condition_id},
+                )
+            else:
+                workflow.logger.info(
+                    "position limit: liquidation %s started for %s %s",
+                    entry.workflow_id,
+                    entry.held,
+                    entry.qty,
+                    extra={"market": entry.condition_id},
+                )
 
     def _child_search_attributes(self, condition_id: str) -> TypedSearchAttributes | None:
         """The bot's attributes plus the child's market and first stage; none if the bot has
@@ -757,11 +788,15 @@ class ActiveMarketWorkflow:
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # The next run starts with the memo as upserted (the server would copy the memo the
+        # run started with, naming a market it no longer quotes).
+        memo = dict(workflow.memo()) if workflow.patched(_MEMO_QUESTION_PATCH) else None
         workflow.continue_as_new(
             ActiveMarketInput(
                 config=self._config,
                 state=self._state.model_copy(update={"runs": self._state.runs + 1}),
-            )
+            ),
+            memo=memo,
         )
 
     # -- state ---------------------------------------------------------------------------------

@@ -4,6 +4,13 @@ It runs the shared liquidation loop (dualmm.domain.liquidation, the same loop as
 replay): sync the market at the check time, `step`, cancel/place what the plan says, then
 sleep on a durable timer until the plan's wake time (the earlier of the next price check and
 the next stage boundary). Signals wake it at once.
+
+The sync is a local activity: it only reads the venue, so running it inside the workflow task
+that the timer wakes (its result recorded as a marker) costs one workflow task and 6 history
+events per check instead of two tasks, an activity task and 11 events; the dev server's and
+the worker's work per check roughly halves (bench/capacity.py). In the Temporal UI a check
+shows as a `liquidation_sync_market` local-activity marker. Placements and cancels, which
+change the venue, stay ordinary activities.
 """
 
 from __future__ import annotations
@@ -13,7 +20,6 @@ import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -35,23 +41,39 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.domain.liquidation import (
         LiquidationState,
         RestingOrder,
-        StageChange,
         elapsed_seconds,
         step,
     )
-    from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker, absorb_fills
+    from dualmm.domain.position import RECENT_FILLS_KEPT, absorb_fills, unsettled
     from dualmm.domain.prices import round_size
     from dualmm.domain.types import (
-        Fill,
         Frozen,
-        MarketInfo,
         MarketSnapshot,
         OrderIntent,
-        Stage,
-        Token,
     )
     from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
     from dualmm.exchange.sync import still_resting
+    from dualmm.logs import log_fill
+
+    # Re-exported: callers import the liquidation's types from here.
+    from workflows.liquidation_types import (
+        LiquidationInput as LiquidationInput,
+    )
+    from workflows.liquidation_types import (
+        LiquidationOutcome,
+    )
+    from workflows.liquidation_types import (
+        LiquidationResult as LiquidationResult,
+    )
+    from workflows.liquidation_types import (
+        LiquidationStageChange as LiquidationStageChange,
+    )
+    from workflows.liquidation_types import (
+        LiquidationStatus as LiquidationStatus,
+    )
+    from workflows.liquidation_types import (
+        PlacedOrder as PlacedOrder,
+    )
 
 # The parent's signal handler names (ActiveMarketWorkflow); arguments: a LiquidationResult,
 # and a LiquidationStageChange for each stage the liquidation escalates to.
@@ -61,9 +83,13 @@ STAGE_SIGNAL = "liquidation_stage"
 _STAGE_SIGNAL_PATCH = "signal-parent-stage"
 # Liquidations recorded before merges existed never merged their pairs.
 _MERGE_PATCH = "merge-pairs"
-# Liquidations recorded before it folded their fills in the workflow (the sync's result
+# Liquidations recorded before it folded their fills in the activity (the sync's result
 # carried every fill reported: thousands on a busy check).
 _SYNC_POSITION_PATCH = "sync-position"
+# Histories recorded before this patch finished flat with trades still unsettled.
+_SETTLED_PATCH = "finish-when-settled"
+# Liquidations recorded before it synced in an ordinary activity (then in the workflow).
+_LOCAL_SYNC_PATCH = "sync-local-activity"
 _MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
 
 # A timer that fires within this of its time is the check scheduled for that time (dev-server
@@ -81,88 +107,10 @@ ACTIVITY_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 
-LiquidationOutcome = Literal["closed", "dust", "open"]
-
 
 def liquidation_workflow_id(condition_id: str) -> str:
     """One liquidation per market at a time: the id is the market's."""
     return f"liquidation-{condition_id}"
-
-
-class PlacedOrder(Frozen):
-    at: datetime
-    order_id: str
-    price: Decimal
-    size: Decimal
-
-
-class LiquidationInput(Frozen):
-    """Everything a liquidation needs; the carried fields also resume it after continue-as-new.
-
-    `cursor` is the fill cursor of the handed-over position: only later fills are applied.
-    Without one (a liquidation started on its own), the position is as of the start: the first
-    sync takes every fill the venue reported by then as earlier owners' (a start boundary).
-    `stop_at` is for scenario replays: give up then (outcome "open"); production leaves it None.
-    """
-
-    market: MarketInfo
-    position: PositionTracker
-    config: LiquidationConfig = LiquidationConfig()
-    started_at: datetime
-    parent_workflow_id: str | None = None
-    cursor: str | None = None
-    stop_at: datetime | None = None
-    state: LiquidationState | None = None
-    resting: RestingOrder | None = None
-    next_check_at: datetime | None = None
-    merges: int = 0  # merges done: part of the next merge's idempotency key
-    orders: tuple[PlacedOrder, ...] = ()  # the latest RECENT_KEPT
-    fills: tuple[Fill, ...] = ()  # the latest RECENT_KEPT of its own orders' fills
-
-
-class LiquidationStageChange(Frozen):
-    """The parent's view of a child's stage (at most three per liquidation)."""
-
-    condition_id: str
-    stage: Stage
-    at: datetime
-
-
-class LiquidationResult(Frozen):
-    condition_id: str
-    status: LiquidationOutcome
-    exit_stage: Stage
-    reason: str
-    started_at: datetime
-    finished_at: datetime
-    duration_seconds: int
-    realized_pnl: Decimal
-    remaining_qty: Decimal
-    position: PositionTracker
-    stages: tuple[StageChange, ...]
-    orders: tuple[PlacedOrder, ...]
-    fills: tuple[Fill, ...]
-
-
-class LiquidationStatus(Frozen):
-    condition_id: str
-    stage: Stage
-    elapsed_seconds: int
-    paused: bool
-    manual_exit: bool
-    midpoint: Decimal | None
-    order: RestingOrder | None
-    held_token: Token | None
-    held_qty: Decimal
-    position_cost: Decimal = Decimal(0)  # cost basis of what is held: the capital in the exit
-    unrealized_pnl: Decimal | None
-    realized_pnl: Decimal
-    fills: tuple[Fill, ...]
-    # FAILED trades still counted until their dependent trades' reports arrive
-    pending_reversals: tuple[str, ...]
-    orders_placed: int
-    config: LiquidationConfig
-    last_error: str | None
 
 
 def _whole_seconds(at: datetime) -> datetime:
@@ -201,6 +149,14 @@ class LiquidationWorkflow:
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
         search_attributes.upsert(search_attributes.STAGE.value_set(self._state.stage.value))
+        if input.next_check_at is None:  # not a continue-as-new
+            workflow.logger.info(
+                "liquidation started: %s %s in %s",
+                self._position.held_token,
+                self._position.held_qty,
+                self._state.stage.value,
+                extra=self._ids(),
+            )
         try:
             return await self._liquidate(input.next_check_at or input.started_at)
         except (asyncio.CancelledError, ActivityError) as exc:
@@ -229,9 +185,24 @@ class LiquidationWorkflow:
                     return await self._finish("open", "replay horizon reached", now)
                 snapshot = await self._sync(now)
                 await self._merge_pairs()
-                plan = step(self._state, self._position, self._resting, snapshot, now, self._config)
+                plan = step(
+                    self._state,
+                    self._position,
+                    self._resting,
+                    snapshot,
+                    now,
+                    self._config,
+                    unsettled(self._fills) if workflow.patched(_SETTLED_PATCH) else 0,
+                )
                 escalated = plan.state.stage is not self._state.stage
                 if escalated:
+                    workflow.logger.info(
+                        "stage %s -> %s: %s",
+                        self._state.stage.value,
+                        plan.state.stage.value,
+                        plan.decision.reason,
+                        extra=self._ids(),
+                    )
                     workflow.metric_meter().create_counter(
                         "dualmm_liquidation_stage_transitions", "Liquidation stage escalations"
                     ).add(1, {"stage": plan.state.stage.value})
@@ -266,7 +237,9 @@ class LiquidationWorkflow:
                 # A venue error retrying cannot fix (a changed tick, no balance): look again
                 # at the next check rather than abandon the position.
                 self._last_error = str(exc.cause or exc)
-                workflow.logger.warning("liquidation check failed: %s", self._last_error)
+                workflow.logger.warning(
+                    "liquidation check failed: %s", self._last_error, extra=self._ids()
+                )
                 wake_at = now + timedelta(milliseconds=self._config.price_check_interval_ms)
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -300,12 +273,14 @@ class LiquidationWorkflow:
     async def _sync(self, now: datetime) -> MarketSnapshot:
         """New fills into the position, the market snapshot, what remains of our order.
 
-        The activity folds the reports into the position, so its request and result stay as
-        small as the position (bounded) however many fills the venue reports at once.
+        A local activity (one workflow task and a marker per check) that folds the reports
+        into the position, so its request and result stay as small as the position (bounded)
+        however many fills the venue reports at once.
         """
+        summary = ui_text.check_summary(self._state.stage, self._position)
         if not workflow.patched(_SYNC_POSITION_PATCH):
-            return await self._sync_fills_here(now)
-        synced = await workflow.execute_activity_method(
+            return await self._sync_fills_here(now, summary)
+        synced = await workflow.execute_local_activity_method(
             LiquidationActivities.sync_position,
             PositionSyncRequest(
                 market=self._market,
@@ -319,30 +294,45 @@ class LiquidationWorkflow:
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
-            summary=ui_text.check_summary(self._state.stage, self._position),
+            summary=summary,
         )
         self._position, self._fills = synced.position, synced.fills
         self._after_sync(synced.cursor, synced.snapshot, synced.resting_remaining)
         return synced.snapshot
 
-    async def _sync_fills_here(self, now: datetime) -> MarketSnapshot:
+    async def _sync_fills_here(self, now: datetime, summary: str) -> MarketSnapshot:
         """The sync of liquidations recorded before `sync-position`: every report in the
-        activity's result, folded here."""
-        result = await workflow.execute_activity_method(
-            LiquidationActivities.sync_market,
-            SyncRequest(
-                market=self._market,
-                cursor=self._cursor,
-                resting_order_id=self._resting.order_id if self._resting else None,
-                as_of=now,
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            summary=ui_text.check_summary(self._state.stage, self._position),
+        activity's result, folded here (a local activity since `sync-local-activity`)."""
+        request = SyncRequest(
+            market=self._market,
+            cursor=self._cursor,
+            resting_order_id=self._resting.order_id if self._resting else None,
+            as_of=now,
         )
+        if workflow.patched(_LOCAL_SYNC_PATCH):
+            result = await workflow.execute_local_activity_method(
+                LiquidationActivities.sync_market,
+                request,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary=summary,
+            )
+        else:
+            result = await workflow.execute_activity_method(
+                LiquidationActivities.sync_market,
+                request,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary=summary,
+            )
         # Only its own orders' fills are listed: the cursor re-reads the round's (already in
         # the position).
         own = {order.order_id for order in self._orders}
+        counted = self._position
+        if result.boundary is not None:
+            counted = counted.starting_after(result.boundary)
+        for fill in counted.new_fills(result.fills):
+            log_fill(workflow.logger, fill)
         self._position, self._fills = absorb_fills(
             self._position, self._fills, result.fills, own, result.boundary
         )
@@ -386,7 +376,9 @@ class LiquidationWorkflow:
             if is_cancelled_exception(exc):
                 raise
             self._last_error = f"merge: {exc.cause or exc}"
-            workflow.logger.warning("merge of %s pairs refused: %s", pairs, self._last_error)
+            workflow.logger.warning(
+                "merge of %s pairs refused: %s", pairs, self._last_error, extra=self._ids()
+            )
             return
         # The merge happened once (its key): it lands in the position once.
         self._position = self._position.merge(report.qty)
@@ -498,6 +490,7 @@ class LiquidationWorkflow:
             result.duration_seconds,
             reason,
             result.realized_pnl,
+            extra=self._ids(),
         )
         await self._signal_parent(FINISHED_SIGNAL, result)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -511,7 +504,16 @@ class LiquidationWorkflow:
             await workflow.get_external_workflow_handle(parent).signal(name, arg)
         except FailureError as exc:
             # The parent is gone (finished, terminated): the liquidation goes on regardless.
-            workflow.logger.warning("parent %s not signalled %s: %s", parent, name, exc)
+            workflow.logger.warning(
+                "parent %s not signalled %s: %s", parent, name, exc, extra=self._ids()
+            )
+
+    def _ids(self) -> dict[str, str]:
+        """A log line's ids beyond the workflow's own (dualmm.logs)."""
+        ids = {"market": self._market.condition_id}
+        if self._resting is not None:
+            ids["order_id"] = self._resting.order_id
+        return ids
 
     def _carried(self, next_check_at: datetime) -> LiquidationInput:
         return self._input.model_copy(

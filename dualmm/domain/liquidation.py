@@ -158,10 +158,17 @@ def decide(
     market: MarketSnapshot,
     now: datetime,
     config: LiquidationConfig,
+    unsettled: int = 0,
 ) -> LiquidationDecision:
-    """Stage, desired order and reason for a liquidation at `now` (DESIGN.md rules)."""
+    """Stage, desired order and reason for a liquidation at `now` (DESIGN.md rules).
+
+    `unsettled`: own trades not yet CONFIRMED. Flat is not finished while one may still
+    FAIL: the venue would hand the shares back to a liquidation that is gone."""
     held = position.held_token
     if held is None or position.held_qty <= 0:
+        if unsettled:
+            reason = f"flat; waiting for {unsettled} trade(s) to settle"
+            return LiquidationDecision(state=state, order=None, reason=reason)
         return LiquidationDecision(state=state, order=None, reason="flat", finished=True)
     size = round_size(position.held_qty)
     if size < market.min_order_size:
@@ -239,9 +246,10 @@ def step(
     market: MarketSnapshot,
     now: datetime,
     config: LiquidationConfig,
+    unsettled: int = 0,
 ) -> StepPlan:
     """One check of the liquidation loop: what to cancel, what to place, when to look again."""
-    decision = decide(state, position, market, now, config)
+    decision = decide(state, position, market, now, config, unsettled)
     state = decision.state
     resting_id = resting.order_id if resting else None
     if decision.finished:

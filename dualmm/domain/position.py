@@ -484,6 +484,19 @@ class PositionTracker(Frozen):
         qty = self.qty(token)
         return self.cost(token) / qty if qty else ZERO
 
+    def new_fills(self, fills: Iterable[Fill]) -> list[Fill]:
+        """The reports among `fills` of trades this tracker has not counted yet (each once):
+        what a log line calls a fill. Re-reports of logged or folded trades are not new."""
+        known = {e.trade_id for e in self.events if isinstance(e, FillEvent)}
+        known |= set(self.failed_trade_ids)
+        new: list[Fill] = []
+        for fill in fills:
+            mine = self.since is None or self.since.owns(fill)
+            if mine and fill.trade_id not in known and not _is_failed(fill):
+                known.add(fill.trade_id)
+                new.append(fill)
+        return new
+
     @property
     def held_token(self) -> Token | None:
         """The token with the larger quantity; None when YES and NO are equal."""
@@ -545,8 +558,21 @@ def record_fills(
             failed.add(report.trade_id)
             by_id.pop(report.trade_id, None)
         elif report.trade_id not in failed:
-            by_id.setdefault(report.trade_id, report)
+            known = by_id.get(report.trade_id)
+            # The latest status stands (MATCHED -> MINED -> CONFIRMED), never back from settled.
+            if known is None or not is_settled(known):
+                by_id[report.trade_id] = report
     return tuple(by_id.values())
+
+
+def is_settled(fill: Fill) -> bool:
+    """CONFIRMED or FAILED: the venue will not change this trade any more."""
+    return fill.status.upper() in (CONFIRMED, FAILED)
+
+
+def unsettled(fills: Iterable[Fill]) -> int:
+    """How many of these trades may still change (FAIL) at the venue."""
+    return sum(1 for fill in fills if not is_settled(fill))
 
 
 # The latest fills an owner keeps for reports (its tracker has the totals).

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextvars
 import hashlib
 import logging
+import math
+import random
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -89,6 +92,7 @@ from dualmm.exchange.user_channel import (
     UserChannelListener,
 )
 from dualmm.exchange.wake import FillWaker
+from dualmm.logs import redact
 
 POLYMARKET_HOST = "https://clob.polymarket.com"
 META_TTL_SECONDS = 30.0
@@ -98,6 +102,10 @@ FILL_OVERLAP_SECONDS = 3600
 _UNITS = Decimal(10**6)  # collateral and outcome tokens have 6 decimals
 _JOURNAL_LIMIT = 50_000
 HEARTBEAT_SECONDS = 5.0  # well inside the venue's ~10 s dead-man timeout
+# Start-up: attempts to derive-or-create the API key, the first retry this long after a
+# refused create (doubling, jittered): two workers starting together race to create it.
+CREDENTIAL_ATTEMPTS = 5
+CREDENTIAL_BACKOFF_SECONDS = 0.5
 logger = logging.getLogger(__name__)
 
 
@@ -455,6 +463,7 @@ class ClobExchange:
         self._journal: OrderedDict[str, _Pending] = OrderedDict()
         self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._keep_alive: asyncio.Task[None] | None = None
+        self._last_beat = -math.inf  # clock seconds of the last beat that got through
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
         self._waker = FillWaker()
@@ -495,6 +504,7 @@ class ClobExchange:
             creds = ApiCreds(api_key=api_key, api_secret=secret, api_passphrase=passphrase)
         else:
             creds = await cls._api_creds(client)
+            redact(creds.api_key, creds.api_secret, creds.api_passphrase)  # never in a log line
         client.set_api_creds(creds)
         exchange = cls(client, user_channel_url=user_channel_url(settings))
         exchange._set_up_merges(settings)
@@ -527,12 +537,32 @@ class ClobExchange:
     async def _api_creds(cls, client: ClobClient) -> ApiCreds:
         """Derive the key (an idempotent GET); create it only when there is none yet. (The
         SDK's create_or_derive swallows the create's error: a 5xx or 429 on the create then
-        surfaced as a non-retryable 400 from the derive, and the worker gave up.)"""
-        try:
-            creds: ApiCreds = await _in_thread(client.derive_api_key)
-        except (InvalidOrder, NotFound):  # no key for this address yet
-            creds = await _in_thread(client.create_api_key)
-        return creds
+        surfaced as a non-retryable 400 from the derive, and the worker gave up.)
+
+        Two processes starting at once with one key both find none and both create it; the
+        venue refuses the second create (400: one key per address and nonce). That refusal
+        is transient: derive again, with backoff (a venue may show a new key a moment late).
+        Transport errors, 5xx and 429 propagate as retryable; a 401 as AuthError."""
+        refused: ExchangeError | None = None
+        for attempt in range(CREDENTIAL_ATTEMPTS):
+            if attempt:
+                delay = CREDENTIAL_BACKOFF_SECONDS * 2 ** (attempt - 1)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            try:
+                derived: ApiCreds = await _in_thread(client.derive_api_key)
+                return derived
+            except (InvalidOrder, NotFound):  # no key for this address yet
+                pass
+            try:
+                created: ApiCreds = await _in_thread(client.create_api_key)
+                return created
+            except (InvalidOrder, NotFound) as exc:  # another process created it meanwhile
+                refused = exc
+                logger.info("API key not created (%s): deriving it again", exc)
+        raise AuthError(
+            f"no API key for this private key after {CREDENTIAL_ATTEMPTS} attempts "
+            f"to derive or create one: {refused}"
+        )
 
     async def _sdk(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking SDK call in a thread, mapping its errors to the protocol's. After a
@@ -820,16 +850,31 @@ class ClobExchange:
     async def heartbeat(self) -> None:
         """Send a heartbeat, and from then on keep sending them every HEARTBEAT_SECONDS for as
         long as this process lives: the venue cancels our orders ~10 s after they stop, so a
-        dead worker leaves nothing resting, while a live one between rounds keeps its orders."""
+        dead worker leaves nothing resting, while a live one between rounds keeps its orders.
+
+        While that loop runs and its last beat got through within HEARTBEAT_SECONDS, a call
+        sends nothing more: every liquidation check calls this, and a beat per check would be
+        one more request per check to say what the loop already says."""
+        beating = self._keep_alive is not None and not self._keep_alive.done()
+        if beating and self._clock() - self._last_beat < self.heartbeat_seconds:
+            return
+        await self._beat()
+        if not beating:
+            # In a context of its own: it outlives the activity that started it, whose ids
+            # its log lines must not carry.
+            self._keep_alive = asyncio.create_task(
+                self._beat_forever(), context=contextvars.Context()
+            )
+
+    async def _beat(self) -> None:
         await self._sdk(self._client.post_heartbeat)
-        if self._keep_alive is None or self._keep_alive.done():
-            self._keep_alive = asyncio.create_task(self._beat_forever())
+        self._last_beat = self._clock()
 
     async def _beat_forever(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
-                await self._sdk(self._client.post_heartbeat)
+                await self._beat()
             except ExchangeError as exc:  # the next beat may get through; orders may not
                 logger.warning("heartbeat not delivered: %s", exc)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,14 +21,19 @@ def own_intents(market: MarketInfo, orders: Iterable[Order]) -> list[OrderIntent
     ]
 
 
-async def market_snapshot(exchange: Exchange, market: MarketInfo, at: datetime) -> MarketSnapshot:
+async def market_snapshot(
+    exchange: Exchange, market: MarketInfo, at: datetime, open_orders: list[Order] | None = None
+) -> MarketSnapshot:
     """The reference YES midpoint and touch (the book without our own orders), with tick size
-    and minimum as the venue has them now.
+    and minimum as the venue has them now. `open_orders`: our orders in this market, if the
+    caller has just read them.
 
     Our orders are read before the book: one that fills in between is then subtracted from a
     level it already left, which at worst understates the other makers' depth at that price.
     """
-    own = own_intents(market, await exchange.open_orders(market.condition_id))
+    if open_orders is None:
+        open_orders = await exchange.open_orders(market.condition_id)
+    own = own_intents(market, open_orders)
     book = await exchange.book(market.yes_token_id)
     bids, asks = without_own(
         ((x.price, x.size) for x in book.bids), ((x.price, x.size) for x in book.asks), own
@@ -90,6 +95,11 @@ async def sync_market(
 ) -> MarketSync:
     """New fills since `cursor`, the market snapshot, and what remains of our resting order.
 
+    Three requests when the order rests (open orders, fills, book): the open-order list gives
+    both the order's remaining size and our book entries. An order missing from the list is
+    looked up before it counts as gone (a list may lag a placement, and a resting order taken
+    for gone would be placed twice).
+
     Without a cursor the owner is new (a liquidation started on its own): every fill the
     venue reports now belongs to earlier owners, and the result carries that boundary.
     """
@@ -99,13 +109,15 @@ async def sync_market(
         cursor, boundary = start.cursor, start.boundary
     # The order before the fills: a fill landing between the two reads is then in the page
     # too, so the position never lags the order (which would re-place more than is held).
+    open_orders = await exchange.open_orders(market.condition_id)
     remaining = None
     if resting_order_id is not None:
-        order = await exchange.get_order(resting_order_id)
+        listed = [o for o in open_orders if o.order_id == resting_order_id]
+        order = listed[0] if listed else await exchange.get_order(resting_order_id)
         if order is not None and still_resting(order):
             remaining = order.remaining
     page = await exchange.fills(market, cursor)
-    snapshot = await market_snapshot(exchange, market, at)
+    snapshot = await market_snapshot(exchange, market, at, open_orders)
     fills = page.fills
     if boundary is not None:  # what a cursor re-reads from before the start is not ours
         fills = tuple(fill for fill in fills if boundary.owns(fill))
@@ -138,11 +150,16 @@ async def sync_position(
     position: PositionTracker,
     recorded: tuple[Fill, ...],
     order_ids: Iterable[str],
+    on_new_fill: Callable[[Fill], None] | None = None,
 ) -> PositionSync:
     """`sync_market`, its reports absorbed into `position` and the owner's fill list (only
     fills of `order_ids` are listed). The liquidation's activity and the replay both sync
-    through this."""
+    through this; `on_new_fill` sees each fill the position counts for the first time."""
     synced = await sync_market(exchange, market, cursor, resting_order_id, at)
+    if on_new_fill is not None:
+        counted = position if synced.boundary is None else position.starting_after(synced.boundary)
+        for fill in counted.new_fills(synced.fills):
+            on_new_fill(fill)
     position, fills = absorb_fills(
         position, recorded, synced.fills, set(order_ids), synced.boundary
     )

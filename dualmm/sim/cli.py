@@ -131,13 +131,23 @@ def register(app: typer.Typer) -> None:
                 help="Resume the venue saved in this file (if any) and save it here on stop.",
             ),
         ] = None,
+        access_log: Annotated[
+            bool, typer.Option("--access-log", help="Log every request (one line each).")
+        ] = False,
     ) -> None:
         """Run the simulated CLOB until Ctrl-C; prints its URL and a throwaway test key."""
+        import logging
         import signal
         import threading
         from datetime import UTC, datetime
 
         from eth_account import Account
+
+        from dualmm.logs import configure
+
+        configure("sim")
+        if access_log:
+            logging.getLogger("dualmm.sim.http").setLevel(logging.DEBUG)
 
         from dualmm.scenario import ScenarioError, load_scenario
         from dualmm.sim.server import Faults, SimServer

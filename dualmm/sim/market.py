@@ -14,13 +14,21 @@ from dualmm.domain.prices import ONE, Rounding, clamp_price, round_to_tick
 from dualmm.domain.types import MarketInfo, Token
 
 ZERO = Decimal(0)
+# How far ahead a market looks for its next midpoint change: windows from one minute doubling
+# to about six days.
+_FIRST_WINDOW, _HORIZON = timedelta(minutes=1), timedelta(days=4)
 
 if TYPE_CHECKING:
     from dualmm.scenario import ScenarioMarket
 
 
 class MidProcess(Protocol):
-    """A YES midpoint over seconds since the market's start (ScenarioMarket, RandomWalk)."""
+    """A YES midpoint over seconds since the market's start (ScenarioMarket, RandomWalk).
+
+    A process whose future is fixed once asked (a `fixed_future = True` class attribute, as
+    ScenarioMarket and RandomWalk have) lets the venue wait for its next change in a heap;
+    any other (a test extending its path as it goes) is asked on every venue request.
+    """
 
     def mid_at(self, seconds: float) -> Decimal: ...
 
@@ -45,6 +53,11 @@ class SimMarket:
 
     def __post_init__(self) -> None:
         self.listed_tick = self.info.tick_size  # the tick it was listed with
+
+    @property
+    def fixed_future(self) -> bool:
+        """Whether the process's changes, once asked for, never change (see MidProcess)."""
+        return bool(getattr(self.process, "fixed_future", False))
 
     @classmethod
     def from_scenario(cls, market: ScenarioMarket, start: datetime) -> SimMarket:
@@ -75,6 +88,17 @@ class SimMarket:
     def change_times(self, after: datetime, until: datetime) -> list[datetime]:
         times = self.process.change_times(self._seconds(after), self._seconds(until))
         return [self.start + timedelta(seconds=seconds) for seconds in times]
+
+    def next_change_after(self, after: datetime) -> datetime:
+        """The first change time after `after`, looking ahead in growing windows; past the
+        horizon with no change, the horizon's end (a time to look again)."""
+        start, window = after, _FIRST_WINDOW
+        while window <= _HORIZON:
+            times = self.change_times(start, start + window)
+            if times:
+                return times[0]
+            start, window = start + window, window * 2
+        return start
 
 
 def token_touch(token: Token, yes_bid: Decimal, yes_ask: Decimal) -> tuple[Decimal, Decimal]:

@@ -198,7 +198,7 @@ class Trading:
                     bool(payload.get("postOnly", False)),
                 )
             self._placements[order_id] = _Placement(owner=creds.key, expiration=expiration)
-        trades = [t for t in self.venue.trades(creds.address) if t.order_id == order_id]
+        trades = self.venue.order_trades(order_id)
         usdc = sum((t.price * t.size for t in trades), ZERO)
         shares = sum((t.size for t in trades), ZERO)
         making, taking = (usdc, shares) if side is Side.BUY else (shares, usdc)
@@ -271,11 +271,8 @@ class Trading:
             "created_at": unix(order.created_at),
         }
 
-    def _trade_ids_by_order(self, creds: ApiKey) -> dict[str, list[str]]:
-        by_order: dict[str, list[str]] = {}
-        for trade in self.venue.trades(creds.address):
-            by_order.setdefault(trade.order_id, []).append(trade.trade_id)
-        return by_order
+    def _trade_ids(self, order_id: str) -> list[str]:
+        return [trade.trade_id for trade in self.venue.order_trades(order_id)]
 
     def _open_orders(self, request: Request, creds: ApiKey) -> JSON:
         query = request.query
@@ -285,8 +282,7 @@ class Trading:
             if query.get("asset_id") in (None, "", order.token_id)
             and query.get("id") in (None, "", order.order_id)
         ]
-        trade_ids = self._trade_ids_by_order(creds)
-        data = [self.order_json(o, creds, trade_ids.get(o.order_id, [])) for o in orders]
+        data = [self.order_json(o, creds, self._trade_ids(o.order_id)) for o in orders]
         return page(data, query.get("next_cursor"), self.page_size, self.venue.rules.end_cursor)
 
     def _get_order(self, _: Request, creds: ApiKey, order_id: str) -> JSON:
@@ -295,7 +291,7 @@ class Trading:
             raise ApiError(404, "order not found")
         if self.venue.rules.matched_orders_vanish and order.status is OrderStatus.MATCHED:
             return {}  # as the venue may: nothing for a fully matched order
-        return self.order_json(order, creds, self._trade_ids_by_order(creds).get(order_id, []))
+        return self.order_json(order, creds, self._trade_ids(order_id))
 
     # --- trades, balances, scoring (L2) ---
 

@@ -21,8 +21,9 @@ _VERSION = 1
 def save_venue(venue: SimVenue, path: Path) -> None:
     """Write the venue atomically (a crash mid-write leaves the previous file)."""
     with venue._lock:
-        # Listeners are the running server's (its user channel), not the venue's state.
-        skip = ("_lock", "_clock", "_listeners")
+        # Listeners are the running server's (its user channel), not the venue's state;
+        # the indexes are derived from the state.
+        skip = ("_lock", "_clock", "_listeners", *SimVenue.INDEXES)
         state = {k: v for k, v in vars(venue).items() if k not in skip}
         blob = pickle.dumps((_VERSION, venue.now(), state))
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -43,4 +44,5 @@ def load_venue(path: Path, speed: float) -> SimVenue:
     venue._lock = threading.RLock()
     venue._clock = WallClock(now, speed=speed)
     venue._listeners = []
+    venue.index()
     return venue

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from dualmm.domain.prices import ONE
 from dualmm.domain.types import MarketInfo, Token
@@ -47,6 +48,7 @@ class RandomWalk:
     low: int
     high: int
     step_seconds: int = DEFAULT_STEP_SECONDS
+    fixed_future: ClassVar[bool] = True  # seeded: its path never changes (see MidProcess)
     _units: list[int] = field(default_factory=list, init=False, repr=False)
     _trend: int = field(default=0, init=False, repr=False)
 

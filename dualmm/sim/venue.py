@@ -15,12 +15,19 @@ Balances are totals like Polymarket's balance endpoint (open orders do not reduc
 locks the remaining tokens. One re-entrant lock guards the venue (the HTTP server is threaded),
 and every public read first processes the market up to `clock.now()`, so a wall clock needs no
 driver.
+
+Cost: a request costs what it touches, not the size of the venue. Live orders are indexed by
+market and by wallet, trades by wallet, market and order; each market's next midpoint change
+waits in a heap, so catching up to `now` visits only the markets that moved (at 1000 markets
+and 1000 live orders the old full scans cost every request milliseconds under the lock:
+bench/sim_requests.py).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -139,6 +146,60 @@ class SimVenue:
         # Called (under the venue's lock, so quick and never raising) with every change to an
         # order or trade: the simulator's user channel and in-process fill notices.
         self._listeners: list[Callable[[VenueEvent], None]] = []
+        self.index()
+
+    # Derived from the state above (rebuilt by `index`, never saved in a snapshot).
+    INDEXES = (
+        "_market_number",
+        "_changes",
+        "_steered",
+        "_expiring",
+        "_placed",
+        "_live_by_market",
+        "_live_by_wallet",
+        "_trades_by_wallet",
+        "_trades_by_market",
+        "_trades_by_order",
+    )
+
+    def index(self) -> None:
+        """(Re)build the indexes from the orders, trades and markets (after a snapshot load)."""
+        self._market_number = {cid: number for number, cid in enumerate(self._markets)}
+        # Each market's next midpoint change (or a time to look again): (time, number, id);
+        # a market whose process may still change its future is asked every time instead.
+        self._changes: list[tuple[datetime, int, str]] = []
+        self._steered = [cid for cid, m in self._markets.items() if not m.fixed_future]
+        for condition_id, market in self._markets.items():
+            if market.fixed_future:
+                self._schedule_change(condition_id, self._processed)
+        self._expiring: list[tuple[datetime, int, str]] = []  # GTD orders: (expiry, n, id)
+        self._placed = 0  # placement number: ties at one time go in placement order
+        self._live_by_market: dict[str, dict[str, OrderRecord]] = {}
+        self._live_by_wallet: dict[str, dict[str, OrderRecord]] = {}
+        for order in self._live.values():
+            self._add_live(order)
+        self._trades_by_wallet: dict[str, dict[str, None]] = {}  # trade ids, in fill order
+        self._trades_by_market: dict[tuple[str, str], dict[str, None]] = {}
+        self._trades_by_order: dict[str, list[str]] = {}
+        for trade in self._trades.values():
+            self._add_trade(trade)
+
+    def _schedule_change(self, condition_id: str, after: datetime) -> None:
+        at = self._markets[condition_id].next_change_after(after)
+        heapq.heappush(self._changes, (at, self._market_number[condition_id], condition_id))
+
+    def _add_live(self, order: OrderRecord) -> None:
+        self._live_by_market.setdefault(order.condition_id, {})[order.order_id] = order
+        self._live_by_wallet.setdefault(order.address, {})[order.order_id] = order
+        if order.expiration is not None:
+            heapq.heappush(self._expiring, (order.expiration, self._placed, order.order_id))
+        self._placed += 1
+
+    def _add_trade(self, trade: Trade) -> None:
+        self._trades_by_wallet.setdefault(trade.address, {})[trade.trade_id] = None
+        key = (trade.address, trade.condition_id)
+        self._trades_by_market.setdefault(key, {})[trade.trade_id] = None
+        self._trades_by_order.setdefault(trade.order_id, []).append(trade.trade_id)
 
     @classmethod
     def from_scenario(
@@ -213,18 +274,25 @@ class SimVenue:
         """Replay every expiration and midpoint change in (processed, until], in time order."""
         if until <= self._processed:
             return
+        # Ties at one time: expirations first (in placement order), then changes (in market
+        # order), then the reward sample.
         events: list[tuple[datetime, int, int, str]] = []
-        for order in self._live.values():
-            expiration = order.expiration
-            if expiration is not None and self._processed < expiration <= until:
-                events.append((expiration, 0, len(events), order.order_id))
-        for condition_id, market in self._markets.items():
-            for at in market.change_times(self._processed, until):
-                events.append((at, 1, len(events), condition_id))
+        while self._expiring and self._expiring[0][0] <= until:
+            expiration, number, order_id = heapq.heappop(self._expiring)
+            events.append((expiration, 0, number, order_id))
+        while self._changes and self._changes[0][0] <= until:
+            _, number, condition_id = heapq.heappop(self._changes)
+            for at in self._markets[condition_id].change_times(self._processed, until):
+                events.append((at, 1, number, condition_id))
+            self._schedule_change(condition_id, until)
+        for condition_id in self._steered:
+            number = self._market_number[condition_id]
+            for at in self._markets[condition_id].change_times(self._processed, until):
+                events.append((at, 1, number, condition_id))
         if self.rules.venue_rewards:
             minute = self._processed.replace(second=0, microsecond=0) + timedelta(minutes=1)
             while minute <= until:
-                events.append((minute, 2, len(events), ""))
+                events.append((minute, 2, 0, ""))
                 minute += timedelta(minutes=1)
         for at, kind, _, key in sorted(events):
             if kind == 0:
@@ -301,8 +369,9 @@ class SimVenue:
             else:
                 tokens[order.token_id] = tokens.get(order.token_id, ZERO) - order.remaining
         # A matched trade commits what it pays until it settles; what it buys is not there yet.
-        for trade in self._trades.values():
-            if trade.address == address and self._settlement.pending(trade.trade_id):
+        for trade_id in self._trades_by_wallet.get(address, {}):
+            trade = self._trades[trade_id]
+            if self._settlement.pending(trade_id):
                 collateral -= trade.fee
                 if trade.side is Side.BUY:
                     collateral -= trade.price * trade.size
@@ -409,7 +478,7 @@ class SimVenue:
         tick = market.info.tick_size
         others = market.touch_at(self._processed, self._invent)
         bids, asks = competitor_levels(market.book_seed, *others, tick)
-        ours = [o for o in self._live.values() if o.condition_id == market.info.condition_id]
+        ours = list(self._live_by_market.get(market.info.condition_id, {}).values())
         our_bids, our_asks = self._yes_levels(ours)
         for levels, mine in ((bids, our_bids), (asks, our_asks)):
             for price, size in mine.items():
@@ -476,6 +545,7 @@ class SimVenue:
         )
         self._orders[order_id] = order
         self._live[order_id] = order
+        self._add_live(order)
         self._order_event(order, "PLACEMENT")
         if fill_price is not None:
             self._execute(order, fill_price, now, Liquidity.TAKER)
@@ -530,12 +600,11 @@ class SimVenue:
             )
 
     def _open(self, address: str, condition_id: str | None = None) -> list[OrderRecord]:
-        return [
-            order
-            for order in self._live.values()
-            if order.address == address
-            and (condition_id is None or order.condition_id == condition_id)
-        ]
+        """The wallet's resting orders (in one market), in placement order."""
+        if condition_id is None:
+            return list(self._live_by_wallet.get(address, {}).values())
+        in_market = self._live_by_market.get(condition_id, {})
+        return [order for order in in_market.values() if order.address == address]
 
     @_synchronized
     def cancel(self, address: str, order_id: str) -> bool:
@@ -583,7 +652,9 @@ class SimVenue:
             order.cancelled_at = at
         else:
             order.filled_at = at
-        self._live.pop(order.order_id, None)
+        if self._live.pop(order.order_id, None) is not None:
+            self._live_by_market[order.condition_id].pop(order.order_id)
+            self._live_by_wallet[order.address].pop(order.order_id)
         if status is OrderStatus.CANCELED:
             self._order_event(order, "CANCELLATION")
 
@@ -642,9 +713,7 @@ class SimVenue:
         if self.rules.dynamic_tick:
             self._retick(market, at)
         yes_bid, yes_ask = market.touch_at(at, self._invent)
-        for order in list(self._live.values()):
-            if order.condition_id != market.info.condition_id:
-                continue
+        for order in list(self._live_by_market.get(market.info.condition_id, {}).values()):
             bid, ask = token_touch(order.token, yes_bid, yes_ask)
             if resting_fills(order.side, order.price, bid, ask):
                 self._execute(order, order.price, at, Liquidity.MAKER)
@@ -682,6 +751,7 @@ class SimVenue:
             updated_at=at,
             fee=self._taker_fee(price, size) if liquidity is Liquidity.TAKER else ZERO,
         )
+        self._add_trade(self._trades[trade_id])
         if self._settlement.instant:
             self._settle(order.address, order.token_id, order.side, price, size)
             self._wallets[order.address].collateral -= self._trades[trade_id].fee
@@ -719,16 +789,21 @@ class SimVenue:
         """The wallet's trades changed after sequence number `after`, oldest change first."""
         self._sync()
         address = wallet_address(address)
+        if condition_id is None:
+            ids = self._trades_by_wallet.get(address, {})
+        else:
+            ids = self._trades_by_market.get((address, condition_id), {})
         return sorted(
-            (
-                trade
-                for trade in self._trades.values()
-                if trade.address == address
-                and trade.seq > after
-                and (condition_id is None or trade.condition_id == condition_id)
-            ),
+            (trade for trade in map(self._trades.__getitem__, ids) if trade.seq > after),
             key=lambda trade: trade.seq,
         )
+
+    @_synchronized
+    def order_trades(self, order_id: str) -> list[Trade]:
+        """One order's trades, oldest change first."""
+        self._sync()
+        trades = map(self._trades.__getitem__, self._trades_by_order.get(order_id, ()))
+        return sorted(trades, key=lambda trade: trade.seq)
 
     @_synchronized
     def fail_trade(self, trade_id: str) -> Trade:

@@ -88,7 +88,7 @@ SHORT = Profile(
 MOMENTS = {
     "make_market": "market making",
     "liquidation_place_order": "placement",
-    "liquidation_sync_market": "liquidation check",
+    "liquidation_sync_market": "liquidation check",  # before it was a local activity
     "liquidation_sync_position": "liquidation check",
     "liquidation_merge_pairs": "merge",
     "liquidation_cancel_order": "cancel",
@@ -252,12 +252,20 @@ class MomentWatch:
         ids = [active_market_workflow_id(BOT)]
         query = "WorkflowType = 'LiquidationWorkflow' AND ExecutionStatus = 'Running'"
         ids += [w.id async for w in self.client.list_workflows(query)]
+        from temporalio.api.enums.v1 import PendingWorkflowTaskState
+
         found: set[str] = set()
         for workflow_id in ids:
             described = await self.client.get_workflow_handle(workflow_id).describe()
             for pending in described.raw_description.pending_activities:
                 name = pending.activity_type.name
                 found.add(MOMENTS.get(name, name))
+            # A liquidation's check syncs in a local activity, inside its workflow task: a
+            # started task of a liquidation is a check under way.
+            task = described.raw_description.pending_workflow_task
+            started = PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+            if workflow_id != ids[0] and task.state == started:
+                found.add("liquidation check")
         return found
 
     def close(self) -> None:

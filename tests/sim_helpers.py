@@ -1,0 +1,100 @@
+"""What the one-market simulator tests share: a midpoint that never moves, a market's terms,
+an adapter on a fresh throwaway key, and a market-making round run without a workflow."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio.testing import ActivityEnvironment
+from test_exchange_contract import fresh_key, sim_settings
+
+from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
+from dualmm.config import MarketMakerConfig
+from dualmm.domain.position import PositionTracker
+from dualmm.domain.types import MarketInfo
+from dualmm.exchange.base import Exchange
+from dualmm.exchange.clob import ClobExchange
+from dualmm.sim.server import SimServer
+
+START = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+
+class Flat:
+    """A midpoint that never moves (the venue's MidProcess protocol)."""
+
+    def __init__(self, mid: str = "0.50") -> None:
+        self.mid = Decimal(mid)
+
+    def mid_at(self, seconds: float) -> Decimal:
+        return self.mid
+
+    def change_times(self, after: float, until: float) -> Sequence[float]:
+        return ()
+
+
+def market_info(condition_id: str, yes: str, no: str, **terms: Any) -> MarketInfo:
+    """A market on 1-cent ticks with a minimum order of 5; `terms` add or override fields."""
+    fields: dict[str, Any] = {"tick_size": Decimal("0.01"), "min_order_size": Decimal(5)}
+    return MarketInfo(
+        condition_id=condition_id, yes_token_id=yes, no_token_id=no, **{**fields, **terms}
+    )
+
+
+def reward_terms(daily_rate: str) -> dict[str, Decimal]:
+    """A reward market's terms: `daily_rate` USDC a day within 3 cents, from 10 shares."""
+    return {
+        "rewards_daily_rate": Decimal(daily_rate),
+        "rewards_max_spread_cents": Decimal(3),
+        "rewards_min_size": Decimal(10),
+    }
+
+
+async def connect(server: SimServer) -> ClobExchange:
+    """The adapter on the simulator over HTTP, as a new wallet (its own API key)."""
+    return await ClobExchange.connect(sim_settings(server.url, fresh_key()))
+
+
+class NoParent:
+    """Stands in for the Temporal client of a market-making round: signals go nowhere."""
+
+    def get_workflow_handle(self, workflow_id: str) -> NoParent:
+        return self
+
+    async def signal(self, name: str, arg: Any) -> None:
+        pass
+
+
+class RunningRound:
+    """A market-making round (the `make_market` activity) running in an ActivityEnvironment
+    with no parent; `beats` are its heartbeat checkpoints."""
+
+    def __init__(self, exchange: Exchange, request: MarketMakingInput) -> None:
+        self.beats: list[Checkpoint] = []
+        self.env = ActivityEnvironment()
+        self.env.on_heartbeat = lambda *details: self.beats.append(details[0])
+        activities = MarketMakingActivities(exchange, NoParent())  # type: ignore[arg-type]
+        self.task = asyncio.create_task(self.env.run(activities.make_market, request))
+
+    async def until_quoted(self, seconds: float = 30) -> None:
+        """Until its last checkpoint holds a quote on each token."""
+        async with asyncio.timeout(seconds):
+            while not (self.beats and len(self.beats[-1].quotes) == 2):
+                await asyncio.sleep(0.05)
+
+
+def round_input(
+    market: MarketInfo, key_prefix: str, config: MarketMakerConfig
+) -> MarketMakingInput:
+    """A fresh round on `market` from a flat position."""
+    return MarketMakingInput(
+        parent_workflow_id="parent",
+        market=market,
+        config=config,
+        position=PositionTracker(),
+        cursor=None,
+        key_prefix=key_prefix,
+    )
