@@ -90,9 +90,9 @@ async def test_a_check_syncs_in_a_local_activity(
         and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
     ]
     timers = sum(event.HasField("timer_fired_event_attributes") for event in history.events)
-    assert "liquidation_sync_market" not in scheduled
+    assert not {"liquidation_sync_market", "liquidation_sync_position"} & set(scheduled)
     assert "liquidation_place_order" in scheduled
-    syncs = [m for m in local if m["activity_type"] == "liquidation_sync_market"]
+    syncs = [m for m in local if m["activity_type"] == "liquidation_sync_position"]
     assert len(syncs) >= timers > 0  # every wake-up synced
 
 

@@ -148,6 +148,10 @@ class LiquidationWorkflow:
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
+        # Asked once, in the run's first activation: asked at the first step instead, a
+        # replay could meet its marker in a different activation than the one that wrote it
+        # (a nondeterminism error the fresh-history replay test caught about one run in three).
+        self._wait_for_settlement = workflow.patched(_SETTLED_PATCH)
         search_attributes.upsert(search_attributes.STAGE.value_set(self._state.stage.value))
         if input.next_check_at is None:  # not a continue-as-new
             workflow.logger.info(
@@ -192,7 +196,7 @@ class LiquidationWorkflow:
                     snapshot,
                     now,
                     self._config,
-                    unsettled(self._fills) if workflow.patched(_SETTLED_PATCH) else 0,
+                    unsettled(self._fills) if self._wait_for_settlement else 0,
                 )
                 escalated = plan.state.stage is not self._state.stage
                 if escalated:
