@@ -1,6 +1,6 @@
 """Shared Temporal fixtures.
 
-One time-skipping server for the whole session (`temporal_env`) and one dev server
+One time-skipping server per test module (`temporal_env`) and one dev server
 (`dev_env`), started lazily by the first test that asks for it; tests using `dev_env` get the
 `devserver` marker automatically (deselect them with `-m "not devserver"`). Each test gets its
 own task queue (`task_queue`) so workers never steal each other's tasks.
@@ -8,7 +8,7 @@ own task queue (`task_queue`) so workers never steal each other's tasks.
 Time-skipping gotchas (seen here): an activity that completes after its workflow closed (the
 workflow terminated, or cancelled without waiting for it), like an ABANDONed child that
 completes after its parent closed, leaves the server's time skipping locked for the rest of
-the session: later sleeps and results run in real time and time out. End workflows by
+the module: later sleeps and results run in real time and time out. End workflows by
 cancelling and awaiting them, and run such flows on `dev_env`.
 """
 
@@ -35,9 +35,11 @@ settings.load_profile("dualmm")
 DEV_SERVER_SUGGEST_CONTINUE_AS_NEW = 40
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (pydantic data converter), shared by the session."""
+    """The time-skipping test server (pydantic data converter), one per test module: some
+    flows make its clock jump about ten years, and a session's worth of jumps pushes it past
+    the year 2099 that scenarios refuse."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=temporal_binary(TEST_SERVER),

@@ -923,11 +923,19 @@ async def test_two_workers_share_a_queue_and_the_survivor_finishes_a_liquidation
             assert await _last_worker_pid(client, child_id) == survivor.pid
             assert survivor.poll() is None
             on_a = [
-                (o["token"], o["side"])
-                for o in venue.venue.ledger()["orders"]
-                if o["condition_id"] == a.condition_id
+                o for o in venue.venue.ledger()["orders"] if o["condition_id"] == a.condition_id
             ]
-            assert sorted(on_a) == [("NO", "BUY"), ("YES", "BUY"), ("YES", "SELL")]
+            # One SELL (the intent survived the kill), filled. The round may have re-quoted
+            # before the hand-over (a slow start under load): its BUYs come in YES/NO pairs,
+            # one YES BUY filled and every other one cancelled.
+            sells = [(o["token"], o["status"]) for o in on_a if o["side"] == "SELL"]
+            assert sells == [("YES", "MATCHED")]
+            buys = [(o["token"], o["status"]) for o in on_a if o["side"] == "BUY"]
+            tokens = [token for token, _ in buys]
+            assert tokens.count("YES") == tokens.count("NO") >= 1
+            assert buys.count(("YES", "MATCHED")) == 1
+            others = [status for token, status in buys if (token, status) != ("YES", "MATCHED")]
+            assert set(others) == {"CANCELED"}
         finally:
             await _terminate(client, handle.id)
             for market in venue.markets:
