@@ -38,7 +38,8 @@ from dualmm.exchange.base import (
     VenueUnavailable,
     WouldCross,
 )
-from dualmm.exchange.clob import ClobExchange, trade_fills
+from dualmm.exchange.clob import ClobExchange
+from dualmm.exchange.clob_wire import trade_fills
 from dualmm.exchange.errors import classify
 from dualmm.exchange.sync import fill_start, sync_market
 from dualmm.scenario import parse_scenario

@@ -24,7 +24,7 @@ from activities.liquidation import SETTLEMENT_ATTEMPTS, LiquidationActivities
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Fill, Side, Token
 from dualmm.exchange.base import InsufficientBalance, OrderStatus, PlaceOrder
-from dualmm.exchange.clob import (
+from dualmm.exchange.clob_wire import (
     UnknownStatus,
     order_status,
     shares,
