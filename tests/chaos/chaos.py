@@ -99,8 +99,10 @@ MOMENTS = {
 TARGETS = ("market making", "placement", "liquidation check", "merge")
 TARGET_WAIT_SECONDS = 20.0
 
+ORDER_SIZE = Decimal(20)  # also the position limit: one fill hands a market over
 ORCHESTRATE = (
-    *("--bot-id", BOT, "--dual-market-mode", "--order-size", "20", "--position-limit", "20"),
+    *("--bot-id", BOT, "--dual-market-mode"),
+    *("--order-size", str(ORDER_SIZE), "--position-limit", str(ORDER_SIZE)),
     *("--quote-interval", "1000", "--liq-check-interval", "2000"),
     *("--liq-skew-start", "0.5", "--liq-timeout", "1.5"),
 )
@@ -490,6 +492,8 @@ async def audit(
     if bot.status is not WorkflowExecutionStatus.RUNNING:
         run.violate(f"the bot's workflow is {bot.status.name if bot.status else '?'}")
     leaks = await scan_for_secrets(run, client, secrets)
+    if not orders:
+        run.violate("the bot placed no order in the whole run: nothing was tested")
     ours = [f for f in ledger["fills"] if _is_ours(f, address)]
     revisited = sum(1 for n in Counter(e.id for e in runs).values() if n > 1)
     return {
@@ -529,13 +533,22 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
         failed_trade_rate=profile.failed_trade_rate,
         seed=seed,
     )
-    venue = SimVenue.synthetic(
-        profile.markets,
-        seed,
-        WallClock(now, speed=profile.speed),
-        start=now - SYNTHETIC_HISTORY,
-        rules=rules,
-    )
+    # A seed whose markets all ask more than our order size for rewards leaves the bot idle
+    # for the whole run (it proves nothing): the venue's markets come from the first seed in
+    # seed, seed + 10000, ... that gives at least two rewardable markets.
+    venue_seed = seed
+    while True:
+        venue = SimVenue.synthetic(
+            profile.markets,
+            venue_seed,
+            WallClock(now, speed=profile.speed),
+            start=now - SYNTHETIC_HISTORY,
+            rules=rules,
+        )
+        rewardable = [m for m in venue.markets() if m.rewards_min_size <= ORDER_SIZE]
+        if len(rewardable) >= 2:
+            break
+        venue_seed += 10_000
     faults = Faults(
         error_rate=profile.error_rate,
         rate_limit_rate=profile.rate_limit_rate,
