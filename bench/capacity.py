@@ -1,6 +1,7 @@
 """Capacity and latency: N liquidations on one worker, the dev server and the simulator over HTTP.
 
     .venv/bin/python bench/capacity.py --n 100 500 1000 2000 [--window 180] [--aligned] [--json]
+        [--dynamic-config KEY=VALUE ...]
 
 For each N: a fresh dev server (in memory), a simulator with N synthetic markets served over
 HTTP from this process (its CPU is this process's, the driver's own share being small: it
@@ -13,15 +14,19 @@ in the same second every 30 s: the herd after a worker outage, not a steady stat
 warm-up of two check intervals (every workflow has placed its order and checked at least
 once), the window's checks are measured from the histories:
 
-    lag = the check's sync started - the timer's due time
+    lag = the check's sync started - the check's due time
 
-The due time is the workflow's: the start of the workflow task that set the timer plus the
-timer's duration. The sync is a local activity (workflows/liquidation.py): its start is the
-`original_schedule_time` the worker records in the check's `core_local_activity` marker (the
-moment the workflow, woken by the timer, asked for the sync); in a history from before that
-change, the ActivityTaskStarted event. Reported as checks/s, lag p50/p99/max, worker, dev
-server and simulator CPU (% of one core, averaged over the window; and CPU ms per check, which
-the other load on the machine changes less) and peak RSS.
+The due time is the workflow's: its check timer's label says it (`next check at <ISO time>`,
+workflows/ui_text.py). The sync is a local activity (workflows/liquidation.py): its start is
+the `original_schedule_time` the worker records in the check's `core_local_activity` marker
+(the moment the workflow, woken by the timer, asked for the sync). The lag is split in four:
+set late (the task that set the timer completed after the workflow's clock: the server starts
+a timer on completion), timer (the server fired it late), dispatch (the task it woke waited for
+a worker's poll) and worker (the worker's own queueing and the workflow code). Reported as
+checks/s, lag p50/p99/max and its parts, worker, dev server and simulator CPU (% of one core,
+averaged over the window; and CPU ms per check, which the other load on the machine changes
+less) and peak RSS. To study a run: CAPACITY_CHECKS_FILE=F writes every check's times,
+CAPACITY_METRICS_DIR=D the dev server's Prometheus metrics at the window's start and end.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -114,15 +120,16 @@ async def start_liquidations(
 
 async def lags(
     client: Any, ids: list[str], since: datetime, until: datetime
-) -> tuple[list[float], int]:
-    """Each check's lag (seconds) whose timer fell due inside [since, until], and the number
-    of history events written inside it.
+) -> tuple[list[Check], int]:
+    """Each check whose timer fell due inside [since, until], and the number of history
+    events written inside it.
 
-    The due time is the workflow's own: it sets the timer to `wake_at - workflow.now()`, and
-    `workflow.now()` is the start of the workflow task that set it (the TimerStarted event is
-    written when that task completes, later by the task's run time).
+    The due time is the timer's label. Histories from before the label: the start of the
+    task that set the timer plus its duration, which is early by the sync's run time (the
+    workflow's clock moves on when a local activity completes: this bench's figures before
+    December 2026 counted each check's sync in its lag).
     """
-    found: list[float] = []
+    found: list[Check] = []
     events = 0
     semaphore = asyncio.Semaphore(20)
 
@@ -130,7 +137,7 @@ async def lags(
         nonlocal events
         async with semaphore:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
-        due: datetime | None = None
+        check: Check | None = None
         task_started: datetime | None = None
         for event in history.events:
             kind = event.WhichOneof("attributes")
@@ -138,16 +145,71 @@ async def lags(
             events += since <= at <= until
             if kind == "workflow_task_started_event_attributes":
                 task_started = at
+                if check is not None and check.task_started is None and check.fired is not None:
+                    check.task_started = at
             elif kind == "timer_started_event_attributes" and task_started is not None:
                 fire = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-                due = task_started + fire
-            elif due is not None and (started := sync_started(event, kind, at)) is not None:
-                if since <= due <= until:
-                    found.append((started - due).total_seconds())
-                due = None
+                due = labelled_due(event) or task_started + fire
+                check = Check(due=due, set_at=at, set_by=task_started, fire=fire)
+            elif check is None:
+                continue
+            elif kind == "timer_fired_event_attributes":
+                check.fired = at
+            elif kind == "workflow_task_scheduled_event_attributes" and check.scheduled is None:
+                check.scheduled = at if check.fired is not None else None
+            elif (started := sync_started(event, kind, at)) is not None:
+                check.sync = started
+                if since <= check.due <= until:
+                    found.append(check)
+                check = None
 
     await asyncio.gather(*(one(w) for w in ids))
     return found, events
+
+
+@dataclass
+class Check:
+    """One check's times: due (the workflow's), set_at/fire (the server started the timer,
+    for this long), fired (the server's TimerFired), scheduled/task_started (the workflow
+    task it woke: queued, then handed to the worker) and sync (the workflow asked for it)."""
+
+    due: datetime
+    set_at: datetime  # TimerStarted: the server starts the timer when the task completes
+    set_by: datetime  # the start of the workflow task that set it
+    fire: timedelta  # the timer's duration
+    fired: datetime | None = None
+    scheduled: datetime | None = None
+    task_started: datetime | None = None
+    sync: datetime | None = None
+
+    @property
+    def lag(self) -> float:
+        assert self.sync is not None
+        return (self.sync - self.due).total_seconds()
+
+    def parts(self) -> dict[str, float] | None:
+        """The lag in parts (see the module's docstring)."""
+        if None in (self.fired, self.scheduled, self.task_started, self.sync):
+            return None
+        assert self.fired and self.scheduled and self.task_started and self.sync
+        return {
+            "set late": (self.set_at + self.fire - self.due).total_seconds(),
+            "timer": (self.fired - self.set_at - self.fire).total_seconds(),
+            "dispatch": (self.task_started - self.scheduled).total_seconds(),
+            "worker": (self.sync - self.task_started).total_seconds(),
+        }
+
+
+def labelled_due(event: Any) -> datetime | None:
+    """A check timer's due time from its label (`next check at <ISO time>`, see
+    workflows/ui_text.py); None for a history from before the label carried it."""
+    summary = event.user_metadata.summary
+    if not summary.data:
+        return None
+    label = json.loads(summary.data)
+    if not isinstance(label, str) or not label.startswith("next check at "):
+        return None
+    return datetime.fromisoformat(label.removeprefix("next check at "))
 
 
 def sync_started(event: Any, kind: str, at: datetime) -> datetime | None:
@@ -165,7 +227,18 @@ def sync_started(event: Any, kind: str, at: datetime) -> datetime | None:
     return datetime.fromtimestamp(scheduled["seconds"] + scheduled["nanos"] / 1e9, UTC)
 
 
-def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str, Any]:
+def scrape(port: int, name: str) -> None:
+    """The dev server's Prometheus metrics, to study (CAPACITY_METRICS_DIR)."""
+    if folder := os.environ.get("CAPACITY_METRICS_DIR"):
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+            Path(folder, f"{name}.txt").write_bytes(answer.read())
+
+
+def measure(
+    n: int, window: float, address_key: str, aligned: bool, dynamic_config: list[str]
+) -> dict[str, Any]:
     from eth_account import Account
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -181,12 +254,14 @@ def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str,
     sim = SimServer(venue)
     sim.start()
     port = free_port()
+    metrics_port = free_port()
     temporal = subprocess.Popen(
         [
             temporal_binary(DEV_SERVER),
             *("server", "start-dev", "--headless", "--port", str(port)),
-            *("--http-port", str(free_port()), "--metrics-port", str(free_port())),
+            *("--http-port", str(free_port()), "--metrics-port", str(metrics_port)),
             *("--log-level", "error"),
+            *(arg for value in dynamic_config for arg in ("--dynamic-config-value", value)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -230,18 +305,32 @@ def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str,
             pids = {"worker": worker.pid, "dev server": temporal.pid, "simulator": os.getpid()}
             cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
             since = datetime.now(UTC)
+            scrape(metrics_port, "start")
             load = [os.getloadavg()[0]]
             logged = os.fstat(worker_log.fileno()).st_size  # warnings count from here
             t0 = time.monotonic()
             await asyncio.sleep(window)
             elapsed = time.monotonic() - t0
             until = datetime.now(UTC)
+            scrape(metrics_port, "end")
             load.append(os.getloadavg()[0])
             cpu = {k: 100 * (cpu_seconds(p) - cpu0[k]) / elapsed for k, p in pids.items()}
             rss = {k: rss_mb(p) for k, p in pids.items() if k != "simulator"}
             rss["simulator"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             ids = [f"bench-liquidation-{m.condition_id}" for m in venue.markets()[:n]]
-            measured, events = await lags(client, ids, since, until)
+            checks, events = await lags(client, ids, since, until)
+            measured = [c.lag for c in checks]
+            if dump := os.environ.get("CAPACITY_CHECKS_FILE"):  # every check's times, to study
+                rows = [
+                    {"due": c.due.timestamp(), "lag": c.lag, **(c.parts() or {})} for c in checks
+                ]
+                Path(dump).write_text(json.dumps(rows))
+            split = [parts for c in checks if (parts := c.parts()) is not None]
+            breakdown = {
+                part: [round(percentile([s[part] for s in split], p), 2) for p in (50, 99)]
+                + [round(max((s[part] for s in split), default=float("nan")), 2)]
+                for part in ("set late", "timer", "dispatch", "worker")
+            }
             worker_log.seek(logged)
             log = worker_log.read().splitlines()
             problems = [line for line in log if " WARNING " in line or " ERROR " in line]
@@ -254,6 +343,7 @@ def measure(n: int, window: float, address_key: str, aligned: bool) -> dict[str,
                 "lag_p99_s": round(percentile(measured, 99), 2),
                 "lag_max_s": round(max(measured, default=float("nan")), 2),
                 "lag_mean_s": round(statistics.fmean(measured), 2) if measured else None,
+                "lag_parts_p50_p99_max_s": breakdown,
                 "events_per_check": round(events / len(measured), 1) if measured else None,
                 "cpu_pct": {k: round(v) for k, v in cpu.items()},
                 # CPU per check: what a check costs each process, whatever else the machine runs
@@ -308,6 +398,14 @@ def main() -> None:
         "--aligned", action="store_true", help="Every first check at once (a herd), not spread."
     )
     parser.add_argument("--json", action="store_true", help="One JSON line per N as well.")
+    parser.add_argument(
+        "--dynamic-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="A dynamic config value for the dev server (repeatable), e.g. "
+        "history.timerProcessorMaxTimeShift='\"100ms\"'.",
+    )
     args = parser.parse_args()
     from eth_account import Account
 
@@ -318,7 +416,11 @@ def main() -> None:
         key = "0x" + bytes(Account.create().key).hex()
         command = [sys.executable, __file__, "--one", str(n), str(args.window), key]
         out = subprocess.run(
-            [*command, *(["--aligned"] if args.aligned else [])],
+            [
+                *command,
+                *(["--aligned"] if args.aligned else []),
+                *(f"--dynamic-config={value}" for value in args.dynamic_config),
+            ],
             capture_output=True, text=True, check=False, cwd=ROOT,
         )  # fmt: skip
         if out.returncode != 0:
@@ -332,7 +434,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and sys.argv[1] == "--one":
-        one = measure(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], "--aligned" in sys.argv)
+        dynamic = [a.split("=", 1)[1] for a in sys.argv[5:] if a.startswith("--dynamic-config=")]
+        one = measure(
+            int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], "--aligned" in sys.argv, dynamic
+        )
         print(json.dumps(one))
     else:
         main()

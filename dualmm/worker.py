@@ -25,7 +25,7 @@ from dualmm.runtime import (
 
 if TYPE_CHECKING:
     from temporalio.client import Client
-    from temporalio.worker import Worker
+    from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
     from dualmm.exchange.base import Exchange
 
@@ -49,6 +49,9 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
         client,
         task_queue=task_queue,
         max_cached_workflows=cache,
+        # Workflow-task polls scale with the load (the fixed default, 5, left a thousand
+        # liquidations' tasks queueing on the server for a poll: bench/capacity.py).
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
             making.pick_market,
@@ -172,6 +175,10 @@ async def run_worker(
         log.error("worker stopped unexpectedly (%s); starting a new one", error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RETRY_MAX_SECONDS)
+    close = getattr(exchange, "close", None)  # ClobExchange: its connections
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
     print("worker: stopped", flush=True)
 
 

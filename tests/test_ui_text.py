@@ -3,6 +3,7 @@ question exists, numbers as an operator writes them)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
@@ -74,6 +75,16 @@ def test_activity_summaries() -> None:
     assert ui_text.merge_summary(Decimal("7.00")) == "merge 7 YES+NO pairs into USDC"
     assert ui_text.quote_summary(MARKET) == "quote Will BTC close above 100k?"
     assert ui_text.withdraw_summary(MARKET) == "withdraw quotes on Will BTC close above 100k?"
+
+
+def test_the_check_timer_says_when_the_check_is_due_to_the_millisecond() -> None:
+    """bench/capacity.py measures each check's lag from this label."""
+    due = datetime(2026, 12, 1, 6, 1, 12, 345678, tzinfo=UTC)
+    label = ui_text.next_check_summary(due)
+    assert label == "next check at 2026-12-01T06:01:12.345+00:00"
+    assert datetime.fromisoformat(label.removeprefix("next check at ")) == due.replace(
+        microsecond=345000
+    )
 
 
 def test_current_details_show_the_stage_what_is_left_the_order_and_the_pnl() -> None:

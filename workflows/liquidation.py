@@ -92,8 +92,9 @@ _SETTLED_PATCH = "finish-when-settled"
 _LOCAL_SYNC_PATCH = "sync-local-activity"
 _MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
 
-# A timer that fires within this of its time is the check scheduled for that time (dev-server
-# timers have ~1 s granularity); a later wake-up (a worker outage) checks at the real time.
+# A timer that fires within this of its time is the check scheduled for that time (a busy
+# worker or server delays a wake-up by a second or so); a later wake-up (a worker outage)
+# checks at the real time.
 TIMER_SLACK = timedelta(seconds=2)
 
 # The latest orders and fills kept in the workflow's state, payloads and results: a bounded
@@ -266,7 +267,9 @@ class LiquidationWorkflow:
         if timeout > timedelta(0):
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._wake, timeout=timeout, timeout_summary="next check"
+                    lambda: self._wake,
+                    timeout=timeout,
+                    timeout_summary=ui_text.next_check_summary(wake_at),
                 )
         woken, self._wake = self._wake, False
         now = workflow.now()

@@ -8,6 +8,7 @@ a text never breaks a history. Kept here so every label reads the same and is te
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -208,6 +209,12 @@ def check_summary(stage: Stage, position: PositionTracker) -> str:
     held = position.held_token
     left = f"{_num(position.held_qty)} {held.value} left" if held is not None else "flat"
     return f"check {stage.value}: {left}"
+
+
+def next_check_summary(wake_at: datetime) -> str:
+    """The check timer's label: when the check is due, to the millisecond (bench/capacity.py
+    measures each check's lag from it)."""
+    return f"next check at {wake_at.isoformat(timespec='milliseconds')}"
 
 
 def merge_summary(pairs: Decimal) -> str:

@@ -1,6 +1,8 @@
 """ClobExchange: the Exchange protocol on py-clob-client-v2 (Polymarket CLOB V2, or the simulator).
 
-- Every blocking SDK call runs in a thread (`asyncio.to_thread`); the client's
+- Reads on a liquidation's hot path (book, open orders, trades, an order) run on the event loop
+  (clob_http.AsyncReads: the SDK's requests and answers, without its threads); every other
+  SDK call is blocking and runs in a thread (`asyncio.to_thread`). The client's
   `retry_on_error` stays off (it re-POSTs orders after a 5xx).
 - The SDK sends all HTTP through one module-level httpx client; `configure_http_timeout` sets
   its timeout for the whole process (tests use a short one).
@@ -26,7 +28,7 @@ import random
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -48,6 +50,8 @@ from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.constants import BYTES32_ZERO
 from py_clob_client_v2.endpoints import (
     GET_NEG_RISK,
+    GET_ORDER,
+    GET_ORDER_BOOK,
     GET_REWARDS_MARKETS_CURRENT,
     GET_TICK_SIZE,
     ORDERS,
@@ -82,6 +86,7 @@ from dualmm.exchange.base import (
     VenueUnavailable,
 )
 from dualmm.exchange.chain import ChainMerger
+from dualmm.exchange.clob_http import AsyncReads, all_pages_async, sdk_headers
 from dualmm.exchange.clob_wire import (
     UNITS,
     all_pages,
@@ -221,6 +226,7 @@ class ClobExchange:
         self._last_beat = -math.inf  # clock seconds of the last beat that got through
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._quiet_until = 0.0  # no request before this (clock seconds): a 429's Retry-After
+        self._reads = AsyncReads()
         self._waker = FillWaker()
         self.user_channel = (
             UserChannelListener(user_channel_url, self._channel_creds, self._waker)
@@ -232,6 +238,12 @@ class ClobExchange:
 
     def __repr__(self) -> str:
         return f"ClobExchange(host={self._client.host!r})"
+
+    async def close(self) -> None:
+        """Close the reads' connections and the user channel (a worker shutting down)."""
+        await self._reads.aclose()
+        if self.user_channel is not None:
+            await self.user_channel.close()
 
     @classmethod
     async def connect(cls, settings: Settings, *, read_only: bool = False) -> ClobExchange:
@@ -319,30 +331,44 @@ class ClobExchange:
             f"to derive or create one: {refused}"
         )
 
-    async def _sdk(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a blocking SDK call in a thread, mapping its errors to the protocol's. After a
-        429 every call first waits out the venue's Retry-After."""
+    async def _call(self, request: Callable[[], Awaitable[Any]]) -> Any:
+        """One request to the venue (its errors the protocol's). After a 429 every request
+        first waits out the venue's Retry-After."""
         wait = self._quiet_until - self._clock()
         if wait > 0:
             await asyncio.sleep(wait)
         try:
-            return await _in_thread(fn, *args)
+            return await request()
         except RateLimited as exc:
             if exc.retry_after:
                 self._quiet_until = max(self._quiet_until, self._clock() + exc.retry_after)
             raise
 
+    async def _sdk(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A blocking SDK call, in a thread."""
+        return await self._call(lambda: _in_thread(fn, *args))
+
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """`_sdk` for a read (a GET: asking again changes nothing): a 5xx or 429 is asked
-        again after a short pause (a 429 first waits out its Retry-After) before it fails the
-        activity. One bad answer in ten would otherwise fail most multi-request activities
-        (a market pick reads ~15 pages) and leave the bot idle on Temporal's backoff."""
+        """`_sdk` for a read: see `_read_async`."""
+        return await self._read_async(lambda: _in_thread(fn, *args))
+
+    async def _read_async(self, read: Callable[[], Awaitable[Any]]) -> Any:
+        """A read (a GET: asking again changes nothing): a 5xx or 429 is asked again after a
+        short pause (a 429 first waits out its Retry-After) before it fails the activity.
+        One bad answer in ten would otherwise fail most multi-request activities (a market
+        pick reads ~15 pages) and leave the bot idle on Temporal's backoff."""
         for pause in _READ_RETRY_PAUSES:
             try:
-                return await self._sdk(fn, *args)
+                return await self._call(read)
             except (VenueUnavailable, RateLimited):
                 await asyncio.sleep(pause)
-        return await self._sdk(fn, *args)
+        return await self._call(read)
+
+    async def _l2_get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """An authenticated GET (L2 headers signed for `path`)."""
+        client = self._client
+        headers = sdk_headers(lambda: client._l2_headers("GET", path))
+        return await self._reads.get(f"{client.host}{path}", headers, params)
 
     def _get_token_param(self, path: str, token_id: str) -> Any:
         return sdk_http.get(f"{self._client.host}{path}", params={"token_id": token_id})
@@ -377,7 +403,8 @@ class ClobExchange:
         return info
 
     async def book(self, token_id: str) -> Book:
-        raw = await self._read(self._client.get_order_book, token_id)
+        url = f"{self._client.host}{GET_ORDER_BOOK}"
+        raw = await self._read_async(lambda: self._reads.get(url, params={"token_id": token_id}))
         book = book_of(raw, token_id)
         self._ticks[token_id] = (self._clock() + self._ttl, book.tick_size)
         return book
@@ -652,20 +679,21 @@ class ClobExchange:
 
     async def open_orders(self, condition_id: str | None = None) -> list[Order]:
         query = {"market": condition_id} if condition_id else {}
-        raw = await self._read(all_pages, lambda cursor: self._l2_page(ORDERS, query, cursor))
-        return [parse_order(item) for item in raw]
+        return [parse_order(item) for item in await self._l2_list(ORDERS, query)]
 
-    def _l2_page(self, path: str, query: dict[str, Any], cursor: str) -> Any:
-        """One page of an authenticated list (/data/orders, /data/trades). The SDK's own loops
-        stop only on "LTE=": see all_pages."""
-        client = self._client
-        headers = client._l2_headers("GET", path)
-        params = {**query, "next_cursor": cursor}
-        return client._get(f"{client.host}{path}", headers=headers, params=params)
+    async def _l2_list(self, path: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of an authenticated list (/data/orders, /data/trades). The SDK's own
+        loops stop only on "LTE=": see clob_wire.all_pages."""
+        items: list[dict[str, Any]] = await self._read_async(
+            lambda: all_pages_async(
+                lambda cursor: self._l2_get(path, {**query, "next_cursor": cursor})
+            )
+        )
+        return items
 
     async def get_order(self, order_id: str) -> Order | None:
         try:
-            raw = await self._read(self._client.get_order, order_id)
+            raw = await self._read_async(lambda: self._l2_get(f"{GET_ORDER}{order_id}"))
         except NotFound:
             return None
         if not isinstance(raw, dict) or not raw.get("id"):
@@ -695,11 +723,7 @@ class ClobExchange:
 
     async def _trades(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Every trade matching `query` (AuthError when read-only)."""
-        fetch = self._l2_page
-        trades: list[dict[str, Any]] = await self._read(
-            all_pages, lambda cursor: fetch(TRADES, query, cursor)
-        )
-        return trades
+        return await self._l2_list(TRADES, query)
 
     async def merge(
         self, market: MarketInfo, qty: Decimal, key: str, journal: MergeJournal | None = None

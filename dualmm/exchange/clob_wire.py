@@ -266,10 +266,15 @@ def all_pages(fetch: Callable[[str], Any]) -> list[dict[str, Any]]:
     cursor = INITIAL_CURSOR
     seen: set[str] = set()
     while cursor != END_CURSOR:
-        if cursor in seen:  # a venue that repeats a cursor would loop forever
-            raise VenueUnavailable(f"paging repeated cursor {cursor!r}")
-        seen.add(cursor)
-        page = fetch(cursor)
+        page = fetch(page_cursor(cursor, seen))
         items.extend(page.get("data") or [])
         cursor = page.get("next_cursor") or END_CURSOR
     return items
+
+
+def page_cursor(cursor: str, seen: set[str]) -> str:
+    """`cursor`, remembered in `seen`; a venue that repeats one would page forever."""
+    if cursor in seen:
+        raise VenueUnavailable(f"paging repeated cursor {cursor!r}")
+    seen.add(cursor)
+    return cursor

@@ -1,0 +1,89 @@
+"""The venue's reads on asyncio: GETs answered and failing exactly as py-clob-client-v2's.
+
+The SDK is blocking, so ClobExchange ran every call in a thread. A liquidation check makes
+three reads; at a thousand liquidations that is a hundred requests a second through a thread
+pool, and the threads' fight for the GIL (and the SDK's one connection-pool lock) stalled the
+worker's event loop: workflow tasks waited for it (bench/capacity.py). Reads now run on the
+event loop with aiohttp; orders, cancels and heartbeats (few, and signed by the
+SDK) stay in threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from py_clob_client_v2.constants import END_CURSOR, INITIAL_CURSOR
+from py_clob_client_v2.exceptions import PolyApiException, PolyException
+from py_clob_client_v2.http_helpers import helpers as sdk_http
+
+from dualmm.exchange.clob_wire import page_cursor
+from dualmm.exchange.errors import from_sdk
+
+
+class AsyncReads:
+    """GETs on one aiohttp session, with the SDK's headers, timeout and answers: the JSON body
+    of a 200, else the SDK's exception for it, mapped to the Exchange protocol's errors.
+    (aiohttp, not httpx's AsyncClient: the latter cost more CPU per read than the threads.)"""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:  # made in the loop that uses it
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def get(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        sent = sdk_http._overload_headers(sdk_http.GET, dict(headers or {}))
+        # The SDK's client holds the process's timeout (configure_http_timeout).
+        timeout = aiohttp.ClientTimeout(total=sdk_http._http_client.timeout.read)
+        try:
+            async with self._http().get(
+                url, headers=sent, params=params, timeout=timeout
+            ) as answer:
+                status, retry_after = answer.status, answer.headers.get("Retry-After")
+                text = await answer.text()
+        except (aiohttp.ClientError, TimeoutError):
+            raise from_sdk(PolyApiException(error_msg="Request exception!")) from None
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = text
+        if status != 200:
+            refused = PolyApiException(error_msg=body)
+            refused.status_code = status
+            raise from_sdk(refused, retry_after)
+        return body
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def sdk_headers(make: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Headers from the SDK (e.g. its L2 signature), its refusals mapped like its calls'."""
+    try:
+        return make()
+    except PolyException as exc:
+        raise from_sdk(exc) from None
+
+
+async def all_pages_async(fetch: Callable[[str], Awaitable[Any]]) -> list[dict[str, Any]]:
+    """clob_wire.all_pages for an async fetch."""
+    items: list[dict[str, Any]] = []
+    cursor = INITIAL_CURSOR
+    seen: set[str] = set()
+    while cursor != END_CURSOR:
+        page = await fetch(page_cursor(cursor, seen))
+        items.extend(page.get("data") or [])
+        cursor = page.get("next_cursor") or END_CURSOR
+    return items
