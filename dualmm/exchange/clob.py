@@ -67,6 +67,7 @@ from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV
 from dualmm.config import Settings
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange.base import (
+    UNITS,
     AuthError,
     Balances,
     Book,
@@ -88,7 +89,6 @@ from dualmm.exchange.base import (
 from dualmm.exchange.chain import ChainMerger
 from dualmm.exchange.clob_http import AsyncReads, all_pages_async, sdk_headers
 from dualmm.exchange.clob_wire import (
-    UNITS,
     all_pages,
     book_of,
     dec,
