@@ -25,7 +25,7 @@ from dualmm.runtime import (
 
 if TYPE_CHECKING:
     from temporalio.client import Client
-    from temporalio.worker import PollerBehaviorAutoscaling, Worker
+    from temporalio.worker import Worker
 
     from dualmm.exchange.base import Exchange
 
@@ -34,7 +34,7 @@ _T = TypeVar("_T")
 
 def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
     """One worker for both workflows and every activity, over one exchange."""
-    from temporalio.worker import Worker
+    from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
     from activities.liquidation import LiquidationActivities
     from activities.market_making import MarketMakingActivities
