@@ -73,14 +73,36 @@ RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
 
 
+class Stopped(Exception):
+    """A stop (SIGTERM, Ctrl-C) came while the worker was still starting."""
+
+
+async def _unless_stopped(work: Awaitable[_T], stop: asyncio.Event | None) -> _T:
+    """`work`'s result, or Stopped (the work cancelled) as soon as `stop` is set."""
+    task = asyncio.ensure_future(work)
+    if stop is None:
+        return await task
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise Stopped
+    return task.result()
+
+
 async def retry_until_up(
     what: str,
     attempt: Callable[[], Awaitable[_T]],
     retryable: tuple[type[BaseException], ...],
     give_up_at: float | None,
+    stop: asyncio.Event | None = None,
 ) -> _T:
     """`attempt()` until it succeeds; each failure is one log line with the next delay.
-    Past `give_up_at` (loop time) the last failure is a UsageError (exit 2)."""
+    Past `give_up_at` (loop time) the last failure is a UsageError (exit 2); a `stop` set
+    meanwhile ends the wait at once (Stopped)."""
     import logging
     import random
 
@@ -89,7 +111,7 @@ async def retry_until_up(
     delay = RETRY_FIRST_SECONDS
     for number in itertools.count(1):
         try:
-            return await attempt()
+            return await _unless_stopped(attempt(), stop)
         except retryable as exc:
             reason = " ".join(str(exc).split())[:300] or type(exc).__name__
             if give_up_at is not None and loop.time() + delay > give_up_at:
@@ -99,7 +121,7 @@ async def retry_until_up(
             log.warning(
                 "%s failed (attempt %d): %s; retrying in %.1fs", what, number, reason, delay
             )
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            await _unless_stopped(asyncio.sleep(delay * random.uniform(0.8, 1.2)), stop)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
     raise AssertionError("unreachable")
 
@@ -141,18 +163,26 @@ async def run_worker(
         except NonRetryableError as exc:  # e.g. a missing or refused key: waiting won't help
             raise UsageError(f"exchange {kind}: {exc}") from None
 
-    exchange = await retry_until_up(
-        f"exchange {kind} at {config.clob_url}", venue, (RetryableError,), give_up_at
-    )
+    try:
+        exchange = await retry_until_up(
+            f"exchange {kind} at {config.clob_url}", venue, (RetryableError,), give_up_at, stop
+        )
+    except Stopped:
+        print("worker: stopped", flush=True)
+        return
     from dualmm.metrics import runtime_for
 
     runtime = runtime_for(config, "worker")  # metrics: Prometheus endpoint or OTLP, if set
-    client = await retry_until_up(
-        f"Temporal at {config.temporal_address}",
-        lambda: connect(config, runtime),
-        (RuntimeError,),
-        give_up_at,
-    )
+    try:
+        client = await retry_until_up(
+            f"Temporal at {config.temporal_address}",
+            lambda: connect(config, runtime),
+            (RuntimeError,),
+            give_up_at,
+            stop,
+        )
+    except Stopped:
+        stop.set()  # below: close the exchange and say so
     while not stop.is_set():
         worker = build_worker(client, config.task_queue, exchange, cache=config.worker_cache)
         print(

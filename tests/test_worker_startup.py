@@ -80,6 +80,18 @@ def test_worker_waits_for_temporal_to_come_up(tmp_path: Path) -> None:
                 out.wait_for("worker: stopped")
 
 
+def test_sigterm_stops_a_worker_still_waiting_for_temporal() -> None:
+    """systemd or Kubernetes stopping a worker whose Temporal is down: it stops at once (it
+    waited on, and was killed at the end of the grace period)."""
+    with SimServer(contract_venue()) as sim:
+        env = worker_env(sim.url, fresh_key(), f"127.0.0.1:{free_port()}", "startup-test")
+        with worker_process(env) as (proc, out):
+            out.wait_for("failed (attempt 2)")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+            out.wait_for("worker: stopped")
+
+
 async def test_worker_waits_out_429_and_5xx_from_the_venue(dev_env: WorkflowEnvironment) -> None:
     venue = contract_venue()
     with SimServer(venue, admin=True, faults=Faults(rate_limit_rate=1.0)) as sim:
