@@ -36,8 +36,6 @@ import asyncio
 import json
 import os
 import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,13 +53,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from timing import machine  # noqa: E402
 
 CHECK_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -227,12 +218,12 @@ def sync_started(event: Any, kind: str, at: datetime) -> datetime | None:
     return datetime.fromtimestamp(scheduled["seconds"] + scheduled["nanos"] / 1e9, UTC)
 
 
-def scrape(port: int, name: str) -> None:
+def scrape(url: str, name: str) -> None:
     """The dev server's Prometheus metrics, to study (CAPACITY_METRICS_DIR)."""
     if folder := os.environ.get("CAPACITY_METRICS_DIR"):
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+        with urllib.request.urlopen(url, timeout=30) as answer:
             Path(folder, f"{name}.txt").write_bytes(answer.read())
 
 
@@ -243,9 +234,9 @@ def measure(
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
+    from dualmm.devserver import WORKER_COMMAND, start_dev_server, stop_process, worker_env
     from dualmm.sim.server import SimServer
     from dualmm.sim.venue import SimVenue, WallClock
-    from dualmm.temporal_bin import DEV_SERVER, temporal_binary
 
     address = Account.from_key(address_key).address
     now = datetime.now(UTC)
@@ -253,32 +244,12 @@ def measure(
     venue.ensure_wallet(address)
     sim = SimServer(venue)
     sim.start()
-    port = free_port()
-    metrics_port = free_port()
-    temporal = subprocess.Popen(
-        [
-            temporal_binary(DEV_SERVER),
-            *("server", "start-dev", "--headless", "--port", str(port)),
-            *("--http-port", str(free_port()), "--metrics-port", str(metrics_port)),
-            *("--log-level", "error"),
-            *(arg for value in dynamic_config for arg in ("--dynamic-config-value", value)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    temporal = start_dev_server(new_session=True, dynamic_config=dynamic_config)
     queue = f"bench-{n}"
-    env = {
-        **os.environ,
-        "DUALMM_EXCHANGE": "sim",
-        "DUALMM_CLOB_URL": sim.url,
-        "DUALMM_PRIVATE_KEY": address_key,
-        "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-        "DUALMM_TASK_QUEUE": queue,
-    }
+    env = worker_env(sim.url, address_key, temporal.address, queue)
     worker_log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed below); warnings counted
     worker = subprocess.Popen(
-        [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
+        WORKER_COMMAND,
         env=env,
         stdout=worker_log,
         stderr=subprocess.STDOUT,
@@ -292,7 +263,7 @@ def measure(
             for _ in range(60):
                 try:
                     client = await Client.connect(
-                        f"127.0.0.1:{port}", data_converter=pydantic_data_converter
+                        temporal.address, data_converter=pydantic_data_converter
                     )
                     break
                 except RuntimeError:
@@ -302,17 +273,21 @@ def measure(
             await start_liquidations(client, venue, address, n, queue, aligned)
             started_in = time.monotonic() - began
             await asyncio.sleep(2 * CHECK_MS / 1000)  # warm-up: orders placed, checks steady
-            pids = {"worker": worker.pid, "dev server": temporal.pid, "simulator": os.getpid()}
+            pids = {
+                "worker": worker.pid,
+                "dev server": temporal.process.pid,
+                "simulator": os.getpid(),
+            }
             cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
             since = datetime.now(UTC)
-            scrape(metrics_port, "start")
+            scrape(temporal.metrics_url, "start")
             load = [os.getloadavg()[0]]
             logged = os.fstat(worker_log.fileno()).st_size  # warnings count from here
             t0 = time.monotonic()
             await asyncio.sleep(window)
             elapsed = time.monotonic() - t0
             until = datetime.now(UTC)
-            scrape(metrics_port, "end")
+            scrape(temporal.metrics_url, "end")
             load.append(os.getloadavg()[0])
             cpu = {k: 100 * (cpu_seconds(p) - cpu0[k]) / elapsed for k, p in pids.items()}
             rss = {k: rss_mb(p) for k, p in pids.items() if k != "simulator"}
@@ -358,22 +333,17 @@ def measure(
 
         return asyncio.run(run())
     finally:
-        for proc in (worker, temporal):
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(worker)
+        temporal.stop()
         sim.stop()
         worker_log.close()
 
 
 HEADER = (
-    "| N | checks/s (due N/30) | lag p50 / p99 / max | worker CPU / RSS | dev server CPU / RSS "
-    "| simulator CPU / RSS | CPU ms/check w / d / s | events/check | N starts took "
-    "| load avg (start → end) |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| N | checks/s (due N/30) | lag p50 / p99 / max | p99 of its parts: set late / timer / "
+    "dispatch / worker | worker CPU / RSS | dev server CPU / RSS | simulator CPU / RSS "
+    "| CPU ms/check w / d / s | events/check | N starts took | load avg (start → end) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -382,7 +352,9 @@ def row_line(row: dict[str, Any]) -> str:
     warned = f" ({row['worker_warnings']} worker warnings)" if row["worker_warnings"] else ""
     return (
         f"| {n} | {row['checks_per_s']} ({n / (CHECK_MS / 1000):.1f}) | {row['lag_p50_s']} / "
-        f"{row['lag_p99_s']} / {row['lag_max_s']} s | {cpu['worker']} % / {rss['worker']} MB | "
+        f"{row['lag_p99_s']} / {row['lag_max_s']} s | "
+        + " / ".join(f"{p99:.2f}" for _, p99, _ in row["lag_parts_p50_p99_max_s"].values())
+        + f" s | {cpu['worker']} % / {rss['worker']} MB | "
         f"{cpu['dev server']} % / {rss['dev server']} MB | "
         f"{cpu['simulator']} % / {rss['simulator']} MB | "
         f"{per['worker']} / {per['dev server']} / {per['simulator']} | {row['events_per_check']} | "

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,10 +40,11 @@ def port_open(port: int) -> bool:
 class DevServer:
     """A dev server started by `start_dev_server`; `stop()` (or leaving a `with`) ends it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, metrics_port: int) -> None:
         self.process = process
         self.port = port
         self.address = f"127.0.0.1:{port}"
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"  # Prometheus
 
     def wait_until_answering(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
@@ -69,23 +71,27 @@ def start_dev_server(
     db_file: Path | None = None,
     output: int | IO[Any] = subprocess.DEVNULL,
     new_session: bool = False,
+    dynamic_config: Sequence[str] = (),
 ) -> DevServer:
     """`temporal server start-dev`, headless, on `port` (a free one by default) with its HTTP
-    and metrics ports free ones, in memory unless `db_file`; returns once it answers."""
+    and metrics ports free ones, in memory unless `db_file`, with `dynamic_config` values
+    (KEY=VALUE); returns once it answers."""
     port = port or free_port()
+    metrics_port = free_port()
     process = subprocess.Popen(
         [
             temporal_binary(DEV_SERVER),
             *("server", "start-dev", "--headless", "--port", str(port)),
-            *("--http-port", str(free_port()), "--metrics-port", str(free_port())),
+            *("--http-port", str(free_port()), "--metrics-port", str(metrics_port)),
             *(("--db-filename", str(db_file)) if db_file is not None else ()),
+            *(arg for value in dynamic_config for arg in ("--dynamic-config-value", value)),
             *("--log-level", "error"),
         ],
         stdout=output,
         stderr=subprocess.STDOUT if output is not subprocess.DEVNULL else subprocess.DEVNULL,
         start_new_session=new_session,
     )
-    server = DevServer(process, port)
+    server = DevServer(process, port, metrics_port)
     try:
         server.wait_until_answering()
     except BaseException:
