@@ -11,10 +11,13 @@ SDK) stay in threads.
 from __future__ import annotations
 
 import json
+import ssl
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import certifi
 from py_clob_client_v2.constants import END_CURSOR, INITIAL_CURSOR
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 from py_clob_client_v2.http_helpers import helpers as sdk_http
@@ -33,7 +36,12 @@ class AsyncReads:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:  # made in the loop that uses it
-            self._session = aiohttp.ClientSession()
+            # The CA bundle the SDK's httpx trusts (certifi), not whatever the image has.
+            tls = ssl.create_default_context(cafile=certifi.where())
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
+            # An adapter dropped unclosed (a CLI command, a test) drops its connections
+            # quietly, not with aiohttp's "Unclosed client session" error at collection.
+            weakref.finalize(self, _drop, self._session)
         return self._session
 
     async def get(
@@ -67,6 +75,14 @@ class AsyncReads:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _drop(session: aiohttp.ClientSession) -> None:
+    """Close a session's connections without its loop (which may be gone)."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        connector._close()
 
 
 def sdk_headers(make: Callable[[], dict[str, str]]) -> dict[str, str]:
