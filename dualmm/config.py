@@ -172,10 +172,9 @@ class Settings(BaseSettings):
     metrics_otlp_url: str | None = None
     # Worker capacity (bench/capacity.py): threads for the blocking exchange client, and
     # workflows kept in the sticky cache (a workflow evicted from it replays its whole history
-    # on its next task). Threads: about requests/s x venue latency (1000 liquidations make
-    # ~100 requests/s; at ~0.1 s to Polymarket, 10 busy). More cost CPU (GIL and connection
-    # pool contention: on loopback 32 threads made a check 15 ms of worker CPU, 16 made it 13,
-    # 4 made it 10.5) and past the SDK's 20 kept-alive connections they churn connections.
+    # on its next task). A check's reads run on the event loop (exchange/clob_http.py); the
+    # threads carry placements, cancels, heartbeats and start-up reads: a few are busy at
+    # once, and each busy one competes with the event loop for the GIL.
     worker_threads: int = Field(16, ge=1, le=512)
     worker_cache: int = Field(5000, ge=0, le=100_000)
     # Logs (dualmm.logs): one line per event, logfmt (text) or JSON; the level of the worker

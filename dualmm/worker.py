@@ -146,7 +146,7 @@ async def run_worker(
         raise UsageError(f"--trace-file: cannot write {trace_file}: {exc.strerror}") from None
     kind = exchange_kind(config, live)
     loop = asyncio.get_running_loop()
-    # Exchange calls are blocking SDK calls in threads (asyncio.to_thread): size their pool.
+    # Blocking SDK calls (placements, cancels, heartbeats) run in threads: size their pool.
     loop.set_default_executor(
         ThreadPoolExecutor(max_workers=config.worker_threads, thread_name_prefix="exchange")
     )
