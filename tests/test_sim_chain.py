@@ -22,12 +22,13 @@ import pytest_asyncio
 from eth_abi import encode
 from eth_account import Account
 from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from test_chain_merge import heartbeats_of
 from test_exchange_contract import contract_venue, sim_settings
 
 from activities.liquidation import LiquidationActivities, MergeRequest
-from dualmm.domain.types import MarketInfo
+from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange import chain as merger
 from dualmm.exchange.base import MergeJournal, MergeReport
 from dualmm.exchange.clob import ClobExchange
@@ -228,3 +229,18 @@ def test_the_sim_server_command_serves_the_node_over_its_venue() -> None:
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0, err
     assert out.strip().endswith("dualmm sim-server: stopped")
+
+
+async def test_tokens_locked_by_an_open_order_are_not_merged(setup: Setup) -> None:
+    """On-chain the wallet holds 20 pairs, but 15 of its 30 YES back a resting SELL: the
+    venue's merge would refuse them, so the node reverts the gas estimate: nothing is signed,
+    nothing sent."""
+    setup.venue.place(setup.wallet, "0x" + "ee" * 32, setup.market.yes_token_id, Side.SELL,
+                      D("0.90"), D(15))  # fmt: skip
+    activities = LiquidationActivities(setup.exchange)
+    env = ActivityEnvironment()
+    request = MergeRequest(market=setup.market, qty=D(20), key="merge-locked")
+    with pytest.raises(ApplicationError, match="would revert") as refused:
+        await env.run(activities.merge_pairs, request)
+    assert refused.value.non_retryable
+    assert setup.chain.sent == [] and setup.held()[:2] == (D(30), D(20))
