@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,6 +14,16 @@ from dualmm.sim.chain import RpcError, SimChain
 MAX_BODY_BYTES = 1 << 20
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (the chaos suite's worker) is not the node's error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class ChainServer:
     """Serves one SimChain; `path` is the URL's path (a real provider's may hold its key)."""
 
@@ -20,8 +31,7 @@ class ChainServer:
         self, chain: SimChain, host: str = "127.0.0.1", port: int = 0, path: str = "/"
     ) -> None:
         self.chain = chain
-        self._server = ThreadingHTTPServer((host, port), _handler(chain))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler(chain))
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}{path}"
         self._thread = threading.Thread(
