@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_helpers import START, Flat, market_info
 
 from dualmm.domain.types import Side, Token
 from dualmm.exchange.base import (
@@ -642,3 +643,43 @@ def test_a_process_extended_as_it_goes_still_fills_orders() -> None:
     process.points.append((20.0, D("0.56")))  # steered after the venue has looked
     venue.advance(20)
     assert [t.order_id for t in venue.trades(WALLET)] == ["ask"]
+
+
+@pytest.mark.parametrize(
+    ("listed", "mid", "tick"),
+    [
+        ("0.01", "0.97", "0.001"),  # beyond 0.96
+        ("0.01", "0.03", "0.001"),  # below 0.04
+        ("0.01", "0.96", "0.01"),  # the bounds themselves keep the coarse tick
+        ("0.01", "0.50", "0.01"),
+        ("0.001", "0.50", "0.001"),  # a market listed fine never goes coarse
+    ],
+)
+def test_market_retick_follows_the_midpoint(listed: str, mid: str, tick: str) -> None:
+    market = SimMarket(market_info(CID, "y", "n", tick_size=D(listed)), Flat(mid), START, CID)
+    market.retick(START)
+    assert market.info.tick_size == D(tick)
+
+
+def test_venue_state_is_what_a_snapshot_saves() -> None:
+    """The venue's layers share one object: its attributes are the saved state plus the
+    indexes, lock, clock and listeners that a snapshot skips (dualmm.sim.snapshot)."""
+    venue = SimVenue.from_scenario(scenario([(0, "0.50")]))
+    saved = set(vars(venue)) - {"_lock", "_clock", "_listeners", *SimVenue.INDEXES}
+    assert saved == {
+        "rules",
+        "_invent",
+        "_settlement",
+        "rewards",
+        "_fund",
+        "_fill_cap",
+        "_markets",
+        "_tokens",
+        "_processed",
+        "_wallets",
+        "_merges",
+        "_orders",
+        "_live",
+        "_trades",
+        "_seq",
+    }

@@ -14,6 +14,8 @@ from dualmm.domain.prices import ONE, Rounding, clamp_price, round_to_tick
 from dualmm.domain.types import MarketInfo, Token
 
 ZERO = Decimal(0)
+# Dynamic tick (VenueRules.dynamic_tick): a 0.01 market quotes in 0.001 beyond 0.96 / below 0.04.
+COARSE_TICK, FINE_TICK, FINE_ABOVE = Decimal("0.01"), Decimal("0.001"), Decimal("0.96")
 # How far ahead a market looks for its next midpoint change: windows from one minute doubling
 # to about six days.
 _FIRST_WINDOW, _HORIZON = timedelta(minutes=1), timedelta(days=4)
@@ -84,6 +86,15 @@ class SimMarket:
         if invent:
             return clamp_price(bid, tick), clamp_price(ask, tick)
         return (bid if bid >= tick else ZERO), (ask if ask <= ONE - tick else ONE)
+
+    def retick(self, at: datetime) -> None:
+        """The tick a 0.01 market has at this midpoint: 0.001 beyond 0.96 / below 0.04."""
+        if self.listed_tick != COARSE_TICK:
+            return
+        mid = self.mid_at(at)
+        tick = FINE_TICK if mid > FINE_ABOVE or mid < ONE - FINE_ABOVE else COARSE_TICK
+        if tick != self.info.tick_size:
+            self.info = self.info.model_copy(update={"tick_size": tick})
 
     def change_times(self, after: datetime, until: datetime) -> list[datetime]:
         times = self.process.change_times(self._seconds(after), self._seconds(until))
