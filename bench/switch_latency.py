@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from capacity import free_port, percentile  # noqa: E402
+from capacity import percentile  # noqa: E402
 from timing import machine, table  # noqa: E402
 
 WAIT = 120.0
@@ -101,11 +100,11 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
+    from dualmm.devserver import WORKER_COMMAND, start_dev_server, stop_process, worker_env
     from dualmm.domain.types import Side
     from dualmm.runtime import start_or_attach
     from dualmm.sim.server import SimServer
     from dualmm.sim.venue import SimMarket, SimVenue, WallClock
-    from dualmm.temporal_bin import DEV_SERVER, temporal_binary
 
     key = "0x" + bytes(Account.create().key).hex()
     address = Account.from_key(key).address
@@ -141,31 +140,13 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
         return None
 
     sim = SimServer(venue).start()
-    port = free_port()
     log = open(f"/tmp/switch-bench-{'ws' if user_channel else 'poll'}.log", "w")  # noqa: SIM115
-    temporal = subprocess.Popen(
-        [
-            temporal_binary(DEV_SERVER),
-            *("server", "start-dev", "--headless", "--port", str(port)),
-            *("--http-port", str(free_port()), "--metrics-port", str(free_port())),
-            *("--log-level", "error"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    temporal = start_dev_server(new_session=True)
     queue = f"switch-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "DUALMM_EXCHANGE": "sim",
-        "DUALMM_CLOB_URL": sim.url,
-        "DUALMM_PRIVATE_KEY": key,
-        "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-        "DUALMM_TASK_QUEUE": queue,
-        "DUALMM_USER_CHANNEL": "true" if user_channel else "false",
-    }
+    channel = "true" if user_channel else "false"
+    env = worker_env(sim.url, key, temporal.address, queue, DUALMM_USER_CHANNEL=channel)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
+        WORKER_COMMAND,
         env=env,
         stdout=log,
         stderr=log,
@@ -183,7 +164,7 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
             for _ in range(60):
                 try:
                     client = await Client.connect(
-                        f"127.0.0.1:{port}", data_converter=pydantic_data_converter
+                        temporal.address, data_converter=pydantic_data_converter
                     )
                     break
                 except RuntimeError:
@@ -254,13 +235,8 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
 
         asyncio.run(run())
     finally:
-        for proc in (worker, temporal):
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(worker)
+        temporal.stop()
         sim.stop()
         log.close()
     print(f"  {skipped} fills missed (requoted first), tried again", file=sys.stderr)

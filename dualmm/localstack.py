@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 import typer
 
 from dualmm.cliutil import UsageError, hard_exit
+from dualmm.devserver import free_port, port_open
 from dualmm.runtime import connect, settings
 from dualmm.status import bot_status, status_line
 
@@ -69,23 +70,6 @@ _DEMO_ORCHESTRATE = (
 )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 class _Demo:
     """The demo's child processes, started in order and stopped in reverse."""
 
@@ -111,7 +95,7 @@ class _Demo:
         import time
 
         deadline = time.monotonic() + seconds
-        while not _port_open(port):
+        while not port_open(port):
             self.check(name)
             if time.monotonic() > deadline:
                 raise UsageError(f"{name} did not open port {port} in {seconds:.0f}s")
@@ -223,7 +207,7 @@ async def _watch(duration: int | None, demo: _Demo, address: str) -> None:
 
 def _check_ports(plan: DemoPlan) -> None:
     for port, what in ((plan.temporal_port, "Temporal"), (plan.ui_port, "the Temporal UI")):
-        if _port_open(port):
+        if port_open(port):
             flag = "--temporal-port" if port == plan.temporal_port else "--ui-port"
             raise UsageError(
                 f"port {port} ({what}) is in use: is another Temporal server or demo running? "
@@ -249,7 +233,7 @@ def run_demo(plan: DemoPlan) -> int:
         for name in _KEPT:
             (var / name).unlink(missing_ok=True)
     address = f"127.0.0.1:{plan.temporal_port}"
-    sim_port = _free_port()
+    sim_port = free_port()
     demo = _Demo(var)
     demo.env.update(
         DUALMM_EXCHANGE="sim",

@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -51,6 +50,7 @@ from activities.market_making import (
     Quote,
 )
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig, Settings
+from dualmm.devserver import WORKER_COMMAND, worker_env
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import (
@@ -749,17 +749,10 @@ def _worker_process(
     (the log) to `log`, if given; `settings` add DUALMM_* variables."""
     with contextlib.ExitStack() as files:
         stderr = files.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        address = env.client.service_client.config.target_host
         return subprocess.Popen(
-            [sys.executable, "-m", "dualmm", "worker", "--no-tracing"],
-            env={
-                **os.environ,
-                "DUALMM_EXCHANGE": "sim",
-                "DUALMM_CLOB_URL": clob_url,
-                "DUALMM_PRIVATE_KEY": key,
-                "DUALMM_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-                "DUALMM_TASK_QUEUE": task_queue,
-                **settings,
-            },
+            WORKER_COMMAND,
+            env=worker_env(clob_url, key, address, task_queue, **settings),
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )

@@ -10,12 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from dualmm.devserver import free_port
 
 
 def _demo(var: Path, *args: str, temporal: int, ui: int) -> subprocess.CompletedProcess[str]:
@@ -28,7 +23,7 @@ def _demo(var: Path, *args: str, temporal: int, ui: int) -> subprocess.Completed
 
 def test_the_demo_resumes_its_workflows_and_reset_starts_clean(tmp_path: Path) -> None:
     var = tmp_path / "var"
-    temporal, ui = _free_port(), _free_port()
+    temporal, ui = free_port(), free_port()
     first = _demo(var, "--duration", "20", temporal=temporal, ui=ui)
     assert first.returncode == 0, first.stderr + first.stdout
     assert "started workflow active-market-demo (mode sim)" in first.stdout
@@ -59,7 +54,7 @@ def test_a_busy_port_is_named(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = _demo(tmp_path, temporal=port, ui=_free_port())
+        result = _demo(tmp_path, temporal=port, ui=free_port())
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: port {port} (Temporal) is in use")

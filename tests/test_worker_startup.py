@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,20 +16,17 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 from test_exchange_contract import contract_venue, fresh_key
 
+from dualmm.devserver import (
+    WORKER_COMMAND,
+    free_port,
+    start_dev_server,
+    stop_process,
+    worker_env,
+)
 from dualmm.sim.faults import Faults
 from dualmm.sim.server import SimServer
-from dualmm.temporal_bin import DEV_SERVER, temporal_binary
 
 READY = "worker: task queue"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class _Output:
@@ -58,7 +54,7 @@ def worker_process(
     env: dict[str, str], *args: str
 ) -> Iterator[tuple[subprocess.Popen[str], _Output]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dualmm", "worker", "--no-tracing", *args],
+        [*WORKER_COMMAND, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -67,59 +63,30 @@ def worker_process(
     try:
         yield proc, _Output(proc)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout=30)
 
 
 def test_worker_waits_for_temporal_to_come_up(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with SimServer(contract_venue()) as sim:
-        env = {
-            "DUALMM_EXCHANGE": "sim",
-            "DUALMM_CLOB_URL": sim.url,
-            "DUALMM_PRIVATE_KEY": fresh_key(),
-            "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-            "DUALMM_TASK_QUEUE": "startup-test",
-        }
+        env = worker_env(sim.url, fresh_key(), f"127.0.0.1:{port}", "startup-test")
         with worker_process(env) as (proc, out):
             out.wait_for(f"Temporal at 127.0.0.1:{port} failed (attempt 2)")
             assert proc.poll() is None, "the worker exited instead of waiting"
-            server = subprocess.Popen(
-                [
-                    temporal_binary(DEV_SERVER),
-                    *("server", "start-dev", "--headless", "--port", str(port)),
-                    *("--db-filename", str(tmp_path / "temporal.db"), "--log-level", "error"),
-                    *("--http-port", str(_free_port()), "--metrics-port", str(_free_port())),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
+            with start_dev_server(port, db_file=tmp_path / "temporal.db"):
                 out.wait_for(READY, seconds=120)
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=60) == 0
                 out.wait_for("worker: stopped")
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
 
 
 async def test_worker_waits_out_429_and_5xx_from_the_venue(dev_env: WorkflowEnvironment) -> None:
     venue = contract_venue()
     with SimServer(venue, admin=True, faults=Faults(rate_limit_rate=1.0)) as sim:
-        env = {
-            "DUALMM_EXCHANGE": "sim",
-            "DUALMM_CLOB_URL": sim.url,
-            "DUALMM_PRIVATE_KEY": fresh_key(),
-            "DUALMM_CLOB_TIMEOUT_SECONDS": "2",
-            "DUALMM_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-            "DUALMM_TASK_QUEUE": "startup-test-429",
-        }
+        address = dev_env.client.service_client.config.target_host
+        env = worker_env(
+            sim.url, fresh_key(), address, "startup-test-429", DUALMM_CLOB_TIMEOUT_SECONDS="2"
+        )
         with worker_process(env) as (proc, out):
             line = out.wait_for("failed (attempt 1)")
             assert "exchange sim at" in line and "429" in line, line
@@ -137,7 +104,7 @@ def test_start_timeout_gives_up_in_one_error_line() -> None:
         "DUALMM_TEMPORAL_ADDRESS": "127.0.0.1:9",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "dualmm", "worker", "--no-tracing", "--start-timeout", "10"],
+        [*WORKER_COMMAND, "--start-timeout", "10"],
         capture_output=True, text=True, timeout=120, env=env, check=False,
     )  # fmt: skip
     assert done.returncode == 2

@@ -15,6 +15,10 @@ from typing import ClassVar, Protocol, runtime_checkable
 from dualmm.domain.prices import is_on_tick, round_size
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Side
 
+# On chain and in the CLOB's fixed-point amounts, USDC.e and the CTF outcome tokens have 6
+# decimals: one token or dollar is UNITS base units.
+UNITS = Decimal(10**6)
+
 
 class OrderType(StrEnum):
     GTC = "GTC"  # good till cancelled

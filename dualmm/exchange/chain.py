@@ -30,6 +30,7 @@ from eth_typing import HexStr
 
 from dualmm.domain.types import MarketInfo
 from dualmm.exchange.base import (
+    UNITS,
     InsufficientBalance,
     MergeJournal,
     MergeReport,
@@ -47,7 +48,6 @@ POLYGON_CHAIN_ID = 137
 USDC_E = "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174"
 PARENT_COLLECTION = b"\x00" * 32
 BINARY_PARTITION = [1, 2]
-_UNITS = Decimal(10**6)  # CTF outcome tokens and USDC.e have 6 decimals
 # Polygon refuses tips under 25 gwei; a little above it keeps the merge from waiting.
 MIN_PRIORITY_FEE_WEI = 30 * 10**9
 GAS_MARGIN = Decimal("1.25")
@@ -91,7 +91,7 @@ NEG_RISK_ADAPTER_ABI: list[dict[str, Any]] = [
 
 
 def to_units(qty: Decimal) -> int:
-    units = qty * _UNITS
+    units = qty * UNITS
     if units != units.to_integral_value() or units <= 0:
         raise NonRetryableError(f"merge of {qty} pairs: not a positive multiple of 0.000001")
     return int(units)
@@ -170,8 +170,8 @@ class ChainMerger:
         yes, no = await self._balances(market)
         if min(yes, no) < amount:
             raise InsufficientBalance(
-                f"merge of {qty} pairs: the wallet holds {Decimal(yes) / _UNITS} YES and "
-                f"{Decimal(no) / _UNITS} NO on-chain"
+                f"merge of {qty} pairs: the wallet holds {Decimal(yes) / UNITS} YES and "
+                f"{Decimal(no) / UNITS} NO on-chain"
             )
         to, data = self._call(market, amount, neg_risk)
         sender = self._account.address

@@ -63,6 +63,7 @@ from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV
 from dualmm.config import Settings
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange.base import (
+    UNITS,
     AuthError,
     Balances,
     Book,
@@ -83,7 +84,6 @@ from dualmm.exchange.base import (
 )
 from dualmm.exchange.chain import ChainMerger
 from dualmm.exchange.clob_wire import (
-    UNITS,
     all_pages,
     book_of,
     dec,

@@ -12,6 +12,7 @@ from py_clob_client_v2.constants import END_CURSOR, INITIAL_CURSOR
 
 from dualmm.domain.types import Fill, MarketInfo, Side
 from dualmm.exchange.base import (
+    UNITS,
     Book,
     BookLevel,
     NonRetryableError,
@@ -21,8 +22,6 @@ from dualmm.exchange.base import (
     RewardMarket,
     VenueUnavailable,
 )
-
-UNITS = Decimal(10**6)  # collateral and outcome tokens have 6 decimals
 
 
 def dec(value: Any) -> Decimal:

@@ -1,0 +1,320 @@
+"""The ActiveMarketWorkflow's market-making rounds: pick a market, run the long-running
+`make_market` activity on it, re-rank the markets while it quotes (and leave for a better one),
+withdraw the quotes of a round that failed, and close a round (its position goes to a child
+liquidation, workflows.active_market_children).
+
+A layer of ActiveMarketWorkflow (workflows.active_market), not a workflow of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+from workflows import ui_text
+from workflows.active_market_children import ACTIVITY_RETRY, PICK_TIMEOUT, ChildRegistry
+
+with workflow.unsafe.imports_passed_through():
+    from activities.market_making import (
+        Checkpoint,
+        MarketMakingActivities,
+        MarketMakingInput,
+        MarketMakingResult,
+        Outcome,
+        PickMarketInput,
+        PositionLimit,
+        WithdrawRequest,
+    )
+    from dualmm.domain.position import PositionTracker
+    from dualmm.domain.rotation import may_leave, rerank_due
+    from dualmm.domain.types import MarketInfo
+    from workflows.active_market_types import ActiveRound, ExcludedMarket
+
+# Rounds that failed for good before this patch waited and ran the same market again.
+_EXCLUDE_FAILED_PATCH = "exclude-failed-market"
+# Rounds closed flat with pairs before this patch left them unmerged.
+_LIQUIDATE_PAIRS_PATCH = "liquidate-pairs"
+# Rounds before this patch ended only at the limit; now they give way to a better market.
+_RERANK_PATCH = "rerank-active-market"
+# Bots before this patch had no memo of the market they quote (the Temporal UI shows it).
+MEMO_QUESTION_PATCH = "memo-active-question"
+# A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
+_ROUND_TIMEOUT = timedelta(days=365)
+_MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+
+
+class Rounds(ChildRegistry):
+    """The rounds of market making (see the module docstring)."""
+
+    _round_running: bool
+    # Re-ranking (`dualmm.domain.rotation`): the last ranking, a liquidation finished since,
+    # and the market a round was stopped for.
+    _ranked_at: datetime
+    _liquidation_finished: bool
+    _switch_to: MarketInfo | None
+
+    def _round_must_end(self) -> bool:
+        """What ends a running round, and the wait after a failed one."""
+        return (
+            self._interrupted()
+            or self._state.paused
+            or workflow.info().is_continue_as_new_suggested()
+        )
+
+    def _excluded_now(self) -> tuple[ExcludedMarket, ...]:
+        """The exclusions still in force (expired ones are dropped)."""
+        now = workflow.now()
+        kept = tuple(e for e in self._state.excluded if e.until > now)
+        if kept != self._state.excluded:
+            self._update(excluded=kept)
+        return kept
+
+    def _pick_input(self, active: str | None = None) -> PickMarketInput:
+        exclude = (
+            tuple(e.condition_id for e in self._state.liquidations)
+            + tuple(p.market.condition_id for p in self._state.pending)
+            + tuple(e.condition_id for e in self._excluded_now())
+        )
+        return PickMarketInput(
+            exclude=exclude,
+            config=self._config.market_maker,
+            liquidity_budget=self._config.liquidity_budget,
+            active=active,
+            switch_margin=self._config.switch_margin if active else Decimal(0),
+        )
+
+    async def _pick_market(self) -> None:
+        request = self._pick_input()
+        exclude = request.exclude
+        self._ranked_at, self._liquidation_finished = workflow.now(), False
+        try:
+            market = await workflow.execute_activity_method(
+                MarketMakingActivities.pick_market,
+                request,
+                start_to_close_timeout=PICK_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary="pick a reward market",
+            )
+        except ActivityError as err:
+            # Discovery failed for good (e.g. a refused key): wait, say why, try again.
+            self._update(last_error=f"pick_market: {err.cause or err}")
+            await self._idle(f"market discovery failed: {err.cause or err}", self._interrupted)
+            return
+        if market is None:
+            why = "no reward market qualifies"
+            if exclude:
+                why += f" ({len(exclude)} excluded: in liquidation or failed recently)"
+            await self._idle(why, self._interrupted)
+            return
+        self._start_round(market)
+
+    def _start_round(self, market: MarketInfo) -> None:
+        workflow.logger.info(
+            "quoting: %s",
+            market.question or market.condition_id,
+            extra={"market": market.condition_id},
+        )
+        if workflow.patched(MEMO_QUESTION_PATCH):
+            workflow.upsert_memo({"question": market.question, "market": market.condition_id})
+        self._set_active(
+            ActiveRound(
+                market=market,
+                checkpoint=Checkpoint(position=PositionTracker(), cursor=""),
+                number=self._state.rounds,
+            )
+        )
+        self._update(rounds=self._state.rounds + 1)
+
+    async def _make_market(self, active: ActiveRound) -> None:
+        info = workflow.info()
+        config = self._config.market_maker
+        interval = timedelta(milliseconds=config.quote_interval_ms)
+        handle = workflow.start_activity_method(
+            MarketMakingActivities.make_market,
+            MarketMakingInput(
+                parent_workflow_id=info.workflow_id,
+                market=active.market,
+                config=config,
+                position=active.checkpoint.position,
+                cursor=active.checkpoint.cursor or None,
+                key_prefix=(
+                    f"mm-{info.workflow_id}-{info.run_id}-{active.number}-"
+                    f"{active.market.condition_id}"
+                ),
+                quoted_seconds=active.checkpoint.quoted_seconds,
+            ),
+            start_to_close_timeout=_ROUND_TIMEOUT,
+            heartbeat_timeout=max(_MIN_HEARTBEAT_TIMEOUT, interval * 3),
+            retry_policy=ACTIVITY_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=ui_text.quote_summary(active.market),
+        )
+        self._switch_to = None
+        try:
+            result = await self._await_round(handle)
+        except ActivityError as err:
+            await self._after_failed_round(active, err)
+            return
+        active = active.model_copy(
+            update={"market": result.market, "checkpoint": result.checkpoint}
+        )
+        self._set_active(active)
+        if result.outcome is Outcome.POSITION_LIMIT:
+            self._close_round(active)
+        elif (
+            self._switch_to is not None
+            and not self._round_must_end()  # an exit, a pause: that first
+            and may_leave(active.checkpoint.position, active.market.min_order_size)
+        ):
+            workflow.logger.info(
+                "leaving for %s",
+                self._switch_to.condition_id,
+                extra={"market": active.market.condition_id},
+            )
+            self._close_round(active)  # a position below the minimum order exits as dust
+            self._start_round(self._switch_to)
+
+    async def _await_round(
+        self, handle: workflow.ActivityHandle[MarketMakingResult]
+    ) -> MarketMakingResult:
+        """The round's result; it is cancelled first when the loop has something to do."""
+        self._round_running = True
+        try:
+            if self._config.rerank and workflow.patched(_RERANK_PATCH):
+                await self._rerank_while_quoting(handle)
+            else:
+                await workflow.wait_condition(lambda: handle.done() or self._round_must_end())
+            if not handle.done():
+                handle.cancel()
+            return await handle
+        finally:
+            self._round_running = False
+
+    def _rerank_now(self) -> bool:
+        """A ranking is due and the active position could be left without a liquidation."""
+        active = self._state.active
+        since = seconds(workflow.now() - self._ranked_at)
+        return (
+            active is not None
+            and rerank_due(since, self._config.rerank_minutes, self._liquidation_finished)
+            and may_leave(active.checkpoint.position, active.market.min_order_size)
+        )
+
+    async def _rerank_while_quoting(
+        self, handle: workflow.ActivityHandle[MarketMakingResult]
+    ) -> None:
+        """Wait for the round to end; meanwhile rank the markets, the active one included,
+        when a liquidation finishes (and every `rerank_minutes`, if set), and stop the round
+        (setting `_switch_to`) when a better market is worth the move."""
+        period = timedelta(minutes=self._config.rerank_minutes)
+
+        def ended() -> bool:
+            return handle.done() or self._round_must_end()
+
+        while not ended():
+            if not self._rerank_now():
+                left = self._ranked_at + period - workflow.now()
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: ended() or self._rerank_now(),
+                        timeout=left if period and left > timedelta(0) else None,
+                    )
+                continue
+            active = self._state.active
+            assert active is not None
+            cid = active.market.condition_id
+            self._ranked_at, self._liquidation_finished = workflow.now(), False
+            try:
+                best = await workflow.execute_activity_method(
+                    MarketMakingActivities.pick_market,
+                    self._pick_input(active=cid),
+                    start_to_close_timeout=PICK_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                    summary="re-rank the reward markets",
+                )
+            except ActivityError as err:  # keep quoting; the next ranking may do better
+                self._update(last_error=f"pick_market: {err.cause or err}")
+                continue
+            if best is not None and best.condition_id != cid and self._rerank_ready(cid):
+                self._switch_to = best
+                return
+
+    def _rerank_ready(self, cid: str) -> bool:
+        """The round can still be left for a better market (nothing filled meanwhile)."""
+        active = self._state.active
+        return (
+            active is not None
+            and active.market.condition_id == cid
+            and may_leave(active.checkpoint.position, active.market.min_order_size)
+        )
+
+    async def _after_failed_round(self, active: ActiveRound, error: ActivityError) -> None:
+        """The round ended without withdrawing its quotes itself (cancelled between attempts,
+        timed out on a dead worker, failed): withdraw them now. What its progress last told us
+        stands; fills after that cursor are read again by whoever takes the market next.
+
+        A failure retrying cannot fix (no collateral, a refused order) closes the round and
+        leaves the market out of the picks for a while; the bot picks again at once."""
+        cid = active.market.condition_id
+        try:
+            await workflow.execute_activity_method(
+                MarketMakingActivities.withdraw_quotes,
+                WithdrawRequest(condition_id=cid),
+                start_to_close_timeout=PICK_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary=ui_text.withdraw_summary(active.market),
+            )
+        except ActivityError as withdraw_error:
+            # The next round on this market (or its liquidation) cancels them again.
+            self._update(
+                last_error=f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
+            )
+        if isinstance(error.cause, CancelledError):
+            return
+        workflow.logger.warning("market making failed: %s", error.cause, extra={"market": cid})
+        self._update(last_error=f"market making on {cid}: {error.cause or error}")
+        cause = error.cause
+        if (
+            isinstance(cause, ApplicationError)
+            and cause.non_retryable
+            and workflow.patched(_EXCLUDE_FAILED_PATCH)
+        ):
+            if cause.details:  # the round's position when it stopped
+                checkpoint = Checkpoint.model_validate(cause.details[0])
+                active = active.model_copy(update={"checkpoint": checkpoint})
+            until = workflow.now() + timedelta(seconds=self._config.failed_market_cooldown_seconds)
+            reason = f"{cause.type or 'error'}: {cause.message}"
+            self._update(
+                excluded=(
+                    *(e for e in self._state.excluded if e.condition_id != cid),
+                    ExcludedMarket(condition_id=cid, until=until, reason=reason),
+                )
+            )
+            self._close_round(active)
+            return
+        # A round that timed out while we were stopping it (its worker died) waits for
+        # nothing: what stopped it is still to be done.
+        await self._idle(f"market making on {cid} failed: {error.cause}", self._round_must_end)
+
+    def _close_round(self, active: ActiveRound) -> None:
+        """The round is over: its position (if any) goes to liquidation."""
+        checkpoint = active.checkpoint
+        self._update(earned_seconds=self._state.earned_seconds + checkpoint.quoted_seconds)
+        self._set_active(None)
+        position = checkpoint.position
+        # Flat but holding YES+NO pairs: the liquidation merges them (frees their capital).
+        pairs = position.yes_qty > 0 and position.no_qty > 0
+        if not position.is_flat or (pairs and workflow.patched(_LIQUIDATE_PAIRS_PATCH)):
+            self._queue_liquidation(
+                PositionLimit(
+                    market=active.market, position=checkpoint.position, cursor=checkpoint.cursor
+                )
+            )
+
+
+def seconds(delta: timedelta) -> Decimal:
+    return Decimal(int(delta.total_seconds()))
