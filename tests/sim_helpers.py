@@ -44,6 +44,20 @@ class Flat:
         return ()
 
 
+class Steered:
+    """A midpoint path the test extends as it goes (no fixed future: the venue asks it on
+    every request)."""
+
+    def __init__(self, mid: str | Decimal = "0.50") -> None:
+        self.points: list[tuple[float, Decimal]] = [(0.0, Decimal(mid))]
+
+    def mid_at(self, seconds: float) -> Decimal:
+        return [mid for at, mid in self.points if at <= seconds][-1]
+
+    def change_times(self, after: float, until: float) -> list[float]:
+        return [at for at, _ in self.points if after < at <= until]
+
+
 def market_info(condition_id: str, yes: str, no: str, **terms: Any) -> MarketInfo:
     """A market on 1-cent ticks with a minimum order of 5; `terms` add or override fields."""
     fields: dict[str, Any] = {"tick_size": Decimal("0.01"), "min_order_size": Decimal(5)}
@@ -101,14 +115,18 @@ async def connect(server: SimServer) -> ClobExchange:
     return await ClobExchange.connect(sim_settings(server.url, fresh_key()))
 
 
-class NoParent:
-    """Stands in for the Temporal client of a market-making round: signals go nowhere."""
+class FakeParent:
+    """Stands in for the Temporal client of a market-making round: keeps the signals sent to
+    the parent workflow."""
 
-    def get_workflow_handle(self, workflow_id: str) -> NoParent:
+    def __init__(self) -> None:
+        self.signals: list[tuple[str, Any]] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeParent:
         return self
 
     async def signal(self, name: str, arg: Any) -> None:
-        pass
+        self.signals.append((name, arg))
 
 
 class RunningRound:
@@ -119,7 +137,7 @@ class RunningRound:
         self.beats: list[Checkpoint] = []
         self.env = ActivityEnvironment()
         self.env.on_heartbeat = lambda *details: self.beats.append(details[0])
-        activities = MarketMakingActivities(exchange, NoParent())  # type: ignore[arg-type]
+        activities = MarketMakingActivities(exchange, FakeParent())  # type: ignore[arg-type]
         self.task = asyncio.create_task(self.env.run(activities.make_market, request))
 
     async def until_quoted(self, seconds: float = 30) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from pydantic import SecretStr
+from sim_helpers import FakeParent, Steered
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -83,19 +84,6 @@ WAIT = 30.0  # seconds a condition may take on a busy 2-core machine
 HISTORIES = Path(__file__).parent / "histories"
 
 
-class SteeredMid:
-    """A midpoint path the test extends as it goes (the venue's MidProcess protocol)."""
-
-    def __init__(self, mid: Decimal) -> None:
-        self.points: list[tuple[float, Decimal]] = [(0.0, mid)]
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return [mid for at, mid in self.points if at <= seconds][-1]
-
-    def change_times(self, after: float, until: float) -> list[float]:
-        return [at for at, _ in self.points if after < at <= until]
-
-
 class Venue:
     """Three reward markets A > B > C (by daily rate), all at 0.50, on a manual clock."""
 
@@ -105,7 +93,7 @@ class Venue:
         self.markets = [
             _market(f"{name}-{tag}", rate) for name, rate in (("A", 100), ("B", 50), ("C", 20))
         ]
-        self.paths = {m.condition_id: SteeredMid(MID) for m in self.markets}
+        self.paths = {m.condition_id: Steered(MID) for m in self.markets}
         self.venue = SimVenue(
             [
                 SimMarket(m, self.paths[m.condition_id], START, book_seed="shared")
@@ -533,19 +521,6 @@ async def _bot_again(
 
 
 # -- the market-making activity alone (ActivityEnvironment, no server) ---------------------------
-
-
-class FakeParent:
-    """Stands in for the Temporal client: records the signals sent to the parent."""
-
-    def __init__(self) -> None:
-        self.signals: list[tuple[str, Any]] = []
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeParent:
-        return self
-
-    async def signal(self, name: str, arg: Any) -> None:
-        self.signals.append((name, arg))
 
 
 def _round_input(market: MarketInfo) -> MarketMakingInput:

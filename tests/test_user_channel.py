@@ -20,7 +20,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
-from sim_helpers import START, raw_socket, registered_key
+from sim_helpers import START, FakeParent, Steered, raw_socket, registered_key
 from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import (
@@ -42,19 +42,6 @@ from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
 
 WAIT = 60.0  # seconds a condition may take on a busy shared machine
-
-
-class Steered:
-    """A midpoint path the test extends (the venue's MidProcess protocol)."""
-
-    def __init__(self) -> None:
-        self.points: list[tuple[float, Decimal]] = [(0.0, Decimal("0.50"))]
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return [mid for at, mid in self.points if at <= seconds][-1]
-
-    def change_times(self, after: float, until: float) -> list[float]:
-        return [at for at, _ in self.points if after < at <= until]
 
 
 class Market:
@@ -438,17 +425,6 @@ def test_the_channel_url_follows_the_venue() -> None:
     assert user_channel_url(Settings(**base, user_channel=False)) is None
     with pytest.raises(ValueError, match="not a ws:// or wss:// URL"):
         Settings(**base, user_channel_url="http://x")
-
-
-class FakeParent:
-    def __init__(self) -> None:
-        self.signals: list[tuple[str, Any]] = []
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeParent:
-        return self
-
-    async def signal(self, name: str, arg: Any) -> None:
-        self.signals.append((name, arg))
 
 
 def _round(info: MarketInfo, interval_ms: int) -> MarketMakingInput:
