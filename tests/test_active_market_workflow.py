@@ -544,7 +544,7 @@ async def _beats_until(beats: list[Checkpoint], check: Callable[[Checkpoint], bo
     raise AssertionError(f"no such heartbeat; last: {beats[-1] if beats else None}")
 
 
-def _activity_env(parent: FakeParent, beats: list[Checkpoint]) -> ActivityEnvironment:
+def _activity_env(beats: list[Checkpoint]) -> ActivityEnvironment:
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: beats.append(details[0])
     return env
@@ -578,7 +578,7 @@ async def test_a_retried_attempt_adopts_one_quote_per_token_and_cancels_the_rest
         quoted_mid=MID,
     )
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     env.info = dataclasses.replace(
         env.info, attempt=2, heartbeat_details=[checkpoint.model_dump(mode="json")]
     )
@@ -605,7 +605,7 @@ async def test_an_order_no_quote_knows_is_cancelled() -> None:
     venue = Venue()
     a = venue.markets[0]
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, _round_input(a)))
     await _beats_until(beats, lambda c: len(c.quotes) == 2)
@@ -621,7 +621,7 @@ async def test_the_position_limit_withdraws_quotes_and_signals_the_parent() -> N
     venue = Venue()
     a = venue.markets[0]
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, _round_input(a)))
     await _beats_until(beats, lambda c: len(c.quotes) == 2)
@@ -1066,7 +1066,7 @@ async def test_a_quote_a_partial_fill_left_below_the_reward_minimum_is_replaced(
     venue.exchange = SimExchange(venue.venue, WALLET)
     a = venue.markets[0]
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
     request = _round_input(a).model_copy(
         update={
