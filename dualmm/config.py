@@ -95,14 +95,6 @@ class MarketMakerConfig(_Config):
     position_limit: Decimal = Field(Decimal(100), gt=0, le=MAX_SHARES)
     quote_interval_ms: int = Field(5_000, gt=0, le=MAX_INTERVAL_MS)
 
-    def check_market(self, min_order_size: Decimal) -> None:
-        """Reject a position limit below the market's minimum order size."""
-        if self.position_limit < min_order_size:
-            raise ValueError(
-                f"position_limit: {self.position_limit} is below the market's minimum "
-                f"order size {min_order_size}"
-            )
-
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 

@@ -1,9 +1,12 @@
-"""What the one-market simulator tests share: a midpoint that never moves, a market's terms,
-an adapter on a fresh throwaway key, and a market-making round run without a workflow."""
+"""What the one-market simulator tests share: a midpoint that never moves, a market's terms, a
+venue with one market and a funded wallet, an adapter on a fresh throwaway key, an API key put
+straight into a server, a raw socket to a server, and a market-making round run without a
+workflow."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,7 +21,12 @@ from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo
 from dualmm.exchange.base import Exchange
 from dualmm.exchange.clob import ClobExchange
+from dualmm.sim.auth import ApiKey
+from dualmm.sim.clock import ManualClock
+from dualmm.sim.market import SimMarket
+from dualmm.sim.rules import VenueRules
 from dualmm.sim.server import SimServer
+from dualmm.sim.venue import SimVenue
 
 START = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -34,6 +42,20 @@ class Flat:
 
     def change_times(self, after: float, until: float) -> Sequence[float]:
         return ()
+
+
+class Steered:
+    """A midpoint path the test extends as it goes (no fixed future: the venue asks it on
+    every request)."""
+
+    def __init__(self, mid: str | Decimal = "0.50") -> None:
+        self.points: list[tuple[float, Decimal]] = [(0.0, Decimal(mid))]
+
+    def mid_at(self, seconds: float) -> Decimal:
+        return [mid for at, mid in self.points if at <= seconds][-1]
+
+    def change_times(self, after: float, until: float) -> list[float]:
+        return [at for at, _ in self.points if after < at <= until]
 
 
 def market_info(condition_id: str, yes: str, no: str, **terms: Any) -> MarketInfo:
@@ -53,19 +75,58 @@ def reward_terms(daily_rate: str) -> dict[str, Decimal]:
     }
 
 
+def one_market_venue(
+    info: MarketInfo,
+    wallet: str,
+    book_seed: str,
+    rules: VenueRules | None = None,
+    start: datetime = START,
+    **market: Any,
+) -> SimVenue:
+    """A venue on a manual clock at `start` with one market at a flat 0.50 and `wallet`
+    funded; `market` adds SimMarket fields (e.g. half_spread)."""
+    sim = SimVenue(
+        [SimMarket(info, Flat(), start, book_seed=book_seed, **market)],
+        ManualClock(start),
+        rules=rules,
+    )
+    sim.ensure_wallet(wallet)
+    return sim
+
+
+def registered_key(server: SimServer, address: str) -> ApiKey:
+    """`address`'s API key, put straight into the server's key store (no signed L1 request),
+    and its wallet funded."""
+    creds = server.keys._credentials(address, 0)
+    with server.keys._lock:
+        server.keys._keys[creds.key] = creds
+    server.venue.ensure_wallet(address)
+    return creds
+
+
+def raw_socket(server: SimServer, timeout: float = 10.0) -> socket.socket:
+    """A plain TCP connection to the server, for bytes no HTTP client would send."""
+    host, port = server.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
 async def connect(server: SimServer) -> ClobExchange:
     """The adapter on the simulator over HTTP, as a new wallet (its own API key)."""
     return await ClobExchange.connect(sim_settings(server.url, fresh_key()))
 
 
-class NoParent:
-    """Stands in for the Temporal client of a market-making round: signals go nowhere."""
+class FakeParent:
+    """Stands in for the Temporal client of a market-making round: keeps the signals sent to
+    the parent workflow."""
 
-    def get_workflow_handle(self, workflow_id: str) -> NoParent:
+    def __init__(self) -> None:
+        self.signals: list[tuple[str, Any]] = []
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeParent:
         return self
 
     async def signal(self, name: str, arg: Any) -> None:
-        pass
+        self.signals.append((name, arg))
 
 
 class RunningRound:
@@ -76,7 +137,7 @@ class RunningRound:
         self.beats: list[Checkpoint] = []
         self.env = ActivityEnvironment()
         self.env.on_heartbeat = lambda *details: self.beats.append(details[0])
-        activities = MarketMakingActivities(exchange, NoParent())  # type: ignore[arg-type]
+        activities = MarketMakingActivities(exchange, FakeParent())  # type: ignore[arg-type]
         self.task = asyncio.create_task(self.env.run(activities.make_market, request))
 
     async def until_quoted(self, seconds: float = 30) -> None:

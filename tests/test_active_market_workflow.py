@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from pydantic import SecretStr
+from sim_helpers import FakeParent, Steered
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -83,19 +84,6 @@ WAIT = 30.0  # seconds a condition may take on a busy 2-core machine
 HISTORIES = Path(__file__).parent / "histories"
 
 
-class SteeredMid:
-    """A midpoint path the test extends as it goes (the venue's MidProcess protocol)."""
-
-    def __init__(self, mid: Decimal) -> None:
-        self.points: list[tuple[float, Decimal]] = [(0.0, mid)]
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return [mid for at, mid in self.points if at <= seconds][-1]
-
-    def change_times(self, after: float, until: float) -> list[float]:
-        return [at for at, _ in self.points if after < at <= until]
-
-
 class Venue:
     """Three reward markets A > B > C (by daily rate), all at 0.50, on a manual clock."""
 
@@ -105,7 +93,7 @@ class Venue:
         self.markets = [
             _market(f"{name}-{tag}", rate) for name, rate in (("A", 100), ("B", 50), ("C", 20))
         ]
-        self.paths = {m.condition_id: SteeredMid(MID) for m in self.markets}
+        self.paths = {m.condition_id: Steered(MID) for m in self.markets}
         self.venue = SimVenue(
             [
                 SimMarket(m, self.paths[m.condition_id], START, book_seed="shared")
@@ -535,19 +523,6 @@ async def _bot_again(
 # -- the market-making activity alone (ActivityEnvironment, no server) ---------------------------
 
 
-class FakeParent:
-    """Stands in for the Temporal client: records the signals sent to the parent."""
-
-    def __init__(self) -> None:
-        self.signals: list[tuple[str, Any]] = []
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeParent:
-        return self
-
-    async def signal(self, name: str, arg: Any) -> None:
-        self.signals.append((name, arg))
-
-
 def _round_input(market: MarketInfo) -> MarketMakingInput:
     return MarketMakingInput(
         parent_workflow_id="parent",
@@ -569,7 +544,7 @@ async def _beats_until(beats: list[Checkpoint], check: Callable[[Checkpoint], bo
     raise AssertionError(f"no such heartbeat; last: {beats[-1] if beats else None}")
 
 
-def _activity_env(parent: FakeParent, beats: list[Checkpoint]) -> ActivityEnvironment:
+def _activity_env(beats: list[Checkpoint]) -> ActivityEnvironment:
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: beats.append(details[0])
     return env
@@ -603,7 +578,7 @@ async def test_a_retried_attempt_adopts_one_quote_per_token_and_cancels_the_rest
         quoted_mid=MID,
     )
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     env.info = dataclasses.replace(
         env.info, attempt=2, heartbeat_details=[checkpoint.model_dump(mode="json")]
     )
@@ -630,7 +605,7 @@ async def test_an_order_no_quote_knows_is_cancelled() -> None:
     venue = Venue()
     a = venue.markets[0]
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, _round_input(a)))
     await _beats_until(beats, lambda c: len(c.quotes) == 2)
@@ -646,7 +621,7 @@ async def test_the_position_limit_withdraws_quotes_and_signals_the_parent() -> N
     venue = Venue()
     a = venue.markets[0]
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, _round_input(a)))
     await _beats_until(beats, lambda c: len(c.quotes) == 2)
@@ -1091,7 +1066,7 @@ async def test_a_quote_a_partial_fill_left_below_the_reward_minimum_is_replaced(
     venue.exchange = SimExchange(venue.venue, WALLET)
     a = venue.markets[0]
     parent, beats = FakeParent(), []
-    env = _activity_env(parent, beats)
+    env = _activity_env(beats)
     activities = MarketMakingActivities(venue.exchange, parent)  # type: ignore[arg-type]
     request = _round_input(a).model_copy(
         update={

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sim_helpers import FakeParent
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -114,17 +115,6 @@ class ScriptedFills(SimExchange):
         return FillPage(fills=self.pages[served], cursor=str(served + 1))
 
 
-class Parent:
-    def __init__(self) -> None:
-        self.signals: list[tuple[str, Frozen]] = []
-
-    def get_workflow_handle(self, workflow_id: str) -> Parent:
-        return self
-
-    async def signal(self, name: str, arg: Frozen) -> None:
-        self.signals.append((name, arg))
-
-
 def size_of(payload: Frozen) -> int:
     return len(payload.model_dump_json().encode())
 
@@ -149,7 +139,7 @@ async def test_fifty_thousand_fills_through_a_round_and_a_liquidation(
 
     venue = SimVenue([SimMarket(info, Steady(), T0, book_seed="bounded")], ManualClock(T0))
     exchange = ScriptedFills(venue, "0x" + "11" * 20, pages)
-    parent = Parent()
+    parent = FakeParent()
     beats: list[Checkpoint] = []
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: beats.append(details[0])

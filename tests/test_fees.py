@@ -3,52 +3,26 @@ charges them at settlement, the adapter reads them off the trades, P&L includes 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 
-from eth_account import Account
-from pydantic import SecretStr
+from sim_helpers import START, connect, market_info, one_market_venue
 
-from dualmm.config import Settings
 from dualmm.domain.fees import taker_fee
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.types import Fill, MarketInfo, Side, Token
+from dualmm.domain.types import Fill, Side, Token
 from dualmm.exchange.base import PlaceOrder
-from dualmm.exchange.clob import ClobExchange
-from dualmm.sim.clock import ManualClock
-from dualmm.sim.market import SimMarket
 from dualmm.sim.rules import VenueRules
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import SimVenue
 
 D = Decimal
-START = datetime(2026, 3, 2, 12, tzinfo=UTC)
 WALLET = "0x00000000000000000000000000000000000000dd"
 FEES = VenueRules(fee_rate=0.25, fee_exponent=2.0)
-INFO = MarketInfo(
-    condition_id="0xfee",
-    yes_token_id="701",
-    no_token_id="702",
-    tick_size=D("0.01"),
-    min_order_size=D(5),
-)
-
-
-class Flat:
-    def mid_at(self, seconds: float) -> Decimal:
-        return D("0.50")
-
-    def change_times(self, after: float, until: float) -> Sequence[float]:
-        return ()
+INFO = market_info("0xfee", "701", "702")
 
 
 def venue(rules: VenueRules = FEES) -> SimVenue:
-    sim = SimVenue(
-        [SimMarket(INFO, Flat(), START, book_seed="fee")], ManualClock(START), rules=rules
-    )
-    sim.ensure_wallet(WALLET)
-    return sim
+    return one_market_venue(INFO, WALLET, "fee", rules)
 
 
 def test_the_fee_formula() -> None:
@@ -92,13 +66,7 @@ def test_pnl_includes_fees() -> None:
 async def test_the_adapter_reads_the_fee_and_the_position_matches_the_venue() -> None:
     sim = venue()
     with SimServer(sim) as server:
-        settings = Settings(
-            exchange="sim",
-            clob_url=server.url,
-            private_key=SecretStr("0x" + bytes(Account.create().key).hex()),
-            clob_timeout_seconds=2.0,
-        )  # type: ignore[call-arg]
-        exchange = await ClobExchange.connect(settings)
+        exchange = await connect(server)
         await exchange.place_order(
             PlaceOrder(
                 key="take",

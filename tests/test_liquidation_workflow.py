@@ -27,6 +27,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.liquidation import CancelRequest, LiquidationActivities
+from activities.market_making import LIQUIDATION_ID_PREFIX, LIQUIDATION_WORKFLOW_TYPE
 from dualmm.config import LiquidationConfig, Settings
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
@@ -597,3 +598,11 @@ async def test_a_liquidation_without_a_parent_counts_only_its_own_fills(
     position = result.position
     assert (position.yes_qty, position.yes_cost, position.no_qty) == (0, 0, 0)
     assert venue.balances(wallet).tokens[market.yes_token_id] == 0
+
+
+def test_the_bot_finds_its_running_liquidations_by_their_type_and_id() -> None:
+    """activities.market_making spells the liquidation's type and id prefix itself (it does not
+    import the workflow): they must stay the workflow's."""
+    assert liquidation_workflow_id("0xc") == LIQUIDATION_ID_PREFIX + "0xc"
+    definition = workflow._Definition.must_from_class(LiquidationWorkflow)
+    assert definition.name == LIQUIDATION_WORKFLOW_TYPE

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sim_helpers import START, Flat, NoParent, market_info, reward_terms
+from sim_helpers import START, FakeParent, Flat, market_info, reward_terms
 from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
@@ -162,7 +162,7 @@ async def test_a_one_sided_bid_does_not_walk_itself_up_the_book() -> None:
         cursor=None,
         key_prefix="spiral",
     )
-    activities = MarketMakingActivities(SimExchange(venue, WALLET), NoParent())  # type: ignore[arg-type]
+    activities = MarketMakingActivities(SimExchange(venue, WALLET), FakeParent())  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, request))
     for _ in range(300):
         if len(beats) > 30:

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from dualmm.config import (
     LiquidationConfig,
-    MarketMakerConfig,
     OrchestratorConfig,
     describe_validation_error,
 )
@@ -144,9 +143,3 @@ def test_seed_defaults() -> None:
     assert (config.timeout_minutes, config.timeout_stage) == (D(60), Stage.AGGRESSIVE)
     assert config.price_check_interval_ms == 30_000
     assert (config.aggressive_offset, config.market_offset) == (D("0.02"), D("0.05"))
-
-
-def test_position_limit_below_minimum_order_size_rejected() -> None:
-    MarketMakerConfig(position_limit=D(5)).check_market(D(5))
-    with pytest.raises(ValueError, match="position_limit: 4 is below the market's minimum"):
-        MarketMakerConfig(position_limit=D(4)).check_market(D(5))

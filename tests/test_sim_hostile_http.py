@@ -5,14 +5,11 @@ hypothesis fuzz of its HTTP API finds no 500."""
 from __future__ import annotations
 
 import json
-import socket
 import string
 import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,8 +23,8 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2
 from py_clob_client_v2.order_utils.model.side import Side as SdkSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 from py_clob_client_v2.signer import Signer
+from sim_helpers import START, Flat, market_info, raw_socket, registered_key, reward_terms
 
-from dualmm.domain.types import MarketInfo
 from dualmm.sim.auth import ApiKey, hmac_signature
 from dualmm.sim.clock import ManualClock
 from dualmm.sim.market import SimMarket
@@ -36,7 +33,6 @@ from dualmm.sim.server import Faults, SimServer
 from dualmm.sim.venue import SimVenue
 from dualmm.sim.wire import Request
 
-START = datetime(2026, 3, 2, 12, tzinfo=UTC)
 ROUTES = [
     ("GET", "/"),
     ("GET", "/time"),
@@ -73,26 +69,9 @@ ROUTES = [
 ]
 
 
-class Flat:
-    def mid_at(self, seconds: float) -> Decimal:
-        return Decimal("0.5")
-
-    def change_times(self, after: float, until: float) -> list[float]:
-        return []
-
-
 def hostile_venue() -> SimVenue:
-    info = MarketInfo(
-        condition_id="0xhostile",
-        yes_token_id="301",
-        no_token_id="302",
-        tick_size=Decimal("0.01"),
-        min_order_size=Decimal(5),
-        rewards_daily_rate=Decimal(10),
-        rewards_max_spread_cents=Decimal(3),
-        rewards_min_size=Decimal(10),
-    )
-    market = SimMarket(info, Flat(), START, book_seed="hostile")
+    info = market_info("0xhostile", "301", "302", **reward_terms("10"))
+    market = SimMarket(info, Flat("0.5"), START, book_seed="hostile")
     return SimVenue([market], ManualClock(START), rules=VenueRules.harsh())
 
 
@@ -104,19 +83,12 @@ def server() -> Iterator[SimServer]:
 
 @pytest.fixture(scope="module")
 def creds(server: SimServer) -> ApiKey:
-    account = Account.create()
-    address, nonce = account.address, 0
-    creds = server.keys._credentials(address, nonce)
-    with server.keys._lock:
-        server.keys._keys[creds.key] = creds
-    server.venue.ensure_wallet(address)
-    return creds
+    return registered_key(server, Account.create().address)
 
 
 def raw(server: SimServer, data: bytes, timeout: float = 10.0) -> tuple[int | None, Any]:
     """Send raw bytes; the status and JSON body answered (None: closed without an answer)."""
-    host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+    with raw_socket(server, timeout) as sock:
         sock.sendall(data)
         chunks = []
         while True:
@@ -285,11 +257,7 @@ def signed_order(
 @pytest.fixture(scope="module")
 def trader(server: SimServer) -> tuple[Any, ApiKey]:
     account = Account.create()
-    creds = server.keys._credentials(account.address, 0)
-    with server.keys._lock:
-        server.keys._keys[creds.key] = creds
-    server.venue.ensure_wallet(account.address)
-    return account, creds
+    return account, registered_key(server, account.address)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_helpers import START, Flat, market_info
+from sim_helpers import START, Flat, Steered, market_info
 
 from dualmm.domain.types import Side, Token
 from dualmm.exchange.base import (
@@ -621,16 +621,6 @@ def test_rebuilt_indexes_keep_fills_expiries_and_cancels() -> None:
 def test_a_process_extended_as_it_goes_still_fills_orders() -> None:
     """A midpoint process without a fixed future (a test steering it) is asked on every
     request, so a change added after the venue looked ahead still fills what it reaches."""
-
-    class Steered:
-        def __init__(self) -> None:
-            self.points = [(0.0, D("0.50"))]
-
-        def mid_at(self, seconds: float) -> Decimal:
-            return [mid for at, mid in self.points if at <= seconds][-1]
-
-        def change_times(self, after: float, until: float) -> list[float]:
-            return [at for at, _ in self.points if after < at <= until]
 
     start = datetime(2026, 1, 21, 12, tzinfo=UTC)
     info = scenario(RISING).markets[0].info()

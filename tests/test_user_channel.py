@@ -12,7 +12,6 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +20,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from sim_helpers import START, FakeParent, Steered, raw_socket, registered_key
 from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import (
@@ -41,21 +41,7 @@ from dualmm.sim.auth import ApiKey
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
 
-START = datetime(2026, 3, 2, 12, tzinfo=UTC)
 WAIT = 60.0  # seconds a condition may take on a busy shared machine
-
-
-class Steered:
-    """A midpoint path the test extends (the venue's MidProcess protocol)."""
-
-    def __init__(self) -> None:
-        self.points: list[tuple[float, Decimal]] = [(0.0, Decimal("0.50"))]
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return [mid for at, mid in self.points if at <= seconds][-1]
-
-    def change_times(self, after: float, until: float) -> list[float]:
-        return [at for at, _ in self.points if after < at <= until]
 
 
 class Market:
@@ -82,14 +68,6 @@ class Market:
         self.venue.advance(1)
 
 
-def _creds(server: SimServer, address: str) -> ApiKey:
-    creds = server.keys._credentials(address, 0)
-    with server.keys._lock:
-        server.keys._keys[creds.key] = creds
-    server.venue.ensure_wallet(address)
-    return creds
-
-
 def _auth(creds: ApiKey) -> dict[str, Any]:
     return {"apiKey": creds.key, "secret": creds.secret, "passphrase": creds.passphrase}
 
@@ -98,8 +76,7 @@ class Client:
     """A blocking websocket client built from the frames codec, to see what the server says."""
 
     def __init__(self, server: SimServer, path: str = "/ws/user", timeout: float = 10.0) -> None:
-        host, port = server.url.removeprefix("http://").split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.sock = raw_socket(server, timeout)
         key = ws.new_client_key()
         self.sock.sendall(
             (
@@ -185,8 +162,8 @@ def test_a_match_pushes_order_and_trade_events_to_the_owner_only(
     server: SimServer, market: Market
 ) -> None:
     owner = Account.create().address
-    creds = _creds(server, owner)
-    other = _creds(server, Account.create().address)
+    creds = registered_key(server, owner)
+    other = registered_key(server, Account.create().address)
     mine, theirs = Client(server), Client(server)
     mine.text({"auth": _auth(creds), "markets": [market.info.condition_id], "type": "user"})
     theirs.text({"auth": _auth(other), "markets": [], "type": "user"})
@@ -229,7 +206,7 @@ def test_a_match_pushes_order_and_trade_events_to_the_owner_only(
 def test_a_cancellation_is_an_order_event(server: SimServer, market: Market) -> None:
     owner = Account.create().address
     client = Client(server)
-    client.text({"auth": _auth(_creds(server, owner)), "type": "user"})
+    client.text({"auth": _auth(registered_key(server, owner)), "type": "user"})
     _wait_until(lambda: next(iter(server.user_channel._sessions)).creds is not None, "subscribed")
     market.venue.place(owner, "0xo2", "402", Side.BUY, Decimal("0.40"), Decimal(10))
     assert client.message()["type"] == "PLACEMENT"
@@ -251,7 +228,7 @@ def test_a_cancellation_is_an_order_event(server: SimServer, market: Market) -> 
     ],
 )
 def test_bad_credentials_get_an_error_and_a_close(server: SimServer, auth: Any) -> None:
-    creds = _creds(server, Account.create().address)
+    creds = registered_key(server, Account.create().address)
     if auth == "wrong-secret":
         auth = {**_auth(creds), "secret": creds.secret[:-1] + "x"}
     elif auth == "wrong-passphrase":
@@ -269,7 +246,7 @@ def test_ping_is_answered_before_and_after_subscribing(server: SimServer) -> Non
     client = Client(server)
     client.text("PING")
     assert client.message() == "PONG"
-    client.text({"auth": _auth(_creds(server, Account.create().address)), "type": "user"})
+    client.text({"auth": _auth(registered_key(server, Account.create().address)), "type": "user"})
     client.send(ws.PING, b"are you there")
     assert client.frame() == (ws.PONG, b"are you there")
     client.text("PING")
@@ -336,8 +313,7 @@ def test_a_silent_socket_is_closed_and_an_unfinished_frame_times_out(server: Sim
     ],
 )
 def test_a_bad_handshake_is_a_4xx(server: SimServer, headers: str, status: int) -> None:
-    host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with raw_socket(server) as sock:
         sock.sendall(f"GET /ws/user HTTP/1.1\r\nHost: sim\r\n{headers}\r\n".encode())
         answer = b""
         while chunk := sock.recv(4096):  # the server closes after its answer
@@ -362,7 +338,7 @@ def test_unknown_paths_and_too_many_connections_are_refused(
 
 def test_a_restart_window_drops_the_sockets_and_refuses_upgrades(server: SimServer) -> None:
     client = Client(server)
-    client.text({"auth": _auth(_creds(server, Account.create().address)), "type": "user"})
+    client.text({"auth": _auth(registered_key(server, Account.create().address)), "type": "user"})
     _wait_until(lambda: next(iter(server.user_channel._sessions)).creds is not None, "subscribed")
     server.restart(down_seconds=3600, post_only_seconds=0)
     assert client.close_code() == ws.RESTARTING
@@ -404,8 +380,7 @@ def test_fuzz_upgrades_get_a_101_or_a_4xx(
 ) -> None:
     market = Market()
     with SimServer(market.venue, read_timeout_s=0.3) as running:
-        host, port = running.url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
+        with raw_socket(running) as sock:
             sock.sendall(
                 f"{method} {path} HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\n"
                 f"Connection: {connection}\r\nSec-WebSocket-Key: {key}\r\n"
@@ -450,17 +425,6 @@ def test_the_channel_url_follows_the_venue() -> None:
     assert user_channel_url(Settings(**base, user_channel=False)) is None
     with pytest.raises(ValueError, match="not a ws:// or wss:// URL"):
         Settings(**base, user_channel_url="http://x")
-
-
-class FakeParent:
-    def __init__(self) -> None:
-        self.signals: list[tuple[str, Any]] = []
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeParent:
-        return self
-
-    async def signal(self, name: str, arg: Any) -> None:
-        self.signals.append((name, arg))
 
 
 def _round(info: MarketInfo, interval_ms: int) -> MarketMakingInput:

@@ -12,7 +12,9 @@ from dualmm.cliutil import UsageError
 from dualmm.config import MAX_USDC
 
 if TYPE_CHECKING:
+    from dualmm.sim.chain_http import ChainServer
     from dualmm.sim.rules import VenueRules
+    from dualmm.sim.venue import SimVenue
 
 
 def _fund(text: str) -> Decimal:
@@ -49,6 +51,24 @@ def venue_rules(kind: bool, settings: list[str]) -> VenueRules:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise UsageError(f"--rule {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def _polygon_node(
+    venue: SimVenue, host: str, port: int | None, block_time: float, seed: int
+) -> ChainServer | None:
+    """The simulated Polygon node over the venue's ledger, if asked for (--polygon-port).
+    Its nonces and mempool live in memory only: --state keeps the venue, not the chain."""
+    if port is None:
+        return None
+    from dualmm.sim.chain import SimChain
+    from dualmm.sim.chain_http import ChainServer
+    from dualmm.sim.chain_venue import VenueContracts
+
+    chain = SimChain(VenueContracts(venue), block_time=(block_time, block_time), seed=seed)
+    try:
+        return ChainServer(chain, host=host, port=port).start()
+    except OSError as exc:
+        raise UsageError(f"--polygon-port: cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -131,6 +151,22 @@ def register(app: typer.Typer) -> None:
                 help="Resume the venue saved in this file (if any) and save it here on stop.",
             ),
         ] = None,
+        polygon_port: Annotated[
+            int | None,
+            typer.Option(
+                min=0,
+                max=65535,
+                help="Also serve a simulated Polygon JSON-RPC node on this port (0: a free "
+                "one) for on-chain merges with an EOA wallet: balanceOf reads this venue's "
+                "wallets, a mined mergePositions burns their pairs. Off by default.",
+            ),
+        ] = None,
+        block_time: Annotated[
+            float,
+            typer.Option(
+                min=0.0, max=600.0, help="Seconds a transaction waits for its block (node)."
+            ),
+        ] = 2.0,
         access_log: Annotated[
             bool, typer.Option("--access-log", help="Log every request (one line each).")
         ] = False,
@@ -213,6 +249,7 @@ def register(app: typer.Typer) -> None:
                     token_id = market.info().token_id(market.position.held)
                     venue.credit(account.address, token_id, market.position.qty)
 
+        node = _polygon_node(venue, host, polygon_port, block_time, seed)
         server.start()
         print(f"dualmm sim-server: {server.url} ({source}, speed x{speed:g})")
         print(f"  admin paths /_sim/*: {'on' if admin else 'off'}; faults: {faults.model_dump()}")
@@ -220,7 +257,8 @@ def register(app: typer.Typer) -> None:
         print("  THROWAWAY TEST KEY, generated now for this simulator only (never fund it):")
         print(f"    address:     {account.address}")
         print(f"    private key: 0x{account.key.hex().removeprefix('0x')}")
-        print(f"  export DUALMM_EXCHANGE=sim DUALMM_CLOB_URL={server.url}")
+        rpc = f" DUALMM_POLYGON_RPC_URL={node.url}" if node is not None else ""
+        print(f"  export DUALMM_EXCHANGE=sim DUALMM_CLOB_URL={server.url}{rpc}")
         print("  Ctrl-C stops it.", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # a service stop, like Ctrl-C
@@ -229,6 +267,8 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             pass
         finally:
+            if node is not None:
+                node.stop()
             server.stop()
             if state is not None:
                 from dualmm.sim.snapshot import save_venue

@@ -3,8 +3,10 @@ simulator over HTTP, while the worker is SIGKILLed (the first kills aimed in tur
 making, a placement, a liquidation check and a merge, read from the pending activities; then
 at random moments), Temporal is restarted on the same database, the venue answers 5xx and 429,
 loses answers, settles late, fails trades and restarts its matching engine (425, then
-post-only). Then the ledger and the bot are audited. `make chaos` runs the full profile;
-tests/chaos/test_chaos.py a short one.
+post-only). Liquidations merge their YES+NO pairs on-chain (an EOA, ChainMerger) through the
+simulator's Polygon node (dualmm/sim/chain.py over the venue's ledger, 1-3 s blocks), so a
+kill can land while a merge waits for its receipt. Then the ledger and the bot are audited.
+`make chaos` runs the full profile; tests/chaos/test_chaos.py a short one.
 
     .venv/bin/python tests/chaos/chaos.py --minutes 15 [--seed N] [--keep DIR]
 
@@ -12,13 +14,14 @@ Audited, with the faults switched off and the bot paused at the end:
 - never two live orders of ours for one intent (token and side) at any moment (the ledger is
   sampled every second during the run);
 - no orphan at rest: after the pause and every liquidation's end, no order of ours is live;
-- every fill counted once: per market, the bot's positions (the active round plus every
-  liquidation run's final position) equal the venue's balances, to the cent, once every
-  trade has settled;
+- every fill counted once and every merge applied once: per market, the bot's positions (the
+  active round plus every liquidation run's final position, merges taken out) equal the
+  venue's balances (merges burned there by the mined transactions), to the cent, once every
+  trade has settled and no merge is pending;
 - every liquidation terminal (COMPLETED), and the parent's registry agrees (nothing live or
   pending, as many finished as completed runs);
 - the bot's workflow RUNNING.
-Prints the counts (kills and what each interrupted, restarts, faults, orders, fills,
+Prints the counts (kills and what each interrupted, restarts, faults, orders, fills, merges,
 violations); exit code 1 on any violation.
 """
 
@@ -46,6 +49,9 @@ from typing import Any
 import httpx
 from eth_account import Account
 
+from dualmm.sim.chain import SimChain
+from dualmm.sim.chain_http import ChainServer
+from dualmm.sim.chain_venue import UNITS, VenueContracts
 from dualmm.sim.faults import Faults
 from dualmm.sim.rules import VenueRules
 from dualmm.sim.server import SimServer
@@ -76,11 +82,23 @@ class Profile:
     venue_restart_every: float = 240.0
     venue_restart_down: float = 15.0
     venue_restart_post_only: float = 20.0
+    # Seconds a merge transaction waits for its block on the simulated Polygon node: long
+    # enough for a kill to land while the merge activity waits for its receipt.
+    block_time: tuple[float, float] = (1.0, 3.0)
+    # A run this long has several liquidations, some holding pairs: a run without a merge,
+    # or without a kill during one, tested less than it claims (a violation). A short run may
+    # have one liquidation without pairs.
+    expect_merges: bool = True
 
 
 FULL = Profile(minutes=15, kills=24, temporal_restarts=3)
 SHORT = Profile(
-    minutes=2.5, kills=5, temporal_restarts=1, venue_restart_every=60.0, venue_restart_down=8.0
+    minutes=2.5,
+    kills=5,
+    temporal_restarts=1,
+    venue_restart_every=60.0,
+    venue_restart_down=8.0,
+    expect_merges=False,
 )
 
 # What the worker may be doing when it is killed: its pending activities, by name. Kills aim
@@ -97,14 +115,20 @@ MOMENTS = {
     "running_liquidations": "registry rebuild",
 }
 TARGETS = ("market making", "placement", "liquidation check", "merge")
-TARGET_WAIT_SECONDS = 20.0
+# How long an aimed kill waits for its moment: a liquidation's moments need a liquidation
+# first, and a merge one holding YES+NO pairs.
+TARGET_WAIT_SECONDS = {"market making": 20.0, "merge": 120.0}
+LIQUIDATION_WAIT_SECONDS = 60.0
 
-ORDER_SIZE = Decimal(20)  # also the position limit: one fill hands a market over
+ORDER_SIZE = Decimal(20)
+# One and a half orders: two fills on one side hand a market over, and a fill on each side
+# first leaves YES+NO pairs for the liquidation to merge.
+POSITION_LIMIT = Decimal(30)
 ORCHESTRATE = (
     *("--bot-id", BOT, "--dual-market-mode"),
-    *("--order-size", str(ORDER_SIZE), "--position-limit", str(ORDER_SIZE)),
+    *("--order-size", str(ORDER_SIZE), "--position-limit", str(POSITION_LIMIT)),
     *("--quote-interval", "1000", "--liq-check-interval", "2000"),
-    *("--liq-skew-start", "0.5", "--liq-timeout", "1.5"),
+    *("--liq-skew-start", "0.5", "--liq-timeout", "1.5", "--spread-fraction", "0.1"),
 )
 
 
@@ -143,6 +167,7 @@ class Run:
     var: Path
     log: list[str] = field(default_factory=list)
     kills: int = 0
+    merges: int = 0
     kill_moments: Counter[str] = field(default_factory=Counter)
     restarts: int = 0
     violations: list[str] = field(default_factory=list)
@@ -237,14 +262,14 @@ class MomentWatch:
         self.loop = asyncio.new_event_loop()
         self.client: Any = None
 
-    def now(self) -> set[str]:
+    def now(self, worker_pid: int) -> set[str]:
         try:
-            return self.loop.run_until_complete(asyncio.wait_for(self._now(), 5))
+            return self.loop.run_until_complete(asyncio.wait_for(self._now(worker_pid), 5))
         except Exception:  # Temporal restarting: nothing known
             self.client = None
             return set()
 
-    async def _now(self) -> set[str]:
+    async def _now(self, worker_pid: int) -> set[str]:
         from temporalio.client import Client
 
         from workflows.active_market import active_market_workflow_id
@@ -254,14 +279,18 @@ class MomentWatch:
         ids = [active_market_workflow_id(BOT)]
         query = "WorkflowType = 'LiquidationWorkflow' AND ExecutionStatus = 'Running'"
         ids += [w.id async for w in self.client.list_workflows(query)]
-        from temporalio.api.enums.v1 import PendingWorkflowTaskState
+        from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState
 
         found: set[str] = set()
         for workflow_id in ids:
             described = await self.client.get_workflow_handle(workflow_id).describe()
             for pending in described.raw_description.pending_activities:
-                name = pending.activity_type.name
-                found.add(MOMENTS.get(name, name))
+                # Only what this worker runs now: a killed worker's activity stays pending
+                # (STARTED by it) until its timeout, and a scheduled retry is not running.
+                running = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                if running and pending.last_worker_identity.startswith(f"{worker_pid}@"):
+                    name = pending.activity_type.name
+                    found.add(MOMENTS.get(name, name))
             # A liquidation's check syncs in a local activity, inside its workflow task: a
             # started task of a liquidation is a check under way.
             task = described.raw_description.pending_workflow_task
@@ -379,7 +408,12 @@ async def scan_for_secrets(run: Run, client: Any, secrets: dict[str, str]) -> li
 
 
 async def audit(
-    run: Run, stack: Stack, sim: CountingSim, address: str, secrets: dict[str, str]
+    run: Run,
+    stack: Stack,
+    sim: CountingSim,
+    chain: SimChain,
+    address: str,
+    secrets: dict[str, str],
 ) -> dict[str, Any]:
     """Faults off, pause, let every liquidation end and every trade settle, then compare."""
     from temporalio.client import WorkflowExecutionStatus
@@ -414,6 +448,7 @@ async def audit(
             or status["quotes"]
             or any(o["status"].endswith("LIVE") for o in mine)
             or not all(_settled(f) for f in ledger["fills"] if _is_ours(f, address))
+            or bool(chain.pool)  # a merge waiting for its block
         )
         if not busy:
             quiet_since = quiet_since or time.monotonic()
@@ -495,15 +530,36 @@ async def audit(
     if not orders:
         run.violate("the bot placed no order in the whole run: nothing was tested")
     ours = [f for f in ledger["fills"] if _is_ours(f, address)]
+    merged = merge_counts(chain)
+    run.merges = len(chain.merges)
+    if run.profile.expect_merges and not chain.merges:
+        run.violate("no merge in the whole run: the merge path was not tested")
+    if run.profile.expect_merges and not run.kill_moments["merge"]:
+        run.violate("no kill landed during a merge")
     revisited = sum(1 for n in Counter(e.id for e in runs).values() if n > 1)
     return {
         "orders": len(orders),
         "fills": len(ours),
         "failed trades": sum(1 for f in ours if "FAILED" in str(f.get("status", ""))),
         "liquidations": completed,
+        **merged,
         "markets revisited": revisited,
         "secrets scanned in (histories, log lines, spans)": leaks,
         "bot": bot.status.name if bot.status else "?",
+    }
+
+
+def merge_counts(chain: SimChain) -> dict[str, Any]:
+    """What the simulated Polygon node saw. That each merge burned the venue's pairs once is
+    audited by the positions (a double burn leaves the venue short of the bot's count)."""
+    return {
+        "merges": len(chain.merges),
+        "pairs merged": str(sum(Decimal(units) for *_, units in chain.merges) / UNITS),
+        "merge transactions (signed, broadcasts incl. resends, reverted)": [
+            len({tx.tx_hash for tx in chain.sent}),
+            len(chain.sent),
+            sum(1 for status in chain.receipts.values() if status == 0),
+        ],
     }
 
 
@@ -563,12 +619,19 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
     temporal_port = free_port()
     sim = CountingSim(venue, admin=True, faults=faults)
     sim.start()
+    # Polygon for the merges: the simulator's ledger behind a JSON-RPC node, a "provider key"
+    # in its URL (scanned for below, like the private key).
+    rpc_key = bytes(Account.create().key).hex()[:32]
+    chain = SimChain(VenueContracts(venue), block_time=profile.block_time, seed=seed)
+    node = ChainServer(chain, path=f"/v2/{rpc_key}").start()
     env = {
         **os.environ,
         "DUALMM_EXCHANGE": "sim",
         "DUALMM_CLOB_URL": sim.url,
         "DUALMM_PRIVATE_KEY": key,
         "DUALMM_CLOB_TIMEOUT_SECONDS": "3",
+        "DUALMM_POLYGON_RPC_URL": node.url,
+        "DUALMM_SIGNATURE_TYPE": "0",  # an EOA: merges go on-chain
         "DUALMM_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "DUALMM_TASK_QUEUE": "chaos",
     }
@@ -601,11 +664,13 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
             if kill_at and elapsed >= kill_at[0]:
                 kill_at.pop(0)
                 target = TARGETS[run.kills % len(TARGETS)] if run.kills < 2 * len(TARGETS) else None
-                moment = moments.now()
-                waited_until = time.monotonic() + TARGET_WAIT_SECONDS
+                assert stack.worker is not None
+                moment = moments.now(stack.worker.pid)
+                wait = TARGET_WAIT_SECONDS.get(target or "", LIQUIDATION_WAIT_SECONDS)
+                waited_until = time.monotonic() + wait
                 while target and target not in moment and time.monotonic() < waited_until:
                     time.sleep(0.2)
-                    moment = moments.now()
+                    moment = moments.now(stack.worker.pid)
                 stack.kill_worker()
                 run.kills += 1
                 for kind in moment or {"idle (timers only)"}:
@@ -628,9 +693,10 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
         secrets = {
             "private key": key.removeprefix("0x"),
             "API secret": sim.keys._credentials(address, 0).secret,  # what the sim issued
+            "RPC key": rpc_key,
         }
         try:
-            counts = asyncio.run(audit(run, stack, sim, address, secrets))
+            counts = asyncio.run(audit(run, stack, sim, chain, address, secrets))
         except Exception as exc:  # the counts so far still print; the run fails
             import traceback
 
@@ -640,6 +706,7 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
         watch.stop()
         moments.close()
         stack.stop()
+        node.stop()
         sim.stop()
     faults_seen = dict(sim.injected)
     print(
@@ -681,6 +748,7 @@ def main() -> None:
         minutes=args.minutes,
         kills=args.kills if args.kills is not None else max(1, round(FULL.kills * scale)),
         temporal_restarts=args.restarts if args.restarts is not None else FULL.temporal_restarts,
+        expect_merges=args.minutes >= FULL.minutes / 2,
     )
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """The chaos suite's short profile (the full one: `make chaos`, see tests/chaos/chaos.py):
 2.5 minutes, 5 worker SIGKILLs, 1 Temporal restart, 10 % 5xx, 5 % 429, 5 % lost answers,
 settlement lag, failed trades and venue restart windows (425); kills aimed in turn at market
-making, a placement, a liquidation check and a merge; then the audit. Any violation fails it."""
+making, a placement, a liquidation check and a merge (on the simulator's Polygon node); then
+the audit. Any violation fails it."""
 
 from __future__ import annotations
 
@@ -15,4 +16,6 @@ def test_short_chaos_run_finds_no_violation(tmp_path_factory: pytest.TempPathFac
     run = chaos(SHORT, seed=11, var=tmp_path_factory.mktemp("chaos"))
     assert run.kills >= SHORT.kills and run.restarts >= SHORT.temporal_restarts
     assert run.kill_moments, "no kill knew what the worker was doing"
+    # Merges, and kills during them, are the full profile's to require (expect_merges): 2.5
+    # minutes may see one liquidation, and it may hold no pairs.
     assert not run.violations, "\n".join(run.violations)
