@@ -119,6 +119,20 @@ TARGETS = ("market making", "placement", "liquidation check", "merge")
 # first, and a merge one holding YES+NO pairs.
 TARGET_WAIT_SECONDS = {"market making": 20.0, "merge": 120.0}
 LIQUIDATION_WAIT_SECONDS = 60.0
+# A restarted worker takes a few seconds to pick its work up again: a kill sooner finds it
+# idle (kills whose time passed while an aimed kill waited came 2-3 s apart: 13 of 24 idle).
+KILL_GAP_SECONDS = 8.0
+
+
+def spaced(times: list[float], earliest: float, gap: float) -> list[float]:
+    """`times` (ascending) moved so none is before `earliest` and each is `gap` after the last."""
+    moved = []
+    for at in times:
+        earliest = max(at, earliest)
+        moved.append(earliest)
+        earliest += gap
+    return moved
+
 
 ORDER_SIZE = Decimal(20)
 # One and a half orders: two fills on one side hand a market over, and a fill on each side
@@ -679,6 +693,8 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
                 run.say(f"SIGKILL worker #{run.kills} during {during}")
                 time.sleep(rng.uniform(0, 3))
                 stack.start_worker()
+                since_begin = time.monotonic() - begin
+                kill_at = spaced(kill_at, since_begin + KILL_GAP_SECONDS, KILL_GAP_SECONDS)
             if restart_at and elapsed >= restart_at[0]:
                 restart_at.pop(0)
                 hard = run.restarts % 2 == 0

@@ -7,7 +7,7 @@ the audit. Any violation fails it."""
 from __future__ import annotations
 
 import pytest
-from chaos import SHORT, chaos
+from chaos import SHORT, chaos, spaced
 
 pytestmark = pytest.mark.chaos
 
@@ -19,3 +19,10 @@ def test_short_chaos_run_finds_no_violation(tmp_path_factory: pytest.TempPathFac
     # Merges, and kills during them, are the full profile's to require (expect_merges): 2.5
     # minutes may see one liquidation, and it may hold no pairs.
     assert not run.violations, "\n".join(run.violations)
+
+
+def test_kills_are_spaced_after_a_restart() -> None:
+    """Kills whose time passed while an aimed kill waited for its moment no longer come in a
+    burst that finds a freshly started worker idle."""
+    assert spaced([5, 6, 7, 40, 41], earliest=20, gap=8) == [20, 28, 36, 44, 52]
+    assert spaced([30, 50], earliest=20, gap=8) == [30, 50]
