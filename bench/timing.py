@@ -48,3 +48,11 @@ def micros(seconds: float) -> str:
 
 def millis(seconds: float) -> str:
     return f"{seconds * 1e3:,.2f}"
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of `values`; NaN for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
