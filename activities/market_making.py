@@ -131,7 +131,12 @@ class PositionLimit(Frozen):
 
 
 class WithdrawRequest(Frozen):
+    """A round to take off the book; with its market and last checkpoint, its fills since that
+    checkpoint are read too (requests recorded before carried only the condition id)."""
+
     condition_id: str
+    market: MarketInfo | None = None
+    checkpoint: Checkpoint | None = None
 
 
 class RunningLiquidation(Frozen):
@@ -148,6 +153,15 @@ class RunningLiquidation(Frozen):
 LIQUIDATION_WORKFLOW_TYPE = "LiquidationWorkflow"
 LIQUIDATION_ID_PREFIX = "liquidation-"
 _STATUS_QUERY_TIMEOUT_SECONDS = 5.0
+
+
+async def read_fills(exchange: Exchange, market: MarketInfo, checkpoint: Checkpoint) -> Checkpoint:
+    """The checkpoint with the fills reported since its cursor folded into its position."""
+    page = await exchange.fills(market, checkpoint.cursor or None)
+    for fill in checkpoint.position.new_fills(page.fills):
+        log_fill(activity.logger, fill)
+    position = checkpoint.position.apply_fills(page.fills)
+    return checkpoint.model_copy(update={"position": position, "cursor": page.cursor})
 
 
 async def cancel_quotes(exchange: Exchange, condition_id: str, known: set[str]) -> None:
@@ -223,11 +237,20 @@ class MarketMakingActivities:
         return found
 
     @activity.defn(name="withdraw_quotes")
-    async def withdraw_quotes(self, request: WithdrawRequest) -> None:
+    async def withdraw_quotes(self, request: WithdrawRequest) -> Checkpoint | None:
         """Take a round's quotes off the book when the round ended without doing it itself
-        (cancelled between attempts, or its worker died)."""
+        (cancelled between attempts, or its worker died), and bring its checkpoint up to date:
+        the fills since its last progress, and later status changes (a FAILED buy) of those
+        before. None when there is no checkpoint to bring up to date (or no cursor in it: the
+        round never said where its fills begin)."""
         async with non_retryable_venue_errors():
             await cancel_quotes(self._exchange, request.condition_id, set())
+            if request.market is None or request.checkpoint is None:
+                return None
+            if not request.checkpoint.cursor:
+                return None
+            checkpoint = await read_fills(self._exchange, request.market, request.checkpoint)
+            return checkpoint.model_copy(update={"quotes": ()})
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:
@@ -295,6 +318,10 @@ class _Round:
         await self._reconcile_quotes()
         await self._sync_fills()
         self._heartbeat()
+        # Before any quote: the parent learns where this round's fills begin, so whatever ends
+        # the round later (even between attempts) can read them from there. The first report
+        # in the loop (with the quotes) still goes at once.
+        await self._send_progress()
 
     async def run(self) -> MarketMakingResult:
         interval = self._request.config.quote_interval_ms / 1000
@@ -411,13 +438,7 @@ class _Round:
 
     async def _sync_fills(self) -> None:
         """Fold new fills into the position; refresh the quotes' remaining sizes."""
-        page = await self._exchange.fills(self._market, self._checkpoint.cursor or None)
-        for fill in self._checkpoint.position.new_fills(page.fills):
-            log_fill(activity.logger, fill)
-        position = self._checkpoint.position.apply_fills(page.fills)
-        self._checkpoint = self._checkpoint.model_copy(
-            update={"position": position, "cursor": page.cursor}
-        )
+        self._checkpoint = await read_fills(self._exchange, self._market, self._checkpoint)
         live = {
             o.order_id: o
             for o in await self._exchange.open_orders(self._market.condition_id)
@@ -534,9 +555,12 @@ class _Round:
         due = time.monotonic() - self._progress_at >= float(self._request.progress_interval_seconds)
         if not (changed and due):
             return
+        await self._send_progress()
+        self._progress_at = time.monotonic()
+
+    async def _send_progress(self) -> None:
         parent = self._client.get_workflow_handle(self._request.parent_workflow_id)
         await parent.signal(
             PROGRESS_SIGNAL, MarketProgress(market=self._market, checkpoint=self._checkpoint)
         )
         self._sent_progress = self._checkpoint
-        self._progress_at = time.monotonic()

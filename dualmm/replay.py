@@ -34,7 +34,7 @@ from dualmm.cliutil import (
 )
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState, RestingOrder, elapsed_seconds, step
-from dualmm.domain.position import PositionTracker, unsettled
+from dualmm.domain.position import PositionTracker, unsettled_trades
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Stage
 from dualmm.exchange.base import Exchange, OrderStatus, PlaceOrder
 from dualmm.exchange.sync import still_resting, sync_position
@@ -164,7 +164,15 @@ async def replay_market(
         if resting is not None:
             remaining = synced.resting_remaining
             resting = None if remaining is None else resting.model_copy(update={"size": remaining})
-        plan = step(state, position, resting, synced.snapshot, now, config, unsettled(fills))
+        plan = step(
+            state,
+            position,
+            resting,
+            synced.snapshot,
+            now,
+            config,
+            unsettled_trades(position, fills),
+        )
         state = plan.state
         if plan.finished:
             if plan.cancel:

@@ -136,10 +136,10 @@ async def running_liquidation(
         try:
             yield Liquidation(env=env, venue=venue, handle=handle, start=start)
         finally:
-            await _stop(env, handle.id)
+            await stop_liquidation(env, handle.id)
 
 
-async def _stop(env: WorkflowEnvironment, workflow_id: str) -> None:
+async def stop_liquidation(env: WorkflowEnvironment, workflow_id: str) -> None:
     """Cancel a still-running liquidation and wait for its cleanup.
 
     Not terminate: on the time-skipping server, terminating a workflow whose activity is in

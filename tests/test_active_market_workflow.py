@@ -65,6 +65,7 @@ from dualmm.exchange.clob import ClobExchange
 from dualmm.runtime import start_or_attach
 from dualmm.scenario import token_id_for
 from dualmm.sim.exchange import SimExchange
+from dualmm.sim.rules import VenueRules
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
 from dualmm.status import bot_status, render_status
@@ -87,7 +88,7 @@ HISTORIES = Path(__file__).parent / "histories"
 class Venue:
     """Three reward markets A > B > C (by daily rate), all at 0.50, on a manual clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: VenueRules | None = None) -> None:
         tag = uuid.uuid4().hex[:8]
         self.clock = ManualClock(START)
         self.markets = [
@@ -100,6 +101,7 @@ class Venue:
                 for m in self.markets
             ],
             self.clock,
+            rules=rules or VenueRules(),
         )
         self.exchange: SimExchange = SimExchange(self.venue, WALLET)
 
@@ -707,6 +709,67 @@ async def test_pausing_a_round_stuck_in_retries_still_withdraws_its_quotes(
             await asyncio.sleep(0.2)
         paused = await _status(handle)
         assert paused.paused and paused.quotes == ()
+
+
+def _round_limit_20() -> OrchestratorConfig:
+    """A fill of one quote (10) does not reach the limit: the round goes on quoting."""
+    config = _config()
+    return config.model_copy(
+        update={
+            "market_maker": config.market_maker.model_copy(update={"position_limit": Decimal(20)})
+        }
+    )
+
+
+async def test_a_paused_round_counts_the_fills_that_landed_while_it_was_failing(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The short chaos run (seed 11): a worker killed during market making, the bot paused
+    before the round's retry ran; the pause ended the round between attempts, and its position
+    stayed at its last progress report: the venue held 10 YES more than the bot counted. The
+    withdrawal after a failed round now reads the round's fills since its cursor."""
+    venue = Venue()
+    a = venue.markets[0]
+
+    class FlakyFills(SimExchange):
+        broken = False
+
+        async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+            if self.broken:
+                raise VenueUnavailable("503 service not ready")
+            return await super().fills(market, cursor)
+
+    venue.exchange = FlakyFills(venue.venue, WALLET)
+    async with _bot(dev_env, task_queue, venue, _round_limit_20()) as handle:
+        await _until(handle, _quoting(a))
+        venue.exchange.broken = True  # the round sees no fill, and soon fails its attempts
+        venue.move(a, "0.45")  # the YES bid fills: 10 YES
+        await handle.signal(ActiveMarketWorkflow.pause)
+        await _until(handle, lambda s: s.paused and not s.quotes)
+        venue.exchange.broken = False
+        paused = await _until(handle, lambda s: s.position is not None and s.position.yes_qty == 10)
+        assert (
+            paused.active_market is not None and paused.active_market.condition_id == a.condition_id
+        )
+        assert venue.venue.balances(WALLET).tokens[a.yes_token_id] == 10
+
+
+async def test_a_paused_round_takes_back_a_buy_that_failed_after_the_pause(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A paused round's trades may still FAIL: the bot reads them until they settle, so its
+    position is the venue's (the chaos audit found a paused round still counting such a buy)."""
+    venue = Venue(VenueRules(settle_min_seconds=3600, settle_max_seconds=3600))
+    a = venue.markets[0]
+    async with _bot(dev_env, task_queue, venue, _round_limit_20()) as handle:
+        await _until(handle, _quoting(a))
+        venue.move(a, "0.45")  # the YES bid fills: 10 YES, MATCHED, not settled
+        await _until(handle, lambda s: s.position is not None and s.position.yes_qty == 10)
+        await handle.signal(ActiveMarketWorkflow.pause)
+        await _until(handle, lambda s: s.paused and not s.quotes)
+        (trade,) = venue.venue.trades(WALLET)
+        venue.venue.fail_trade(trade.trade_id)
+        await _until(handle, lambda s: s.position is not None and s.position.yes_qty == 0)
 
 
 # -- crash safety: a real worker process killed mid-round and mid-liquidation ---------------------

@@ -365,3 +365,12 @@ def test_flat_is_not_finished_while_a_trade_may_still_fail() -> None:
     plan = step(START, PositionTracker(), None, snap("0.5"), at(1), CFG, unsettled=1)
     assert not plan.finished and plan.place is None and plan.wake_at > at(1)
     assert step(START, PositionTracker(), None, snap("0.5"), at(1), CFG).finished
+
+
+def test_dust_is_not_finished_while_a_trade_may_still_fail() -> None:
+    """A sell that left dust may still FAIL and hand its shares back: the dust waits too."""
+    dust = long(qty="3")
+    waiting = decide(START, dust, snap("0.5"), at(1), CFG, unsettled=1)
+    assert not waiting.finished and waiting.order is None
+    assert waiting.reason == "dust 3; waiting for 1 trade(s) to settle"
+    assert decide(START, dust, snap("0.5"), at(1), CFG).dust

@@ -14,11 +14,13 @@ from liquidation_harness import (
     Liquidation,
     one_market,
     running_liquidation,
+    stop_liquidation,
 )
 from pydantic import SecretStr
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
@@ -35,6 +37,7 @@ from dualmm.exchange.clob import ClobExchange
 from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.scenario import load_scenario
 from dualmm.sim.exchange import SimExchange
+from dualmm.sim.rules import VenueRules
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import SimVenue
 from dualmm.temporal_replay import liquidation_worker
@@ -606,3 +609,51 @@ def test_the_bot_finds_its_running_liquidations_by_their_type_and_id() -> None:
     assert liquidation_workflow_id("0xc") == LIQUIDATION_ID_PREFIX + "0xc"
     definition = workflow._Definition.must_from_class(LiquidationWorkflow)
     assert definition.name == LIQUIDATION_WORKFLOW_TYPE
+
+
+async def test_a_flat_liquidation_waits_for_the_trades_it_inherited_to_settle(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The chaos run (seed 5150) ended with the bot counting 20 NO the venue did not hold: a
+    round handed over YES 20 + NO 20 with its NO buy still MATCHED, the liquidation was flat
+    and finished at once (it waited only for its own orders' trades), then the NO buy FAILED
+    and no one was left to count it. It now waits for the handed-over trades too, and sells the
+    YES the failure leaves."""
+    start = (await temporal_env.get_current_time()).replace(microsecond=0)
+    scenario = one_market([(0, "0.50"), (7200, "0.50")]).model_copy(update={"start": start})
+    info = scenario.markets[0].info()
+    venue = SimVenue.from_scenario(
+        scenario, rules=VenueRules(settle_min_seconds=3600, settle_max_seconds=3600)
+    )
+    venue.credit(REPLAY_WALLET, info.yes_token_id, D(20))  # the round's YES, settled
+    exchange = SimExchange(venue, REPLAY_WALLET)
+    venue.place(REPLAY_WALLET, "round-no", info.no_token_id, Side.BUY, D("0.60"), D(20))
+    page = await exchange.fills(info)
+    (no_buy,) = page.fills
+    assert (no_buy.token, no_buy.status) == (Token.NO, "MATCHED")
+    handed_over = opening_position(scenario.markets[0]).apply_fills(page.fills)
+    assert (handed_over.yes_qty, handed_over.no_qty) == (20, 20) and handed_over.is_flat
+    async with liquidation_worker(temporal_env.client, venue, exchange, task_queue):
+        handle = await temporal_env.client.start_workflow(
+            LiquidationWorkflow.run,
+            LiquidationInput(
+                market=info,
+                position=handed_over,
+                config=LiquidationConfig(price_check_interval_ms=5_000),
+                started_at=start,
+                cursor=page.cursor,
+            ),
+            id=liquidation_workflow_id(info.condition_id),
+            task_queue=task_queue,
+        )
+        run = Liquidation(env=temporal_env, venue=venue, handle=handle, start=start)
+        try:
+            await temporal_env.sleep(timedelta(minutes=2))
+            assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+            assert (await run.status()).held_qty == 0  # flat, waiting for the NO buy
+            venue.fail_trade(no_buy.trade_id)
+            selling = await run.wait_status(lambda s: s.order is not None)
+            assert (selling.held_token, selling.held_qty) == (Token.YES, D(20))
+            assert selling.order is not None and selling.order.token is Token.YES
+        finally:
+            await stop_liquidation(temporal_env, handle.id)

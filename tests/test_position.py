@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dualmm.domain.position import PositionTracker, record_fills
+from dualmm.domain.position import PositionTracker, record_fills, unsettled_trades
 from dualmm.domain.types import Fill, Side, Token
 
 D = Decimal
@@ -719,3 +719,19 @@ def test_new_fills_are_the_trades_apply_fills_would_count_once() -> None:
     folded = matched.apply_fills([_settling("a", 1, "CONFIRMED")])
     assert folded.new_fills([a, _settling("c", 3)]) == [_settling("c", 3)]
     assert folded.new_fills([_settling("d", 4, "FAILED")]) == []
+
+
+def test_unsettled_trades_counts_the_handed_over_log_and_own_fills_once_each() -> None:
+    """A liquidation's position carries the round's trades: those not yet CONFIRMED or FAILED
+    may still change it, as may its own unsettled fills (the same trade counts once)."""
+    round_yes = fill("r1", YES, BUY, "0.50", "20", "CONFIRMED")
+    round_no = fill("r2", NO, BUY, "0.45", "20", "MINED")
+    round_gone = fill("r3", NO, BUY, "0.45", "5")
+    handed = PositionTracker().apply_fills([round_yes, round_no, round_gone, failed(round_gone)])
+    assert unsettled_trades(handed) == 1  # r2: r1 is final, r3 failed
+    own = fill("o1", YES, SELL, "0.55", "10")
+    position = handed.apply_fills([own])
+    assert unsettled_trades(position, [own]) == 2
+    confirmed = [own.model_copy(update={"status": "CONFIRMED"})]
+    confirmed.append(round_no.model_copy(update={"status": "CONFIRMED"}))
+    assert unsettled_trades(position.apply_fills(confirmed), confirmed) == 0

@@ -203,7 +203,7 @@ class ActiveMarketWorkflow(Rounds):
                 if self._state.active is not None:
                     self._close_round(self._state.active)
             elif self._state.paused:
-                await workflow.wait_condition(lambda: not self._state.paused or self._interrupted())
+                await self._while_paused()
             elif not self._config.dual_market_mode and self._state.liquidations:
                 # Single-market mode (the baseline): no quoting while a liquidation runs.
                 await workflow.wait_condition(

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PositionLimit,
         WithdrawRequest,
     )
-    from dualmm.domain.position import PositionTracker
+    from dualmm.domain.position import PositionTracker, unsettled_trades
     from dualmm.domain.rotation import may_leave, rerank_due
     from dualmm.domain.types import MarketInfo
     from workflows.active_market_types import ActiveRound, ExcludedMarket
@@ -42,6 +42,9 @@ _LIQUIDATE_PAIRS_PATCH = "liquidate-pairs"
 _RERANK_PATCH = "rerank-active-market"
 # Bots before this patch had no memo of the market they quote (the Temporal UI shows it).
 MEMO_QUESTION_PATCH = "memo-active-question"
+# Paused bots before this patch did not follow their stopped round's trades until they settled.
+_SETTLE_PAUSED_PATCH = "settle-paused-round"
+_SETTLE_CHECK = timedelta(seconds=5)
 # A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
 _ROUND_TIMEOUT = timedelta(days=365)
 _MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -157,6 +160,10 @@ class Rounds(ChildRegistry):
         try:
             result = await self._await_round(handle)
         except ActivityError as err:
+            # Its progress reports moved the round on since it started: go on from there.
+            latest = self._state.active
+            if latest is not None and latest.market.condition_id == active.market.condition_id:
+                active = latest
             await self._after_failed_round(active, err)
             return
         active = active.model_copy(
@@ -260,19 +267,7 @@ class Rounds(ChildRegistry):
         A failure retrying cannot fix (no collateral, a refused order) closes the round and
         leaves the market out of the picks for a while; the bot picks again at once."""
         cid = active.market.condition_id
-        try:
-            await workflow.execute_activity_method(
-                MarketMakingActivities.withdraw_quotes,
-                WithdrawRequest(condition_id=cid),
-                start_to_close_timeout=PICK_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                summary=ui_text.withdraw_summary(active.market),
-            )
-        except ActivityError as withdraw_error:
-            # The next round on this market (or its liquidation) cancels them again.
-            self._update(
-                last_error=f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
-            )
+        active = await self._withdraw(active, ui_text.withdraw_summary(active.market))
         if isinstance(error.cause, CancelledError):
             return
         workflow.logger.warning("market making failed: %s", error.cause, extra={"market": cid})
@@ -299,6 +294,54 @@ class Rounds(ChildRegistry):
         # A round that timed out while we were stopping it (its worker died) waits for
         # nothing: what stopped it is still to be done.
         await self._idle(f"market making on {cid} failed: {error.cause}", self._round_must_end)
+
+    async def _withdraw(self, active: ActiveRound, summary: str) -> ActiveRound:
+        """Take the round's quotes off the book and read its fills since its checkpoint: what
+        landed after its last progress, and late status changes (FAILED) of earlier ones."""
+        cid = active.market.condition_id
+        try:
+            checkpoint = await workflow.execute_activity_method(
+                MarketMakingActivities.withdraw_quotes,
+                WithdrawRequest(
+                    condition_id=cid, market=active.market, checkpoint=active.checkpoint
+                ),
+                start_to_close_timeout=PICK_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary=summary,
+            )
+        except ActivityError as withdraw_error:
+            # The next round on this market (or its liquidation) cancels them again.
+            self._update(
+                last_error=f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
+            )
+            return active
+        if checkpoint is None:  # recorded before it read fills, or the round had no cursor
+            return active
+        active = active.model_copy(update={"checkpoint": checkpoint})
+        if self._state.active is not None and self._state.active.market.condition_id == cid:
+            self._set_active(active)
+        return active
+
+    async def _while_paused(self) -> None:
+        """Paused: wait for a resume. Meanwhile a stopped round's trades that may still FAIL
+        are read until they settle, so the position the bot shows is the venue's."""
+
+        def resumed() -> bool:
+            return not self._state.paused or self._interrupted()
+
+        active = self._state.active
+        if (
+            active is None
+            or not active.checkpoint.cursor
+            or not unsettled_trades(active.checkpoint.position)
+            or not workflow.patched(_SETTLE_PAUSED_PATCH)
+        ):
+            await workflow.wait_condition(resumed)
+            return
+        try:
+            await workflow.wait_condition(resumed, timeout=_SETTLE_CHECK)
+        except TimeoutError:
+            await self._withdraw(active, ui_text.settle_summary(active.market))
 
     def _close_round(self, active: ActiveRound) -> None:
         """The round is over: its position (if any) goes to liquidation."""

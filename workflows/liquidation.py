@@ -44,7 +44,12 @@ with workflow.unsafe.imports_passed_through():
         elapsed_seconds,
         step,
     )
-    from dualmm.domain.position import RECENT_FILLS_KEPT, absorb_fills, unsettled
+    from dualmm.domain.position import (
+        RECENT_FILLS_KEPT,
+        absorb_fills,
+        unsettled,
+        unsettled_trades,
+    )
     from dualmm.domain.prices import round_size
     from dualmm.domain.types import (
         Frozen,
@@ -88,6 +93,9 @@ _MERGE_PATCH = "merge-pairs"
 _SYNC_POSITION_PATCH = "sync-position"
 # Histories recorded before this patch finished flat with trades still unsettled.
 _SETTLED_PATCH = "finish-when-settled"
+# Histories recorded before this patch waited only for their own orders' trades to settle,
+# not for those of the round that handed the position over.
+_INHERITED_SETTLED_PATCH = "finish-when-inherited-settled"
 # Liquidations recorded before it synced in an ordinary activity (then in the workflow).
 _LOCAL_SYNC_PATCH = "sync-local-activity"
 _MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
@@ -153,6 +161,7 @@ class LiquidationWorkflow:
         # replay could meet its marker in a different activation than the one that wrote it
         # (a nondeterminism error the fresh-history replay test caught about one run in three).
         self._wait_for_settlement = workflow.patched(_SETTLED_PATCH)
+        self._wait_for_inherited = workflow.patched(_INHERITED_SETTLED_PATCH)
         search_attributes.upsert(search_attributes.STAGE.value_set(self._state.stage.value))
         if input.next_check_at is None:  # not a continue-as-new
             workflow.logger.info(
@@ -169,6 +178,14 @@ class LiquidationWorkflow:
             if is_cancelled_exception(exc):
                 await self._withdraw_after_cancel()
             raise
+
+    def _unsettled(self) -> int:
+        """Trades that may still FAIL and hand shares back: a flat liquidation waits for them."""
+        if self._wait_for_inherited:
+            return unsettled_trades(self._position, self._fills)
+        # Before it: own trades only, and only once flat (dust finished at once).
+        flat = self._position.held_qty <= 0
+        return unsettled(self._fills) if self._wait_for_settlement and flat else 0
 
     async def _withdraw_after_cancel(self) -> None:
         """Cancelling the liquidation takes its order off the book, even one being placed."""
@@ -197,7 +214,7 @@ class LiquidationWorkflow:
                     snapshot,
                     now,
                     self._config,
-                    unsettled(self._fills) if self._wait_for_settlement else 0,
+                    self._unsettled(),
                 )
                 escalated = plan.state.stage is not self._state.stage
                 if escalated:

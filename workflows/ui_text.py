@@ -228,3 +228,7 @@ def quote_summary(market: MarketInfo) -> str:
 
 def withdraw_summary(market: MarketInfo) -> str:
     return f"withdraw quotes on {_market_name(market)}"[:SUMMARY_MAX]
+
+
+def settle_summary(market: MarketInfo) -> str:
+    return f"read settling trades on {_market_name(market)}"[:SUMMARY_MAX]

@@ -36,7 +36,7 @@ from dualmm.backtest.markets import MarketData
 from dualmm.backtest.scoring import minute_reward
 from dualmm.config import OrchestratorConfig
 from dualmm.discovery import Filters, rank
-from dualmm.domain.position import PositionTracker
+from dualmm.domain.position import CONFIRMED, PositionTracker
 from dualmm.domain.quoting import (
     desired_quotes,
     keeps_quote,
@@ -253,6 +253,7 @@ def _take_fills(active: Round, t: int) -> None:
                         price=quote.price,
                         size=size,
                         at=_EPOCH,
+                        status=CONFIRMED,  # no settlement here: a fill is final
                     )
                 )
                 quote = quote.model_copy(update={"size": quote.size - size})

@@ -20,7 +20,7 @@ from dualmm.backtest.markets import MarketData
 from dualmm.backtest.scoring import minute_reward
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState, RestingOrder, step
-from dualmm.domain.position import PositionTracker
+from dualmm.domain.position import CONFIRMED, PositionTracker
 from dualmm.domain.types import Fill, MarketSnapshot, OrderIntent, Side, Stage, Token
 
 ZERO = Decimal(0)
@@ -123,6 +123,7 @@ def liquidate(
                 price=price,
                 size=size,
                 at=clock + timedelta(seconds=at),
+                status=CONFIRMED,  # no settlement here: a fill is final
             )
         )
         fills.append((int(at), price, size))

@@ -162,8 +162,9 @@ def decide(
 ) -> LiquidationDecision:
     """Stage, desired order and reason for a liquidation at `now` (DESIGN.md rules).
 
-    `unsettled`: own trades not yet CONFIRMED. Flat is not finished while one may still
-    FAIL: the venue would hand the shares back to a liquidation that is gone."""
+    `unsettled`: trades behind the position not yet CONFIRMED (`unsettled_trades`). Flat or
+    dust is not finished while one may still FAIL: the venue would hand the shares back (or
+    take back ones sold) to a liquidation that is gone."""
     held = position.held_token
     if held is None or position.held_qty <= 0:
         if unsettled:
@@ -171,6 +172,9 @@ def decide(
             return LiquidationDecision(state=state, order=None, reason=reason)
         return LiquidationDecision(state=state, order=None, reason="flat", finished=True)
     size = round_size(position.held_qty)
+    if size < market.min_order_size and unsettled:
+        reason = f"dust {position.held_qty}; waiting for {unsettled} trade(s) to settle"
+        return LiquidationDecision(state=state, order=None, reason=reason)
     if size < market.min_order_size:
         return LiquidationDecision(
             state=state,

@@ -575,6 +575,20 @@ def unsettled(fills: Iterable[Fill]) -> int:
     return sum(1 for fill in fills if not is_settled(fill))
 
 
+def unsettled_trades(position: PositionTracker, fills: Iterable[Fill] = ()) -> int:
+    """How many trades behind an owner's position may still change (FAIL) at the venue: its
+    own recorded `fills` not yet settled, and the trades in the position's log not yet reported
+    CONFIRMED or FAILED, which include those of a round that handed the position over."""
+    failed = set(position.failed_trade_ids)
+    ids = {
+        event.trade_id
+        for event in position.events
+        if isinstance(event, FillEvent) and not event.confirmed and event.trade_id not in failed
+    }
+    ids |= {fill.trade_id for fill in fills if not is_settled(fill)}
+    return len(ids)
+
+
 # The latest fills an owner keeps for reports (its tracker has the totals).
 RECENT_FILLS_KEPT = 100
 

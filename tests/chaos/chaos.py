@@ -463,6 +463,7 @@ async def audit(
             or any(o["status"].endswith("LIVE") for o in mine)
             or not all(_settled(f) for f in ledger["fills"] if _is_ours(f, address))
             or bool(chain.pool)  # a merge waiting for its block
+            or _round_settling(status)
         )
         if not busy:
             quiet_since = quiet_since or time.monotonic()
@@ -575,6 +576,14 @@ def merge_counts(chain: SimChain) -> dict[str, Any]:
             sum(1 for status in chain.receipts.values() if status == 0),
         ],
     }
+
+
+def _round_settling(status: dict[str, Any]) -> bool:
+    """The paused round still has trades whose settlement it has not read."""
+    from dualmm.domain.position import PositionTracker, unsettled_trades
+
+    position = status.get("position")
+    return position is not None and bool(unsettled_trades(PositionTracker.model_validate(position)))
 
 
 def _is_ours(fill: dict[str, Any], address: str) -> bool:
