@@ -171,7 +171,7 @@ async def replay_market(
             synced.snapshot,
             now,
             config,
-            unsettled_trades(position, fills),
+            unsettled_trades(position, fills, now),
         )
         state = plan.state
         if plan.finished:

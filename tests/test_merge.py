@@ -110,6 +110,7 @@ async def test_the_liquidation_merges_its_pairs_once_then_sells_the_net(
             price=D("0.50"),
             size=D(20),
             at=start,
+            status="CONFIRMED",  # handed over settled (the venue never reports it again)
         )
     )
     async with liquidation_worker(temporal_env.client, venue, exchange, task_queue):

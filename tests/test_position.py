@@ -12,7 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dualmm.domain.position import PositionTracker, record_fills, unsettled_trades
+from dualmm.domain.position import (
+    SETTLE_WAIT,
+    PositionTracker,
+    record_fills,
+    unsettled_trades,
+)
 from dualmm.domain.types import Fill, Side, Token
 
 D = Decimal
@@ -735,3 +740,11 @@ def test_unsettled_trades_counts_the_handed_over_log_and_own_fills_once_each() -
     confirmed = [own.model_copy(update={"status": "CONFIRMED"})]
     confirmed.append(round_no.model_copy(update={"status": "CONFIRMED"}))
     assert unsettled_trades(position.apply_fills(confirmed), confirmed) == 0
+
+
+def test_a_trade_unsettled_past_the_wait_limit_is_no_longer_waited_for() -> None:
+    """A venue that never reports a trade's settlement must not hold a liquidation forever."""
+    buy = fill("b1", YES, BUY, "0.50", "20")  # matched at AT, never reported again
+    position = PositionTracker().apply_fills([buy])
+    assert unsettled_trades(position, [buy], now=AT + SETTLE_WAIT) == 1
+    assert unsettled_trades(position, [buy], now=AT + SETTLE_WAIT + timedelta(seconds=1)) == 0

@@ -179,10 +179,10 @@ class LiquidationWorkflow:
                 await self._withdraw_after_cancel()
             raise
 
-    def _unsettled(self) -> int:
+    def _unsettled(self, now: datetime) -> int:
         """Trades that may still FAIL and hand shares back: a flat liquidation waits for them."""
         if self._wait_for_inherited:
-            return unsettled_trades(self._position, self._fills)
+            return unsettled_trades(self._position, self._fills, now)
         # Before it: own trades only, and only once flat (dust finished at once).
         flat = self._position.held_qty <= 0
         return unsettled(self._fills) if self._wait_for_settlement and flat else 0
@@ -214,7 +214,7 @@ class LiquidationWorkflow:
                     snapshot,
                     now,
                     self._config,
-                    self._unsettled(),
+                    self._unsettled(now),
                 )
                 escalated = plan.state.stage is not self._state.stage
                 if escalated:

@@ -22,7 +22,7 @@ Only `merge`, our own decision, is refused when the pairs are not there.
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -575,17 +575,34 @@ def unsettled(fills: Iterable[Fill]) -> int:
     return sum(1 for fill in fills if not is_settled(fill))
 
 
-def unsettled_trades(position: PositionTracker, fills: Iterable[Fill] = ()) -> int:
+# How long after its match a trade is waited for to settle. Polymarket settles in minutes; an
+# owner must not wait forever on a trade whose settlement it may never read (the CLOB adapter
+# reads fills back an hour before its cursor).
+SETTLE_WAIT = timedelta(hours=1)
+
+
+def unsettled_trades(
+    position: PositionTracker, fills: Iterable[Fill] = (), now: datetime | None = None
+) -> int:
     """How many trades behind an owner's position may still change (FAIL) at the venue: its
     own recorded `fills` not yet settled, and the trades in the position's log not yet reported
-    CONFIRMED or FAILED, which include those of a round that handed the position over."""
+    CONFIRMED or FAILED, which include those of a round that handed the position over. With
+    `now`, trades matched more than SETTLE_WAIT before it (or at an unknown time) are not
+    waited for any more."""
+
+    def waited_for(at: datetime | None) -> bool:
+        return now is None or (at is not None and now - at <= SETTLE_WAIT)
+
     failed = set(position.failed_trade_ids)
     ids = {
         event.trade_id
         for event in position.events
-        if isinstance(event, FillEvent) and not event.confirmed and event.trade_id not in failed
+        if isinstance(event, FillEvent)
+        and not event.confirmed
+        and event.trade_id not in failed
+        and waited_for(event.at)
     }
-    ids |= {fill.trade_id for fill in fills if not is_settled(fill)}
+    ids |= {fill.trade_id for fill in fills if not is_settled(fill) and waited_for(fill.at)}
     return len(ids)
 
 
