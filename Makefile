@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo demo-reset test lint typecheck check clean lock chaos
+.PHONY: venv demo demo-reset test lint typecheck check clean lock chaos chaos-short
 
 $(BIN)/dualmm: requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo-reset: $(BIN)/dualmm
 test: $(BIN)/dualmm
 	$(BIN)/pytest -q
 
+# The chaos suite's short profile (about 7 minutes; CI runs it after `make test`).
+chaos-short: $(BIN)/dualmm
+	$(BIN)/pytest -q -m chaos tests/chaos
+
 # The full chaos run (15 minutes of kills, restarts and faults, then the audit).
 chaos: $(BIN)/dualmm
 	$(BIN)/python tests/chaos/chaos.py --minutes 15
@@ -35,7 +39,7 @@ lint: $(BIN)/dualmm
 typecheck: $(BIN)/dualmm
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: lint typecheck test chaos-short
 
 # Re-pin every dependency after editing pyproject.toml: requirements.lock is what the worker
 # image installs (runtime only); requirements-dev.lock adds the dev tools at the same pins.

@@ -1,4 +1,5 @@
-"""The chaos suite's short profile (the full one: `make chaos`, see tests/chaos/chaos.py):
+"""The chaos suite's short profile, `make chaos-short` (the full one: `make chaos`, see
+tests/chaos/chaos.py):
 2.5 minutes, 5 worker SIGKILLs, 1 Temporal restart, 10 % 5xx, 5 % 429, 5 % lost answers,
 settlement lag, failed trades and venue restart windows (425); kills aimed in turn at market
 making, a placement, a liquidation check and a merge (on the simulator's Polygon node); then
@@ -9,9 +10,8 @@ from __future__ import annotations
 import pytest
 from chaos import SHORT, chaos, spaced
 
-pytestmark = pytest.mark.chaos
 
-
+@pytest.mark.chaos
 def test_short_chaos_run_finds_no_violation(tmp_path_factory: pytest.TempPathFactory) -> None:
     run = chaos(SHORT, seed=11, var=tmp_path_factory.mktemp("chaos"))
     assert run.kills >= SHORT.kills and run.restarts >= SHORT.temporal_restarts
