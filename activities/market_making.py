@@ -245,9 +245,11 @@ class MarketMakingActivities:
         round never said where its fills begin)."""
         async with non_retryable_venue_errors():
             await cancel_quotes(self._exchange, request.condition_id, set())
-            if request.market is None or request.checkpoint is None:
-                return None
-            if not request.checkpoint.cursor:
+            if (
+                request.market is None
+                or request.checkpoint is None
+                or not request.checkpoint.cursor
+            ):
                 return None
             checkpoint = await read_fills(self._exchange, request.market, request.checkpoint)
             return checkpoint.model_copy(update={"quotes": ()})

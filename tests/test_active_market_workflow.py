@@ -682,19 +682,22 @@ async def test_a_venue_refusal_that_ends_the_round_takes_its_quotes_off_the_book
     assert venue.open_orders() == []  # ...and withdrawn before the round failed
 
 
+class FlakyFills(SimExchange):
+    """Fills reads fail (503) while `broken`."""
+
+    broken = False
+
+    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+        if self.broken:
+            raise VenueUnavailable("503 service not ready")
+        return await super().fills(market, cursor)
+
+
 async def test_pausing_a_round_stuck_in_retries_still_withdraws_its_quotes(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     venue = Venue()
     a = venue.markets[0]
-
-    class FlakyFills(SimExchange):
-        broken = False
-
-        async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
-            if self.broken:
-                raise VenueUnavailable("503 service not ready")
-            return await super().fills(market, cursor)
 
     venue.exchange = FlakyFills(venue.venue, WALLET)
     async with _bot(dev_env, task_queue, venue, _config()) as handle:
@@ -730,14 +733,6 @@ async def test_a_paused_round_counts_the_fills_that_landed_while_it_was_failing(
     withdrawal after a failed round now reads the round's fills since its cursor."""
     venue = Venue()
     a = venue.markets[0]
-
-    class FlakyFills(SimExchange):
-        broken = False
-
-        async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
-            if self.broken:
-                raise VenueUnavailable("503 service not ready")
-            return await super().fills(market, cursor)
 
     venue.exchange = FlakyFills(venue.venue, WALLET)
     async with _bot(dev_env, task_queue, venue, _round_limit_20()) as handle:

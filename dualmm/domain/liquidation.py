@@ -172,10 +172,10 @@ def decide(
             return LiquidationDecision(state=state, order=None, reason=reason)
         return LiquidationDecision(state=state, order=None, reason="flat", finished=True)
     size = round_size(position.held_qty)
-    if size < market.min_order_size and unsettled:
-        reason = f"dust {position.held_qty}; waiting for {unsettled} trade(s) to settle"
-        return LiquidationDecision(state=state, order=None, reason=reason)
     if size < market.min_order_size:
+        if unsettled:
+            reason = f"dust {position.held_qty}; waiting for {unsettled} trade(s) to settle"
+            return LiquidationDecision(state=state, order=None, reason=reason)
         return LiquidationDecision(
             state=state,
             order=None,
