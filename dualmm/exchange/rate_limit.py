@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 GENERAL = "CLOB general"
 TEN_SECONDS = 10.0
 TEN_MINUTES = 600.0
+_EPSILON = 1e-9  # tokens: a refill's float rounding is not a wait
 
 # endpoint -> ((requests, per seconds), ...) as documented.
 DOCUMENTED: dict[str, tuple[tuple[int, float], ...]] = {
@@ -68,7 +69,7 @@ class TokenBucket:
         for a full bucket: a batch never starves."""
         self._refill(now)
         missing = min(cost, self.capacity) - self.tokens
-        return max(0.0, missing / self.rate)
+        return 0.0 if missing <= _EPSILON else missing / self.rate
 
     def take(self, cost: float, now: float) -> None:
         self._refill(now)
@@ -84,8 +85,10 @@ class RateLimiter:
         limits: dict[str, tuple[tuple[int, float], ...]] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._clock = clock
+        self._sleep = sleep
         self._buckets = {
             endpoint: tuple(TokenBucket(float(n), per) for n, per in windows)
             for endpoint, windows in (limits if limits is not None else DOCUMENTED).items()
@@ -112,7 +115,7 @@ class RateLimiter:
                         bucket.take(cost, now)
                     return
                 self.waited += wait
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
 
     def _guard(self) -> asyncio.Lock:
         """The lock of the running loop (a process may run more than one loop in turn)."""

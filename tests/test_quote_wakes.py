@@ -1,0 +1,202 @@
+"""The quote loop wakes on the market (issue 18): a repricing moves both quotes within one
+event of the market channel, not one poll, in one batch each way; a move inside the requote
+threshold costs no request; a channel that goes down falls back to the poll and says so in
+the round's checkpoint (what `dualmm status` shows)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+import pytest
+from sim_helpers import START, RunningRound, Steered, round_input
+
+from activities.market_making import MARKET_CHANNEL, POLL, Checkpoint
+from dualmm.config import MarketMakerConfig
+from dualmm.domain.types import MarketInfo, Token
+from dualmm.exchange.base import ExchangeError, Order, PlaceOrder, Wake
+from dualmm.exchange.market_channel import market_key
+from dualmm.exchange.wake import FillWaker
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
+
+WAIT = 30.0  # the poll is 10 minutes away: anything sooner is the channel's doing
+WALLET = "0x" + "5a" * 20
+
+
+class PushedSim(SimExchange):
+    """The in-process venue with a market channel the test drives (`push`): the adapter's
+    MarketFeed and BatchOrders over SimExchange, counting what the round asks."""
+
+    def __init__(self, venue: SimVenue) -> None:
+        super().__init__(venue, WALLET)
+        self.waker = FillWaker()
+        self.live = True
+        self.watched: list[str] = []
+        self.calls: list[str] = []
+        self.batches: list[tuple[str, int]] = []
+
+    def push(self, condition_id: str) -> None:
+        self.waker.notify(market_key(condition_id))
+
+    def watch_market(self, market: MarketInfo) -> None:
+        self.watched.append(market.condition_id)
+
+    def unwatch_market(self, condition_id: str) -> None:
+        self.watched.remove(condition_id)
+
+    def market_live(self, condition_id: str) -> bool:
+        return self.live
+
+    def market_mark(self, condition_id: str) -> int:
+        return self.waker.mark(market_key(condition_id))
+
+    def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
+        return 0, None
+
+    async def wait_for_market(
+        self, condition_id: str, fill_mark: int, market_mark: int, timeout: float
+    ) -> Wake:
+        woke = await self.waker.wait_any(
+            {condition_id: fill_mark, market_key(condition_id): market_mark}, timeout
+        )
+        if woke is None:
+            return Wake.TIMEOUT
+        return Wake.FILL if woke == condition_id else Wake.MARKET
+
+    async def open_orders(self, condition_id: str | None = None) -> list[Order]:
+        self.calls.append("open_orders")
+        return await super().open_orders(condition_id)
+
+    async def place_orders(self, requests: list[PlaceOrder]) -> list[Order | ExchangeError]:
+        self.batches.append(("place", len(requests)))
+        results: list[Order | ExchangeError] = []
+        for request in requests:
+            try:
+                results.append(await self.place_order(request))
+            except ExchangeError as exc:
+                results.append(exc)
+        return results
+
+    async def cancel_orders(self, order_ids: list[str]) -> None:
+        self.batches.append(("cancel", len(order_ids)))
+        for order_id in order_ids:
+            await self.cancel_order(order_id)
+
+
+class Market:
+    """A reward market at 0.50 whose band (20 cents) keeps our bids 10 cents off the
+    midpoint: a 5-cent move re-prices them without filling them."""
+
+    def __init__(self) -> None:
+        self.info = MarketInfo(
+            condition_id="0xwakes",
+            yes_token_id="701",
+            no_token_id="702",
+            tick_size=Decimal("0.01"),
+            min_order_size=Decimal(5),
+            rewards_daily_rate=Decimal(100),
+            rewards_max_spread_cents=Decimal(20),
+            rewards_min_size=Decimal(10),
+        )
+        self.path = Steered()
+        self.clock = ManualClock(START)
+        self.venue = SimVenue(
+            [
+                SimMarket(
+                    self.info, self.path, START, book_seed="wakes", half_spread=Decimal("0.01")
+                )
+            ],
+            self.clock,
+        )
+
+    def move(self, mid: str) -> None:
+        at = (self.clock.now() - START).total_seconds() + 1
+        self.path.points.append((at, Decimal(mid)))
+        self.venue.advance(1)
+
+
+def bids(checkpoint: Checkpoint) -> dict[Token, Decimal]:
+    return {q.token: q.price for q in checkpoint.quotes}
+
+
+async def until(check: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"never: {what}"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def market() -> Market:
+    return Market()
+
+
+def config(interval_ms: int = 600_000) -> MarketMakerConfig:
+    return MarketMakerConfig(
+        order_size=Decimal(10), position_limit=Decimal(100), quote_interval_ms=interval_ms
+    )
+
+
+async def test_a_five_cent_repricing_moves_both_quotes_within_one_event(market: Market) -> None:
+    exchange = PushedSim(market.venue)
+    round_ = RunningRound(exchange, round_input(market.info, "wakes", config()))
+    await round_.until_quoted()
+    before = bids(round_.beats[-1])
+    assert round_.beats[-1].market_feed in (None, MARKET_CHANNEL)
+    exchange.batches.clear()
+
+    market.move("0.55")
+    exchange.push(market.info.condition_id)  # one event
+    await until(
+        lambda: bids(round_.beats[-1]) != before and len(round_.beats[-1].quotes) == 2, "re-priced"
+    )
+    after = bids(round_.beats[-1])
+    assert after[Token.YES] == before[Token.YES] + Decimal("0.05")
+    assert after[Token.NO] == before[Token.NO] - Decimal("0.05")
+    # Both sides in one round trip each way.
+    assert exchange.batches == [("cancel", 2), ("place", 2)]
+    assert round_.beats[-1].market_feed == MARKET_CHANNEL
+    assert exchange.watched == [market.info.condition_id]
+    round_.env.cancel()
+    await asyncio.wait_for(round_.task, WAIT)
+    assert exchange.watched == []  # unwatched when the round ends
+
+
+async def test_a_move_inside_the_threshold_costs_no_request(market: Market) -> None:
+    exchange = PushedSim(market.venue)
+    round_ = RunningRound(exchange, round_input(market.info, "quiet", config()))
+    await round_.until_quoted()
+    await asyncio.sleep(0.1)
+    calls = len(exchange.calls)
+    for _ in range(20):  # the book changes, the midpoint does not
+        exchange.push(market.info.condition_id)
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    assert len(exchange.calls) == calls
+    round_.env.cancel()
+    await asyncio.wait_for(round_.task, WAIT)
+
+
+async def test_a_channel_that_goes_down_falls_back_to_the_poll_and_says_so(
+    market: Market,
+) -> None:
+    exchange = PushedSim(market.venue)
+    round_ = RunningRound(exchange, round_input(market.info, "down", config(interval_ms=200)))
+    await round_.until_quoted()
+    await until(lambda: round_.beats[-1].market_feed == MARKET_CHANNEL, "on the channel")
+    # Live: the poll is LIVE_POLL_SECONDS away, though the interval is 0.2 s.
+    calls = len(exchange.calls)
+    await asyncio.sleep(1.0)
+    assert len(exchange.calls) == calls
+    exchange.live = False
+    exchange.push(market.info.condition_id)  # the channel's last word: it is down
+    await until(lambda: round_.beats[-1].market_feed == POLL, "polling, and saying so")
+    calls = len(exchange.calls)
+    market.move("0.55")  # nobody pushes this: the poll finds it
+    before = bids(round_.beats[-1])
+    await until(lambda: bids(round_.beats[-1]) != before, "re-priced by the poll")
+    assert len(exchange.calls) > calls
+    round_.env.cancel()
+    await asyncio.wait_for(round_.task, WAIT)
