@@ -283,9 +283,6 @@ class MarketMakingActivities:
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:
         """Quote until the position limit is reached or the workflow cancels the round."""
         round_ = _Round(self._exchange, self._client, request)
-        feed = self._exchange if isinstance(self._exchange, MarketFeed) else None
-        if feed is not None:
-            feed.watch_market(request.market)
         try:
             async with non_retryable_venue_errors():
                 await round_.resume()
@@ -307,9 +304,6 @@ class MarketMakingActivities:
             raise ApplicationError(
                 exc.message, round_.checkpoint, type=exc.type, non_retryable=True
             ) from None
-        finally:
-            if feed is not None:
-                feed.unwatch_market(request.market.condition_id)
 
 
 # Transient venue errors a round rides out in its own loop before failing the attempt.
@@ -368,7 +362,7 @@ class _Round:
             # Taken before the fills are read: a notice that comes while we work wakes the
             # wait below at once instead of being missed.
             mark = await self._exchange.fill_mark(condition_id)
-            market_mark = self._feed.market_mark(condition_id) if self._feed else 0
+            market_mark = await self._feed.market_mark(condition_id) if self._feed else 0
             try:
                 await self._exchange.heartbeat()  # the venue's dead-man switch: quotes die with us
                 if failures:  # an answer may have been lost: look at the venue again first
@@ -421,22 +415,22 @@ class _Round:
             return
         started = time.monotonic()
         while True:
-            live = feed.market_live(condition_id)
+            live = await feed.market_live(condition_id)
             self._set_feed(MARKET_CHANNEL if live else POLL)
             poll = max(interval, LIVE_POLL_SECONDS) if live else interval
             left = started + poll - time.monotonic()
             if left <= 0:
                 return
             wake = await feed.wait_for_market(
-                condition_id, fill_mark, market_mark, min(left, interval)
+                self._market, fill_mark, market_mark, min(left, interval)
             )
             if wake is Wake.FILL:
                 return
             if wake is Wake.TIMEOUT:
                 self._heartbeat()  # alive between polls (no venue request)
                 continue
-            market_mark = feed.market_mark(condition_id)
-            if not feed.market_live(condition_id):
+            market_mark = await feed.market_mark(condition_id)
+            if not await feed.market_live(condition_id):
                 if live:
                     return  # the channel just went down: look now, then poll
                 continue
@@ -455,7 +449,7 @@ class _Round:
         trades = []
         for token in (Token.YES, Token.NO):
             token_id = market.token_id(token)
-            count, price = self._feed.trades_seen(token_id)
+            count, price = await self._feed.trades_seen(token_id)
             if count != self._trades_seen.get(token_id, count) and price is not None:
                 trades.append(TradePrint(token=token, price=price))
             self._trades_seen[token_id] = count

@@ -87,7 +87,16 @@ def _kind(exc: BaseException) -> str:
 
 
 # Fill notices (dualmm.exchange.wake): a wait and a counter, not venue calls.
-_NOT_VENUE_CALLS = frozenset({"fill_mark", "wait_for_fill", "wait_for_market"})
+_NOT_VENUE_CALLS = frozenset(
+    {
+        "fill_mark",
+        "wait_for_fill",
+        "wait_for_market",
+        "market_live",
+        "market_mark",
+        "trades_seen",
+    }
+)
 
 
 class MeteredExchange:

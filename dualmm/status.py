@@ -111,10 +111,26 @@ async def _execution(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[s
     return {
         "state": state,
         "problem": problem,
+        "market_feed": await _market_feed(client, description),
         "started_at": description.start_time,
         "closed_at": description.close_time,
         "memo": memo,
     }
+
+
+async def _market_feed(client: Client, description: Any) -> str | None:
+    """How the quoting round sees its market, from its last heartbeat: MARKET_CHANNEL, or POLL
+    while the channel is down (None: no round, or it has not said)."""
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name != "make_market" or not pending.heartbeat_details.payloads:
+            continue
+        try:
+            details = await client.data_converter.decode(pending.heartbeat_details.payloads)
+        except Exception:  # a payload this CLI cannot read (another key): not worth failing for
+            return None
+        feed = details[0].get("market_feed") if details and isinstance(details[0], dict) else None
+        return str(feed) if feed else None
+    return None
 
 
 async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
@@ -195,6 +211,7 @@ def _report(
         "units": {"money": "USDC", "size": "shares"},
         "started_at": started.isoformat(),
         "uptime_seconds": int((until - started).total_seconds()),
+        "market_feed": execution.get("market_feed"),
     }
     markets: list[dict[str, Any]] = []
     if query is not None:
@@ -338,6 +355,9 @@ def render_status(report: dict[str, Any], width: int = 160) -> str:
     )
     if report["problem"]:
         console.print(f"PROBLEM: {report['problem']}")
+    feed = {"MARKET_CHANNEL": "market channel", "POLL": "REST poll (market channel down)"}
+    if report.get("market_feed") in feed:
+        console.print(f"market data: {feed[report['market_feed']]}")
     totals = report["totals"]
     console.print(
         f"P&L: {totals['pnl']} USDC = realized {totals['realized_pnl']} "

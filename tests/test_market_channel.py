@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from market_feed_fake import FakeMarketFeed
 
-from dualmm.exchange import ws_client
+from dualmm.exchange import market_channel, ws_client
 from dualmm.exchange.market_channel import MarketChannel, market_key
 from dualmm.exchange.wake import FillWaker
 
@@ -213,3 +213,20 @@ async def test_reconnects_back_off_with_jitter(monkeypatch: pytest.MonkeyPatch) 
         capped = min(nominal, ws_client.BACKOFF_MAX_SECONDS)
         assert 0.8 * capped <= wait <= 1.2 * capped
     assert waits[5] > waits[0] * 10
+
+
+async def test_a_market_nobody_waits_on_any_more_is_unsubscribed(
+    feed: FakeMarketFeed, channel: MarketChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(market_channel, "LEASE_SECONDS", 0.2)
+    channel.want("0xm", ("y", "n"))
+    await until(lambda: feed.connections and feed.last.received, "subscribed")
+    channel.want("0xm", ("y", "n"))  # waited on again: nothing new to say
+    await asyncio.sleep(0.3)
+    channel.want("0xq", ("a", "b"))  # 0xm's waiter has gone (its round ended)
+    await until(lambda: len(feed.last.received) >= 3, "changed")
+    assert feed.last.received[1:] == [
+        {"operation": "subscribe", "assets_ids": ["a", "b"]},
+        {"operation": "unsubscribe", "assets_ids": ["y", "n"]},
+    ]
+    assert channel.live_book("y") is None

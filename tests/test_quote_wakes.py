@@ -33,31 +33,27 @@ class PushedSim(SimExchange):
         super().__init__(venue, WALLET)
         self.waker = FillWaker()
         self.live = True
-        self.watched: list[str] = []
+        self.waited_on: set[str] = set()
         self.calls: list[str] = []
         self.batches: list[tuple[str, int]] = []
 
     def push(self, condition_id: str) -> None:
         self.waker.notify(market_key(condition_id))
 
-    def watch_market(self, market: MarketInfo) -> None:
-        self.watched.append(market.condition_id)
-
-    def unwatch_market(self, condition_id: str) -> None:
-        self.watched.remove(condition_id)
-
-    def market_live(self, condition_id: str) -> bool:
+    async def market_live(self, condition_id: str) -> bool:
         return self.live
 
-    def market_mark(self, condition_id: str) -> int:
+    async def market_mark(self, condition_id: str) -> int:
         return self.waker.mark(market_key(condition_id))
 
-    def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
+    async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
         return 0, None
 
     async def wait_for_market(
-        self, condition_id: str, fill_mark: int, market_mark: int, timeout: float
+        self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
     ) -> Wake:
+        condition_id = market.condition_id
+        self.waited_on.add(condition_id)
         woke = await self.waker.wait_any(
             {condition_id: fill_mark, market_key(condition_id): market_mark}, timeout
         )
@@ -158,10 +154,9 @@ async def test_a_five_cent_repricing_moves_both_quotes_within_one_event(market: 
     # Both sides in one round trip each way.
     assert exchange.batches == [("cancel", 2), ("place", 2)]
     assert round_.beats[-1].market_feed == MARKET_CHANNEL
-    assert exchange.watched == [market.info.condition_id]
+    assert exchange.waited_on == {market.info.condition_id}
     round_.env.cancel()
     await asyncio.wait_for(round_.task, WAIT)
-    assert exchange.watched == []  # unwatched when the round ends
 
 
 async def test_a_move_inside_the_threshold_costs_no_request(market: Market) -> None:
@@ -200,3 +195,43 @@ async def test_a_channel_that_goes_down_falls_back_to_the_poll_and_says_so(
     assert len(exchange.calls) > calls
     round_.env.cancel()
     await asyncio.wait_for(round_.task, WAIT)
+
+
+async def test_status_says_when_the_round_polls() -> None:
+    """`dualmm status` reads the round's last heartbeat: a channel down shows as the poll."""
+    from types import SimpleNamespace
+
+    from temporalio.api.common.v1 import Payloads
+    from temporalio.api.workflow.v1 import PendingActivityInfo
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from dualmm.domain.position import PositionTracker
+    from dualmm.status import _market_feed, render_status
+
+    checkpoint = Checkpoint(position=PositionTracker(), cursor="0", market_feed=POLL)
+    payloads = await pydantic_data_converter.encode([checkpoint])
+    pending = PendingActivityInfo(heartbeat_details=Payloads(payloads=payloads))
+    pending.activity_type.name = "make_market"
+    description = SimpleNamespace(raw_description=SimpleNamespace(pending_activities=[pending]))
+    client = SimpleNamespace(data_converter=pydantic_data_converter)
+    assert await _market_feed(client, description) == POLL  # type: ignore[arg-type]
+    report = {
+        "bot_id": "b",
+        "state": "running",
+        "mode": "sim",
+        "uptime_seconds": 5,
+        "problem": None,
+        "market_feed": POLL,
+        "markets": [],
+        "totals": {
+            "pnl": "0.00",
+            "realized_pnl": "0.00",
+            "unrealized_pnl": "0.00",
+            "rewards_estimated": None,
+            "rewards_reported": None,
+            "capital_in_use": "0.00",
+        },
+    }
+    assert "market data: REST poll (market channel down)" in render_status(report)
+    report["market_feed"] = MARKET_CHANNEL
+    assert "market data: market channel" in render_status(report)

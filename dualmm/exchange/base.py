@@ -337,30 +337,25 @@ class Exchange(MarketData, Protocol):
 @runtime_checkable
 class MarketFeed(Protocol):
     """An exchange that pushes its books (Polymarket's market channel), optionally. While a
-    watched market is `market_live`, `book` answers from the pushed book (no request) and
+    market waited on is `market_live`, `book` answers from the pushed book (no request) and
     `wait_for_market` wakes on every change of it; otherwise the caller polls."""
 
-    def watch_market(self, market: MarketInfo) -> None:
-        """Keep the market's books from now on; `unwatch_market` as many times to stop."""
-        ...
+    async def market_live(self, condition_id: str) -> bool: ...
 
-    def unwatch_market(self, condition_id: str) -> None: ...
-
-    def market_live(self, condition_id: str) -> bool: ...
-
-    def market_mark(self, condition_id: str) -> int:
+    async def market_mark(self, condition_id: str) -> int:
         """The count of the market's book notices, for `wait_for_market`."""
         ...
 
-    def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
+    async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
         """How many trades the channel reported in the token, and the latest one's price."""
         ...
 
     async def wait_for_market(
-        self, condition_id: str, fill_mark: int, market_mark: int, timeout: float
+        self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
     ) -> Wake:
         """Until a fill notice newer than `fill_mark` (FILL), a book notice newer than
-        `market_mark` (MARKET), or `timeout` seconds (TIMEOUT)."""
+        `market_mark` (MARKET), or `timeout` seconds (TIMEOUT). Waiting watches the market
+        (its books are pushed from then on) until nobody has waited on it for a while."""
         ...
 
 

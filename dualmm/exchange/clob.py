@@ -835,29 +835,22 @@ class ClobExchange:
 
     # --- the market channel (MarketFeed) ------------------------------------------------------
 
-    def watch_market(self, market: MarketInfo) -> None:
-        if self.market_channel is not None:
-            self.market_channel.watch(
-                market.condition_id, (market.yes_token_id, market.no_token_id)
-            )
-
-    def unwatch_market(self, condition_id: str) -> None:
-        if self.market_channel is not None:
-            self.market_channel.unwatch(condition_id)
-
-    def market_live(self, condition_id: str) -> bool:
+    async def market_live(self, condition_id: str) -> bool:
         return self.market_channel is not None and self.market_channel.live(condition_id)
 
-    def market_mark(self, condition_id: str) -> int:
+    async def market_mark(self, condition_id: str) -> int:
         return self._waker.mark(market_key(condition_id))
 
-    def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
+    async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
         seen = self.market_channel.last_trade(token_id) if self.market_channel else None
         return (0, None) if seen is None else (seen.count, seen.price)
 
     async def wait_for_market(
-        self, condition_id: str, fill_mark: int, market_mark: int, timeout: float
+        self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
     ) -> Wake:
+        condition_id = market.condition_id
+        if self.market_channel is not None:
+            self.market_channel.want(condition_id, (market.yes_token_id, market.no_token_id))
         if self.user_channel is not None:
             self.user_channel.watch(condition_id)
         woke = await self._waker.wait_any(

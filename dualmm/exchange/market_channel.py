@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ POLYMARKET_MARKET_CHANNEL = "wss://ws-subscriptions-clob.polymarket.com/ws/marke
 PING_SECONDS = 5.0
 SILENCE_SECONDS = 12.0  # no message (not even a PONG) that long: the socket is dead
 MAX_BUFFERED_CHANGES = 10_000  # per token while its REST snapshot is read
+# A market `want`ed by nobody for this long is unsubscribed (a round or liquidation that ended).
+LEASE_SECONDS = 120.0
 
 
 def market_key(condition_id: str) -> str:
@@ -140,6 +143,7 @@ class MarketChannel(ChannelClient):
         self._tokens: dict[str, tuple[str, ...]] = {}  # condition id -> its tokens
         self._trades: dict[str, TradeSeen] = {}
         self._resyncs: dict[str, asyncio.Task[None]] = {}
+        self._leases: dict[str, float] = {}  # condition id -> when its `want` lapses
         self.gaps = 0  # books rebuilt because an event did not add up
         self.events = 0
 
@@ -158,6 +162,17 @@ class MarketChannel(ChannelClient):
                 for token in tokens:
                     self._resync(token)
         self.ensure_started()
+
+    def want(self, condition_id: str, token_ids: Iterable[str]) -> None:
+        """Watch the market for LEASE_SECONDS more (a waiter says so again each time it
+        waits): markets nobody waits on any more are unsubscribed without being told."""
+        now = time.monotonic()
+        if condition_id not in self._leases:
+            self.watch(condition_id, token_ids)
+        self._leases[condition_id] = now + LEASE_SECONDS
+        for lapsed in [cid for cid, until in self._leases.items() if until < now]:
+            del self._leases[lapsed]
+            self.unwatch(lapsed)
 
     def unwatch(self, condition_id: str) -> None:
         count = self._watchers.get(condition_id, 0) - 1
