@@ -147,9 +147,10 @@ class Wallet:
 class VenueEvent:
     """A change to one wallet's orders or trades, as the user channel reports it: an `order`
     event (`type` PLACEMENT, UPDATE on a fill, CANCELLATION) or a `trade` event (a new match
-    or a later settlement status). `trade_id` on an order UPDATE names the fill."""
+    or a later settlement status). `trade_id` on an order UPDATE names the fill. A `book`
+    event (no wallet) says a market's book may have moved: its midpoint or tick changed."""
 
-    kind: str  # "order" | "trade"
+    kind: str  # "order" | "trade" | "book"
     type: str
     address: str
     condition_id: str

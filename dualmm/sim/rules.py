@@ -57,6 +57,14 @@ class VenueRules(BaseModel):
     end_cursor: Literal["LTE=", ""] = "LTE="
     matched_orders_vanish: bool = False
 
+    # The market channel (/ws/market): each connection is cut with no close frame about this
+    # often, falls silent (no event, no PONG) about this often for `..._silence_seconds`, and
+    # loses each price_change with this probability (its next hash then does not match).
+    market_channel_drop_every_seconds: float | None = Field(None, gt=0, le=7 * 86400)
+    market_channel_silence_every_seconds: float | None = Field(None, gt=0, le=7 * 86400)
+    market_channel_silence_seconds: float = Field(30.0, ge=0, le=3600)
+    market_channel_miss_rate: float = Field(0.0, ge=0, le=1)
+
     @model_validator(mode="after")
     def _settle_range(self) -> VenueRules:
         if self.settle_max_seconds < self.settle_min_seconds:
@@ -81,6 +89,9 @@ class VenueRules(BaseModel):
             "fixed_math_sizes": True,
             "end_cursor": "",
             "matched_orders_vanish": True,
+            "market_channel_drop_every_seconds": 1800.0,
+            "market_channel_silence_every_seconds": 3600.0,
+            "market_channel_miss_rate": 0.001,
         }
         values.update(overrides)
         return cls.model_validate(values)

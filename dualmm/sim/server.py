@@ -24,8 +24,9 @@ Fidelity notes (what the real CLOB does, and where the simulator differs):
   the market's start (a synthetic server's markets start with it) up to now.
 - Header timestamps are not checked for freshness (a scenario clock may run in the past).
 - The user websocket channel is served on the same port at `/ws/user` (`user_channel`: auth
-  with the API key, `order` and `trade` events as the ledger changes, PING/PONG), not on a
-  separate `ws-subscriptions-clob` host.
+  with the API key, `order` and `trade` events as the ledger changes, PING/PONG), and the
+  public market channel at `/ws/market` (`market_channel`: books, price changes, trades, tick
+  changes, hashes a client can check), not on a separate `ws-subscriptions-clob` host.
 
 Faults (never on /_sim admin paths): fixed latency, a rate of 500 and of 429 answers drawn from a
 seeded generator (three draws per request, so a seed and a request sequence fix the outcome),
@@ -50,13 +51,15 @@ from dualmm.sim.auth import ApiError, ApiKey, KeyRing
 from dualmm.sim.faults import ORDER_PATHS, Faults, Restart
 from dualmm.sim.heartbeats import Heartbeats
 from dualmm.sim.http import MAX_BODY_BYTES, READ_TIMEOUT_SECONDS, HTTPServer
+from dualmm.sim.market_channel import MarketChannel
 from dualmm.sim.routes_admin import Admin
 from dualmm.sim.routes_market_data import MarketData
 from dualmm.sim.routes_markets import Markets
 from dualmm.sim.routes_trading import Trading
-from dualmm.sim.user_channel import Session, UserChannel
+from dualmm.sim.user_channel import UserChannel
 from dualmm.sim.venue import SimVenue
 from dualmm.sim.wire import JSON, Reply, Request, RouteGroup, Routes
+from dualmm.sim.ws_server import Session
 
 __all__ = ["Faults", "SimServer"]
 
@@ -111,6 +114,8 @@ class SimServer:
         ]
         self.user_channel = UserChannel(self, read_timeout_s)
         self.user_channel.attach(venue)
+        self.market_channel = MarketChannel(self, read_timeout_s)
+        self.market_channel.attach(venue)
         groups = [group.routes() for group in self._groups]
         self._routes = Routes(
             exact={k: v for g in groups for k, v in g.exact.items()},
@@ -130,6 +135,7 @@ class SimServer:
         for group in self._groups:
             group.venue = venue
         self.user_channel.attach(venue)
+        self.market_channel.attach(venue)
 
     # --- lifecycle ---
 
@@ -149,12 +155,14 @@ class SimServer:
         if self.heartbeats is not None:
             self.heartbeats.start()
         self.user_channel.start()
+        self.market_channel.start()
         return self
 
     def stop(self) -> None:
         if self.heartbeats is not None:
             self.heartbeats.stop()
         self.user_channel.stop()
+        self.market_channel.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()
@@ -197,7 +205,9 @@ class SimServer:
     # --- dispatch ---
 
     def open_websocket(self, path: str) -> Reply | Session:
-        """An upgrade to a websocket: the user channel's session, or the refusal."""
+        """An upgrade to a websocket: a session of the channel at `path`, or the refusal."""
+        if path == self.market_channel.path:
+            return self.market_channel.open(path)
         return self.user_channel.open(path)
 
     def websocket_refusal(self, faults: bool = True) -> Reply | None:

@@ -100,6 +100,11 @@ class VenueBase:
         if self._listeners:
             self._emit(VenueEvent("trade", "TRADE", trade.address, trade.condition_id, None, trade))
 
+    def _book_event(self, condition_id: str) -> None:
+        """The market's book may have moved (its midpoint or tick changed)."""
+        if self._listeners:
+            self._emit(VenueEvent("book", "", "", condition_id))
+
     def _emit(self, event: VenueEvent) -> None:
         for listener in self._listeners:
             listener(event)

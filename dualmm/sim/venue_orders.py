@@ -170,6 +170,7 @@ class VenueOrders(VenueWallets):
     def _fill_resting(self, market: SimMarket, at: datetime) -> None:
         if self.rules.dynamic_tick:
             market.retick(at)
+        self._book_event(market.info.condition_id)
         yes_bid, yes_ask = market.touch_at(at, self._invent)
         for order in list(self._live_by_market.get(market.info.condition_id, {}).values()):
             bid, ask = token_touch(order.token, yes_bid, yes_ask)
