@@ -62,6 +62,7 @@ class MarketData:
             ("POST", "/last-trades-prices"): self._last_trades_prices,
             ("POST", "/prices"): self._prices,
             ("GET", "/spread"): self._spread,
+            ("POST", "/spreads"): self._spreads,
             ("GET", "/prices-history"): self._prices_history,
         }
         return Routes(exact=exact, prefix=[], keyed={}, keyed_prefix=[])
@@ -156,6 +157,15 @@ class MarketData:
         if bid is None or ask is None:
             raise ApiError(404, "No spread: a side of the orderbook is empty")
         return {"spread": dec(ask - bid)}
+
+    def _spreads(self, request: Request) -> JSON:
+        """`{token_id: spread}` for the tokens asked (a token with an empty side has none)."""
+        spreads = {}
+        for token_id in token_list(request):
+            bid, ask = self._touch(token_id)
+            if bid is not None and ask is not None:
+                spreads[token_id] = dec(ask - bid)
+        return spreads
 
     def _prices_history(self, request: Request) -> JSON:
         """`market` (a token id) with `startTs`/`endTs` (unix seconds) or an `interval` back

@@ -28,6 +28,9 @@ Fidelity notes (what the real CLOB does, and where the simulator differs):
   public market channel at `/ws/market` (`market_channel`: books, price changes, trades, tick
   changes, hashes a client can check), not on a separate `ws-subscriptions-clob` host.
 
+Rate limits (VenueRules.rate_limits, never on /_sim admin paths): the documented per-endpoint
+limits, a 429 with Retry-After beyond them (`rate_limits`).
+
 Faults (never on /_sim admin paths): fixed latency, a rate of 500 and of 429 answers drawn from a
 seeded generator (three draws per request, so a seed and a request sequence fix the outcome),
 and "accept then time out": an order placement that the venue accepted is answered after
@@ -52,6 +55,7 @@ from dualmm.sim.faults import ORDER_PATHS, Faults, Restart
 from dualmm.sim.heartbeats import Heartbeats
 from dualmm.sim.http import MAX_BODY_BYTES, READ_TIMEOUT_SECONDS, HTTPServer
 from dualmm.sim.market_channel import MarketChannel
+from dualmm.sim.rate_limits import RateLimiter
 from dualmm.sim.routes_admin import Admin
 from dualmm.sim.routes_market_data import MarketData
 from dualmm.sim.routes_markets import Markets
@@ -64,6 +68,8 @@ from dualmm.sim.ws_server import Session
 __all__ = ["Faults", "SimServer"]
 
 logger = logging.getLogger(__name__)
+
+TOO_MANY = "Too Many Requests"
 
 
 class SimServer:
@@ -96,6 +102,7 @@ class SimServer:
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
+        self.rate_limiter = RateLimiter()
         self._restart: Restart | None = None
         self._clock = clock
         self._next_restart: float | None = None
@@ -223,7 +230,7 @@ class SimServer:
                 return Reply(500, {"error": "simulated internal error"})
             if limit_draw < current.rate_limit_rate:
                 retry_after = {"Retry-After": str(current.retry_after_s)}
-                return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+                return Reply(429, {"error": TOO_MANY}, headers=retry_after)
             with self._fault_lock:
                 self._scheduled_restart(current)
         restart = self._restart
@@ -238,6 +245,10 @@ class SimServer:
             return Reply(404, {"error": "not found"})
         if is_admin:
             return self._dispatch(request)
+        if self._venue.rules.rate_limits:
+            wait = self.rate_limiter.admit(request.method, request.path)
+            if wait is not None:
+                return Reply(429, {"error": TOO_MANY}, headers={"Retry-After": str(wait)})
         with self._fault_lock:
             faults = self._faults
             error_draw, limit_draw, timeout_draw = (self._rng.random() for _ in range(3))
@@ -247,7 +258,7 @@ class SimServer:
             return Reply(500, {"error": "simulated internal error"})
         if limit_draw < faults.rate_limit_rate:
             retry_after = {"Retry-After": str(faults.retry_after_s)}
-            return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+            return Reply(429, {"error": TOO_MANY}, headers=retry_after)
         with self._fault_lock:
             self._scheduled_restart(faults)
         restart = self._restart

@@ -10,11 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
-from dualmm.domain.prices import ONE, is_on_tick, round_size
-from dualmm.domain.types import MarketInfo, Side
+from dualmm.domain.prices import ONE, is_on_tick, round_size, round_to_tick
+from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import InvalidOrder, NotFound, Order, OrderStatus, OrderType, WouldCross
 from dualmm.sim.ledger import ZERO, Liquidity, OrderRecord, Trade, TradeStatus, wallet_address
 from dualmm.sim.market import SimMarket, token_touch
+from dualmm.sim.synthetic import competitor_levels
 from dualmm.sim.venue_base import synchronized
 from dualmm.sim.venue_wallets import VenueWallets
 
@@ -46,12 +47,21 @@ class VenueOrders(VenueWallets):
         except NotFound as exc:
             raise InvalidOrder(str(exc)) from None
         now = self._processed
+        immediate = order_type in (OrderType.FOK, OrderType.FAK)
+        if immediate:  # a market order's amounts give its worst price to within rounding
+            price = round_to_tick(price, market.info.tick_size)
         self._validate(order_id, market.info, price, size, order_type, expiration, now)
+        if post_only and immediate:
+            raise InvalidOrder(
+                f"order {order_id} is invalid. Only GTC and GTD orders can be post only"
+            )
         bid, ask = token_touch(token, *market.touch_at(now, self._invent))
         fill_price = price_on_placement(side, price, bid, ask)
         if post_only and fill_price is not None:
             raise WouldCross("invalid post-only order: order crosses book")
         self._check_funds(address, token_id, side, price, size)
+        if immediate:
+            return self._take(address, order_id, market, token_id, side, price, size, order_type)
         order = OrderRecord(
             order_id=order_id,
             address=address,
@@ -74,6 +84,75 @@ class VenueOrders(VenueWallets):
             self._execute(order, fill_price, now, Liquidity.TAKER)
         return order.to_order()
 
+    def _take(
+        self,
+        address: str,
+        order_id: str,
+        market: SimMarket,
+        token_id: str,
+        side: Side,
+        price: Decimal,
+        size: Decimal,
+        order_type: OrderType,
+    ) -> Order:
+        """A FOK or FAK order: matched at once against the displayed depth within its limit,
+        level by level at each level's price; FOK fills all or is killed before any fill, FAK
+        fills what there is (killed when nothing matches) and the rest is cancelled."""
+        now = self._processed
+        fills = []
+        left = size
+        for level_price, level_size in self._depth(market, token_id, side):
+            if left <= 0 or (level_price > price if side is Side.BUY else level_price < price):
+                break
+            take = min(left, level_size)
+            fills.append((level_price, take))
+            left -= take
+        if order_type is OrderType.FOK and left > 0:
+            raise InvalidOrder(
+                "order couldn't be fully filled. FOK orders are fully filled or killed."
+            )
+        if not fills:
+            raise InvalidOrder(
+                "no orders found to match with FAK order. FAK orders are partially filled or "
+                "killed if no match is found."
+            )
+        token = market.info.token_of(token_id)
+        order = OrderRecord(
+            order_id=order_id,
+            address=address,
+            condition_id=market.info.condition_id,
+            token_id=token_id,
+            token=token,
+            side=side,
+            price=price,
+            original_size=size,
+            created_at=now,
+            order_type=order_type,
+            expiration=None,
+            post_only=False,
+        )
+        self._orders[order_id] = order
+        self._live[order_id] = order
+        self._add_live(order)
+        self._order_event(order, "PLACEMENT")
+        for fill_price, fill_size in fills:
+            self._execute(order, fill_price, now, Liquidity.TAKER, fill_size)
+        if order.order_id in self._live:  # FAK: the rest is cancelled
+            self._close(order, OrderStatus.CANCELED, now)
+        return order.to_order()
+
+    def _depth(self, market: SimMarket, token_id: str, side: Side) -> list[tuple[Decimal, Decimal]]:
+        """The other makers' levels a taker on `side` meets, best first, in this token's
+        prices (a NO book mirrors the YES one)."""
+        others = market.touch_at(self._processed, self._invent)
+        yes_bids, yes_asks = competitor_levels(market.book_seed, *others, market.info.tick_size)
+        if market.info.token_of(token_id) is Token.YES:
+            levels = yes_asks if side is Side.BUY else yes_bids
+            return sorted(levels.items(), reverse=side is Side.SELL)
+        levels = yes_bids if side is Side.BUY else yes_asks  # NO ask = 1 - YES bid
+        mirrored = {ONE - p: s for p, s in levels.items()}
+        return sorted(mirrored.items(), reverse=side is Side.SELL)
+
     @staticmethod
     def _validate(
         order_id: str,
@@ -94,7 +173,8 @@ class VenueOrders(VenueWallets):
             raise InvalidOrder(
                 f"order {order_id} is invalid. Price ({price}), min: {tick} - max: {ONE - tick}"
             )
-        if size <= 0 or round_size(size) != size:
+        immediate = order_type in (OrderType.FOK, OrderType.FAK)  # any share precision
+        if size <= 0 or (round_size(size) != size and not immediate):
             raise InvalidOrder(
                 f"order {order_id} is invalid. Size ({size}) must be a positive multiple of 0.01"
             )
@@ -178,9 +258,14 @@ class VenueOrders(VenueWallets):
                 self._execute(order, order.price, at, Liquidity.MAKER)
 
     def _execute(
-        self, order: OrderRecord, price: Decimal, at: datetime, liquidity: Liquidity
+        self,
+        order: OrderRecord,
+        price: Decimal,
+        at: datetime,
+        liquidity: Liquidity,
+        size: Decimal | None = None,
     ) -> None:
-        size = order.remaining
+        size = order.remaining if size is None else min(size, order.remaining)
         if self._fill_cap is not None:
             size = min(size, self._fill_cap)
         order.size_matched += size
