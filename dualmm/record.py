@@ -96,6 +96,7 @@ def book_row(condition_id: str, up: bool, book: LocalBook, ts: int) -> Row:
         "bid_sz": [float(s) for _, s in bids],
         "ask_px": [float(p) for p, _ in asks],
         "ask_sz": [float(s) for _, s in asks],
+        "book_hash": book.hash(),
     }
 
 

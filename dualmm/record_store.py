@@ -4,14 +4,15 @@ duplicates nothing.
 
     DIR/2026-12-04/markets.parquet  market_id, slug, question, start_ts, end_ts, payout_up
     DIR/2026-12-04/books.parquet    market_id, ts (ms), side UP/DOWN, bid_px, bid_sz, ask_px,
-                                    ask_sz (lists, best level first)
+                                    ask_sz (lists, best level first), book_hash
     DIR/2026-12-04/trades.parquet   market_id, ts (ms), side (the taker's, on UP), price (UP),
                                     size, trade_key
 
 Every second the rows seen are appended as small part files under DIR/<day>/parts/, each
 written to a temporary name, synced, then renamed (a part is whole or absent). Compaction
 folds a day's parts into its three files the same way and only then deletes the parts; rows
-are deduplicated by key (books: market, ts, side; trades: trade_key; markets: market_id), so
+are deduplicated by key (books: market, ts, side and the book's hash, as one millisecond may
+see two states; trades: trade_key; markets: market_id), so
 a crash between the rename and the deletes, or a restart that compacts again, adds nothing
 twice. A restart first removes temporary files a crash left and compacts every day.
 """
@@ -28,7 +29,7 @@ from typing import Any
 KINDS = ("markets", "books", "trades")
 KEYS = {
     "markets": ("market_id",),
-    "books": ("market_id", "ts", "side"),
+    "books": ("market_id", "ts", "side", "book_hash"),
     "trades": ("trade_key",),
 }
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -56,6 +57,7 @@ def schema(kind: str) -> Any:
             ("bid_sz", prices),
             ("ask_px", prices),
             ("ask_sz", prices),
+            ("book_hash", pa.string()),
         ],
         "trades": [
             ("market_id", pa.string()),
