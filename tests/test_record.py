@@ -26,12 +26,14 @@ from sim_helpers import START, Steered
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.record import record
 from dualmm.record_store import KEYS
+from dualmm.sim.ledger import Liquidity, VenueEvent
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimMarket, SimVenue, WallClock
 
 YES, NO = "701", "702"
 WALLET = "0x" + "cd" * 20
 WAIT = 60.0
+_OTHER = {"BUY": "SELL", "SELL": "BUY"}
 
 
 def _wait(check: Callable[[], bool], what: str) -> None:
@@ -102,6 +104,28 @@ def test_what_is_recorded_is_what_was_published(
 
     runner = threading.Thread(target=run, daemon=True)
     published: list[tuple[int, tuple[list[float], ...]]] = []
+    printed: list[tuple[int, str, float, float]] = []
+    fills: set[str] = set()
+
+    def on_event(event: VenueEvent) -> None:
+        """Every trade the venue reports: the tape, and our fills (once each)."""
+        if event.tape is not None:
+            tape = event.tape
+            at = int(tape.at.timestamp() * 1000)
+            printed.append((at, tape.side.value, float(tape.price), float(tape.size)))
+        trade = event.trade
+        if trade is not None and trade.trade_id not in fills:
+            fills.add(trade.trade_id)
+            taker = trade.side.value
+            if trade.liquidity is Liquidity.MAKER:
+                taker = _OTHER[taker]
+            price, side = trade.price, taker
+            if trade.token_id == NO:
+                price, side = 1 - price, _OTHER[taker]
+            at = int(trade.at.timestamp() * 1000)
+            printed.append((at, side, float(price), float(trade.size)))
+
+    venue.add_listener(on_event)
 
     def state() -> None:
         book = venue.book(YES)
@@ -143,13 +167,12 @@ def test_what_is_recorded_is_what_was_published(
     assert recorded == published
     downs = [r for r in _rows(out, "books") if r["side"] == "DOWN"]
     assert len(downs) == len(published)  # the NO book, every state too
-    trades = sorted(_rows(out, "trades"), key=lambda r: r["ts"])
-    assert [(t["side"], t["price"], t["size"]) for t in trades] == [
-        ("SELL", 0.48, 10.0),  # the taker sold YES into our bid
-        ("BUY", 0.6, 12.0),  # the taker sold NO at 0.40 into our bid: bought YES at 0.60
-    ]
-    moved = START + timedelta(seconds=2)
-    assert trades[0]["ts"] == int(moved.timestamp() * 1000)
+    trades = sorted((t["ts"], t["side"], t["price"], t["size"]) for t in _rows(out, "trades"))
+    assert trades == sorted(printed)  # the tape the moves printed, and our fills
+    moved = int((START + timedelta(seconds=2)).timestamp() * 1000)
+    assert (moved, "SELL", 0.48, 10.0) in trades  # the taker sold YES into our bid
+    # The taker sold NO at 0.40 into our bid: on the YES token, bought at 0.60.
+    assert (moved + 1000, "BUY", 0.6, 12.0) in trades
     markets = _rows(out, "markets")
     assert [(m["market_id"], m["question"]) for m in markets] == [("0xrec", "Recorded?")]
 

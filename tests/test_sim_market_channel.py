@@ -178,13 +178,15 @@ def test_a_trade_sends_last_trade_price_then_the_book(server: SimServer, market:
     market.venue.place(WALLET, "o2", YES, Side.BUY, Decimal("0.48"), Decimal(10))
     market.move("0.46")  # the asks come down through our bid: it fills as a maker
     trade = next_event(client, "last_trade_price")
+    while trade["size"] != "10":  # the tape of the move (the bids sold through) comes too
+        trade = next_event(client, "last_trade_price")
     assert trade["asset_id"] == YES and trade["market"] == "0xmkt"
     assert (trade["price"], trade["size"], trade["side"]) == ("0.48", "10", "SELL")
     assert trade["fee_rate_bps"] == "0" and trade["transaction_hash"].startswith("0x")
     book = next_event(client, "book")
     local = LocalBook()
     assert local.load(book) and local.levels() == rest_levels(server, YES)
-    assert book["last_trade_price"] == "0.48"
+    assert book["last_trade_price"] == "0.46"  # the move's last print (bids sold to 0.46)
 
 
 def test_tick_size_change_and_best_bid_ask(server: SimServer, market: Market) -> None:
@@ -292,3 +294,18 @@ def test_harsh_rules_schedule_the_faults() -> None:
     harsh = VenueRules.harsh()
     assert harsh.market_channel_drop_every_seconds and harsh.market_channel_miss_rate > 0
     assert VenueRules().market_channel_drop_every_seconds is None  # the kind venue: none
+
+
+def test_a_move_of_the_touch_prints_the_levels_it_went_through(
+    server: SimServer, market: Market
+) -> None:
+    client = subscribe(server, [YES])
+    client.message()
+    market.move("0.55")  # the asks at 0.51 .. 0.55 were bought through (new touch 0.54/0.56)
+    prints = []
+    while len(prints) < 5:
+        prints.append(next_event(client, "last_trade_price"))
+    assert [(p["side"], p["price"], p["asset_id"]) for p in prints] == [
+        ("BUY", price, YES) for price in ("0.51", "0.52", "0.53", "0.54", "0.55")
+    ]
+    assert all(Decimal(p["size"]) > 0 for p in prints)

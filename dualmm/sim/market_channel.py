@@ -9,8 +9,9 @@ No key is needed. Clients send the text `PING` about every 10 s and get `PONG`.
 
 Events, from the same books REST `/book` serves (our orders included, dualmm.sim.market_feed
 has their fields): `price_change` when levels change (an order placed, cancelled or filled,
-the other makers moving with the midpoint), `last_trade_price` on a trade, then a `book` of
-that market's assets (the docs: a trade that affects the book sends the book),
+the other makers moving with the midpoint), `last_trade_price` on a fill of ours, then a
+`book` of that market's assets (the docs: a trade that affects the book sends the book), and
+on the YES token for each level the other makers' touch moved through (the venue's tape),
 `tick_size_change`, and with custom features `best_bid_ask` when the touch moves and
 `new_market` for markets listed while it runs (a venue swap). Markets never resolve while the
 simulator runs, so `market_resolved` is never sent. Every `hash` follows dualmm.book_hash, so
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from dualmm import websocket as ws
 from dualmm.exchange.base import Book, NotFound
 from dualmm.sim import market_feed as feed
-from dualmm.sim.ledger import Trade, VenueEvent
+from dualmm.sim.ledger import TapePrint, Trade, VenueEvent
 from dualmm.sim.ws_server import Channel, Session
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ class MarketChannel(Channel):
         self._last_trade: dict[str, Decimal] = {}
         self._dirty: deque[str] = deque()  # markets whose books may have moved
         self._trades: deque[Trade] = deque()
+        self._tape: deque[TapePrint] = deque()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._publish_lock = threading.Lock()  # the pump and subscriptions, never the venue's
         self._recheck_at = 0.0
@@ -234,6 +236,8 @@ class MarketChannel(Channel):
         if not self._sessions:
             return
         self._dirty.append(event.condition_id)
+        if event.tape is not None:
+            self._tape.append(event.tape)
         if event.trade is not None and event.trade.trade_id not in self._seen:
             self._seen[event.trade.trade_id] = None
             if len(self._seen) > _SEEN_TRADES:
@@ -249,6 +253,7 @@ class MarketChannel(Channel):
             if not sessions:
                 self._dirty.clear()
                 self._trades.clear()
+                self._tape.clear()
                 continue
             if self._server.websocket_refusal(faults=False) is not None:  # the engine restarts
                 self.close_all(ws.RESTARTING, "the matching engine is restarting")
@@ -286,6 +291,10 @@ class MarketChannel(Channel):
                 self._last_trade[trade.token_id] = trade.price
                 traded.add(trade.condition_id)
                 self._send(sessions, {trade.token_id}, feed.last_trade_price(trade))
+            while self._tape:
+                tape = self._tape.popleft()
+                self._last_trade[tape.token_id] = tape.price
+                self._send(sessions, {tape.token_id}, feed.tape_trade(tape))
             if time.monotonic() >= self._recheck_at:
                 self._recheck_at = time.monotonic() + RECHECK_SECONDS
                 dirty |= {venue.market_of_token(a).condition_id for a in self._published}

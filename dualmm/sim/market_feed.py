@@ -16,7 +16,7 @@ from typing import Any
 from dualmm.book_hash import book_hash, canonical
 from dualmm.domain.types import Side
 from dualmm.exchange.base import Book
-from dualmm.sim.ledger import Liquidity, Trade
+from dualmm.sim.ledger import Liquidity, TapePrint, Trade
 from dualmm.sim.wire import tx_hash
 
 ZERO, ONE = Decimal(0), Decimal(1)
@@ -135,6 +135,22 @@ def last_trade_price(trade: Trade) -> Message:
         "side": taker_side(trade).value,
         "timestamp": ms(trade.at),
         "transaction_hash": tx_hash(trade.trade_id),
+    }
+
+
+def tape_trade(tape: TapePrint) -> Message:
+    """The other traders' trade (TapePrint) as `last_trade_price`."""
+    key = f"tape:{tape.condition_id}:{tape.at.isoformat()}:{tape.side.value}:{tape.price}"
+    return {
+        "event_type": "last_trade_price",
+        "asset_id": tape.token_id,
+        "market": tape.condition_id,
+        "price": canonical(tape.price),
+        "size": canonical(tape.size),
+        "fee_rate_bps": "0",
+        "side": tape.side.value,
+        "timestamp": ms(tape.at),
+        "transaction_hash": tx_hash(key),
     }
 
 

@@ -65,6 +65,7 @@ class VenueBase:
     _seq: int
     _listeners: list[Callable[[VenueEvent], None]]
     # The indexes (SimVenue.INDEXES): derived from the state above, never saved.
+    _last_touch: dict[str, tuple[Decimal, Decimal]]
     _market_number: dict[str, int]
     _changes: list[tuple[datetime, int, str]]
     _steered: list[str]

@@ -13,7 +13,16 @@ from dualmm.domain.fillmodel import price_on_placement, resting_fills
 from dualmm.domain.prices import ONE, is_on_tick, round_size, round_to_tick
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import InvalidOrder, NotFound, Order, OrderStatus, OrderType, WouldCross
-from dualmm.sim.ledger import ZERO, Liquidity, OrderRecord, Trade, TradeStatus, wallet_address
+from dualmm.sim.ledger import (
+    ZERO,
+    Liquidity,
+    OrderRecord,
+    TapePrint,
+    Trade,
+    TradeStatus,
+    VenueEvent,
+    wallet_address,
+)
 from dualmm.sim.market import SimMarket, token_touch
 from dualmm.sim.synthetic import competitor_levels
 from dualmm.sim.venue_base import synchronized
@@ -252,10 +261,35 @@ class VenueOrders(VenueWallets):
             market.retick(at)
         self._book_event(market.info.condition_id)
         yes_bid, yes_ask = market.touch_at(at, self._invent)
+        self._tape(market, yes_bid, yes_ask, at)
         for order in list(self._live_by_market.get(market.info.condition_id, {}).values()):
             bid, ask = token_touch(order.token, yes_bid, yes_ask)
             if resting_fills(order.side, order.price, bid, ask):
                 self._execute(order, order.price, at, Liquidity.MAKER)
+
+    def _tape(self, market: SimMarket, yes_bid: Decimal, yes_ask: Decimal, at: datetime) -> None:
+        """The trades that moved the other makers' touch: a rising ask was bought through (each
+        level the old book showed below the new ask), a falling bid sold through."""
+        condition_id, tick = market.info.condition_id, market.info.tick_size
+        before = self._last_touch.get(condition_id)
+        if before is None:  # first seen: the touch as processed so far
+            before = market.touch_at(min(self._processed, at), self._invent)
+        self._last_touch[condition_id] = (yes_bid, yes_ask)
+        if (yes_bid, yes_ask) == before or not self._listeners:
+            return
+        old_bids, old_asks = competitor_levels(market.book_seed, *before, tick)
+        if yes_ask > before[1] and yes_bid >= before[0]:
+            taken = [(p, s) for p, s in sorted(old_asks.items()) if p < yes_ask]
+            side = Side.BUY
+        elif yes_bid < before[0] and yes_ask <= before[1]:
+            taken = [(p, s) for p, s in sorted(old_bids.items(), reverse=True) if p > yes_bid]
+            side = Side.SELL
+        else:
+            return
+        token_id = market.info.yes_token_id
+        for price, size in taken:
+            tape = TapePrint(condition_id, token_id, side, price, size, at)
+            self._emit(VenueEvent("tape", "", "", condition_id, tape=tape))
 
     def _execute(
         self,
