@@ -309,3 +309,26 @@ def test_a_move_of_the_touch_prints_the_levels_it_went_through(
         ("BUY", price, YES) for price in ("0.51", "0.52", "0.53", "0.54", "0.55")
     ]
     assert all(Decimal(p["size"]) > 0 for p in prints)
+
+
+def test_a_market_listed_while_it_runs_is_announced_with_custom_features(
+    server: SimServer, market: Market
+) -> None:
+    custom = subscribe(server, [YES], custom_feature_enabled=True)
+    custom.message()
+    listed = MarketInfo(
+        condition_id="0xnew",
+        question="New?",
+        yes_token_id="601",
+        no_token_id="602",
+        tick_size=Decimal("0.01"),
+        min_order_size=Decimal(5),
+    )
+    markets = [
+        SimMarket(market.info, market.path, START, book_seed="m"),
+        SimMarket(listed, Steered(), START, book_seed="n"),
+    ]
+    server.venue = SimVenue(markets, market.clock)
+    event = next_event(custom, "new_market")
+    assert (event["market"], event["question"]) == ("0xnew", "New?")
+    assert event["assets_ids"] == ["601", "602"] and event["order_price_min_tick_size"] == "0.01"
