@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from sim_helpers import START, Steered
 from sim_helpers import WsClient as Client
@@ -186,7 +187,9 @@ def test_a_trade_sends_last_trade_price_then_the_book(server: SimServer, market:
     book = next_event(client, "book")
     local = LocalBook()
     assert local.load(book) and local.levels() == rest_levels(server, YES)
-    assert book["last_trade_price"] == "0.46"  # the move's last print (bids sold to 0.46)
+    assert book["last_trade_price"] == "0.48"  # our fill, after the move's tape
+    rest = httpx.get(f"{server.url}/last-trade-price", params={"token_id": YES}).json()
+    assert rest == {"price": "0.48", "side": "SELL"}  # REST says the same
 
 
 def test_tick_size_change_and_best_bid_ask(server: SimServer, market: Market) -> None:

@@ -34,7 +34,6 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dualmm import websocket as ws
@@ -137,10 +136,8 @@ class MarketChannel(Channel):
         self._venue: SimVenue | None = None
         # What was last published per watched asset: every session's view follows it.
         self._published: dict[str, Book] = {}
-        self._last_trade: dict[str, Decimal] = {}
         self._dirty: deque[str] = deque()  # markets whose books may have moved
-        self._trades: deque[Trade] = deque()
-        self._tape: deque[TapePrint] = deque()
+        self._prints: deque[Trade | TapePrint] = deque()  # trades, in the venue's order
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._publish_lock = threading.Lock()  # the pump and subscriptions, never the venue's
         self._recheck_at = 0.0
@@ -237,12 +234,12 @@ class MarketChannel(Channel):
             return
         self._dirty.append(event.condition_id)
         if event.tape is not None:
-            self._tape.append(event.tape)
+            self._prints.append(event.tape)
         if event.trade is not None and event.trade.trade_id not in self._seen:
             self._seen[event.trade.trade_id] = None
             if len(self._seen) > _SEEN_TRADES:
                 self._seen.popitem(last=False)
-            self._trades.append(event.trade)
+            self._prints.append(event.trade)
 
     def _sessions_now(self) -> list[MarketSession]:
         return [s for s in self.subscribed_sessions() if isinstance(s, MarketSession)]
@@ -252,8 +249,7 @@ class MarketChannel(Channel):
             sessions = self._sessions_now()
             if not sessions:
                 self._dirty.clear()
-                self._trades.clear()
-                self._tape.clear()
+                self._prints.clear()
                 continue
             if self._server.websocket_refusal(faults=False) is not None:  # the engine restarts
                 self.close_all(ws.RESTARTING, "the matching engine is restarting")
@@ -286,15 +282,13 @@ class MarketChannel(Channel):
             while self._dirty:
                 dirty.add(self._dirty.popleft())
             traded: set[str] = set()
-            while self._trades:
-                trade = self._trades.popleft()
-                self._last_trade[trade.token_id] = trade.price
-                traded.add(trade.condition_id)
-                self._send(sessions, {trade.token_id}, feed.last_trade_price(trade))
-            while self._tape:
-                tape = self._tape.popleft()
-                self._last_trade[tape.token_id] = tape.price
-                self._send(sessions, {tape.token_id}, feed.tape_trade(tape))
+            while self._prints:
+                trade = self._prints.popleft()
+                if isinstance(trade, TapePrint):
+                    self._send(sessions, {trade.token_id}, feed.tape_trade(trade))
+                else:  # ours: the book follows (a trade that affects the book)
+                    traded.add(trade.condition_id)
+                    self._send(sessions, {trade.token_id}, feed.last_trade_price(trade))
             if time.monotonic() >= self._recheck_at:
                 self._recheck_at = time.monotonic() + RECHECK_SECONDS
                 dirty |= {venue.market_of_token(a).condition_id for a in self._published}
@@ -337,10 +331,9 @@ class MarketChannel(Channel):
 
     def _book_message(self, venue: SimVenue, book: Book) -> dict[str, Any]:
         market = venue.market_of_token(book.token_id).condition_id
-        last = self._last_trade.get(book.token_id)
-        if last is None:
-            last = venue.midpoint(book.token_id)  # as REST /last-trade-price says
-        return feed.book_message(market, book, last)
+        last = venue.last_trade(book.token_id)  # as REST /last-trade-price says
+        price = last[0] if last is not None else venue.midpoint(book.token_id)
+        return feed.book_message(market, book, price)
 
     def _send(
         self,

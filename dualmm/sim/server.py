@@ -19,9 +19,11 @@ Fidelity notes (what the real CLOB does, and where the simulator differs):
   `maker_orders` the resting side; for a MAKER trade (our resting order was reached) the top
   level is the counterparty's taker order and our fill is the entry in `maker_orders`, with
   our side, price and `matched_amount`. `transaction_hash` is always set (settled at once).
-- GET /price: side BUY answers the best bid, SELL the best ask. The simulator keeps no tape,
-  so /last-trade-price is the midpoint, and /prices-history samples the midpoint process from
-  the market's start (a synthetic server's markets start with it) up to now.
+- GET /price: side BUY answers the best bid, SELL the best ask. /last-trade-price is the last
+  trade since the venue was built or loaded (its tape, when the other makers' touch moves
+  through levels, or a fill of ours), the midpoint before any; /prices-history samples the
+  midpoint process from the market's start (a synthetic server's markets start with it) up
+  to now.
 - Header timestamps are not checked for freshness (a scenario clock may run in the past).
 - The user websocket channel is served on the same port at `/ws/user` (`user_channel`: auth
   with the API key, `order` and `trade` events as the ledger changes, PING/PONG), and the

@@ -66,6 +66,7 @@ class VenueBase:
     _listeners: list[Callable[[VenueEvent], None]]
     # The indexes (SimVenue.INDEXES): derived from the state above, never saved.
     _last_touch: dict[str, tuple[Decimal, Decimal]]
+    _last_print: dict[str, tuple[Decimal, str]]  # token -> (price, taker side) of its last trade
     _market_number: dict[str, int]
     _changes: list[tuple[datetime, int, str]]
     _steered: list[str]
@@ -112,6 +113,14 @@ class VenueBase:
 
     def now(self) -> datetime:
         return self._clock.now()
+
+    @synchronized
+    def last_trade(self, token_id: str) -> tuple[Decimal, str] | None:
+        """The price and taker side of the token's last trade (the tape's or a fill of ours)
+        since the venue was built or loaded; None before any."""
+        self._sync()
+        self._token(token_id)
+        return self._last_print.get(token_id)
 
     def _token(self, token_id: str) -> tuple[SimMarket, Token]:
         try:

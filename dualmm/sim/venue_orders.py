@@ -28,6 +28,8 @@ from dualmm.sim.synthetic import competitor_levels
 from dualmm.sim.venue_base import synchronized
 from dualmm.sim.venue_wallets import VenueWallets
 
+_OTHER_SIDE = {Side.BUY: Side.SELL, Side.SELL: Side.BUY}
+
 
 class VenueOrders(VenueWallets):
     """Orders: placed, cancelled, and filled against the touch (see dualmm.sim.venue)."""
@@ -287,6 +289,8 @@ class VenueOrders(VenueWallets):
         else:
             return
         token_id = market.info.yes_token_id
+        if taken:
+            self._last_print[token_id] = (taken[-1][0], side.value)
         for price, size in taken:
             tape = TapePrint(condition_id, token_id, side, price, size, at)
             self._emit(VenueEvent("tape", "", "", condition_id, tape=tape))
@@ -330,6 +334,8 @@ class VenueOrders(VenueWallets):
             fee=self._taker_fee(price, size) if liquidity is Liquidity.TAKER else ZERO,
         )
         self._add_trade(self._trades[trade_id])
+        taker = order.side if liquidity is Liquidity.TAKER else _OTHER_SIDE[order.side]
+        self._last_print[order.token_id] = (price, taker.value)
         if self._settlement.instant:
             self._settle(order.address, order.token_id, order.side, price, size)
             self._wallets[order.address].collateral -= self._trades[trade_id].fee
