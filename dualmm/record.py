@@ -211,8 +211,8 @@ class Recorder:
             self.store.append("trades", trades)
             self.trades += len(trades)
 
-    def progress(self) -> str:
-        state = "live" if self.channel.connected else "connecting"
+    def progress(self, stopped: bool = False) -> str:
+        state = "stopped" if stopped else "live" if self.channel.connected else "reconnecting"
         return (
             f"recording {len(self.markets)} markets ({state}): {self.events} events, "
             f"{self.bytes_in:,} bytes in, {self.snapshots} snapshots, {self.trades} trades, "
@@ -261,7 +261,7 @@ async def record(
             recorder.flush()
             for folder in store.days():
                 store.compact(folder)
-            say(recorder.progress(), True)
+            say(recorder.progress(stopped=True), True)
     return recorder
 
 
@@ -308,11 +308,14 @@ def register(app: typer.Typer) -> None:
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out}: not a folder")
         tty = sys.stderr.isatty()
+        printed = [0.0]
 
         def say(line: str, last: bool) -> None:
+            """One line rewritten in place on a terminal; else a line every 30 s."""
             if tty:
                 print(f"\r{line}\033[K", end="\n" if last else "", file=sys.stderr, flush=True)
-            elif last or int(time.monotonic()) % 30 == 0:
+            elif last or time.monotonic() - printed[0] >= 30:
+                printed[0] = time.monotonic()
                 print(line, file=sys.stderr, flush=True)
 
         async def main() -> None:
