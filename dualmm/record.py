@@ -42,6 +42,7 @@ SIM_CLOB = "http://127.0.0.1:8765"
 FLUSH_SECONDS = 1.0  # snapshots and parts: at most one a second, so a crash loses one
 COMPACT_SECONDS = 60.0
 MAX_MARKETS = 250  # two tokens each, within one socket's 500 assets
+DEFAULT_MARKETS = 10
 Exchange = Literal["polymarket", "sim"]
 
 
@@ -70,7 +71,7 @@ async def find_markets(
                 raise UsageError(f"--condition-id {condition_id}: the venue does not list it")
             found.append(reward_market(answer.json(), None))
         return found
-    wanted = count or 1
+    wanted = count or DEFAULT_MARKETS
     found, cursor = [], "MA=="
     while len(found) < wanted and cursor not in ("LTE=", ""):
         answer = await http.get("/sampling-markets", params={"next_cursor": cursor})
@@ -272,7 +273,10 @@ def register(app: typer.Typer) -> None:
         markets: Annotated[
             int | None,
             typer.Option(
-                "--markets", min=1, max=MAX_MARKETS, help="Record the first N reward markets."
+                "--markets",
+                min=1,
+                max=MAX_MARKETS,
+                help=f"Record the first N reward markets (default {DEFAULT_MARKETS}).",
             ),
         ] = None,
         condition_id: Annotated[
