@@ -40,6 +40,7 @@ from dualmm import websocket as ws
 from dualmm.exchange.base import Book, NotFound
 from dualmm.sim import market_feed as feed
 from dualmm.sim.ledger import TapePrint, Trade, VenueEvent
+from dualmm.sim.rules import VenueRules
 from dualmm.sim.ws_server import Channel, Session
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ class MarketChannel(Channel):
         self.published = 0  # messages sent (all sessions)
 
     @property
-    def rules(self) -> Any:
+    def rules(self) -> VenueRules:
         return self._server.venue.rules
 
     def new_session(self) -> MarketSession:
