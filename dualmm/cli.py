@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "dualmm.commands",
     "dualmm.localstack",
     "dualmm.codec_server",
+    "dualmm.record",
 )
 
 

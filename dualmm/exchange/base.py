@@ -23,6 +23,8 @@ UNITS = Decimal(10**6)
 class OrderType(StrEnum):
     GTC = "GTC"  # good till cancelled
     GTD = "GTD"  # good till `expiration`
+    FOK = "FOK"  # fill or kill: all of it at once, or nothing
+    FAK = "FAK"  # fill and kill: what the book has at once, the rest cancelled
 
 
 class Wake(StrEnum):
