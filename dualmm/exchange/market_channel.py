@@ -335,11 +335,9 @@ class MarketChannel(ChannelClient):
         )
 
     def _stop_resync(self, token_id: str) -> None:
-        """A `book` event made the book whole: the REST read is not needed, and the changes
-        buffered for it are older than the snapshot (the socket keeps their order)."""
-        task = self._resyncs.pop(token_id, None)
-        if task is not None:
-            task.cancel()
+        """A `book` event made the book whole: the REST read only fills in what the event
+        lacks (tick size, minimum), and the changes buffered for it are older than the
+        snapshot (the socket keeps their order)."""
         book = self._books.get(token_id)
         if book is not None:
             book.pending = None
@@ -355,6 +353,11 @@ class MarketChannel(ChannelClient):
             return
         if self._books.get(book.token_id) is not book:
             return  # unwatched meanwhile
+        self._resyncs.pop(book.token_id, None)
+        if book.pending is None:  # a `book` event made it whole meanwhile: newer than this
+            book.tick_size = book.tick_size or rest.tick_size
+            book.min_order_size = book.min_order_size or rest.min_order_size
+            return
         book.replace(((x.price, x.size) for x in rest.bids), ((x.price, x.size) for x in rest.asks))
         book.tick_size, book.min_order_size, book.at = rest.tick_size, rest.min_order_size, rest.at
         pending, book.pending = book.pending or [], None
@@ -365,7 +368,6 @@ class MarketChannel(ChannelClient):
         # snapshot may be newer than it (a change still on its way): the next change decides
         # (on probation: not live, the poll covers the market meanwhile).
         book.synced = ok
-        self._resyncs.pop(book.token_id, None)
         self._waker.notify(market_key(book.condition_id))
 
     @staticmethod
