@@ -7,7 +7,7 @@ import importlib
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from dualmm.cliutil import UsageError, fail
+from dualmm.errors import UsageError, fail
 
 app = typer.Typer(
     name="dualmm",
@@ -29,7 +29,7 @@ _COMMAND_MODULES = (
     "dualmm.replay",
     "dualmm.backtest.cli",
     "dualmm.sim.cli",
-    "dualmm.discovery",
+    "dualmm.markets_cli",
     "dualmm.worker",
     "dualmm.commands",
     "dualmm.localstack",

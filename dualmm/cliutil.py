@@ -21,14 +21,10 @@ from dualmm.config import (
     describe_validation_error,
 )
 
-
-class UsageError(Exception):
-    """Bad input from the operator: reported in one line, exit code 2, never a traceback."""
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(code)
+# UsageError and fail live in dualmm.errors; re-exported for the modules that import them here.
+from dualmm.errors import UsageError as UsageError
+from dualmm.errors import fail as fail
+from dualmm.logs import redact_settings
 
 
 def hard_exit(code: int = 0) -> NoReturn:
@@ -42,8 +38,6 @@ def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> Sett
     """The process settings from the environment (plus `overrides` from flags) and the secret
     files in DUALMM_SECRETS_DIR; a bad one is a UsageError naming its variable, or the flag in
     `flags` (field -> flag) that set it."""
-    from dualmm.logs import redact_settings
-
     overrides = {**secret_files(), **overrides}
     try:
         settings = Settings(**overrides)

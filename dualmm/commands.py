@@ -43,7 +43,6 @@ from dualmm.config import (
 )
 from dualmm.runtime import (
     BotId,
-    bot_mode,
     run_client_command,
     run_or_fail,
     settings,
@@ -374,11 +373,13 @@ def register(app: typer.Typer) -> None:
         The liquidation flags' defaults are the seed's: profit margin 0.01, skew after 5 min
         at 0.002/min up to 0.02, stop-loss at -10 USDC, timeout 60 min, checks every 30000 ms.
         """
+        from dualmm.exchange.factory import trading_mode
+
         given = _given(ctx, dict(locals()))
         for name in ("ctx", "config_file", "dry_run", "live"):
             given.pop(name, None)
         config = orchestrator_config(config_file=config_file, **given)
-        mode = bot_mode(settings(), live=live, dry_run=dry_run)
+        mode = trading_mode(settings(), live=live, dry_run=dry_run)
         run_or_fail(check_position_limit(settings(), config.market_maker.position_limit))
 
         async def body(client: Client) -> None:

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dualmm.domain.types import Stage
+from dualmm.logs import FORMATS, LEVELS
 
 # Bounds, checked once here. A duration becomes a Temporal timer (and a Python timedelta and
 # the replay's clock); a year is far beyond any sensible stage boundary and safe everywhere.
@@ -222,8 +223,6 @@ class Settings(BaseSettings):
     @field_validator("log_format", "log_level")
     @classmethod
     def _log_setting(cls, value: str, info: ValidationInfo) -> str:
-        from dualmm.logs import FORMATS, LEVELS
-
         choices = FORMATS if info.field_name == "log_format" else LEVELS
         normal = value.strip().lower() if choices is FORMATS else value.strip().upper()
         if normal not in choices:

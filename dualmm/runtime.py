@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from dualmm.cliutil import UsageError, check_bot_id, hard_exit, load_settings
+from dualmm.cliutil import check_bot_id, hard_exit, load_settings
 from dualmm.config import OrchestratorConfig, Settings
+from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from temporalio.runtime import Runtime
     from temporalio.service import TLSConfig
 
-    from dualmm.exchange.base import Exchange
 
 _T = TypeVar("_T")
 
@@ -90,35 +90,6 @@ def temporal_tls(config: Settings) -> bool | TLSConfig:
             ) from None
         return TLSConfig(client_cert=cert, client_private_key=key)
     return config.temporal_tls or config.temporal_api_key is not None
-
-
-def exchange_kind(config: Settings, live: bool) -> str:
-    """The adapter to build: real Polymarket orders only with `--live`, paper otherwise."""
-    if config.exchange == "polymarket" and not live:
-        return "paper"
-    return config.exchange
-
-
-async def build_exchange(config: Settings, live: bool) -> Exchange:
-    from dualmm.exchange.factory import build_exchange as build
-
-    return await build(config, dry_run=exchange_kind(config, live) == "paper")
-
-
-def bot_mode(config: Settings, *, live: bool, dry_run: bool) -> str:
-    """What a bot started from here trades on: sim, paper (real data, simulated fills) or
-    live (real orders, only ever with `--live`)."""
-    if live and dry_run:
-        raise UsageError("--live and --dry-run contradict each other: choose one")
-    if config.exchange == "sim":
-        if live:
-            raise UsageError("--live: DUALMM_EXCHANGE is sim (the simulator has no real orders)")
-        return "sim"
-    if live:
-        if config.exchange != "polymarket":
-            raise UsageError(f"--live needs DUALMM_EXCHANGE=polymarket (it is {config.exchange})")
-        return "live"
-    return "paper"
 
 
 async def start_or_attach(

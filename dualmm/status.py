@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dualmm.cliutil import UsageError
+from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
     from temporalio.api.failure.v1 import Failure

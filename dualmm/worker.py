@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dualmm.cliutil import UsageError, check_secret_files_private, hard_exit
-from dualmm.runtime import (
-    Live,
-    build_exchange,
-    connect,
-    exchange_kind,
-    run_or_fail,
-    settings,
-)
+from dualmm.cliutil import check_secret_files_private, hard_exit
+from dualmm.errors import UsageError
+from dualmm.runtime import Live, connect, run_or_fail, settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -132,6 +126,7 @@ async def run_worker(
     import logging
 
     from dualmm.exchange.base import NonRetryableError, RetryableError
+    from dualmm.exchange.factory import open_exchange, trading_mode
     from dualmm.logs import configure
     from dualmm.telemetry import setup_tracing
 
@@ -144,7 +139,7 @@ async def run_worker(
         setup_tracing("worker", trace_file, enabled=tracing)
     except OSError as exc:
         raise UsageError(f"--trace-file: cannot write {trace_file}: {exc.strerror}") from None
-    kind = exchange_kind(config, live)
+    kind = trading_mode(config, live=live)
     loop = asyncio.get_running_loop()
     # Blocking SDK calls (placements, cancels, heartbeats) run in threads: size their pool.
     loop.set_default_executor(
@@ -159,7 +154,7 @@ async def run_worker(
 
     async def venue() -> Exchange:
         try:
-            return await build_exchange(config, live)
+            return await open_exchange(config, kind)
         except NonRetryableError as exc:  # e.g. a missing or refused key: waiting won't help
             raise UsageError(f"exchange {kind}: {exc}") from None
 

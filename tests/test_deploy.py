@@ -417,7 +417,7 @@ def test_temporal_tls_from_settings(tmp_path: Path) -> None:
     from pydantic import ValidationError
     from temporalio.service import TLSConfig
 
-    from dualmm.cliutil import UsageError
+    from dualmm.errors import UsageError
     from dualmm.runtime import temporal_tls
 
     assert temporal_tls(Settings(_env_file=None)) is False

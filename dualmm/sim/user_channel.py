@@ -43,7 +43,7 @@ from dualmm.sim.ledger import VenueEvent, wallet_address
 from dualmm.sim.wire import MAX_JSON_DEPTH, Reply, json_depth, unix
 
 if TYPE_CHECKING:
-    from dualmm.sim.server import SimServer
+    from dualmm.sim.server_view import ChannelHost
     from dualmm.sim.venue import SimVenue
 
 logger = logging.getLogger(__name__)
@@ -275,9 +275,9 @@ def _markets(raw: Any, session: Session) -> frozenset[str]:
 
 
 class UserChannel:
-    """The user channel of one SimServer (see the module docstring)."""
+    """The user channel of one simulator server (see the module docstring)."""
 
-    def __init__(self, server: SimServer, read_timeout: float) -> None:
+    def __init__(self, server: ChannelHost, read_timeout: float) -> None:
         self._server = server
         self.read_timeout = read_timeout
         self.idle_timeout = IDLE_TIMEOUT_SECONDS

@@ -1,0 +1,38 @@
+"""What the admin routes and the user channel see of the server that owns them: typed here so
+that neither imports `dualmm.sim.server`, which builds them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from dualmm.sim.auth import KeyRing
+from dualmm.sim.faults import Faults, Restart
+from dualmm.sim.routes_trading import Trading
+from dualmm.sim.venue import SimVenue
+from dualmm.sim.wire import Reply
+
+
+class AdminControls(Protocol):
+    """The server's faults and matching-engine restarts, and its venue."""
+
+    @property
+    def venue(self) -> SimVenue: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    def set_faults(self, faults: Faults) -> None: ...
+
+    def restart(self, down_seconds: float = 90, post_only_seconds: float = 120) -> Restart: ...
+
+
+class ChannelHost(Protocol):
+    """The server's API keys, trade/order JSON and websocket refusals."""
+
+    @property
+    def keys(self) -> KeyRing: ...
+
+    @property
+    def trading(self) -> Trading: ...
+
+    def websocket_refusal(self, faults: bool = True) -> Reply | None: ...
