@@ -16,7 +16,7 @@ from dualmm.config import (
     BOT_ID_PATTERN,
     LiquidationConfig,
     OrchestratorConfig,
-    Settings,
+    ProcessSettings,
     describe_settings_error,
     describe_validation_error,
 )
@@ -34,18 +34,18 @@ def hard_exit(code: int = 0) -> NoReturn:
     os._exit(code)
 
 
-def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> Settings:
+def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> ProcessSettings:
     """The process settings from the environment (plus `overrides` from flags) and the secret
     files in DUALMM_SECRETS_DIR; a bad one is a UsageError naming its variable, or the flag in
     `flags` (field -> flag) that set it."""
     overrides = {**secret_files(), **overrides}
     try:
-        settings = Settings(**overrides)
+        settings = ProcessSettings(**overrides)
     except ValidationError as exc:
         message = describe_settings_error(exc)
         field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
         if flags and field in flags and field in overrides:
-            message = message.replace(Settings.env_name(field), flags[field], 1)
+            message = message.replace(ProcessSettings.env_name(field), flags[field], 1)
         raise UsageError(message) from None
     redact_settings(settings)  # no log line of this process shows them
     return settings
@@ -57,9 +57,9 @@ def secret_files() -> dict[str, str]:
     if not directory:
         return {}
     found: dict[str, str] = {}
-    for field in Settings.SECRET_FIELDS:
+    for field in ProcessSettings.SECRET_FIELDS:
         path = Path(directory) / field
-        if Settings.env_name(field) in os.environ or not path.is_file():
+        if ProcessSettings.env_name(field) in os.environ or not path.is_file():
             continue
         try:
             found[field] = path.read_text(encoding="utf-8").strip()
@@ -73,7 +73,7 @@ def check_secret_files_private() -> None:
     directory = os.environ.get("DUALMM_SECRETS_DIR")
     if not directory:
         return
-    for field in Settings.SECRET_FIELDS:
+    for field in ProcessSettings.SECRET_FIELDS:
         path = Path(directory) / field
         if path.is_file() and path.stat().st_mode & 0o004:
             raise UsageError(

@@ -38,7 +38,7 @@ from dualmm.cliutil import (
 from dualmm.config import (
     MarketMakerConfig,
     OrchestratorConfig,
-    Settings,
+    ProcessSettings,
     describe_validation_error,
 )
 from dualmm.runtime import (
@@ -171,7 +171,7 @@ _ORCHESTRATOR_FLAGS = {
 }
 
 
-async def check_position_limit(config: Settings, limit: Decimal) -> None:
+async def check_position_limit(config: ProcessSettings, limit: Decimal) -> None:
     """Refuse a position limit below every reward market's minimum order size (the bot could
     never quote). Read-only public data, no key; skipped with a warning when the venue does
     not answer (the worker may reach a venue this process cannot)."""

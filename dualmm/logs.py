@@ -58,7 +58,7 @@ def redact(*values: str | None) -> None:
 
 
 def redact_settings(settings: Any) -> None:
-    """Redact every secret field of a `dualmm.config.Settings` (comma lists item by item)."""
+    """Redact every secret field of a `dualmm.config.ProcessSettings` (comma lists item by item)."""
     for field in settings.SECRET_FIELDS:
         secret = getattr(settings, field, None)
         if secret is not None:

@@ -20,7 +20,7 @@ from dualmm.discovery import Filters, discover
 from dualmm.errors import UsageError, fail
 
 if TYPE_CHECKING:
-    from dualmm.config import Settings
+    from dualmm.config import ProcessSettings
     from dualmm.domain.rewards import MarketEstimate
     from dualmm.exchange.base import Exchange
 
@@ -90,7 +90,7 @@ def print_table(estimates: list[MarketEstimate], venue: str) -> None:
 # --- the command ------------------------------------------------------------------------------
 
 
-def _settings(exchange: str | None, url: str | None) -> Settings:
+def _settings(exchange: str | None, url: str | None) -> ProcessSettings:
     overrides: dict[str, Any] = {}
     if exchange is not None:
         if exchange not in EXCHANGES:
@@ -102,7 +102,7 @@ def _settings(exchange: str | None, url: str | None) -> Settings:
 
 
 async def _open_exchange(
-    settings: Settings, seed: int, n_markets: int, now: datetime
+    settings: ProcessSettings, seed: int, n_markets: int, now: datetime
 ) -> tuple[Exchange, str]:
     """A read-only view of the venue, and its name for the table title. The in-process
     simulator's markets have a day of price history, like `dualmm sim-server`'s."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from dualmm.cliutil import check_bot_id, hard_exit, load_settings
-from dualmm.config import OrchestratorConfig, Settings
+from dualmm.config import OrchestratorConfig, ProcessSettings
 from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,14 +47,14 @@ Live = Annotated[
 ]
 
 
-def settings() -> Settings:
+def settings() -> ProcessSettings:
     return load_settings()
 
 
 # -- Temporal plumbing (used by the CLI, worker.py, starter.py and the tests) -------------------
 
 
-async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
+async def connect(config: ProcessSettings, runtime: Runtime | None = None) -> Client:
     """A client with the pydantic converter (encrypting with DUALMM_CODEC_KEY, if set) and
     tracing; TLS or API key from the settings; `runtime` exports metrics
     (dualmm.metrics.runtime_for). Workers built on it use the same converter."""
@@ -75,7 +75,7 @@ async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
     )
 
 
-def temporal_tls(config: Settings) -> bool | TLSConfig:
+def temporal_tls(config: ProcessSettings) -> bool | TLSConfig:
     """TLS for the Temporal client: mTLS with the client certificate files when set; plain TLS
     with DUALMM_TEMPORAL_TLS or an API key; none otherwise."""
     from temporalio.service import TLSConfig
@@ -156,7 +156,7 @@ async def bot_search_attributes(client: Client, bot_id: str, mode: str) -> Typed
     )
 
 
-async def connect_or_fail(config: Settings) -> Client:
+async def connect_or_fail(config: ProcessSettings) -> Client:
     try:
         return await connect(config)
     except RuntimeError as exc:  # the connection failed

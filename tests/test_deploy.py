@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import dualmm.metrics
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -47,8 +47,8 @@ def k8s_kind(kind: str) -> list[dict[str, Any]]:
 
 
 def setting_env_names() -> set[str]:
-    prefix = Settings.model_config.get("env_prefix", "")
-    return {f"{prefix}{name}".upper() for name in Settings.model_fields}
+    prefix = ProcessSettings.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name in ProcessSettings.model_fields}
 
 
 def env_file_keys(path: Path) -> set[str]:
@@ -265,8 +265,8 @@ def test_compose_secrets_come_from_git_ignored_files() -> None:
         for key, value in (service.get("environment") or {}).items():
             if any(word in key for word in ("PASSWORD", "PWD", "KEY", "SECRET")):
                 assert str(value).startswith("${"), key
-    for key in Settings.SECRET_FIELDS:
-        assert Settings.env_name(key) not in services["worker"]["environment"]
+    for key in ProcessSettings.SECRET_FIELDS:
+        assert ProcessSettings.env_name(key) not in services["worker"]["environment"]
 
 
 # --- Kubernetes -----------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def test_k8s_env_keys_exist_in_settings_and_refs_resolve() -> None:
     refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
     assert refs == {config["metadata"]["name"], secret["metadata"]["name"]}
     # Secrets only in the Secret, settings only in the ConfigMap.
-    secrets = {Settings.env_name(f) for f in Settings.SECRET_FIELDS}
+    secrets = {ProcessSettings.env_name(f) for f in ProcessSettings.SECRET_FIELDS}
     assert not secrets & set(config["data"])
     assert set(secret["stringData"]) == secrets
 
@@ -420,18 +420,20 @@ def test_temporal_tls_from_settings(tmp_path: Path) -> None:
     from dualmm.errors import UsageError
     from dualmm.runtime import temporal_tls
 
-    assert temporal_tls(Settings(_env_file=None)) is False
-    assert temporal_tls(Settings(temporal_api_key="k")) is True  # an API key implies TLS
+    assert temporal_tls(ProcessSettings(_env_file=None)) is False
+    assert temporal_tls(ProcessSettings(temporal_api_key="k")) is True  # an API key implies TLS
     cert, key = tmp_path / "client.pem", tmp_path / "client.key"
     cert.write_bytes(b"CERT")
     key.write_bytes(b"KEY")
-    tls = temporal_tls(Settings(temporal_tls_cert=cert, temporal_tls_key=key))
+    tls = temporal_tls(ProcessSettings(temporal_tls_cert=cert, temporal_tls_key=key))
     assert isinstance(tls, TLSConfig)
     assert (tls.client_cert, tls.client_private_key) == (b"CERT", b"KEY")
     with pytest.raises(ValidationError, match="go together"):
-        Settings(temporal_tls_cert=cert)
+        ProcessSettings(temporal_tls_cert=cert)
     with pytest.raises(UsageError, match=r"missing\.key"):
-        temporal_tls(Settings(temporal_tls_cert=cert, temporal_tls_key=tmp_path / "missing.key"))
+        temporal_tls(
+            ProcessSettings(temporal_tls_cert=cert, temporal_tls_key=tmp_path / "missing.key")
+        )
 
 
 def test_sim_server_binds_the_host_it_is_given() -> None:

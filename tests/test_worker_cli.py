@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from dualmm import commands
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.errors import UsageError
 from dualmm.exchange.factory import open_exchange, trading_mode
 from workflows.active_market import ActiveMarketInput, active_market_workflow_id
@@ -83,7 +83,7 @@ def test_config_from_flags_keeps_defaults_for_unset_ones() -> None:
 def test_trading_mode_is_live_only_with_live_on_polymarket(
     exchange: str, live: bool, dry_run: bool, mode: str
 ) -> None:
-    settings = Settings(exchange=exchange)  # type: ignore[arg-type]
+    settings = ProcessSettings(exchange=exchange)  # type: ignore[arg-type]
     assert trading_mode(settings, live=live, dry_run=dry_run) == mode
 
 
@@ -99,7 +99,7 @@ def test_trading_mode_refuses_contradictions(
     exchange: str, live: bool, dry_run: bool, message: str
 ) -> None:
     with pytest.raises(UsageError, match=message):
-        trading_mode(Settings(exchange=exchange), live=live, dry_run=dry_run)  # type: ignore[arg-type]
+        trading_mode(ProcessSettings(exchange=exchange), live=live, dry_run=dry_run)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("exchange", "live"), [("polymarket", False), ("polymarket", True)])
@@ -108,12 +108,12 @@ async def test_only_live_opens_a_client_that_can_sign(
 ) -> None:
     connected: list[bool] = []
 
-    async def fake_connect(settings: Settings, *, read_only: bool = False) -> object:
+    async def fake_connect(settings: ProcessSettings, *, read_only: bool = False) -> object:
         connected.append(read_only)
         return MagicMock()
 
     monkeypatch.setattr("dualmm.exchange.clob.ClobExchange.connect", fake_connect)
-    settings = Settings(exchange=exchange)  # type: ignore[arg-type]
+    settings = ProcessSettings(exchange=exchange)  # type: ignore[arg-type]
     await open_exchange(settings, trading_mode(settings, live=live))
     assert connected == [not live]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.errors import UsageError
 from dualmm.exchange.base import Exchange
 from dualmm.exchange.clob import POLYMARKET_HOST, ClobExchange
@@ -21,7 +21,7 @@ from dualmm.exchange.paper import PaperExchange
 TradingMode = Literal["sim", "paper", "live"]
 
 
-def trading_mode(settings: Settings, *, live: bool, dry_run: bool = False) -> TradingMode:
+def trading_mode(settings: ProcessSettings, *, live: bool, dry_run: bool = False) -> TradingMode:
     """sim, paper or live for these settings and flags; a contradiction is a UsageError."""
     if live and dry_run:
         raise UsageError("--live and --dry-run contradict each other: choose one")
@@ -36,7 +36,7 @@ def trading_mode(settings: Settings, *, live: bool, dry_run: bool = False) -> Tr
     return "paper"
 
 
-def venue_settings(settings: Settings) -> Settings:
+def venue_settings(settings: ProcessSettings) -> ProcessSettings:
     """`settings` with the real Polymarket host unless a CLOB URL was given (the default URL
     is the local simulator's)."""
     if settings.exchange == "sim" or "clob_url" in settings.model_fields_set:
@@ -44,7 +44,7 @@ def venue_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"clob_url": POLYMARKET_HOST})
 
 
-async def open_exchange(settings: Settings, mode: TradingMode) -> Exchange:
+async def open_exchange(settings: ProcessSettings, mode: TradingMode) -> Exchange:
     """The Exchange for `mode` (from `trading_mode`): paper wraps a read-only client, which
     holds no key and so could not sign an order."""
     settings = venue_settings(settings)
