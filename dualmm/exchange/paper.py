@@ -5,7 +5,7 @@ PaperExchange holds only a `PublicMarketData` (the read half of the Exchange pro
 the underlying adapter without a private key. So there is no code path from here to a real
 order: placing and cancelling only ever touch this object's own book-keeping.
 
-Fills follow the DESIGN.md fill model (dualmm.domain.fillmodel) against the real book's touch:
+Fills follow the touch fill model (dualmm.domain.fillmodel) against the real book's touch:
 an order that crosses the best price when placed fills there at once; a resting order fills
 in full at its own price once the real touch reaches it (checked whenever our orders, fills or
 balances are read). Balances are totals; new orders may only lock what open orders have not.

@@ -1,5 +1,5 @@
 """The simulated venue: markets whose midpoint follows a scenario path or a synthetic walk,
-wallets, our orders, and fills by the DESIGN.md fill model (dualmm.domain.fillmodel).
+wallets, our orders, and fills by the touch fill model (dualmm.domain.fillmodel).
 
 Fill semantics, shared with the pure replay:
 - an order that crosses the touch when placed fills at the touch (taker);
