@@ -1,7 +1,8 @@
 """Temporal plumbing shared by the worker, the operator commands, the demo and the tests.
 
 The commands live by concern: `dualmm.commands` (operator commands), `dualmm.worker` (the
-worker), `dualmm.status` (the status view) and `dualmm.localstack` (the demo's processes).
+worker), `dualmm.status` (the status view), `dualmm.markets_cli` (`markets`) and
+`dualmm.localstack` (the demo's processes).
 Heavy imports (temporalio, the workflows, the exchange adapters) stay inside the functions, so
 `dualmm --help` stays fast. Every command that uses a Temporal client ends with `hard_exit`
 after flushing (sdk-python #300).

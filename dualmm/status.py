@@ -1,9 +1,10 @@
 """The status view: is the bot alive, and is it making money.
 
-`bot_report` reads the bot's workflow (its execution state from Temporal, its `status` query)
-and each live liquidation's (its state and `status` query), and folds them into one report:
-the bot's health (running, failed, stuck on a failing workflow task), its mode, uptime, and
-P&L per market and in total. `render_report` makes the table; `report_json` the JSON.
+`bot_status` reads the bot's workflow (its execution state from Temporal, its typed `status`
+query) and each live liquidation's (its state and `status` query), and folds them into one
+report: the bot's health (running, failed, stuck on a failing workflow task), its mode,
+uptime, and P&L per market and in total, as the JSON `status --json` prints.
+`render_status` makes the table, `status_line` the demo's one line.
 
 JSON number encoding: money (USDC), sizes (shares) and prices are decimal strings, exact to
 the cent or the tick as the bot holds them ("0.10", "-1.25"); counts and durations in whole

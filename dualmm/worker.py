@@ -43,8 +43,8 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
         client,
         task_queue=task_queue,
         max_cached_workflows=cache,
-        # Workflow-task polls scale with the load (the fixed default, 5, left a thousand
-        # liquidations' tasks queueing on the server for a poll: bench/capacity.py).
+        # Workflow-task polls scale with the load: a fixed few leave many liquidations' tasks
+        # queueing on the server (bench/capacity.py measures it).
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
