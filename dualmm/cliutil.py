@@ -202,7 +202,7 @@ def decimal_flag(name: str, value: str | None) -> Decimal | None:
 
 
 # The config field each seed flag sets, so an error names the flag the operator typed.
-_LIQUIDATION_FLAGS = {
+LIQUIDATION_FLAGS = {
     "min_profit_margin": "--liq-profit-margin",
     "skew_start_minutes": "--liq-skew-start",
     "skew_per_minute": "--liq-skew-rate",
@@ -213,28 +213,29 @@ _LIQUIDATION_FLAGS = {
 }
 
 
-def liquidation_config(
+def liquidation_values(
     *,
     profit_margin: str | None = None,
     skew_start: str | None = None,
     skew_rate: str | None = None,
     skew_max: str | None = None,
     stop_loss_threshold: str | None = None,
-    stop_loss: bool = True,
+    stop_loss: bool | None = None,
     timeout: str | None = None,
     check_interval: int | None = None,
-    block_losing: bool = True,
-) -> LiquidationConfig:
-    """A LiquidationConfig from the seed's flags; anything unset keeps the seed's default."""
-    flags = _LIQUIDATION_FLAGS
+    block_losing: bool | None = None,
+) -> dict[str, object]:
+    """The LiquidationConfig fields the seed's flags set (only those given), parsed and checked
+    against each other; the model validates them where they are used, once."""
+    flags = LIQUIDATION_FLAGS
     # Contradictions: a value for a rule that the same command line switches off.
-    if not stop_loss and stop_loss_threshold is not None:
+    if stop_loss is False and stop_loss_threshold is not None:
         raise UsageError("--liq-stop-loss-threshold: given with --no-liq-stop-loss")
-    if not block_losing and profit_margin is not None:
+    if block_losing is False and profit_margin is not None:
         raise UsageError(
             "--liq-profit-margin: given with --no-liq-block-losing (the margin is only the floor)"
         )
-    values: dict[str, object] = {
+    values: dict[str, object | None] = {
         "min_profit_margin": decimal_flag(flags["min_profit_margin"], profit_margin),
         "skew_start_minutes": decimal_flag(flags["skew_start_minutes"], skew_start),
         "skew_per_minute": decimal_flag(flags["skew_per_minute"], skew_rate),
@@ -245,13 +246,22 @@ def liquidation_config(
         "stop_loss_enabled": stop_loss,
         "block_losing_quotes": block_losing,
     }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def flag_named_error(exc: ValidationError, flags: dict[str, str], where: str) -> UsageError:
+    """A config validation error in one line, naming the flag that set the field (if any)."""
+    message = describe_validation_error(exc)
+    field, _, reason = message.partition(": ")
+    if field in flags:
+        message = f"{flags[field]} ({field}): {reason}"
+    return UsageError(f"{where}: {message}")
+
+
+def liquidation_config(**flags: Any) -> LiquidationConfig:
+    """A LiquidationConfig from the seed's flags (`liquidation_values`); anything unset keeps
+    the seed's default."""
     try:
-        return LiquidationConfig.model_validate(
-            {key: value for key, value in values.items() if value is not None}
-        )
+        return LiquidationConfig.model_validate(liquidation_values(**flags))
     except ValidationError as exc:
-        message = describe_validation_error(exc)
-        field, _, reason = message.partition(": ")
-        if field in flags:
-            message = f"{flags[field]} ({field}): {reason}"
-        raise UsageError(f"liquidation config: {message}") from None
+        raise flag_named_error(exc, LIQUIDATION_FLAGS, "liquidation config") from None

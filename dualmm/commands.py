@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from dualmm.cliutil import (
+    LIQUIDATION_FLAGS,
     LiqBlockLosing,
     LiqCheckInterval,
     LiqProfitMargin,
@@ -32,14 +33,14 @@ from dualmm.cliutil import (
     UsageError,
     decimal_flag,
     default_help,
+    flag_named_error,
     hard_exit,
-    liquidation_config,
+    liquidation_values,
 )
 from dualmm.config import (
     MarketMakerConfig,
     OrchestratorConfig,
     ProcessSettings,
-    describe_validation_error,
 )
 from dualmm.runtime import (
     BotId,
@@ -52,19 +53,6 @@ from dualmm.status import UNHEALTHY, bot_names, bot_status, render_status, statu
 
 if TYPE_CHECKING:
     from temporalio.client import Client
-
-# The liquidation flags' parameter names and the LiquidationConfig fields they set.
-_LIQUIDATION_PARAMS = {
-    "profit_margin": "min_profit_margin",
-    "skew_start": "skew_start_minutes",
-    "skew_rate": "skew_per_minute",
-    "skew_max": "max_skew",
-    "stop_loss_threshold": "stop_loss_threshold",
-    "stop_loss": "stop_loss_enabled",
-    "timeout": "timeout_minutes",
-    "check_interval": "price_check_interval_ms",
-    "block_losing": "block_losing_quotes",
-}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -128,10 +116,7 @@ def orchestrator_config(
         "position_limit": decimal_flag("--position-limit", position_limit),
         "quote_interval_ms": quote_interval,
     }
-    given_liq = {k: v for k, v in liquidation_flags.items() if v is not None}
-    liquidation = liquidation_config(**given_liq).model_dump(
-        include={_LIQUIDATION_PARAMS[k] for k in given_liq}
-    )
+    liquidation = liquidation_values(**liquidation_flags)
     flags = {
         "bot_id": bot_id,
         "dual_market_mode": dual_market_mode,
@@ -152,11 +137,7 @@ def orchestrator_config(
     try:
         return OrchestratorConfig.model_validate(values)
     except ValidationError as exc:
-        message = describe_validation_error(exc)
-        field, _, reason = message.partition(": ")
-        if field in _ORCHESTRATOR_FLAGS:
-            message = f"{_ORCHESTRATOR_FLAGS[field]} ({field}): {reason}"
-        raise UsageError(f"{where}: {message}") from None
+        raise flag_named_error(exc, _ORCHESTRATOR_FLAGS, where) from None
 
 
 # The config field each `orchestrate` flag sets, so an error names the flag the operator typed.
@@ -168,6 +149,7 @@ _ORCHESTRATOR_FLAGS = {
     "market_maker.requote_threshold": "--requote-threshold",
     "market_maker.position_limit": "--position-limit",
     "market_maker.quote_interval_ms": "--quote-interval",
+    **{f"liquidation.{field}": flag for field, flag in LIQUIDATION_FLAGS.items()},
 }
 
 

@@ -11,7 +11,12 @@ class UsageError(Exception):
     """Bad input from the operator: reported in one line, exit code 2, never a traceback."""
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print `error: message` on stderr and exit with `code` (2: bad input)."""
+def print_error(message: str) -> None:
+    """The one line an operator error gets: `error: message` on stderr."""
     print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print the error line and exit with `code` (2: bad input)."""
+    print_error(message)
     raise SystemExit(code)

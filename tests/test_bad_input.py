@@ -1,20 +1,26 @@
 """Every bad input gets one line: exit code 2, `error: ...` naming the flag, setting or field,
 never a traceback, and nothing started (no output on stdout).
 
-One table over every command, flag, environment setting and scenario field. The cases run in
-one process that imports the CLI once and forks a child per case (`tests/cli_runner.py`), so
-the whole table takes seconds, not minutes. Nothing listens at the Temporal address or the
-CLOB URL the cases use: a command that got past its validation would fail differently (and a
-server command that started would be killed by the runner's alarm and reported).
+One table over every command, flag, environment setting and scenario field, run in this
+process through the CLI's own entry (`dualmm.cli.run`: the parser, the error handling and
+the exit code of `dualmm`), each case with its own environment and captured output; a few
+rows also run as real `python -m dualmm` processes. Nothing listens at the Temporal address or
+the CLOB URL the cases use: a command that got past its validation would fail differently (a
+server command that started is stopped by an alarm and reported).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -321,51 +327,157 @@ def _scenario_rows(tmp: Path) -> list[Row]:
     return rows
 
 
+CASE_TIMEOUT_SECONDS = 30
+
+
+class CaseTimedOut(Exception):
+    """A case ran past its alarm: it got past validation and started something."""
+
+
+@contextlib.contextmanager
+def _process_state_restored() -> Iterator[None]:
+    """Put back what running commands in this process changes: the environment, the working
+    directory, the root logger's handlers and level, the secrets logs redact, os._exit."""
+    from dualmm import logs
+
+    environ, cwd = dict(os.environ), os.getcwd()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    secrets = set(logs._secrets)
+    real_exit = os._exit
+
+    def exit_instead(code: int) -> None:  # hard_exit must end the command, not pytest
+        raise SystemExit(code)
+
+    os._exit = exit_instead  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real_exit
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(cwd)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logs._secrets.clear()
+        logs._secrets.update(secrets)
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise CaseTimedOut(f"still running after {CASE_TIMEOUT_SECONDS} s")
+
+
+def run_in_process(
+    command: Any,
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> dict[str, Any]:
+    """One command line through `dualmm.cli.run` with the app's parser `command`: its exit
+    code, stdout and stderr."""
+    from dualmm import cli
+
+    capsys.readouterr()
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    with _process_state_restored():
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        signal.alarm(CASE_TIMEOUT_SECONDS)
+        try:
+            code = cli.run(args, command)
+        except BaseException as exc:  # a traceback, which the table reports
+            import traceback
+
+            traceback.print_exception(exc)
+            code = 1
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    captured = capsys.readouterr()
+    return {"code": code, "stdout": captured.out, "stderr": captured.err}
+
+
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Row, dict[str, Any]]]:
+def bad_input_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("bad-input")
     for name, content in FILES.items():
         (tmp / name).write_bytes(content)
-    rows = _rows() + _scenario_rows(tmp)
-    cases = [{"args": list(args), "env": {**BASE_ENV, **env}} for args, env, _ in rows]
-    spec = tmp / "cases.json"
-    spec.write_text(json.dumps(cases))
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("cli_runner.py")), str(spec)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        cwd=tmp,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
+    return tmp
+
+
+def all_rows(tmp: Path) -> list[Row]:
+    return _rows() + _scenario_rows(tmp)
+
+
+def _problem(row: Row, result: dict[str, Any]) -> str | None:
+    """None when the result is the one line the row wants, else what is wrong with it."""
+    args, env, needle = row
+    stderr = result["stderr"]
+    ok = (
+        result["code"] == 2
+        and stderr.startswith("error: ")
+        and stderr.count("\n") == 1
+        and needle in stderr
+        and "Traceback" not in stderr
+        and result["stdout"] == ""
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(done.stdout)
-    return dict(enumerate(zip(rows, results, strict=True)))
+    if ok:
+        return None
+    shown_env = {k: v for k, v in env.items() if k not in BASE_ENV or BASE_ENV[k] != v}
+    return (
+        f"{' '.join(a[:60] for a in args)} {shown_env or ''} -> code {result['code']}: "
+        f"{stderr.strip().splitlines()[-1][:200] if stderr.strip() else '(no stderr)'}"
+        f" (want {needle!r})"
+    )
 
 
 def test_every_bad_input_is_one_line_naming_what_is_wrong(
-    outcomes: dict[int, tuple[Row, dict[str, Any]]],
+    bad_input_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import typer
+
+    from dualmm import cli
+
+    cli._register_all()
+    command = typer.main.get_command(cli.app)
+    rows = all_rows(bad_input_dir)
     broken = []
-    for (args, env, needle), result in outcomes.values():
-        stderr = result["stderr"]
-        ok = (
-            result["code"] == 2
-            and stderr.startswith("error: ")
-            and stderr.count("\n") == 1
-            and needle in stderr
-            and "Traceback" not in stderr
-            and result["stdout"] == ""
-        )
-        if not ok:
-            shown_env = {k: v for k, v in env.items() if k not in BASE_ENV or BASE_ENV[k] != v}
-            broken.append(
-                f"{' '.join(a[:60] for a in args)} {shown_env or ''} -> code {result['code']}: "
-                f"{stderr.strip().splitlines()[-1][:200] if stderr.strip() else '(no stderr)'}"
-                f" (want {needle!r})"
-            )
-    assert not broken, f"{len(broken)} of {len(outcomes)} bad inputs:\n" + "\n".join(broken)
+    for row in rows:
+        args, env, _ = row
+        result = run_in_process(command, list(args), {**BASE_ENV, **env}, bad_input_dir, capsys)
+        problem = _problem(row, result)
+        if problem:
+            broken.append(problem)
+    assert not broken, f"{len(broken)} of {len(rows)} bad inputs:\n" + "\n".join(broken)
+
+
+# A few rows through the real entry point, `python -m dualmm`, in processes of their own:
+# a parser error, a setting, a flag the command checks, a scenario file, a config file.
+SUBPROCESS_ROWS: list[Row] = [
+    (("orchestrate", "--no-such-flag"), {}, "--no-such-flag"),
+    (("status",), {"DUALMM_TEMPORAL_ADDRESS": "localhost"}, "DUALMM_TEMPORAL_ADDRESS"),
+    (("markets", "--min-price", "nan"), {}, "--min-price"),
+    (("replay", "deep.json"), {}, "nested"),
+    (("orchestrate", "--config", "limit-nan.toml"), {}, "position_limit"),
+]
+
+
+@pytest.mark.parametrize("row", SUBPROCESS_ROWS, ids=lambda row: " ".join(row[0]))
+def test_the_real_entry_point_says_it_in_one_line_too(bad_input_dir: Path, row: Row) -> None:
+    args, env, _ = row
+    done = subprocess.run(
+        [sys.executable, "-m", "dualmm", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=bad_input_dir,
+        env={**BASE_ENV, **env, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    result = {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+    assert _problem(row, result) is None
 
 
 def test_a_position_limit_below_every_markets_minimum_is_refused_before_starting() -> None:
