@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from dualmm.config import (
     BOT_ID_PATTERN,
@@ -93,100 +95,227 @@ def default_help(model: type[BaseModel], field: str) -> str:
     return f"[default: {model.model_fields[field].default}]"
 
 
-# The seed's liquidation flags, shared by `dualmm replay` and `dualmm orchestrate`.
-def _seed(field: str) -> str:
-    return " " + default_help(LiquidationConfig, field)
+# --- the bot's settings as flags --------------------------------------------------------------
+# Each OrchestratorConfig setting an operator may set is declared once, here: its flag, its
+# DUALMM_* variable (if any) and its help; its type, bounds and default are the model field's.
+# The commands' options, the flag an error names and the bad-input table come from this.
 
 
-LiqProfitMargin = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-profit-margin", help="Minimum profit per token (USDC)." + _seed("min_profit_margin")
+@dataclass(frozen=True)
+class ConfigFlag:
+    param: str  # the command's parameter (and `orchestrator_config`'s keyword)
+    path: str  # the OrchestratorConfig field, dotted
+    decl: str  # "--flag", or "--on/--off" for a switch
+    help: str
+    env: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return self.decl.split("/")[0]
+
+    @property
+    def field(self) -> FieldInfo:
+        model: type[BaseModel] = OrchestratorConfig
+        *parents, name = self.path.split(".")
+        for parent in parents:
+            model = model.model_fields[parent].annotation  # type: ignore[assignment]
+        return model.model_fields[name]
+
+    def option(self) -> Any:
+        suffix = "" if "/" in self.decl else f" [default: {self.field.default}]"
+        return typer.Option(self.decl, help=self.help + suffix, envvar=self.env)
+
+
+CONFIG_FLAGS = (
+    ConfigFlag(
+        "dual_market_mode",
+        "dual_market_mode",
+        "--dual-market-mode/--single-market-mode",
+        "Quote the next market while liquidating (dual) or wait (single).",
+        "DUALMM_DUAL_MARKET_MODE",
     ),
-]
-LiqSkewStart = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-skew-start", help="Minutes before skewing starts." + _seed("skew_start_minutes")
+    ConfigFlag(
+        "liquidity_budget",
+        "liquidity_budget",
+        "--liquidity-budget",
+        "Capital for quotes (USDC).",
+        "DUALMM_LIQUIDITY_BUDGET",
     ),
-]
-LiqSkewRate = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-skew-rate", help="Skew added per minute (price)." + _seed("skew_per_minute")
+    ConfigFlag(
+        "position_limit",
+        "market_maker.position_limit",
+        "--position-limit",
+        "|net| shares before liquidating.",
+        "DUALMM_POSITION_LIMIT",
     ),
-]
-LiqSkewMax = Annotated[
-    str | None, typer.Option("--liq-skew-max", help="Maximum skew (price)." + _seed("max_skew"))
-]
-LiqStopLossThreshold = Annotated[
-    str | None,
-    typer.Option(
+    ConfigFlag(
+        "order_size",
+        "market_maker.order_size",
+        "--order-size",
+        "Shares per quote.",
+        "DUALMM_ORDER_SIZE",
+    ),
+    ConfigFlag(
+        "spread_fraction",
+        "market_maker.spread_fraction",
+        "--spread-fraction",
+        "Quote this fraction of the reward band out.",
+        "DUALMM_SPREAD_FRACTION",
+    ),
+    ConfigFlag(
+        "requote_threshold",
+        "market_maker.requote_threshold",
+        "--requote-threshold",
+        "Midpoint move that requotes.",
+        "DUALMM_REQUOTE_THRESHOLD",
+    ),
+    ConfigFlag(
+        "quote_interval",
+        "market_maker.quote_interval_ms",
+        "--quote-interval",
+        "Quote loop interval (ms).",
+        "DUALMM_QUOTE_INTERVAL",
+    ),
+    ConfigFlag(
+        "profit_margin",
+        "liquidation.min_profit_margin",
+        "--liq-profit-margin",
+        "Minimum profit per token (USDC).",
+    ),
+    ConfigFlag(
+        "skew_start",
+        "liquidation.skew_start_minutes",
+        "--liq-skew-start",
+        "Minutes before skewing starts.",
+    ),
+    ConfigFlag(
+        "skew_rate",
+        "liquidation.skew_per_minute",
+        "--liq-skew-rate",
+        "Skew added per minute (price).",
+    ),
+    ConfigFlag("skew_max", "liquidation.max_skew", "--liq-skew-max", "Maximum skew (price)."),
+    ConfigFlag(
+        "stop_loss_threshold",
+        "liquidation.stop_loss_threshold",
         "--liq-stop-loss-threshold",
-        help="Stop-loss at this unrealized P&L (USDC)." + _seed("stop_loss_threshold"),
+        "Stop-loss at this unrealized P&L (USDC).",
     ),
-]
-LiqStopLoss = Annotated[
-    bool, typer.Option("--liq-stop-loss/--no-liq-stop-loss", help="Enable the stop-loss.")
-]
-LiqTimeout = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-timeout", help="Minutes before the timeout stage." + _seed("timeout_minutes")
+    ConfigFlag(
+        "stop_loss",
+        "liquidation.stop_loss_enabled",
+        "--liq-stop-loss/--no-liq-stop-loss",
+        "Enable the stop-loss.",
     ),
-]
-LiqCheckInterval = Annotated[
-    int | None,
-    typer.Option(
-        "--liq-check-interval", help="Price check interval (ms)." + _seed("price_check_interval_ms")
+    ConfigFlag(
+        "timeout",
+        "liquidation.timeout_minutes",
+        "--liq-timeout",
+        "Minutes before the timeout stage.",
     ),
-]
-LiqBlockLosing = Annotated[
-    bool,
-    typer.Option(
+    ConfigFlag(
+        "check_interval",
+        "liquidation.price_check_interval_ms",
+        "--liq-check-interval",
+        "Price check interval (ms).",
+    ),
+    ConfigFlag(
+        "block_losing",
+        "liquidation.block_losing_quotes",
         "--liq-block-losing/--no-liq-block-losing",
-        help="Never quote PASSIVE/SKEWED below cost plus margin.",
+        "Never quote PASSIVE/SKEWED below cost plus margin.",
     ),
-]
-
-Rerank = Annotated[
-    bool,
-    typer.Option(
+    ConfigFlag(
+        "rerank",
+        "rerank",
         "--rerank/--no-rerank",
-        help="Re-rank the markets, the active one included, when a liquidation finishes and "
-        "move to a better one (--no-rerank: a round ends only at the limit).",
-        envvar="DUALMM_RERANK",
+        "Re-rank the markets, the active one included, when a liquidation finishes and move "
+        "to a better one (--no-rerank: a round ends only at the limit).",
+        "DUALMM_RERANK",
     ),
-]
-RerankMinutes = Annotated[
-    int | None,
-    typer.Option(
+    ConfigFlag(
+        "rerank_minutes",
+        "rerank_minutes",
         "--rerank-minutes",
-        help="Also re-rank this often (0: only when a liquidation finishes). [default: "
-        f"{OrchestratorConfig.model_fields['rerank_minutes'].default}]",
-        envvar="DUALMM_RERANK_MINUTES",
-        min=0,
+        "Also re-rank this often (0: only when a liquidation finishes).",
+        "DUALMM_RERANK_MINUTES",
     ),
-]
-LossCooldown = Annotated[
-    int | None,
-    typer.Option(
-        "--loss-cooldown",
-        help="Minutes a market whose liquidation lost stays out of the picks (0: none). "
-        f"[default: {OrchestratorConfig.model_fields['loss_cooldown_minutes'].default}]",
-        envvar="DUALMM_LOSS_COOLDOWN",
-        min=0,
-    ),
-]
-SwitchMargin = Annotated[
-    str | None,
-    typer.Option(
+    ConfigFlag(
+        "switch_margin",
+        "switch_margin",
         "--switch-margin",
-        help="Leave the active market for one earning over 1 + this times as much per USDC. "
-        f"[default: {OrchestratorConfig.model_fields['switch_margin'].default}]",
-        envvar="DUALMM_SWITCH_MARGIN",
+        "Leave the active market for one earning over 1 + this times as much per USDC.",
+        "DUALMM_SWITCH_MARGIN",
     ),
-]
+    ConfigFlag(
+        "loss_cooldown",
+        "loss_cooldown_minutes",
+        "--loss-cooldown",
+        "Minutes a market whose liquidation lost stays out of the picks (0: none).",
+        "DUALMM_LOSS_COOLDOWN",
+    ),
+)
+_BY_PARAM = {spec.param: spec for spec in CONFIG_FLAGS}
+# OrchestratorConfig field -> the flag that sets it, so an error names what the operator typed.
+FIELD_FLAGS = {spec.path: spec.flag for spec in CONFIG_FLAGS}
+LIQUIDATION_FLAGS = {
+    path.removeprefix("liquidation."): flag
+    for path, flag in FIELD_FLAGS.items()
+    if path.startswith("liquidation.")
+}
+
+
+def _option(param: str) -> Any:
+    return _BY_PARAM[param].option()
+
+
+# The options, for every command that takes them (decimals as typed, for exact errors).
+DualMarketMode = Annotated[bool, _option("dual_market_mode")]
+LiquidityBudget = Annotated[str | None, _option("liquidity_budget")]
+PositionLimit = Annotated[str | None, _option("position_limit")]
+OrderSize = Annotated[str | None, _option("order_size")]
+SpreadFraction = Annotated[str | None, _option("spread_fraction")]
+RequoteThreshold = Annotated[str | None, _option("requote_threshold")]
+QuoteInterval = Annotated[int | None, _option("quote_interval")]
+LiqProfitMargin = Annotated[str | None, _option("profit_margin")]
+LiqSkewStart = Annotated[str | None, _option("skew_start")]
+LiqSkewRate = Annotated[str | None, _option("skew_rate")]
+LiqSkewMax = Annotated[str | None, _option("skew_max")]
+LiqStopLossThreshold = Annotated[str | None, _option("stop_loss_threshold")]
+LiqStopLoss = Annotated[bool, _option("stop_loss")]
+LiqTimeout = Annotated[str | None, _option("timeout")]
+LiqCheckInterval = Annotated[int | None, _option("check_interval")]
+LiqBlockLosing = Annotated[bool, _option("block_losing")]
+Rerank = Annotated[bool, _option("rerank")]
+RerankMinutes = Annotated[int | None, _option("rerank_minutes")]
+SwitchMargin = Annotated[str | None, _option("switch_margin")]
+LossCooldown = Annotated[int | None, _option("loss_cooldown")]
+
+
+def config_values(given: dict[str, Any]) -> dict[str, Any]:
+    """OrchestratorConfig values (nested as the model is) from the flags the operator set
+    (`param -> value`; decimals as typed), checked against each other; the model validates
+    them where they are used, once."""
+    # Contradictions: a value for a rule that the same command line switches off.
+    if given.get("stop_loss") is False and given.get("stop_loss_threshold") is not None:
+        raise UsageError("--liq-stop-loss-threshold: given with --no-liq-stop-loss")
+    if given.get("block_losing") is False and given.get("profit_margin") is not None:
+        raise UsageError(
+            "--liq-profit-margin: given with --no-liq-block-losing (the margin is only the floor)"
+        )
+    values: dict[str, Any] = {}
+    for param, value in given.items():
+        if value is None:
+            continue
+        spec = _BY_PARAM[param]
+        if spec.field.annotation is Decimal and isinstance(value, str):
+            value = decimal_flag(spec.flag, value)
+        *parents, name = spec.path.split(".")
+        table = values
+        for parent in parents:
+            table = table.setdefault(parent, {})
+        table[name] = value
+    return values
 
 
 def decimal_flag(name: str, value: str | None) -> Decimal | None:
@@ -201,54 +330,6 @@ def decimal_flag(name: str, value: str | None) -> Decimal | None:
     return parsed
 
 
-# The config field each seed flag sets, so an error names the flag the operator typed.
-LIQUIDATION_FLAGS = {
-    "min_profit_margin": "--liq-profit-margin",
-    "skew_start_minutes": "--liq-skew-start",
-    "skew_per_minute": "--liq-skew-rate",
-    "max_skew": "--liq-skew-max",
-    "stop_loss_threshold": "--liq-stop-loss-threshold",
-    "timeout_minutes": "--liq-timeout",
-    "price_check_interval_ms": "--liq-check-interval",
-}
-
-
-def liquidation_values(
-    *,
-    profit_margin: str | None = None,
-    skew_start: str | None = None,
-    skew_rate: str | None = None,
-    skew_max: str | None = None,
-    stop_loss_threshold: str | None = None,
-    stop_loss: bool | None = None,
-    timeout: str | None = None,
-    check_interval: int | None = None,
-    block_losing: bool | None = None,
-) -> dict[str, object]:
-    """The LiquidationConfig fields the seed's flags set (only those given), parsed and checked
-    against each other; the model validates them where they are used, once."""
-    flags = LIQUIDATION_FLAGS
-    # Contradictions: a value for a rule that the same command line switches off.
-    if stop_loss is False and stop_loss_threshold is not None:
-        raise UsageError("--liq-stop-loss-threshold: given with --no-liq-stop-loss")
-    if block_losing is False and profit_margin is not None:
-        raise UsageError(
-            "--liq-profit-margin: given with --no-liq-block-losing (the margin is only the floor)"
-        )
-    values: dict[str, object | None] = {
-        "min_profit_margin": decimal_flag(flags["min_profit_margin"], profit_margin),
-        "skew_start_minutes": decimal_flag(flags["skew_start_minutes"], skew_start),
-        "skew_per_minute": decimal_flag(flags["skew_per_minute"], skew_rate),
-        "max_skew": decimal_flag(flags["max_skew"], skew_max),
-        "stop_loss_threshold": decimal_flag(flags["stop_loss_threshold"], stop_loss_threshold),
-        "timeout_minutes": decimal_flag(flags["timeout_minutes"], timeout),
-        "price_check_interval_ms": check_interval,
-        "stop_loss_enabled": stop_loss,
-        "block_losing_quotes": block_losing,
-    }
-    return {key: value for key, value in values.items() if value is not None}
-
-
 def flag_named_error(exc: ValidationError, flags: dict[str, str], where: str) -> UsageError:
     """A config validation error in one line, naming the flag that set the field (if any)."""
     message = describe_validation_error(exc)
@@ -259,9 +340,9 @@ def flag_named_error(exc: ValidationError, flags: dict[str, str], where: str) ->
 
 
 def liquidation_config(**flags: Any) -> LiquidationConfig:
-    """A LiquidationConfig from the seed's flags (`liquidation_values`); anything unset keeps
-    the seed's default."""
+    """A LiquidationConfig from the seed's flags (`param -> value`, as `config_values` takes
+    them); anything unset keeps the seed's default."""
     try:
-        return LiquidationConfig.model_validate(liquidation_values(**flags))
+        return LiquidationConfig.model_validate(config_values(flags).get("liquidation", {}))
     except ValidationError as exc:
         raise flag_named_error(exc, LIQUIDATION_FLAGS, "liquidation config") from None

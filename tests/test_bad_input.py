@@ -19,11 +19,15 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import annotated_types
 import pytest
+
+from dualmm.cliutil import CONFIG_FLAGS, ConfigFlag
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scenarios" / "quick-profitable-exit.json"
@@ -131,6 +135,27 @@ SCENARIO_ROWS = [
     (".", "cannot read"),
 ]
 
+
+def _bad_values(spec: ConfigFlag) -> list[str]:
+    """Values a setting's flag must refuse: not a number (or not whole), and each bound of its
+    config field just crossed."""
+    field = spec.field
+    decimal = field.annotation is Decimal
+    values = ["abc", ""] + (["nan", "inf", "-inf", "1e30"] if decimal else ["1.5", "1e3"])
+    if not decimal:
+        values.append("99999999999999999999")
+    for bound in field.metadata:
+        if isinstance(bound, annotated_types.Gt):
+            values.append(str(bound.gt))
+        elif isinstance(bound, annotated_types.Ge):
+            values.append(str(bound.ge - 1))
+        elif isinstance(bound, annotated_types.Lt):
+            values.append(str(bound.lt))
+        elif isinstance(bound, annotated_types.Le):
+            values.append(str(bound.le + 1))
+    return values
+
+
 # (command line, extra environment, what the line must name)
 Row = tuple[tuple[str, ...], dict[str, str], str]
 
@@ -170,29 +195,23 @@ def _rows() -> list[Row]:
     channel = {"DUALMM_USER_CHANNEL": "maybe"}
     rows.append((("worker", "--no-tracing"), channel, "DUALMM_USER_CHANNEL"))
 
-    # Numbers: NaN, inf, negative, zero, huge, non-numeric.
-    bad_numbers = ("nan", "inf", "-inf", "-1", "1e30", "abc", "")
-    for flag in ("--position-limit", "--order-size", "--liquidity-budget"):
-        for value in (*bad_numbers, "0"):
-            rows.append((("orchestrate", flag, value), {}, flag))
-    for flag in ("--spread-fraction", "--requote-threshold"):
-        for value in (*bad_numbers, "0", "2"):
-            rows.append((("orchestrate", flag, value), {}, flag))
-    for value in ("0", "-1", "99999999999999999999", "abc", "1.5"):
-        rows.append((("orchestrate", "--quote-interval", value), {}, "--quote-interval"))
-    liq_decimal = {
-        "--liq-profit-margin": ("nan", "inf", "-1", "1e30", "abc", "1"),
-        "--liq-skew-start": ("nan", "inf", "-1", "1e30", "abc"),
-        "--liq-skew-rate": ("nan", "inf", "-1", "1e30", "abc", "1"),
-        "--liq-skew-max": ("nan", "inf", "-1", "1e30", "abc", "1"),
-        "--liq-stop-loss-threshold": ("nan", "-inf", "1", "-1e30", "abc"),
-        "--liq-timeout": ("nan", "inf", "-1", "0", "1e30", "abc"),
-    }
-    liq_int = {"--liq-check-interval": ("0", "-5", "99999999999999999999", "1e3", "abc")}
+    # The bot's settings, from their one declaration (dualmm.cliutil.CONFIG_FLAGS): every
+    # valued flag gets non-numbers and each bound of its field crossed, on the command line and
+    # in its DUALMM_* variable; replay takes the liquidation ones.
+    for spec in CONFIG_FLAGS:
+        if "/" in spec.decl:  # a switch
+            if spec.env:
+                rows.append((("orchestrate",), {spec.env: "maybe"}, spec.flag))
+            continue
+        commands = [("orchestrate",)]
+        if spec.path.startswith("liquidation."):
+            commands.append(("replay", str(SEED)))
+        for value in _bad_values(spec):
+            for command in commands:
+                rows.append(((*command, spec.flag, value), {}, spec.flag))
+            if spec.env and value:  # an empty variable is an unset one
+                rows.append((("orchestrate",), {spec.env: value}, spec.flag))
     for command in (("orchestrate",), ("replay", str(SEED))):
-        for flag, values in {**liq_decimal, **liq_int}.items():
-            for value in values:
-                rows.append(((*command, flag, value), {}, flag))
         # Contradictory flags.
         rows.append(
             (
@@ -220,6 +239,7 @@ def _rows() -> list[Row]:
             rows.append(((command, "--bot-id", value), {}, "--bot-id"))
 
     # markets
+    bad_numbers = ("nan", "inf", "-inf", "-1", "1e30", "abc", "")
     for value in (*bad_numbers, "0"):
         rows.append((("markets", "--order-size", value), {}, "--order-size"))
         rows.append((("markets", "--liquidity", value), {}, "--liquidity"))
@@ -281,9 +301,6 @@ def _rows() -> list[Row]:
         if value:  # an empty variable is an unset one
             rows.append((("status",), {"DUALMM_BOT_ID": value}, "--bot-id"))
         rows.append((("liquidate-all", "--now", "--bot-id", value), {}, "--bot-id"))
-    for var in ("DUALMM_POSITION_LIMIT", "DUALMM_ORDER_SIZE", "DUALMM_LIQUIDITY_BUDGET"):
-        for value in ("nan", "inf", "-1", "1e30", "abc"):
-            rows.append((("orchestrate",), {var: value}, "--"))
 
     # backtest (each row would otherwise simulate: none may get that far)
     bt = ("backtest", "--synthetic", "--markets", "2", "--days", "0.01")
