@@ -26,13 +26,17 @@ class AdminControls(Protocol):
     def restart(self, down_seconds: float = 90, post_only_seconds: float = 120) -> Restart: ...
 
 
-class ChannelHost(Protocol):
-    """The server's API keys, trade/order JSON and websocket refusals."""
+class WebsocketHost(Protocol):
+    """What a websocket upgrade gets instead of a socket now (faults, engine restarts)."""
+
+    def websocket_refusal(self, faults: bool = True) -> Reply | None: ...
+
+
+class ChannelHost(WebsocketHost, Protocol):
+    """The user channel's view: API keys and the trade/order JSON, besides refusals."""
 
     @property
     def keys(self) -> KeyRing: ...
 
     @property
     def trading(self) -> Trading: ...
-
-    def websocket_refusal(self, faults: bool = True) -> Reply | None: ...
