@@ -90,6 +90,25 @@ def check_bot_id(bot_id: str) -> str:
     return bot_id
 
 
+# Options more than one command takes.
+BotId = Annotated[
+    str,
+    typer.Option(
+        "--bot-id",
+        help="Which bot (workflow active-market-<id>).",
+        envvar="DUALMM_BOT_ID",
+        callback=check_bot_id,
+    ),
+]
+Live = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Allow real Polymarket orders. Without it DUALMM_EXCHANGE=polymarket runs paper.",
+    ),
+]
+
+
 def default_help(model: type[BaseModel], field: str) -> str:
     """A flag's help suffix naming the config model's default (one source for every command)."""
     return f"[default: {model.model_fields[field].default}]"

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from dualmm.cliutil import (
     FIELD_FLAGS,
+    BotId,
     DualMarketMode,
     LiqBlockLosing,
     LiqCheckInterval,
@@ -44,7 +45,6 @@ from dualmm.cliutil import (
 )
 from dualmm.config import OrchestratorConfig, ProcessSettings
 from dualmm.runtime import (
-    BotId,
     run_client_command,
     run_or_fail,
     settings,

@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import typer
-
-from dualmm.cliutil import check_bot_id, hard_exit, load_settings
+from dualmm.cliutil import hard_exit, load_settings
 from dualmm.config import OrchestratorConfig, ProcessSettings
 from dualmm.errors import UsageError
 
@@ -29,23 +27,6 @@ if TYPE_CHECKING:
 
 
 _T = TypeVar("_T")
-
-BotId = Annotated[
-    str,
-    typer.Option(
-        "--bot-id",
-        help="Which bot (workflow active-market-<id>).",
-        envvar="DUALMM_BOT_ID",
-        callback=check_bot_id,
-    ),
-]
-Live = Annotated[
-    bool,
-    typer.Option(
-        "--live",
-        help="Allow real Polymarket orders. Without it DUALMM_EXCHANGE=polymarket runs paper.",
-    ),
-]
 
 
 def settings() -> ProcessSettings:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dualmm.cliutil import check_secret_files_private, hard_exit
+from dualmm.cliutil import Live, check_secret_files_private, hard_exit
 from dualmm.errors import UsageError
-from dualmm.runtime import Live, connect, run_or_fail, settings
+from dualmm.runtime import connect, run_or_fail, settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
