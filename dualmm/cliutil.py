@@ -115,8 +115,8 @@ def default_help(model: type[BaseModel], field: str) -> str:
 
 
 # --- the bot's settings as flags --------------------------------------------------------------
-# Each OrchestratorConfig setting an operator may set is declared once, here: its flag, its
-# DUALMM_* variable (if any) and its help; its type, bounds and default are the model field's.
+# Each OrchestratorConfig setting an operator may set is declared once, here: its flag (which
+# names its DUALMM_* variable) and its help; its type, bounds and default are the model field's.
 # The commands' options, the flag an error names and the bad-input table come from this.
 
 
@@ -126,11 +126,15 @@ class ConfigFlag:
     path: str  # the OrchestratorConfig field, dotted
     decl: str  # "--flag", or "--on/--off" for a switch
     help: str
-    env: str | None = None
 
     @property
     def flag(self) -> str:
         return self.decl.split("/")[0]
+
+    @property
+    def env(self) -> str:
+        """The flag's DUALMM_* variable: `--liq-timeout` is DUALMM_LIQ_TIMEOUT."""
+        return "DUALMM_" + self.flag.removeprefix("--").upper().replace("-", "_")
 
     @property
     def field(self) -> FieldInfo:
@@ -151,49 +155,42 @@ CONFIG_FLAGS = (
         "dual_market_mode",
         "--dual-market-mode/--single-market-mode",
         "Quote the next market while liquidating (dual) or wait (single).",
-        "DUALMM_DUAL_MARKET_MODE",
     ),
     ConfigFlag(
         "liquidity_budget",
         "liquidity_budget",
         "--liquidity-budget",
         "Capital for quotes (USDC).",
-        "DUALMM_LIQUIDITY_BUDGET",
     ),
     ConfigFlag(
         "position_limit",
         "market_maker.position_limit",
         "--position-limit",
         "|net| shares before liquidating.",
-        "DUALMM_POSITION_LIMIT",
     ),
     ConfigFlag(
         "order_size",
         "market_maker.order_size",
         "--order-size",
         "Shares per quote.",
-        "DUALMM_ORDER_SIZE",
     ),
     ConfigFlag(
         "spread_fraction",
         "market_maker.spread_fraction",
         "--spread-fraction",
         "Quote this fraction of the reward band out.",
-        "DUALMM_SPREAD_FRACTION",
     ),
     ConfigFlag(
         "requote_threshold",
         "market_maker.requote_threshold",
         "--requote-threshold",
         "Midpoint move that requotes.",
-        "DUALMM_REQUOTE_THRESHOLD",
     ),
     ConfigFlag(
         "quote_interval",
         "market_maker.quote_interval_ms",
         "--quote-interval",
         "Quote loop interval (ms).",
-        "DUALMM_QUOTE_INTERVAL",
     ),
     ConfigFlag(
         "profit_margin",
@@ -250,28 +247,24 @@ CONFIG_FLAGS = (
         "--rerank/--no-rerank",
         "Re-rank the markets, the active one included, when a liquidation finishes and move "
         "to a better one (--no-rerank: a round ends only at the limit).",
-        "DUALMM_RERANK",
     ),
     ConfigFlag(
         "rerank_minutes",
         "rerank_minutes",
         "--rerank-minutes",
         "Also re-rank this often (0: only when a liquidation finishes).",
-        "DUALMM_RERANK_MINUTES",
     ),
     ConfigFlag(
         "switch_margin",
         "switch_margin",
         "--switch-margin",
         "Leave the active market for one earning over 1 + this times as much per USDC.",
-        "DUALMM_SWITCH_MARGIN",
     ),
     ConfigFlag(
         "loss_cooldown",
         "loss_cooldown_minutes",
         "--loss-cooldown",
         "Minutes a market whose liquidation lost stays out of the picks (0: none).",
-        "DUALMM_LOSS_COOLDOWN",
     ),
 )
 _BY_PARAM = {spec.param: spec for spec in CONFIG_FLAGS}
