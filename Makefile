@@ -14,8 +14,9 @@ $(BIN)/dualmm: requirements.lock requirements-dev.lock pyproject.toml
 
 venv: $(BIN)/dualmm
 
+# DEMO_ARGS: more flags for the demo, e.g. make demo DEMO_ARGS="--duration 600".
 demo: $(BIN)/dualmm
-	$(BIN)/dualmm demo
+	$(BIN)/dualmm demo $(DEMO_ARGS)
 
 # The demo resumes the previous run's workflows (history in var/); this one starts clean.
 demo-reset: $(BIN)/dualmm
