@@ -25,7 +25,8 @@ demo-reset: $(BIN)/dualmm
 test: $(BIN)/dualmm
 	$(BIN)/pytest -q
 
-# The chaos suite's short profile (about 7 minutes; CI runs it after `make test`).
+# The chaos suite's short profiles, one worker and two (about 12 minutes; CI runs them after
+# `make test`).
 chaos-short: $(BIN)/dualmm
 	$(BIN)/pytest -q -m chaos tests/chaos
 

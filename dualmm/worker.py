@@ -38,6 +38,7 @@ _T = TypeVar("_T")
 # retried elsewhere (idempotent by key). Kubernetes' termination grace period and systemd's
 # TimeoutStopSec leave room for it.
 DRAIN = timedelta(seconds=10)
+STICKY_TIMEOUT = timedelta(seconds=3)
 
 
 def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
@@ -63,6 +64,9 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         # Heartbeats reach the server often enough for a short heartbeat timeout.
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        # A dead worker's cached workflows (the liquidations' checks) go to another worker
+        # after this, not the SDK's 10 s; a busy worker merely loses a cache hit.
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         graceful_shutdown_timeout=DRAIN,
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
