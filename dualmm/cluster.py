@@ -147,3 +147,17 @@ class Cluster:
         """Orders of ours the venue's dead-man switch cancelled so far."""
         heartbeats = self.sim.heartbeats
         return len(heartbeats.cancelled) if heartbeats is not None else 0
+
+    def listening(self, condition_id: str) -> set[int]:
+        """The simulator's user-channel sessions of our wallet that get the market's events
+        now (ids: a worker's session before a stop is not the one after)."""
+        channel = self.sim.user_channel
+        with channel._lock:  # the simulator keeps no public list of its sessions
+            sessions = list(channel._sessions)
+        return {
+            id(session)
+            for session in sessions
+            if session.creds is not None
+            and session.creds.address.lower() == self.address.lower()
+            and (not session.markets or condition_id in session.markets)
+        }

@@ -1,10 +1,10 @@
 """Two worker processes on one task queue (a dev server, the simulator with its dead-man
 switch, the bot; dualmm.cluster). The worker running the quote loop is SIGKILLed, then
-SIGTERMed (a rolling restart), then both workers are stopped at once and a fresh one started:
-each time the round moves on to another worker (its pending activity's worker identity), the
-same round, never two quotes for one token at once, nothing cancelled by the venue's switch
-while a worker lives; paused at the end, nothing of ours rests and the bot's position is the
-venue's."""
+SIGTERMed (a rolling restart), then both workers are stopped at once and a fresh one started.
+Each time the same round moves on to another worker (its pending activity's worker identity)
+and the user channel with it; never two quotes for one token at once; nothing cancelled by the
+venue's switch while a worker lives. Paused at the end, nothing of ours rests and the bot's
+position is the venue's."""
 
 from __future__ import annotations
 
@@ -74,11 +74,15 @@ async def test_the_round_moves_to_the_other_worker_on_a_kill_a_term_and_both(
 ) -> None:
     with Cluster(tmp_path, workers=2, quote_interval_ms=1000) as cluster:
         first = await _moved(cluster, set())
+        (market,) = {condition_id for condition_id, _ in cluster.our_buys()}
+        listening = await _until(_async(lambda: cluster.listening(market)), bool)
         doubles = Doubles(cluster)
         try:
             await _stop(cluster, first.worker_pid, signal.SIGKILL)  # a crash
             second = await _moved(cluster, {first.worker})
             assert second.activity_id == first.activity_id and second.attempt > first.attempt
+            # The user channel follows the round: the new worker listens to its market.
+            await _until(_async(lambda: cluster.listening(market)), lambda now: now - listening)
 
             cluster.add_worker()
             await _stop(cluster, second.worker_pid, signal.SIGTERM)  # a rolling restart
