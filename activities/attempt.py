@@ -8,10 +8,11 @@ heartbeat to the server at most every HEARTBEAT_THROTTLE (a worker setting; the 
 would be 0.8 times the timeout). The server gives up on an attempt HEARTBEAT_TIMEOUT after the
 last heartbeat it recorded, and HANDOVER_RETRY schedules the next attempt half a second later
 on any worker polling the queue. A SIGKILLed worker's round so runs elsewhere at most
-HEARTBEAT_TIMEOUT + 0.5 s (and a task dispatch) after the last heartbeat it sent. The retry
-interval does not grow: a round may outlive many crashes and deploys, and each takeover must
-stay as quick as the first (an attempt that failed on its own, not handed over, asks for
-FAILED_ATTEMPT_RETRY instead).
+HEARTBEAT_TIMEOUT + 0.5 s (and a task dispatch) after the last heartbeat it sent: 3 s keeps
+that under 5 s with a second to spare on a loaded machine, and three throttle periods between
+a live worker and a false takeover (below). The retry interval does not grow: a round may
+outlive many crashes and deploys, and each takeover must stay as quick as the first (an
+attempt that failed on its own, not handed over, asks for FAILED_ATTEMPT_RETRY instead).
 
 No false takeover under load. A healthy worker's heartbeats reach the server every second, so
 the server's timeout needs its event loop stalled for about two seconds before it fires. If
