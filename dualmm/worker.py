@@ -8,6 +8,7 @@ import itertools
 import signal
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -26,10 +27,19 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
+# On SIGTERM the worker stops polling at once and the quote loop hands its round over
+# (activities.attempt); other activities get this long to finish before they are cancelled and
+# retried elsewhere (idempotent by key). Kubernetes' termination grace period and systemd's
+# TimeoutStopSec leave room for it.
+DRAIN = timedelta(seconds=10)
+STICKY_TIMEOUT = timedelta(seconds=3)
+
+
 def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
     """One worker for both workflows and every activity, over one exchange."""
     from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
+    from activities.attempt import HEARTBEAT_THROTTLE
     from activities.liquidation import LiquidationActivities
     from activities.market_making import MarketMakingActivities
     from dualmm.metrics import metered
@@ -46,6 +56,12 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
         # Workflow-task polls scale with the load: a fixed few leave many liquidations' tasks
         # queueing on the server (bench/capacity.py measures it).
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        # Heartbeats reach the server often enough for a short heartbeat timeout.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        # A dead worker's cached workflows (the liquidations' checks) go to another worker
+        # after this, not the SDK's 10 s; a busy worker merely loses a cache hit.
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+        graceful_shutdown_timeout=DRAIN,
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
             making.pick_market,
@@ -121,7 +137,11 @@ async def retry_until_up(
 
 
 async def run_worker(
-    live: bool, trace_file: Path | None, tracing: bool, start_timeout: float | None = None
+    live: bool,
+    trace_file: Path | None,
+    tracing: bool,
+    start_timeout: float | None = None,
+    ready_file: Path | None = None,
 ) -> None:
     import logging
 
@@ -180,15 +200,20 @@ async def run_worker(
         stop.set()  # below: close the exchange and say so
     while not stop.is_set():
         worker = build_worker(client, config.task_queue, exchange, cache=config.worker_cache)
+        running = asyncio.create_task(worker.run())
+        stopping = asyncio.create_task(stop.wait())
+        _ready(ready_file, True)
         print(
             f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
             f"(namespace {config.temporal_namespace}), exchange {kind}",
             flush=True,
         )
-        running = asyncio.create_task(worker.run())
-        stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        _ready(ready_file, False)
         if stop.is_set():
+            # Polls stop now; the quote loop hands its round to another worker at once, the
+            # other activities get DRAIN to finish.
+            print("worker: draining", flush=True)
             await worker.shutdown()
             with contextlib.suppress(Exception):
                 await running
@@ -205,6 +230,19 @@ async def run_worker(
         with contextlib.suppress(Exception):
             await close()
     print("worker: stopped", flush=True)
+
+
+def _ready(path: Path | None, ready: bool) -> None:
+    """The readiness file (a Kubernetes readinessProbe's): there while the worker polls."""
+    if path is None:
+        return
+    if ready:
+        try:
+            path.write_text("polling\n")
+        except OSError as exc:
+            raise UsageError(f"--ready-file: cannot write {path}: {exc.strerror}") from None
+    else:
+        path.unlink(missing_ok=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -227,10 +265,19 @@ def register(app: typer.Typer) -> None:
                 "this many seconds [default: keep retrying with backoff].",
             ),
         ] = None,
+        ready_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--ready-file",
+                help="Create this file while the worker polls its task queue, and delete it "
+                "when it stops or drains (for a readiness probe).",
+            ),
+        ] = None,
     ) -> None:
-        """Run a Temporal worker for both workflows and all activities (Ctrl-C stops it)."""
+        """Run a Temporal worker for both workflows and all activities (Ctrl-C or SIGTERM
+        drains it: the quote loop moves to another worker at once)."""
         from dualmm.telemetry import flush_tracing
 
-        run_or_fail(run_worker(live, trace_file, tracing, start_timeout))
+        run_or_fail(run_worker(live, trace_file, tracing, start_timeout, ready_file))
         flush_tracing()
         hard_exit(0)

@@ -548,7 +548,7 @@ async def _beats_until(beats: list[Checkpoint], check: Callable[[Checkpoint], bo
 
 def _activity_env(beats: list[Checkpoint]) -> ActivityEnvironment:
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(details[0])
+    env.on_heartbeat = lambda *details: beats.extend(details[:1])
     return env
 
 

@@ -15,6 +15,7 @@ import yaml
 
 import dualmm.metrics
 from dualmm.config import ProcessSettings
+from dualmm.worker import DRAIN
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -279,7 +280,7 @@ def test_k8s_worker_runs_the_compose_image() -> None:
     (override,) = [i for i in kustomization["images"] if i["name"] == container["image"]]
     image = f"{override['newName']}:{override['newTag']}"
     assert image == compose()["services"]["worker"]["image"]
-    assert container["args"] == ["worker"]
+    assert container["args"][0] == "worker" and "--live" not in container["args"]
 
 
 def test_k8s_worker_probes_shutdown_and_resources() -> None:
@@ -287,16 +288,35 @@ def test_k8s_worker_probes_shutdown_and_resources() -> None:
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert deployment["spec"]["replicas"] >= 2
-    # Long enough for activities to heartbeat out (heartbeat timeout >= 5 s, quote interval 5 s).
-    assert pod["terminationGracePeriodSeconds"] >= 60
+    # The drain fits in the grace period, which is not so long that a hung worker holds a roll.
+    assert DRAIN.total_seconds() + 10 <= pod["terminationGracePeriodSeconds"] <= 60
     assert pod["securityContext"]["runAsNonRoot"] is True
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     config = k8s_kind("ConfigMap")[0]["data"]
     assert ports["metrics"] == int(config["DUALMM_METRICS_PROMETHEUS"].rsplit(":", 1)[1])
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["port"] in ports, probe
     assert container["resources"]["requests"]["cpu"]
     assert container["resources"]["limits"]["memory"]
+
+
+def test_k8s_rolls_the_workers_with_no_gap() -> None:
+    """A new worker is Ready (polling: its --ready-file) before an old one is stopped, and
+    the old one's drain fits in its grace period; compose and systemd leave the same time."""
+    (deployment,) = k8s_kind("Deployment")
+    spec = deployment["spec"]
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert spec["strategy"]["rollingUpdate"]["maxSurge"] >= 1
+    (container,) = spec["template"]["spec"]["containers"]
+    args = container["args"]
+    ready_file = args[args.index("--ready-file") + 1]
+    assert container["readinessProbe"]["exec"]["command"] == ["cat", ready_file]
+    assert ready_file.startswith("/tmp/")  # the writable emptyDir (read-only root)
+    grace = spec["template"]["spec"]["terminationGracePeriodSeconds"]
+    stop_grace = compose()["services"]["worker"]["stop_grace_period"]
+    assert int(stop_grace.removesuffix("s")) == grace
+    unit = (DEPLOY / "dualmm-worker.service").read_text()
+    assert f"TimeoutStopSec={grace}" in unit
 
 
 def test_k8s_env_keys_exist_in_settings_and_refs_resolve() -> None:

@@ -153,7 +153,7 @@ async def test_a_one_sided_bid_does_not_walk_itself_up_the_book() -> None:
     venue, info = harsh_venue()
     beats: list[Checkpoint] = []
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(details[0])
+    env.on_heartbeat = lambda *details: beats.extend(details[:1])
     request = MarketMakingInput(
         parent_workflow_id="parent",
         market=info,

@@ -445,7 +445,7 @@ async def _quoted_then_filled(
 ) -> tuple[Any, FakeParent]:
     parent, beats = FakeParent(), []
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(Checkpoint.model_validate(details[0]))
+    env.on_heartbeat = lambda *details: beats.extend(map(Checkpoint.model_validate, details[:1]))
     activities = MarketMakingActivities(exchange, parent)  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, _round(market.info, interval_ms)))
     deadline = time.monotonic() + WAIT
