@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "dualmm.commands",
     "dualmm.localstack",
     "dualmm.codec_server",
+    "dualmm.record",
 )
 
 

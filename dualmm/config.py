@@ -146,6 +146,9 @@ class ProcessSettings(BaseSettings):
     # stays the fallback). The URL defaults to Polymarket's, or the simulator's /ws/user.
     user_channel: bool = True
     user_channel_url: str | None = None
+    # Its market channel: books kept from pushed events, the quote loop woken by the market.
+    market_channel: bool = True
+    market_channel_url: str | None = None
     # A Polygon JSON-RPC endpoint: merges YES+NO pairs on-chain (EOA wallets, signature type 0).
     # A secret: providers' URLs carry their API key.
     polygon_rpc_url: SecretStr | None = None
@@ -234,7 +237,7 @@ class ProcessSettings(BaseSettings):
     def _url(cls, url: str) -> str:
         return check_http_url(url)
 
-    @field_validator("user_channel_url")
+    @field_validator("user_channel_url", "market_channel_url")
     @classmethod
     def _ws_url(cls, url: str | None) -> str | None:
         if url is None or not url.strip():

@@ -12,6 +12,12 @@ from dualmm.sim.venue import SimVenue
 from dualmm.sim.wire import Reply
 
 
+class MarketChannelFaults(Protocol):
+    """The market channel's on-demand faults (cut connections, silence, missed events)."""
+
+    def fault(self, *, drop: bool = False, silence_seconds: float = 0.0, miss: int = 0) -> int: ...
+
+
 class AdminControls(Protocol):
     """The server's faults and matching-engine restarts, and its venue."""
 
@@ -24,6 +30,9 @@ class AdminControls(Protocol):
     def set_faults(self, faults: Faults) -> None: ...
 
     def restart(self, down_seconds: float = 90, post_only_seconds: float = 120) -> Restart: ...
+
+    @property
+    def market_channel(self) -> MarketChannelFaults: ...
 
 
 class WebsocketHost(Protocol):
@@ -40,3 +49,10 @@ class ChannelHost(WebsocketHost, Protocol):
 
     @property
     def trading(self) -> Trading: ...
+
+
+class MarketChannelHost(WebsocketHost, Protocol):
+    """The market channel's view: the venue whose books it publishes, besides refusals."""
+
+    @property
+    def venue(self) -> SimVenue: ...

@@ -108,6 +108,8 @@ class SimVenue(VenueMarkets):
 
     # Derived from the state above (rebuilt by `index`, never saved in a snapshot).
     INDEXES = (
+        "_last_print",
+        "_last_touch",
         "_market_number",
         "_changes",
         "_steered",
@@ -123,6 +125,8 @@ class SimVenue(VenueMarkets):
     def index(self) -> None:
         """(Re)build the indexes from the orders, trades and markets (after a snapshot load)."""
         self._market_number = {cid: number for number, cid in enumerate(self._markets)}
+        self._last_touch = {}  # the other makers' YES touch each market last showed (tape)
+        self._last_print = {}
         # Each market's next midpoint change (or a time to look again): (time, number, id);
         # a market whose process may still change its future is asked every time instead.
         self._changes = []
