@@ -31,6 +31,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.attempt import FAILED_ATTEMPT_RETRY, Attempt, cancelled_by_workflow
 from activities.liquidation import non_retryable_venue_errors
 from dualmm.config import MarketMakerConfig
 from dualmm.discovery import Filters, discover
@@ -281,29 +282,43 @@ class MarketMakingActivities:
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:
-        """Quote until the position limit is reached or the workflow cancels the round."""
+        """Quote until the position limit is reached or the workflow cancels the round
+        (activities.attempt: its heartbeats, and its hand-over when the worker stops)."""
         round_ = _Round(self._exchange, self._client, request)
+        async with Attempt(round_.heartbeat_details) as attempt:
+            round_.attempt = attempt
+            return await self._run_attempt(round_, attempt)
+
+    async def _run_attempt(self, round_: _Round, attempt: Attempt) -> MarketMakingResult:
         try:
             async with non_retryable_venue_errors():
-                await round_.resume()
                 try:
+                    await round_.resume()
                     return await round_.run()
                 except asyncio.CancelledError:
-                    details = activity.cancellation_details()
-                    if details is not None and details.worker_shutdown:
-                        # Quotes stay live: the retried attempt adopts them.
+                    if attempt.handing_over:  # quotes stay live: the next attempt adopts them
+                        raise attempt.hand_over() from None
+                    if not cancelled_by_workflow() or not round_.checkpointed:
+                        # Lost (another attempt owns the quotes now), or not begun.
                         raise
                     return await round_.stop()
         except ApplicationError as exc:
             if not exc.non_retryable:
                 raise
-            # No attempt follows soon to watch the quotes: take them off the book first, and
-            # hand the workflow the round's last position (fills since its last progress).
+            # No attempt follows soon to watch the quotes: take them off the book first,
+            # and hand the workflow the round's last position (fills since its last
+            # progress).
             with contextlib.suppress(Exception):
                 await round_.stop()
             raise ApplicationError(
                 exc.message, round_.checkpoint, type=exc.type, non_retryable=True
             ) from None
+        except Exception as exc:  # failed on its own (not handed over): retry a bit later
+            raise ApplicationError(
+                f"{type(exc).__name__}: {exc}",
+                type=type(exc).__name__,
+                next_retry_delay=FAILED_ATTEMPT_RETRY,
+            ) from exc
 
 
 # Transient venue errors a round rides out in its own loop before failing the attempt.
@@ -332,9 +347,19 @@ class _Round:
         self._open_orders: list[Order] | None = None  # as the last fill sync read them
         self._quoted_tick = request.market.tick_size
         self._trades_seen: dict[str, int] = {}
+        self.attempt: Attempt | None = None  # heartbeats and lease (activities.attempt)
+        self.checkpointed = False  # the checkpoint is this round's, not a placeholder yet
+
+    def heartbeat_details(self) -> Checkpoint | None:
+        """What to heartbeat: None until the checkpoint is established (the previous attempt's
+        stays on the server meanwhile)."""
+        return self._checkpoint if self.checkpointed else None
 
     async def resume(self) -> None:
         """Take the last heartbeat (if retried), then reconcile quotes and fills with the venue."""
+        # This worker keeps the venue's dead-man switch fed before it adopts any quote: with
+        # one wallet for all workers, a dead worker's silence then cancels nothing.
+        await self._exchange.heartbeat()
         details = activity.info().heartbeat_details
         if details:
             self._checkpoint = Checkpoint.model_validate(details[0])
@@ -346,6 +371,7 @@ class _Round:
             self._checkpoint = self._checkpoint.model_copy(
                 update={"cursor": start.cursor, "position": position}
             )
+        self.checkpointed = True
         await self._reconcile_quotes()
         await self._sync_fills()
         self._heartbeat()
@@ -359,6 +385,8 @@ class _Round:
         condition_id = self._market.condition_id
         failures = 0
         while True:
+            if self.attempt is not None:  # no venue write once another attempt may quote
+                self.attempt.check_lease()
             # Taken before the fills are read: a notice that comes while we work wakes the
             # wait below at once instead of being missed.
             mark = await self._exchange.fill_mark(condition_id)
@@ -646,7 +674,10 @@ class _Round:
         )
 
     def _heartbeat(self) -> None:
-        activity.heartbeat(self._checkpoint)
+        if self.attempt is None:
+            activity.heartbeat(self._checkpoint)
+        else:
+            self.attempt.beat()
 
     async def _read_venue_rewards(self) -> None:
         """What the venue says we earned today, at most once per VENUE_REWARDS_EVERY_SECONDS

@@ -111,7 +111,7 @@ async def run_mode(channel: bool, n: int, moves: int, quiet: float) -> dict[str,
     from temporalio.testing import ActivityEnvironment
 
     from activities.market_making import MarketMakingActivities, MarketMakingInput
-    from dualmm.config import MarketMakerConfig, Settings
+    from dualmm.config import MarketMakerConfig, ProcessSettings
     from dualmm.domain.position import PositionTracker
     from dualmm.domain.quoting import desired_quotes
     from dualmm.domain.types import Side
@@ -156,7 +156,7 @@ async def run_mode(channel: bool, n: int, moves: int, quiet: float) -> dict[str,
         return route(request)
 
     sim._route = counted  # type: ignore[method-assign]
-    settings = Settings(
+    settings = ProcessSettings(
         exchange="sim", clob_url=sim.url, private_key=SecretStr(key), market_channel=channel
     )
     exchange = await ClobExchange.connect(settings)

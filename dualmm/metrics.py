@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     from temporalio.common import MetricMeter
     from temporalio.runtime import Runtime
 
-    from dualmm.config import Settings
+    from dualmm.config import ProcessSettings
     from dualmm.exchange.base import Exchange
 
 
-def runtime_for(config: Settings, role: str) -> Runtime:
+def runtime_for(config: ProcessSettings, role: str) -> Runtime:
     """A Temporal runtime exporting metrics as the settings say (none if neither is set),
     whose Core log lines (warnings and up) go through Python logging: one line per event in
     the process's format (dualmm.logs), not the Core's own."""

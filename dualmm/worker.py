@@ -8,20 +8,15 @@ import itertools
 import signal
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dualmm.cliutil import UsageError, check_secret_files_private, hard_exit
-from dualmm.runtime import (
-    Live,
-    build_exchange,
-    connect,
-    exchange_kind,
-    run_or_fail,
-    settings,
-)
+from dualmm.cliutil import Live, check_secret_files_private, hard_exit
+from dualmm.errors import UsageError
+from dualmm.runtime import connect, run_or_fail, settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -32,10 +27,19 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
+# On SIGTERM the worker stops polling at once and the quote loop hands its round over
+# (activities.attempt); other activities get this long to finish before they are cancelled and
+# retried elsewhere (idempotent by key). Kubernetes' termination grace period and systemd's
+# TimeoutStopSec leave room for it.
+DRAIN = timedelta(seconds=10)
+STICKY_TIMEOUT = timedelta(seconds=3)
+
+
 def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
     """One worker for both workflows and every activity, over one exchange."""
     from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
+    from activities.attempt import HEARTBEAT_THROTTLE
     from activities.liquidation import LiquidationActivities
     from activities.market_making import MarketMakingActivities
     from dualmm.metrics import metered
@@ -49,9 +53,15 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
         client,
         task_queue=task_queue,
         max_cached_workflows=cache,
-        # Workflow-task polls scale with the load (the fixed default, 5, left a thousand
-        # liquidations' tasks queueing on the server for a poll: bench/capacity.py).
+        # Workflow-task polls scale with the load: a fixed few leave many liquidations' tasks
+        # queueing on the server (bench/capacity.py measures it).
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        # Heartbeats reach the server often enough for a short heartbeat timeout.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        # A dead worker's cached workflows (the liquidations' checks) go to another worker
+        # after this, not the SDK's 10 s; a busy worker merely loses a cache hit.
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+        graceful_shutdown_timeout=DRAIN,
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
             making.pick_market,
@@ -127,11 +137,16 @@ async def retry_until_up(
 
 
 async def run_worker(
-    live: bool, trace_file: Path | None, tracing: bool, start_timeout: float | None = None
+    live: bool,
+    trace_file: Path | None,
+    tracing: bool,
+    start_timeout: float | None = None,
+    ready_file: Path | None = None,
 ) -> None:
     import logging
 
     from dualmm.exchange.base import NonRetryableError, RetryableError
+    from dualmm.exchange.factory import open_exchange, trading_mode
     from dualmm.logs import configure
     from dualmm.telemetry import setup_tracing
 
@@ -144,7 +159,7 @@ async def run_worker(
         setup_tracing("worker", trace_file, enabled=tracing)
     except OSError as exc:
         raise UsageError(f"--trace-file: cannot write {trace_file}: {exc.strerror}") from None
-    kind = exchange_kind(config, live)
+    kind = trading_mode(config, live=live)
     loop = asyncio.get_running_loop()
     # Blocking SDK calls (placements, cancels, heartbeats) run in threads: size their pool.
     loop.set_default_executor(
@@ -159,7 +174,7 @@ async def run_worker(
 
     async def venue() -> Exchange:
         try:
-            return await build_exchange(config, live)
+            return await open_exchange(config, kind)
         except NonRetryableError as exc:  # e.g. a missing or refused key: waiting won't help
             raise UsageError(f"exchange {kind}: {exc}") from None
 
@@ -185,15 +200,20 @@ async def run_worker(
         stop.set()  # below: close the exchange and say so
     while not stop.is_set():
         worker = build_worker(client, config.task_queue, exchange, cache=config.worker_cache)
+        running = asyncio.create_task(worker.run())
+        stopping = asyncio.create_task(stop.wait())
+        _ready(ready_file, True)
         print(
             f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
             f"(namespace {config.temporal_namespace}), exchange {kind}",
             flush=True,
         )
-        running = asyncio.create_task(worker.run())
-        stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        _ready(ready_file, False)
         if stop.is_set():
+            # Polls stop now; the quote loop hands its round to another worker at once, the
+            # other activities get DRAIN to finish.
+            print("worker: draining", flush=True)
             await worker.shutdown()
             with contextlib.suppress(Exception):
                 await running
@@ -210,6 +230,19 @@ async def run_worker(
         with contextlib.suppress(Exception):
             await close()
     print("worker: stopped", flush=True)
+
+
+def _ready(path: Path | None, ready: bool) -> None:
+    """The readiness file (a Kubernetes readinessProbe's): there while the worker polls."""
+    if path is None:
+        return
+    if ready:
+        try:
+            path.write_text("polling\n")
+        except OSError as exc:
+            raise UsageError(f"--ready-file: cannot write {path}: {exc.strerror}") from None
+    else:
+        path.unlink(missing_ok=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -232,10 +265,19 @@ def register(app: typer.Typer) -> None:
                 "this many seconds [default: keep retrying with backoff].",
             ),
         ] = None,
+        ready_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--ready-file",
+                help="Create this file while the worker polls its task queue, and delete it "
+                "when it stops or drains (for a readiness probe).",
+            ),
+        ] = None,
     ) -> None:
-        """Run a Temporal worker for both workflows and all activities (Ctrl-C stops it)."""
+        """Run a Temporal worker for both workflows and all activities (Ctrl-C or SIGTERM
+        drains it: the quote loop moves to another worker at once)."""
         from dualmm.telemetry import flush_tracing
 
-        run_or_fail(run_worker(live, trace_file, tracing, start_timeout))
+        run_or_fail(run_worker(live, trace_file, tracing, start_timeout, ready_file))
         flush_tracing()
         hard_exit(0)

@@ -138,7 +138,7 @@ class RunningRound:
     def __init__(self, exchange: Exchange, request: MarketMakingInput) -> None:
         self.beats: list[Checkpoint] = []
         self.env = ActivityEnvironment()
-        self.env.on_heartbeat = lambda *details: self.beats.append(details[0])
+        self.env.on_heartbeat = lambda *details: self.beats.extend(details[:1])
         activities = MarketMakingActivities(exchange, FakeParent())  # type: ignore[arg-type]
         self.task = asyncio.create_task(self.env.run(activities.make_market, request))
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 from sim_helpers import market_info, one_market_venue
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.exchange.clob import ClobExchange
 from dualmm.exchange.rate_limit import DOCUMENTED, GENERAL, RateLimiter
 from dualmm.sim.server import SimServer
@@ -116,7 +116,7 @@ async def test_the_adapter_takes_a_token_for_every_request() -> None:
     venue = one_market_venue(info, "0x" + "00" * 20, "limits")
     limiter = RateLimiter({"GET /book": ((2, 1.0),), GENERAL: ((1_000, 10.0),)})
     with SimServer(venue) as server:
-        settings = Settings(
+        settings = ProcessSettings(
             exchange="sim", clob_url=server.url, private_key=SecretStr("0x" + "41" * 32)
         )
         connected = await ClobExchange.connect(settings)

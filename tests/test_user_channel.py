@@ -30,7 +30,7 @@ from activities.market_making import (
     Outcome,
 )
 from dualmm import websocket as ws
-from dualmm.config import MarketMakerConfig, Settings
+from dualmm.config import MarketMakerConfig, ProcessSettings
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange.clob import ClobExchange, user_channel_url
@@ -351,15 +351,15 @@ async def test_a_notice_during_the_read_is_not_lost() -> None:
 
 def test_the_channel_url_follows_the_venue() -> None:
     base = {"private_key": None}
-    assert user_channel_url(Settings(**base, clob_url="http://127.0.0.1:9")) == (
+    assert user_channel_url(ProcessSettings(**base, clob_url="http://127.0.0.1:9")) == (
         "ws://127.0.0.1:9/ws/user"
     )
-    assert user_channel_url(Settings(**base, clob_url="https://clob.polymarket.com")) == (
+    assert user_channel_url(ProcessSettings(**base, clob_url="https://clob.polymarket.com")) == (
         "wss://ws-subscriptions-clob.polymarket.com/ws/user"
     )
-    assert user_channel_url(Settings(**base, user_channel=False)) is None
+    assert user_channel_url(ProcessSettings(**base, user_channel=False)) is None
     with pytest.raises(ValueError, match="not a ws:// or wss:// URL"):
-        Settings(**base, user_channel_url="http://x")
+        ProcessSettings(**base, user_channel_url="http://x")
 
 
 def _round(info: MarketInfo, interval_ms: int) -> MarketMakingInput:
@@ -380,7 +380,7 @@ async def _quoted_then_filled(
 ) -> tuple[Any, FakeParent]:
     parent, beats = FakeParent(), []
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(Checkpoint.model_validate(details[0]))
+    env.on_heartbeat = lambda *details: beats.extend(map(Checkpoint.model_validate, details[:1]))
     activities = MarketMakingActivities(exchange, parent)  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, _round(market.info, interval_ms)))
     deadline = time.monotonic() + WAIT
@@ -399,7 +399,7 @@ async def test_a_fill_wakes_the_loop_and_hands_over_long_before_the_next_poll(
     key = "0x" + "31" * 32
     with SimServer(market.venue) as server:
         exchange = await ClobExchange.connect(
-            Settings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
+            ProcessSettings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
         )
         result, parent = await _quoted_then_filled(market, exchange, interval_ms=600_000)
         assert exchange.user_channel is not None and exchange.user_channel.subscriptions >= 1
@@ -419,7 +419,7 @@ async def test_a_refused_socket_leaves_the_poll_working_and_logs_no_secret(
         dead = f"ws://127.0.0.1:{closed.getsockname()[1]}/ws/user"
     caplog.set_level(logging.INFO)
     with SimServer(market.venue) as server:
-        settings = Settings(
+        settings = ProcessSettings(
             exchange="sim", clob_url=server.url, private_key=SecretStr(key), user_channel_url=dead
         )
         exchange = await ClobExchange.connect(settings)
@@ -439,7 +439,7 @@ async def test_the_listener_comes_back_after_the_venue_drops_it(market: Market) 
     key = "0x" + "33" * 32
     with SimServer(market.venue) as server:
         exchange = await ClobExchange.connect(
-            Settings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
+            ProcessSettings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
         )
         listener = exchange.user_channel
         assert listener is not None

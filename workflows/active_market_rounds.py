@@ -19,6 +19,7 @@ from workflows import ui_text
 from workflows.active_market_children import ACTIVITY_RETRY, PICK_TIMEOUT, ChildRegistry
 
 with workflow.unsafe.imports_passed_through():
+    from activities.attempt import HANDOVER_RETRY, HEARTBEAT_TIMEOUT
     from activities.market_making import (
         Checkpoint,
         MarketMakingActivities,
@@ -45,9 +46,9 @@ MEMO_QUESTION_PATCH = "memo-active-question"
 # Paused bots before this patch did not follow their stopped round's trades until they settled.
 _SETTLE_PAUSED_PATCH = "settle-paused-round"
 _SETTLE_CHECK = timedelta(seconds=5)
-# A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
+# A round lasts until the limit or a cancel; its heartbeat timeout is what detects a dead
+# worker, and its retry policy moves it to another one (activities.attempt says why these).
 _ROUND_TIMEOUT = timedelta(days=365)
-_MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 
 
 class Rounds(ChildRegistry):
@@ -135,7 +136,6 @@ class Rounds(ChildRegistry):
     async def _make_market(self, active: ActiveRound) -> None:
         info = workflow.info()
         config = self._config.market_maker
-        interval = timedelta(milliseconds=config.quote_interval_ms)
         handle = workflow.start_activity_method(
             MarketMakingActivities.make_market,
             MarketMakingInput(
@@ -151,8 +151,8 @@ class Rounds(ChildRegistry):
                 quoted_seconds=active.checkpoint.quoted_seconds,
             ),
             start_to_close_timeout=_ROUND_TIMEOUT,
-            heartbeat_timeout=max(_MIN_HEARTBEAT_TIMEOUT, interval * 3),
-            retry_policy=ACTIVITY_RETRY,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=HANDOVER_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=ui_text.quote_summary(active.market),
         )

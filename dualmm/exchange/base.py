@@ -257,7 +257,7 @@ class NotSupported(NonRetryableError):
 
 
 @runtime_checkable
-class MarketData(Protocol):
+class PublicMarketData(Protocol):
     """The read-only half of a venue: public market data, no account. Every method is safe to
     call again after a failure."""
 
@@ -283,7 +283,7 @@ class MarketData(Protocol):
 
 
 @runtime_checkable
-class Exchange(MarketData, Protocol):
+class Exchange(PublicMarketData, Protocol):
     """One venue account: market data plus our orders, fills and balances."""
 
     async def place_order(self, request: PlaceOrder) -> Order:

@@ -66,7 +66,7 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2
 from py_clob_client_v2.order_utils.model.side import Side as SdkSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange.base import (
     UNITS,
@@ -127,7 +127,7 @@ CREDENTIAL_BACKOFF_SECONDS = 0.5
 logger = logging.getLogger(__name__)
 
 
-def user_channel_url(settings: Settings) -> str | None:
+def user_channel_url(settings: ProcessSettings) -> str | None:
     """Where the user channel of `settings`' venue is: DUALMM_USER_CHANNEL_URL, Polymarket's,
     or `/ws/user` on the CLOB URL's host (the simulator's); None when switched off."""
     if not settings.user_channel:
@@ -141,7 +141,7 @@ def user_channel_url(settings: Settings) -> str | None:
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/user"
 
 
-def market_channel_url(settings: Settings) -> str | None:
+def market_channel_url(settings: ProcessSettings) -> str | None:
     """Where the market channel of `settings`' venue is: DUALMM_MARKET_CHANNEL_URL,
     Polymarket's, or `/ws/market` on the CLOB URL's host (the simulator's); None when off."""
     if not settings.market_channel:
@@ -292,7 +292,7 @@ class ClobExchange:
             await self.market_channel.close()
 
     @classmethod
-    async def connect(cls, settings: Settings, *, read_only: bool = False) -> ClobExchange:
+    async def connect(cls, settings: ProcessSettings, *, read_only: bool = False) -> ClobExchange:
         """An adapter for `settings`. Trading: the L1 private key, plus L2 API credentials from
         settings or created/derived from the key. `read_only`: no key at all (public data)."""
         configure_http_timeout(settings.clob_timeout_seconds)
@@ -327,7 +327,7 @@ class ClobExchange:
         exchange._set_up_merges(settings)
         return exchange
 
-    def _set_up_merges(self, settings: Settings) -> None:
+    def _set_up_merges(self, settings: ProcessSettings) -> None:
         """On-chain merges for an EOA wallet with a Polygon RPC endpoint; else why not."""
         if settings.signature_type != SignatureTypeV2.EOA:
             self._cannot_merge = (

@@ -44,7 +44,7 @@ from dualmm.sim.rules import VenueRules
 from dualmm.sim.ws_server import Channel, Session
 
 if TYPE_CHECKING:
-    from dualmm.sim.server import SimServer
+    from dualmm.sim.server_view import MarketChannelHost
     from dualmm.sim.venue import SimVenue
 
 logger = logging.getLogger(__name__)
@@ -124,12 +124,12 @@ def _draw(rng: random.Random, now: float, every: float | None) -> float | None:
     return now + every * rng.uniform(0.5, 1.5) if every else None
 
 
-class MarketChannel(Channel):
+class MarketChannel(Channel["MarketChannelHost"]):
     """The market channel of one SimServer (see the module docstring)."""
 
     path = PATH
 
-    def __init__(self, server: SimServer, read_timeout: float) -> None:
+    def __init__(self, server: MarketChannelHost, read_timeout: float) -> None:
         super().__init__(server, read_timeout)
         self._number = 0
         self._stop = threading.Event()

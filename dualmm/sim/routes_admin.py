@@ -14,7 +14,7 @@ from dualmm.sim.faults import Faults
 from dualmm.sim.wire import JSON, Request, Routes, dec, venue_errors
 
 if TYPE_CHECKING:
-    from dualmm.sim.server import SimServer
+    from dualmm.sim.server_view import AdminControls
 
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
@@ -23,7 +23,7 @@ MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
 class Admin:
     """The simulator's own controls, over the server (faults) and its venue."""
 
-    def __init__(self, server: SimServer) -> None:
+    def __init__(self, server: AdminControls) -> None:
         self.server = server
         self.venue = server.venue
 

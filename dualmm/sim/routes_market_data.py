@@ -38,7 +38,7 @@ _INTERVALS = {
 }
 
 
-class MarketData:
+class MarketDataRoutes:
     """The public book and price endpoints over a venue."""
 
     def __init__(self, venue: SimVenue) -> None:

@@ -59,7 +59,7 @@ from dualmm.sim.http import MAX_BODY_BYTES, READ_TIMEOUT_SECONDS, HTTPServer
 from dualmm.sim.market_channel import MarketChannel
 from dualmm.sim.rate_limits import RateLimiter
 from dualmm.sim.routes_admin import Admin
-from dualmm.sim.routes_market_data import MarketData
+from dualmm.sim.routes_market_data import MarketDataRoutes
 from dualmm.sim.routes_markets import Markets
 from dualmm.sim.routes_trading import Trading
 from dualmm.sim.user_channel import UserChannel
@@ -113,7 +113,7 @@ class SimServer:
         self._httpd = HTTPServer((host, port), self, read_timeout_s)
         self._thread: threading.Thread | None = None
         contracts = get_contract_config(chain_id)
-        market_data = MarketData(venue)
+        market_data = MarketDataRoutes(venue)
         self.trading = Trading(venue, self.keys, market_data, contracts, page_size, self.heartbeats)
         self._groups: list[RouteGroup] = [
             market_data,

@@ -37,7 +37,7 @@ from dualmm.sim.wire import unix
 from dualmm.sim.ws_server import Channel, Session
 
 if TYPE_CHECKING:
-    from dualmm.sim.server import SimServer
+    from dualmm.sim.server_view import ChannelHost
     from dualmm.sim.venue import SimVenue
 
 logger = logging.getLogger(__name__)
@@ -106,12 +106,12 @@ class UserSession(Session):
         return frozenset(str(m)[:100] for m in raw if isinstance(m, str))
 
 
-class UserChannel(Channel):
+class UserChannel(Channel["ChannelHost"]):
     """The user channel of one SimServer (see the module docstring)."""
 
     path = PATH
 
-    def __init__(self, server: SimServer, read_timeout: float) -> None:
+    def __init__(self, server: ChannelHost, read_timeout: float) -> None:
         super().__init__(server, read_timeout)
         self._pending: deque[VenueEvent] = deque(maxlen=_PENDING_EVENTS)
         self._stop = threading.Event()

@@ -1,5 +1,5 @@
 """The simulated venue: markets whose midpoint follows a scenario path or a synthetic walk,
-wallets, our orders, and fills by the DESIGN.md fill model (dualmm.domain.fillmodel).
+wallets, our orders, and fills by the touch fill model (dualmm.domain.fillmodel).
 
 Fill semantics, shared with the pure replay:
 - an order that crosses the touch when placed fills at the touch (taker);
@@ -20,9 +20,8 @@ venue_wallets, orders and matching in venue_orders, market data and rewards in v
 
 Cost: a request costs what it touches, not the size of the venue. Live orders are indexed by
 market and by wallet, trades by wallet, market and order; each market's next midpoint change
-waits in a heap, so catching up to `now` visits only the markets that moved (at 1000 markets
-and 1000 live orders the old full scans cost every request milliseconds under the lock:
-bench/sim_requests.py).
+waits in a heap, so catching up to `now` visits only the markets that moved (BENCHMARKS.md
+has the request times at a thousand markets).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The simulated venue's orders and fills: validation, placement, cancels, and matching by
-the DESIGN.md fill model (see dualmm.sim.venue for the fill semantics)."""
+the touch fill model (see dualmm.sim.venue for the fill semantics)."""
 
 from __future__ import annotations
 

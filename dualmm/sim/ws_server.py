@@ -22,13 +22,13 @@ import queue
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dualmm import websocket as ws
 from dualmm.sim.wire import MAX_JSON_DEPTH, Reply, json_depth
 
 if TYPE_CHECKING:
-    from dualmm.sim.server import SimServer
+    from dualmm.sim.server_view import WebsocketHost
 
 MAX_CONNECTIONS = 64
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -78,7 +78,7 @@ class Session:
     """One upgraded connection (see the module docstring). Subclasses answer `on_message`
     (any text but PING) and say when they are `subscribed`."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel[Any]) -> None:
         self._channel = channel
         self._outbox: queue.Queue[bytes | None] = queue.Queue(OUTBOX)
         self._sock: socket.socket | None = None
@@ -239,12 +239,15 @@ def parse_json(text: str) -> Any:
         raise ws.ProtocolError("message is not JSON", ws.INVALID_DATA) from None
 
 
-class Channel:
-    """The sessions of one websocket path of a SimServer."""
+Host = TypeVar("Host", bound="WebsocketHost")
+
+
+class Channel(Generic[Host]):
+    """The sessions of one websocket path of a SimServer (`Host`: what it sees of the server)."""
 
     path = ""
 
-    def __init__(self, server: SimServer, read_timeout: float) -> None:
+    def __init__(self, server: Host, read_timeout: float) -> None:
         self._server = server
         self.read_timeout = read_timeout
         self.idle_timeout = IDLE_TIMEOUT_SECONDS
