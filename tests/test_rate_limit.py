@@ -4,6 +4,7 @@ limits, a burst then the refill rate, every request counted toward the general l
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 from pydantic import SecretStr
@@ -127,3 +128,35 @@ async def test_the_adapter_takes_a_token_for_every_request() -> None:
         await connected.close()
     # Two at once, then two a second: about a second of waiting for the other two.
     assert 0.5 <= limiter.waited <= 2.0
+
+
+async def test_every_page_of_a_list_takes_a_token() -> None:
+    from eth_account import Account
+
+    from dualmm.domain.types import Side
+    from dualmm.exchange.base import PlaceOrder
+
+    key = "0x" + "42" * 32
+    info = market_info("0xpages", "611", "612", **{"rewards_min_size": Decimal(5)})
+    venue = one_market_venue(info, Account.from_key(key).address, "pages")
+    with SimServer(venue, page_size=1) as server:
+        settings = ProcessSettings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
+        connected = await ClobExchange.connect(settings)
+        for i in range(3):
+            await connected.place_order(
+                PlaceOrder(
+                    key=f"page-{i}",
+                    market=info,
+                    token_id=info.yes_token_id,
+                    side=Side.BUY,
+                    price=Decimal("0.3") + Decimal(i) / 100,
+                    size=Decimal(10),
+                )
+            )
+        limiter = RateLimiter({"GET /data/orders": ((1, 0.5),), GENERAL: ((1_000, 10.0),)})
+        exchange = ClobExchange(connected._client, rate_limiter=limiter)
+        assert len(await exchange.open_orders(info.condition_id)) == 3  # three pages
+        await exchange.close()
+        await connected.close()
+    # One token at once, then two a second: the second and third pages waited.
+    assert 0.8 <= limiter.waited <= 2.0

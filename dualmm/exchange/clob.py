@@ -382,12 +382,13 @@ class ClobExchange:
         )
 
     async def _call(
-        self, request: Callable[[], Awaitable[Any]], endpoint: str = GENERAL, cost: int = 1
+        self, request: Callable[[], Awaitable[Any]], endpoint: str | None = GENERAL, cost: int = 1
     ) -> Any:
         """One request to the venue (its errors the protocol's), once `endpoint`'s rate limit
-        lets it go (`cost`: a batch's orders). After a 429 every request first waits out the
-        venue's Retry-After."""
-        await self._limits.acquire(endpoint, cost)
+        lets it go (`cost`: a batch's orders; None: `request` takes its own tokens). After a
+        429 every request first waits out the venue's Retry-After."""
+        if endpoint is not None:
+            await self._limits.acquire(endpoint, cost)
         wait = self._quiet_until - self._clock()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -410,7 +411,9 @@ class ClobExchange:
             endpoint = _PATH_ENDPOINTS[args[0]]
         return await self._read_async(lambda: _in_thread(fn, *args), endpoint)
 
-    async def _read_async(self, read: Callable[[], Awaitable[Any]], endpoint: str = GENERAL) -> Any:
+    async def _read_async(
+        self, read: Callable[[], Awaitable[Any]], endpoint: str | None = GENERAL
+    ) -> Any:
         """A read (a GET: asking again changes nothing): a 5xx or 429 is asked again after a
         short pause (a 429 first waits out its Retry-After) before it fails the activity.
         One bad answer in ten would otherwise fail most multi-request activities (a market
@@ -867,11 +870,13 @@ class ClobExchange:
     async def _l2_list(self, path: str, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Every item of an authenticated list (/data/orders, /data/trades). The SDK's own
         loops stop only on "LTE=": see clob_wire.all_pages."""
+
+        async def page(cursor: str) -> Any:
+            await self._limits.acquire(f"GET {path}")  # each page is a request
+            return await self._l2_get(path, {**query, "next_cursor": cursor})
+
         items: list[dict[str, Any]] = await self._read_async(
-            lambda: all_pages_async(
-                lambda cursor: self._l2_get(path, {**query, "next_cursor": cursor})
-            ),
-            f"GET {path}",
+            lambda: all_pages_async(page), endpoint=None
         )
         return items
 
