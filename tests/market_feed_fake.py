@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -70,6 +71,7 @@ class FakeMarketFeed:
         self.url = ""
         self._server: asyncio.Server | None = None
         self.rest_reads = 0
+        self.hash_rule: Callable[[VenueBook], str] = VenueBook.hash
 
     async def __aenter__(self) -> FakeMarketFeed:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -104,7 +106,7 @@ class FakeMarketFeed:
                 "bids": [{"price": str(p), "size": str(s)} for p, s in sorted(book.bids.items())],
                 "asks": [{"price": str(p), "size": str(s)} for p, s in book.asks.items()],
                 "timestamp": "1700000000000",
-                "hash": book.hash(),
+                "hash": self.hash_rule(book),
             }
         )
 
@@ -122,7 +124,7 @@ class FakeMarketFeed:
             "price": price,
             "size": size,
             "side": side,
-            "hash": book.hash(),
+            "hash": self.hash_rule(book),
             "best_bid": best_bid,
             "best_ask": best_ask,
         }

@@ -122,11 +122,15 @@ async def test_a_touch_that_does_not_add_up_is_a_gap_too(
     feed: FakeMarketFeed, channel: MarketChannel
 ) -> None:
     """Polymarket's own hash cannot be recomputed: the touch each change reports still can."""
+    feed.hash_rule = lambda book: "0" * 40  # a rule the client cannot recompute
     await watched(feed, channel)
     await feed.snapshot("y")
-    entry = feed.set_level("y", "BUY", "0.49", "10")
-    entry["hash"] = "0x" + "ab" * 20  # production's kind of hash: not checked
-    entry["best_bid"] = "0.50"
+    await until(lambda: channel.hashes_checkable is False, "the venue's rule found out")
+    await feed.change(feed.set_level("y", "BUY", "0.49", "10"))  # its hash: not checked
+    venue = feed.book("y")
+    await until(lambda: levels(channel, "y") == (venue.bids, venue.asks), "in step")
+    entry = feed.set_level("y", "BUY", "0.495", "10")
+    entry["best_bid"] = "0.50"  # the touch it reports is not the book's
     await feed.change(entry)
     await until(lambda: channel.gaps == 1, "the gap seen")
 

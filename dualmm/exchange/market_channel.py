@@ -5,7 +5,9 @@ One socket per process carries every token the process watches (`{"assets_ids": 
 "unsubscribe", "assets_ids": [...]}` as markets come and go). A `book` event replaces a
 token's book; each `price_change` entry sets one level's size (0 removes it) and carries the
 book's hash and touch after it: the local book must then hash the same (dualmm.book_hash)
-and show the same touch, or an event was missed. Such a gap, and every (re)connect, rebuilds
+and show the same touch, or an event was missed. (Polymarket's hashes cover fields a client
+does not keep: against a venue whose first snapshot does not hash by that rule, only the
+touch is checked.) Such a gap, and every (re)connect, rebuilds
 the token's book from REST (`GET /book`), the events that arrive meanwhile replayed on top
 (a level's size is absolute, so replaying one the snapshot already holds changes nothing).
 
@@ -145,6 +147,9 @@ class MarketChannel(ChannelClient):
         self._resyncs: dict[str, asyncio.Task[None]] = {}
         self._leases: dict[str, float] = {}  # condition id -> when its `want` lapses
         self.gaps = 0  # books rebuilt because an event did not add up
+        # Whether the venue's hashes follow dualmm.book_hash (None: no snapshot seen yet);
+        # if not, only each change's touch is checked.
+        self.hashes_checkable: bool | None = None
         self.events = 0
 
     # --- what the adapter asks ----------------------------------------------------------------
@@ -267,7 +272,11 @@ class MarketChannel(ChannelClient):
         book.min_order_size = _dec(event.get("min_order_size")) or book.min_order_size
         book.at = _at(event.get("timestamp"))
         said = event.get("hash")
-        book.synced = not said or said == book.hash() or not self._checks_hash(str(said))
+        if said and self.hashes_checkable is None:
+            # The first snapshot tells the venue's rule: ours (the simulator's), or one a
+            # client cannot recompute (Polymarket's covers fields it does not send).
+            self.hashes_checkable = said == book.hash()
+        book.synced = not said or not self.hashes_checkable or said == book.hash()
         if book.synced:
             self._stop_resync(book.token_id)
         else:
@@ -291,15 +300,9 @@ class MarketChannel(ChannelClient):
         book.set_level(side, price, size)
         book.at = _at(change.get("timestamp")) or book.at
         said = change.get("hash")
-        if said and self._checks_hash(str(said)) and said != book.hash():
+        if said and self.hashes_checkable and said != book.hash():
             return False
         return _touch_agrees(book, change)
-
-    @staticmethod
-    def _checks_hash(said: str) -> bool:
-        """Whether a hash is the recomputable kind (dualmm.book_hash: 40 hex digits);
-        Polymarket's own ("0x..." over fields a client does not keep) cannot be checked."""
-        return len(said) == 40 and all(c in "0123456789abcdef" for c in said)
 
     def _trade(self, event: dict[str, Any]) -> list[str]:
         token = str(event.get("asset_id"))
