@@ -34,6 +34,7 @@ class PushedSim(SimExchange):
         self.waker = FillWaker()
         self.live = True
         self.waited_on: set[str] = set()
+        self.trades: dict[str, tuple[int, Decimal | None]] = {}
         self.calls: list[str] = []
         self.batches: list[tuple[str, int]] = []
 
@@ -47,7 +48,7 @@ class PushedSim(SimExchange):
         return self.waker.mark(market_key(condition_id))
 
     async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
-        return 0, None
+        return self.trades.get(token_id, (0, None))
 
     async def wait_for_market(
         self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
@@ -170,6 +171,27 @@ async def test_a_move_inside_the_threshold_costs_no_request(market: Market) -> N
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)
     assert len(exchange.calls) == calls
+    round_.env.cancel()
+    await asyncio.wait_for(round_.task, WAIT)
+
+
+async def test_a_trade_at_our_price_reads_the_fills_at_once(market: Market) -> None:
+    exchange = PushedSim(market.venue)
+    round_ = RunningRound(exchange, round_input(market.info, "trade", config()))
+    await round_.until_quoted()
+    await asyncio.sleep(0.1)
+    calls = len(exchange.calls)
+    yes_bid = bids(round_.beats[-1])[Token.YES]
+    exchange.push(market.info.condition_id)  # no trade yet
+    await asyncio.sleep(0.2)
+    # A trade above both bids (NO at 0.50 is YES at 0.50): it reaches neither.
+    exchange.trades[market.info.no_token_id] = (1, Decimal("0.50"))
+    exchange.push(market.info.condition_id)
+    await asyncio.sleep(0.2)
+    assert len(exchange.calls) == calls  # nothing read
+    exchange.trades[market.info.yes_token_id] = (1, yes_bid)  # at our YES bid
+    exchange.push(market.info.condition_id)
+    await until(lambda: len(exchange.calls) > calls, "the fills read")
     round_.env.cancel()
     await asyncio.wait_for(round_.task, WAIT)
 
