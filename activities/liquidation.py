@@ -30,7 +30,7 @@ from dualmm.exchange.base import (
     RetryableError,
     SignedMerge,
 )
-from dualmm.exchange.sync import MarketSync, PositionSync, sync_market, sync_position
+from dualmm.exchange.sync import PositionSync, sync_position
 from dualmm.logs import log_fill
 
 # A merge that could not even be sent (its RPC down) is given up after this many attempts.
@@ -38,13 +38,6 @@ MERGE_UNSENT_ATTEMPTS = 5
 # A SELL refused for balance is tried this many times, this far apart (settlement lag).
 SETTLEMENT_ATTEMPTS = 12
 SETTLEMENT_RETRY_DELAY = timedelta(seconds=5)
-
-
-class SyncRequest(Frozen):
-    market: MarketInfo
-    cursor: str | None
-    resting_order_id: str | None
-    as_of: datetime  # the workflow's check time, whole seconds
 
 
 class PositionSyncRequest(Frozen):
@@ -100,25 +93,11 @@ class LiquidationActivities:
         self._exchange = exchange
         self._before_sync = before_sync
 
-    @activity.defn(name="liquidation_sync_market")
-    async def sync_market(self, request: SyncRequest) -> MarketSync:
-        """New fills since the cursor, the market snapshot, and what remains of our order."""
-        if self._before_sync is not None:
-            self._before_sync(request.as_of)
-        async with non_retryable_venue_errors():
-            await self._exchange.heartbeat()
-            return await sync_market(
-                self._exchange,
-                request.market,
-                request.cursor,
-                request.resting_order_id,
-                request.as_of,
-            )
-
     @activity.defn(name="liquidation_sync_position")
     async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
-        """`sync_market` with the reports folded into the position here: a page of thousands
-        of fills never enters the workflow's history, only the (bounded) position does."""
+        """New fills since the cursor folded into the position, the market snapshot, and what
+        remains of our order: a page of thousands of fills never enters the workflow's
+        history, only the (bounded) position does."""
         if self._before_sync is not None:
             self._before_sync(request.as_of)
         async with non_retryable_venue_errors():

@@ -131,12 +131,10 @@ class PositionLimit(Frozen):
 
 
 class WithdrawRequest(Frozen):
-    """A round to take off the book; with its market and last checkpoint, its fills since that
-    checkpoint are read too (requests recorded before carried only the condition id)."""
+    """A round to take off the book; its fills since its last checkpoint are read too."""
 
-    condition_id: str
-    market: MarketInfo | None = None
-    checkpoint: Checkpoint | None = None
+    market: MarketInfo
+    checkpoint: Checkpoint
 
 
 class RunningLiquidation(Frozen):
@@ -241,15 +239,11 @@ class MarketMakingActivities:
         """Take a round's quotes off the book when the round ended without doing it itself
         (cancelled between attempts, or its worker died), and bring its checkpoint up to date:
         the fills since its last progress, and later status changes (a FAILED buy) of those
-        before. None when there is no checkpoint to bring up to date (or no cursor in it: the
-        round never said where its fills begin)."""
+        before. None when the checkpoint has no cursor (the round never said where its fills
+        begin)."""
         async with non_retryable_venue_errors():
-            await cancel_quotes(self._exchange, request.condition_id, set())
-            if (
-                request.market is None
-                or request.checkpoint is None
-                or not request.checkpoint.cursor
-            ):
+            await cancel_quotes(self._exchange, request.market.condition_id, set())
+            if not request.checkpoint.cursor:
                 return None
             checkpoint = await read_fills(self._exchange, request.market, request.checkpoint)
             return checkpoint.model_copy(update={"quotes": ()})

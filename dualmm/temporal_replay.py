@@ -119,7 +119,6 @@ def liquidation_worker(
         task_queue=task_queue,
         workflows=[LiquidationWorkflow],
         activities=[
-            activities.sync_market,
             activities.sync_position,
             activities.place_order,
             activities.cancel_order,

@@ -58,7 +58,6 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
             making.make_market,
             making.withdraw_quotes,
             making.running_liquidations,
-            liquidating.sync_market,
             liquidating.sync_position,
             liquidating.place_order,
             liquidating.cancel_order,

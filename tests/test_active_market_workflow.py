@@ -290,7 +290,7 @@ async def test_the_bot_returns_to_the_best_market_once_its_liquidation_finished(
         # B's quotes were withdrawn; only A's two BUYs rest.
         assert {o["condition_id"] for o in venue.open_orders()} == {a.condition_id}
         history = await handle.fetch_history()
-        assert "rerank-active-market" in _history_text(history)  # the patch marker
+        assert "re-rank the reward markets" in _history_text(history)  # the ranking ran
         # It stays there: A is already the best at the next ranking.
         await asyncio.sleep(2)
         assert _quoting(a)(await _status(handle))

@@ -24,7 +24,6 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from dualmm.scenario import load_scenario
-from workflows import liquidation
 from workflows.active_market import ActiveMarketInput, ActiveMarketResult, ActiveMarketWorkflow
 from workflows.liquidation import LiquidationInput, LiquidationResult, LiquidationWorkflow
 
@@ -157,11 +156,7 @@ async def test_an_incompatible_change_to_the_bot_is_caught() -> None:
         await drifted.replay_workflow(load_history(BOT_HISTORIES[0]))
 
 
-async def test_a_change_without_its_patch_guard_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The stage signal to the parent, shipped as if unguarded (every `patched` taken): a
-    # liquidation recorded before it existed no longer replays; with the guard it does.
-    before = HISTORIES / "liquidation-with-parent-before-stage-signal.json"
-    await replayer().replay_workflow(load_history(before))
-    monkeypatch.setattr(liquidation.workflow, "patched", lambda _id: True)
-    with pytest.raises(NondeterminismError):
-        await replayer().replay_workflow(load_history(before))
+@pytest.mark.parametrize("path", COMMITTED + BOT_HISTORIES, ids=lambda p: p.stem)
+def test_committed_histories_carry_no_patch_marker(path: Path) -> None:
+    """Upgrades follow worker versioning, not `workflow.patched`: no history records a patch."""
+    assert '"core_patch"' not in path.read_text()

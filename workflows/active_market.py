@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from temporalio import workflow
 
-from workflows.active_market_rounds import MEMO_QUESTION_PATCH, Rounds, seconds
+from workflows.active_market_rounds import Rounds, seconds
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -54,9 +54,6 @@ with workflow.unsafe.imports_passed_through():
         LiquidationStageChange,
     )
 
-# Bots started before this patch did not look for liquidations a former run left running.
-_REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
-_LOSS_COOLDOWN_PATCH = "loss-cooldown"
 _FINISHED_KEPT = 20
 
 
@@ -113,7 +110,7 @@ class ActiveMarketWorkflow(Rounds):
             extra={"market": result.condition_id},
         )
         cooldown = self._config.loss_cooldown_minutes
-        if cools_down(result.realized_pnl, cooldown) and workflow.patched(_LOSS_COOLDOWN_PATCH):
+        if cools_down(result.realized_pnl, cooldown):
             cid = result.condition_id
             until = workflow.now() + timedelta(minutes=cooldown)
             reason = f"its liquidation lost {result.realized_pnl} USDC"
@@ -190,7 +187,7 @@ class ActiveMarketWorkflow(Rounds):
 
     @workflow.run
     async def run(self, request: ActiveMarketInput) -> ActiveMarketResult:
-        if self._fresh and workflow.patched(_REBUILD_REGISTRY_PATCH):
+        if self._fresh:
             await self._rebuild_registry()
         while True:
             await self._start_liquidations()
@@ -240,7 +237,7 @@ class ActiveMarketWorkflow(Rounds):
         await workflow.wait_condition(workflow.all_handlers_finished)
         # The next run starts with the memo as upserted (the server would copy the memo the
         # run started with, naming a market it no longer quotes).
-        memo = dict(workflow.memo()) if workflow.patched(MEMO_QUESTION_PATCH) else None
+        memo = dict(workflow.memo())
         workflow.continue_as_new(
             ActiveMarketInput(
                 config=self._config,

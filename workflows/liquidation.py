@@ -9,7 +9,7 @@ The sync is a local activity: it only reads the venue, so running it inside the 
 that the timer wakes (its result recorded as a marker) costs one workflow task and 6 history
 events per check instead of two tasks, an activity task and 11 events; the dev server's and
 the worker's work per check roughly halves (bench/capacity.py). In the Temporal UI a check
-shows as a `liquidation_sync_market` local-activity marker. Placements and cancels, which
+shows as a `liquidation_sync_position` local-activity marker. Placements and cancels, which
 change the venue, stay ordinary activities.
 """
 
@@ -35,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         LiquidationActivities,
         MergeRequest,
         PositionSyncRequest,
-        SyncRequest,
     )
     from dualmm.config import LiquidationConfig, describe_validation_error
     from dualmm.domain.liquidation import (
@@ -46,8 +45,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from dualmm.domain.position import (
         RECENT_FILLS_KEPT,
-        absorb_fills,
-        unsettled,
         unsettled_trades,
     )
     from dualmm.domain.prices import round_size
@@ -58,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
     from dualmm.exchange.sync import still_resting
-    from dualmm.logs import log_fill
 
     # Re-exported: callers import the liquidation's types from here.
     from workflows.liquidation_types import (
@@ -84,20 +80,6 @@ with workflow.unsafe.imports_passed_through():
 # and a LiquidationStageChange for each stage the liquidation escalates to.
 FINISHED_SIGNAL = "liquidation_finished"
 STAGE_SIGNAL = "liquidation_stage"
-# Liquidations recorded before the stage signal existed replay without it.
-_STAGE_SIGNAL_PATCH = "signal-parent-stage"
-# Liquidations recorded before merges existed never merged their pairs.
-_MERGE_PATCH = "merge-pairs"
-# Liquidations recorded before it folded their fills in the activity (the sync's result
-# carried every fill reported: thousands on a busy check).
-_SYNC_POSITION_PATCH = "sync-position"
-# Histories recorded before this patch finished flat with trades still unsettled.
-_SETTLED_PATCH = "finish-when-settled"
-# Histories recorded before this patch waited only for their own orders' trades to settle,
-# not for those of the round that handed the position over.
-_INHERITED_SETTLED_PATCH = "finish-when-inherited-settled"
-# Liquidations recorded before it synced in an ordinary activity (then in the workflow).
-_LOCAL_SYNC_PATCH = "sync-local-activity"
 _MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
 
 # A timer that fires within this of its time is the check scheduled for that time (a busy
@@ -157,11 +139,6 @@ class LiquidationWorkflow:
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
-        # Asked once, in the run's first activation: asked at the first step instead, a
-        # replay could meet its marker in a different activation than the one that wrote it
-        # (a nondeterminism error the fresh-history replay test caught about one run in three).
-        self._wait_for_settlement = workflow.patched(_SETTLED_PATCH)
-        self._wait_for_inherited = workflow.patched(_INHERITED_SETTLED_PATCH)
         search_attributes.upsert(search_attributes.STAGE.value_set(self._state.stage.value))
         if input.next_check_at is None:  # not a continue-as-new
             workflow.logger.info(
@@ -178,14 +155,6 @@ class LiquidationWorkflow:
             if is_cancelled_exception(exc):
                 await self._withdraw_after_cancel()
             raise
-
-    def _unsettled(self, now: datetime) -> int:
-        """Trades that may still FAIL and hand shares back: a flat liquidation waits for them."""
-        if self._wait_for_inherited:
-            return unsettled_trades(self._position, self._fills, now)
-        # Before it: own trades only, and only once flat (dust finished at once).
-        flat = self._position.held_qty <= 0
-        return unsettled(self._fills) if self._wait_for_settlement and flat else 0
 
     async def _withdraw_after_cancel(self) -> None:
         """Cancelling the liquidation takes its order off the book, even one being placed."""
@@ -214,7 +183,8 @@ class LiquidationWorkflow:
                     snapshot,
                     now,
                     self._config,
-                    self._unsettled(now),
+                    # Trades that may still FAIL and hand shares back: a flat exit waits.
+                    unsettled_trades(self._position, self._fills, now),
                 )
                 escalated = plan.state.stage is not self._state.stage
                 if escalated:
@@ -233,7 +203,7 @@ class LiquidationWorkflow:
                     search_attributes.upsert(
                         search_attributes.STAGE.value_set(plan.state.stage.value)
                     )
-                if escalated and workflow.patched(_STAGE_SIGNAL_PATCH):
+                if escalated:
                     await self._signal_parent(
                         STAGE_SIGNAL,
                         LiquidationStageChange(
@@ -302,8 +272,6 @@ class LiquidationWorkflow:
         however many fills the venue reports at once.
         """
         summary = ui_text.check_summary(self._state.stage, self._position)
-        if not workflow.patched(_SYNC_POSITION_PATCH):
-            return await self._sync_fills_here(now, summary)
         synced = await workflow.execute_local_activity_method(
             LiquidationActivities.sync_position,
             PositionSyncRequest(
@@ -324,45 +292,6 @@ class LiquidationWorkflow:
         self._after_sync(synced.cursor, synced.snapshot, synced.resting_remaining)
         return synced.snapshot
 
-    async def _sync_fills_here(self, now: datetime, summary: str) -> MarketSnapshot:
-        """The sync of liquidations recorded before `sync-position`: every report in the
-        activity's result, folded here (a local activity since `sync-local-activity`)."""
-        request = SyncRequest(
-            market=self._market,
-            cursor=self._cursor,
-            resting_order_id=self._resting.order_id if self._resting else None,
-            as_of=now,
-        )
-        if workflow.patched(_LOCAL_SYNC_PATCH):
-            result = await workflow.execute_local_activity_method(
-                LiquidationActivities.sync_market,
-                request,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                summary=summary,
-            )
-        else:
-            result = await workflow.execute_activity_method(
-                LiquidationActivities.sync_market,
-                request,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                summary=summary,
-            )
-        # Only its own orders' fills are listed: the cursor re-reads the round's (already in
-        # the position).
-        own = {order.order_id for order in self._orders}
-        counted = self._position
-        if result.boundary is not None:
-            counted = counted.starting_after(result.boundary)
-        for fill in counted.new_fills(result.fills):
-            log_fill(workflow.logger, fill)
-        self._position, self._fills = absorb_fills(
-            self._position, self._fills, result.fills, own, result.boundary
-        )
-        self._after_sync(result.cursor, result.snapshot, result.resting_remaining)
-        return result.snapshot
-
     def _after_sync(
         self, cursor: str, snapshot: MarketSnapshot, resting_remaining: Decimal | None
     ) -> None:
@@ -382,8 +311,6 @@ class LiquidationWorkflow:
         sells the net position. A refusal leaves the pairs and tries again at a later check."""
         pairs = round_size(min(self._position.yes_qty, self._position.no_qty))
         if pairs <= 0 or self._merge_attempts >= _MERGE_ATTEMPTS:
-            return
-        if not workflow.patched(_MERGE_PATCH):
             return
         self._merge_attempts += 1
         started = self._state.started_at.isoformat()

@@ -106,7 +106,6 @@ SHORT = Profile(
 MOMENTS = {
     "make_market": "market making",
     "liquidation_place_order": "placement",
-    "liquidation_sync_market": "liquidation check",  # before it was a local activity
     "liquidation_sync_position": "liquidation check",
     "liquidation_merge_pairs": "merge",
     "liquidation_cancel_order": "cancel",
