@@ -50,10 +50,13 @@ from dualmm.exchange.base import (
 )
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 from dualmm.logs import log_fill
+from workflows.contracts import (
+    LIQUIDATION_ID_PREFIX,
+    LIQUIDATION_WORKFLOW,
+    POSITION_LIMIT_SIGNAL,
+    PROGRESS_SIGNAL,
+)
 
-# Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
-POSITION_LIMIT_SIGNAL = "position_limit"
-PROGRESS_SIGNAL = "market_progress"
 VENUE_REWARDS_EVERY_SECONDS = 60.0
 
 
@@ -147,9 +150,6 @@ class RunningLiquidation(Frozen):
     stage: str | None = None
 
 
-# The liquidation's workflow type and id prefix (workflows.liquidation; not imported here).
-LIQUIDATION_WORKFLOW_TYPE = "LiquidationWorkflow"
-LIQUIDATION_ID_PREFIX = "liquidation-"
 _STATUS_QUERY_TIMEOUT_SECONDS = 5.0
 
 
@@ -211,7 +211,7 @@ class MarketMakingActivities:
         never quotes a market a liquidation left by a terminated parent is still exiting."""
         from datetime import timedelta
 
-        query = f"WorkflowType = '{LIQUIDATION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+        query = f"WorkflowType = '{LIQUIDATION_WORKFLOW}' AND ExecutionStatus = 'Running'"
         found: list[RunningLiquidation] = []
         async for execution in self._client.list_workflows(query):
             if not execution.id.startswith(LIQUIDATION_ID_PREFIX):

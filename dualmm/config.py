@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dualmm.domain.types import Stage
+from workflows.contracts import TASK_QUEUE
 
 # Bounds, checked once here. A duration becomes a Temporal timer (and a Python timedelta and
 # the replay's clock); a year is far beyond any sensible stage boundary and safe everywhere.
@@ -157,7 +158,7 @@ class Settings(BaseSettings):
     # client certificate and its key, both or neither; they imply TLS.
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
-    task_queue: str = Field("dualmm", min_length=1, max_length=255)
+    task_queue: str = Field(TASK_QUEUE, min_length=1, max_length=255)
     # Worker metrics (dualmm.metrics): a Prometheus endpoint to bind (e.g. 0.0.0.0:9464), or
     # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
     metrics_prometheus: str | None = None

@@ -168,7 +168,7 @@ async def _previous_bot(client: Client) -> str | None:
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError
 
-    from workflows.active_market import active_market_workflow_id
+    from workflows.contracts import active_market_workflow_id
 
     try:
         described = await client.get_workflow_handle(active_market_workflow_id(DEMO_BOT)).describe()

@@ -42,12 +42,8 @@ from dualmm.scenario import Scenario, ScenarioMarket
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
-from workflows.liquidation import (
-    LiquidationInput,
-    LiquidationResult,
-    LiquidationWorkflow,
-    liquidation_workflow_id,
-)
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationInput, LiquidationResult, LiquidationWorkflow
 
 # Room between the server's clock and the moved scenario start: the workflow's first check
 # waits on a timer for the start, so it never runs early however slow the worker is to start.

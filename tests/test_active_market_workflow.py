@@ -76,7 +76,8 @@ from workflows.active_market import (
     ActiveMarketStatus,
     ActiveMarketWorkflow,
 )
-from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationInput, LiquidationWorkflow
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WALLET = "0x" + "11" * 20

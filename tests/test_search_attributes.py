@@ -19,7 +19,8 @@ from test_active_market_workflow import Venue, _a_to_liquidation_b_quoted, _bot,
 
 from dualmm.runtime import bot_search_attributes
 from workflows import search_attributes as sa
-from workflows.liquidation import LiquidationWorkflow, liquidation_workflow_id
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 # Visibility is eventually consistent: how long (real time) a query may take to see a change.

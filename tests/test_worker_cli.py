@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from dualmm import commands, runtime
 from dualmm.cliutil import UsageError
 from dualmm.config import Settings
-from workflows.active_market import ActiveMarketInput, active_market_workflow_id
+from workflows.active_market import ActiveMarketInput
+from workflows.contracts import active_market_workflow_id
 
 # Nothing listens here: a command that tried to reach an exchange would fail.
 DEAD_CLOB = "http://127.0.0.1:9"

@@ -23,16 +23,22 @@ from decimal import Decimal
 from temporalio import workflow
 
 from workflows.active_market_rounds import Rounds, seconds
+from workflows.contracts import (
+    EXIT_MARKET_SIGNAL,
+    FINISHED_SIGNAL,
+    LIQUIDATE_ALL_SIGNAL,
+    PAUSE_SIGNAL,
+    POSITION_LIMIT_SIGNAL,
+    PROGRESS_SIGNAL,
+    RESUME_SIGNAL,
+    STAGE_SIGNAL,
+    STATUS_QUERY,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.market_making import (
-        POSITION_LIMIT_SIGNAL,
-        PROGRESS_SIGNAL,
-        MarketProgress,
-        PositionLimit,
-    )
+    from activities.market_making import MarketProgress, PositionLimit
     from dualmm.domain.rotation import cools_down
 
     # Re-exported: callers import the workflow's types from here.
@@ -44,15 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.active_market_types import ExcludedMarket as ExcludedMarket
     from workflows.active_market_types import FinishedLiquidation as FinishedLiquidation
     from workflows.active_market_types import LiveLiquidation as LiveLiquidation
-    from workflows.active_market_types import (
-        active_market_workflow_id as active_market_workflow_id,
-    )
-    from workflows.liquidation import (
-        FINISHED_SIGNAL,
-        STAGE_SIGNAL,
-        LiquidationResult,
-        LiquidationStageChange,
-    )
+    from workflows.liquidation import LiquidationResult, LiquidationStageChange
 
 _FINISHED_KEPT = 20
 
@@ -133,26 +131,26 @@ class ActiveMarketWorkflow(Rounds):
             )
         )
 
-    @workflow.signal(name="exit_market")
+    @workflow.signal(name=EXIT_MARKET_SIGNAL)
     def exit_market(self) -> None:
         """Move the active market to liquidation now and go on with the next one."""
         if self._state.active is not None:
             self._update(exit_requested=True)
 
-    @workflow.signal(name="liquidate_all")
+    @workflow.signal(name=LIQUIDATE_ALL_SIGNAL)
     def liquidate_all(self) -> None:
         self._update(liquidating_all=True)
 
-    @workflow.signal(name="pause")
+    @workflow.signal(name=PAUSE_SIGNAL)
     def pause(self) -> None:
         """Withdraw the quotes and stop quoting (liquidations go on)."""
         self._update(paused=True)
 
-    @workflow.signal(name="resume")
+    @workflow.signal(name=RESUME_SIGNAL)
     def resume(self) -> None:
         self._update(paused=False)
 
-    @workflow.query(name="status")
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> ActiveMarketStatus:
         state = self._state
         active = state.active

@@ -16,7 +16,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows import ui_text
-from workflows.active_market_children import ACTIVITY_RETRY, PICK_TIMEOUT, ChildRegistry
+from workflows.active_market_children import ChildRegistry
+from workflows.contracts import PICK_TIMEOUT, ROUND_TIMEOUT, round_heartbeat_timeout, venue_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.market_making import (
@@ -35,9 +36,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.active_market_types import ActiveRound, ExcludedMarket
 
 _SETTLE_CHECK = timedelta(seconds=5)
-# A round lasts until the limit or a cancel; the heartbeat timeout is what detects a dead worker.
-_ROUND_TIMEOUT = timedelta(days=365)
-_MIN_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 
 
 class Rounds(ChildRegistry):
@@ -89,7 +87,7 @@ class Rounds(ChildRegistry):
                 MarketMakingActivities.pick_market,
                 request,
                 start_to_close_timeout=PICK_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=venue_retry(),
                 summary="pick a reward market",
             )
         except ActivityError as err:
@@ -139,9 +137,9 @@ class Rounds(ChildRegistry):
                 ),
                 quoted_seconds=active.checkpoint.quoted_seconds,
             ),
-            start_to_close_timeout=_ROUND_TIMEOUT,
-            heartbeat_timeout=max(_MIN_HEARTBEAT_TIMEOUT, interval * 3),
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=ROUND_TIMEOUT,
+            heartbeat_timeout=round_heartbeat_timeout(interval),
+            retry_policy=venue_retry(),
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=ui_text.quote_summary(active.market),
         )
@@ -229,7 +227,7 @@ class Rounds(ChildRegistry):
                     MarketMakingActivities.pick_market,
                     self._pick_input(active=cid),
                     start_to_close_timeout=PICK_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
+                    retry_policy=venue_retry(),
                     summary="re-rank the reward markets",
                 )
             except ActivityError as err:  # keep quoting; the next ranking may do better
@@ -289,7 +287,7 @@ class Rounds(ChildRegistry):
                 MarketMakingActivities.withdraw_quotes,
                 WithdrawRequest(market=active.market, checkpoint=active.checkpoint),
                 start_to_close_timeout=PICK_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=venue_retry(),
                 summary=summary,
             )
         except ActivityError as withdraw_error:

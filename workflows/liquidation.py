@@ -22,10 +22,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
 from workflows import search_attributes, ui_text
+from workflows.contracts import (
+    FINISHED_SIGNAL,
+    FORCE_EXIT_SIGNAL,
+    LIQUIDATION_ACTIVITY_TIMEOUT,
+    PAUSE_SIGNAL,
+    RESUME_SIGNAL,
+    SET_CONFIG_UPDATE,
+    STAGE_SIGNAL,
+    STATUS_QUERY,
+    venue_retry,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -76,10 +86,6 @@ with workflow.unsafe.imports_passed_through():
         PlacedOrder as PlacedOrder,
     )
 
-# The parent's signal handler names (ActiveMarketWorkflow); arguments: a LiquidationResult,
-# and a LiquidationStageChange for each stage the liquidation escalates to.
-FINISHED_SIGNAL = "liquidation_finished"
-STAGE_SIGNAL = "liquidation_stage"
 _MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
 
 # A timer that fires within this of its time is the check scheduled for that time (a busy
@@ -90,18 +96,6 @@ TIMER_SLACK = timedelta(seconds=2)
 # The latest orders and fills kept in the workflow's state, payloads and results: a bounded
 # window (the position holds the totals; the full lists stay in the history's activity results).
 RECENT_KEPT = RECENT_FILLS_KEPT
-
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-
-
-def liquidation_workflow_id(condition_id: str) -> str:
-    """One liquidation per market at a time: the id is the market's."""
-    return f"liquidation-{condition_id}"
 
 
 def _whole_seconds(at: datetime) -> datetime:
@@ -284,8 +278,8 @@ class LiquidationWorkflow:
                 # Only its own orders' fills are listed: the cursor re-reads the round's.
                 order_ids=tuple(order.order_id for order in self._orders),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+            retry_policy=venue_retry(),
             summary=summary,
         )
         self._position, self._fills = synced.position, synced.fills
@@ -319,8 +313,8 @@ class LiquidationWorkflow:
             report = await workflow.execute_activity_method(
                 LiquidationActivities.merge_pairs,
                 MergeRequest(market=self._market, qty=pairs, key=key),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+                retry_policy=venue_retry(),
                 summary=ui_text.merge_summary(pairs),
             )
         except ActivityError as exc:
@@ -349,8 +343,8 @@ class LiquidationWorkflow:
         self._placing = workflow.start_activity_method(
             LiquidationActivities.place_order,
             request,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+            retry_policy=venue_retry(),
             summary=ui_text.place_summary(intent),
         )
         try:
@@ -383,8 +377,8 @@ class LiquidationWorkflow:
         await workflow.execute_activity_method(
             LiquidationActivities.cancel_order,
             CancelRequest(order_id=order_id),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+            retry_policy=venue_retry(),
             summary=ui_text.cancel_summary(order_id),
         )
 
@@ -481,24 +475,24 @@ class LiquidationWorkflow:
             }
         )
 
-    @workflow.signal
+    @workflow.signal(name=FORCE_EXIT_SIGNAL)
     def force_exit(self) -> None:
         """Jump to MARKET at once; an explicit exit overrides a pause."""
         self._state = self._state.with_manual_exit().with_paused(False)
         self._wake = True
 
-    @workflow.signal
+    @workflow.signal(name=PAUSE_SIGNAL)
     def pause(self) -> None:
         """Cancel the resting order and place nothing until resumed."""
         self._state = self._state.with_paused(True)
         self._wake = True
 
-    @workflow.signal
+    @workflow.signal(name=RESUME_SIGNAL)
     def resume(self) -> None:
         self._state = self._state.with_paused(False)
         self._wake = True
 
-    @workflow.update
+    @workflow.update(name=SET_CONFIG_UPDATE)
     def set_config(self, changes: Mapping[str, object]) -> LiquidationConfig:
         """Change some config fields; returns the config now in force."""
         self._config = self._merged_config(changes)
@@ -515,7 +509,7 @@ class LiquidationWorkflow:
         except ValidationError as exc:
             raise ValueError(f"set_config: {describe_validation_error(exc)}") from None
 
-    @workflow.query
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> LiquidationStatus:
         mid = self._snapshot.midpoint if self._snapshot else None
         return LiquidationStatus(

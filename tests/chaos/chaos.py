@@ -285,7 +285,7 @@ class MomentWatch:
     async def _now(self, worker_pid: int) -> set[str]:
         from temporalio.client import Client
 
-        from workflows.active_market import active_market_workflow_id
+        from workflows.contracts import active_market_workflow_id
 
         if self.client is None:
             self.client = await Client.connect(f"127.0.0.1:{self.port}")
@@ -380,7 +380,8 @@ async def _client(port: int) -> Any:
 
 async def _status(client: Any, attempts: int = 40) -> dict[str, Any]:
     """The bot's own `status` query (the registry as the workflow holds it)."""
-    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+    from workflows.active_market import ActiveMarketWorkflow
+    from workflows.contracts import active_market_workflow_id
 
     handle = client.get_workflow_handle_for(
         ActiveMarketWorkflow.run, active_market_workflow_id(BOT)
@@ -433,7 +434,7 @@ async def audit(
 
     from dualmm.domain.types import Token
     from dualmm.scenario import token_id_for
-    from workflows.active_market import active_market_workflow_id
+    from workflows.contracts import active_market_workflow_id
     from workflows.liquidation import LiquidationResult, LiquidationWorkflow
 
     sim.set_faults(Faults(seed=run.seed))
