@@ -9,7 +9,7 @@ non-retryable ApplicationErrors; messages carry no secret (the exchange holds th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -81,25 +81,16 @@ async def non_retryable_venue_errors() -> AsyncIterator[None]:
 
 
 class LiquidationActivities:
-    """Activities over one injected Exchange.
+    """Activities over one injected Exchange."""
 
-    `before_sync` runs first in every sync with its `as_of`: the scenario replay moves its
-    simulated venue's clock there; production injects nothing.
-    """
-
-    def __init__(
-        self, exchange: Exchange, before_sync: Callable[[datetime], None] | None = None
-    ) -> None:
+    def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
-        self._before_sync = before_sync
 
     @activity.defn(name="liquidation_sync_position")
     async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
         """New fills since the cursor folded into the position, the market snapshot, and what
         remains of our order: a page of thousands of fills never enters the workflow's
         history, only the (bounded) position does."""
-        if self._before_sync is not None:
-            self._before_sync(request.as_of)
         async with non_retryable_venue_errors():
             await self._exchange.heartbeat()
             return await sync_position(

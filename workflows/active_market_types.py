@@ -14,8 +14,8 @@ from activities.market_making import Checkpoint, PositionLimit, Quote
 from dualmm.config import OrchestratorConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Frozen, MarketInfo, Stage, Token
+from dualmm.liquidator import LiquidationResult
 from workflows.contracts import liquidation_workflow_id
-from workflows.liquidation_types import LiquidationResult
 
 
 class ActiveRound(Frozen):
