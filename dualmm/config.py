@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
     task_queue: str = Field(TASK_QUEUE, min_length=1, max_length=255)
+    # Worker Versioning (docs/versioning.md): the worker deployment this worker belongs to, and
+    # its build id (default: the installed package's version). No name: an unversioned worker.
+    deployment_name: str | None = Field(None, min_length=1, max_length=255)
+    build_id: str | None = Field(None, min_length=1, max_length=255)
     # Worker metrics (dualmm.metrics): a Prometheus endpoint to bind (e.g. 0.0.0.0:9464), or
     # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
     metrics_prometheus: str | None = None

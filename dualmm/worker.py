@@ -25,6 +25,7 @@ from dualmm.runtime import (
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.common import WorkerDeploymentVersion
     from temporalio.worker import Worker
 
     from dualmm.exchange.base import Exchange
@@ -32,9 +33,17 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
-    """One worker for both workflows and every activity, over one exchange."""
-    from temporalio.worker import PollerBehaviorAutoscaling, Worker
+def build_worker(
+    client: Client,
+    task_queue: str,
+    exchange: Exchange,
+    cache: int = 1000,
+    version: WorkerDeploymentVersion | None = None,
+) -> Worker:
+    """One worker for both workflows and every activity, over one exchange; with a `version`,
+    a versioned worker of that deployment (the workflows say how they are pinned)."""
+    from temporalio.common import VersioningBehavior
+    from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkerDeploymentConfig
 
     from activities.liquidation import LiquidationActivities
     from activities.market_making import MarketMakingActivities
@@ -52,6 +61,16 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
         # Workflow-task polls scale with the load (the fixed default, 5, left a thousand
         # liquidations' tasks queueing on the server for a poll: bench/capacity.py).
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        deployment_config=(
+            None
+            if version is None
+            # Every workflow stays on the version that started it (docs/versioning.md).
+            else WorkerDeploymentConfig(
+                version=version,
+                use_worker_versioning=True,
+                default_versioning_behavior=VersioningBehavior.PINNED,
+            )
+        ),
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
             making.pick_market,
@@ -64,6 +83,18 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
             liquidating.merge_pairs,
         ],
     )
+
+
+def deployment_version(name: str | None, build_id: str | None) -> WorkerDeploymentVersion | None:
+    """The worker's deployment version: `name` and `build_id`, by default the package's
+    version; None without a name (an unversioned worker)."""
+    from importlib.metadata import version
+
+    from temporalio.common import WorkerDeploymentVersion
+
+    if name is None:
+        return None
+    return WorkerDeploymentVersion(deployment_name=name, build_id=build_id or version("dualmm"))
 
 
 # Start-up retries: Temporal or the venue may be down (a restart, a deploy, a 429 storm) when
@@ -183,10 +214,14 @@ async def run_worker(
     except Stopped:
         stop.set()  # below: close the exchange and say so
     while not stop.is_set():
-        worker = build_worker(client, config.task_queue, exchange, cache=config.worker_cache)
+        version = deployment_version(config.deployment_name, config.build_id)
+        worker = build_worker(
+            client, config.task_queue, exchange, cache=config.worker_cache, version=version
+        )
+        versioned = "" if version is None else f", version {version.to_canonical_string()}"
         print(
             f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
-            f"(namespace {config.temporal_namespace}), exchange {kind}",
+            f"(namespace {config.temporal_namespace}), exchange {kind}{versioned}",
             flush=True,
         )
         running = asyncio.create_task(worker.run())

@@ -1,11 +1,10 @@
 """Recorded LiquidationWorkflow and ActiveMarketWorkflow histories replay without
-nondeterminism, and a change that would break running workflows is caught (deploy/README.md,
-"Upgrading workers").
+nondeterminism, and a change that would break the current version's histories is caught.
 
 Fresh runs (a seed scenario, and one driven through every signal and the update) are recorded
-and replayed; so are the histories committed under tests/histories/, recorded from earlier
-versions of the workflow: a change that breaks them breaks running liquidations. Re-record
-them (after a deliberate, versioned change) with DUALMM_RECORD_HISTORIES=1.
+and replayed; so are the histories committed under tests/histories/, recorded from the current
+code (upgrades across versions follow Worker Versioning: docs/versioning.md). Re-record them
+after a deliberate change with DUALMM_RECORD_HISTORIES=1.
 """
 
 from __future__ import annotations

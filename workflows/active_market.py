@@ -59,6 +59,10 @@ _FINISHED_KEPT = 20
 # instead, so a fixed worker resumes the run with its registry and the active round's position:
 # a failed run would drop both from the books. Meanwhile the running round goes on quoting up
 # to the position limit, withdraws its quotes there, and its signal waits for the fixed worker.
+#
+# Pinned on a versioned worker (its default, dualmm.worker), and upgraded at continue-as-new
+# (docs/versioning.md): each run stays on the version that started it; the next run starts on
+# the deployment's current version.
 @workflow.defn(failure_exception_types=[ValidationError])
 class ActiveMarketWorkflow(Rounds):
     @workflow.init
@@ -242,4 +246,14 @@ class ActiveMarketWorkflow(Rounds):
                 state=self._state.model_copy(update={"runs": self._state.runs + 1}),
             ),
             memo=memo,
+            initial_versioning_behavior=_next_run_versioning(),
         )
+
+
+def _next_run_versioning() -> workflow.ContinueAsNewVersioningBehavior | None:
+    """On a versioned worker the next run starts on the deployment's current version (an
+    unversioned one may not ask for it)."""
+    version = workflow.info().get_current_deployment_version()
+    if version is None or not version.deployment_name:
+        return None
+    return workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE

@@ -70,6 +70,8 @@ def _whole_seconds(at: datetime) -> datetime:
     return at.replace(microsecond=0)
 
 
+# Pinned on a versioned worker (its default, dualmm.worker; docs/versioning.md): a liquidation
+# runs to its end on the version that started it, never replayed by a newer one.
 @workflow.defn(failure_exception_types=[ValidationError])
 class LiquidationWorkflow:
     """One market's liquidation; the workflow is the algorithm's port (see the module docstring).
