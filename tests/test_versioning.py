@@ -170,3 +170,42 @@ def test_the_worker_is_versioned_only_with_a_deployment_name() -> None:
     assert deployment_version(None, "v1") is None
     version = deployment_version("dualmm", None)
     assert version is not None and version.build_id  # the package's version
+
+
+@workflow.defn(name="ActiveMarketWorkflow", sandboxed=False)
+class OlderBot:
+    """A bot of an older version: its history does not replay on the current code."""
+
+    @workflow.run
+    async def run(self, request: object) -> None:
+        await workflow.sleep(timedelta(hours=1))
+
+
+async def test_the_demo_names_a_history_of_an_older_version_and_the_way_out(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    from dualmm.cliutil import UsageError
+    from dualmm.localstack import DEMO_BOT, _previous_bot
+    from workflows.contracts import active_market_workflow_id
+
+    client = dev_env.client
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OlderBot],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await client.start_workflow(
+            "ActiveMarketWorkflow",
+            {},
+            id=active_market_workflow_id(DEMO_BOT),
+            task_queue=task_queue,
+        )
+        try:
+            async with asyncio.timeout(WAIT):  # its first task has run: a timer is recorded
+                while len((await handle.fetch_history()).events) < 5:
+                    await asyncio.sleep(0.1)
+            with pytest.raises(UsageError, match=r"older dualmm version.*make demo-reset"):
+                await _previous_bot(client)
+        finally:
+            await handle.terminate()
