@@ -60,6 +60,16 @@ class MergeRequest(Frozen):
     market: MarketInfo
     qty: Decimal
     key: str  # the same key never merges twice
+    # The transaction `sign_merge` signed (kept in the workflow's history): sent as signed.
+    signed: SignedMerge | None = None
+
+
+class _SignedFirst(Exception):
+    """Stops a merge at its signature, before anything is broadcast."""
+
+    def __init__(self, signed: SignedMerge) -> None:
+        super().__init__(signed.tx_hash)
+        self.signed = signed
 
 
 @asynccontextmanager
@@ -132,15 +142,34 @@ class LiquidationActivities:
         async with non_retryable_venue_errors():
             await self._exchange.cancel_order(request.order_id)
 
+    @activity.defn(name="liquidation_sign_merge")
+    async def sign_merge(self, request: MergeRequest) -> SignedMerge | MergeReport:
+        """Sign the merge's on-chain transaction without sending it: once this activity has
+        completed, the workflow's history holds the transaction, so no retry after a broadcast
+        can sign a second one. A venue that merges without a transaction of ours (the
+        simulator, paper trading) merges here at once."""
+
+        def stop(signed: SignedMerge) -> None:
+            raise _SignedFirst(signed)
+
+        async with non_retryable_venue_errors():
+            try:
+                return await self._exchange.merge(
+                    request.market, request.qty, request.key, MergeJournal(record=stop)
+                )
+            except _SignedFirst as first:
+                return first.signed
+
     @activity.defn(name="liquidation_merge_pairs")
     async def merge_pairs(self, request: MergeRequest) -> MergeReport:
         """Merge YES+NO pairs into USDC; a retry with the same key merges nothing more.
 
-        An on-chain merge's signed transaction is heartbeated before it is broadcast: a retried
-        attempt gets it back in its heartbeat details and sends those same bytes again.
+        The transaction `sign_merge` signed is sent as signed, then again by each retry, until
+        its receipt (one nonce: it lands once). Without one, the transaction signed here is
+        heartbeated before it is broadcast, and a retry sends those same bytes again.
         """
         details = activity.info().heartbeat_details
-        signed = SignedMerge.model_validate(details[0]) if details else None
+        signed = SignedMerge.model_validate(details[0]) if details else request.signed
         journal = MergeJournal(signed, record=activity.heartbeat)
         async with non_retryable_venue_errors():
             try:

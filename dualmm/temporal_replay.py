@@ -150,6 +150,7 @@ def liquidation_worker(
             activities.sync_position,
             activities.place_order,
             activities.cancel_order,
+            activities.sign_merge,
             activities.merge_pairs,
         ],
     )

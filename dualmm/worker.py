@@ -80,6 +80,7 @@ def build_worker(
             liquidating.sync_position,
             liquidating.place_order,
             liquidating.cancel_order,
+            liquidating.sign_merge,
             liquidating.merge_pairs,
         ],
     )

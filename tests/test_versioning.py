@@ -69,6 +69,7 @@ async def versioned_worker(
             activities.sync_position,
             activities.place_order,
             activities.cancel_order,
+            activities.sign_merge,
             activities.merge_pairs,
         ],
         deployment_config=WorkerDeploymentConfig(

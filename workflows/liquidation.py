@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.domain.liquidation import LiquidationState, elapsed_seconds
     from dualmm.domain.position import PositionTracker
     from dualmm.domain.types import Fill, Frozen, OrderIntent
-    from dualmm.exchange.base import Order, PlaceOrder
+    from dualmm.exchange.base import MergeReport, Order, PlaceOrder
     from dualmm.exchange.sync import PositionSync, still_resting
     from dualmm.liquidator import CheckFailed, Liquidation
 
@@ -231,10 +231,22 @@ class LiquidationWorkflow:
             )
 
     async def merge(self, qty: Decimal, key: str) -> Decimal:
+        """Signed by one activity, sent by another: the history holds the transaction before
+        anything is broadcast, so a retry sends the same one (exactly once on-chain)."""
+        request = MergeRequest(market=self._market, qty=qty, key=key)
         async with self._check_failed(f"merge of {qty} pairs refused"):
+            signed = await workflow.execute_activity_method(
+                LiquidationActivities.sign_merge,
+                request,
+                start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+                retry_policy=venue_retry(),
+                summary=ui_text.merge_summary(qty),
+            )
+            if isinstance(signed, MergeReport):  # merged without a transaction of ours
+                return signed.qty
             report = await workflow.execute_activity_method(
                 LiquidationActivities.merge_pairs,
-                MergeRequest(market=self._market, qty=qty, key=key),
+                request.model_copy(update={"signed": signed}),
                 start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
                 retry_policy=venue_retry(),
                 summary=ui_text.merge_summary(qty),

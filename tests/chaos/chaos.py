@@ -107,6 +107,7 @@ MOMENTS = {
     "make_market": "market making",
     "liquidation_place_order": "placement",
     "liquidation_sync_position": "liquidation check",
+    "liquidation_sign_merge": "merge signature",
     "liquidation_merge_pairs": "merge",
     "liquidation_cancel_order": "cancel",
     "pick_market": "market pick",
