@@ -210,3 +210,60 @@ async def test_the_demo_names_a_history_of_an_older_version_and_the_way_out(
                 await _previous_bot(client)
         finally:
             await handle.terminate()
+
+
+@workflow.defn(name="ContinueAsNewProbe", sandboxed=False)
+class ContinueAsNewProbe:
+    """Continues as new as the bot does (`next_run_versioning`); answers its run's build id."""
+
+    def __init__(self) -> None:
+        self._go = False
+
+    @workflow.run
+    async def run(self, continued: bool) -> str:
+        from workflows.active_market import next_run_versioning
+
+        if not continued:
+            await workflow.wait_condition(lambda: self._go)
+            workflow.continue_as_new(True, initial_versioning_behavior=next_run_versioning())
+        version = workflow.info().get_current_deployment_version()
+        assert version is not None
+        return version.build_id
+
+    @workflow.signal
+    def go(self) -> None:
+        self._go = True
+
+
+async def test_the_bot_moves_to_the_current_version_at_continue_as_new(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A run stays on its version (pinned); the run it continues as starts on the current one."""
+    client = dev_env.client
+    name = f"dualmm-can-{uuid.uuid4().hex[:8]}"
+
+    def worker(build_id: str) -> Worker:
+        version = deployment_version(name, build_id)
+        assert version is not None
+        return Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[ContinueAsNewProbe],
+            deployment_config=WorkerDeploymentConfig(
+                version=version,
+                use_worker_versioning=True,
+                default_versioning_behavior=VersioningBehavior.PINNED,
+            ),
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        )
+
+    async with worker("v1"):
+        await set_current(client, WorkerDeploymentVersion(name, "v1"))
+        handle = await client.start_workflow(
+            ContinueAsNewProbe.run, False, id=f"probe-{uuid.uuid4()}", task_queue=task_queue
+        )
+        assert await pinned_build(handle) == "v1"
+        async with worker("v2"):
+            await set_current(client, WorkerDeploymentVersion(name, "v2"))
+            await handle.signal(ContinueAsNewProbe.go)
+            assert await asyncio.wait_for(handle.result(), WAIT) == "v2"

@@ -246,11 +246,11 @@ class ActiveMarketWorkflow(Rounds):
                 state=self._state.model_copy(update={"runs": self._state.runs + 1}),
             ),
             memo=memo,
-            initial_versioning_behavior=_next_run_versioning(),
+            initial_versioning_behavior=next_run_versioning(),
         )
 
 
-def _next_run_versioning() -> workflow.ContinueAsNewVersioningBehavior | None:
+def next_run_versioning() -> workflow.ContinueAsNewVersioningBehavior | None:
     """On a versioned worker the next run starts on the deployment's current version (an
     unversioned one may not ask for it)."""
     version = workflow.info().get_current_deployment_version()
