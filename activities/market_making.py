@@ -105,6 +105,9 @@ class Checkpoint(Frozen):
     quoted_seconds: Decimal = Decimal(0)
     # Liquidity rewards the venue reports for today (UTC), all markets; None: not read yet.
     venue_rewards_today: Decimal | None = None
+    # The venue's clock when a withdrawal last read the fills: a paused round waits for its
+    # trades to settle until SETTLE_WAIT by this clock.
+    read_at: datetime | None = None
 
 
 class Outcome(StrEnum):
@@ -246,7 +249,8 @@ class MarketMakingActivities:
             if not request.checkpoint.cursor:
                 return None
             checkpoint = await read_fills(self._exchange, request.market, request.checkpoint)
-            return checkpoint.model_copy(update={"quotes": ()})
+            book = await self._exchange.book(request.market.yes_token_id)
+            return checkpoint.model_copy(update={"quotes": (), "read_at": book.at})
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:

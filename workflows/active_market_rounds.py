@@ -314,7 +314,8 @@ class Rounds(ChildRegistry):
         if (
             active is None
             or not active.checkpoint.cursor
-            or not unsettled_trades(active.checkpoint.position)
+            # Not waited for past SETTLE_WAIT by the venue's clock, as in a liquidation.
+            or not unsettled_trades(active.checkpoint.position, now=active.checkpoint.read_at)
         ):
             await workflow.wait_condition(resumed)
             return
