@@ -14,8 +14,9 @@ $(BIN)/dualmm: requirements.lock requirements-dev.lock pyproject.toml
 
 venv: $(BIN)/dualmm
 
+# DEMO_ARGS: more flags for the demo, e.g. make demo DEMO_ARGS="--duration 600".
 demo: $(BIN)/dualmm
-	$(BIN)/dualmm demo
+	$(BIN)/dualmm demo $(DEMO_ARGS)
 
 # The demo resumes the previous run's workflows (history in var/); this one starts clean.
 demo-reset: $(BIN)/dualmm
@@ -24,7 +25,8 @@ demo-reset: $(BIN)/dualmm
 test: $(BIN)/dualmm
 	$(BIN)/pytest -q
 
-# The chaos suite's short profile (about 7 minutes; CI runs it after `make test`).
+# The chaos suite's short profiles, one worker and two (about 12 minutes; CI runs them after
+# `make test`).
 chaos-short: $(BIN)/dualmm
 	$(BIN)/pytest -q -m chaos tests/chaos
 

@@ -2,7 +2,11 @@
 
 `make_market` is one long-running, heart-beating activity per market round. It looks at the
 market every `quote_interval_ms`, or at once when the venue's user channel reports a fill
-(`Exchange.wait_for_fill`; the notice only wakes it). It quotes with the domain quoter, folds
+(`Exchange.wait_for_fill`; the notice only wakes it). Where the venue pushes its books (a
+MarketFeed: the market channel), the round also wakes on every change of its market, and
+re-prices at once when `reason_to_requote` says so (both sides in one batch each way); the
+REST poll then runs only every LIVE_POLL_SECONDS, and at `quote_interval_ms` again while
+the channel is down. It quotes with the domain quoter, folds
 our fills into a PositionTracker and heartbeats a checkpoint (position, fill cursor, live
 quotes, placement sequence). A retried attempt resumes from that checkpoint
 and reconciles with the venue first: our open BUY orders on the market are adopted (one per
@@ -27,9 +31,11 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.attempt import FAILED_ATTEMPT_RETRY, Attempt, cancelled_by_workflow
 from activities.liquidation import non_retryable_venue_errors
 from dualmm.config import MarketMakerConfig
 from dualmm.discovery import Filters, discover
+from dualmm.domain.market_moves import TradePrint, reason_to_requote
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.quoting import (
     desired_quotes,
@@ -41,11 +47,14 @@ from dualmm.domain.quoting import (
 from dualmm.domain.rotation import market_to_quote
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 from dualmm.exchange.base import (
+    BatchOrders,
     Exchange,
     ExchangeError,
+    MarketFeed,
     Order,
     PlaceOrder,
     RetryableError,
+    Wake,
     WouldCross,
 )
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
@@ -108,6 +117,8 @@ class Checkpoint(Frozen):
     # The venue's clock when a withdrawal last read the fills: a paused round waits for its
     # trades to settle until SETTLE_WAIT by this clock.
     read_at: datetime | None = None
+    # Where the round sees its market: MARKET_CHANNEL or POLL (no channel, or it is down).
+    market_feed: str | None = None
 
 
 class Outcome(StrEnum):
@@ -172,8 +183,23 @@ async def cancel_quotes(exchange: Exchange, condition_id: str, known: set[str]) 
     for order in await exchange.open_orders(condition_id):
         if order.side is Side.BUY:
             live.add(order.order_id)
-    for order_id in sorted(live):
+    await cancel_orders(exchange, sorted(live))
+
+
+async def cancel_orders(exchange: Exchange, order_ids: list[str]) -> None:
+    """Cancel orders, in one request where the venue takes batches."""
+    if isinstance(exchange, BatchOrders) and len(order_ids) > 1:
+        await exchange.cancel_orders(order_ids)
+        return
+    for order_id in order_ids:
         await exchange.cancel_order(order_id)
+
+
+MARKET_CHANNEL = "MARKET_CHANNEL"
+POLL = "POLL"
+# With the market channel live the REST poll is a safety net: fills wake the round (user
+# channel, or a trade at our price on the market channel), and so does every move that counts.
+LIVE_POLL_SECONDS = 30.0
 
 
 def placement_key(prefix: str, activity_id: str, sequence: int, intent: OrderIntent) -> str:
@@ -254,29 +280,50 @@ class MarketMakingActivities:
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:
-        """Quote until the position limit is reached or the workflow cancels the round."""
+        """Quote until the position limit is reached or the workflow cancels the round
+        (activities.attempt: its heartbeats, and its hand-over when the worker stops)."""
         round_ = _Round(self._exchange, self._client, request)
+        feed = self._exchange if isinstance(self._exchange, MarketFeed) else None
+        if feed is not None:
+            feed.watch_market(request.market)
+        try:
+            async with Attempt(round_.heartbeat_details) as attempt:
+                round_.attempt = attempt
+                return await self._run_attempt(round_, attempt)
+        finally:
+            if feed is not None:
+                feed.unwatch_market(request.market.condition_id)
+
+    async def _run_attempt(self, round_: _Round, attempt: Attempt) -> MarketMakingResult:
         try:
             async with non_retryable_venue_errors():
-                await round_.resume()
                 try:
+                    await round_.resume()
                     return await round_.run()
                 except asyncio.CancelledError:
-                    details = activity.cancellation_details()
-                    if details is not None and details.worker_shutdown:
-                        # Quotes stay live: the retried attempt adopts them.
+                    if attempt.handing_over:  # quotes stay live: the next attempt adopts them
+                        raise attempt.hand_over() from None
+                    if not cancelled_by_workflow() or not round_.checkpointed:
+                        # Lost (another attempt owns the quotes now), or not begun.
                         raise
                     return await round_.stop()
         except ApplicationError as exc:
             if not exc.non_retryable:
                 raise
-            # No attempt follows soon to watch the quotes: take them off the book first, and
-            # hand the workflow the round's last position (fills since its last progress).
+            # No attempt follows soon to watch the quotes: take them off the book first,
+            # and hand the workflow the round's last position (fills since its last
+            # progress).
             with contextlib.suppress(Exception):
                 await round_.stop()
             raise ApplicationError(
                 exc.message, round_.checkpoint, type=exc.type, non_retryable=True
             ) from None
+        except Exception as exc:  # failed on its own (not handed over): retry a bit later
+            raise ApplicationError(
+                f"{type(exc).__name__}: {exc}",
+                type=type(exc).__name__,
+                next_retry_delay=FAILED_ATTEMPT_RETRY,
+            ) from exc
 
 
 # Transient venue errors a round rides out in its own loop before failing the attempt.
@@ -301,9 +348,23 @@ class _Round:
         self._progress_at = 0.0
         self._quoting_since: float | None = None
         self._rewards_read_at = -VENUE_REWARDS_EVERY_SECONDS
+        self._feed = exchange if isinstance(exchange, MarketFeed) else None
+        self._open_orders: list[Order] | None = None  # as the last fill sync read them
+        self._quoted_tick = request.market.tick_size
+        self._trades_seen: dict[str, int] = {}
+        self.attempt: Attempt | None = None  # heartbeats and lease (activities.attempt)
+        self.checkpointed = False  # the checkpoint is this round's, not a placeholder yet
+
+    def heartbeat_details(self) -> Checkpoint | None:
+        """What to heartbeat: None until the checkpoint is established (the previous attempt's
+        stays on the server meanwhile)."""
+        return self._checkpoint if self.checkpointed else None
 
     async def resume(self) -> None:
         """Take the last heartbeat (if retried), then reconcile quotes and fills with the venue."""
+        # This worker keeps the venue's dead-man switch fed before it adopts any quote: with
+        # one wallet for all workers, a dead worker's silence then cancels nothing.
+        await self._exchange.heartbeat()
         details = activity.info().heartbeat_details
         if details:
             self._checkpoint = Checkpoint.model_validate(details[0])
@@ -315,6 +376,7 @@ class _Round:
             self._checkpoint = self._checkpoint.model_copy(
                 update={"cursor": start.cursor, "position": position}
             )
+        self.checkpointed = True
         await self._reconcile_quotes()
         await self._sync_fills()
         self._heartbeat()
@@ -328,9 +390,12 @@ class _Round:
         condition_id = self._market.condition_id
         failures = 0
         while True:
+            if self.attempt is not None:  # no venue write once another attempt may quote
+                self.attempt.check_lease()
             # Taken before the fills are read: a notice that comes while we work wakes the
             # wait below at once instead of being missed.
             mark = await self._exchange.fill_mark(condition_id)
+            market_mark = self._feed.market_mark(condition_id) if self._feed else 0
             try:
                 await self._exchange.heartbeat()  # the venue's dead-man switch: quotes die with us
                 if failures:  # an answer may have been lost: look at the venue again first
@@ -370,8 +435,72 @@ class _Round:
             await self._read_venue_rewards()
             await self._report_progress()
             # The next look: at the poll interval, or as soon as the venue reports a fill
-            # (its user channel); the fills themselves are read above, never from the notice.
-            await self._exchange.wait_for_fill(condition_id, mark, interval)
+            # (its user channel) or a move that counts (its market channel); the fills
+            # themselves are read above, never from the notice.
+            await self._wait_for_news(mark, market_mark, interval)
+
+    async def _wait_for_news(self, fill_mark: int, market_mark: int, interval: float) -> None:
+        """Until a fill notice, a change of the market that calls for the quotes, or the poll."""
+        condition_id = self._market.condition_id
+        feed = self._feed
+        if feed is None:
+            await self._exchange.wait_for_fill(condition_id, fill_mark, interval)
+            return
+        started = time.monotonic()
+        while True:
+            live = feed.market_live(condition_id)
+            self._set_feed(MARKET_CHANNEL if live else POLL)
+            poll = max(interval, LIVE_POLL_SECONDS) if live else interval
+            left = started + poll - time.monotonic()
+            if left <= 0:
+                return
+            wake = await feed.wait_for_market(
+                condition_id, fill_mark, market_mark, min(left, interval)
+            )
+            if wake is Wake.FILL:
+                return
+            if wake is Wake.TIMEOUT:
+                self._heartbeat()  # alive between polls (no venue request)
+                continue
+            market_mark = feed.market_mark(condition_id)
+            if not feed.market_live(condition_id):
+                if live:
+                    return  # the channel just went down: look now, then poll
+                continue
+            reason = await self._market_calls()
+            if reason is not None:
+                activity.logger.info(
+                    "market moved: %s", reason, extra={"market": self._market.condition_id}
+                )
+                return
+
+    async def _market_calls(self) -> str | None:
+        """Why the book as it is now calls for the quotes (reason_to_requote)."""
+        assert self._feed is not None
+        market = self._market
+        book = await self._exchange.book(market.yes_token_id)  # the pushed book: no request
+        trades = []
+        for token in (Token.YES, Token.NO):
+            token_id = market.token_id(token)
+            count, price = self._feed.trades_seen(token_id)
+            if count != self._trades_seen.get(token_id, count) and price is not None:
+                trades.append(TradePrint(token=token, price=price))
+            self._trades_seen[token_id] = count
+        return reason_to_requote(
+            bids=[(x.price, x.size) for x in book.bids],
+            asks=[(x.price, x.size) for x in book.asks],
+            tick=book.tick_size,
+            quoted_tick=self._quoted_tick,
+            quoted_mid=self._checkpoint.quoted_mid,
+            threshold=self._request.config.requote_threshold,
+            quotes=[q.intent() for q in self._checkpoint.quotes],
+            trades=trades,
+        )
+
+    def _set_feed(self, feed: str) -> None:
+        if self._checkpoint.market_feed != feed:
+            self._checkpoint = self._checkpoint.model_copy(update={"market_feed": feed})
+            self._heartbeat()
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -439,25 +568,26 @@ class _Round:
     async def _sync_fills(self) -> None:
         """Fold new fills into the position; refresh the quotes' remaining sizes."""
         self._checkpoint = await read_fills(self._exchange, self._market, self._checkpoint)
-        live = {
-            o.order_id: o
-            for o in await self._exchange.open_orders(self._market.condition_id)
-            if o.side is Side.BUY and still_resting(o)
-        }
+        self._open_orders = await self._exchange.open_orders(self._market.condition_id)
+        live = {o.order_id: o for o in self._open_orders if o.side is Side.BUY and still_resting(o)}
         quotes = tuple(
             self._quote(live.pop(q.order_id), q.token)
             for q in self._checkpoint.quotes
             if q.order_id in live
         )
-        for orphan in live:  # a placement that was accepted after its answer was lost
-            await self._exchange.cancel_order(orphan)
+        # A placement that was accepted after its answer was lost.
+        await cancel_orders(self._exchange, sorted(live))
         self._set_quotes(quotes)
 
     async def _requote(self) -> str | None:
         """Re-price both bids when the midpoint moved past the threshold; otherwise only
         withdraw a side the position limit now forbids and replace a quote that filled (or
         was left below the reward minimum). Returns why the market must be left, if so."""
-        snapshot = await market_snapshot(self._exchange, self._market, datetime.now(UTC))
+        snapshot = await market_snapshot(
+            self._exchange, self._market, datetime.now(UTC), self._open_orders
+        )
+        self._open_orders = None  # our orders change from here on
+        self._quoted_tick = snapshot.tick_size
         self._market = self._market.model_copy(
             update={"tick_size": snapshot.tick_size, "min_order_size": snapshot.min_order_size}
         )
@@ -472,11 +602,13 @@ class _Round:
             self._checkpoint.quoted_mid, snapshot.midpoint, config.requote_threshold
         )
         kept: list[Quote] = []
+        dropped: list[str] = []
         for quote in self._checkpoint.quotes:
             if keeps_quote(quote.intent(), desired.get(quote.token), reprice, self._market):
                 kept.append(quote)
             else:
-                await self._exchange.cancel_order(quote.order_id)
+                dropped.append(quote.order_id)
+        await cancel_orders(self._exchange, dropped)
         self._set_quotes(tuple(kept))
         if reprice:
             self._checkpoint = self._checkpoint.model_copy(update={"quoted_mid": snapshot.midpoint})
@@ -484,35 +616,53 @@ class _Round:
         if leaving is not None:
             return leaving
         quoted = {q.token for q in kept}
-        for token, intent in desired.items():
-            if token not in quoted:
-                await self._place(intent)
+        await self._place([intent for token, intent in desired.items() if token not in quoted])
         return None
 
-    async def _place(self, intent: OrderIntent) -> None:
-        sequence = self._checkpoint.sequence
-        self._checkpoint = self._checkpoint.model_copy(update={"sequence": sequence + 1})
+    async def _place(self, intents: list[OrderIntent]) -> None:
+        """Place the quotes, in one request where the venue takes batches. Each takes its own
+        sequence number (its placement key), heartbeated before the request goes out."""
+        if not intents:
+            return
+        first = self._checkpoint.sequence
+        self._checkpoint = self._checkpoint.model_copy(update={"sequence": first + len(intents)})
         self._heartbeat()
         activity_id = activity.info().activity_id
-        try:
-            order = await self._exchange.place_order(
-                PlaceOrder(
-                    key=placement_key(self._request.key_prefix, activity_id, sequence, intent),
-                    market=self._market,
-                    token_id=self._market.token_id(intent.token),
-                    side=intent.side,
-                    price=intent.price,
-                    size=intent.size,
-                    # Quotes never mean to cross, and post-only ones are accepted during the
-                    # venue's post-restart window.
-                    post_only=True,
-                )
+        requests = [
+            PlaceOrder(
+                key=placement_key(self._request.key_prefix, activity_id, first + i, intent),
+                market=self._market,
+                token_id=self._market.token_id(intent.token),
+                side=intent.side,
+                price=intent.price,
+                size=intent.size,
+                # Quotes never mean to cross, and post-only ones are accepted during the
+                # venue's post-restart window.
+                post_only=True,
             )
-        except WouldCross:
-            return  # the book moved under the quote: priced again at the next check
-        if still_resting(order):
-            self._set_quotes((*self._checkpoint.quotes, self._quote(order, intent.token)))
+            for i, intent in enumerate(intents)
+        ]
+        results: list[Order | ExchangeError]
+        if isinstance(self._exchange, BatchOrders) and len(requests) > 1:
+            results = await self._exchange.place_orders(requests)
+        else:
+            results = []
+            for request in requests:
+                try:
+                    results.append(await self._exchange.place_order(request))
+                except WouldCross as exc:
+                    results.append(exc)
+        refused: ExchangeError | None = None
+        for intent, result in zip(intents, results, strict=True):
+            if isinstance(result, WouldCross):
+                continue  # the book moved under the quote: priced again at the next check
+            if isinstance(result, ExchangeError):
+                refused = refused or result
+            elif still_resting(result):
+                self._set_quotes((*self._checkpoint.quotes, self._quote(result, intent.token)))
         self._heartbeat()
+        if refused is not None:  # after the others are recorded: they rest on the book
+            raise refused
 
     def _quote(self, order: Order, token: Token) -> Quote:
         return Quote(order_id=order.order_id, token=token, price=order.price, size=order.remaining)
@@ -529,7 +679,10 @@ class _Round:
         )
 
     def _heartbeat(self) -> None:
-        activity.heartbeat(self._checkpoint)
+        if self.attempt is None:
+            activity.heartbeat(self._checkpoint)
+        else:
+            self.attempt.beat()
 
     async def _read_venue_rewards(self) -> None:
         """What the venue says we earned today, at most once per VENUE_REWARDS_EVERY_SECONDS

@@ -33,10 +33,10 @@ from timing import machine, millis, percentile, table  # noqa: E402
 async def measure(n: int, checks: int) -> list[str]:
     from eth_account import Account
 
-    from dualmm.config import Settings
+    from dualmm.config import ProcessSettings
     from dualmm.domain.types import Side, Token
     from dualmm.exchange.base import PlaceOrder
-    from dualmm.exchange.factory import build_exchange
+    from dualmm.exchange.factory import open_exchange
     from dualmm.exchange.sync import sync_market
     from dualmm.sim.server import SimServer
     from dualmm.sim.venue import SimVenue, WallClock
@@ -51,9 +51,9 @@ async def measure(n: int, checks: int) -> list[str]:
     for info in markets:
         venue.credit(address, info.token_id(Token.YES), Decimal(10))
     with SimServer(venue) as sim:
-        settings = Settings(exchange="sim", clob_url=sim.url, private_key=key)
+        settings = ProcessSettings(exchange="sim", clob_url=sim.url, private_key=key)
         began = time.perf_counter()
-        exchange = await build_exchange(settings)
+        exchange = await open_exchange(settings, "sim")
         first = time.perf_counter() - began
         orders = {}
         for info in markets:

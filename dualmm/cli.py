@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from dualmm.cliutil import UsageError, fail
+from dualmm.errors import UsageError, print_error
 
 app = typer.Typer(
     name="dualmm",
@@ -29,11 +31,12 @@ _COMMAND_MODULES = (
     "dualmm.replay",
     "dualmm.backtest.cli",
     "dualmm.sim.cli",
-    "dualmm.discovery",
+    "dualmm.markets_cli",
     "dualmm.worker",
     "dualmm.commands",
     "dualmm.localstack",
     "dualmm.codec_server",
+    "dualmm.record",
 )
 
 
@@ -43,22 +46,37 @@ def _register_all() -> None:
 
 
 def main() -> None:
+    _register_all()
+    raise SystemExit(run())
+
+
+def run(args: list[str] | None = None, command: Callable[..., Any] | None = None) -> int:
+    """Run one command line (default: `sys.argv[1:]`) on the registered commands and return
+    its exit code. Bad input prints one line, `error: ...`, and returns 2. `command`: the
+    app's parser, built once by a caller that runs many lines (`typer.main.get_command`)."""
     from dualmm.logs import configure
 
-    _register_all()
     try:
         configure("cli", default_level="WARNING")  # the worker and sim-server say INFO
-        code = app(standalone_mode=False)
+        command = command or typer.main.get_command(app)
+        code = command(args=args, standalone_mode=False)
     except NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else exc.format_message())
-        code = 0
+        return 0
     except ClickException as exc:
         # the parser's own errors (unknown flag, bad value) in one line, exit code 2
-        fail(" ".join(exc.format_message().split()), exc.exit_code)
+        return _error(" ".join(exc.format_message().split()), exc.exit_code)
     except typer.Exit as exc:
-        code = exc.exit_code
+        return exc.exit_code
     except typer.Abort:
-        fail("aborted", 130)
+        return _error("aborted", 130)
     except UsageError as exc:
-        fail(str(exc))
-    raise SystemExit(code if isinstance(code, int) else 0)
+        return _error(str(exc), 2)
+    except SystemExit as exc:  # a command that ended itself (`fail`)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return code if isinstance(code, int) else 0
+
+
+def _error(message: str, code: int) -> int:
+    print_error(message)
+    return code

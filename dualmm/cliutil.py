@@ -5,30 +5,28 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from dualmm.config import (
     BOT_ID_PATTERN,
     LiquidationConfig,
     OrchestratorConfig,
-    Settings,
+    ProcessSettings,
     describe_settings_error,
     describe_validation_error,
 )
 
-
-class UsageError(Exception):
-    """Bad input from the operator: reported in one line, exit code 2, never a traceback."""
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(code)
+# UsageError and fail live in dualmm.errors; re-exported for the modules that import them here.
+from dualmm.errors import UsageError as UsageError
+from dualmm.errors import fail as fail
+from dualmm.logs import redact_settings
 
 
 def hard_exit(code: int = 0) -> NoReturn:
@@ -38,20 +36,18 @@ def hard_exit(code: int = 0) -> NoReturn:
     os._exit(code)
 
 
-def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> Settings:
+def load_settings(flags: dict[str, str] | None = None, **overrides: Any) -> ProcessSettings:
     """The process settings from the environment (plus `overrides` from flags) and the secret
     files in DUALMM_SECRETS_DIR; a bad one is a UsageError naming its variable, or the flag in
     `flags` (field -> flag) that set it."""
-    from dualmm.logs import redact_settings
-
     overrides = {**secret_files(), **overrides}
     try:
-        settings = Settings(**overrides)
+        settings = ProcessSettings(**overrides)
     except ValidationError as exc:
         message = describe_settings_error(exc)
         field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
         if flags and field in flags and field in overrides:
-            message = message.replace(Settings.env_name(field), flags[field], 1)
+            message = message.replace(ProcessSettings.env_name(field), flags[field], 1)
         raise UsageError(message) from None
     redact_settings(settings)  # no log line of this process shows them
     return settings
@@ -63,9 +59,9 @@ def secret_files() -> dict[str, str]:
     if not directory:
         return {}
     found: dict[str, str] = {}
-    for field in Settings.SECRET_FIELDS:
+    for field in ProcessSettings.SECRET_FIELDS:
         path = Path(directory) / field
-        if Settings.env_name(field) in os.environ or not path.is_file():
+        if ProcessSettings.env_name(field) in os.environ or not path.is_file():
             continue
         try:
             found[field] = path.read_text(encoding="utf-8").strip()
@@ -79,7 +75,7 @@ def check_secret_files_private() -> None:
     directory = os.environ.get("DUALMM_SECRETS_DIR")
     if not directory:
         return
-    for field in Settings.SECRET_FIELDS:
+    for field in ProcessSettings.SECRET_FIELDS:
         path = Path(directory) / field
         if path.is_file() and path.stat().st_mode & 0o004:
             raise UsageError(
@@ -94,105 +90,244 @@ def check_bot_id(bot_id: str) -> str:
     return bot_id
 
 
+# Options more than one command takes.
+BotId = Annotated[
+    str,
+    typer.Option(
+        "--bot-id",
+        help="Which bot (workflow active-market-<id>).",
+        envvar="DUALMM_BOT_ID",
+        callback=check_bot_id,
+    ),
+]
+Live = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Allow real Polymarket orders. Without it DUALMM_EXCHANGE=polymarket runs paper.",
+    ),
+]
+
+
 def default_help(model: type[BaseModel], field: str) -> str:
     """A flag's help suffix naming the config model's default (one source for every command)."""
     return f"[default: {model.model_fields[field].default}]"
 
 
-# The seed's liquidation flags, shared by `dualmm replay` and `dualmm orchestrate`.
-def _seed(field: str) -> str:
-    return " " + default_help(LiquidationConfig, field)
+# --- the bot's settings as flags --------------------------------------------------------------
+# Each OrchestratorConfig setting an operator may set is declared once, here: its flag (which
+# names its DUALMM_* variable) and its help; its type, bounds and default are the model field's.
+# The commands' options, the flag an error names and the bad-input table come from this.
 
 
-LiqProfitMargin = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-profit-margin", help="Minimum profit per token (USDC)." + _seed("min_profit_margin")
+@dataclass(frozen=True)
+class ConfigFlag:
+    param: str  # the command's parameter (and `orchestrator_config`'s keyword)
+    path: str  # the OrchestratorConfig field, dotted
+    decl: str  # "--flag", or "--on/--off" for a switch
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return self.decl.split("/")[0]
+
+    @property
+    def env(self) -> str:
+        """The flag's DUALMM_* variable: `--liq-timeout` is DUALMM_LIQ_TIMEOUT."""
+        return "DUALMM_" + self.flag.removeprefix("--").upper().replace("-", "_")
+
+    @property
+    def field(self) -> FieldInfo:
+        model: type[BaseModel] = OrchestratorConfig
+        *parents, name = self.path.split(".")
+        for parent in parents:
+            model = model.model_fields[parent].annotation  # type: ignore[assignment]
+        return model.model_fields[name]
+
+    def option(self) -> Any:
+        suffix = "" if "/" in self.decl else f" [default: {self.field.default}]"
+        return typer.Option(self.decl, help=self.help + suffix, envvar=self.env)
+
+
+CONFIG_FLAGS = (
+    ConfigFlag(
+        "dual_market_mode",
+        "dual_market_mode",
+        "--dual-market-mode/--single-market-mode",
+        "Quote the next market while liquidating (dual) or wait (single).",
     ),
-]
-LiqSkewStart = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-skew-start", help="Minutes before skewing starts." + _seed("skew_start_minutes")
+    ConfigFlag(
+        "liquidity_budget",
+        "liquidity_budget",
+        "--liquidity-budget",
+        "Capital for quotes (USDC).",
     ),
-]
-LiqSkewRate = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-skew-rate", help="Skew added per minute (price)." + _seed("skew_per_minute")
+    ConfigFlag(
+        "position_limit",
+        "market_maker.position_limit",
+        "--position-limit",
+        "|net| shares before liquidating.",
     ),
-]
-LiqSkewMax = Annotated[
-    str | None, typer.Option("--liq-skew-max", help="Maximum skew (price)." + _seed("max_skew"))
-]
-LiqStopLossThreshold = Annotated[
-    str | None,
-    typer.Option(
+    ConfigFlag(
+        "order_size",
+        "market_maker.order_size",
+        "--order-size",
+        "Shares per quote.",
+    ),
+    ConfigFlag(
+        "spread_fraction",
+        "market_maker.spread_fraction",
+        "--spread-fraction",
+        "Quote this fraction of the reward band out.",
+    ),
+    ConfigFlag(
+        "requote_threshold",
+        "market_maker.requote_threshold",
+        "--requote-threshold",
+        "Midpoint move that requotes.",
+    ),
+    ConfigFlag(
+        "quote_interval",
+        "market_maker.quote_interval_ms",
+        "--quote-interval",
+        "Quote loop interval (ms).",
+    ),
+    ConfigFlag(
+        "profit_margin",
+        "liquidation.min_profit_margin",
+        "--liq-profit-margin",
+        "Minimum profit per token (USDC).",
+    ),
+    ConfigFlag(
+        "skew_start",
+        "liquidation.skew_start_minutes",
+        "--liq-skew-start",
+        "Minutes before skewing starts.",
+    ),
+    ConfigFlag(
+        "skew_rate",
+        "liquidation.skew_per_minute",
+        "--liq-skew-rate",
+        "Skew added per minute (price).",
+    ),
+    ConfigFlag("skew_max", "liquidation.max_skew", "--liq-skew-max", "Maximum skew (price)."),
+    ConfigFlag(
+        "stop_loss_threshold",
+        "liquidation.stop_loss_threshold",
         "--liq-stop-loss-threshold",
-        help="Stop-loss at this unrealized P&L (USDC)." + _seed("stop_loss_threshold"),
+        "Stop-loss at this unrealized P&L (USDC).",
     ),
-]
-LiqStopLoss = Annotated[
-    bool, typer.Option("--liq-stop-loss/--no-liq-stop-loss", help="Enable the stop-loss.")
-]
-LiqTimeout = Annotated[
-    str | None,
-    typer.Option(
-        "--liq-timeout", help="Minutes before the timeout stage." + _seed("timeout_minutes")
+    ConfigFlag(
+        "stop_loss",
+        "liquidation.stop_loss_enabled",
+        "--liq-stop-loss/--no-liq-stop-loss",
+        "Enable the stop-loss.",
     ),
-]
-LiqCheckInterval = Annotated[
-    int | None,
-    typer.Option(
-        "--liq-check-interval", help="Price check interval (ms)." + _seed("price_check_interval_ms")
+    ConfigFlag(
+        "timeout",
+        "liquidation.timeout_minutes",
+        "--liq-timeout",
+        "Minutes before the timeout stage.",
     ),
-]
-LiqBlockLosing = Annotated[
-    bool,
-    typer.Option(
+    ConfigFlag(
+        "check_interval",
+        "liquidation.price_check_interval_ms",
+        "--liq-check-interval",
+        "Price check interval (ms).",
+    ),
+    ConfigFlag(
+        "block_losing",
+        "liquidation.block_losing_quotes",
         "--liq-block-losing/--no-liq-block-losing",
-        help="Never quote PASSIVE/SKEWED below cost plus margin.",
+        "Never quote PASSIVE/SKEWED below cost plus margin.",
     ),
-]
-
-Rerank = Annotated[
-    bool,
-    typer.Option(
+    ConfigFlag(
+        "rerank",
+        "rerank",
         "--rerank/--no-rerank",
-        help="Re-rank the markets, the active one included, when a liquidation finishes and "
-        "move to a better one (--no-rerank: a round ends only at the limit).",
-        envvar="DUALMM_RERANK",
+        "Re-rank the markets, the active one included, when a liquidation finishes and move "
+        "to a better one (--no-rerank: a round ends only at the limit).",
     ),
-]
-RerankMinutes = Annotated[
-    int | None,
-    typer.Option(
+    ConfigFlag(
+        "rerank_minutes",
+        "rerank_minutes",
         "--rerank-minutes",
-        help="Also re-rank this often (0: only when a liquidation finishes). [default: "
-        f"{OrchestratorConfig.model_fields['rerank_minutes'].default}]",
-        envvar="DUALMM_RERANK_MINUTES",
-        min=0,
+        "Also re-rank this often (0: only when a liquidation finishes).",
     ),
-]
-LossCooldown = Annotated[
-    int | None,
-    typer.Option(
-        "--loss-cooldown",
-        help="Minutes a market whose liquidation lost stays out of the picks (0: none). "
-        f"[default: {OrchestratorConfig.model_fields['loss_cooldown_minutes'].default}]",
-        envvar="DUALMM_LOSS_COOLDOWN",
-        min=0,
-    ),
-]
-SwitchMargin = Annotated[
-    str | None,
-    typer.Option(
+    ConfigFlag(
+        "switch_margin",
+        "switch_margin",
         "--switch-margin",
-        help="Leave the active market for one earning over 1 + this times as much per USDC. "
-        f"[default: {OrchestratorConfig.model_fields['switch_margin'].default}]",
-        envvar="DUALMM_SWITCH_MARGIN",
+        "Leave the active market for one earning over 1 + this times as much per USDC.",
     ),
-]
+    ConfigFlag(
+        "loss_cooldown",
+        "loss_cooldown_minutes",
+        "--loss-cooldown",
+        "Minutes a market whose liquidation lost stays out of the picks (0: none).",
+    ),
+)
+_BY_PARAM = {spec.param: spec for spec in CONFIG_FLAGS}
+# OrchestratorConfig field -> the flag that sets it, so an error names what the operator typed.
+FIELD_FLAGS = {spec.path: spec.flag for spec in CONFIG_FLAGS}
+LIQUIDATION_FLAGS = {
+    path.removeprefix("liquidation."): flag
+    for path, flag in FIELD_FLAGS.items()
+    if path.startswith("liquidation.")
+}
+
+
+def _option(param: str) -> Any:
+    return _BY_PARAM[param].option()
+
+
+# The options, for every command that takes them (decimals as typed, for exact errors).
+DualMarketMode = Annotated[bool, _option("dual_market_mode")]
+LiquidityBudget = Annotated[str | None, _option("liquidity_budget")]
+PositionLimit = Annotated[str | None, _option("position_limit")]
+OrderSize = Annotated[str | None, _option("order_size")]
+SpreadFraction = Annotated[str | None, _option("spread_fraction")]
+RequoteThreshold = Annotated[str | None, _option("requote_threshold")]
+QuoteInterval = Annotated[int | None, _option("quote_interval")]
+LiqProfitMargin = Annotated[str | None, _option("profit_margin")]
+LiqSkewStart = Annotated[str | None, _option("skew_start")]
+LiqSkewRate = Annotated[str | None, _option("skew_rate")]
+LiqSkewMax = Annotated[str | None, _option("skew_max")]
+LiqStopLossThreshold = Annotated[str | None, _option("stop_loss_threshold")]
+LiqStopLoss = Annotated[bool, _option("stop_loss")]
+LiqTimeout = Annotated[str | None, _option("timeout")]
+LiqCheckInterval = Annotated[int | None, _option("check_interval")]
+LiqBlockLosing = Annotated[bool, _option("block_losing")]
+Rerank = Annotated[bool, _option("rerank")]
+RerankMinutes = Annotated[int | None, _option("rerank_minutes")]
+SwitchMargin = Annotated[str | None, _option("switch_margin")]
+LossCooldown = Annotated[int | None, _option("loss_cooldown")]
+
+
+def config_values(given: dict[str, Any]) -> dict[str, Any]:
+    """OrchestratorConfig values (nested as the model is) from the flags the operator set
+    (`param -> value`; decimals as typed), checked against each other; the model validates
+    them where they are used, once."""
+    # Contradictions: a value for a rule that the same command line switches off.
+    if given.get("stop_loss") is False and given.get("stop_loss_threshold") is not None:
+        raise UsageError("--liq-stop-loss-threshold: given with --no-liq-stop-loss")
+    if given.get("block_losing") is False and given.get("profit_margin") is not None:
+        raise UsageError(
+            "--liq-profit-margin: given with --no-liq-block-losing (the margin is only the floor)"
+        )
+    values: dict[str, Any] = {}
+    for param, value in given.items():
+        if value is None:
+            continue
+        spec = _BY_PARAM[param]
+        if spec.field.annotation is Decimal and isinstance(value, str):
+            value = decimal_flag(spec.flag, value)
+        *parents, name = spec.path.split(".")
+        table = values
+        for parent in parents:
+            table = table.setdefault(parent, {})
+        table[name] = value
+    return values
 
 
 def decimal_flag(name: str, value: str | None) -> Decimal | None:
@@ -207,57 +342,19 @@ def decimal_flag(name: str, value: str | None) -> Decimal | None:
     return parsed
 
 
-# The config field each seed flag sets, so an error names the flag the operator typed.
-_LIQUIDATION_FLAGS = {
-    "min_profit_margin": "--liq-profit-margin",
-    "skew_start_minutes": "--liq-skew-start",
-    "skew_per_minute": "--liq-skew-rate",
-    "max_skew": "--liq-skew-max",
-    "stop_loss_threshold": "--liq-stop-loss-threshold",
-    "timeout_minutes": "--liq-timeout",
-    "price_check_interval_ms": "--liq-check-interval",
-}
+def flag_named_error(exc: ValidationError, flags: dict[str, str], where: str) -> UsageError:
+    """A config validation error in one line, naming the flag that set the field (if any)."""
+    message = describe_validation_error(exc)
+    field, _, reason = message.partition(": ")
+    if field in flags:
+        message = f"{flags[field]} ({field}): {reason}"
+    return UsageError(f"{where}: {message}")
 
 
-def liquidation_config(
-    *,
-    profit_margin: str | None = None,
-    skew_start: str | None = None,
-    skew_rate: str | None = None,
-    skew_max: str | None = None,
-    stop_loss_threshold: str | None = None,
-    stop_loss: bool = True,
-    timeout: str | None = None,
-    check_interval: int | None = None,
-    block_losing: bool = True,
-) -> LiquidationConfig:
-    """A LiquidationConfig from the seed's flags; anything unset keeps the seed's default."""
-    flags = _LIQUIDATION_FLAGS
-    # Contradictions: a value for a rule that the same command line switches off.
-    if not stop_loss and stop_loss_threshold is not None:
-        raise UsageError("--liq-stop-loss-threshold: given with --no-liq-stop-loss")
-    if not block_losing and profit_margin is not None:
-        raise UsageError(
-            "--liq-profit-margin: given with --no-liq-block-losing (the margin is only the floor)"
-        )
-    values: dict[str, object] = {
-        "min_profit_margin": decimal_flag(flags["min_profit_margin"], profit_margin),
-        "skew_start_minutes": decimal_flag(flags["skew_start_minutes"], skew_start),
-        "skew_per_minute": decimal_flag(flags["skew_per_minute"], skew_rate),
-        "max_skew": decimal_flag(flags["max_skew"], skew_max),
-        "stop_loss_threshold": decimal_flag(flags["stop_loss_threshold"], stop_loss_threshold),
-        "timeout_minutes": decimal_flag(flags["timeout_minutes"], timeout),
-        "price_check_interval_ms": check_interval,
-        "stop_loss_enabled": stop_loss,
-        "block_losing_quotes": block_losing,
-    }
+def liquidation_config(**flags: Any) -> LiquidationConfig:
+    """A LiquidationConfig from the seed's flags (`param -> value`, as `config_values` takes
+    them); anything unset keeps the seed's default."""
     try:
-        return LiquidationConfig.model_validate(
-            {key: value for key, value in values.items() if value is not None}
-        )
+        return LiquidationConfig.model_validate(config_values(flags).get("liquidation", {}))
     except ValidationError as exc:
-        message = describe_validation_error(exc)
-        field, _, reason = message.partition(": ")
-        if field in flags:
-            message = f"{flags[field]} ({field}): {reason}"
-        raise UsageError(f"liquidation config: {message}") from None
+        raise flag_named_error(exc, LIQUIDATION_FLAGS, "liquidation config") from None

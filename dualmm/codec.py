@@ -28,7 +28,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -83,13 +83,13 @@ class AesGcmCodec(PayloadCodec):
         return [self.decrypt(payload) for payload in payloads]
 
 
-def codec(settings: Settings) -> AesGcmCodec | None:
+def codec(settings: ProcessSettings) -> AesGcmCodec | None:
     """The codec of DUALMM_CODEC_KEY (and previous keys), or None when it is unset."""
     keys = settings.codec_keys()
     return AesGcmCodec(keys[0], keys[1:]) if keys else None
 
 
-def data_converter(settings: Settings) -> DataConverter:
+def data_converter(settings: ProcessSettings) -> DataConverter:
     """The project's converter (pydantic), encrypting when DUALMM_CODEC_KEY is set.
 
     Failure messages and stack traces move into an encoded (so encrypted) attribute too.

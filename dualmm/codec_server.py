@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from dualmm.cliutil import UsageError
+from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
     from dualmm.codec import AesGcmCodec

@@ -16,6 +16,9 @@ import typer
 from pydantic import ValidationError
 
 from dualmm.cliutil import (
+    FIELD_FLAGS,
+    BotId,
+    DualMarketMode,
     LiqBlockLosing,
     LiqCheckInterval,
     LiqProfitMargin,
@@ -25,25 +28,23 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
+    LiquidityBudget,
     LossCooldown,
+    OrderSize,
+    PositionLimit,
+    QuoteInterval,
+    RequoteThreshold,
     Rerank,
     RerankMinutes,
+    SpreadFraction,
     SwitchMargin,
     UsageError,
-    decimal_flag,
-    default_help,
+    config_values,
+    flag_named_error,
     hard_exit,
-    liquidation_config,
 )
-from dualmm.config import (
-    MarketMakerConfig,
-    OrchestratorConfig,
-    Settings,
-    describe_validation_error,
-)
+from dualmm.config import OrchestratorConfig, ProcessSettings
 from dualmm.runtime import (
-    BotId,
-    bot_mode,
     run_client_command,
     run_or_fail,
     settings,
@@ -59,19 +60,6 @@ from workflows.contracts import (
 
 if TYPE_CHECKING:
     from temporalio.client import Client
-
-# The liquidation flags' parameter names and the LiquidationConfig fields they set.
-_LIQUIDATION_PARAMS = {
-    "profit_margin": "min_profit_margin",
-    "skew_start": "skew_start_minutes",
-    "skew_rate": "skew_per_minute",
-    "skew_max": "max_skew",
-    "stop_loss_threshold": "stop_loss_threshold",
-    "stop_loss": "stop_loss_enabled",
-    "timeout": "timeout_minutes",
-    "check_interval": "price_check_interval_ms",
-    "block_losing": "block_losing_quotes",
-}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -109,48 +97,14 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def orchestrator_config(
-    *,
-    config_file: Path | None = None,
-    bot_id: str | None = None,
-    dual_market_mode: bool | None = None,
-    liquidity_budget: str | None = None,
-    order_size: str | None = None,
-    spread_fraction: str | None = None,
-    requote_threshold: str | None = None,
-    position_limit: str | None = None,
-    quote_interval: int | None = None,
-    rerank: bool | None = None,
-    rerank_minutes: int | None = None,
-    switch_margin: str | None = None,
-    loss_cooldown: int | None = None,
-    **liquidation_flags: Any,
-) -> OrchestratorConfig:
-    """An OrchestratorConfig from the file (if any) and the given flags; flags win, and
-    anything given by neither keeps its default. Pass only the flags the operator set."""
-    maker = {
-        "order_size": decimal_flag("--order-size", order_size),
-        "spread_fraction": decimal_flag("--spread-fraction", spread_fraction),
-        "requote_threshold": decimal_flag("--requote-threshold", requote_threshold),
-        "position_limit": decimal_flag("--position-limit", position_limit),
-        "quote_interval_ms": quote_interval,
-    }
-    given_liq = {k: v for k, v in liquidation_flags.items() if v is not None}
-    liquidation = liquidation_config(**given_liq).model_dump(
-        include={_LIQUIDATION_PARAMS[k] for k in given_liq}
-    )
-    flags = {
-        "bot_id": bot_id,
-        "dual_market_mode": dual_market_mode,
-        "liquidity_budget": decimal_flag("--liquidity-budget", liquidity_budget),
-        "rerank": rerank,
-        "rerank_minutes": rerank_minutes,
-        "switch_margin": decimal_flag("--switch-margin", switch_margin),
-        "loss_cooldown_minutes": loss_cooldown,
-        "market_maker": {k: v for k, v in maker.items() if v is not None},
-        "liquidation": liquidation,
-    }
-    flags = {k: v for k, v in flags.items() if v is not None and v != {}}
+def orchestrator_config(*, config_file: Path | None = None, **given: Any) -> OrchestratorConfig:
+    """An OrchestratorConfig from the file (if any) and the flags the operator set (`bot_id`
+    and `CONFIG_FLAGS` parameters; None: not set): flags win, and anything given by neither
+    keeps its default."""
+    bot_id = given.pop("bot_id", None)
+    flags = config_values(given)
+    if bot_id is not None:
+        flags["bot_id"] = bot_id
     values = flags
     where = "orchestrator config"
     if config_file is not None:
@@ -159,26 +113,10 @@ def orchestrator_config(
     try:
         return OrchestratorConfig.model_validate(values)
     except ValidationError as exc:
-        message = describe_validation_error(exc)
-        field, _, reason = message.partition(": ")
-        if field in _ORCHESTRATOR_FLAGS:
-            message = f"{_ORCHESTRATOR_FLAGS[field]} ({field}): {reason}"
-        raise UsageError(f"{where}: {message}") from None
+        raise flag_named_error(exc, {"bot_id": "--bot-id", **FIELD_FLAGS}, where) from None
 
 
-# The config field each `orchestrate` flag sets, so an error names the flag the operator typed.
-_ORCHESTRATOR_FLAGS = {
-    "bot_id": "--bot-id",
-    "liquidity_budget": "--liquidity-budget",
-    "market_maker.order_size": "--order-size",
-    "market_maker.spread_fraction": "--spread-fraction",
-    "market_maker.requote_threshold": "--requote-threshold",
-    "market_maker.position_limit": "--position-limit",
-    "market_maker.quote_interval_ms": "--quote-interval",
-}
-
-
-async def check_position_limit(config: Settings, limit: Decimal) -> None:
+async def check_position_limit(config: ProcessSettings, limit: Decimal) -> None:
     """Refuse a position limit below every reward market's minimum order size (the bot could
     never quote). Read-only public data, no key; skipped with a warning when the venue does
     not answer (the worker may reach a venue this process cannot)."""
@@ -284,14 +222,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         bot_id: BotId = "dualmm",
-        dual_market_mode: Annotated[
-            bool,
-            typer.Option(
-                "--dual-market-mode/--single-market-mode",
-                help="Quote the next market while liquidating (dual) or wait (single).",
-                envvar="DUALMM_DUAL_MARKET_MODE",
-            ),
-        ] = True,
+        dual_market_mode: DualMarketMode = True,
         dry_run: Annotated[
             bool,
             typer.Option(
@@ -308,59 +239,12 @@ def register(app: typer.Typer) -> None:
                 "a worker started with --live).",
             ),
         ] = False,
-        position_limit: Annotated[
-            str | None,
-            typer.Option(
-                "--position-limit",
-                help="|net| shares before liquidating. "
-                + default_help(MarketMakerConfig, "position_limit"),
-                envvar="DUALMM_POSITION_LIMIT",
-            ),
-        ] = None,
-        order_size: Annotated[
-            str | None,
-            typer.Option(
-                "--order-size",
-                help="Shares per quote. " + default_help(MarketMakerConfig, "order_size"),
-                envvar="DUALMM_ORDER_SIZE",
-            ),
-        ] = None,
-        spread_fraction: Annotated[
-            str | None,
-            typer.Option(
-                "--spread-fraction",
-                help="Quote this fraction of the reward band out. "
-                + default_help(MarketMakerConfig, "spread_fraction"),
-                envvar="DUALMM_SPREAD_FRACTION",
-            ),
-        ] = None,
-        requote_threshold: Annotated[
-            str | None,
-            typer.Option(
-                "--requote-threshold",
-                help="Midpoint move that requotes. "
-                + default_help(MarketMakerConfig, "requote_threshold"),
-                envvar="DUALMM_REQUOTE_THRESHOLD",
-            ),
-        ] = None,
-        quote_interval: Annotated[
-            int | None,
-            typer.Option(
-                "--quote-interval",
-                help="Quote loop interval (ms). "
-                + default_help(MarketMakerConfig, "quote_interval_ms"),
-                envvar="DUALMM_QUOTE_INTERVAL",
-            ),
-        ] = None,
-        liquidity_budget: Annotated[
-            str | None,
-            typer.Option(
-                "--liquidity-budget",
-                help="Capital for quotes (USDC). "
-                + default_help(OrchestratorConfig, "liquidity_budget"),
-                envvar="DUALMM_LIQUIDITY_BUDGET",
-            ),
-        ] = None,
+        position_limit: PositionLimit = None,
+        order_size: OrderSize = None,
+        spread_fraction: SpreadFraction = None,
+        requote_threshold: RequoteThreshold = None,
+        quote_interval: QuoteInterval = None,
+        liquidity_budget: LiquidityBudget = None,
         profit_margin: LiqProfitMargin = None,
         skew_start: LiqSkewStart = None,
         skew_rate: LiqSkewRate = None,
@@ -375,16 +259,14 @@ def register(app: typer.Typer) -> None:
         switch_margin: SwitchMargin = None,
         loss_cooldown: LossCooldown = None,
     ) -> None:
-        """Start the bot's ActiveMarketWorkflow, or attach to the one already running.
+        """Start the bot's ActiveMarketWorkflow, or attach to the one already running."""
+        from dualmm.exchange.factory import trading_mode
 
-        The liquidation flags' defaults are the seed's: profit margin 0.01, skew after 5 min
-        at 0.002/min up to 0.02, stop-loss at -10 USDC, timeout 60 min, checks every 30000 ms.
-        """
         given = _given(ctx, dict(locals()))
         for name in ("ctx", "config_file", "dry_run", "live"):
             given.pop(name, None)
         config = orchestrator_config(config_file=config_file, **given)
-        mode = bot_mode(settings(), live=live, dry_run=dry_run)
+        mode = trading_mode(settings(), live=live, dry_run=dry_run)
         run_or_fail(check_position_limit(settings(), config.market_maker.position_limit))
 
         async def body(client: Client) -> None:

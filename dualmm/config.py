@@ -1,7 +1,7 @@
 """Configuration: trading parameters (validated pydantic models) and process settings (env).
 
 Trading configs travel through workflow histories, so they never hold a secret. Secrets live
-only in `Settings`, which workers read from their own environment.
+only in `ProcessSettings`, which workers read from their own environment.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dualmm.domain.types import Stage
+from dualmm.logs import FORMATS, LEVELS
 from workflows.contracts import TASK_QUEUE
 
 # Bounds, checked once here. A duration becomes a Temporal timer (and a Python timedelta and
@@ -46,11 +47,11 @@ def describe_validation_error(error: ValidationError) -> str:
 
 
 def describe_settings_error(error: ValidationError) -> str:
-    """The first problem of a Settings error, named by its environment variable."""
+    """The first problem of a ProcessSettings error, named by its environment variable."""
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else ""
     message = first["msg"].removeprefix("Value error, ")
-    return f"{Settings.env_name(field)}: {message}" if field else message
+    return f"{ProcessSettings.env_name(field)}: {message}" if field else message
 
 
 class _Config(BaseModel):
@@ -122,7 +123,7 @@ class OrchestratorConfig(_Config):
     loss_cooldown_minutes: int = Field(0, ge=0, le=7 * 1440)
 
 
-class Settings(BaseSettings):
+class ProcessSettings(BaseSettings):
     """Process settings from the environment (prefix DUALMM_) or a secrets directory.
 
     Only workers and CLI processes read these; they never enter a workflow or activity argument.
@@ -146,6 +147,9 @@ class Settings(BaseSettings):
     # stays the fallback). The URL defaults to Polymarket's, or the simulator's /ws/user.
     user_channel: bool = True
     user_channel_url: str | None = None
+    # Its market channel: books kept from pushed events, the quote loop woken by the market.
+    market_channel: bool = True
+    market_channel_url: str | None = None
     # A Polygon JSON-RPC endpoint: merges YES+NO pairs on-chain (EOA wallets, signature type 0).
     # A secret: providers' URLs carry their API key.
     polygon_rpc_url: SecretStr | None = None
@@ -209,7 +213,7 @@ class Settings(BaseSettings):
         return f"DUALMM_{field.upper()}"
 
     @model_validator(mode="after")
-    def _cert_and_key(self) -> Settings:
+    def _cert_and_key(self) -> ProcessSettings:
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
             raise ValueError(
                 "DUALMM_TEMPORAL_TLS_CERT and DUALMM_TEMPORAL_TLS_KEY go together (mTLS)"
@@ -227,8 +231,6 @@ class Settings(BaseSettings):
     @field_validator("log_format", "log_level")
     @classmethod
     def _log_setting(cls, value: str, info: ValidationInfo) -> str:
-        from dualmm.logs import FORMATS, LEVELS
-
         choices = FORMATS if info.field_name == "log_format" else LEVELS
         normal = value.strip().lower() if choices is FORMATS else value.strip().upper()
         if normal not in choices:
@@ -240,7 +242,7 @@ class Settings(BaseSettings):
     def _url(cls, url: str) -> str:
         return check_http_url(url)
 
-    @field_validator("user_channel_url")
+    @field_validator("user_channel_url", "market_channel_url")
     @classmethod
     def _ws_url(cls, url: str | None) -> str | None:
         if url is None or not url.strip():

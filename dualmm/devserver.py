@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from dualmm.temporal_bin import DEV_SERVER, temporal_binary
 
@@ -125,3 +125,43 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 60) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def start_worker(
+    env: dict[str, str], output: int | IO[Any] = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """`dualmm worker` in a process (and session) of its own with `env` (see `worker_env`)."""
+    return subprocess.Popen(
+        WORKER_COMMAND,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not subprocess.DEVNULL else subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+class Quoting(NamedTuple):
+    """The bot's running `make_market` attempt, as its pending activity says."""
+
+    activity_id: str
+    attempt: int
+    worker: str  # the worker's identity: "pid@host"
+
+    @property
+    def worker_pid(self) -> int:
+        return int(self.worker.split("@", 1)[0])
+
+
+async def quoting(client: Any, bot_id: str) -> Quoting | None:
+    """Who runs the bot's quote loop now (None while no attempt is running: between
+    rounds, or a retry waiting for its worker)."""
+    from temporalio.api.enums.v1 import PendingActivityState
+
+    from workflows.contracts import active_market_workflow_id
+
+    described = await client.get_workflow_handle(active_market_workflow_id(bot_id)).describe()
+    for pending in described.raw_description.pending_activities:
+        started = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        if pending.activity_type.name == "make_market" and started:
+            return Quoting(pending.activity_id, pending.attempt, pending.last_worker_identity)
+    return None

@@ -7,13 +7,15 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
-from dualmm.cliutil import UsageError, hard_exit
+from dualmm.cliutil import hard_exit
 from dualmm.devserver import free_port, port_open
+from dualmm.errors import UsageError
 from dualmm.runtime import connect, settings
 from dualmm.status import bot_status, status_line
 
@@ -70,26 +72,108 @@ _DEMO_ORCHESTRATE = (
 )
 
 
+# Every way an operator stops the demo: Ctrl-C, a closed terminal (SIGHUP: the shell hangs up
+# its jobs), SIGTERM (`make` passes it on; so do systemd and `kill`).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class OutputGone(Exception):
+    """The demo's output cannot be written any more (`| head` exited, the terminal closed)."""
+
+
+class _Stops:
+    """The stop signals all raise KeyboardInterrupt, the demo's one way out (it stops its
+    processes in `run_demo`'s `finally`), but never while a process is being started: one
+    started and not yet on the list would not be stopped in order."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._pending = False
+        self.stopping = False
+
+    def install(self) -> None:
+        import os
+
+        from dualmm.lifeline import die_with_parent
+
+        hangup_ignored = signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # under nohup
+        for sig in _STOP_SIGNALS:
+            if not (sig is signal.SIGHUP and hangup_ignored):
+                signal.signal(sig, self._on_signal)
+        if not hangup_ignored:
+            # `make` or the shell killed outright sends nothing on: its death does.
+            die_with_parent(signal.SIGHUP, os.getppid())
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.stopping:
+            return
+        if self._held:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+            if self._pending and not self.stopping:
+                raise KeyboardInterrupt
+
+
+class _Console:
+    """The demo's output. The first line that cannot be written (EPIPE: the reader exited;
+    EIO: the terminal hung up) raises OutputGone, which stops the demo; from then on that
+    stream writes to /dev/null, so stopping is never interrupted by a message."""
+
+    def __init__(self, stops: _Stops) -> None:
+        self._stops = stops
+
+    def say(self, text: str, *, err: bool = False) -> None:
+        import os
+
+        stream = sys.stderr if err else sys.stdout
+        try:
+            print(text, file=stream, flush=True)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+            if not self._stops.stopping:
+                raise OutputGone from None
+
+
 class _Demo:
     """The demo's child processes, started in order and stopped in reverse."""
 
-    def __init__(self, var: Path) -> None:
+    def __init__(self, var: Path, stops: _Stops, console: _Console) -> None:
         import os
 
         self.var = var
         self.env = dict(os.environ)
         self.procs: list[tuple[str, Any]] = []
+        self.stops = stops
+        self.say = console.say
 
     def start(self, name: str, argv: list[str]) -> None:
         import subprocess
 
-        log = (self.var / f"{name}.log").open("ab")
-        # Own session: Ctrl-C reaches only the demo, which then stops them in order.
-        proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-        )
-        self.procs.append((name, proc))
-        print(f"  {name:<9} pid {proc.pid}, log {self.var / (name + '.log')}", flush=True)
+        from dualmm.lifeline import tied_to_this_process
+
+        with (self.var / f"{name}.log").open("ab") as log, self.stops.held():
+            # Own session: Ctrl-C reaches only the demo, which then stops them in order;
+            # tied to the demo: they end with it even when it is killed outright.
+            proc = subprocess.Popen(
+                tied_to_this_process(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
+            self.procs.append((name, proc))
+        self.say(f"  {name:<9} pid {proc.pid}, log {self.var / (name + '.log')}")
 
     def wait_port(self, name: str, port: int, seconds: float = 60) -> None:
         import time
@@ -110,18 +194,20 @@ class _Demo:
                 )
 
     def stop(self) -> None:
-        import signal as signals
+        """Stop every process, the last started first; from here on a stop signal is ignored
+        (a second Ctrl-C must not leave the rest running)."""
         import subprocess
 
+        self.stops.stopping = True
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
-                proc.send_signal(signals.SIGINT)
+                proc.send_signal(signal.SIGINT)
                 try:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            print(f"  stopped {name}", flush=True)
+            self.say(f"  stopped {name}")
 
 
 class DemoPlan(NamedTuple):
@@ -211,22 +297,21 @@ async def _replays_here(client: Client, workflow_ids: list[str]) -> bool:
 
 
 async def _watch(duration: int | None, demo: _Demo, address: str) -> None:
-    """Print a status line every few seconds until Ctrl-C or `duration` seconds."""
+    """Print a status line every few seconds until `duration` seconds (a stop signal raises
+    KeyboardInterrupt through the loop)."""
     from temporalio.service import RPCError
 
     client = await connect(settings().model_copy(update={"temporal_address": address}))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
     while not stop.is_set():
         demo.check()
         try:
-            print(status_line(await bot_status(client, DEMO_BOT)), flush=True)
+            demo.say(status_line(await bot_status(client, DEMO_BOT)))
         except (RPCError, UsageError) as exc:
-            print(f"(status not available yet: {exc})", flush=True)
+            demo.say(f"(status not available yet: {exc})")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), _DEMO_STATUS_EVERY)
 
@@ -245,13 +330,17 @@ def run_demo(plan: DemoPlan) -> int:
     """Dev server + simulator + worker + orchestrator, a live status line; the exit code."""
     import subprocess
 
+    from dualmm.lifeline import tied_to_this_process
     from dualmm.temporal_bin import DEV_SERVER, temporal_binary
     from workflows.search_attributes import dev_server_args
 
+    stops = _Stops()
+    stops.install()
+    console = _Console(stops)
     try:
         _check_ports(plan)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        console.say(f"error: {exc}", err=True)
         return 2
     var = plan.var
     var.mkdir(parents=True, exist_ok=True)
@@ -260,7 +349,7 @@ def run_demo(plan: DemoPlan) -> int:
             (var / name).unlink(missing_ok=True)
     address = f"127.0.0.1:{plan.temporal_port}"
     sim_port = free_port()
-    demo = _Demo(var)
+    demo = _Demo(var, stops, console)
     demo.env.update(
         DUALMM_EXCHANGE="sim",
         DUALMM_CLOB_URL=f"http://127.0.0.1:{sim_port}",
@@ -270,8 +359,8 @@ def run_demo(plan: DemoPlan) -> int:
         DUALMM_PRIVATE_KEY=_demo_key(var),
     )
     dualmm = [sys.executable, "-m", "dualmm"]
-    print(f"dualmm demo: starting (logs in {var}/)", flush=True)
     try:
+        demo.say(f"dualmm demo: starting (logs in {var}/)")
         demo.start(
             "temporal",
             [
@@ -284,7 +373,7 @@ def run_demo(plan: DemoPlan) -> int:
         demo.wait_port("temporal", plan.temporal_port)
         resuming = asyncio.run(_previous_bot_at(address))
         if resuming:
-            print(f"  {resuming}", flush=True)
+            demo.say(f"  {resuming}")
         demo.start(
             "simulator",
             [
@@ -297,7 +386,7 @@ def run_demo(plan: DemoPlan) -> int:
         demo.wait_port("simulator", sim_port)
         demo.start("worker", [*dualmm, "worker", "--trace-file", str(var / "traces.jsonl")])
         started = subprocess.run(
-            [*dualmm, "orchestrate", *_DEMO_ORCHESTRATE],
+            tied_to_this_process([*dualmm, "orchestrate", *_DEMO_ORCHESTRATE]),
             env=demo.env,
             capture_output=True,
             text=True,
@@ -305,9 +394,9 @@ def run_demo(plan: DemoPlan) -> int:
         )
         if started.returncode != 0:
             raise UsageError(f"orchestrate failed: {started.stderr.strip()}")
-        print(f"  {started.stdout.strip()}", flush=True)
+        demo.say(f"  {started.stdout.strip()}")
         prefix = "" if plan.temporal_port == 7233 else f"DUALMM_TEMPORAL_ADDRESS={address} "
-        print(
+        demo.say(
             f"\nOpen http://localhost:{plan.ui_port} to watch the workflows "
             f"(active-market-{DEMO_BOT} and its liquidation-* children).\n"
             f"Status, in another shell:\n    {prefix}{_command_prefix()} status "
@@ -315,18 +404,18 @@ def run_demo(plan: DemoPlan) -> int:
             "(also --watch, --json; and exit-market, pause, resume, liquidate-all).\n"
             "Ctrl-C stops the processes; the workflows stay on the history in "
             f"{var / 'temporal.db'}: the next `make demo` resumes them "
-            "(`make demo-reset` starts clean).\n",
-            flush=True,
+            "(`make demo-reset` starts clean).\n"
         )
         asyncio.run(_watch(plan.duration, demo, address))
         return 0
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        console.say(f"error: {exc}", err=True)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OutputGone):
         return 0
     finally:
-        print("dualmm demo: stopping (the workflows stay on the history)", flush=True)
+        stops.stopping = True
+        console.say("dualmm demo: stopping (the workflows stay on the history)")
         demo.stop()
 
 

@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from dualmm.errors import UsageError
+
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 REDACTED = "[redacted]"
@@ -56,7 +58,7 @@ def redact(*values: str | None) -> None:
 
 
 def redact_settings(settings: Any) -> None:
-    """Redact every secret field of a `dualmm.config.Settings` (comma lists item by item)."""
+    """Redact every secret field of a `dualmm.config.ProcessSettings` (comma lists item by item)."""
     for field in settings.SECRET_FIELDS:
         secret = getattr(settings, field, None)
         if secret is not None:
@@ -180,8 +182,6 @@ def _setting(name: str, default: str, allowed: Iterable[str]) -> str:
         return value.lower()
     if value.upper() in choices:
         return value.upper()
-    from dualmm.cliutil import UsageError
-
     raise UsageError(f"{name}: {value[:40]!r} is not one of {', '.join(choices)}")
 
 

@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     from temporalio.common import MetricMeter
     from temporalio.runtime import Runtime
 
-    from dualmm.config import Settings
+    from dualmm.config import ProcessSettings
     from dualmm.exchange.base import Exchange
 
 
-def runtime_for(config: Settings, role: str) -> Runtime:
+def runtime_for(config: ProcessSettings, role: str) -> Runtime:
     """A Temporal runtime exporting metrics as the settings say (none if neither is set),
     whose Core log lines (warnings and up) go through Python logging: one line per event in
     the process's format (dualmm.logs), not the Core's own."""
@@ -87,7 +87,7 @@ def _kind(exc: BaseException) -> str:
 
 
 # Fill notices (dualmm.exchange.wake): a wait and a counter, not venue calls.
-_NOT_VENUE_CALLS = frozenset({"fill_mark", "wait_for_fill"})
+_NOT_VENUE_CALLS = frozenset({"fill_mark", "wait_for_fill", "wait_for_market"})
 
 
 class MeteredExchange:
@@ -148,8 +148,16 @@ def _count(meter: MetricMeter, op: str, args: tuple[Any, ...], result: Any) -> N
     if op == "place_order":
         side = str(getattr(args[0], "side", "?")) if args else "?"
         meter.create_counter("dualmm_orders_placed", "Orders placed").add(1, {"side": side})
+    elif op == "place_orders":
+        placed = meter.create_counter("dualmm_orders_placed", "Orders placed")
+        for request, answer in zip(args[0] if args else (), result or (), strict=False):
+            if not isinstance(answer, BaseException):
+                placed.add(1, {"side": str(getattr(request, "side", "?"))})
     elif op == "cancel_order":
         meter.create_counter("dualmm_orders_cancelled", "Orders cancelled").add(1)
+    elif op == "cancel_orders":
+        cancelled = len(args[0]) if args else 0
+        meter.create_counter("dualmm_orders_cancelled", "Orders cancelled").add(cancelled)
     elif op == "fills":
         fills = getattr(result, "fills", ())
         counter = meter.create_counter("dualmm_fills", "Fills seen (first report)")
@@ -170,8 +178,17 @@ def _log_event(op: str, args: tuple[Any, ...], result: Any) -> None:
             getattr(result, "status", "?"),
             extra={"market": request.market.condition_id, "order_id": result.order_id},
         )
+    elif op == "place_orders" and args:
+        for request, answer in zip(args[0], result or (), strict=False):
+            if isinstance(answer, BaseException):
+                _log_refusal((request,), answer)
+            else:
+                _log_event("place_order", (request,), answer)
     elif op == "cancel_order" and args:
         activity.logger.info("order cancelled", extra={"order_id": args[0]})
+    elif op == "cancel_orders" and args:
+        for order_id in args[0]:
+            activity.logger.info("order cancelled", extra={"order_id": order_id})
 
 
 def _log_refusal(args: tuple[Any, ...], exc: BaseException) -> None:

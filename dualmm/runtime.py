@@ -1,7 +1,8 @@
 """Temporal plumbing shared by the worker, the operator commands, the demo and the tests.
 
 The commands live by concern: `dualmm.commands` (operator commands), `dualmm.worker` (the
-worker), `dualmm.status` (the status view) and `dualmm.localstack` (the demo's processes).
+worker), `dualmm.status` (the status view), `dualmm.markets_cli` (`markets`) and
+`dualmm.localstack` (the demo's processes).
 Heavy imports (temporalio, the workflows, the exchange adapters) stay inside the functions, so
 `dualmm --help` stays fast. Every command that uses a Temporal client ends with `hard_exit`
 after flushing (sdk-python #300).
@@ -12,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import typer
-
-from dualmm.cliutil import UsageError, check_bot_id, hard_exit, load_settings
-from dualmm.config import OrchestratorConfig, Settings
+from dualmm.cliutil import hard_exit, load_settings
+from dualmm.config import OrchestratorConfig, ProcessSettings
+from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
@@ -25,36 +25,18 @@ if TYPE_CHECKING:
     from temporalio.runtime import Runtime
     from temporalio.service import TLSConfig
 
-    from dualmm.exchange.base import Exchange
 
 _T = TypeVar("_T")
 
-BotId = Annotated[
-    str,
-    typer.Option(
-        "--bot-id",
-        help="Which bot (workflow active-market-<id>).",
-        envvar="DUALMM_BOT_ID",
-        callback=check_bot_id,
-    ),
-]
-Live = Annotated[
-    bool,
-    typer.Option(
-        "--live",
-        help="Allow real Polymarket orders. Without it DUALMM_EXCHANGE=polymarket runs paper.",
-    ),
-]
 
-
-def settings() -> Settings:
+def settings() -> ProcessSettings:
     return load_settings()
 
 
 # -- Temporal plumbing (used by the CLI, worker.py, starter.py and the tests) -------------------
 
 
-async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
+async def connect(config: ProcessSettings, runtime: Runtime | None = None) -> Client:
     """A client with the pydantic converter (encrypting with DUALMM_CODEC_KEY, if set) and
     tracing; TLS or API key from the settings; `runtime` exports metrics
     (dualmm.metrics.runtime_for). Workers built on it use the same converter."""
@@ -75,7 +57,7 @@ async def connect(config: Settings, runtime: Runtime | None = None) -> Client:
     )
 
 
-def temporal_tls(config: Settings) -> bool | TLSConfig:
+def temporal_tls(config: ProcessSettings) -> bool | TLSConfig:
     """TLS for the Temporal client: mTLS with the client certificate files when set; plain TLS
     with DUALMM_TEMPORAL_TLS or an API key; none otherwise."""
     from temporalio.service import TLSConfig
@@ -90,35 +72,6 @@ def temporal_tls(config: Settings) -> bool | TLSConfig:
             ) from None
         return TLSConfig(client_cert=cert, client_private_key=key)
     return config.temporal_tls or config.temporal_api_key is not None
-
-
-def exchange_kind(config: Settings, live: bool) -> str:
-    """The adapter to build: real Polymarket orders only with `--live`, paper otherwise."""
-    if config.exchange == "polymarket" and not live:
-        return "paper"
-    return config.exchange
-
-
-async def build_exchange(config: Settings, live: bool) -> Exchange:
-    from dualmm.exchange.factory import build_exchange as build
-
-    return await build(config, dry_run=exchange_kind(config, live) == "paper")
-
-
-def bot_mode(config: Settings, *, live: bool, dry_run: bool) -> str:
-    """What a bot started from here trades on: sim, paper (real data, simulated fills) or
-    live (real orders, only ever with `--live`)."""
-    if live and dry_run:
-        raise UsageError("--live and --dry-run contradict each other: choose one")
-    if config.exchange == "sim":
-        if live:
-            raise UsageError("--live: DUALMM_EXCHANGE is sim (the simulator has no real orders)")
-        return "sim"
-    if live:
-        if config.exchange != "polymarket":
-            raise UsageError(f"--live needs DUALMM_EXCHANGE=polymarket (it is {config.exchange})")
-        return "live"
-    return "paper"
 
 
 async def start_or_attach(
@@ -182,7 +135,7 @@ async def bot_search_attributes(client: Client, bot_id: str, mode: str) -> Typed
     )
 
 
-async def connect_or_fail(config: Settings) -> Client:
+async def connect_or_fail(config: ProcessSettings) -> Client:
     try:
         return await connect(config)
     except RuntimeError as exc:  # the connection failed

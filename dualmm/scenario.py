@@ -1,6 +1,6 @@
 """Scenario files: market paths (and optional starting positions) for the replay and the sim.
 
-Format (DESIGN.md "Scenario files"): between path points the midpoint holds its last value.
+Format (docs/design.md, "Scenario files"): between path points the midpoint holds its last value.
 `competition` (optional, read by `dualmm backtest`): other makers' resting size inside the reward
 band, `[[distance_cents, size], ...]` on each side of the YES book, moving with the midpoint;
 `[]` means none, and an absent field means `dualmm.backtest.markets.DEFAULT_COMPETITION`.

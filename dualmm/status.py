@@ -1,9 +1,10 @@
 """The status view: is the bot alive, and is it making money.
 
-`bot_report` reads the bot's workflow (its execution state from Temporal, its `status` query)
-and each live liquidation's (its state and `status` query), and folds them into one report:
-the bot's health (running, failed, stuck on a failing workflow task), its mode, uptime, and
-P&L per market and in total. `render_report` makes the table; `report_json` the JSON.
+`bot_status` reads the bot's workflow (its execution state from Temporal, its typed `status`
+query) and each live liquidation's (its state and `status` query), and folds them into one
+report: the bot's health (running, failed, stuck on a failing workflow task), its mode,
+uptime, and P&L per market and in total, as the JSON `status --json` prints.
+`render_status` makes the table, `status_line` the demo's one line.
 
 JSON number encoding: money (USDC), sizes (shares) and prices are decimal strings, exact to
 the cent or the tick as the bot holds them ("0.10", "-1.25"); counts and durations in whole
@@ -14,11 +15,12 @@ that is not known is null.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dualmm.cliutil import UsageError
+from dualmm.errors import UsageError
 from workflows.contracts import (
     ACTIVE_MARKET_ID_PREFIX,
     ACTIVE_MARKET_WORKFLOW,
@@ -28,6 +30,9 @@ from workflows.contracts import (
 if TYPE_CHECKING:
     from temporalio.api.failure.v1 import Failure
     from temporalio.client import Client, WorkflowHandle
+
+    from workflows.active_market_types import ActiveMarketStatus, LiveLiquidation
+    from workflows.liquidation_types import LiquidationStatus
 
 ZERO = Decimal(0)
 _CENT = Decimal("0.01")
@@ -122,6 +127,17 @@ async def _execution(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[s
     }
 
 
+@dataclass(frozen=True)
+class ChildView:
+    """A live liquidation as the parent knows it, with its own workflow's state and `status`
+    query (None when that query could not be answered: `error` says why)."""
+
+    live: LiveLiquidation
+    workflow_state: str
+    status: LiquidationStatus | None
+    error: str | None = None
+
+
 async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
     """The bot's report: its health from Temporal, its `status` query, each live liquidation
     with its own state and `status` query, and P&L per market and in total."""
@@ -138,56 +154,103 @@ async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise await _not_found(client, bot_id, workflow_id) from None
         raise
+    query: ActiveMarketStatus | None
     try:
-        query = (await handle.query(ActiveMarketWorkflow.status)).model_dump(mode="json")
+        query = await handle.query(ActiveMarketWorkflow.status)
     except (RPCError, WorkflowQueryFailedError) as exc:  # no worker, or a broken workflow
         query = None
         message = exc.message if isinstance(exc, RPCError) else str(exc)
         execution["problem"] = execution["problem"] or f"status query failed: {message}"
         if execution["state"] == "running":
             execution["state"] = "stuck"
-    liquidations = []
-    for entry in (query or {}).get("liquidations", []):
-        liquidations.append(await _liquidation(client, entry))
-    return _report(bot_id, workflow_id, execution, query, liquidations)
+    children = [await _child(client, live) for live in (query.liquidations if query else ())]
+    return _report(bot_id, workflow_id, execution, query, children)
 
 
-async def _liquidation(client: Client, entry: dict[str, Any]) -> dict[str, Any]:
-    """A live liquidation as the parent knows it, with its workflow's own state and status."""
+async def _child(client: Client, live: LiveLiquidation) -> ChildView:
     from temporalio.client import WorkflowQueryFailedError
     from temporalio.service import RPCError
 
     from workflows.liquidation import LiquidationWorkflow
 
-    child = client.get_workflow_handle_for(LiquidationWorkflow.run, entry["workflow_id"])
-    entry = dict(entry)
+    handle = client.get_workflow_handle_for(LiquidationWorkflow.run, live.workflow_id)
+    state = "unknown"
     try:
-        description = await child.describe()
-        entry["workflow_state"] = (
-            description.status.name.lower() if description.status else "unknown"
-        )
-        entry["status"] = (await child.query(LiquidationWorkflow.status)).model_dump(
-            mode="json", exclude={"fills", "config"}
-        )
+        description = await handle.describe()
+        state = description.status.name.lower() if description.status else "unknown"
+        return ChildView(live, state, await handle.query(LiquidationWorkflow.status))
     except (RPCError, WorkflowQueryFailedError) as exc:
-        entry.setdefault("workflow_state", "unknown")
-        entry["status"] = {"error": exc.message if isinstance(exc, RPCError) else str(exc)}
-    return entry
+        return ChildView(live, state, None, exc.message if isinstance(exc, RPCError) else str(exc))
 
 
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+def _active_row(
+    query: ActiveMarketStatus, workflow_id: str, workflow_state: str
+) -> dict[str, Any] | None:
+    from dualmm.domain.position import PositionTracker
+
+    active = query.active_market
+    if active is None:
+        return None
+    position = query.position or PositionTracker()
+    mid = query.midpoint
+    quoted = sum((q.price * q.size for q in query.quotes), ZERO)
+    return {
+        "role": "active",
+        "condition_id": active.condition_id,
+        "question": active.question,
+        "stage": "PAUSED" if query.paused else "QUOTING",
+        "held": position.held_token.value if position.held_token else None,
+        "qty": str(position.held_qty),
+        "yes_qty": str(position.yes_qty),
+        "no_qty": str(position.no_qty),
+        "midpoint": None if mid is None else str(mid),
+        "realized_pnl": _money(position.realized_pnl),
+        "unrealized_pnl": None if mid is None else _money(position.unrealized_pnl(mid)),
+        "capital": _money(position.yes_cost + position.no_cost + quoted),
+        "quotes": [q.model_dump(mode="json") for q in query.quotes],
+        "workflow_id": workflow_id,
+        "workflow_state": workflow_state,
+    }
+
+
+def _liquidating_row(child: ChildView) -> dict[str, Any]:
+    live, status = child.live, child.status
+    if status is None:  # what the parent last heard
+        held = live.held.value if live.held else None
+        stage, qty, realized = live.stage.value, live.qty, ZERO
+    else:
+        held = status.held_token.value if status.held_token else None
+        stage, qty, realized = status.stage.value, status.held_qty, status.realized_pnl
+    unrealized = None if status is None else status.unrealized_pnl
+    return {
+        "role": "liquidating",
+        "condition_id": live.condition_id,
+        "question": live.question,
+        "stage": stage,
+        "held": held,
+        "qty": str(qty),
+        "midpoint": None if status is None or status.midpoint is None else str(status.midpoint),
+        "realized_pnl": _money(realized),
+        "unrealized_pnl": None if unrealized is None else _money(unrealized),
+        "capital": None if status is None else _money(status.position_cost),
+        "elapsed_seconds": None if status is None else status.elapsed_seconds,
+        "order": None
+        if status is None or status.order is None
+        else status.order.model_dump(mode="json"),
+        "error": child.error if status is None else status.last_error,
+        "workflow_id": live.workflow_id,
+        # A child that ended while its parent could not hear of it shows as ended.
+        "workflow_state": child.workflow_state,
+    }
 
 
 def _report(
     bot_id: str,
     workflow_id: str,
     execution: dict[str, Any],
-    query: dict[str, Any] | None,
-    liquidations: list[dict[str, Any]],
+    query: ActiveMarketStatus | None,
+    children: list[ChildView],
 ) -> dict[str, Any]:
-    from dualmm.domain.position import PositionTracker
-
     memo = execution["memo"]
     started: datetime = execution["started_at"]
     until = execution["closed_at"] or datetime.now(UTC)
@@ -202,89 +265,30 @@ def _report(
         "uptime_seconds": int((until - started).total_seconds()),
     }
     markets: list[dict[str, Any]] = []
+    finished_realized = ZERO
     if query is not None:
-        active = query["active_market"]
-        if active is not None:
-            position = PositionTracker.model_validate(query["position"] or {})
-            mid = _decimal(query.get("midpoint"))
-            markets.append(
-                {
-                    "role": "active",
-                    "condition_id": active["condition_id"],
-                    "question": active["question"],
-                    "stage": "PAUSED" if query["paused"] else "QUOTING",
-                    "held": position.held_token.value if position.held_token else None,
-                    "qty": str(position.held_qty),
-                    "yes_qty": str(position.yes_qty),
-                    "no_qty": str(position.no_qty),
-                    "midpoint": None if mid is None else str(mid),
-                    "realized_pnl": _money(position.realized_pnl),
-                    "unrealized_pnl": None if mid is None else _money(position.unrealized_pnl(mid)),
-                    "capital": _money(
-                        position.yes_cost
-                        + position.no_cost
-                        + sum(
-                            (Decimal(q["price"]) * Decimal(q["size"]) for q in query["quotes"]),
-                            ZERO,
-                        )
-                    ),
-                    "quotes": query["quotes"],
-                    "workflow_id": workflow_id,
-                    "workflow_state": execution["state"],
-                }
-            )
-        for entry in liquidations:
-            child = entry["status"]
-            qty = Decimal(child.get("held_qty", entry["qty"]))
-            markets.append(
-                {
-                    "role": "liquidating",
-                    "condition_id": entry["condition_id"],
-                    "question": entry["question"],
-                    "stage": child.get("stage", entry["stage"]),
-                    "held": child.get("held_token", entry["held"]),
-                    "qty": str(qty),
-                    "midpoint": child.get("midpoint"),
-                    "realized_pnl": _money(Decimal(child.get("realized_pnl", "0"))),
-                    "unrealized_pnl": (
-                        None
-                        if child.get("unrealized_pnl") is None
-                        else _money(Decimal(child["unrealized_pnl"]))
-                    ),
-                    "capital": (
-                        None
-                        if child.get("position_cost") is None
-                        else _money(Decimal(child["position_cost"]))
-                    ),
-                    "elapsed_seconds": child.get("elapsed_seconds"),
-                    "order": child.get("order"),
-                    "error": child.get("error") or child.get("last_error"),
-                    "workflow_id": entry["workflow_id"],
-                    # A child that ended while its parent could not hear of it shows as ended.
-                    "workflow_state": entry["workflow_state"],
-                }
-            )
-        finished = query["finished"]
+        active = _active_row(query, workflow_id, execution["state"])
+        markets += [active] if active else []
+        markets += [_liquidating_row(child) for child in children]
         report.update(
             {
-                "paused": query["paused"],
-                "liquidating_all": query["liquidating_all"],
-                "dual_market_mode": query["dual_market_mode"],
-                "earning_seconds": int(Decimal(query["earning_seconds"])),
-                "earning_uptime": str(Decimal(query["earning_uptime"]).quantize(Decimal("0.001"))),
-                "finished": finished,
-                "finished_total": query["liquidations_finished"],
-                "finished_not_listed": query["liquidations_finished"] - len(finished),
+                "paused": query.paused,
+                "liquidating_all": query.liquidating_all,
+                "dual_market_mode": query.dual_market_mode,
+                "earning_seconds": int(query.earning_seconds),
+                "earning_uptime": str(query.earning_uptime.quantize(Decimal("0.001"))),
+                "finished": [f.model_dump(mode="json") for f in query.finished],
+                "finished_total": query.liquidations_finished,
+                "finished_not_listed": query.liquidations_finished - len(query.finished),
             }
         )
-        finished_realized = Decimal(query["liquidations_realized_pnl"])
-    else:
-        finished_realized = ZERO
+        finished_realized = query.liquidations_realized_pnl
     realized = finished_realized + sum((Decimal(m["realized_pnl"]) for m in markets), ZERO)
     unrealized = sum(
         (Decimal(m["unrealized_pnl"]) for m in markets if m["unrealized_pnl"] is not None), ZERO
     )
     capital = sum((Decimal(m["capital"]) for m in markets if m["capital"] is not None), ZERO)
+    rewards = None if query is None else query.venue_rewards_today
     report["markets"] = markets
     report["totals"] = {
         "realized_pnl": _money(realized),
@@ -292,7 +296,8 @@ def _report(
         "unrealized_pnl": _money(unrealized),
         "pnl": _money(realized + unrealized),
         "rewards_estimated": None,
-        "rewards_reported": _reported(query),
+        # as the bot's round last read them from the venue, for today
+        "rewards_reported": None if rewards is None else _money(rewards),
         "capital_in_use": _money(capital),
     }
     return report
@@ -304,12 +309,6 @@ def _duration(seconds: int | None) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-def _reported(query: dict[str, Any] | None) -> str | None:
-    """The rewards the venue reports for today, as the bot's round last read them."""
-    reported = None if query is None else _decimal(query.get("venue_rewards_today"))
-    return None if reported is None else _money(reported)
 
 
 def _or_na(value: Any) -> str:

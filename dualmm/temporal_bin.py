@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from dualmm.cliutil import UsageError
+from dualmm.errors import UsageError
 
 DEV_SERVER = "temporal"
 TEST_SERVER = "temporal-test-server"

@@ -8,20 +8,15 @@ import itertools
 import signal
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dualmm.cliutil import UsageError, check_secret_files_private, hard_exit
-from dualmm.runtime import (
-    Live,
-    build_exchange,
-    connect,
-    exchange_kind,
-    run_or_fail,
-    settings,
-)
+from dualmm.cliutil import Live, check_secret_files_private, hard_exit
+from dualmm.errors import UsageError
+from dualmm.runtime import connect, run_or_fail, settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -33,6 +28,14 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
+# On SIGTERM the worker stops polling at once and the quote loop hands its round over
+# (activities.attempt); other activities get this long to finish before they are cancelled and
+# retried elsewhere (idempotent by key). Kubernetes' termination grace period and systemd's
+# TimeoutStopSec leave room for it.
+DRAIN = timedelta(seconds=10)
+STICKY_TIMEOUT = timedelta(seconds=3)
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -41,10 +44,11 @@ def build_worker(
     version: WorkerDeploymentVersion | None = None,
 ) -> Worker:
     """One worker for both workflows and every activity, over one exchange; with a `version`,
-    a versioned worker of that deployment (the workflows say how they are pinned)."""
+    a versioned worker of that deployment (docs/versioning.md)."""
     from temporalio.common import VersioningBehavior
     from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkerDeploymentConfig
 
+    from activities.attempt import HEARTBEAT_THROTTLE
     from activities.liquidation import LiquidationActivities
     from activities.market_making import MarketMakingActivities
     from dualmm.metrics import metered
@@ -58,8 +62,8 @@ def build_worker(
         client,
         task_queue=task_queue,
         max_cached_workflows=cache,
-        # Workflow-task polls scale with the load (the fixed default, 5, left a thousand
-        # liquidations' tasks queueing on the server for a poll: bench/capacity.py).
+        # Workflow-task polls scale with the load: a fixed few leave many liquidations' tasks
+        # queueing on the server (bench/capacity.py measures it).
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         deployment_config=(
             None
@@ -71,6 +75,12 @@ def build_worker(
                 default_versioning_behavior=VersioningBehavior.PINNED,
             )
         ),
+        # Heartbeats reach the server often enough for a short heartbeat timeout.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        # A dead worker's cached workflows (the liquidations' checks) go to another worker
+        # after this, not the SDK's 10 s; a busy worker merely loses a cache hit.
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+        graceful_shutdown_timeout=DRAIN,
         workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
         activities=[
             making.pick_market,
@@ -158,11 +168,16 @@ async def retry_until_up(
 
 
 async def run_worker(
-    live: bool, trace_file: Path | None, tracing: bool, start_timeout: float | None = None
+    live: bool,
+    trace_file: Path | None,
+    tracing: bool,
+    start_timeout: float | None = None,
+    ready_file: Path | None = None,
 ) -> None:
     import logging
 
     from dualmm.exchange.base import NonRetryableError, RetryableError
+    from dualmm.exchange.factory import open_exchange, trading_mode
     from dualmm.logs import configure
     from dualmm.telemetry import setup_tracing
 
@@ -175,7 +190,7 @@ async def run_worker(
         setup_tracing("worker", trace_file, enabled=tracing)
     except OSError as exc:
         raise UsageError(f"--trace-file: cannot write {trace_file}: {exc.strerror}") from None
-    kind = exchange_kind(config, live)
+    kind = trading_mode(config, live=live)
     loop = asyncio.get_running_loop()
     # Blocking SDK calls (placements, cancels, heartbeats) run in threads: size their pool.
     loop.set_default_executor(
@@ -190,7 +205,7 @@ async def run_worker(
 
     async def venue() -> Exchange:
         try:
-            return await build_exchange(config, live)
+            return await open_exchange(config, kind)
         except NonRetryableError as exc:  # e.g. a missing or refused key: waiting won't help
             raise UsageError(f"exchange {kind}: {exc}") from None
 
@@ -220,15 +235,20 @@ async def run_worker(
             client, config.task_queue, exchange, cache=config.worker_cache, version=version
         )
         versioned = "" if version is None else f", version {version.to_canonical_string()}"
+        running = asyncio.create_task(worker.run())
+        stopping = asyncio.create_task(stop.wait())
+        _ready(ready_file, True)
         print(
             f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
             f"(namespace {config.temporal_namespace}), exchange {kind}{versioned}",
             flush=True,
         )
-        running = asyncio.create_task(worker.run())
-        stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        _ready(ready_file, False)
         if stop.is_set():
+            # Polls stop now; the quote loop hands its round to another worker at once, the
+            # other activities get DRAIN to finish.
+            print("worker: draining", flush=True)
             await worker.shutdown()
             with contextlib.suppress(Exception):
                 await running
@@ -245,6 +265,19 @@ async def run_worker(
         with contextlib.suppress(Exception):
             await close()
     print("worker: stopped", flush=True)
+
+
+def _ready(path: Path | None, ready: bool) -> None:
+    """The readiness file (a Kubernetes readinessProbe's): there while the worker polls."""
+    if path is None:
+        return
+    if ready:
+        try:
+            path.write_text("polling\n")
+        except OSError as exc:
+            raise UsageError(f"--ready-file: cannot write {path}: {exc.strerror}") from None
+    else:
+        path.unlink(missing_ok=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -267,10 +300,19 @@ def register(app: typer.Typer) -> None:
                 "this many seconds [default: keep retrying with backoff].",
             ),
         ] = None,
+        ready_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--ready-file",
+                help="Create this file while the worker polls its task queue, and delete it "
+                "when it stops or drains (for a readiness probe).",
+            ),
+        ] = None,
     ) -> None:
-        """Run a Temporal worker for both workflows and all activities (Ctrl-C stops it)."""
+        """Run a Temporal worker for both workflows and all activities (Ctrl-C or SIGTERM
+        drains it: the quote loop moves to another worker at once)."""
         from dualmm.telemetry import flush_tracing
 
-        run_or_fail(run_worker(live, trace_file, tracing, start_timeout))
+        run_or_fail(run_worker(live, trace_file, tracing, start_timeout, ready_file))
         flush_tracing()
         hard_exit(0)

@@ -6,6 +6,7 @@ workflow."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from test_exchange_contract import fresh_key, sim_settings
 
 from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
+from dualmm import websocket as ws
 from dualmm.config import MarketMakerConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo
@@ -136,7 +138,7 @@ class RunningRound:
     def __init__(self, exchange: Exchange, request: MarketMakingInput) -> None:
         self.beats: list[Checkpoint] = []
         self.env = ActivityEnvironment()
-        self.env.on_heartbeat = lambda *details: self.beats.append(details[0])
+        self.env.on_heartbeat = lambda *details: self.beats.extend(details[:1])
         activities = MarketMakingActivities(exchange, FakeParent())  # type: ignore[arg-type]
         self.task = asyncio.create_task(self.env.run(activities.make_market, request))
 
@@ -159,3 +161,68 @@ def round_input(
         cursor=None,
         key_prefix=key_prefix,
     )
+
+
+class WsClient:
+    """A blocking websocket client built from the frames codec, to see what the server says."""
+
+    def __init__(self, server: SimServer, path: str = "/ws/user", timeout: float = 10.0) -> None:
+        self.sock = raw_socket(server, timeout)
+        key = ws.new_client_key()
+        self.sock.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        self._buf = b""
+        while b"\r\n\r\n" not in self._buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            self._buf += chunk
+        head, _, self._buf = self._buf.partition(b"\r\n\r\n")
+        self.status = int(head.split(b" ")[1])
+        self.head = head.decode()
+        if self.status == 101:
+            assert f"Sec-WebSocket-Accept: {ws.accept_key(key)}" in self.head
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        self.sock.sendall(ws.encode_frame(opcode, payload, mask=True))
+
+    def text(self, message: Any) -> None:
+        self.send(ws.TEXT, (message if isinstance(message, str) else json.dumps(message)).encode())
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self._buf += chunk
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def frame(self) -> tuple[int, bytes]:
+        header = ws.parse_header(self._exactly(2), expect_masked=False)
+        length = ws.payload_length(header, self._exactly(header.extra), 1 << 20)
+        return header.opcode, self._exactly(length)
+
+    def message(self) -> Any:
+        opcode, payload = self.frame()
+        assert opcode == ws.TEXT, (opcode, payload)
+        text = payload.decode()
+        return text if text == "PONG" else json.loads(text)
+
+    def close_code(self) -> int | None:
+        """Read until the server's close frame; its code (None: dropped without one)."""
+        try:
+            while True:
+                opcode, payload = self.frame()
+                if opcode == ws.CLOSE:
+                    return ws.parse_close(payload)[0]
+        except (ConnectionError, OSError):
+            return None
+
+    def close(self) -> None:
+        self.sock.close()

@@ -50,7 +50,7 @@ from activities.market_making import (
     PositionLimit,
     Quote,
 )
-from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig, Settings
+from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig, ProcessSettings
 from dualmm.devserver import WORKER_COMMAND, worker_env
 from dualmm.domain import position as position_module
 from dualmm.domain.position import PositionTracker
@@ -550,7 +550,7 @@ async def _beats_until(beats: list[Checkpoint], check: Callable[[Checkpoint], bo
 
 def _activity_env(beats: list[Checkpoint]) -> ActivityEnvironment:
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(details[0])
+    env.on_heartbeat = lambda *details: beats.extend(details[:1])
     return env
 
 
@@ -1107,7 +1107,7 @@ async def test_a_new_round_on_a_market_traded_before_counts_only_its_own_fills(
     wallet = Account.from_key(key).address.lower()
     client = dev_env.client
     with SimServer(venue.venue) as server:
-        settings = Settings(
+        settings = ProcessSettings(
             exchange="sim",
             clob_url=server.url,
             private_key=SecretStr(key),

@@ -1,23 +1,33 @@
 """Every bad input gets one line: exit code 2, `error: ...` naming the flag, setting or field,
 never a traceback, and nothing started (no output on stdout).
 
-One table over every command, flag, environment setting and scenario field. The cases run in
-one process that imports the CLI once and forks a child per case (`tests/cli_runner.py`), so
-the whole table takes seconds, not minutes. Nothing listens at the Temporal address or the
-CLOB URL the cases use: a command that got past its validation would fail differently (and a
-server command that started would be killed by the runner's alarm and reported).
+One table over every command, flag, environment setting and scenario field, run in this
+process through the CLI's own entry (`dualmm.cli.run`: the parser, the error handling and
+the exit code of `dualmm`), each case with its own environment and captured output; a few
+rows also run as real `python -m dualmm` processes. Nothing listens at the Temporal address or
+the CLOB URL the cases use: a command that got past its validation would fail differently (a
+server command that started is stopped by an alarm and reported).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import annotated_types
 import pytest
+
+from dualmm.cliutil import CONFIG_FLAGS, ConfigFlag
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scenarios" / "quick-profitable-exit.json"
@@ -125,6 +135,27 @@ SCENARIO_ROWS = [
     (".", "cannot read"),
 ]
 
+
+def _bad_values(spec: ConfigFlag) -> list[str]:
+    """Values a setting's flag must refuse: not a number (or not whole), and each bound of its
+    config field just crossed."""
+    field = spec.field
+    decimal = field.annotation is Decimal
+    values = ["abc", ""] + (["nan", "inf", "-inf", "1e30"] if decimal else ["1.5", "1e3"])
+    if not decimal:
+        values.append("99999999999999999999")
+    for bound in field.metadata:
+        if isinstance(bound, annotated_types.Gt):
+            values.append(str(bound.gt))
+        elif isinstance(bound, annotated_types.Ge):
+            values.append(str(bound.ge - 1))
+        elif isinstance(bound, annotated_types.Lt):
+            values.append(str(bound.lt))
+        elif isinstance(bound, annotated_types.Le):
+            values.append(str(bound.le + 1))
+    return values
+
+
 # (command line, extra environment, what the line must name)
 Row = tuple[tuple[str, ...], dict[str, str], str]
 
@@ -164,29 +195,23 @@ def _rows() -> list[Row]:
     channel = {"DUALMM_USER_CHANNEL": "maybe"}
     rows.append((("worker", "--no-tracing"), channel, "DUALMM_USER_CHANNEL"))
 
-    # Numbers: NaN, inf, negative, zero, huge, non-numeric.
-    bad_numbers = ("nan", "inf", "-inf", "-1", "1e30", "abc", "")
-    for flag in ("--position-limit", "--order-size", "--liquidity-budget"):
-        for value in (*bad_numbers, "0"):
-            rows.append((("orchestrate", flag, value), {}, flag))
-    for flag in ("--spread-fraction", "--requote-threshold"):
-        for value in (*bad_numbers, "0", "2"):
-            rows.append((("orchestrate", flag, value), {}, flag))
-    for value in ("0", "-1", "99999999999999999999", "abc", "1.5"):
-        rows.append((("orchestrate", "--quote-interval", value), {}, "--quote-interval"))
-    liq_decimal = {
-        "--liq-profit-margin": ("nan", "inf", "-1", "1e30", "abc", "1"),
-        "--liq-skew-start": ("nan", "inf", "-1", "1e30", "abc"),
-        "--liq-skew-rate": ("nan", "inf", "-1", "1e30", "abc", "1"),
-        "--liq-skew-max": ("nan", "inf", "-1", "1e30", "abc", "1"),
-        "--liq-stop-loss-threshold": ("nan", "-inf", "1", "-1e30", "abc"),
-        "--liq-timeout": ("nan", "inf", "-1", "0", "1e30", "abc"),
-    }
-    liq_int = {"--liq-check-interval": ("0", "-5", "99999999999999999999", "1e3", "abc")}
+    # The bot's settings, from their one declaration (dualmm.cliutil.CONFIG_FLAGS): every
+    # valued flag gets non-numbers and each bound of its field crossed, on the command line and
+    # in its DUALMM_* variable; replay takes the liquidation ones.
+    for spec in CONFIG_FLAGS:
+        if "/" in spec.decl:  # a switch
+            if spec.env:
+                rows.append((("orchestrate",), {spec.env: "maybe"}, spec.flag))
+            continue
+        commands = [("orchestrate",)]
+        if spec.path.startswith("liquidation."):
+            commands.append(("replay", str(SEED)))
+        for value in _bad_values(spec):
+            for command in commands:
+                rows.append(((*command, spec.flag, value), {}, spec.flag))
+            if spec.env and value:  # an empty variable is an unset one
+                rows.append((("orchestrate",), {spec.env: value}, spec.flag))
     for command in (("orchestrate",), ("replay", str(SEED))):
-        for flag, values in {**liq_decimal, **liq_int}.items():
-            for value in values:
-                rows.append(((*command, flag, value), {}, flag))
         # Contradictory flags.
         rows.append(
             (
@@ -214,6 +239,7 @@ def _rows() -> list[Row]:
             rows.append(((command, "--bot-id", value), {}, "--bot-id"))
 
     # markets
+    bad_numbers = ("nan", "inf", "-inf", "-1", "1e30", "abc", "")
     for value in (*bad_numbers, "0"):
         rows.append((("markets", "--order-size", value), {}, "--order-size"))
         rows.append((("markets", "--liquidity", value), {}, "--liquidity"))
@@ -275,9 +301,6 @@ def _rows() -> list[Row]:
         if value:  # an empty variable is an unset one
             rows.append((("status",), {"DUALMM_BOT_ID": value}, "--bot-id"))
         rows.append((("liquidate-all", "--now", "--bot-id", value), {}, "--bot-id"))
-    for var in ("DUALMM_POSITION_LIMIT", "DUALMM_ORDER_SIZE", "DUALMM_LIQUIDITY_BUDGET"):
-        for value in ("nan", "inf", "-1", "1e30", "abc"):
-            rows.append((("orchestrate",), {var: value}, "--"))
 
     # backtest (each row would otherwise simulate: none may get that far)
     bt = ("backtest", "--synthetic", "--markets", "2", "--days", "0.01")
@@ -321,51 +344,157 @@ def _scenario_rows(tmp: Path) -> list[Row]:
     return rows
 
 
+CASE_TIMEOUT_SECONDS = 30
+
+
+class CaseTimedOut(Exception):
+    """A case ran past its alarm: it got past validation and started something."""
+
+
+@contextlib.contextmanager
+def _process_state_restored() -> Iterator[None]:
+    """Put back what running commands in this process changes: the environment, the working
+    directory, the root logger's handlers and level, the secrets logs redact, os._exit."""
+    from dualmm import logs
+
+    environ, cwd = dict(os.environ), os.getcwd()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    secrets = set(logs._secrets)
+    real_exit = os._exit
+
+    def exit_instead(code: int) -> None:  # hard_exit must end the command, not pytest
+        raise SystemExit(code)
+
+    os._exit = exit_instead  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real_exit
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(cwd)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logs._secrets.clear()
+        logs._secrets.update(secrets)
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise CaseTimedOut(f"still running after {CASE_TIMEOUT_SECONDS} s")
+
+
+def run_in_process(
+    command: Any,
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> dict[str, Any]:
+    """One command line through `dualmm.cli.run` with the app's parser `command`: its exit
+    code, stdout and stderr."""
+    from dualmm import cli
+
+    capsys.readouterr()
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    with _process_state_restored():
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        signal.alarm(CASE_TIMEOUT_SECONDS)
+        try:
+            code = cli.run(args, command)
+        except BaseException as exc:  # a traceback, which the table reports
+            import traceback
+
+            traceback.print_exception(exc)
+            code = 1
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    captured = capsys.readouterr()
+    return {"code": code, "stdout": captured.out, "stderr": captured.err}
+
+
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Row, dict[str, Any]]]:
+def bad_input_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("bad-input")
     for name, content in FILES.items():
         (tmp / name).write_bytes(content)
-    rows = _rows() + _scenario_rows(tmp)
-    cases = [{"args": list(args), "env": {**BASE_ENV, **env}} for args, env, _ in rows]
-    spec = tmp / "cases.json"
-    spec.write_text(json.dumps(cases))
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("cli_runner.py")), str(spec)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        cwd=tmp,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
+    return tmp
+
+
+def all_rows(tmp: Path) -> list[Row]:
+    return _rows() + _scenario_rows(tmp)
+
+
+def _problem(row: Row, result: dict[str, Any]) -> str | None:
+    """None when the result is the one line the row wants, else what is wrong with it."""
+    args, env, needle = row
+    stderr = result["stderr"]
+    ok = (
+        result["code"] == 2
+        and stderr.startswith("error: ")
+        and stderr.count("\n") == 1
+        and needle in stderr
+        and "Traceback" not in stderr
+        and result["stdout"] == ""
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(done.stdout)
-    return dict(enumerate(zip(rows, results, strict=True)))
+    if ok:
+        return None
+    shown_env = {k: v for k, v in env.items() if k not in BASE_ENV or BASE_ENV[k] != v}
+    return (
+        f"{' '.join(a[:60] for a in args)} {shown_env or ''} -> code {result['code']}: "
+        f"{stderr.strip().splitlines()[-1][:200] if stderr.strip() else '(no stderr)'}"
+        f" (want {needle!r})"
+    )
 
 
 def test_every_bad_input_is_one_line_naming_what_is_wrong(
-    outcomes: dict[int, tuple[Row, dict[str, Any]]],
+    bad_input_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import typer
+
+    from dualmm import cli
+
+    cli._register_all()
+    command = typer.main.get_command(cli.app)
+    rows = all_rows(bad_input_dir)
     broken = []
-    for (args, env, needle), result in outcomes.values():
-        stderr = result["stderr"]
-        ok = (
-            result["code"] == 2
-            and stderr.startswith("error: ")
-            and stderr.count("\n") == 1
-            and needle in stderr
-            and "Traceback" not in stderr
-            and result["stdout"] == ""
-        )
-        if not ok:
-            shown_env = {k: v for k, v in env.items() if k not in BASE_ENV or BASE_ENV[k] != v}
-            broken.append(
-                f"{' '.join(a[:60] for a in args)} {shown_env or ''} -> code {result['code']}: "
-                f"{stderr.strip().splitlines()[-1][:200] if stderr.strip() else '(no stderr)'}"
-                f" (want {needle!r})"
-            )
-    assert not broken, f"{len(broken)} of {len(outcomes)} bad inputs:\n" + "\n".join(broken)
+    for row in rows:
+        args, env, _ = row
+        result = run_in_process(command, list(args), {**BASE_ENV, **env}, bad_input_dir, capsys)
+        problem = _problem(row, result)
+        if problem:
+            broken.append(problem)
+    assert not broken, f"{len(broken)} of {len(rows)} bad inputs:\n" + "\n".join(broken)
+
+
+# A few rows through the real entry point, `python -m dualmm`, in processes of their own:
+# a parser error, a setting, a flag the command checks, a scenario file, a config file.
+SUBPROCESS_ROWS: list[Row] = [
+    (("orchestrate", "--no-such-flag"), {}, "--no-such-flag"),
+    (("status",), {"DUALMM_TEMPORAL_ADDRESS": "localhost"}, "DUALMM_TEMPORAL_ADDRESS"),
+    (("markets", "--min-price", "nan"), {}, "--min-price"),
+    (("replay", "deep.json"), {}, "nested"),
+    (("orchestrate", "--config", "limit-nan.toml"), {}, "position_limit"),
+]
+
+
+@pytest.mark.parametrize("row", SUBPROCESS_ROWS, ids=lambda row: " ".join(row[0]))
+def test_the_real_entry_point_says_it_in_one_line_too(bad_input_dir: Path, row: Row) -> None:
+    args, env, _ = row
+    done = subprocess.run(
+        [sys.executable, "-m", "dualmm", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=bad_input_dir,
+        env={**BASE_ENV, **env, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    result = {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+    assert _problem(row, result) is None
 
 
 def test_a_position_limit_below_every_markets_minimum_is_refused_before_starting() -> None:

@@ -143,7 +143,7 @@ async def test_fifty_thousand_fills_through_a_round_and_a_liquidation(
     parent = FakeParent()
     beats: list[Checkpoint] = []
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(details[0])
+    env.on_heartbeat = lambda *details: beats.extend(details[:1])
     activities = MarketMakingActivities(exchange, parent)  # type: ignore[arg-type]
     request = MarketMakingInput(
         parent_workflow_id="parent",

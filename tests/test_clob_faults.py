@@ -17,7 +17,7 @@ from py_clob_client_v2.clob_types import ApiCreds
 from py_clob_client_v2.exceptions import PolyApiException
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange import clob
 from dualmm.exchange.base import (
@@ -120,7 +120,7 @@ async def test_answers_slower_than_the_client_timeout_are_reconciled() -> None:
         one_live_order_per_intent(ledger_orders(server), intents)
 
 
-async def connect_through_faults(settings: Settings) -> ClobExchange:
+async def connect_through_faults(settings: ProcessSettings) -> ClobExchange:
     """Connecting (API key creation) may meet an injected 500 too: retry it."""
     for _ in range(MAX_ATTEMPTS):
         try:

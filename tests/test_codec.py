@@ -24,11 +24,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm.cliutil import UsageError, load_settings
+from dualmm.cliutil import load_settings
 from dualmm.codec import ENCODING, KEY_ID, AesGcmCodec, CodecError, codec, data_converter, key_id
 from dualmm.codec_server import CodecServer
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.domain.types import Stage
+from dualmm.errors import UsageError
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
 from workflows.liquidation import LiquidationWorkflow
 
@@ -84,7 +85,7 @@ def test_rotation_encrypts_with_the_new_key_and_still_reads_the_old() -> None:
 
 
 def test_settings_read_hex_or_base64_keys_and_previous_keys() -> None:
-    settings = Settings(
+    settings = ProcessSettings(
         codec_key=KEY.hex(), codec_previous_keys=f" {base64.b64encode(OLD_KEY).decode()} "
     )
     assert settings.codec_keys() == [KEY, OLD_KEY]
@@ -155,7 +156,7 @@ def codec_server(aes: AesGcmCodec, token: str | None = None) -> Iterator[str]:
 
 
 async def test_a_workflow_run_leaves_only_ciphertext_in_temporal(task_queue: str) -> None:
-    settings = Settings(codec_key=KEY.hex())
+    settings = ProcessSettings(codec_key=KEY.hex())
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(settings),
         test_server_existing_path=temporal_binary(TEST_SERVER),
@@ -266,13 +267,15 @@ async def test_status_reads_an_encrypted_failure_message() -> None:
 
     from dualmm.status import failure_message
 
-    converter = data_converter(Settings(codec_key=KEY.hex()))
+    converter = data_converter(ProcessSettings(codec_key=KEY.hex()))
     failure = Failure()
     await converter.encode_failure(ApplicationError("market 0xfeed refused the order"), failure)
     assert b"0xfeed" not in failure.SerializeToString()
     client: Any = SimpleNamespace(data_converter=converter)
     assert await failure_message(client, failure) == "market 0xfeed refused the order"
-    other: Any = SimpleNamespace(data_converter=data_converter(Settings(codec_key=OLD_KEY.hex())))
+    other: Any = SimpleNamespace(
+        data_converter=data_converter(ProcessSettings(codec_key=OLD_KEY.hex()))
+    )
     assert await failure_message(other, failure) == "Encoded failure"  # the wrong key
     plain: Any = SimpleNamespace(data_converter=pydantic_data_converter)
     unencrypted = Failure()
@@ -318,7 +321,7 @@ async def test_orchestrate_with_the_key_writes_only_ciphertext(
         keyed = Client(
             dev_env.client.service_client,
             namespace=dev_env.client.namespace,
-            data_converter=data_converter(Settings(codec_key=KEY.hex())),
+            data_converter=data_converter(ProcessSettings(codec_key=KEY.hex())),
         )
         (start,) = keyed.data_converter.payload_converter.from_payloads(
             [AesGcmCodec(KEY).decrypt(sealed)], [ActiveMarketInput]

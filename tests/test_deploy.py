@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 import dualmm.metrics
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
+from dualmm.worker import DRAIN
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -47,8 +48,8 @@ def k8s_kind(kind: str) -> list[dict[str, Any]]:
 
 
 def setting_env_names() -> set[str]:
-    prefix = Settings.model_config.get("env_prefix", "")
-    return {f"{prefix}{name}".upper() for name in Settings.model_fields}
+    prefix = ProcessSettings.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name in ProcessSettings.model_fields}
 
 
 def env_file_keys(path: Path) -> set[str]:
@@ -265,8 +266,8 @@ def test_compose_secrets_come_from_git_ignored_files() -> None:
         for key, value in (service.get("environment") or {}).items():
             if any(word in key for word in ("PASSWORD", "PWD", "KEY", "SECRET")):
                 assert str(value).startswith("${"), key
-    for key in Settings.SECRET_FIELDS:
-        assert Settings.env_name(key) not in services["worker"]["environment"]
+    for key in ProcessSettings.SECRET_FIELDS:
+        assert ProcessSettings.env_name(key) not in services["worker"]["environment"]
 
 
 # --- Kubernetes -----------------------------------------------------------------------------------
@@ -279,7 +280,7 @@ def test_k8s_worker_runs_the_compose_image() -> None:
     (override,) = [i for i in kustomization["images"] if i["name"] == container["image"]]
     image = f"{override['newName']}:{override['newTag']}"
     assert image == compose()["services"]["worker"]["image"]
-    assert container["args"] == ["worker"]
+    assert container["args"][0] == "worker" and "--live" not in container["args"]
 
 
 def test_k8s_worker_probes_shutdown_and_resources() -> None:
@@ -287,16 +288,35 @@ def test_k8s_worker_probes_shutdown_and_resources() -> None:
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert deployment["spec"]["replicas"] >= 2
-    # Long enough for activities to heartbeat out (heartbeat timeout >= 5 s, quote interval 5 s).
-    assert pod["terminationGracePeriodSeconds"] >= 60
+    # The drain fits in the grace period, which is not so long that a hung worker holds a roll.
+    assert DRAIN.total_seconds() + 10 <= pod["terminationGracePeriodSeconds"] <= 60
     assert pod["securityContext"]["runAsNonRoot"] is True
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     config = k8s_kind("ConfigMap")[0]["data"]
     assert ports["metrics"] == int(config["DUALMM_METRICS_PROMETHEUS"].rsplit(":", 1)[1])
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["port"] in ports, probe
     assert container["resources"]["requests"]["cpu"]
     assert container["resources"]["limits"]["memory"]
+
+
+def test_k8s_rolls_the_workers_with_no_gap() -> None:
+    """A new worker is Ready (polling: its --ready-file) before an old one is stopped, and
+    the old one's drain fits in its grace period; compose and systemd leave the same time."""
+    (deployment,) = k8s_kind("Deployment")
+    spec = deployment["spec"]
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert spec["strategy"]["rollingUpdate"]["maxSurge"] >= 1
+    (container,) = spec["template"]["spec"]["containers"]
+    args = container["args"]
+    ready_file = args[args.index("--ready-file") + 1]
+    assert container["readinessProbe"]["exec"]["command"] == ["cat", ready_file]
+    assert ready_file.startswith("/tmp/")  # the writable emptyDir (read-only root)
+    grace = spec["template"]["spec"]["terminationGracePeriodSeconds"]
+    stop_grace = compose()["services"]["worker"]["stop_grace_period"]
+    assert int(stop_grace.removesuffix("s")) == grace
+    unit = (DEPLOY / "dualmm-worker.service").read_text()
+    assert f"TimeoutStopSec={grace}" in unit
 
 
 def test_k8s_env_keys_exist_in_settings_and_refs_resolve() -> None:
@@ -310,7 +330,7 @@ def test_k8s_env_keys_exist_in_settings_and_refs_resolve() -> None:
     refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
     assert refs == {config["metadata"]["name"], secret["metadata"]["name"]}
     # Secrets only in the Secret, settings only in the ConfigMap.
-    secrets = {Settings.env_name(f) for f in Settings.SECRET_FIELDS}
+    secrets = {ProcessSettings.env_name(f) for f in ProcessSettings.SECRET_FIELDS}
     assert not secrets & set(config["data"])
     assert set(secret["stringData"]) == secrets
 
@@ -417,21 +437,23 @@ def test_temporal_tls_from_settings(tmp_path: Path) -> None:
     from pydantic import ValidationError
     from temporalio.service import TLSConfig
 
-    from dualmm.cliutil import UsageError
+    from dualmm.errors import UsageError
     from dualmm.runtime import temporal_tls
 
-    assert temporal_tls(Settings(_env_file=None)) is False
-    assert temporal_tls(Settings(temporal_api_key="k")) is True  # an API key implies TLS
+    assert temporal_tls(ProcessSettings(_env_file=None)) is False
+    assert temporal_tls(ProcessSettings(temporal_api_key="k")) is True  # an API key implies TLS
     cert, key = tmp_path / "client.pem", tmp_path / "client.key"
     cert.write_bytes(b"CERT")
     key.write_bytes(b"KEY")
-    tls = temporal_tls(Settings(temporal_tls_cert=cert, temporal_tls_key=key))
+    tls = temporal_tls(ProcessSettings(temporal_tls_cert=cert, temporal_tls_key=key))
     assert isinstance(tls, TLSConfig)
     assert (tls.client_cert, tls.client_private_key) == (b"CERT", b"KEY")
     with pytest.raises(ValidationError, match="go together"):
-        Settings(temporal_tls_cert=cert)
+        ProcessSettings(temporal_tls_cert=cert)
     with pytest.raises(UsageError, match=r"missing\.key"):
-        temporal_tls(Settings(temporal_tls_cert=cert, temporal_tls_key=tmp_path / "missing.key"))
+        temporal_tls(
+            ProcessSettings(temporal_tls_cert=cert, temporal_tls_key=tmp_path / "missing.key")
+        )
 
 
 def test_sim_server_binds_the_host_it_is_given() -> None:

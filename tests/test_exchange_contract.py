@@ -19,7 +19,7 @@ from eth_account import Account
 from py_clob_client_v2.http_helpers import helpers as sdk_http
 from pydantic import SecretStr, ValidationError
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.domain.position import PositionTracker, absorb_fills
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
@@ -84,9 +84,9 @@ def fresh_key() -> str:
     return "0x" + bytes(Account.create().key).hex()
 
 
-def sim_settings(url: str, key: str, **extra: object) -> Settings:
+def sim_settings(url: str, key: str, **extra: object) -> ProcessSettings:
     values: dict[str, object] = {"clob_timeout_seconds": 2.0, **extra}
-    return Settings(exchange="sim", clob_url=url, private_key=SecretStr(key), **values)  # type: ignore[arg-type]
+    return ProcessSettings(exchange="sim", clob_url=url, private_key=SecretStr(key), **values)  # type: ignore[arg-type]
 
 
 @dataclass

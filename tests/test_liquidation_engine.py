@@ -1,4 +1,4 @@
-"""The staged liquidation engine: DESIGN.md rules, table-driven and as properties."""
+"""The staged liquidation engine: the rules of docs/design.md, table-driven and as properties."""
 
 from __future__ import annotations
 

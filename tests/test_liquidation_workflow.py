@@ -29,7 +29,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.liquidation import CancelRequest, LiquidationActivities
-from dualmm.config import LiquidationConfig, Settings
+from dualmm.config import LiquidationConfig, ProcessSettings
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
 from dualmm.exchange.clob import ClobExchange
@@ -566,7 +566,7 @@ async def test_a_liquidation_without_a_parent_counts_only_its_own_fills(
     key = "0x" + bytes(Account.create().key).hex()
     wallet = Account.from_key(key).address
     with SimServer(venue) as server:
-        settings = Settings(
+        settings = ProcessSettings(
             exchange="sim", clob_url=server.url, private_key=SecretStr(key), clob_timeout_seconds=5
         )
         exchange = await ClobExchange.connect(settings)

@@ -29,7 +29,7 @@ from test_active_market_workflow import (
 )
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.exchange.clob import ClobExchange
 from dualmm.logs import REDACTED, EventFormatter, configure, redact_settings
 from dualmm.runtime import start_or_attach
@@ -94,7 +94,7 @@ def test_an_event_is_one_line_with_temporal_ids_market_and_order() -> None:
 
 def test_secret_values_of_the_settings_never_reach_a_line(captured: io.StringIO) -> None:
     key = "0x" + "5e" * 32
-    settings = Settings(
+    settings = ProcessSettings(
         private_key=SecretStr(key),
         api_key=SecretStr("key-0123456789"),
         api_secret=SecretStr("c2VjcmV0LXNlY3JldC1zZWNyZXQ="),

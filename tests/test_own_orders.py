@@ -19,7 +19,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import Checkpoint, MarketMakingActivities, MarketMakingInput
 from dualmm.config import LiquidationConfig, MarketMakerConfig
-from dualmm.domain.book import reference_midpoint, touch, without_own
+from dualmm.domain.book import best_prices, reference_midpoint, without_own
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Stage, Token
 from dualmm.exchange.sync import market_snapshot
@@ -62,14 +62,14 @@ def test_without_own_takes_our_remaining_sizes_out_of_the_yes_book() -> None:
     others_bids, others_asks = without_own(bids, asks, ours)
     assert others_bids == ((D("0.48"), D(20)), (D("0.40"), D(100)))
     assert others_asks == ((D("0.60"), D(100)),)
-    assert touch(others_bids, others_asks) == (D("0.48"), D("0.60"))
+    assert best_prices(others_bids, others_asks) == (D("0.48"), D("0.60"))
     assert reference_midpoint(others_bids, others_asks, D("0.01")) == D("0.54")
 
 
 def test_a_one_sided_book_is_never_completed_by_our_own_order() -> None:
     ours = [OrderIntent(token=Token.YES, side=Side.SELL, price=D("0.50"), size=D(20))]
     bids, asks = without_own([(D("0.40"), D(5))], [(D("0.50"), D(20))], ours)
-    assert touch(bids, asks) == (D("0.40"), None)
+    assert best_prices(bids, asks) == (D("0.40"), None)
     assert reference_midpoint(bids, asks, D("0.01")) == (D("0.40") + D("0.99")) / 2
     assert reference_midpoint((), (), D("0.01")) is None
 
@@ -153,7 +153,7 @@ async def test_a_one_sided_bid_does_not_walk_itself_up_the_book() -> None:
     venue, info = harsh_venue()
     beats: list[Checkpoint] = []
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(details[0])
+    env.on_heartbeat = lambda *details: beats.extend(details[:1])
     request = MarketMakingInput(
         parent_workflow_id="parent",
         market=info,

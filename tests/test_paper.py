@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.domain.position import PositionTracker, absorb_fills
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
@@ -27,7 +27,7 @@ from dualmm.exchange.base import (
     WouldCross,
 )
 from dualmm.exchange.clob import POLYMARKET_HOST, ClobExchange
-from dualmm.exchange.factory import build_exchange, venue_settings
+from dualmm.exchange.factory import open_exchange, venue_settings
 from dualmm.exchange.paper import PAPER_COLLATERAL, PaperExchange
 from dualmm.exchange.sync import fill_start, sync_market
 from dualmm.sim.server import SimServer
@@ -281,8 +281,10 @@ def server() -> Iterator[SimServer]:
 async def test_paper_over_the_simulator_reads_its_books_and_posts_nothing(
     server: SimServer,
 ) -> None:
-    settings = Settings(exchange="paper", clob_url=server.url, private_key=SecretStr(fresh_key()))
-    paper = await build_exchange(settings)
+    settings = ProcessSettings(
+        exchange="paper", clob_url=server.url, private_key=SecretStr(fresh_key())
+    )
+    paper = await open_exchange(settings, "paper")
     assert isinstance(paper, PaperExchange)
     market = server.venue.markets()[0]
     placed = await paper.place_order(
@@ -314,15 +316,15 @@ async def test_paper_over_the_simulator_reads_its_books_and_posts_nothing(
     assert server.venue.ledger()["orders"] == []
 
 
-async def test_dry_run_wraps_any_venue_in_paper(server: SimServer) -> None:
+async def test_paper_mode_wraps_any_venue_in_paper(server: SimServer) -> None:
     settings = sim_settings(server.url, fresh_key())
-    assert isinstance(await build_exchange(settings, dry_run=True), PaperExchange)
-    assert isinstance(await build_exchange(settings), ClobExchange)
+    assert isinstance(await open_exchange(settings, "paper"), PaperExchange)
+    assert isinstance(await open_exchange(settings, "sim"), ClobExchange)
 
 
 def test_paper_and_polymarket_read_polymarket_unless_a_url_is_given() -> None:
-    assert venue_settings(Settings(exchange="paper")).clob_url == POLYMARKET_HOST
-    assert venue_settings(Settings(exchange="polymarket")).clob_url == POLYMARKET_HOST
-    given = Settings(exchange="polymarket", clob_url="http://127.0.0.1:9")
+    assert venue_settings(ProcessSettings(exchange="paper")).clob_url == POLYMARKET_HOST
+    assert venue_settings(ProcessSettings(exchange="polymarket")).clob_url == POLYMARKET_HOST
+    given = ProcessSettings(exchange="polymarket", clob_url="http://127.0.0.1:9")
     assert venue_settings(given).clob_url == "http://127.0.0.1:9"
-    assert venue_settings(Settings(exchange="sim")).clob_url == Settings().clob_url
+    assert venue_settings(ProcessSettings(exchange="sim")).clob_url == ProcessSettings().clob_url

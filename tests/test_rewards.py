@@ -36,7 +36,7 @@ CONFIG = MarketMakerConfig(order_size=D(50), spread_fraction=D("0.5"))
 @pytest.mark.parametrize(
     ("spread", "max_spread", "size", "expected"),
     [
-        ("1", "3", "100", "44.44"),  # DESIGN.md worked values
+        ("1", "3", "100", "44.44"),  # docs/design.md worked values
         ("2", "3", "200", "22.22"),
         ("1.5", "3", "100", "25.00"),
         ("0", "3", "100", "100.00"),  # at the mid: the whole size

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dualmm.cliutil import UsageError
+from dualmm.errors import UsageError
 from dualmm.sim.cli import venue_rules
 from dualmm.sim.rules import VenueRules
 

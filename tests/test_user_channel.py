@@ -6,7 +6,6 @@ poll as the fallback when the socket is refused."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 import struct
@@ -21,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 from sim_helpers import START, FakeParent, Steered, raw_socket, registered_key
+from sim_helpers import WsClient as Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.market_making import (
@@ -30,13 +30,13 @@ from activities.market_making import (
     Outcome,
 )
 from dualmm import websocket as ws
-from dualmm.config import MarketMakerConfig, Settings
+from dualmm.config import MarketMakerConfig, ProcessSettings
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange.clob import ClobExchange, user_channel_url
 from dualmm.exchange.user_channel import wakes
 from dualmm.exchange.wake import FillWaker
-from dualmm.sim import user_channel as channel_module
+from dualmm.sim import ws_server
 from dualmm.sim.auth import ApiKey
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
@@ -70,71 +70,6 @@ class Market:
 
 def _auth(creds: ApiKey) -> dict[str, Any]:
     return {"apiKey": creds.key, "secret": creds.secret, "passphrase": creds.passphrase}
-
-
-class Client:
-    """A blocking websocket client built from the frames codec, to see what the server says."""
-
-    def __init__(self, server: SimServer, path: str = "/ws/user", timeout: float = 10.0) -> None:
-        self.sock = raw_socket(server, timeout)
-        key = ws.new_client_key()
-        self.sock.sendall(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: sim\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        self._buf = b""
-        while b"\r\n\r\n" not in self._buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                break
-            self._buf += chunk
-        head, _, self._buf = self._buf.partition(b"\r\n\r\n")
-        self.status = int(head.split(b" ")[1])
-        self.head = head.decode()
-        if self.status == 101:
-            assert f"Sec-WebSocket-Accept: {ws.accept_key(key)}" in self.head
-
-    def send(self, opcode: int, payload: bytes) -> None:
-        self.sock.sendall(ws.encode_frame(opcode, payload, mask=True))
-
-    def text(self, message: Any) -> None:
-        self.send(ws.TEXT, (message if isinstance(message, str) else json.dumps(message)).encode())
-
-    def _exactly(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self._buf += chunk
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
-
-    def frame(self) -> tuple[int, bytes]:
-        header = ws.parse_header(self._exactly(2), expect_masked=False)
-        length = ws.payload_length(header, self._exactly(header.extra), 1 << 20)
-        return header.opcode, self._exactly(length)
-
-    def message(self) -> Any:
-        opcode, payload = self.frame()
-        assert opcode == ws.TEXT, (opcode, payload)
-        text = payload.decode()
-        return text if text == "PONG" else json.loads(text)
-
-    def close_code(self) -> int | None:
-        """Read until the server's close frame; its code (None: dropped without one)."""
-        try:
-            while True:
-                opcode, payload = self.frame()
-                if opcode == ws.CLOSE:
-                    return ws.parse_close(payload)[0]
-        except (ConnectionError, OSError):
-            return None
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
@@ -326,7 +261,7 @@ def test_unknown_paths_and_too_many_connections_are_refused(
     server: SimServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert Client(server, path="/ws/market-nope").status == 404
-    monkeypatch.setattr(channel_module, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(ws_server, "MAX_CONNECTIONS", 2)
     first, second = Client(server), Client(server)
     assert (first.status, second.status) == (101, 101)
     third = Client(server)
@@ -416,15 +351,15 @@ async def test_a_notice_during_the_read_is_not_lost() -> None:
 
 def test_the_channel_url_follows_the_venue() -> None:
     base = {"private_key": None}
-    assert user_channel_url(Settings(**base, clob_url="http://127.0.0.1:9")) == (
+    assert user_channel_url(ProcessSettings(**base, clob_url="http://127.0.0.1:9")) == (
         "ws://127.0.0.1:9/ws/user"
     )
-    assert user_channel_url(Settings(**base, clob_url="https://clob.polymarket.com")) == (
+    assert user_channel_url(ProcessSettings(**base, clob_url="https://clob.polymarket.com")) == (
         "wss://ws-subscriptions-clob.polymarket.com/ws/user"
     )
-    assert user_channel_url(Settings(**base, user_channel=False)) is None
+    assert user_channel_url(ProcessSettings(**base, user_channel=False)) is None
     with pytest.raises(ValueError, match="not a ws:// or wss:// URL"):
-        Settings(**base, user_channel_url="http://x")
+        ProcessSettings(**base, user_channel_url="http://x")
 
 
 def _round(info: MarketInfo, interval_ms: int) -> MarketMakingInput:
@@ -445,7 +380,7 @@ async def _quoted_then_filled(
 ) -> tuple[Any, FakeParent]:
     parent, beats = FakeParent(), []
     env = ActivityEnvironment()
-    env.on_heartbeat = lambda *details: beats.append(Checkpoint.model_validate(details[0]))
+    env.on_heartbeat = lambda *details: beats.extend(map(Checkpoint.model_validate, details[:1]))
     activities = MarketMakingActivities(exchange, parent)  # type: ignore[arg-type]
     running = asyncio.create_task(env.run(activities.make_market, _round(market.info, interval_ms)))
     deadline = time.monotonic() + WAIT
@@ -464,7 +399,7 @@ async def test_a_fill_wakes_the_loop_and_hands_over_long_before_the_next_poll(
     key = "0x" + "31" * 32
     with SimServer(market.venue) as server:
         exchange = await ClobExchange.connect(
-            Settings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
+            ProcessSettings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
         )
         result, parent = await _quoted_then_filled(market, exchange, interval_ms=600_000)
         assert exchange.user_channel is not None and exchange.user_channel.subscriptions >= 1
@@ -484,7 +419,7 @@ async def test_a_refused_socket_leaves_the_poll_working_and_logs_no_secret(
         dead = f"ws://127.0.0.1:{closed.getsockname()[1]}/ws/user"
     caplog.set_level(logging.INFO)
     with SimServer(market.venue) as server:
-        settings = Settings(
+        settings = ProcessSettings(
             exchange="sim", clob_url=server.url, private_key=SecretStr(key), user_channel_url=dead
         )
         exchange = await ClobExchange.connect(settings)
@@ -504,7 +439,7 @@ async def test_the_listener_comes_back_after_the_venue_drops_it(market: Market) 
     key = "0x" + "33" * 32
     with SimServer(market.venue) as server:
         exchange = await ClobExchange.connect(
-            Settings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
+            ProcessSettings(exchange="sim", clob_url=server.url, private_key=SecretStr(key))
         )
         listener = exchange.user_channel
         assert listener is not None

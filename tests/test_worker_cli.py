@@ -7,15 +7,16 @@ import subprocess
 import sys
 import uuid
 from decimal import Decimal
-from typing import Any
+from unittest.mock import MagicMock
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm import commands, runtime
-from dualmm.cliutil import UsageError
-from dualmm.config import Settings
+from dualmm import commands
+from dualmm.config import ProcessSettings
+from dualmm.errors import UsageError
+from dualmm.exchange.factory import open_exchange, trading_mode
 from workflows.active_market import ActiveMarketInput
 from workflows.contracts import active_market_workflow_id
 
@@ -70,26 +71,52 @@ def test_config_from_flags_keeps_defaults_for_unset_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    ("exchange", "live", "dry_run"),
+    ("exchange", "live", "dry_run", "mode"),
     [
-        ("polymarket", False, True),  # paper: no code path that posts
-        ("polymarket", True, False),
-        ("paper", False, True),
-        ("sim", False, False),  # the simulator needs no --live
+        ("polymarket", False, False, "paper"),  # real data, simulated fills: no --live
+        ("polymarket", False, True, "paper"),
+        ("polymarket", True, False, "live"),
+        ("paper", False, False, "paper"),
+        ("sim", False, False, "sim"),  # the simulator needs no --live
+        ("sim", False, True, "sim"),
     ],
 )
-async def test_only_live_builds_a_trading_polymarket_exchange(
-    monkeypatch: pytest.MonkeyPatch, exchange: str, live: bool, dry_run: bool
+def test_trading_mode_is_live_only_with_live_on_polymarket(
+    exchange: str, live: bool, dry_run: bool, mode: str
 ) -> None:
-    built: list[dict[str, Any]] = []
+    settings = ProcessSettings(exchange=exchange)  # type: ignore[arg-type]
+    assert trading_mode(settings, live=live, dry_run=dry_run) == mode
 
-    async def fake_build(settings: Settings, *, dry_run: bool = False) -> object:
-        built.append({"exchange": settings.exchange, "dry_run": dry_run})
-        return object()
 
-    monkeypatch.setattr("dualmm.exchange.factory.build_exchange", fake_build)
-    await runtime.build_exchange(Settings(exchange=exchange), live=live)  # type: ignore[arg-type]
-    assert built == [{"exchange": exchange, "dry_run": dry_run}]
+@pytest.mark.parametrize(
+    ("exchange", "live", "dry_run", "message"),
+    [
+        ("polymarket", True, True, "contradict"),
+        ("sim", True, False, "the simulator has no real orders"),
+        ("paper", True, False, "--live needs DUALMM_EXCHANGE=polymarket"),
+    ],
+)
+def test_trading_mode_refuses_contradictions(
+    exchange: str, live: bool, dry_run: bool, message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        trading_mode(ProcessSettings(exchange=exchange), live=live, dry_run=dry_run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("exchange", "live"), [("polymarket", False), ("polymarket", True)])
+async def test_only_live_opens_a_client_that_can_sign(
+    monkeypatch: pytest.MonkeyPatch, exchange: str, live: bool
+) -> None:
+    connected: list[bool] = []
+
+    async def fake_connect(settings: ProcessSettings, *, read_only: bool = False) -> object:
+        connected.append(read_only)
+        return MagicMock()
+
+    monkeypatch.setattr("dualmm.exchange.clob.ClobExchange.connect", fake_connect)
+    settings = ProcessSettings(exchange=exchange)  # type: ignore[arg-type]
+    await open_exchange(settings, trading_mode(settings, live=live))
+    assert connected == [not live]
 
 
 async def test_orchestrate_starts_then_attaches_and_never_builds_an_exchange(

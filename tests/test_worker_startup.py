@@ -67,17 +67,24 @@ def worker_process(
 
 
 def test_worker_waits_for_temporal_to_come_up(tmp_path: Path) -> None:
+    """... and is ready (its --ready-file, a readiness probe's) only once it polls, and no
+    longer once it drains."""
     port = free_port()
+    ready = tmp_path / "ready"
     with SimServer(contract_venue()) as sim:
         env = worker_env(sim.url, fresh_key(), f"127.0.0.1:{port}", "startup-test")
-        with worker_process(env) as (proc, out):
+        with worker_process(env, "--ready-file", str(ready)) as (proc, out):
             out.wait_for(f"Temporal at 127.0.0.1:{port} failed (attempt 2)")
             assert proc.poll() is None, "the worker exited instead of waiting"
+            assert not ready.exists()
             with start_dev_server(port, db_file=tmp_path / "temporal.db"):
                 out.wait_for(READY, seconds=120)
+                assert ready.exists()
                 proc.send_signal(signal.SIGTERM)
+                out.wait_for("worker: draining")
                 assert proc.wait(timeout=60) == 0
                 out.wait_for("worker: stopped")
+                assert not ready.exists()
 
 
 def test_sigterm_stops_a_worker_still_waiting_for_temporal() -> None:

@@ -17,9 +17,10 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 from workflows import ui_text
 from workflows.active_market_children import ChildRegistry
-from workflows.contracts import PICK_TIMEOUT, ROUND_TIMEOUT, round_heartbeat_timeout, venue_retry
+from workflows.contracts import PICK_TIMEOUT, ROUND_TIMEOUT, venue_retry
 
 with workflow.unsafe.imports_passed_through():
+    from activities.attempt import HANDOVER_RETRY, HEARTBEAT_TIMEOUT
     from activities.market_making import (
         Checkpoint,
         MarketMakingActivities,
@@ -122,7 +123,6 @@ class Rounds(ChildRegistry):
     async def _make_market(self, active: ActiveRound) -> None:
         info = workflow.info()
         config = self._config.market_maker
-        interval = timedelta(milliseconds=config.quote_interval_ms)
         handle = workflow.start_activity_method(
             MarketMakingActivities.make_market,
             MarketMakingInput(
@@ -138,8 +138,8 @@ class Rounds(ChildRegistry):
                 quoted_seconds=active.checkpoint.quoted_seconds,
             ),
             start_to_close_timeout=ROUND_TIMEOUT,
-            heartbeat_timeout=round_heartbeat_timeout(interval),
-            retry_policy=venue_retry(),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=HANDOVER_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=ui_text.quote_summary(active.market),
         )

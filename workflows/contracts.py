@@ -73,11 +73,6 @@ def venue_retry() -> RetryPolicy:
 # A liquidation's sync, placement, cancel and merge; the bot's pick, ranking and withdrawal.
 LIQUIDATION_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 PICK_TIMEOUT = timedelta(seconds=60)
-# make_market lasts until the limit or a cancel; its heartbeat timeout detects a dead worker.
+# make_market lasts until the limit or a cancel (its heartbeat timeout and retry policy, which
+# move it to another worker, are activities.attempt's).
 ROUND_TIMEOUT = timedelta(days=365)
-MIN_ROUND_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
-
-
-def round_heartbeat_timeout(quote_interval: timedelta) -> timedelta:
-    """make_market heartbeats once a quote interval: three missed beats mean a dead worker."""
-    return max(MIN_ROUND_HEARTBEAT_TIMEOUT, quote_interval * 3)

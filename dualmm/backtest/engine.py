@@ -4,7 +4,7 @@ At each look, in this order (the workflow's round looks every `quote_interval_ms
 step decides the same on paths that move once a minute, recorded books get the 5 s default):
   1. liquidations that finished by now leave the registry (single mode may quote again);
   2. the active market's resting quotes fill at the state changes since the last look; the
-     fills go into its PositionTracker and YES+NO pairs are merged back into USDC (DESIGN.md);
+     fills go into its PositionTracker and YES+NO pairs are merged back into USDC (docs/design.md);
   3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn and the
      position is handed to a liquidation (`liquidation.liquidate`, run to its end at once: it
      depends on nothing else);

@@ -4,7 +4,7 @@ Times are whole seconds from the backtest's start. `times[i]` is when state `i` 
 until `times[i + 1]`. Every price here excludes our own orders (the recorded book never held
 them; a path is the other makers' midpoint), so decisions read it as the reference midpoint.
 
-- `PathMarket` (scenario and synthetic paths): the DESIGN.md fill model, the one the replay's
+- `PathMarket` (scenario and synthetic paths): the touch fill model (docs/design.md), the replay's
   simulator uses (`dualmm.domain.fillmodel`): the touch follows the path's midpoint and an
   order the touch reaches fills whole, at its own price. The bot reads the reference midpoint
   of that touch, as from the simulator's book. The competition is `[[distance_cents, size]...]`
@@ -109,7 +109,7 @@ class MarketData:
 
 @dataclass
 class PathMarket(MarketData):
-    """A midpoint path with the DESIGN.md fill model and a fixed competition around the mid."""
+    """A midpoint path with the touch fill model and a fixed competition around the mid."""
 
     levels: tuple[tuple[Decimal, Decimal], ...] = DEFAULT_COMPETITION
     _books: dict[Decimal, tuple[tuple[Level, ...], tuple[Level, ...]]] = field(

@@ -56,8 +56,11 @@ def without_own(
     )
 
 
-def touch(bids: Sequence[Level], asks: Sequence[Level]) -> tuple[Decimal | None, Decimal | None]:
-    """Best bid and best ask (best first), None for an empty side: never invented."""
+def best_prices(
+    bids: Sequence[Level], asks: Sequence[Level]
+) -> tuple[Decimal | None, Decimal | None]:
+    """The touch of a book given best first: best bid and best ask, None for an empty side
+    (never invented)."""
     return (bids[0][0] if bids else None), (asks[0][0] if asks else None)
 
 
@@ -70,7 +73,7 @@ def reference_midpoint(
     bids or offers better than that, and no order of ours may stand in for it. None when the
     book is empty: there is no price to decide on.
     """
-    best_bid, best_ask = touch(bids, asks)
+    best_bid, best_ask = best_prices(bids, asks)
     if best_bid is None and best_ask is None:
         return None
     bid = best_bid if best_bid is not None else tick

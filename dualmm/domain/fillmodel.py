@@ -1,4 +1,5 @@
-"""The DESIGN.md fill model, shared by the replay and the simulator.
+"""The touch fill model (docs/design.md, "Fill models"), shared by the replay, paper trading
+and the simulator.
 
 The touch around a midpoint is bid = (mid - tick/2) rounded down, ask = (mid + tick/2) rounded
 up. An order that crosses when placed fills at the touch; a resting SELL at p fills at p once

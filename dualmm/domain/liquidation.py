@@ -1,4 +1,4 @@
-"""The staged liquidation engine (DESIGN.md "Liquidation"): pure functions, no I/O.
+"""The staged liquidation engine (docs/design.md, "Liquidation"): pure functions, no I/O.
 
 The workflow and the replay run the same loop around `step`: sync the market and fills,
 `step`, cancel/place what the plan says, sleep until `plan.wake_at`.
@@ -160,7 +160,7 @@ def decide(
     config: LiquidationConfig,
     unsettled: int = 0,
 ) -> LiquidationDecision:
-    """Stage, desired order and reason for a liquidation at `now` (DESIGN.md rules).
+    """Stage, desired order and reason for a liquidation at `now` (the rules of docs/design.md).
 
     `unsettled`: trades behind the position not yet CONFIRMED (`unsettled_trades`). Flat or
     dust is not finished while one may still FAIL: the venue would hand the shares back (or

@@ -52,7 +52,7 @@ def round_size(size: Decimal) -> Decimal:
 
 
 def best_bid_ask(mid: Decimal, tick: Decimal) -> tuple[Decimal, Decimal]:
-    """The DESIGN.md fill model's touch: bid = (mid - tick/2) down, ask = (mid + tick/2) up."""
+    """The touch fill model's touch: bid = (mid - tick/2) down, ask = (mid + tick/2) up."""
     half = tick / 2
     bid = clamp_price(round_to_tick(mid - half, tick, Rounding.DOWN), tick)
     ask = clamp_price(round_to_tick(mid + half, tick, Rounding.UP), tick)

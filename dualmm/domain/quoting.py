@@ -14,7 +14,8 @@ from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import ONE, SIZE_STEP, Rounding, round_size, round_to_tick, to_valid_price
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
 
-# Midpoints where the venue scores a one-sided book (DESIGN.md: Q_min); outside, only pairs.
+# Midpoints where the venue scores a one-sided book (docs/design.md, "Rewards"); outside,
+# only pairs.
 SINGLE_SIDED_MIN_MID = Decimal("0.10")
 SINGLE_SIDED_MAX_MID = Decimal("0.90")
 

@@ -1,9 +1,9 @@
 """Whether the active round should give way to a better reward market.
 
-A round used to end only at the position limit, so after a hand-over the bot stayed on the
-second-best market for days while the best one sat idle once its liquidation had finished.
-The bot now re-ranks, with the active market among the candidates, when a liquidation
-finishes (and every `rerank_minutes`, if set); it moves only when
+Without it a round would end only at the position limit: after a hand-over the bot would stay
+on the second-best market while the best one sat idle once its liquidation finished. So the
+markets are ranked again, the active one among them, when a liquidation finishes (and every
+`rerank_minutes`, if set); the round moves only when
 
 - the best market beats the active one's estimated earnings per USDC by more than
   `switch_margin` (hysteresis: two markets of about the same worth never flap), and

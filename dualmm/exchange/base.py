@@ -23,6 +23,16 @@ UNITS = Decimal(10**6)
 class OrderType(StrEnum):
     GTC = "GTC"  # good till cancelled
     GTD = "GTD"  # good till `expiration`
+    FOK = "FOK"  # fill or kill: all of it at once, or nothing
+    FAK = "FAK"  # fill and kill: what the book has at once, the rest cancelled
+
+
+class Wake(StrEnum):
+    """Why a wait for news of a market ended (MarketFeed.wait_for_market)."""
+
+    FILL = "FILL"  # a fill notice (user channel): read the fills
+    MARKET = "MARKET"  # the market's book, tick size or trades changed (market channel)
+    TIMEOUT = "TIMEOUT"  # nothing came: the poll is due
 
 
 class OrderStatus(StrEnum):
@@ -247,7 +257,7 @@ class NotSupported(NonRetryableError):
 
 
 @runtime_checkable
-class MarketData(Protocol):
+class PublicMarketData(Protocol):
     """The read-only half of a venue: public market data, no account. Every method is safe to
     call again after a failure."""
 
@@ -273,7 +283,7 @@ class MarketData(Protocol):
 
 
 @runtime_checkable
-class Exchange(MarketData, Protocol):
+class Exchange(PublicMarketData, Protocol):
     """One venue account: market data plus our orders, fills and balances."""
 
     async def place_order(self, request: PlaceOrder) -> Order:
@@ -323,4 +333,48 @@ class Exchange(MarketData, Protocol):
         InsufficientBalance when the settled pairs are not there. An adapter that merges
         on-chain keeps the transaction it signed in `journal` (the caller carries it to a
         retry); the others keep their merges by key themselves and ignore it."""
+        ...
+
+
+@runtime_checkable
+class MarketFeed(Protocol):
+    """An exchange that pushes its books (Polymarket's market channel), optionally. While a
+    watched market is `market_live`, `book` answers from the pushed book (no request) and
+    `wait_for_market` wakes on every change of it; otherwise the caller polls."""
+
+    def watch_market(self, market: MarketInfo) -> None:
+        """Keep the market's books from now on; `unwatch_market` as many times to stop."""
+        ...
+
+    def unwatch_market(self, condition_id: str) -> None: ...
+
+    def market_live(self, condition_id: str) -> bool: ...
+
+    def market_mark(self, condition_id: str) -> int:
+        """The count of the market's book notices, for `wait_for_market`."""
+        ...
+
+    def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
+        """How many trades the channel reported in the token, and the latest one's price."""
+        ...
+
+    async def wait_for_market(
+        self, condition_id: str, fill_mark: int, market_mark: int, timeout: float
+    ) -> Wake:
+        """Until a fill notice newer than `fill_mark` (FILL), a book notice newer than
+        `market_mark` (MARKET), or `timeout` seconds (TIMEOUT)."""
+        ...
+
+
+@runtime_checkable
+class BatchOrders(Protocol):
+    """An exchange that places and cancels several orders in one request, optionally."""
+
+    async def place_orders(self, requests: list[PlaceOrder]) -> list[Order | ExchangeError]:
+        """`place_order` for each request in one round trip: each its order or its refusal,
+        in order. A failure of the whole request (no answer) raises."""
+        ...
+
+    async def cancel_orders(self, order_ids: list[str]) -> None:
+        """`cancel_order` for each id in one round trip."""
         ...

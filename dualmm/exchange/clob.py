@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import contextvars
 import hashlib
 import logging
@@ -44,6 +45,7 @@ from py_clob_client_v2.clob_types import (
     BalanceAllowanceParams,
     OrderMarketCancelParams,
     OrderPayload,
+    PostOrdersV2Args,
     PricesHistoryParams,
 )
 from py_clob_client_v2.config import get_contract_config
@@ -64,7 +66,7 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2
 from py_clob_client_v2.order_utils.model.side import Side as SdkSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 
-from dualmm.config import Settings
+from dualmm.config import ProcessSettings
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange.base import (
     UNITS,
@@ -85,6 +87,7 @@ from dualmm.exchange.base import (
     RateLimited,
     RewardMarket,
     VenueUnavailable,
+    Wake,
 )
 from dualmm.exchange.chain import ChainMerger
 from dualmm.exchange.clob_http import AsyncReads, all_pages_async, sdk_headers
@@ -100,6 +103,8 @@ from dualmm.exchange.clob_wire import (
     utc_now,
 )
 from dualmm.exchange.errors import classify, from_sdk, is_duplicate, is_tick_error, venue_message
+from dualmm.exchange.market_channel import POLYMARKET_MARKET_CHANNEL, MarketChannel, market_key
+from dualmm.exchange.rate_limit import GENERAL, RateLimiter, process_limiter
 from dualmm.exchange.user_channel import (
     POLYMARKET_USER_CHANNEL,
     ChannelCreds,
@@ -122,7 +127,7 @@ CREDENTIAL_BACKOFF_SECONDS = 0.5
 logger = logging.getLogger(__name__)
 
 
-def user_channel_url(settings: Settings) -> str | None:
+def user_channel_url(settings: ProcessSettings) -> str | None:
     """Where the user channel of `settings`' venue is: DUALMM_USER_CHANNEL_URL, Polymarket's,
     or `/ws/user` on the CLOB URL's host (the simulator's); None when switched off."""
     if not settings.user_channel:
@@ -134,6 +139,37 @@ def user_channel_url(settings: Settings) -> str | None:
     parts = urlsplit(settings.clob_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/user"
+
+
+def market_channel_url(settings: ProcessSettings) -> str | None:
+    """Where the market channel of `settings`' venue is: DUALMM_MARKET_CHANNEL_URL,
+    Polymarket's, or `/ws/market` on the CLOB URL's host (the simulator's); None when off."""
+    if not settings.market_channel:
+        return None
+    if settings.market_channel_url:
+        return settings.market_channel_url
+    if settings.clob_url.rstrip("/") == POLYMARKET_HOST:
+        return POLYMARKET_MARKET_CHANNEL
+    parts = urlsplit(settings.clob_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/market"
+
+
+# The rate-limit bucket (dualmm.exchange.rate_limit) of each SDK call the adapter makes.
+_SDK_ENDPOINTS = {
+    "post_order": "POST /order",
+    "post_orders": "POST /orders",
+    "cancel_order": "DELETE /order",
+    "cancel_orders": "DELETE /orders",
+    "cancel_all": "DELETE /cancel-all",
+    "cancel_market_orders": "DELETE /cancel-market-orders",
+    "get_midpoint": "GET /midpoint",
+    "get_prices_history": "GET /prices-history",
+    "get_balance_allowance": "GET /balance-allowance",
+    "derive_api_key": "API key",
+    "create_api_key": "API key",
+}
+_PATH_ENDPOINTS = {GET_TICK_SIZE: "GET /tick-size", GET_NEG_RISK: "GET /neg-risk"}
 
 
 def configure_http_timeout(seconds: float) -> None:
@@ -211,6 +247,8 @@ class ClobExchange:
         meta_ttl_seconds: float = META_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         user_channel_url: str | None = None,
+        market_channel_url: str | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         # post_order would poll /data/trades for up to 30 s for the settlement hashes of a
         # matched order: the bot reads its trades later anyway, so a placement never waits.
@@ -233,6 +271,12 @@ class ClobExchange:
             if user_channel_url
             else None
         )
+        self._limits = rate_limiter or process_limiter()
+        self.market_channel = (
+            MarketChannel(market_channel_url, self._rest_book, self._waker)
+            if market_channel_url
+            else None
+        )
         self._merger: ChainMerger | None = None
         self._cannot_merge = "merging pairs needs a trading key (this client is read-only)"
 
@@ -244,9 +288,11 @@ class ClobExchange:
         await self._reads.aclose()
         if self.user_channel is not None:
             await self.user_channel.close()
+        if self.market_channel is not None:
+            await self.market_channel.close()
 
     @classmethod
-    async def connect(cls, settings: Settings, *, read_only: bool = False) -> ClobExchange:
+    async def connect(cls, settings: ProcessSettings, *, read_only: bool = False) -> ClobExchange:
         """An adapter for `settings`. Trading: the L1 private key, plus L2 API credentials from
         settings or created/derived from the key. `read_only`: no key at all (public data)."""
         configure_http_timeout(settings.clob_timeout_seconds)
@@ -273,11 +319,15 @@ class ClobExchange:
             creds = await cls._api_creds(client)
             redact(creds.api_key, creds.api_secret, creds.api_passphrase)  # never in a log line
         client.set_api_creds(creds)
-        exchange = cls(client, user_channel_url=user_channel_url(settings))
+        exchange = cls(
+            client,
+            user_channel_url=user_channel_url(settings),
+            market_channel_url=market_channel_url(settings),
+        )
         exchange._set_up_merges(settings)
         return exchange
 
-    def _set_up_merges(self, settings: Settings) -> None:
+    def _set_up_merges(self, settings: ProcessSettings) -> None:
         """On-chain merges for an EOA wallet with a Polygon RPC endpoint; else why not."""
         if settings.signature_type != SignatureTypeV2.EOA:
             self._cannot_merge = (
@@ -331,9 +381,13 @@ class ClobExchange:
             f"to derive or create one: {refused}"
         )
 
-    async def _call(self, request: Callable[[], Awaitable[Any]]) -> Any:
-        """One request to the venue (its errors the protocol's). After a 429 every request
-        first waits out the venue's Retry-After."""
+    async def _call(
+        self, request: Callable[[], Awaitable[Any]], endpoint: str = GENERAL, cost: int = 1
+    ) -> Any:
+        """One request to the venue (its errors the protocol's), once `endpoint`'s rate limit
+        lets it go (`cost`: a batch's orders). After a 429 every request first waits out the
+        venue's Retry-After."""
+        await self._limits.acquire(endpoint, cost)
         wait = self._quiet_until - self._clock()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -344,25 +398,29 @@ class ClobExchange:
                 self._quiet_until = max(self._quiet_until, self._clock() + exc.retry_after)
             raise
 
-    async def _sdk(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _sdk(self, fn: Callable[..., Any], *args: Any, cost: int = 1) -> Any:
         """A blocking SDK call, in a thread."""
-        return await self._call(lambda: _in_thread(fn, *args))
+        endpoint = _SDK_ENDPOINTS.get(getattr(fn, "__name__", ""), GENERAL)
+        return await self._call(lambda: _in_thread(fn, *args), endpoint, cost)
 
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`_sdk` for a read: see `_read_async`."""
-        return await self._read_async(lambda: _in_thread(fn, *args))
+        endpoint = _SDK_ENDPOINTS.get(getattr(fn, "__name__", ""), GENERAL)
+        if args and isinstance(args[0], str) and args[0] in _PATH_ENDPOINTS:
+            endpoint = _PATH_ENDPOINTS[args[0]]
+        return await self._read_async(lambda: _in_thread(fn, *args), endpoint)
 
-    async def _read_async(self, read: Callable[[], Awaitable[Any]]) -> Any:
+    async def _read_async(self, read: Callable[[], Awaitable[Any]], endpoint: str = GENERAL) -> Any:
         """A read (a GET: asking again changes nothing): a 5xx or 429 is asked again after a
         short pause (a 429 first waits out its Retry-After) before it fails the activity.
         One bad answer in ten would otherwise fail most multi-request activities (a market
         pick reads ~15 pages) and leave the bot idle on Temporal's backoff."""
         for pause in _READ_RETRY_PAUSES:
             try:
-                return await self._call(read)
+                return await self._call(read, endpoint)
             except (VenueUnavailable, RateLimited):
                 await asyncio.sleep(pause)
-        return await self._call(read)
+        return await self._call(read, endpoint)
 
     async def _l2_get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """An authenticated GET (L2 headers signed for `path`)."""
@@ -403,8 +461,18 @@ class ClobExchange:
         return info
 
     async def book(self, token_id: str) -> Book:
+        """The market channel's local book while it is live, else the REST book."""
+        channel = self.market_channel
+        local = channel.live_book(token_id) if channel is not None else None
+        if local is not None and local.tick_size is not None and local.min_order_size is not None:
+            return local.as_book(local.tick_size, local.min_order_size)
+        return await self._rest_book(token_id)
+
+    async def _rest_book(self, token_id: str) -> Book:
         url = f"{self._client.host}{GET_ORDER_BOOK}"
-        raw = await self._read_async(lambda: self._reads.get(url, params={"token_id": token_id}))
+        raw = await self._read_async(
+            lambda: self._reads.get(url, params={"token_id": token_id}), "GET /book"
+        )
         book = book_of(raw, token_id)
         self._ticks[token_id] = (self._clock() + self._ttl, book.tick_size)
         return book
@@ -453,6 +521,26 @@ class ClobExchange:
             return await self._place(request)
 
     async def _place(self, request: PlaceOrder) -> Order:
+        pending = await self._prepare(request)
+        if pending.may_exist:
+            existing = await self._find(request, pending.order_id)
+            if existing is not None:
+                return existing
+        await self._check_tick(request)
+        pending.may_exist = True  # from the POST on, the venue may have it even if we hear nothing
+        try:
+            answer = await self._sdk(
+                self._client.post_order,
+                pending.signed,
+                request.order_type.value,
+                request.post_only,
+            )
+        except ExchangeError as exc:
+            return await self._after_rejection(request, pending, exc)
+        return await self._answered(request, pending, answer)
+
+    async def _prepare(self, request: PlaceOrder) -> _Pending:
+        """The key's signed order (signed now the first time)."""
         fields = (
             request.token_id,
             request.side,
@@ -468,27 +556,19 @@ class ClobExchange:
             self._remember(request.key, pending)
         elif pending.fields != fields:
             raise InvalidOrder(f"key {request.key!r} was already used for a different order")
+        return pending
 
-        if pending.may_exist:
-            existing = await self._find(request, pending.order_id)
-            if existing is not None:
-                return existing
-
+    async def _check_tick(self, request: PlaceOrder) -> None:
         tick = await self.tick_size(request.token_id)
         if not request.price_fits(tick):  # the tick may have changed since we cached it
             self._ticks.pop(request.token_id, None)
             tick = await self.tick_size(request.token_id)
         request.check_price_and_size(tick)
-        pending.may_exist = True  # from the POST on, the venue may have it even if we hear nothing
-        try:
-            answer = await self._sdk(
-                self._client.post_order,
-                pending.signed,
-                request.order_type.value,
-                request.post_only,
-            )
-        except ExchangeError as exc:
-            return await self._after_rejection(request, pending, exc)
+
+    async def _answered(self, request: PlaceOrder, pending: _Pending, answer: Any) -> Order:
+        """The order a POST's answer (one entry of a batch's) says was made."""
+        if answer is None:
+            raise VenueUnavailable(f"no answer for order {pending.order_id}")
         if isinstance(answer, dict) and (answer.get("success") is False or answer.get("errorMsg")):
             return await self._after_rejection(
                 request, pending, classify(400, venue_message(answer))
@@ -616,6 +696,82 @@ class ClobExchange:
             if order is not None and order.status is OrderStatus.LIVE:
                 raise VenueUnavailable(f"order {order_id} not cancelled: {refused[order_id]}")
 
+    async def cancel_orders(self, order_ids: list[str]) -> None:
+        """DELETE /orders: every id in one request (one, or none, go the single way)."""
+        if len(order_ids) <= 1:
+            for order_id in order_ids:
+                await self.cancel_order(order_id)
+            return
+        answer = await self._sdk(self._client.cancel_orders, list(order_ids), cost=len(order_ids))
+        refused = answer.get("not_canceled") or {} if isinstance(answer, dict) else {}
+        for order_id in order_ids:
+            if order_id in refused:
+                order = await self.get_order(order_id)
+                if order is not None and order.status is OrderStatus.LIVE:
+                    raise VenueUnavailable(f"order {order_id} not cancelled: {refused[order_id]}")
+
+    async def place_orders(self, requests: list[PlaceOrder]) -> list[Order | ExchangeError]:
+        """POST /orders: the requests not placed yet in one request, idempotent by key as
+        `place_order` is (an order the venue already has is returned, not posted again)."""
+        if len(requests) <= 1 or len({r.post_only for r in requests}) > 1:
+            return [await self._place_one(request) for request in requests]
+        async with contextlib.AsyncExitStack() as locks:
+            for key in sorted({r.key for r in requests}):  # always in the same order
+                await locks.enter_async_context(self._key_locks[key])
+            return await self._place_batch(requests)
+
+    async def _place_one(self, request: PlaceOrder) -> Order | ExchangeError:
+        try:
+            return await self.place_order(request)
+        except ExchangeError as exc:
+            if exc.retryable:
+                raise
+            return exc
+
+    async def _place_batch(self, requests: list[PlaceOrder]) -> list[Order | ExchangeError]:
+        results: list[Order | ExchangeError | None] = [None] * len(requests)
+        to_post: list[tuple[int, _Pending]] = []
+        for index, request in enumerate(requests):
+            try:
+                pending = await self._prepare(request)
+                if pending.may_exist:
+                    existing = await self._find(request, pending.order_id)
+                    if existing is not None:
+                        results[index] = existing
+                        continue
+                await self._check_tick(request)
+            except ExchangeError as exc:
+                if exc.retryable:
+                    raise
+                results[index] = exc
+                continue
+            pending.may_exist = True
+            to_post.append((index, pending))
+        if to_post:
+            args = [
+                PostOrdersV2Args(order=p.signed, orderType=requests[i].order_type.value)
+                for i, p in to_post
+            ]
+            try:
+                answers = await self._sdk(
+                    self._client.post_orders, args, requests[0].post_only, cost=len(args)
+                )
+            except ExchangeError as exc:
+                for index, pending in to_post:
+                    with contextlib.suppress(ExchangeError):
+                        await self._after_rejection(requests[index], pending, exc)
+                raise
+            answers = answers if isinstance(answers, list) else []
+            for position, (index, pending) in enumerate(to_post):
+                answer = answers[position] if position < len(answers) else None
+                try:
+                    results[index] = await self._answered(requests[index], pending, answer)
+                except ExchangeError as exc:
+                    if exc.retryable:
+                        raise
+                    results[index] = exc
+        return [r for r in results if r is not None]
+
     async def cancel_market(self, condition_id: str) -> None:
         await self._sdk(
             self._client.cancel_market_orders, OrderMarketCancelParams(market=condition_id)
@@ -677,6 +833,40 @@ class ClobExchange:
             self.user_channel.watch(condition_id)
         return await self._waker.wait(condition_id, mark, timeout)
 
+    # --- the market channel (MarketFeed) ------------------------------------------------------
+
+    def watch_market(self, market: MarketInfo) -> None:
+        if self.market_channel is not None:
+            self.market_channel.watch(
+                market.condition_id, (market.yes_token_id, market.no_token_id)
+            )
+
+    def unwatch_market(self, condition_id: str) -> None:
+        if self.market_channel is not None:
+            self.market_channel.unwatch(condition_id)
+
+    def market_live(self, condition_id: str) -> bool:
+        return self.market_channel is not None and self.market_channel.live(condition_id)
+
+    def market_mark(self, condition_id: str) -> int:
+        return self._waker.mark(market_key(condition_id))
+
+    def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
+        seen = self.market_channel.last_trade(token_id) if self.market_channel else None
+        return (0, None) if seen is None else (seen.count, seen.price)
+
+    async def wait_for_market(
+        self, condition_id: str, fill_mark: int, market_mark: int, timeout: float
+    ) -> Wake:
+        if self.user_channel is not None:
+            self.user_channel.watch(condition_id)
+        woke = await self._waker.wait_any(
+            {condition_id: fill_mark, market_key(condition_id): market_mark}, timeout
+        )
+        if woke is None:
+            return Wake.TIMEOUT
+        return Wake.FILL if woke == condition_id else Wake.MARKET
+
     async def open_orders(self, condition_id: str | None = None) -> list[Order]:
         query = {"market": condition_id} if condition_id else {}
         return [parse_order(item) for item in await self._l2_list(ORDERS, query)]
@@ -687,13 +877,16 @@ class ClobExchange:
         items: list[dict[str, Any]] = await self._read_async(
             lambda: all_pages_async(
                 lambda cursor: self._l2_get(path, {**query, "next_cursor": cursor})
-            )
+            ),
+            f"GET {path}",
         )
         return items
 
     async def get_order(self, order_id: str) -> Order | None:
         try:
-            raw = await self._read_async(lambda: self._l2_get(f"{GET_ORDER}{order_id}"))
+            raw = await self._read_async(
+                lambda: self._l2_get(f"{GET_ORDER}{order_id}"), "GET /data/order"
+            )
         except NotFound:
             return None
         if not isinstance(raw, dict) or not raw.get("id"):

@@ -1,11 +1,9 @@
 """The venue's reads on asyncio: GETs answered and failing exactly as py-clob-client-v2's.
 
-The SDK is blocking, so ClobExchange ran every call in a thread. A liquidation check makes
-three reads; at a thousand liquidations that is a hundred requests a second through a thread
-pool, and the threads' fight for the GIL (and the SDK's one connection-pool lock) stalled the
-worker's event loop: workflow tasks waited for it (bench/capacity.py). Reads now run on the
-event loop with aiohttp; orders, cancels and heartbeats (few, and signed by the
-SDK) stay in threads.
+The SDK is blocking. Reads are most of a worker's requests (three per liquidation check), and
+run in threads they fight the event loop for the GIL and queue on the SDK's one connection
+pool, delaying workflow tasks. So reads run on the event loop with aiohttp; orders, cancels
+and heartbeats (few, and signed by the SDK) stay in threads.
 """
 
 from __future__ import annotations

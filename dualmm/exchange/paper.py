@@ -1,11 +1,11 @@
 """Paper trading (`--dry-run`): real market data, our orders and fills simulated locally.
 
-PaperExchange holds only a `MarketData` (the read half of the Exchange protocol), wrapped in
+PaperExchange holds only a `PublicMarketData` (the read half of the Exchange protocol), wrapped in
 `ReadOnlyMarketData`, which keeps nothing but the seven read methods; the factory also builds
 the underlying adapter without a private key. So there is no code path from here to a real
 order: placing and cancelling only ever touch this object's own book-keeping.
 
-Fills follow the DESIGN.md fill model (dualmm.domain.fillmodel) against the real book's touch:
+Fills follow the touch fill model (dualmm.domain.fillmodel) against the real book's touch:
 an order that crosses the best price when placed fills there at once; a resting order fills
 in full at its own price once the real touch reaches it (checked whenever our orders, fills or
 balances are read). Balances are totals; new orders may only lock what open orders have not.
@@ -33,7 +33,6 @@ from dualmm.exchange.base import (
     FillPage,
     InsufficientBalance,
     InvalidOrder,
-    MarketData,
     MergeJournal,
     MergeReport,
     Order,
@@ -41,6 +40,7 @@ from dualmm.exchange.base import (
     OrderType,
     PlaceOrder,
     PricePoint,
+    PublicMarketData,
     RewardMarket,
     WouldCross,
 )
@@ -66,7 +66,7 @@ class ReadOnlyMarketData:
         "tick_size",
     )
 
-    def __init__(self, source: MarketData) -> None:
+    def __init__(self, source: PublicMarketData) -> None:
         self.reward_markets = source.reward_markets
         self.market = source.market
         self.book = source.book
@@ -88,7 +88,7 @@ class PaperExchange:
 
     def __init__(
         self,
-        data: MarketData,
+        data: PublicMarketData,
         *,
         collateral: Decimal = PAPER_COLLATERAL,
         tokens: dict[str, Decimal] | None = None,

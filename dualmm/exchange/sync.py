@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from dualmm.domain.book import reference_midpoint, touch, without_own
+from dualmm.domain.book import best_prices, reference_midpoint, without_own
 from dualmm.domain.position import FillBoundary, PositionTracker, absorb_fills
 from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot, OrderIntent
 from dualmm.exchange.base import Exchange, Order, OrderStatus
@@ -38,7 +38,7 @@ async def market_snapshot(
     bids, asks = without_own(
         ((x.price, x.size) for x in book.bids), ((x.price, x.size) for x in book.asks), own
     )
-    best_bid, best_ask = touch(bids, asks)
+    best_bid, best_ask = best_prices(bids, asks)
     midpoint = reference_midpoint(bids, asks, book.tick_size)
     if midpoint is None:  # nobody else quotes: the venue's own figure is all there is
         midpoint = await exchange.midpoint(market.yes_token_id)

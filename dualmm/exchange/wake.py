@@ -46,20 +46,31 @@ class FillWaker:
 
     async def wait(self, condition_id: str, mark: int, timeout: float) -> bool:
         """Until a notice newer than `mark` for the market (True) or `timeout` seconds (False)."""
+        return await self.wait_any({condition_id: mark}, timeout) is not None
+
+    async def wait_any(self, marks: dict[str, int], timeout: float) -> str | None:
+        """Until a notice newer than its mark for one of `marks`' keys (that key) or `timeout`
+        seconds (None)."""
         event = asyncio.Event()
-        entry = (condition_id, asyncio.get_running_loop(), event)
+        loop = asyncio.get_running_loop()
+        entries = [(key, loop, event) for key in marks]
         with self._lock:
-            if self._all + self._by_market.get(condition_id, 0) > mark:
-                return True
-            self._waiters.add(entry)
+            for key, mark in marks.items():
+                if self._all + self._by_market.get(key, 0) > mark:
+                    return key
+            self._waiters.update(entries)
         try:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
             # comes as the event fires, and a cancelled round must stop.
             async with asyncio.timeout(timeout):
                 await event.wait()
-            return True
         except TimeoutError:
-            return False
+            return None
         finally:
             with self._lock:
-                self._waiters.discard(entry)
+                self._waiters.difference_update(entries)
+        with self._lock:
+            return next(
+                (k for k, m in marks.items() if self._all + self._by_market.get(k, 0) > m),
+                next(iter(marks)),
+            )

@@ -144,18 +144,34 @@ class Wallet:
 
 
 @dataclass(frozen=True)
+class TapePrint:
+    """The other traders' trade the simulator infers when the touch moves through levels: a
+    taker on `side` took `size` of the YES book at `price`."""
+
+    condition_id: str
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True)
 class VenueEvent:
     """A change to one wallet's orders or trades, as the user channel reports it: an `order`
     event (`type` PLACEMENT, UPDATE on a fill, CANCELLATION) or a `trade` event (a new match
-    or a later settlement status). `trade_id` on an order UPDATE names the fill."""
+    or a later settlement status). `trade_id` on an order UPDATE names the fill. A `book`
+    event (no wallet) says a market's book may have moved: its midpoint or tick changed; a
+    `tape` event carries the other traders' trade that moved it."""
 
-    kind: str  # "order" | "trade"
+    kind: str  # "order" | "trade" | "book" | "tape"
     type: str
     address: str
     condition_id: str
     order: Order | None = None
     trade: Trade | None = None
     trade_id: str | None = None
+    tape: TapePrint | None = None
 
 
 def iso(at: datetime | None) -> str | None:

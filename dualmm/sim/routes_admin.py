@@ -14,7 +14,7 @@ from dualmm.sim.faults import Faults
 from dualmm.sim.wire import JSON, Request, Routes, dec, venue_errors
 
 if TYPE_CHECKING:
-    from dualmm.sim.server import SimServer
+    from dualmm.sim.server_view import AdminControls
 
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
@@ -23,7 +23,7 @@ MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
 class Admin:
     """The simulator's own controls, over the server (faults) and its venue."""
 
-    def __init__(self, server: SimServer) -> None:
+    def __init__(self, server: AdminControls) -> None:
         self.server = server
         self.venue = server.venue
 
@@ -37,6 +37,7 @@ class Admin:
                 ("POST", "/_sim/tick-size"): self._set_tick_size,
                 ("POST", "/_sim/fail-trade"): self._fail_trade,
                 ("POST", "/_sim/restart"): self._restart,
+                ("POST", "/_sim/market-channel"): self._market_channel_fault,
             },
             prefix=[],
             keyed={},
@@ -113,3 +114,20 @@ class Admin:
             ) from None
         self.server.restart(down, post_only)
         return {"down_seconds": down, "post_only_seconds": post_only}
+
+    def _market_channel_fault(self, request: Request) -> JSON:
+        """A market-channel fault on every open connection now:
+        `{"drop": true, "silence_seconds": s, "miss": n}` (miss: lose the next n price_changes)."""
+        payload = request.json() or {}
+        try:
+            drop = payload.get("drop", False) is True
+            silence = float(payload.get("silence_seconds", 0))
+            miss = int(payload.get("miss", 0))
+            if not (0 <= silence <= 3600 and 0 <= miss <= 10_000):
+                raise ValueError("out of range")
+        except (AttributeError, TypeError, ValueError, OverflowError):
+            raise ApiError(
+                400, 'market-channel: expected {"drop": bool, "silence_seconds": s, "miss": n}'
+            ) from None
+        hit = self.server.market_channel.fault(drop=drop, silence_seconds=silence, miss=miss)
+        return {"connections": hit}

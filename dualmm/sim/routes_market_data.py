@@ -38,7 +38,7 @@ _INTERVALS = {
 }
 
 
-class MarketData:
+class MarketDataRoutes:
     """The public book and price endpoints over a venue."""
 
     def __init__(self, venue: SimVenue) -> None:
@@ -62,6 +62,7 @@ class MarketData:
             ("POST", "/last-trades-prices"): self._last_trades_prices,
             ("POST", "/prices"): self._prices,
             ("GET", "/spread"): self._spread,
+            ("POST", "/spreads"): self._spreads,
             ("GET", "/prices-history"): self._prices_history,
         }
         return Routes(exact=exact, prefix=[], keyed={}, keyed_prefix=[])
@@ -109,7 +110,7 @@ class MarketData:
             "min_order_size": dec(book.min_order_size),
             "tick_size": dec(book.tick_size),
             "neg_risk": market.neg_risk,
-            "last_trade_price": dec(self.midpoint(book.token_id)),
+            "last_trade_price": self.last_trade(book.token_id)[0],
         }
         compact = json.dumps(summary, separators=(",", ":"), ensure_ascii=False)
         summary["hash"] = hashlib.sha1(compact.encode()).hexdigest()
@@ -131,13 +132,22 @@ class MarketData:
             raise ApiError(404, f"No {'bids' if side == 'BUY' else 'asks'} in the orderbook")
         return {"price": dec(price)}
 
+    def last_trade(self, token_id: str) -> tuple[str, str]:
+        """The token's last trade (price, taker side); the midpoint before any."""
+        with venue_errors(message=NO_ORDERBOOK):
+            last = self.venue.last_trade(token_id)
+        return (dec(last[0]), last[1]) if last is not None else (dec(self.midpoint(token_id)), "")
+
     def _last_trade_price(self, request: Request) -> JSON:
-        return {"price": dec(self.midpoint(token_param(request))), "side": ""}
+        price, side = self.last_trade(token_param(request))
+        return {"price": price, "side": side}
 
     def _last_trades_prices(self, request: Request) -> JSON:
-        return [
-            {"token_id": t, "price": dec(self.midpoint(t)), "side": ""} for t in token_list(request)
-        ]
+        answers = []
+        for token_id in token_list(request):
+            price, side = self.last_trade(token_id)
+            answers.append({"token_id": token_id, "price": price, "side": side})
+        return answers
 
     def _touch(self, token_id: str) -> tuple[Decimal | None, Decimal | None]:
         with venue_errors(message=NO_ORDERBOOK):
@@ -156,6 +166,15 @@ class MarketData:
         if bid is None or ask is None:
             raise ApiError(404, "No spread: a side of the orderbook is empty")
         return {"spread": dec(ask - bid)}
+
+    def _spreads(self, request: Request) -> JSON:
+        """`{token_id: spread}` for the tokens asked (a token with an empty side has none)."""
+        spreads = {}
+        for token_id in token_list(request):
+            bid, ask = self._touch(token_id)
+            if bid is not None and ask is not None:
+                spreads[token_id] = dec(ask - bid)
+        return spreads
 
     def _prices_history(self, request: Request) -> JSON:
         """`market` (a token id) with `startTs`/`endTs` (unix seconds) or an `interval` back

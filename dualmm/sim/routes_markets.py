@@ -11,7 +11,7 @@ from py_clob_client_v2.config import ContractConfig
 from dualmm.domain.types import MarketInfo
 from dualmm.exchange.base import RewardMarket
 from dualmm.sim.auth import ApiError
-from dualmm.sim.routes_market_data import MarketData
+from dualmm.sim.routes_market_data import MarketDataRoutes
 from dualmm.sim.venue import SimVenue
 from dualmm.sim.wire import JSON, Request, Routes, num, page, venue_errors
 
@@ -20,7 +20,11 @@ class Markets:
     """Market metadata and reward configurations over a venue."""
 
     def __init__(
-        self, venue: SimVenue, market_data: MarketData, contracts: ContractConfig, page_size: int
+        self,
+        venue: SimVenue,
+        market_data: MarketDataRoutes,
+        contracts: ContractConfig,
+        page_size: int,
     ) -> None:
         self.venue = venue
         self.market_data = market_data

@@ -17,7 +17,7 @@ from dualmm.domain.types import OrderIntent, Side
 from dualmm.exchange.base import Order, OrderStatus, OrderType
 from dualmm.sim.auth import OWNER_MISMATCH, ApiError, ApiKey, KeyRing
 from dualmm.sim.heartbeats import Heartbeats
-from dualmm.sim.routes_market_data import MarketData
+from dualmm.sim.routes_market_data import MarketDataRoutes
 from dualmm.sim.venue import Liquidity, SimVenue, Trade, TradeStatus
 from dualmm.sim.wire import (
     JSON,
@@ -63,7 +63,7 @@ class Trading:
         self,
         venue: SimVenue,
         keys: KeyRing,
-        market_data: MarketData,
+        market_data: MarketDataRoutes,
         contracts: ContractConfig,
         page_size: int,
         heartbeats: Heartbeats | None = None,

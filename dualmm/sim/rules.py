@@ -50,12 +50,24 @@ class VenueRules(BaseModel):
 
     # Wire formats. Statuses as the SDK shows them (LIVE, CONFIRMED) or as the docs spell them
     # (ORDER_STATUS_LIVE, TRADE_STATUS_CONFIRMED); sizes as decimal shares or 6-decimal
-    # fixed-math integers; paging ends on "LTE=" or on an empty cursor; GET /data/order of a
-    # fully matched order answers nothing.
+    # fixed-math integers; paging ends on "LTE=" (production, and what the official SDKs loop
+    # until: the default, harsh too) or on an empty cursor (the docs allow it; a rule the
+    # adapter is tested against); GET /data/order of a fully matched order answers nothing.
     status_spelling: Literal["sdk", "docs"] = "sdk"
     fixed_math_sizes: bool = False
     end_cursor: Literal["LTE=", ""] = "LTE="
     matched_orders_vanish: bool = False
+
+    # Polymarket's documented per-endpoint rate limits, answered with 429 (dualmm.sim.rate_limits).
+    rate_limits: bool = False
+
+    # The market channel (/ws/market): each connection is cut with no close frame about this
+    # often, falls silent (no event, no PONG) about this often for `..._silence_seconds`, and
+    # loses each price_change with this probability (its next hash then does not match).
+    market_channel_drop_every_seconds: float | None = Field(None, gt=0, le=7 * 86400)
+    market_channel_silence_every_seconds: float | None = Field(None, gt=0, le=7 * 86400)
+    market_channel_silence_seconds: float = Field(30.0, ge=0, le=3600)
+    market_channel_miss_rate: float = Field(0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _settle_range(self) -> VenueRules:
@@ -79,8 +91,11 @@ class VenueRules(BaseModel):
             "failed_trade_rate": 0.02,
             "status_spelling": "docs",
             "fixed_math_sizes": True,
-            "end_cursor": "",
             "matched_orders_vanish": True,
+            "rate_limits": True,
+            "market_channel_drop_every_seconds": 1800.0,
+            "market_channel_silence_every_seconds": 3600.0,
+            "market_channel_miss_rate": 0.001,
         }
         values.update(overrides)
         return cls.model_validate(values)

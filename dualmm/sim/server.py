@@ -19,13 +19,19 @@ Fidelity notes (what the real CLOB does, and where the simulator differs):
   `maker_orders` the resting side; for a MAKER trade (our resting order was reached) the top
   level is the counterparty's taker order and our fill is the entry in `maker_orders`, with
   our side, price and `matched_amount`. `transaction_hash` is always set (settled at once).
-- GET /price: side BUY answers the best bid, SELL the best ask. The simulator keeps no tape,
-  so /last-trade-price is the midpoint, and /prices-history samples the midpoint process from
-  the market's start (a synthetic server's markets start with it) up to now.
+- GET /price: side BUY answers the best bid, SELL the best ask. /last-trade-price is the last
+  trade since the venue was built or loaded (its tape, when the other makers' touch moves
+  through levels, or a fill of ours), the midpoint before any; /prices-history samples the
+  midpoint process from the market's start (a synthetic server's markets start with it) up
+  to now.
 - Header timestamps are not checked for freshness (a scenario clock may run in the past).
 - The user websocket channel is served on the same port at `/ws/user` (`user_channel`: auth
-  with the API key, `order` and `trade` events as the ledger changes, PING/PONG), not on a
-  separate `ws-subscriptions-clob` host.
+  with the API key, `order` and `trade` events as the ledger changes, PING/PONG), and the
+  public market channel at `/ws/market` (`market_channel`: books, price changes, trades, tick
+  changes, hashes a client can check), not on a separate `ws-subscriptions-clob` host.
+
+Rate limits (VenueRules.rate_limits, never on /_sim admin paths): the documented per-endpoint
+limits, a 429 with Retry-After beyond them (`rate_limits`).
 
 Faults (never on /_sim admin paths): fixed latency, a rate of 500 and of 429 answers drawn from a
 seeded generator (three draws per request, so a seed and a request sequence fix the outcome),
@@ -50,17 +56,22 @@ from dualmm.sim.auth import ApiError, ApiKey, KeyRing
 from dualmm.sim.faults import ORDER_PATHS, Faults, Restart
 from dualmm.sim.heartbeats import Heartbeats
 from dualmm.sim.http import MAX_BODY_BYTES, READ_TIMEOUT_SECONDS, HTTPServer
+from dualmm.sim.market_channel import MarketChannel
+from dualmm.sim.rate_limits import RateLimiter
 from dualmm.sim.routes_admin import Admin
-from dualmm.sim.routes_market_data import MarketData
+from dualmm.sim.routes_market_data import MarketDataRoutes
 from dualmm.sim.routes_markets import Markets
 from dualmm.sim.routes_trading import Trading
-from dualmm.sim.user_channel import Session, UserChannel
+from dualmm.sim.user_channel import UserChannel
 from dualmm.sim.venue import SimVenue
 from dualmm.sim.wire import JSON, Reply, Request, RouteGroup, Routes
+from dualmm.sim.ws_server import Session
 
 __all__ = ["Faults", "SimServer"]
 
 logger = logging.getLogger(__name__)
+
+TOO_MANY = "Too Many Requests"
 
 
 class SimServer:
@@ -93,6 +104,7 @@ class SimServer:
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
+        self.rate_limiter = RateLimiter()
         self._restart: Restart | None = None
         self._clock = clock
         self._next_restart: float | None = None
@@ -101,7 +113,7 @@ class SimServer:
         self._httpd = HTTPServer((host, port), self, read_timeout_s)
         self._thread: threading.Thread | None = None
         contracts = get_contract_config(chain_id)
-        market_data = MarketData(venue)
+        market_data = MarketDataRoutes(venue)
         self.trading = Trading(venue, self.keys, market_data, contracts, page_size, self.heartbeats)
         self._groups: list[RouteGroup] = [
             market_data,
@@ -111,6 +123,8 @@ class SimServer:
         ]
         self.user_channel = UserChannel(self, read_timeout_s)
         self.user_channel.attach(venue)
+        self.market_channel = MarketChannel(self, read_timeout_s)
+        self.market_channel.attach(venue)
         groups = [group.routes() for group in self._groups]
         self._routes = Routes(
             exact={k: v for g in groups for k, v in g.exact.items()},
@@ -130,6 +144,7 @@ class SimServer:
         for group in self._groups:
             group.venue = venue
         self.user_channel.attach(venue)
+        self.market_channel.attach(venue)
 
     # --- lifecycle ---
 
@@ -149,12 +164,14 @@ class SimServer:
         if self.heartbeats is not None:
             self.heartbeats.start()
         self.user_channel.start()
+        self.market_channel.start()
         return self
 
     def stop(self) -> None:
         if self.heartbeats is not None:
             self.heartbeats.stop()
         self.user_channel.stop()
+        self.market_channel.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()
@@ -197,7 +214,9 @@ class SimServer:
     # --- dispatch ---
 
     def open_websocket(self, path: str) -> Reply | Session:
-        """An upgrade to a websocket: the user channel's session, or the refusal."""
+        """An upgrade to a websocket: a session of the channel at `path`, or the refusal."""
+        if path == self.market_channel.path:
+            return self.market_channel.open(path)
         return self.user_channel.open(path)
 
     def websocket_refusal(self, faults: bool = True) -> Reply | None:
@@ -213,7 +232,7 @@ class SimServer:
                 return Reply(500, {"error": "simulated internal error"})
             if limit_draw < current.rate_limit_rate:
                 retry_after = {"Retry-After": str(current.retry_after_s)}
-                return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+                return Reply(429, {"error": TOO_MANY}, headers=retry_after)
             with self._fault_lock:
                 self._scheduled_restart(current)
         restart = self._restart
@@ -228,6 +247,10 @@ class SimServer:
             return Reply(404, {"error": "not found"})
         if is_admin:
             return self._dispatch(request)
+        if self._venue.rules.rate_limits:
+            wait = self.rate_limiter.admit(request.method, request.path)
+            if wait is not None:
+                return Reply(429, {"error": TOO_MANY}, headers={"Retry-After": str(wait)})
         with self._fault_lock:
             faults = self._faults
             error_draw, limit_draw, timeout_draw = (self._rng.random() for _ in range(3))
@@ -237,7 +260,7 @@ class SimServer:
             return Reply(500, {"error": "simulated internal error"})
         if limit_draw < faults.rate_limit_rate:
             retry_after = {"Retry-After": str(faults.retry_after_s)}
-            return Reply(429, {"error": "Too Many Requests"}, headers=retry_after)
+            return Reply(429, {"error": TOO_MANY}, headers=retry_after)
         with self._fault_lock:
             self._scheduled_restart(faults)
         restart = self._restart

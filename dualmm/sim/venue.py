@@ -1,5 +1,5 @@
 """The simulated venue: markets whose midpoint follows a scenario path or a synthetic walk,
-wallets, our orders, and fills by the DESIGN.md fill model (dualmm.domain.fillmodel).
+wallets, our orders, and fills by the touch fill model (dualmm.domain.fillmodel).
 
 Fill semantics, shared with the pure replay:
 - an order that crosses the touch when placed fills at the touch (taker);
@@ -20,9 +20,8 @@ venue_wallets, orders and matching in venue_orders, market data and rewards in v
 
 Cost: a request costs what it touches, not the size of the venue. Live orders are indexed by
 market and by wallet, trades by wallet, market and order; each market's next midpoint change
-waits in a heap, so catching up to `now` visits only the markets that moved (at 1000 markets
-and 1000 live orders the old full scans cost every request milliseconds under the lock:
-bench/sim_requests.py).
+waits in a heap, so catching up to `now` visits only the markets that moved (BENCHMARKS.md
+has the request times at a thousand markets).
 """
 
 from __future__ import annotations
@@ -109,6 +108,8 @@ class SimVenue(VenueMarkets):
 
     # Derived from the state above (rebuilt by `index`, never saved in a snapshot).
     INDEXES = (
+        "_last_print",
+        "_last_touch",
         "_market_number",
         "_changes",
         "_steered",
@@ -124,6 +125,8 @@ class SimVenue(VenueMarkets):
     def index(self) -> None:
         """(Re)build the indexes from the orders, trades and markets (after a snapshot load)."""
         self._market_number = {cid: number for number, cid in enumerate(self._markets)}
+        self._last_touch = {}  # the other makers' YES touch each market last showed (tape)
+        self._last_print = {}
         # Each market's next midpoint change (or a time to look again): (time, number, id);
         # a market whose process may still change its future is asked every time instead.
         self._changes = []

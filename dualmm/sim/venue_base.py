@@ -65,6 +65,8 @@ class VenueBase:
     _seq: int
     _listeners: list[Callable[[VenueEvent], None]]
     # The indexes (SimVenue.INDEXES): derived from the state above, never saved.
+    _last_touch: dict[str, tuple[Decimal, Decimal]]
+    _last_print: dict[str, tuple[Decimal, str]]  # token -> (price, taker side) of its last trade
     _market_number: dict[str, int]
     _changes: list[tuple[datetime, int, str]]
     _steered: list[str]
@@ -100,12 +102,25 @@ class VenueBase:
         if self._listeners:
             self._emit(VenueEvent("trade", "TRADE", trade.address, trade.condition_id, None, trade))
 
+    def _book_event(self, condition_id: str) -> None:
+        """The market's book may have moved (its midpoint or tick changed)."""
+        if self._listeners:
+            self._emit(VenueEvent("book", "", "", condition_id))
+
     def _emit(self, event: VenueEvent) -> None:
         for listener in self._listeners:
             listener(event)
 
     def now(self) -> datetime:
         return self._clock.now()
+
+    @synchronized
+    def last_trade(self, token_id: str) -> tuple[Decimal, str] | None:
+        """The price and taker side of the token's last trade (the tape's or a fill of ours)
+        since the venue was built or loaded; None before any."""
+        self._sync()
+        self._token(token_id)
+        return self._last_print.get(token_id)
 
     def _token(self, token_id: str) -> tuple[SimMarket, Token]:
         try:

@@ -1,5 +1,5 @@
 """The simulated venue's orders and fills: validation, placement, cancels, and matching by
-the DESIGN.md fill model (see dualmm.sim.venue for the fill semantics)."""
+the touch fill model (see dualmm.sim.venue for the fill semantics)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,25 @@ from datetime import datetime
 from decimal import Decimal
 
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
-from dualmm.domain.prices import ONE, is_on_tick, round_size
-from dualmm.domain.types import MarketInfo, Side
+from dualmm.domain.prices import ONE, is_on_tick, round_size, round_to_tick
+from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import InvalidOrder, NotFound, Order, OrderStatus, OrderType, WouldCross
-from dualmm.sim.ledger import ZERO, Liquidity, OrderRecord, Trade, TradeStatus, wallet_address
+from dualmm.sim.ledger import (
+    ZERO,
+    Liquidity,
+    OrderRecord,
+    TapePrint,
+    Trade,
+    TradeStatus,
+    VenueEvent,
+    wallet_address,
+)
 from dualmm.sim.market import SimMarket, token_touch
+from dualmm.sim.synthetic import competitor_levels
 from dualmm.sim.venue_base import synchronized
 from dualmm.sim.venue_wallets import VenueWallets
+
+_OTHER_SIDE = {Side.BUY: Side.SELL, Side.SELL: Side.BUY}
 
 
 class VenueOrders(VenueWallets):
@@ -46,12 +58,21 @@ class VenueOrders(VenueWallets):
         except NotFound as exc:
             raise InvalidOrder(str(exc)) from None
         now = self._processed
+        immediate = order_type in (OrderType.FOK, OrderType.FAK)
+        if immediate:  # a market order's amounts give its worst price to within rounding
+            price = round_to_tick(price, market.info.tick_size)
         self._validate(order_id, market.info, price, size, order_type, expiration, now)
+        if post_only and immediate:
+            raise InvalidOrder(
+                f"order {order_id} is invalid. Only GTC and GTD orders can be post only"
+            )
         bid, ask = token_touch(token, *market.touch_at(now, self._invent))
         fill_price = price_on_placement(side, price, bid, ask)
         if post_only and fill_price is not None:
             raise WouldCross("invalid post-only order: order crosses book")
         self._check_funds(address, token_id, side, price, size)
+        if immediate:
+            return self._take(address, order_id, market, token_id, side, price, size, order_type)
         order = OrderRecord(
             order_id=order_id,
             address=address,
@@ -74,6 +95,75 @@ class VenueOrders(VenueWallets):
             self._execute(order, fill_price, now, Liquidity.TAKER)
         return order.to_order()
 
+    def _take(
+        self,
+        address: str,
+        order_id: str,
+        market: SimMarket,
+        token_id: str,
+        side: Side,
+        price: Decimal,
+        size: Decimal,
+        order_type: OrderType,
+    ) -> Order:
+        """A FOK or FAK order: matched at once against the displayed depth within its limit,
+        level by level at each level's price; FOK fills all or is killed before any fill, FAK
+        fills what there is (killed when nothing matches) and the rest is cancelled."""
+        now = self._processed
+        fills = []
+        left = size
+        for level_price, level_size in self._depth(market, token_id, side):
+            if left <= 0 or (level_price > price if side is Side.BUY else level_price < price):
+                break
+            take = min(left, level_size)
+            fills.append((level_price, take))
+            left -= take
+        if order_type is OrderType.FOK and left > 0:
+            raise InvalidOrder(
+                "order couldn't be fully filled. FOK orders are fully filled or killed."
+            )
+        if not fills:
+            raise InvalidOrder(
+                "no orders found to match with FAK order. FAK orders are partially filled or "
+                "killed if no match is found."
+            )
+        token = market.info.token_of(token_id)
+        order = OrderRecord(
+            order_id=order_id,
+            address=address,
+            condition_id=market.info.condition_id,
+            token_id=token_id,
+            token=token,
+            side=side,
+            price=price,
+            original_size=size,
+            created_at=now,
+            order_type=order_type,
+            expiration=None,
+            post_only=False,
+        )
+        self._orders[order_id] = order
+        self._live[order_id] = order
+        self._add_live(order)
+        self._order_event(order, "PLACEMENT")
+        for fill_price, fill_size in fills:
+            self._execute(order, fill_price, now, Liquidity.TAKER, fill_size)
+        if order.order_id in self._live:  # FAK: the rest is cancelled
+            self._close(order, OrderStatus.CANCELED, now)
+        return order.to_order()
+
+    def _depth(self, market: SimMarket, token_id: str, side: Side) -> list[tuple[Decimal, Decimal]]:
+        """The other makers' levels a taker on `side` meets, best first, in this token's
+        prices (a NO book mirrors the YES one)."""
+        others = market.touch_at(self._processed, self._invent)
+        yes_bids, yes_asks = competitor_levels(market.book_seed, *others, market.info.tick_size)
+        if market.info.token_of(token_id) is Token.YES:
+            levels = yes_asks if side is Side.BUY else yes_bids
+            return sorted(levels.items(), reverse=side is Side.SELL)
+        levels = yes_bids if side is Side.BUY else yes_asks  # NO ask = 1 - YES bid
+        mirrored = {ONE - p: s for p, s in levels.items()}
+        return sorted(mirrored.items(), reverse=side is Side.SELL)
+
     @staticmethod
     def _validate(
         order_id: str,
@@ -94,7 +184,8 @@ class VenueOrders(VenueWallets):
             raise InvalidOrder(
                 f"order {order_id} is invalid. Price ({price}), min: {tick} - max: {ONE - tick}"
             )
-        if size <= 0 or round_size(size) != size:
+        immediate = order_type in (OrderType.FOK, OrderType.FAK)  # any share precision
+        if size <= 0 or (round_size(size) != size and not immediate):
             raise InvalidOrder(
                 f"order {order_id} is invalid. Size ({size}) must be a positive multiple of 0.01"
             )
@@ -170,16 +261,49 @@ class VenueOrders(VenueWallets):
     def _fill_resting(self, market: SimMarket, at: datetime) -> None:
         if self.rules.dynamic_tick:
             market.retick(at)
+        self._book_event(market.info.condition_id)
         yes_bid, yes_ask = market.touch_at(at, self._invent)
+        self._tape(market, yes_bid, yes_ask, at)
         for order in list(self._live_by_market.get(market.info.condition_id, {}).values()):
             bid, ask = token_touch(order.token, yes_bid, yes_ask)
             if resting_fills(order.side, order.price, bid, ask):
                 self._execute(order, order.price, at, Liquidity.MAKER)
 
+    def _tape(self, market: SimMarket, yes_bid: Decimal, yes_ask: Decimal, at: datetime) -> None:
+        """The trades that moved the other makers' touch: a rising ask was bought through (each
+        level the old book showed below the new ask), a falling bid sold through."""
+        condition_id, tick = market.info.condition_id, market.info.tick_size
+        before = self._last_touch.get(condition_id)
+        if before is None:  # first seen: the touch as processed so far
+            before = market.touch_at(min(self._processed, at), self._invent)
+        self._last_touch[condition_id] = (yes_bid, yes_ask)
+        if (yes_bid, yes_ask) == before or not self._listeners:
+            return
+        old_bids, old_asks = competitor_levels(market.book_seed, *before, tick)
+        if yes_ask > before[1] and yes_bid >= before[0]:
+            taken = [(p, s) for p, s in sorted(old_asks.items()) if p < yes_ask]
+            side = Side.BUY
+        elif yes_bid < before[0] and yes_ask <= before[1]:
+            taken = [(p, s) for p, s in sorted(old_bids.items(), reverse=True) if p > yes_bid]
+            side = Side.SELL
+        else:
+            return
+        token_id = market.info.yes_token_id
+        if taken:
+            self._last_print[token_id] = (taken[-1][0], side.value)
+        for price, size in taken:
+            tape = TapePrint(condition_id, token_id, side, price, size, at)
+            self._emit(VenueEvent("tape", "", "", condition_id, tape=tape))
+
     def _execute(
-        self, order: OrderRecord, price: Decimal, at: datetime, liquidity: Liquidity
+        self,
+        order: OrderRecord,
+        price: Decimal,
+        at: datetime,
+        liquidity: Liquidity,
+        size: Decimal | None = None,
     ) -> None:
-        size = order.remaining
+        size = order.remaining if size is None else min(size, order.remaining)
         if self._fill_cap is not None:
             size = min(size, self._fill_cap)
         order.size_matched += size
@@ -210,6 +334,8 @@ class VenueOrders(VenueWallets):
             fee=self._taker_fee(price, size) if liquidity is Liquidity.TAKER else ZERO,
         )
         self._add_trade(self._trades[trade_id])
+        taker = order.side if liquidity is Liquidity.TAKER else _OTHER_SIDE[order.side]
+        self._last_print[order.token_id] = (price, taker.value)
         if self._settlement.instant:
             self._settle(order.address, order.token_id, order.side, price, size)
             self._wallets[order.address].collateral -= self._trades[trade_id].fee

@@ -6,9 +6,11 @@ loses answers, settles late, fails trades and restarts its matching engine (425,
 post-only). Liquidations merge their YES+NO pairs on-chain (an EOA, ChainMerger) through the
 simulator's Polygon node (dualmm/sim/chain.py over the venue's ledger, 1-3 s blocks), so a
 kill can land while a merge waits for its receipt. Then the ledger and the bot are audited.
-`make chaos` runs the full profile; tests/chaos/test_chaos.py a short one.
+`make chaos` runs the full profile; tests/chaos/test_chaos.py a short one. With `--workers 2`
+two workers share the task queue: the stop aimed at a moment goes to the worker doing it,
+every other stop is a SIGTERM (a rolling restart), and the other worker takes the work over.
 
-    .venv/bin/python tests/chaos/chaos.py --minutes 15 [--seed N] [--keep DIR]
+    .venv/bin/python tests/chaos/chaos.py --minutes 15 [--workers 2] [--seed N] [--keep DIR]
 
 Audited, with the faults switched off and the bot paused at the end:
 - never two live orders of ours for one intent (token and side) at any moment (the ledger is
@@ -89,6 +91,9 @@ class Profile:
     # or without a kill during one, tested less than it claims (a violation). A short run may
     # have one liquidation without pairs.
     expect_merges: bool = True
+    # Workers on the task queue. With two, every other stop is a SIGTERM (a rolling restart)
+    # of the worker holding the moment, and the other one takes its work over meanwhile.
+    workers: int = 1
 
 
 FULL = Profile(minutes=15, kills=24, temporal_restarts=3)
@@ -180,7 +185,8 @@ class Run:
     seed: int
     var: Path
     log: list[str] = field(default_factory=list)
-    kills: int = 0
+    kills: int = 0  # worker stops: SIGKILLs, and `terms` of them SIGTERMs
+    terms: int = 0
     merges: int = 0
     kill_moments: Counter[str] = field(default_factory=Counter)
     restarts: int = 0
@@ -199,14 +205,14 @@ class Run:
 
 
 class Stack:
-    """The dev server and the worker as child processes, restartable."""
+    """The dev server and the workers as child processes, restartable."""
 
     def __init__(self, run: Run, env: dict[str, str], temporal_port: int) -> None:
         self.run = run
         self.env = env
         self.port = temporal_port
         self.temporal: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
 
     def start_temporal(self) -> None:
         log = (self.run.var / "temporal.log").open("ab")
@@ -237,27 +243,33 @@ class Stack:
         time.sleep(random.uniform(0.5, 3))
         self.start_temporal()
 
-    def start_worker(self) -> None:
-        log = (self.run.var / "worker.log").open("ab")
-        self.worker = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "dualmm", "worker"),
-                *("--trace-file", str(self.run.var / "spans.jsonl")),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=ROOT,
-            start_new_session=True,
-        )
+    def start_workers(self) -> None:
+        """Start workers until the profile's count runs."""
+        self.workers = [w for w in self.workers if w.poll() is None]
+        while len(self.workers) < self.run.profile.workers:
+            log = (self.run.var / "worker.log").open("ab")
+            self.workers.append(
+                subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "dualmm", "worker"),
+                        *("--trace-file", str(self.run.var / "spans.jsonl")),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    cwd=ROOT,
+                    start_new_session=True,
+                )
+            )
 
-    def kill_worker(self) -> None:
-        assert self.worker is not None
-        self.worker.send_signal(signal.SIGKILL)
-        self.worker.wait(timeout=30)
+    def stop_worker(self, worker: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        """SIGKILL (a crash) or SIGTERM (a rolling restart: it drains, then exits)."""
+        worker.send_signal(sig)
+        worker.wait(timeout=60)
+        self.workers.remove(worker)
 
     def stop(self) -> None:
-        for proc in (self.worker, self.temporal):
+        for proc in (*self.workers, self.temporal):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -312,6 +324,13 @@ class MomentWatch:
             if workflow_id != ids[0] and task.state == started:
                 found.add("liquidation check")
         return found
+
+    def busiest(
+        self, workers: list[subprocess.Popen[bytes]], target: str | None
+    ) -> tuple[subprocess.Popen[bytes], set[str]]:
+        """The worker doing `target` now (else the busiest one) and what it is doing."""
+        seen = [(worker, self.now(worker.pid)) for worker in workers]
+        return max(seen, key=lambda ws: (target in ws[1], len(ws[1])))
 
     def close(self) -> None:
         self.loop.close()
@@ -439,8 +458,7 @@ async def audit(
     from workflows.liquidation import LiquidationResult, LiquidationWorkflow
 
     sim.set_faults(Faults(seed=run.seed))
-    if stack.worker is None or stack.worker.poll() is not None:
-        stack.start_worker()
+    stack.start_workers()
     client = await _client(stack.port)
     paused = dualmm(stack.env, "pause", "--bot-id", BOT)
     run.say(f"pause: {paused.stdout.strip() or paused.stderr.strip()}")
@@ -665,7 +683,7 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
     counts: dict[str, Any] = {}
     try:
         stack.start_temporal()
-        stack.start_worker()
+        stack.start_workers()
         for _ in range(30):
             started = dualmm(env, "orchestrate", *ORCHESTRATE)
             if started.returncode == 0:
@@ -686,17 +704,17 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
         last_kill = 0.0
         while time.monotonic() < end or kill_at:
             elapsed = time.monotonic() - begin
-            assert stack.worker is not None
+            victim = stack.workers[0]
             moment: set[str] | None = None  # None: no kill now
             if kill_at and elapsed >= kill_at[0]:
                 kill_at.pop(0)
                 target = TARGETS[run.kills % len(TARGETS)] if run.kills < 2 * len(TARGETS) else None
-                moment = moments.now(stack.worker.pid)
+                victim, moment = moments.busiest(stack.workers, target)
                 wait = TARGET_WAIT_SECONDS.get(target or "", LIQUIDATION_WAIT_SECONDS)
                 waited_until = time.monotonic() + wait
                 while target and target not in moment and time.monotonic() < waited_until:
                     time.sleep(0.2)
-                    moment = moments.now(stack.worker.pid)
+                    victim, moment = moments.busiest(stack.workers, target)
             elif (
                 not run.kill_moments["merge"]
                 and time.monotonic() < end
@@ -705,17 +723,21 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
                 # Merges are few (a liquidation holding pairs) and short (a block or two): the
                 # aimed kills' wait may miss them all, so one seen before any was killed is
                 # killed at once (a kill on top of the schedule).
-                seen = moments.now(stack.worker.pid)
+                victim, seen = moments.busiest(stack.workers, "merge")
                 moment = seen if "merge" in seen else None
             if moment is not None:
-                stack.kill_worker()
+                # With several workers, every other stop is a rolling restart's SIGTERM.
+                term = len(stack.workers) > 1 and run.kills % 2 == 1
+                stack.stop_worker(victim, signal.SIGTERM if term else signal.SIGKILL)
                 run.kills += 1
+                run.terms += term
                 for kind in moment or {"idle (timers only)"}:
                     run.kill_moments[kind] += 1
                 during = ", ".join(sorted(moment)) or "timers"
-                run.say(f"SIGKILL worker #{run.kills} during {during}")
+                how = "SIGTERM" if term else "SIGKILL"
+                run.say(f"{how} worker #{run.kills} during {during}")
                 time.sleep(rng.uniform(0, 3))
-                stack.start_worker()
+                stack.start_workers()
                 last_kill = time.monotonic() - begin
                 kill_at = spaced(kill_at, last_kill + KILL_GAP_SECONDS, KILL_GAP_SECONDS)
             if restart_at and elapsed >= restart_at[0]:
@@ -724,9 +746,10 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
                 stack.restart_temporal(hard=hard)
                 run.restarts += 1
                 run.say(f"Temporal restarted ({'SIGKILL' if hard else 'SIGTERM'}) #{run.restarts}")
-            if stack.worker is not None and stack.worker.poll() is not None:
-                run.violate(f"the worker exited by itself (code {stack.worker.returncode})")
-                stack.start_worker()
+            for worker in stack.workers:
+                if worker.poll() is not None:
+                    run.violate(f"a worker exited by itself (code {worker.returncode})")
+            stack.start_workers()
             time.sleep(0.5)
         run.say("chaos over: faults off, pausing the bot, auditing")
         secrets = {
@@ -753,7 +776,9 @@ def chaos(profile: Profile, seed: int, var: Path) -> Run:
             {
                 "minutes": profile.minutes,
                 "seed": seed,
+                "workers": profile.workers,
                 "kills": run.kills,
+                "of them SIGTERM": run.terms,
                 "kill moments": dict(run.kill_moments),
                 "temporal restarts": run.restarts,
                 "venue restart windows": int(
@@ -781,6 +806,10 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=None)
     parser.add_argument("--seed", type=int, default=int(time.time()) % 10_000)
     parser.add_argument("--keep", type=Path, default=None, help="Keep logs and the database here.")
+    parser.add_argument(
+        "--workers", type=int, choices=(1, 2), default=1,
+        help="Workers on the task queue (2: every other stop is a SIGTERM).",
+    )  # fmt: skip
     args = parser.parse_args()
     scale = args.minutes / FULL.minutes
     profile = Profile(
@@ -788,6 +817,7 @@ def main() -> None:
         kills=args.kills if args.kills is not None else max(1, round(FULL.kills * scale)),
         temporal_restarts=args.restarts if args.restarts is not None else FULL.temporal_restarts,
         expect_merges=args.minutes >= FULL.minutes / 2,
+        workers=args.workers,
     )
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,12 @@ tests/chaos/chaos.py):
 2.5 minutes, 5 worker SIGKILLs, 1 Temporal restart, 10 % 5xx, 5 % 429, 5 % lost answers,
 settlement lag, failed trades and venue restart windows (425); kills aimed in turn at market
 making, a placement, a liquidation check and a merge (on the simulator's Polygon node); then
-the audit. Any violation fails it."""
+the audit; then the same with two workers (every other stop a SIGTERM). Any violation fails
+it."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 from chaos import SHORT, chaos, spaced
@@ -18,6 +21,18 @@ def test_short_chaos_run_finds_no_violation(tmp_path_factory: pytest.TempPathFac
     assert run.kill_moments, "no kill knew what the worker was doing"
     # Merges, and kills during them, are the full profile's to require (expect_merges): 2.5
     # minutes may see one liquidation, and it may hold no pairs.
+    assert not run.violations, "\n".join(run.violations)
+
+
+@pytest.mark.chaos
+def test_short_chaos_run_with_two_workers_finds_no_violation(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The same with two workers on the task queue: stops alternate SIGKILL and SIGTERM (a
+    rolling restart) of the worker doing the aimed moment, the other takes over."""
+    profile = dataclasses.replace(SHORT, workers=2)
+    run = chaos(profile, seed=12, var=tmp_path_factory.mktemp("chaos2"))
+    assert run.kills >= profile.kills and run.terms >= 1
     assert not run.violations, "\n".join(run.violations)
 
 

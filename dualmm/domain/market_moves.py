@@ -1,0 +1,63 @@
+"""When a change of the market calls for our quotes at once, rather than at the next poll.
+
+The market channel reports every change of the book; most leave our quotes as they should be.
+The quote loop acts at once when the reference midpoint (the book without our orders) moved
+by the requote threshold since the quotes were priced, when the tick size changed, or when a
+trade went off at or through one of our prices (a fill is likely: read it now). Everything
+else waits for the poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from dualmm.domain.book import Level, reference_midpoint, without_own
+from dualmm.domain.prices import ONE
+from dualmm.domain.quoting import needs_requote
+from dualmm.domain.types import Frozen, OrderIntent, Side, Token
+
+
+class TradePrint(Frozen):
+    """A trade the venue reported in one of the market's tokens."""
+
+    token: Token
+    price: Decimal
+
+
+def trade_reaches(trade: TradePrint, quote: OrderIntent) -> bool:
+    """Whether a trade went off at or through a BUY quote's price, on its token or mirrored
+    on the other one (a NO bid at p is a YES ask at 1 - p)."""
+    if quote.side is not Side.BUY:
+        return False
+    if trade.token is quote.token:
+        return trade.price <= quote.price
+    return trade.price >= ONE - quote.price
+
+
+def reason_to_requote(
+    *,
+    bids: Sequence[Level],
+    asks: Sequence[Level],
+    tick: Decimal,
+    quoted_tick: Decimal,
+    quoted_mid: Decimal | None,
+    threshold: Decimal,
+    quotes: Iterable[OrderIntent],
+    trades: Iterable[TradePrint] = (),
+) -> str | None:
+    """Why the quote loop must look at the market now (None: the quotes stand). `bids` and
+    `asks` are the YES book as it is now, our own `quotes` still in it."""
+    quotes = tuple(quotes)
+    if tick != quoted_tick:
+        return f"tick size {quoted_tick} -> {tick}"
+    for trade in trades:
+        if any(trade_reaches(trade, quote) for quote in quotes):
+            return f"trade at {trade.price} {trade.token} reaches our bid"
+    others_bids, others_asks = without_own(bids, asks, quotes)
+    mid = reference_midpoint(others_bids, others_asks, tick)
+    if mid is None:
+        return "nobody else quotes" if quotes else None
+    if quoted_mid is not None and needs_requote(quoted_mid, mid, threshold):
+        return f"midpoint {quoted_mid} -> {mid}"
+    return None
