@@ -9,7 +9,7 @@ non-retryable ApplicationErrors; messages carry no secret (the exchange holds th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,7 +30,7 @@ from dualmm.exchange.base import (
     RetryableError,
     SignedMerge,
 )
-from dualmm.exchange.sync import MarketSync, PositionSync, sync_market, sync_position
+from dualmm.exchange.sync import PositionSync, sync_position
 from dualmm.logs import log_fill
 
 # A merge that could not even be sent (its RPC down) is given up after this many attempts.
@@ -38,13 +38,6 @@ MERGE_UNSENT_ATTEMPTS = 5
 # A SELL refused for balance is tried this many times, this far apart (settlement lag).
 SETTLEMENT_ATTEMPTS = 12
 SETTLEMENT_RETRY_DELAY = timedelta(seconds=5)
-
-
-class SyncRequest(Frozen):
-    market: MarketInfo
-    cursor: str | None
-    resting_order_id: str | None
-    as_of: datetime  # the workflow's check time, whole seconds
 
 
 class PositionSyncRequest(Frozen):
@@ -67,6 +60,16 @@ class MergeRequest(Frozen):
     market: MarketInfo
     qty: Decimal
     key: str  # the same key never merges twice
+    # The transaction `sign_merge` signed (kept in the workflow's history): sent as signed.
+    signed: SignedMerge | None = None
+
+
+class _SignedFirst(Exception):
+    """Stops a merge at its signature, before anything is broadcast."""
+
+    def __init__(self, signed: SignedMerge) -> None:
+        super().__init__(signed.tx_hash)
+        self.signed = signed
 
 
 @asynccontextmanager
@@ -88,39 +91,16 @@ async def non_retryable_venue_errors() -> AsyncIterator[None]:
 
 
 class LiquidationActivities:
-    """Activities over one injected Exchange.
+    """Activities over one injected Exchange."""
 
-    `before_sync` runs first in every sync with its `as_of`: the scenario replay moves its
-    simulated venue's clock there; production injects nothing.
-    """
-
-    def __init__(
-        self, exchange: Exchange, before_sync: Callable[[datetime], None] | None = None
-    ) -> None:
+    def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
-        self._before_sync = before_sync
-
-    @activity.defn(name="liquidation_sync_market")
-    async def sync_market(self, request: SyncRequest) -> MarketSync:
-        """New fills since the cursor, the market snapshot, and what remains of our order."""
-        if self._before_sync is not None:
-            self._before_sync(request.as_of)
-        async with non_retryable_venue_errors():
-            await self._exchange.heartbeat()
-            return await sync_market(
-                self._exchange,
-                request.market,
-                request.cursor,
-                request.resting_order_id,
-                request.as_of,
-            )
 
     @activity.defn(name="liquidation_sync_position")
     async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
-        """`sync_market` with the reports folded into the position here: a page of thousands
-        of fills never enters the workflow's history, only the (bounded) position does."""
-        if self._before_sync is not None:
-            self._before_sync(request.as_of)
+        """New fills since the cursor folded into the position, the market snapshot, and what
+        remains of our order: a page of thousands of fills never enters the workflow's
+        history, only the (bounded) position does."""
         async with non_retryable_venue_errors():
             await self._exchange.heartbeat()
             return await sync_position(
@@ -162,15 +142,34 @@ class LiquidationActivities:
         async with non_retryable_venue_errors():
             await self._exchange.cancel_order(request.order_id)
 
+    @activity.defn(name="liquidation_sign_merge")
+    async def sign_merge(self, request: MergeRequest) -> SignedMerge | MergeReport:
+        """Sign the merge's on-chain transaction without sending it: once this activity has
+        completed, the workflow's history holds the transaction, so no retry after a broadcast
+        can sign a second one. A venue that merges without a transaction of ours (the
+        simulator, paper trading) merges here at once."""
+
+        def stop(signed: SignedMerge) -> None:
+            raise _SignedFirst(signed)
+
+        async with non_retryable_venue_errors():
+            try:
+                return await self._exchange.merge(
+                    request.market, request.qty, request.key, MergeJournal(record=stop)
+                )
+            except _SignedFirst as first:
+                return first.signed
+
     @activity.defn(name="liquidation_merge_pairs")
     async def merge_pairs(self, request: MergeRequest) -> MergeReport:
         """Merge YES+NO pairs into USDC; a retry with the same key merges nothing more.
 
-        An on-chain merge's signed transaction is heartbeated before it is broadcast: a retried
-        attempt gets it back in its heartbeat details and sends those same bytes again.
+        The transaction `sign_merge` signed is sent as signed, then again by each retry, until
+        its receipt (one nonce: it lands once). Without one, the transaction signed here is
+        heartbeated before it is broadcast, and a retry sends those same bytes again.
         """
         details = activity.info().heartbeat_details
-        signed = SignedMerge.model_validate(details[0]) if details else None
+        signed = SignedMerge.model_validate(details[0]) if details else request.signed
         journal = MergeJournal(signed, record=activity.heartbeat)
         async with non_retryable_venue_errors():
             try:

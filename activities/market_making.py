@@ -59,10 +59,13 @@ from dualmm.exchange.base import (
 )
 from dualmm.exchange.sync import fill_start, market_snapshot, still_resting
 from dualmm.logs import log_fill
+from workflows.contracts import (
+    LIQUIDATION_ID_PREFIX,
+    LIQUIDATION_WORKFLOW,
+    POSITION_LIMIT_SIGNAL,
+    PROGRESS_SIGNAL,
+)
 
-# Signal names on ActiveMarketWorkflow (the workflow module imports this one, not the reverse).
-POSITION_LIMIT_SIGNAL = "position_limit"
-PROGRESS_SIGNAL = "market_progress"
 VENUE_REWARDS_EVERY_SECONDS = 60.0
 
 
@@ -111,6 +114,9 @@ class Checkpoint(Frozen):
     quoted_seconds: Decimal = Decimal(0)
     # Liquidity rewards the venue reports for today (UTC), all markets; None: not read yet.
     venue_rewards_today: Decimal | None = None
+    # The venue's clock when a withdrawal last read the fills: a paused round waits for its
+    # trades to settle until SETTLE_WAIT by this clock.
+    read_at: datetime | None = None
     # Where the round sees its market: MARKET_CHANNEL or POLL (no channel, or it is down).
     market_feed: str | None = None
 
@@ -142,12 +148,10 @@ class PositionLimit(Frozen):
 
 
 class WithdrawRequest(Frozen):
-    """A round to take off the book; with its market and last checkpoint, its fills since that
-    checkpoint are read too (requests recorded before carried only the condition id)."""
+    """A round to take off the book; its fills since its last checkpoint are read too."""
 
-    condition_id: str
-    market: MarketInfo | None = None
-    checkpoint: Checkpoint | None = None
+    market: MarketInfo
+    checkpoint: Checkpoint
 
 
 class RunningLiquidation(Frozen):
@@ -160,9 +164,6 @@ class RunningLiquidation(Frozen):
     stage: str | None = None
 
 
-# The liquidation's workflow type and id prefix (workflows.liquidation; not imported here).
-LIQUIDATION_WORKFLOW_TYPE = "LiquidationWorkflow"
-LIQUIDATION_ID_PREFIX = "liquidation-"
 _STATUS_QUERY_TIMEOUT_SECONDS = 5.0
 
 
@@ -239,7 +240,7 @@ class MarketMakingActivities:
         never quotes a market a liquidation left by a terminated parent is still exiting."""
         from datetime import timedelta
 
-        query = f"WorkflowType = '{LIQUIDATION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+        query = f"WorkflowType = '{LIQUIDATION_WORKFLOW}' AND ExecutionStatus = 'Running'"
         found: list[RunningLiquidation] = []
         async for execution in self._client.list_workflows(query):
             if not execution.id.startswith(LIQUIDATION_ID_PREFIX):
@@ -267,18 +268,15 @@ class MarketMakingActivities:
         """Take a round's quotes off the book when the round ended without doing it itself
         (cancelled between attempts, or its worker died), and bring its checkpoint up to date:
         the fills since its last progress, and later status changes (a FAILED buy) of those
-        before. None when there is no checkpoint to bring up to date (or no cursor in it: the
-        round never said where its fills begin)."""
+        before. None when the checkpoint has no cursor (the round never said where its fills
+        begin)."""
         async with non_retryable_venue_errors():
-            await cancel_quotes(self._exchange, request.condition_id, set())
-            if (
-                request.market is None
-                or request.checkpoint is None
-                or not request.checkpoint.cursor
-            ):
+            await cancel_quotes(self._exchange, request.market.condition_id, set())
+            if not request.checkpoint.cursor:
                 return None
             checkpoint = await read_fills(self._exchange, request.market, request.checkpoint)
-            return checkpoint.model_copy(update={"quotes": ()})
+            book = await self._exchange.book(request.market.yes_token_id)
+            return checkpoint.model_copy(update={"quotes": (), "read_at": book.at})
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:

@@ -28,7 +28,7 @@ def _root() -> None:
 
 # Modules with a `register(app)` function; each keeps its heavy imports inside its commands.
 _COMMAND_MODULES = (
-    "dualmm.replay",
+    "dualmm.replay_cli",
     "dualmm.backtest.cli",
     "dualmm.sim.cli",
     "dualmm.markets_cli",

@@ -51,6 +51,12 @@ from dualmm.runtime import (
     start_or_attach,
 )
 from dualmm.status import UNHEALTHY, bot_names, bot_status, render_status, status_line
+from workflows.contracts import (
+    EXIT_MARKET_SIGNAL,
+    PAUSE_SIGNAL,
+    RESUME_SIGNAL,
+    active_market_workflow_id,
+)
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -158,7 +164,7 @@ async def _liquidate_all(client: Client, bot_id: str, now: bool, wait: bool) -> 
     """Signal `liquidate_all` (and `force_exit` to every liquidation with `--now`, those the
     bot starts afterwards too); then, unless told not to wait, a progress line per change
     until the bot's workflow has closed. The exit code: 0 once everything is liquidated."""
-    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+    from workflows.active_market import ActiveMarketWorkflow
     from workflows.liquidation import LiquidationWorkflow
 
     report = await bot_status(client, bot_id)  # names the bots there are if this one is not
@@ -356,8 +362,6 @@ def register(app: typer.Typer) -> None:
 
     def signal_command(name: str, signal_name: str, help_text: str) -> None:
         def command(bot_id: BotId = "dualmm") -> None:
-            from workflows.active_market import active_market_workflow_id
-
             async def body(client: Client) -> None:
                 await bot_status(client, bot_id)  # a missing bot names the ones there are
                 await client.get_workflow_handle(active_market_workflow_id(bot_id)).signal(
@@ -372,7 +376,11 @@ def register(app: typer.Typer) -> None:
         app.command(name=name)(command)
 
     signal_command(
-        "exit-market", "exit_market", "Move the active market to liquidation now; quote the next."
+        "exit-market",
+        EXIT_MARKET_SIGNAL,
+        "Move the active market to liquidation now; quote the next.",
     )
-    signal_command("pause", "pause", "Withdraw the quotes and stop quoting (liquidations go on).")
-    signal_command("resume", "resume", "Quote again after a pause.")
+    signal_command(
+        "pause", PAUSE_SIGNAL, "Withdraw the quotes and stop quoting (liquidations go on)."
+    )
+    signal_command("resume", RESUME_SIGNAL, "Quote again after a pause.")

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dualmm.domain.types import Stage
 from dualmm.logs import FORMATS, LEVELS
+from workflows.contracts import TASK_QUEUE
 
 # Bounds, checked once here. A duration becomes a Temporal timer (and a Python timedelta and
 # the replay's clock); a year is far beyond any sensible stage boundary and safe everywhere.
@@ -161,7 +162,11 @@ class ProcessSettings(BaseSettings):
     # client certificate and its key, both or neither; they imply TLS.
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
-    task_queue: str = Field("dualmm", min_length=1, max_length=255)
+    task_queue: str = Field(TASK_QUEUE, min_length=1, max_length=255)
+    # Worker Versioning (docs/versioning.md): the worker deployment this worker belongs to, and
+    # its build id (default: the installed package's version). No name: an unversioned worker.
+    deployment_name: str | None = Field(None, min_length=1, max_length=255)
+    build_id: str | None = Field(None, min_length=1, max_length=255)
     # Worker metrics (dualmm.metrics): a Prometheus endpoint to bind (e.g. 0.0.0.0:9464), or
     # an OpenTelemetry collector's OTLP URL (e.g. http://otel-collector:4317); neither: none.
     metrics_prometheus: str | None = None

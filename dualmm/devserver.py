@@ -157,7 +157,7 @@ async def quoting(client: Any, bot_id: str) -> Quoting | None:
     rounds, or a retry waiting for its worker)."""
     from temporalio.api.enums.v1 import PendingActivityState
 
-    from workflows.active_market import active_market_workflow_id
+    from workflows.contracts import active_market_workflow_id
 
     described = await client.get_workflow_handle(active_market_workflow_id(bot_id)).describe()
     for pending in described.raw_description.pending_activities:

@@ -254,7 +254,7 @@ async def _previous_bot(client: Client) -> str | None:
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError
 
-    from workflows.active_market import active_market_workflow_id
+    from workflows.contracts import active_market_workflow_id
 
     try:
         described = await client.get_workflow_handle(active_market_workflow_id(DEMO_BOT)).describe()
@@ -264,10 +264,36 @@ async def _previous_bot(client: Client) -> str | None:
         return None
     running = "WorkflowType = 'LiquidationWorkflow' AND ExecutionStatus = 'Running'"
     children = [w async for w in client.list_workflows(running)]
+    ids = [active_market_workflow_id(DEMO_BOT), *(child.id for child in children)]
+    if not await _replays_here(client, ids):
+        raise UsageError(
+            "the demo's history was written by an older dualmm version (its workflows do not "
+            "replay on this code): run `make demo-reset` to start afresh"
+        )
     return (
         f"resuming bot {DEMO_BOT!r} (running since {described.start_time:%Y-%m-%d %H:%M:%S} "
         f"UTC) with {len(children)} running liquidation(s) from the history on disk"
     )
+
+
+async def _replays_here(client: Client, workflow_ids: list[str]) -> bool:
+    """Whether these running workflows' histories replay on this code (the demo's worker is
+    unversioned: it would take them over; docs/versioning.md)."""
+    from temporalio.worker import Replayer
+
+    from workflows.active_market import ActiveMarketWorkflow
+    from workflows.liquidation import LiquidationWorkflow
+
+    replayer = Replayer(
+        workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
+        data_converter=client.data_converter,
+    )
+    for workflow_id in workflow_ids:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        if replayed.replay_failure is not None:
+            return False
+    return True
 
 
 async def _watch(duration: int | None, demo: _Demo, address: str) -> None:

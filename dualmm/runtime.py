@@ -84,11 +84,8 @@ async def start_or_attach(
     from temporalio.service import RPCError
 
     from workflows import ui_text
-    from workflows.active_market import (
-        ActiveMarketInput,
-        ActiveMarketWorkflow,
-        active_market_workflow_id,
-    )
+    from workflows.active_market import ActiveMarketInput, ActiveMarketWorkflow
+    from workflows.contracts import active_market_workflow_id
 
     workflow_id = active_market_workflow_id(config.bot_id)
     handle = client.get_workflow_handle(workflow_id)

@@ -21,6 +21,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dualmm.errors import UsageError
+from workflows.contracts import (
+    ACTIVE_MARKET_ID_PREFIX,
+    ACTIVE_MARKET_WORKFLOW,
+    active_market_workflow_id,
+)
 
 if TYPE_CHECKING:
     from temporalio.api.failure.v1 import Failure
@@ -44,7 +49,7 @@ def _money(value: Decimal) -> str:
 async def bot_names(client: Client) -> list[tuple[str, str]]:
     """(bot workflow id, state) of every bot on the namespace, newest first, one per id."""
     seen: dict[str, str] = {}
-    async for execution in client.list_workflows("WorkflowType = 'ActiveMarketWorkflow'"):
+    async for execution in client.list_workflows(f"WorkflowType = '{ACTIVE_MARKET_WORKFLOW}'"):
         state = execution.status.name.lower() if execution.status else "unknown"
         if execution.id not in seen or state == "running":
             seen[execution.id] = state
@@ -52,7 +57,7 @@ async def bot_names(client: Client) -> list[tuple[str, str]]:
 
 
 async def _not_found(client: Client, bot_id: str, workflow_id: str) -> UsageError:
-    bots = [wid.removeprefix("active-market-") for wid, _ in await bot_names(client)]
+    bots = [wid.removeprefix(ACTIVE_MARKET_ID_PREFIX) for wid, _ in await bot_names(client)]
     known = f"bots here: {', '.join(bots)}" if bots else "no bot has run on this namespace"
     return UsageError(f"no bot {bot_id!r} (workflow {workflow_id}); {known}")
 
@@ -155,7 +160,7 @@ async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
     from temporalio.client import WorkflowQueryFailedError
     from temporalio.service import RPCError, RPCStatusCode
 
-    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+    from workflows.active_market import ActiveMarketWorkflow
 
     workflow_id = active_market_workflow_id(bot_id)
     handle = client.get_workflow_handle_for(ActiveMarketWorkflow.run, workflow_id)

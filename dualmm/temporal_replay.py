@@ -1,10 +1,10 @@
 """`dualmm replay --temporal`: a scenario through the real LiquidationWorkflow and activities.
 
 Each market with a starting position runs on Temporal's time-skipping test server against its
-own scenario SimVenue, and the workflow's result becomes the same `MarketReplay` the pure
-replay prints. The test server's clock starts at the real time and only moves forward, so
-each market's scenario is moved to start a little after the server's current time; reports
-count whole seconds from the start, so nothing else changes.
+own scenario SimVenue; the workflow's result is the same LiquidationResult the pure replay
+returns, so both print the same report. The test server's clock starts at the real time and
+only moves forward, so each market's scenario is moved to start a little after the server's
+current time; reports count whole seconds from the start, so nothing else changes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import (
@@ -26,28 +27,17 @@ from temporalio.runtime import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.liquidation import LiquidationActivities
+from activities.liquidation import LiquidationActivities, PositionSyncRequest
 from dualmm.config import LiquidationConfig
-from dualmm.domain.liquidation import LiquidationState
 from dualmm.exchange.base import Exchange
-from dualmm.replay import (
-    REPLAY_WALLET,
-    MarketReplay,
-    ReplayResult,
-    market_replay,
-    opening_position,
-    replay_horizon,
-)
+from dualmm.exchange.sync import PositionSync
+from dualmm.replay import REPLAY_WALLET, ReplayResult, opening_position, replay_horizon
 from dualmm.scenario import Scenario, ScenarioMarket
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
-from workflows.liquidation import (
-    LiquidationInput,
-    LiquidationResult,
-    LiquidationWorkflow,
-    liquidation_workflow_id,
-)
+from workflows.contracts import LIQUIDATION_WORKFLOW, liquidation_workflow_id
+from workflows.liquidation import LiquidationInput, LiquidationResult, LiquidationWorkflow
 
 # Room between the server's clock and the moved scenario start: the workflow's first check
 # waits on a timer for the start, so it never runs early however slow the worker is to start.
@@ -108,21 +98,59 @@ def scenario_venue(
     return venue
 
 
+class ClockedActivities(LiquidationActivities):
+    """The liquidation's activities on a simulated venue whose clock follows the workflow's
+    check times: each sync first moves the venue to the check it is for."""
+
+    def __init__(self, exchange: Exchange, venue: SimVenue) -> None:
+        super().__init__(exchange)
+        self._venue = venue
+
+    @activity.defn(name="liquidation_sync_position")
+    async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
+        self._venue.advance_to(request.as_of)
+        return await super().sync_position(request)
+
+
+# The replay's horizon travels in the memo: the workflow's input has no place for it.
+HORIZON_MEMO = "replay_horizon"
+
+
+@workflow.defn(name=LIQUIDATION_WORKFLOW, sandboxed=False)
+class HorizonLiquidation(LiquidationWorkflow):
+    """The LiquidationWorkflow, its time up at the replay's horizon ("open"), as the pure
+    replay gives up there. Registered only on the replay's own worker."""
+
+    @workflow.run
+    async def run(self, input: LiquidationInput) -> LiquidationResult:
+        return await super().run(input)
+
+    async def sleep_until(self, at: datetime) -> datetime | None:  # type: ignore[override]
+        horizon = datetime.fromisoformat(workflow.memo_value(HORIZON_MEMO, type_hint=str))
+        if at > horizon:
+            return None
+        return await super().sleep_until(at)
+
+
 def liquidation_worker(
-    client: Client, venue: SimVenue, exchange: Exchange, task_queue: str
+    client: Client,
+    venue: SimVenue,
+    exchange: Exchange,
+    task_queue: str,
+    workflow_class: type[LiquidationWorkflow] = LiquidationWorkflow,
 ) -> Worker:
-    """A worker for LiquidationWorkflow whose activities trade through `exchange` (a wallet on
+    """A worker for the liquidation whose activities trade through `exchange` (a wallet on
     `venue`), the venue's clock following the workflow's check times."""
-    activities = LiquidationActivities(exchange, before_sync=venue.advance_to)
+    activities = ClockedActivities(exchange, venue)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[LiquidationWorkflow],
+        workflows=[workflow_class],
         activities=[
-            activities.sync_market,
             activities.sync_position,
             activities.place_order,
             activities.cancel_order,
+            activities.sign_merge,
             activities.merge_pairs,
         ],
     )
@@ -130,42 +158,22 @@ def liquidation_worker(
 
 async def _replay_market(
     client: Client, scenario: Scenario, market: ScenarioMarket, config: LiquidationConfig
-) -> MarketReplay:
+) -> LiquidationResult:
     info = market.info()
     task_queue = f"replay-{uuid.uuid4()}"
     venue = scenario_venue(scenario, market)
     exchange = SimExchange(venue, REPLAY_WALLET)
-    async with liquidation_worker(client, venue, exchange, task_queue):
-        result = await client.execute_workflow(
+    horizon = replay_horizon(scenario, market, config)
+    async with liquidation_worker(client, venue, exchange, task_queue, HorizonLiquidation):
+        return await client.execute_workflow(
             LiquidationWorkflow.run,
             LiquidationInput(
                 market=info,
                 position=opening_position(market),
                 config=config,
                 started_at=scenario.start,
-                stop_at=replay_horizon(scenario, market, config),
             ),
             id=f"{liquidation_workflow_id(info.condition_id)}-{task_queue}",
             task_queue=task_queue,
+            memo={HORIZON_MEMO: horizon.isoformat()},
         )
-    return replay_of(scenario.start, result)
-
-
-def replay_of(start: datetime, result: LiquidationResult) -> MarketReplay:
-    """The pure replay's report of a workflow's result."""
-    state = LiquidationState(
-        condition_id=result.condition_id,
-        started_at=result.started_at,
-        stage=result.exit_stage,
-        history=result.stages,
-    )
-    return market_replay(
-        start=start,
-        condition_id=result.condition_id,
-        status=result.status,
-        state=state,
-        position=result.position,
-        orders=[(order.at, order.price, order.size) for order in result.orders],
-        fills=list(result.fills),
-        finished_at=None if result.status == "open" else result.finished_at,
-    )

@@ -20,6 +20,7 @@ from dualmm.runtime import connect, run_or_fail, settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.common import WorkerDeploymentVersion
     from temporalio.worker import Worker
 
     from dualmm.exchange.base import Exchange
@@ -35,9 +36,17 @@ DRAIN = timedelta(seconds=10)
 STICKY_TIMEOUT = timedelta(seconds=3)
 
 
-def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int = 1000) -> Worker:
-    """One worker for both workflows and every activity, over one exchange."""
-    from temporalio.worker import PollerBehaviorAutoscaling, Worker
+def build_worker(
+    client: Client,
+    task_queue: str,
+    exchange: Exchange,
+    cache: int = 1000,
+    version: WorkerDeploymentVersion | None = None,
+) -> Worker:
+    """One worker for both workflows and every activity, over one exchange; with a `version`,
+    a versioned worker of that deployment (docs/versioning.md)."""
+    from temporalio.common import VersioningBehavior
+    from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkerDeploymentConfig
 
     from activities.attempt import HEARTBEAT_THROTTLE
     from activities.liquidation import LiquidationActivities
@@ -56,6 +65,16 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
         # Workflow-task polls scale with the load: a fixed few leave many liquidations' tasks
         # queueing on the server (bench/capacity.py measures it).
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        deployment_config=(
+            None
+            if version is None
+            # Every workflow stays on the version that started it (docs/versioning.md).
+            else WorkerDeploymentConfig(
+                version=version,
+                use_worker_versioning=True,
+                default_versioning_behavior=VersioningBehavior.PINNED,
+            )
+        ),
         # Heartbeats reach the server often enough for a short heartbeat timeout.
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         # A dead worker's cached workflows (the liquidations' checks) go to another worker
@@ -68,13 +87,25 @@ def build_worker(client: Client, task_queue: str, exchange: Exchange, cache: int
             making.make_market,
             making.withdraw_quotes,
             making.running_liquidations,
-            liquidating.sync_market,
             liquidating.sync_position,
             liquidating.place_order,
             liquidating.cancel_order,
+            liquidating.sign_merge,
             liquidating.merge_pairs,
         ],
     )
+
+
+def deployment_version(name: str | None, build_id: str | None) -> WorkerDeploymentVersion | None:
+    """The worker's deployment version: `name` and `build_id`, by default the package's
+    version; None without a name (an unversioned worker)."""
+    from importlib.metadata import version
+
+    from temporalio.common import WorkerDeploymentVersion
+
+    if name is None:
+        return None
+    return WorkerDeploymentVersion(deployment_name=name, build_id=build_id or version("dualmm"))
 
 
 # Start-up retries: Temporal or the venue may be down (a restart, a deploy, a 429 storm) when
@@ -199,13 +230,17 @@ async def run_worker(
     except Stopped:
         stop.set()  # below: close the exchange and say so
     while not stop.is_set():
-        worker = build_worker(client, config.task_queue, exchange, cache=config.worker_cache)
+        version = deployment_version(config.deployment_name, config.build_id)
+        worker = build_worker(
+            client, config.task_queue, exchange, cache=config.worker_cache, version=version
+        )
+        versioned = "" if version is None else f", version {version.to_canonical_string()}"
         running = asyncio.create_task(worker.run())
         stopping = asyncio.create_task(stop.wait())
         _ready(ready_file, True)
         print(
             f"worker: task queue {config.task_queue!r} on {config.temporal_address} "
-            f"(namespace {config.temporal_namespace}), exchange {kind}",
+            f"(namespace {config.temporal_namespace}), exchange {kind}{versioned}",
             flush=True,
         )
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -22,12 +22,12 @@ from dualmm.scenario import Scenario, parse_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue
 from dualmm.temporal_replay import liquidation_worker, scenario_venue
+from workflows.contracts import liquidation_workflow_id
 from workflows.liquidation import (
     LiquidationInput,
     LiquidationResult,
     LiquidationStatus,
     LiquidationWorkflow,
-    liquidation_workflow_id,
 )
 
 # How long (real time) a test waits for the workflow to reach a state before failing.

@@ -52,6 +52,7 @@ from activities.market_making import (
 )
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig, ProcessSettings
 from dualmm.devserver import WORKER_COMMAND, worker_env
+from dualmm.domain import position as position_module
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import (
@@ -76,7 +77,8 @@ from workflows.active_market import (
     ActiveMarketStatus,
     ActiveMarketWorkflow,
 )
-from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationInput, LiquidationWorkflow
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WALLET = "0x" + "11" * 20
@@ -290,7 +292,7 @@ async def test_the_bot_returns_to_the_best_market_once_its_liquidation_finished(
         # B's quotes were withdrawn; only A's two BUYs rest.
         assert {o["condition_id"] for o in venue.open_orders()} == {a.condition_id}
         history = await handle.fetch_history()
-        assert "rerank-active-market" in _history_text(history)  # the patch marker
+        assert "re-rank the reward markets" in _history_text(history)  # the ranking ran
         # It stays there: A is already the best at the next ranking.
         await asyncio.sleep(2)
         assert _quoting(a)(await _status(handle))
@@ -765,6 +767,43 @@ async def test_a_paused_round_takes_back_a_buy_that_failed_after_the_pause(
         (trade,) = venue.venue.trades(WALLET)
         venue.venue.fail_trade(trade.trade_id)
         await _until(handle, lambda s: s.position is not None and s.position.yes_qty == 0)
+
+
+async def test_a_paused_round_stops_waiting_for_a_trade_that_never_settles(
+    dev_env: WorkflowEnvironment, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paused round reads its unsettled trades until they settle, but not forever: a trade
+    still unsettled SETTLE_WAIT after its match by the venue's clock is not waited for, as
+    in a liquidation (the bot read the venue every 5 s for as long as it stayed paused)."""
+    monkeypatch.setattr(position_module, "SETTLE_WAIT", timedelta(minutes=10))
+    venue = Venue(VenueRules(settle_min_seconds=3600, settle_max_seconds=3600))
+    a = venue.markets[0]
+    venue.exchange = CountedFills(venue.venue, WALLET)
+    async with _bot(dev_env, task_queue, venue, _round_limit_20()) as handle:
+        await _until(handle, _quoting(a))
+        venue.move(a, "0.45")  # the YES bid fills: 10 YES, MATCHED, settled in an hour
+        await _until(handle, lambda s: s.position is not None and s.position.yes_qty == 10)
+        await handle.signal(ActiveMarketWorkflow.pause)
+        await _until(handle, lambda s: s.paused and not s.quotes)
+        reads = venue.exchange.reads
+        async with asyncio.timeout(WAIT):  # it reads them while they may still FAIL
+            while venue.exchange.reads < reads + 2:
+                await asyncio.sleep(0.5)
+        venue.venue.advance(11 * 60)  # past the wait, long before the trade settles
+        await asyncio.sleep(6)  # the read that sees the venue's time
+        reads = venue.exchange.reads
+        await asyncio.sleep(12)  # two settle checks (5 s apart) and a margin
+        assert venue.exchange.reads == reads
+
+
+class CountedFills(SimExchange):
+    """Counts the fills reads (a paused bot's only reads of the venue)."""
+
+    reads = 0
+
+    async def fills(self, market: MarketInfo, cursor: str | None = None) -> FillPage:
+        self.reads += 1
+        return await super().fills(market, cursor)
 
 
 # -- crash safety: a real worker process killed mid-round and mid-liquidation ---------------------

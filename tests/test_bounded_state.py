@@ -35,7 +35,8 @@ from dualmm.sim.exchange import SimExchange
 from dualmm.sim.market import SimMarket
 from dualmm.sim.venue import ManualClock, SimVenue
 from dualmm.temporal_replay import liquidation_worker
-from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationInput, LiquidationWorkflow
 
 D = Decimal
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

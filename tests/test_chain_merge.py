@@ -176,6 +176,44 @@ async def test_a_retried_merge_sends_the_same_transaction_and_merges_once(setup:
     assert_merge_of_20(setup, sent)
 
 
+async def test_a_merge_whose_heartbeat_was_lost_is_not_signed_again(setup: Setup) -> None:
+    """The worker dies after the broadcast, before the heartbeat that kept the signed
+    transaction reached the server: the retry has no heartbeat. The transaction was signed by
+    its own activity first, so the workflow's history holds it: the retry sends those bytes
+    again, it is mined once, and the merge is recorded (before, the retry signed anew, was
+    refused for the pairs already merged, and the position kept counting them)."""
+    activities = LiquidationActivities(setup.exchange)
+    request = MergeRequest(market=setup.market, qty=D(20), key="merge-lost-heartbeat")
+    signed = await ActivityEnvironment().run(activities.sign_merge, request)
+    assert isinstance(signed, SignedMerge) and setup.chain.sent == []  # nothing sent yet
+    landing = request.model_copy(update={"signed": signed})
+    setup.chain.mining = False
+    first, _ = await run_merge(activities, landing)  # broadcast, then the worker is gone
+    assert "not mined yet" in str(first)
+    setup.chain.mining = True
+    second, _ = await run_merge(activities, landing, attempt=2)  # no heartbeat details
+    assert isinstance(second, MergeReport) and second.qty == 20
+    assert len(setup.chain.merges) == 1 and setup.held() == (10 * UNIT, 0)
+    assert {tx.raw for tx in setup.chain.sent} == {signed.raw_tx}
+
+
+async def test_a_venue_that_merges_without_our_transaction_merges_at_signing(
+    clob: SimServer,
+) -> None:
+    """The simulator (and paper) merge on their own ledger: `sign_merge` merges at once."""
+    from dualmm.sim.exchange import SimExchange
+
+    venue = contract_venue()
+    market = venue.markets()[0]
+    venue.ensure_wallet("0xw")
+    for token in (market.yes_token_id, market.no_token_id):
+        venue.credit("0xw", token, D(5))
+    activities = LiquidationActivities(SimExchange(venue, "0xw"))
+    request = MergeRequest(market=market, qty=D(5), key="merge-sim")
+    merged = await ActivityEnvironment().run(activities.sign_merge, request)
+    assert isinstance(merged, MergeReport) and merged.qty == 5
+
+
 async def test_a_merge_that_landed_without_a_receipt_is_recognised(setup: Setup) -> None:
     """The node lags: it mined the merge (the nonce is spent) but has no receipt. The balances
     fell by the merge since it was signed: it happened, and nothing is sent again."""

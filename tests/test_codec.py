@@ -292,7 +292,8 @@ async def test_orchestrate_with_the_key_writes_only_ciphertext(
     import subprocess
     import sys
 
-    from workflows.active_market import ActiveMarketInput, active_market_workflow_id
+    from workflows.active_market import ActiveMarketInput
+    from workflows.contracts import active_market_workflow_id
 
     bot = f"codec-{uuid.uuid4().hex[:8]}"
     env = {

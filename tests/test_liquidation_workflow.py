@@ -29,7 +29,6 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.liquidation import CancelRequest, LiquidationActivities
-from activities.market_making import LIQUIDATION_ID_PREFIX, LIQUIDATION_WORKFLOW_TYPE
 from dualmm.config import LiquidationConfig, ProcessSettings
 from dualmm.domain.types import MarketInfo, Side, Stage, Token
 from dualmm.exchange.base import FillPage, Order, OrderStatus, PlaceOrder
@@ -41,14 +40,18 @@ from dualmm.sim.rules import VenueRules
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import SimVenue
 from dualmm.temporal_replay import liquidation_worker
-from workflows.liquidation import (
+from workflows.contracts import (
     FINISHED_SIGNAL,
+    LIQUIDATION_ID_PREFIX,
+    LIQUIDATION_WORKFLOW,
     STAGE_SIGNAL,
+    liquidation_workflow_id,
+)
+from workflows.liquidation import (
     LiquidationInput,
     LiquidationResult,
     LiquidationStageChange,
     LiquidationWorkflow,
-    liquidation_workflow_id,
 )
 
 SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.json"))
@@ -608,7 +611,7 @@ def test_the_bot_finds_its_running_liquidations_by_their_type_and_id() -> None:
     import the workflow): they must stay the workflow's."""
     assert liquidation_workflow_id("0xc") == LIQUIDATION_ID_PREFIX + "0xc"
     definition = workflow._Definition.must_from_class(LiquidationWorkflow)
-    assert definition.name == LIQUIDATION_WORKFLOW_TYPE
+    assert definition.name == LIQUIDATION_WORKFLOW
 
 
 async def test_a_flat_liquidation_waits_for_the_trades_it_inherited_to_settle(

@@ -34,8 +34,7 @@ from dualmm.exchange.clob import ClobExchange
 from dualmm.logs import REDACTED, EventFormatter, configure, redact_settings
 from dualmm.runtime import start_or_attach
 from dualmm.sim.server import SimServer
-from workflows.active_market import active_market_workflow_id
-from workflows.liquidation import liquidation_workflow_id
+from workflows.contracts import active_market_workflow_id, liquidation_workflow_id
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from dualmm.scenario import parse_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue
 from dualmm.temporal_replay import liquidation_worker
-from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationInput, LiquidationWorkflow
 
 D = Decimal
 FUND = D(10000)

@@ -30,7 +30,9 @@ async def test_a_liquidation_records_stage_order_and_pnl_metrics(monkeypatch: An
     monkeypatch.setattr(
         temporal_replay,
         "liquidation_worker",
-        lambda client, venue, exchange, queue: real_worker(client, venue, metered(exchange), queue),
+        lambda client, venue, exchange, queue, workflow_class: real_worker(
+            client, venue, metered(exchange), queue, workflow_class
+        ),
     )
     scenario = load_scenario(SCENARIOS / "stop-loss-crash.json")
     async with await WorkflowEnvironment.start_time_skipping(
@@ -55,7 +57,7 @@ async def test_a_liquidation_records_stage_order_and_pnl_metrics(monkeypatch: An
         (1, market.status, "MARKET")
     ]
     (duration, _), *_ = seen["dualmm_liquidation_duration"]
-    assert duration == market.exit_seconds
+    assert duration == market.duration_seconds
 
     def last(name: str) -> float:
         values = [v for v, a in seen[name] if a["market"] == market.condition_id]

@@ -37,13 +37,9 @@ from dualmm.domain.types import Token
 from dualmm.runtime import start_or_attach
 from dualmm.status import bot_status
 from dualmm.worker import build_worker
-from workflows.active_market import (
-    ActiveMarketInput,
-    ActiveMarketState,
-    LiveLiquidation,
-    active_market_workflow_id,
-)
-from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
+from workflows.active_market import ActiveMarketInput, ActiveMarketState, LiveLiquidation
+from workflows.contracts import active_market_workflow_id, liquidation_workflow_id
+from workflows.liquidation import LiquidationInput, LiquidationWorkflow
 
 
 class Run:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dualmm.config import LiquidationConfig
-from dualmm.replay import render_timeline, run_replay
+from dualmm.replay import market_report, render_timeline, run_replay
 from dualmm.scenario import load_scenario, parse_scenario
 
 SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
@@ -48,26 +48,27 @@ def test_seed_examples_meet_their_expectations(path: Path) -> None:
 
 async def test_stop_loss_crash_exits_at_the_touch_when_it_fires() -> None:
     scenario = load_scenario(SCENARIO_DIR / "stop-loss-crash.json")
-    (market,) = (await run_replay(scenario, LiquidationConfig())).markets
+    (result,) = (await run_replay(scenario, LiquidationConfig())).markets
+    market = market_report(result)
     # at 30 min the midpoint is 0.44: unrealized 100 * (0.44 - 0.55) = -11 < -10
-    assert [(s.stage.value, s.at_seconds) for s in market.stages] == [
-        ("PASSIVE", 0),
-        ("SKEWED", 300),
-        ("MARKET", 1800),
+    assert market["stages"] == [
+        {"stage": "PASSIVE", "at_seconds": 0},
+        {"stage": "SKEWED", "at_seconds": 300},
+        {"stage": "MARKET", "at_seconds": 1800},
     ]
-    assert [(f.at_seconds, f.price, f.size) for f in market.fills] == [
-        (1800, Decimal("0.43"), Decimal("100"))
+    assert [(f.at, f.price, f.size) for f in result.fills] == [
+        (scenario.at(1800), Decimal("0.43"), Decimal("100"))
     ]
-    assert market.realized_pnl == Decimal("-12.00")
+    assert result.realized_pnl == Decimal("-12.00")
 
 
 async def test_without_the_stop_loss_the_crash_runs_to_the_timeout() -> None:
     scenario = load_scenario(SCENARIO_DIR / "stop-loss-crash.json")
     config = LiquidationConfig(stop_loss_enabled=False)
-    (market,) = (await run_replay(scenario, config)).markets
-    assert market.exit_stage is not None and market.exit_stage.value == "AGGRESSIVE"
-    assert market.exit_seconds == 3600
-    assert market.realized_pnl < Decimal("-12.00")  # waiting cost more than the stop-loss
+    (result,) = (await run_replay(scenario, config)).markets
+    market = market_report(result)
+    assert (market["exit_stage"], market["exit_seconds"]) == ("AGGRESSIVE", 3600)
+    assert result.realized_pnl < Decimal("-12.00")  # waiting cost more than the stop-loss
 
 
 def test_cli_json_shape_and_flags() -> None:
@@ -178,7 +179,7 @@ async def test_dust_position_ends_at_once_and_says_what_is_left() -> None:
     )
     result = await run_replay(scenario, LiquidationConfig())
     (market,) = result.markets
-    assert (market.status, market.exit_seconds, market.orders) == ("dust", 0, ())
+    assert (market.status, market_report(market)["exit_seconds"], market.orders) == ("dust", 0, ())
     assert market.remaining_qty == Decimal("4.999")
     assert "dust in PASSIVE after 00:00:00 (4.999 left, below the minimum order size)" in (
         render_timeline(scenario, result)
@@ -204,10 +205,11 @@ async def test_unfilled_liquidation_is_reported_open_at_the_horizon() -> None:
     # AGGRESSIVE at the midpoint itself never reaches the best bid 0.49.
     result = await run_replay(scenario, LiquidationConfig(aggressive_offset=Decimal(0)))
     (market,) = result.markets
-    assert (market.status, market.exit_stage, market.exit_seconds) == ("open", None, None)
+    report = market_report(market)
+    assert (report["status"], report["exit_stage"], report["exit_seconds"]) == ("open", None, None)
     assert market.remaining_qty == 20 and market.fills == ()
-    assert [(o.at_seconds, o.price) for o in market.orders] == [
-        (0, Decimal("0.56")),
-        (3600, Decimal("0.50")),
+    assert [(o["at_seconds"], o["price"]) for o in report["orders"]] == [  # type: ignore[attr-defined]
+        (0, "0.56"),
+        (3600, "0.50"),
     ]
     assert "open: 20 still held" in render_timeline(scenario, result)

@@ -19,7 +19,8 @@ from test_active_market_workflow import Venue, _a_to_liquidation_b_quoted, _bot,
 
 from dualmm.runtime import bot_search_attributes
 from workflows import search_attributes as sa
-from workflows.liquidation import LiquidationWorkflow, liquidation_workflow_id
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 # Visibility is eventually consistent: how long (real time) a query may take to see a change.
@@ -65,10 +66,8 @@ async def test_a_liquidation_is_found_by_its_market_stage_and_outcome(
         f"DualmmBotId = '{bot}' AND DualmmStage = 'MARKET' AND DualmmOutcome = 'closed'",
     )
     assert done == [run.handle.id]
-    # The upserts are patched: the marker and the upsert commands are in the history, and it
-    # replays on the current workflow.
+    # The upsert commands are in the history, and it replays on the current workflow.
     kinds = [event.event_type for event in latest.events]
-    assert EventType.EVENT_TYPE_MARKER_RECORDED in kinds
     assert kinds.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) >= 2
     replayer = Replayer(workflows=[LiquidationWorkflow], data_converter=pydantic_data_converter)
     assert (await replayer.replay_workflow(latest)).replay_failure is None

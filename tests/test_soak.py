@@ -28,7 +28,8 @@ from dualmm.runtime import start_or_attach
 from dualmm.sim.ledger import ZERO
 from dualmm.worker import build_worker
 from workflows.active_market import ActiveMarketStatus, ActiveMarketWorkflow
-from workflows.liquidation import LiquidationResult, liquidation_workflow_id
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationResult
 
 ROUNDS = 8
 FUND = Decimal(10000)

@@ -17,7 +17,8 @@ from dualmm import commands
 from dualmm.config import ProcessSettings
 from dualmm.errors import UsageError
 from dualmm.exchange.factory import open_exchange, trading_mode
-from workflows.active_market import ActiveMarketInput, active_market_workflow_id
+from workflows.active_market import ActiveMarketInput
+from workflows.contracts import active_market_workflow_id
 
 # Nothing listens here: a command that tried to reach an exchange would fail.
 DEAD_CLOB = "http://127.0.0.1:9"

@@ -112,7 +112,8 @@ async def _audit_after_pause(cluster: Cluster) -> None:
     import subprocess
     import sys
 
-    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+    from workflows.active_market import ActiveMarketWorkflow
+    from workflows.contracts import active_market_workflow_id
 
     paused = subprocess.run(
         [sys.executable, "-m", "dualmm", "pause", "--bot-id", BOT],

@@ -22,17 +22,23 @@ from decimal import Decimal
 
 from temporalio import workflow
 
-from workflows.active_market_rounds import MEMO_QUESTION_PATCH, Rounds, seconds
+from workflows.active_market_rounds import Rounds, seconds
+from workflows.contracts import (
+    EXIT_MARKET_SIGNAL,
+    FINISHED_SIGNAL,
+    LIQUIDATE_ALL_SIGNAL,
+    PAUSE_SIGNAL,
+    POSITION_LIMIT_SIGNAL,
+    PROGRESS_SIGNAL,
+    RESUME_SIGNAL,
+    STAGE_SIGNAL,
+    STATUS_QUERY,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.market_making import (
-        POSITION_LIMIT_SIGNAL,
-        PROGRESS_SIGNAL,
-        MarketProgress,
-        PositionLimit,
-    )
+    from activities.market_making import MarketProgress, PositionLimit
     from dualmm.domain.rotation import cools_down
 
     # Re-exported: callers import the workflow's types from here.
@@ -44,19 +50,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.active_market_types import ExcludedMarket as ExcludedMarket
     from workflows.active_market_types import FinishedLiquidation as FinishedLiquidation
     from workflows.active_market_types import LiveLiquidation as LiveLiquidation
-    from workflows.active_market_types import (
-        active_market_workflow_id as active_market_workflow_id,
-    )
-    from workflows.liquidation import (
-        FINISHED_SIGNAL,
-        STAGE_SIGNAL,
-        LiquidationResult,
-        LiquidationStageChange,
-    )
+    from workflows.liquidation import LiquidationResult, LiquidationStageChange
 
-# Bots started before this patch did not look for liquidations a former run left running.
-_REBUILD_REGISTRY_PATCH = "rebuild-registry-on-start"
-_LOSS_COOLDOWN_PATCH = "loss-cooldown"
 _FINISHED_KEPT = 20
 
 
@@ -64,6 +59,10 @@ _FINISHED_KEPT = 20
 # instead, so a fixed worker resumes the run with its registry and the active round's position:
 # a failed run would drop both from the books. Meanwhile the running round goes on quoting up
 # to the position limit, withdraws its quotes there, and its signal waits for the fixed worker.
+#
+# Pinned on a versioned worker (its default, dualmm.worker), and upgraded at continue-as-new
+# (docs/versioning.md): each run stays on the version that started it; the next run starts on
+# the deployment's current version.
 @workflow.defn(failure_exception_types=[ValidationError])
 class ActiveMarketWorkflow(Rounds):
     @workflow.init
@@ -113,7 +112,7 @@ class ActiveMarketWorkflow(Rounds):
             extra={"market": result.condition_id},
         )
         cooldown = self._config.loss_cooldown_minutes
-        if cools_down(result.realized_pnl, cooldown) and workflow.patched(_LOSS_COOLDOWN_PATCH):
+        if cools_down(result.realized_pnl, cooldown):
             cid = result.condition_id
             until = workflow.now() + timedelta(minutes=cooldown)
             reason = f"its liquidation lost {result.realized_pnl} USDC"
@@ -136,26 +135,26 @@ class ActiveMarketWorkflow(Rounds):
             )
         )
 
-    @workflow.signal(name="exit_market")
+    @workflow.signal(name=EXIT_MARKET_SIGNAL)
     def exit_market(self) -> None:
         """Move the active market to liquidation now and go on with the next one."""
         if self._state.active is not None:
             self._update(exit_requested=True)
 
-    @workflow.signal(name="liquidate_all")
+    @workflow.signal(name=LIQUIDATE_ALL_SIGNAL)
     def liquidate_all(self) -> None:
         self._update(liquidating_all=True)
 
-    @workflow.signal(name="pause")
+    @workflow.signal(name=PAUSE_SIGNAL)
     def pause(self) -> None:
         """Withdraw the quotes and stop quoting (liquidations go on)."""
         self._update(paused=True)
 
-    @workflow.signal(name="resume")
+    @workflow.signal(name=RESUME_SIGNAL)
     def resume(self) -> None:
         self._update(paused=False)
 
-    @workflow.query(name="status")
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> ActiveMarketStatus:
         state = self._state
         active = state.active
@@ -190,7 +189,7 @@ class ActiveMarketWorkflow(Rounds):
 
     @workflow.run
     async def run(self, request: ActiveMarketInput) -> ActiveMarketResult:
-        if self._fresh and workflow.patched(_REBUILD_REGISTRY_PATCH):
+        if self._fresh:
             await self._rebuild_registry()
         while True:
             await self._start_liquidations()
@@ -240,11 +239,21 @@ class ActiveMarketWorkflow(Rounds):
         await workflow.wait_condition(workflow.all_handlers_finished)
         # The next run starts with the memo as upserted (the server would copy the memo the
         # run started with, naming a market it no longer quotes).
-        memo = dict(workflow.memo()) if workflow.patched(MEMO_QUESTION_PATCH) else None
+        memo = dict(workflow.memo())
         workflow.continue_as_new(
             ActiveMarketInput(
                 config=self._config,
                 state=self._state.model_copy(update={"runs": self._state.runs + 1}),
             ),
             memo=memo,
+            initial_versioning_behavior=next_run_versioning(),
         )
+
+
+def next_run_versioning() -> workflow.ContinueAsNewVersioningBehavior | None:
+    """On a versioned worker the next run starts on the deployment's current version (an
+    unversioned one may not ask for it)."""
+    version = workflow.info().get_current_deployment_version()
+    if version is None or not version.deployment_name:
+        return None
+    return workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE

@@ -12,14 +12,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 from workflows import search_attributes, ui_text
+from workflows.contracts import (
+    LIQUIDATION_ID_PREFIX,
+    PICK_TIMEOUT,
+    liquidation_workflow_id,
+    venue_retry,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.market_making import (
-        LIQUIDATION_ID_PREFIX,
         MarketMakingActivities,
         PositionLimit,
         RunningLiquidation,
@@ -27,15 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.config import OrchestratorConfig
     from dualmm.domain.types import Stage
     from workflows.active_market_types import ActiveMarketState, ActiveRound, LiveLiquidation
-    from workflows.liquidation import LiquidationInput, LiquidationWorkflow, liquidation_workflow_id
-
-# The venue's failures that retrying cannot fix (activities raise them non-retryable).
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2,
-    maximum_interval=timedelta(seconds=30),
-)
-PICK_TIMEOUT = timedelta(seconds=60)
+    from workflows.liquidation import LiquidationInput, LiquidationWorkflow
 
 
 class ChildRegistry:
@@ -77,7 +74,7 @@ class ChildRegistry:
             running = await workflow.execute_activity_method(
                 MarketMakingActivities.running_liquidations,
                 start_to_close_timeout=PICK_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=venue_retry(),
                 summary="list running liquidations",
             )
         except ActivityError as err:

@@ -16,7 +16,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows import ui_text
-from workflows.active_market_children import ACTIVITY_RETRY, PICK_TIMEOUT, ChildRegistry
+from workflows.active_market_children import ChildRegistry
+from workflows.contracts import PICK_TIMEOUT, ROUND_TIMEOUT, venue_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.attempt import HANDOVER_RETRY, HEARTBEAT_TIMEOUT
@@ -35,20 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from dualmm.domain.types import MarketInfo
     from workflows.active_market_types import ActiveRound, ExcludedMarket
 
-# Rounds that failed for good before this patch waited and ran the same market again.
-_EXCLUDE_FAILED_PATCH = "exclude-failed-market"
-# Rounds closed flat with pairs before this patch left them unmerged.
-_LIQUIDATE_PAIRS_PATCH = "liquidate-pairs"
-# Rounds before this patch ended only at the limit; now they give way to a better market.
-_RERANK_PATCH = "rerank-active-market"
-# Bots before this patch had no memo of the market they quote (the Temporal UI shows it).
-MEMO_QUESTION_PATCH = "memo-active-question"
-# Paused bots before this patch did not follow their stopped round's trades until they settled.
-_SETTLE_PAUSED_PATCH = "settle-paused-round"
 _SETTLE_CHECK = timedelta(seconds=5)
-# A round lasts until the limit or a cancel; its heartbeat timeout is what detects a dead
-# worker, and its retry policy moves it to another one (activities.attempt says why these).
-_ROUND_TIMEOUT = timedelta(days=365)
 
 
 class Rounds(ChildRegistry):
@@ -100,7 +88,7 @@ class Rounds(ChildRegistry):
                 MarketMakingActivities.pick_market,
                 request,
                 start_to_close_timeout=PICK_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=venue_retry(),
                 summary="pick a reward market",
             )
         except ActivityError as err:
@@ -122,8 +110,7 @@ class Rounds(ChildRegistry):
             market.question or market.condition_id,
             extra={"market": market.condition_id},
         )
-        if workflow.patched(MEMO_QUESTION_PATCH):
-            workflow.upsert_memo({"question": market.question, "market": market.condition_id})
+        workflow.upsert_memo({"question": market.question, "market": market.condition_id})
         self._set_active(
             ActiveRound(
                 market=market,
@@ -150,7 +137,7 @@ class Rounds(ChildRegistry):
                 ),
                 quoted_seconds=active.checkpoint.quoted_seconds,
             ),
-            start_to_close_timeout=_ROUND_TIMEOUT,
+            start_to_close_timeout=ROUND_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=HANDOVER_RETRY,
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -191,7 +178,7 @@ class Rounds(ChildRegistry):
         """The round's result; it is cancelled first when the loop has something to do."""
         self._round_running = True
         try:
-            if self._config.rerank and workflow.patched(_RERANK_PATCH):
+            if self._config.rerank:
                 await self._rerank_while_quoting(handle)
             else:
                 await workflow.wait_condition(lambda: handle.done() or self._round_must_end())
@@ -240,7 +227,7 @@ class Rounds(ChildRegistry):
                     MarketMakingActivities.pick_market,
                     self._pick_input(active=cid),
                     start_to_close_timeout=PICK_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
+                    retry_policy=venue_retry(),
                     summary="re-rank the reward markets",
                 )
             except ActivityError as err:  # keep quoting; the next ranking may do better
@@ -273,11 +260,7 @@ class Rounds(ChildRegistry):
         workflow.logger.warning("market making failed: %s", error.cause, extra={"market": cid})
         self._update(last_error=f"market making on {cid}: {error.cause or error}")
         cause = error.cause
-        if (
-            isinstance(cause, ApplicationError)
-            and cause.non_retryable
-            and workflow.patched(_EXCLUDE_FAILED_PATCH)
-        ):
+        if isinstance(cause, ApplicationError) and cause.non_retryable:
             if cause.details:  # the round's position when it stopped
                 checkpoint = Checkpoint.model_validate(cause.details[0])
                 active = active.model_copy(update={"checkpoint": checkpoint})
@@ -302,11 +285,9 @@ class Rounds(ChildRegistry):
         try:
             checkpoint = await workflow.execute_activity_method(
                 MarketMakingActivities.withdraw_quotes,
-                WithdrawRequest(
-                    condition_id=cid, market=active.market, checkpoint=active.checkpoint
-                ),
+                WithdrawRequest(market=active.market, checkpoint=active.checkpoint),
                 start_to_close_timeout=PICK_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=venue_retry(),
                 summary=summary,
             )
         except ActivityError as withdraw_error:
@@ -315,7 +296,7 @@ class Rounds(ChildRegistry):
                 last_error=f"withdraw_quotes on {cid}: {withdraw_error.cause or withdraw_error}"
             )
             return active
-        if checkpoint is None:  # recorded before it read fills, or the round had no cursor
+        if checkpoint is None:  # the round had no cursor
             return active
         active = active.model_copy(update={"checkpoint": checkpoint})
         if self._state.active is not None and self._state.active.market.condition_id == cid:
@@ -333,8 +314,8 @@ class Rounds(ChildRegistry):
         if (
             active is None
             or not active.checkpoint.cursor
-            or not unsettled_trades(active.checkpoint.position)
-            or not workflow.patched(_SETTLE_PAUSED_PATCH)
+            # Not waited for past SETTLE_WAIT by the venue's clock, as in a liquidation.
+            or not unsettled_trades(active.checkpoint.position, now=active.checkpoint.read_at)
         ):
             await workflow.wait_condition(resumed)
             return
@@ -351,7 +332,7 @@ class Rounds(ChildRegistry):
         position = checkpoint.position
         # Flat but holding YES+NO pairs: the liquidation merges them (frees their capital).
         pairs = position.yes_qty > 0 and position.no_qty > 0
-        if not position.is_flat or (pairs and workflow.patched(_LIQUIDATE_PAIRS_PATCH)):
+        if not position.is_flat or pairs:
             self._queue_liquidation(
                 PositionLimit(
                     market=active.market, position=checkpoint.position, cursor=checkpoint.cursor

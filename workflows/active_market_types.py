@@ -14,12 +14,8 @@ from activities.market_making import Checkpoint, PositionLimit, Quote
 from dualmm.config import OrchestratorConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Frozen, MarketInfo, Stage, Token
-from workflows.liquidation import liquidation_workflow_id
-from workflows.liquidation_types import LiquidationResult
-
-
-def active_market_workflow_id(bot_id: str) -> str:
-    return f"active-market-{bot_id}"
+from dualmm.liquidator import LiquidationResult
+from workflows.contracts import liquidation_workflow_id
 
 
 class ActiveRound(Frozen):

@@ -1,31 +1,39 @@
 """LiquidationWorkflow: exits one market's position through the staged engine, durably.
 
-It runs the shared liquidation loop (dualmm.domain.liquidation, the same loop as the pure
-replay): sync the market at the check time, `step`, cancel/place what the plan says, then
-sleep on a durable timer until the plan's wake time (the earlier of the next price check and
-the next stage boundary). Signals wake it at once.
+It drives the liquidation algorithm (dualmm.liquidator, the same one `dualmm replay` and the
+backtest drive) through its port: the sync is a local activity, placements, cancels and merges
+are activities, and it sleeps on a durable timer until the plan's wake time. Signals and the
+config update act at once (they wake the sleep).
 
 The sync is a local activity: it only reads the venue, so running it inside the workflow task
 that the timer wakes (its result recorded as a marker) costs one workflow task and 6 history
-events per check instead of two tasks, an activity task and 11 events; the dev server's and
-the worker's work per check roughly halves (bench/capacity.py). In the Temporal UI a check
-shows as a `liquidation_sync_market` local-activity marker. Placements and cancels, which
-change the venue, stay ordinary activities.
+events per check instead of two tasks, an activity task and 11 events. In the Temporal UI a
+check shows as a `liquidation_sync_position` local-activity marker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
 
 from workflows import search_attributes, ui_text
+from workflows.contracts import (
+    FINISHED_SIGNAL,
+    FORCE_EXIT_SIGNAL,
+    LIQUIDATION_ACTIVITY_TIMEOUT,
+    PAUSE_SIGNAL,
+    RESUME_SIGNAL,
+    SET_CONFIG_UPDATE,
+    STAGE_SIGNAL,
+    STATUS_QUERY,
+    venue_retry,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -35,91 +43,26 @@ with workflow.unsafe.imports_passed_through():
         LiquidationActivities,
         MergeRequest,
         PositionSyncRequest,
-        SyncRequest,
     )
     from dualmm.config import LiquidationConfig, describe_validation_error
-    from dualmm.domain.liquidation import (
-        LiquidationState,
-        RestingOrder,
-        elapsed_seconds,
-        step,
-    )
-    from dualmm.domain.position import (
-        RECENT_FILLS_KEPT,
-        absorb_fills,
-        unsettled,
-        unsettled_trades,
-    )
-    from dualmm.domain.prices import round_size
-    from dualmm.domain.types import (
-        Frozen,
-        MarketSnapshot,
-        OrderIntent,
-    )
-    from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
-    from dualmm.exchange.sync import still_resting
-    from dualmm.logs import log_fill
+    from dualmm.domain.liquidation import LiquidationState, elapsed_seconds
+    from dualmm.domain.position import PositionTracker
+    from dualmm.domain.types import Fill, Frozen, OrderIntent
+    from dualmm.exchange.base import MergeReport, Order, PlaceOrder
+    from dualmm.exchange.sync import PositionSync, still_resting
+    from dualmm.liquidator import CheckFailed, Liquidation
 
     # Re-exported: callers import the liquidation's types from here.
-    from workflows.liquidation_types import (
-        LiquidationInput as LiquidationInput,
-    )
-    from workflows.liquidation_types import (
-        LiquidationOutcome,
-    )
-    from workflows.liquidation_types import (
-        LiquidationResult as LiquidationResult,
-    )
-    from workflows.liquidation_types import (
-        LiquidationStageChange as LiquidationStageChange,
-    )
-    from workflows.liquidation_types import (
-        LiquidationStatus as LiquidationStatus,
-    )
-    from workflows.liquidation_types import (
-        PlacedOrder as PlacedOrder,
-    )
-
-# The parent's signal handler names (ActiveMarketWorkflow); arguments: a LiquidationResult,
-# and a LiquidationStageChange for each stage the liquidation escalates to.
-FINISHED_SIGNAL = "liquidation_finished"
-STAGE_SIGNAL = "liquidation_stage"
-# Liquidations recorded before the stage signal existed replay without it.
-_STAGE_SIGNAL_PATCH = "signal-parent-stage"
-# Liquidations recorded before merges existed never merged their pairs.
-_MERGE_PATCH = "merge-pairs"
-# Liquidations recorded before it folded their fills in the activity (the sync's result
-# carried every fill reported: thousands on a busy check).
-_SYNC_POSITION_PATCH = "sync-position"
-# Histories recorded before this patch finished flat with trades still unsettled.
-_SETTLED_PATCH = "finish-when-settled"
-# Histories recorded before this patch waited only for their own orders' trades to settle,
-# not for those of the round that handed the position over.
-_INHERITED_SETTLED_PATCH = "finish-when-inherited-settled"
-# Liquidations recorded before it synced in an ordinary activity (then in the workflow).
-_LOCAL_SYNC_PATCH = "sync-local-activity"
-_MERGE_ATTEMPTS = 3  # per run: a refusal (unsettled tokens, no on-chain path) is retried later
+    from dualmm.liquidator import LiquidationResult as LiquidationResult
+    from dualmm.liquidator import PlacedOrder as PlacedOrder
+    from workflows.liquidation_types import LiquidationInput as LiquidationInput
+    from workflows.liquidation_types import LiquidationStageChange as LiquidationStageChange
+    from workflows.liquidation_types import LiquidationStatus as LiquidationStatus
 
 # A timer that fires within this of its time is the check scheduled for that time (a busy
 # worker or server delays a wake-up by a second or so); a later wake-up (a worker outage)
 # checks at the real time.
 TIMER_SLACK = timedelta(seconds=2)
-
-# The latest orders and fills kept in the workflow's state, payloads and results: a bounded
-# window (the position holds the totals; the full lists stay in the history's activity results).
-RECENT_KEPT = RECENT_FILLS_KEPT
-
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-
-
-def liquidation_workflow_id(condition_id: str) -> str:
-    """One liquidation per market at a time: the id is the market's."""
-    return f"liquidation-{condition_id}"
 
 
 def _whole_seconds(at: datetime) -> datetime:
@@ -127,9 +70,11 @@ def _whole_seconds(at: datetime) -> datetime:
     return at.replace(microsecond=0)
 
 
+# Pinned on a versioned worker (its default, dualmm.worker; docs/versioning.md): a liquidation
+# runs to its end on the version that started it, never replayed by a newer one.
 @workflow.defn(failure_exception_types=[ValidationError])
 class LiquidationWorkflow:
-    """One market's liquidation. Signals and the config update act at once (they wake the loop).
+    """One market's liquidation; the workflow is the algorithm's port (see the module docstring).
 
     A pydantic ValidationError (bad input or carried state) fails the workflow instead of
     retrying its task forever; any other bug retries the task, so a fixed worker resumes it.
@@ -139,53 +84,42 @@ class LiquidationWorkflow:
     def __init__(self, input: LiquidationInput) -> None:
         self._input = input
         self._market = input.market
-        self._config = input.config
-        self._position = input.position
-        self._state = input.state or LiquidationState.start(
-            input.market.condition_id, input.started_at
+        self._liquidation = Liquidation(
+            self,
+            input.market,
+            input.position,
+            input.config,
+            input.state or LiquidationState.start(input.market.condition_id, input.started_at),
+            merge_id=workflow.info().workflow_id,
+            resting=input.resting,
+            cursor=input.cursor,
+            orders=input.orders,
+            fills=input.fills,
+            merges=input.merges,
         )
-        self._resting = input.resting
-        self._cursor = input.cursor
-        self._orders = list(input.orders)
-        self._fills = input.fills
-        self._snapshot: MarketSnapshot | None = None
-        self._last_error: str | None = None
         self._placing: workflow.ActivityHandle[Order] | None = None
         self._wake = False
-        self._merges = input.merges
-        self._merge_attempts = 0
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
-        # Asked once, in the run's first activation: asked at the first step instead, a
-        # replay could meet its marker in a different activation than the one that wrote it
-        # (a nondeterminism error the fresh-history replay test caught about one run in three).
-        self._wait_for_settlement = workflow.patched(_SETTLED_PATCH)
-        self._wait_for_inherited = workflow.patched(_INHERITED_SETTLED_PATCH)
-        search_attributes.upsert(search_attributes.STAGE.value_set(self._state.stage.value))
+        liquidation = self._liquidation
+        search_attributes.upsert(search_attributes.STAGE.value_set(liquidation.state.stage.value))
         if input.next_check_at is None:  # not a continue-as-new
             workflow.logger.info(
                 "liquidation started: %s %s in %s",
-                self._position.held_token,
-                self._position.held_qty,
-                self._state.stage.value,
+                liquidation.position.held_token,
+                liquidation.position.held_qty,
+                liquidation.state.stage.value,
                 extra=self._ids(),
             )
         try:
-            return await self._liquidate(input.next_check_at or input.started_at)
+            result = await liquidation.run(input.next_check_at or input.started_at)
         except (asyncio.CancelledError, ActivityError) as exc:
             # A cancel arrives as CancelledError, or as the error of the activity it interrupted.
             if is_cancelled_exception(exc):
                 await self._withdraw_after_cancel()
             raise
-
-    def _unsettled(self, now: datetime) -> int:
-        """Trades that may still FAIL and hand shares back: a flat liquidation waits for them."""
-        if self._wait_for_inherited:
-            return unsettled_trades(self._position, self._fills, now)
-        # Before it: own trades only, and only once flat (dust finished at once).
-        flat = self._position.held_qty <= 0
-        return unsettled(self._fills) if self._wait_for_settlement and flat else 0
+        return await self._finish(result)
 
     async def _withdraw_after_cancel(self) -> None:
         """Cancelling the liquidation takes its order off the book, even one being placed."""
@@ -195,281 +129,165 @@ class LiquidationWorkflow:
             except ActivityError:
                 placed = None  # refused: nothing rests
             if placed is not None and still_resting(placed):
-                await self._cancel(placed.order_id)
-        await self._cancel_resting()
+                with contextlib.suppress(CheckFailed):  # logged; the cancel goes on
+                    await self.cancel(placed.order_id)
+        with contextlib.suppress(CheckFailed):
+            await self._liquidation.cancel_resting()
 
-    async def _liquidate(self, first_check: datetime) -> LiquidationResult:
-        now = await self._sleep_until(first_check)
-        while True:
-            try:
-                if self._input.stop_at is not None and now > self._input.stop_at:
-                    await self._cancel_resting()
-                    return await self._finish("open", "replay horizon reached", now)
-                snapshot = await self._sync(now)
-                await self._merge_pairs()
-                plan = step(
-                    self._state,
-                    self._position,
-                    self._resting,
-                    snapshot,
-                    now,
-                    self._config,
-                    self._unsettled(now),
-                )
-                escalated = plan.state.stage is not self._state.stage
-                if escalated:
-                    workflow.logger.info(
-                        "stage %s -> %s: %s",
-                        self._state.stage.value,
-                        plan.state.stage.value,
-                        plan.decision.reason,
-                        extra=self._ids(),
-                    )
-                    workflow.metric_meter().create_counter(
-                        "dualmm_liquidation_stage_transitions", "Liquidation stage escalations"
-                    ).add(1, {"stage": plan.state.stage.value})
-                self._state = plan.state
-                if escalated:
-                    search_attributes.upsert(
-                        search_attributes.STAGE.value_set(plan.state.stage.value)
-                    )
-                if escalated and workflow.patched(_STAGE_SIGNAL_PATCH):
-                    await self._signal_parent(
-                        STAGE_SIGNAL,
-                        LiquidationStageChange(
-                            condition_id=self._market.condition_id,
-                            stage=plan.state.stage,
-                            at=now,
-                        ),
-                    )
-                if plan.finished:
-                    await self._cancel_resting()
-                    outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
-                    return await self._finish(outcome, plan.decision.reason, now)
-                if plan.cancel is not None:
-                    await self._cancel_resting()
-                if plan.place is not None and plan.place_key is not None:
-                    placed = await self._place(plan.place, plan.place_key, now)
-                    if placed.status is OrderStatus.MATCHED:
-                        continue  # filled at once: sync again at the same time
-                wake_at = plan.wake_at
-            except ActivityError as exc:
-                if is_cancelled_exception(exc):
-                    raise
-                # A venue error retrying cannot fix (a changed tick, no balance): look again
-                # at the next check rather than abandon the position.
-                self._last_error = str(exc.cause or exc)
-                workflow.logger.warning(
-                    "liquidation check failed: %s", self._last_error, extra=self._ids()
-                )
-                wake_at = now + timedelta(milliseconds=self._config.price_check_interval_ms)
-            if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._carried(wake_at))
-            now = await self._sleep_until(wake_at)
+    # -- the algorithm's port ------------------------------------------------------------------
 
-    async def _sleep_until(self, wake_at: datetime) -> datetime:
-        """Sleep on a durable timer until `wake_at` or a signal; returns the next check time."""
+    async def sleep_until(self, at: datetime) -> datetime:
+        """A durable timer until `at`, or a signal; the check time (continue-as-new first
+        when the history has grown long enough)."""
+        liquidation = self._liquidation
+        if workflow.info().is_continue_as_new_suggested():
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(self._carried(at))
         workflow.set_current_details(
             ui_text.liquidation_current(
-                self._state.stage,
-                self._position,
-                self._snapshot.midpoint if self._snapshot else None,
-                self._resting,
-                self._state.paused,
-                self._last_error,
+                liquidation.state.stage,
+                liquidation.position,
+                liquidation.snapshot.midpoint if liquidation.snapshot else None,
+                liquidation.resting,
+                liquidation.state.paused,
+                liquidation.last_error,
             )
         )
-        timeout = wake_at - workflow.now()
+        timeout = at - workflow.now()
         if timeout > timedelta(0):
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._wake,
                     timeout=timeout,
-                    timeout_summary=ui_text.next_check_summary(wake_at),
+                    timeout_summary=ui_text.next_check_summary(at),
                 )
         woken, self._wake = self._wake, False
         now = workflow.now()
-        if not woken and now - wake_at < TIMER_SLACK:
-            return wake_at
+        if not woken and now - at < TIMER_SLACK:
+            return at
         return _whole_seconds(now)
 
-    async def _sync(self, now: datetime) -> MarketSnapshot:
-        """New fills into the position, the market snapshot, what remains of our order.
-
-        A local activity (one workflow task and a marker per check) that folds the reports
-        into the position, so its request and result stay as small as the position (bounded)
-        however many fills the venue reports at once.
-        """
-        summary = ui_text.check_summary(self._state.stage, self._position)
-        if not workflow.patched(_SYNC_POSITION_PATCH):
-            return await self._sync_fills_here(now, summary)
-        synced = await workflow.execute_local_activity_method(
-            LiquidationActivities.sync_position,
-            PositionSyncRequest(
-                market=self._market,
-                cursor=self._cursor,
-                resting_order_id=self._resting.order_id if self._resting else None,
-                as_of=now,
-                position=self._position,
-                fills=self._fills,
-                # Only its own orders' fills are listed: the cursor re-reads the round's.
-                order_ids=tuple(order.order_id for order in self._orders),
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            summary=summary,
-        )
-        self._position, self._fills = synced.position, synced.fills
-        self._after_sync(synced.cursor, synced.snapshot, synced.resting_remaining)
-        return synced.snapshot
-
-    async def _sync_fills_here(self, now: datetime, summary: str) -> MarketSnapshot:
-        """The sync of liquidations recorded before `sync-position`: every report in the
-        activity's result, folded here (a local activity since `sync-local-activity`)."""
-        request = SyncRequest(
-            market=self._market,
-            cursor=self._cursor,
-            resting_order_id=self._resting.order_id if self._resting else None,
-            as_of=now,
-        )
-        if workflow.patched(_LOCAL_SYNC_PATCH):
-            result = await workflow.execute_local_activity_method(
-                LiquidationActivities.sync_market,
-                request,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                summary=summary,
+    async def sync(
+        self,
+        cursor: str | None,
+        resting_order_id: str | None,
+        at: datetime,
+        position: PositionTracker,
+        fills: tuple[Fill, ...],
+        order_ids: tuple[str, ...],
+    ) -> PositionSync:
+        """A local activity (one workflow task and a marker per check) that folds the reports
+        into the position, so its request and result stay as small as the position."""
+        async with self._check_failed():
+            synced = await workflow.execute_local_activity_method(
+                LiquidationActivities.sync_position,
+                PositionSyncRequest(
+                    market=self._market,
+                    cursor=cursor,
+                    resting_order_id=resting_order_id,
+                    as_of=at,
+                    position=position,
+                    fills=fills,
+                    order_ids=order_ids,
+                ),
+                start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+                retry_policy=venue_retry(),
+                summary=ui_text.check_summary(self._liquidation.state.stage, position),
             )
-        else:
-            result = await workflow.execute_activity_method(
-                LiquidationActivities.sync_market,
-                request,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                summary=summary,
-            )
-        # Only its own orders' fills are listed: the cursor re-reads the round's (already in
-        # the position).
-        own = {order.order_id for order in self._orders}
-        counted = self._position
-        if result.boundary is not None:
-            counted = counted.starting_after(result.boundary)
-        for fill in counted.new_fills(result.fills):
-            log_fill(workflow.logger, fill)
-        self._position, self._fills = absorb_fills(
-            self._position, self._fills, result.fills, own, result.boundary
-        )
-        self._after_sync(result.cursor, result.snapshot, result.resting_remaining)
-        return result.snapshot
+        self._record_pnl(synced.position, synced.snapshot.midpoint)
+        return synced
 
-    def _after_sync(
-        self, cursor: str, snapshot: MarketSnapshot, resting_remaining: Decimal | None
-    ) -> None:
-        self._cursor = cursor
-        self._snapshot = snapshot
-        self._record_pnl(snapshot.midpoint)
-        if self._resting is not None:
-            self._resting = (
-                None
-                if resting_remaining is None
-                else self._resting.model_copy(update={"size": resting_remaining})
-            )
-
-    async def _merge_pairs(self) -> None:
-        """Merge the YES+NO pairs held back into USDC: they are worth exactly 1 together, so
-        this realizes `1 - avg_yes - avg_no` each and frees their capital; the engine then
-        sells the net position. A refusal leaves the pairs and tries again at a later check."""
-        pairs = round_size(min(self._position.yes_qty, self._position.no_qty))
-        if pairs <= 0 or self._merge_attempts >= _MERGE_ATTEMPTS:
-            return
-        if not workflow.patched(_MERGE_PATCH):
-            return
-        self._merge_attempts += 1
-        started = self._state.started_at.isoformat()
-        key = f"merge-{workflow.info().workflow_id}-{started}-{self._merges}"
-        try:
-            report = await workflow.execute_activity_method(
-                LiquidationActivities.merge_pairs,
-                MergeRequest(market=self._market, qty=pairs, key=key),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                summary=ui_text.merge_summary(pairs),
-            )
-        except ActivityError as exc:
-            if is_cancelled_exception(exc):
-                raise
-            self._last_error = f"merge: {exc.cause or exc}"
-            workflow.logger.warning(
-                "merge of %s pairs refused: %s", pairs, self._last_error, extra=self._ids()
-            )
-            return
-        # The merge happened once (its key): it lands in the position once.
-        self._position = self._position.merge(report.qty)
-        self._merges += 1
-
-    async def _place(self, intent: OrderIntent, key: str, now: datetime) -> Order:
-        request = PlaceOrder(
-            key=key,
-            market=self._market,
-            token_id=self._market.token_id(intent.token),
-            side=intent.side,
-            price=intent.price,
-            size=intent.size,
-            signed_at=now,
-        )
+    async def place(self, order: PlaceOrder) -> Order:
         # Shielded: a cancellation arriving mid-placement waits for the order to cancel it.
         self._placing = workflow.start_activity_method(
             LiquidationActivities.place_order,
-            request,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            summary=ui_text.place_summary(intent),
+            order,
+            start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+            retry_policy=venue_retry(),
+            summary=ui_text.place_summary(
+                OrderIntent(
+                    token=self._market.token_of(order.token_id),
+                    side=order.side,
+                    price=order.price,
+                    size=order.size,
+                )
+            ),
         )
         try:
-            placed = await asyncio.shield(self._placing)
+            async with self._check_failed():
+                return await asyncio.shield(self._placing)
         finally:
             if self._placing.done():
                 self._placing = None
-        self._orders.append(
-            PlacedOrder(at=now, order_id=placed.order_id, price=intent.price, size=intent.size)
-        )
-        del self._orders[:-RECENT_KEPT]
-        self._resting = (
-            RestingOrder(
-                order_id=placed.order_id,
-                token=intent.token,
-                price=placed.price,
-                size=placed.remaining,
+
+    async def cancel(self, order_id: str) -> None:
+        async with self._check_failed():
+            await workflow.execute_activity_method(
+                LiquidationActivities.cancel_order,
+                CancelRequest(order_id=order_id),
+                start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+                retry_policy=venue_retry(),
+                summary=ui_text.cancel_summary(order_id),
             )
-            if still_resting(placed)
-            else None
+
+    async def merge(self, qty: Decimal, key: str) -> Decimal:
+        """Signed by one activity, sent by another: the history holds the transaction before
+        anything is broadcast, so a retry sends the same one (exactly once on-chain)."""
+        request = MergeRequest(market=self._market, qty=qty, key=key)
+        async with self._check_failed(f"merge of {qty} pairs refused"):
+            signed = await workflow.execute_activity_method(
+                LiquidationActivities.sign_merge,
+                request,
+                start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+                retry_policy=venue_retry(),
+                summary=ui_text.merge_summary(qty),
+            )
+            if isinstance(signed, MergeReport):  # merged without a transaction of ours
+                return signed.qty
+            report = await workflow.execute_activity_method(
+                LiquidationActivities.merge_pairs,
+                request.model_copy(update={"signed": signed}),
+                start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+                retry_policy=venue_retry(),
+                summary=ui_text.merge_summary(qty),
+            )
+        return report.qty
+
+    async def escalated(self, state: LiquidationState, reason: str, at: datetime) -> None:
+        stage = state.stage
+        workflow.logger.info("stage -> %s: %s", stage.value, reason, extra=self._ids())
+        workflow.metric_meter().create_counter(
+            "dualmm_liquidation_stage_transitions", "Liquidation stage escalations"
+        ).add(1, {"stage": stage.value})
+        search_attributes.upsert(search_attributes.STAGE.value_set(stage.value))
+        await self._signal_parent(
+            STAGE_SIGNAL,
+            LiquidationStageChange(condition_id=self._market.condition_id, stage=stage, at=at),
         )
-        return placed
 
-    async def _cancel_resting(self) -> None:
-        if self._resting is not None:
-            await self._cancel(self._resting.order_id)
-            self._resting = None
+    @contextlib.asynccontextmanager
+    async def _check_failed(self, what: str = "liquidation check failed") -> AsyncIterator[None]:
+        """An activity's failure (not a cancellation) is a CheckFailed for the algorithm."""
+        try:
+            yield
+        except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise
+            message = str(exc.cause or exc)
+            workflow.logger.warning("%s: %s", what, message, extra=self._ids())
+            raise CheckFailed(message) from None
 
-    async def _cancel(self, order_id: str) -> None:
-        await workflow.execute_activity_method(
-            LiquidationActivities.cancel_order,
-            CancelRequest(order_id=order_id),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            summary=ui_text.cancel_summary(order_id),
-        )
+    # -- reporting -----------------------------------------------------------------------------
 
-    def _record_pnl(self, midpoint: Decimal | None) -> None:
+    def _record_pnl(self, position: PositionTracker, midpoint: Decimal | None) -> None:
         """P&L gauges for this market (replay-safe: nothing is recorded while replaying).
         Temporal gauges hold no negative value: each P&L is a profit and a loss gauge."""
         meter = workflow.metric_meter().with_additional_attributes(
             {"market": self._market.condition_id}
         )
-        values = {"realized": self._position.realized_pnl}
+        values = {"realized": position.realized_pnl}
         if midpoint is not None:
-            values["unrealized"] = self._position.unrealized_pnl(midpoint)
+            values["unrealized"] = position.unrealized_pnl(midpoint)
         for name, pnl in values.items():
             meter.create_gauge_float(f"dualmm_{name}_profit", f"{name} P&L if >0", "USDC").set(
                 float(max(pnl, Decimal(0)))
@@ -478,41 +296,25 @@ class LiquidationWorkflow:
                 float(max(-pnl, Decimal(0)))
             )
 
-    async def _finish(
-        self, outcome: LiquidationOutcome, reason: str, now: datetime
-    ) -> LiquidationResult:
-        result = LiquidationResult(
-            condition_id=self._market.condition_id,
-            status=outcome,
-            exit_stage=self._state.stage,
-            reason=reason,
-            started_at=self._state.started_at,
-            finished_at=now,
-            duration_seconds=elapsed_seconds(self._state.started_at, now),
-            realized_pnl=self._position.realized_pnl,
-            remaining_qty=self._position.held_qty,
-            position=self._position,
-            stages=self._state.history,
-            orders=tuple(self._orders),
-            fills=self._fills,
-        )
+    async def _finish(self, result: LiquidationResult) -> LiquidationResult:
+        outcome = result.status
         meter = workflow.metric_meter()
         labels = {"outcome": outcome, "exit_stage": result.exit_stage.value}
         meter.create_counter("dualmm_liquidations_finished", "Liquidations finished").add(1, labels)
         meter.create_histogram("dualmm_liquidation_duration", "Liquidation duration", "s").record(
             result.duration_seconds, {"outcome": outcome}
         )
-        self._record_pnl(None)
+        self._record_pnl(result.position, None)
         search_attributes.upsert(search_attributes.OUTCOME.value_set(outcome))
         workflow.set_current_details(
-            ui_text.liquidation_finished(result, self._state.orders_placed)
+            ui_text.liquidation_finished(result, self._liquidation.state.orders_placed)
         )
         workflow.logger.info(
             "liquidation %s in %s after %ss: %s, realized %s",
             outcome,
             result.exit_stage.value,
             result.duration_seconds,
-            reason,
+            result.reason,
             result.realized_pnl,
             extra=self._ids(),
         )
@@ -535,78 +337,84 @@ class LiquidationWorkflow:
     def _ids(self) -> dict[str, str]:
         """A log line's ids beyond the workflow's own (dualmm.logs)."""
         ids = {"market": self._market.condition_id}
-        if self._resting is not None:
-            ids["order_id"] = self._resting.order_id
+        resting = self._liquidation.resting
+        if resting is not None:
+            ids["order_id"] = resting.order_id
         return ids
 
     def _carried(self, next_check_at: datetime) -> LiquidationInput:
+        liquidation = self._liquidation
         return self._input.model_copy(
             update={
-                "config": self._config,
-                "position": self._position,
-                "cursor": self._cursor,
-                "state": self._state,
-                "resting": self._resting,
+                "config": liquidation.config,
+                "position": liquidation.position,
+                "cursor": liquidation.cursor,
+                "state": liquidation.state,
+                "resting": liquidation.resting,
                 "next_check_at": next_check_at,
-                "orders": tuple(self._orders),
-                "fills": self._fills,
-                "merges": self._merges,
+                "orders": liquidation.orders,
+                "fills": liquidation.fills,
+                "merges": liquidation.merges,
             }
         )
 
-    @workflow.signal
+    @workflow.signal(name=FORCE_EXIT_SIGNAL)
     def force_exit(self) -> None:
         """Jump to MARKET at once; an explicit exit overrides a pause."""
-        self._state = self._state.with_manual_exit().with_paused(False)
+        liquidation = self._liquidation
+        liquidation.state = liquidation.state.with_manual_exit().with_paused(False)
         self._wake = True
 
-    @workflow.signal
+    @workflow.signal(name=PAUSE_SIGNAL)
     def pause(self) -> None:
         """Cancel the resting order and place nothing until resumed."""
-        self._state = self._state.with_paused(True)
+        self._liquidation.state = self._liquidation.state.with_paused(True)
         self._wake = True
 
-    @workflow.signal
+    @workflow.signal(name=RESUME_SIGNAL)
     def resume(self) -> None:
-        self._state = self._state.with_paused(False)
+        self._liquidation.state = self._liquidation.state.with_paused(False)
         self._wake = True
 
-    @workflow.update
+    @workflow.update(name=SET_CONFIG_UPDATE)
     def set_config(self, changes: Mapping[str, object]) -> LiquidationConfig:
         """Change some config fields; returns the config now in force."""
-        self._config = self._merged_config(changes)
+        self._liquidation.config = self._merged_config(changes)
         self._wake = True
-        return self._config
+        return self._liquidation.config
 
     @set_config.validator
     def _validate_config(self, changes: Mapping[str, object]) -> None:
         self._merged_config(changes)
 
     def _merged_config(self, changes: Mapping[str, object]) -> LiquidationConfig:
+        current = self._liquidation.config.model_dump()
         try:
-            return LiquidationConfig.model_validate({**self._config.model_dump(), **changes})
+            return LiquidationConfig.model_validate({**current, **changes})
         except ValidationError as exc:
             raise ValueError(f"set_config: {describe_validation_error(exc)}") from None
 
-    @workflow.query
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> LiquidationStatus:
-        mid = self._snapshot.midpoint if self._snapshot else None
+        liquidation = self._liquidation
+        state, position = liquidation.state, liquidation.position
+        mid = liquidation.snapshot.midpoint if liquidation.snapshot else None
         return LiquidationStatus(
             condition_id=self._market.condition_id,
-            stage=self._state.stage,
-            elapsed_seconds=elapsed_seconds(self._state.started_at, workflow.now()),
-            paused=self._state.paused,
-            manual_exit=self._state.manual_exit,
+            stage=state.stage,
+            elapsed_seconds=elapsed_seconds(state.started_at, workflow.now()),
+            paused=state.paused,
+            manual_exit=state.manual_exit,
             midpoint=mid,
-            order=self._resting,
-            held_token=self._position.held_token,
-            held_qty=self._position.held_qty,
-            position_cost=self._position.yes_cost + self._position.no_cost,
-            unrealized_pnl=None if mid is None else self._position.unrealized_pnl(mid),
-            realized_pnl=self._position.realized_pnl,
-            fills=self._fills,
-            pending_reversals=self._position.pending_reversals,
-            orders_placed=self._state.orders_placed,
-            config=self._config,
-            last_error=self._last_error,
+            order=liquidation.resting,
+            held_token=position.held_token,
+            held_qty=position.held_qty,
+            position_cost=position.yes_cost + position.no_cost,
+            unrealized_pnl=None if mid is None else position.unrealized_pnl(mid),
+            realized_pnl=position.realized_pnl,
+            fills=liquidation.fills,
+            pending_reversals=position.pending_reversals,
+            orders_placed=state.orders_placed,
+            config=liquidation.config,
+            last_error=liquidation.last_error,
         )

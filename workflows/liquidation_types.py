@@ -1,30 +1,21 @@
-"""The LiquidationWorkflow's input, result, status and messages to its parent.
+"""The LiquidationWorkflow's input, status and stage message to its parent (its result,
+LiquidationResult, is the algorithm's: dualmm.liquidator).
 
 They live outside the workflow module on purpose: the sandbox re-runs a workflow's module for
-every workflow instance it creates (a new liquidation, or one replayed after a cache eviction
-or a worker restart), and building these pydantic classes was ~70 % of that (11 -> 4 ms an
-instance; bench/capacity.py). Passed through, they are built once per worker.
+every workflow instance it creates, and building pydantic classes is most of that. Passed
+through, they are built once per worker.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
 from dualmm.config import LiquidationConfig
-from dualmm.domain.liquidation import LiquidationState, RestingOrder, StageChange
+from dualmm.domain.liquidation import LiquidationState, RestingOrder
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Stage, Token
-
-LiquidationOutcome = Literal["closed", "dust", "open"]
-
-
-class PlacedOrder(Frozen):
-    at: datetime
-    order_id: str
-    price: Decimal
-    size: Decimal
+from dualmm.liquidator import PlacedOrder
 
 
 class LiquidationInput(Frozen):
@@ -33,7 +24,6 @@ class LiquidationInput(Frozen):
     `cursor` is the fill cursor of the handed-over position: only later fills are applied.
     Without one (a liquidation started on its own), the position is as of the start: the first
     sync takes every fill the venue reported by then as earlier owners' (a start boundary).
-    `stop_at` is for scenario replays: give up then (outcome "open"); production leaves it None.
     """
 
     market: MarketInfo
@@ -42,7 +32,6 @@ class LiquidationInput(Frozen):
     started_at: datetime
     parent_workflow_id: str | None = None
     cursor: str | None = None
-    stop_at: datetime | None = None
     state: LiquidationState | None = None
     resting: RestingOrder | None = None
     next_check_at: datetime | None = None
@@ -57,22 +46,6 @@ class LiquidationStageChange(Frozen):
     condition_id: str
     stage: Stage
     at: datetime
-
-
-class LiquidationResult(Frozen):
-    condition_id: str
-    status: LiquidationOutcome
-    exit_stage: Stage
-    reason: str
-    started_at: datetime
-    finished_at: datetime
-    duration_seconds: int
-    realized_pnl: Decimal
-    remaining_qty: Decimal
-    position: PositionTracker
-    stages: tuple[StageChange, ...]
-    orders: tuple[PlacedOrder, ...]
-    fills: tuple[Fill, ...]
 
 
 class LiquidationStatus(Frozen):

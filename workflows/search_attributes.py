@@ -16,9 +16,6 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-# Histories recorded before workflows upserted their stage replay without the upserts.
-UPSERT_PATCH = "upsert-search-attributes"
-
 BOT_ID = SearchAttributeKey.for_keyword("DualmmBotId")
 MODE = SearchAttributeKey.for_keyword("DualmmMode")  # sim, paper, live
 MARKET = SearchAttributeKey.for_keyword("DualmmMarket")  # condition id
@@ -39,6 +36,6 @@ def carried() -> bool:
 
 
 def upsert(*updates: SearchAttributeUpdate[Any]) -> None:
-    """Inside a workflow: set attributes, if this run carries them (replay-safe, patched)."""
-    if carried() and workflow.patched(UPSERT_PATCH):
+    """Inside a workflow: set attributes, if this run carries them (so they are registered)."""
+    if carried():
         workflow.upsert_search_attributes(list(updates))

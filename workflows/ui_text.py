@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from dualmm.domain.liquidation import RestingOrder
     from dualmm.domain.position import PositionTracker
     from dualmm.domain.types import MarketInfo, OrderIntent, Stage, Token
+    from dualmm.liquidator import LiquidationResult
     from workflows.active_market_types import ActiveMarketState
-    from workflows.liquidation import LiquidationResult
 
 SUMMARY_MAX = 200  # the UI shows one line; the server caps metadata size
 

@@ -8,7 +8,8 @@ positions are minted with, per docs.polymarket.com/developers/CTF). web3.py talk
 and encodes the call; eth-account signs it in-process, with the worker's key.
 
 Idempotency: the transaction is signed once, with an explicit nonce, and handed to
-`MergeJournal.record` (the activity heartbeats it) BEFORE it is broadcast. A retry gets it
+`MergeJournal.record` BEFORE it is broadcast (the liquidation signs in an activity of its
+own, so the workflow's history keeps it; a lone merge heartbeats it). A retry gets it
 back and rebroadcasts the same bytes and waits for their receipt: one nonce, one merge, however
 often it is retried. A retry that finds no receipt also compares the on-chain YES/NO balances
 (CTF `balanceOf`) with those recorded before signing, so a merge that landed is recognised.

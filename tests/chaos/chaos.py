@@ -111,8 +111,8 @@ SHORT = Profile(
 MOMENTS = {
     "make_market": "market making",
     "liquidation_place_order": "placement",
-    "liquidation_sync_market": "liquidation check",  # before it was a local activity
     "liquidation_sync_position": "liquidation check",
+    "liquidation_sign_merge": "merge signature",
     "liquidation_merge_pairs": "merge",
     "liquidation_cancel_order": "cancel",
     "pick_market": "market pick",
@@ -298,7 +298,7 @@ class MomentWatch:
     async def _now(self, worker_pid: int) -> set[str]:
         from temporalio.client import Client
 
-        from workflows.active_market import active_market_workflow_id
+        from workflows.contracts import active_market_workflow_id
 
         if self.client is None:
             self.client = await Client.connect(f"127.0.0.1:{self.port}")
@@ -400,7 +400,8 @@ async def _client(port: int) -> Any:
 
 async def _status(client: Any, attempts: int = 40) -> dict[str, Any]:
     """The bot's own `status` query (the registry as the workflow holds it)."""
-    from workflows.active_market import ActiveMarketWorkflow, active_market_workflow_id
+    from workflows.active_market import ActiveMarketWorkflow
+    from workflows.contracts import active_market_workflow_id
 
     handle = client.get_workflow_handle_for(
         ActiveMarketWorkflow.run, active_market_workflow_id(BOT)
@@ -453,7 +454,7 @@ async def audit(
 
     from dualmm.domain.types import Token
     from dualmm.scenario import token_id_for
-    from workflows.active_market import active_market_workflow_id
+    from workflows.contracts import active_market_workflow_id
     from workflows.liquidation import LiquidationResult, LiquidationWorkflow
 
     sim.set_faults(Faults(seed=run.seed))

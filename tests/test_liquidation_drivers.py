@@ -1,0 +1,221 @@
+"""The liquidation algorithm (dualmm.liquidator) gives the same exits whichever driver runs
+it: the LiquidationWorkflow on Temporal (`dualmm replay --temporal`), `dualmm replay` on the
+simulator, and the backtest on market data. Every case goes through every driver and the
+reports (stages, orders, fills, exit, P&L) must be equal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from backtest_cases import FILL_PATH, START, market, scenario_input
+from temporalio.testing import WorkflowEnvironment
+
+from dualmm.backtest.engine import run_mode
+from dualmm.backtest.inputs import from_scenario
+from dualmm.backtest.liquidation import LiquidationRun, liquidate
+from dualmm.backtest.markets import MarketData
+from dualmm.backtest.synthetic import synthetic_input
+from dualmm.config import LiquidationConfig, OrchestratorConfig
+from dualmm.domain.position import PositionTracker
+from dualmm.replay import REPLAY_WALLET, market_report, replay_horizon, replay_market, run_replay
+from dualmm.scenario import Scenario, load_scenario, parse_scenario
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
+from dualmm.temporal_replay import run_temporal_replay
+
+SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.json"))
+
+
+def several_markets() -> Scenario:
+    """Two liquidations (one of them a NO position) and a market without a position."""
+
+    def entry(name: str, path: list[list[object]], position: dict[str, str] | None) -> Any:
+        return {
+            "condition_id": f"0x{name}",
+            "tick_size": "0.01",
+            "min_order_size": "5",
+            "path": path,
+            **({"position": position} if position else {}),
+        }
+
+    def position(held: str, qty: str, avg_cost: str) -> dict[str, str]:
+        return {"held": held, "qty": qty, "avg_cost": avg_cost}
+
+    return parse_scenario(
+        {
+            "name": "several",
+            "start": "2026-01-21T12:00:00Z",
+            "markets": [
+                entry(
+                    "aa",
+                    [[0, "0.40"], [400, "0.36"]],
+                    {"held": "NO", "qty": "30", "avg_cost": "0.58"},
+                ),
+                entry("bb", [[0, "0.50"]], None),
+                entry(
+                    "cc",
+                    [[0, "0.55"], [90, "0.60"]],
+                    {"held": "YES", "qty": "12.5", "avg_cost": "0.52"},
+                ),
+            ],
+        }
+    )
+
+
+# No stop-loss, a 45 s check and an AGGRESSIVE price at the midpoint (it never reaches the bid
+# on a flat path): the crash scenario is still open at the horizon, so every driver gives up.
+GIVING_UP = LiquidationConfig(
+    stop_loss_enabled=False, aggressive_offset=Decimal(0), price_check_interval_ms=45_000
+)
+CASES = [
+    *((load_scenario(p), LiquidationConfig(), "closed") for p in SCENARIOS),
+    (load_scenario(SCENARIOS[0].parent / "stop-loss-crash.json"), GIVING_UP, "open"),
+    (several_markets(), LiquidationConfig(), "closed"),
+]
+
+
+def backtest_reports(scenario: Scenario, config: LiquidationConfig) -> list[dict[str, object]]:
+    """Each position of the scenario liquidated by the backtest's driver, to the replay's
+    horizon, as `dualmm replay` reports it."""
+    data = from_scenario(scenario)
+    reports = []
+    for scenario_market, data_market in zip(scenario.markets, data.markets, strict=True):
+        if data_market.position is None:
+            continue
+        held, qty, cost = data_market.position
+        horizon = replay_horizon(scenario, scenario_market, config) - scenario.start
+        run = liquidate(
+            data_market,
+            PositionTracker.opening(held, qty, cost),
+            0,
+            int(horizon.total_seconds()),
+            config,
+            scenario.start,
+        )
+        reports.append(market_report(run.result))
+    return reports
+
+
+@pytest.mark.parametrize(
+    ("scenario", "config", "status"),
+    CASES,
+    ids=[f"{s.name}-{status}" for s, _, status in CASES],
+)
+async def test_every_driver_gives_the_same_exit(
+    temporal_env: WorkflowEnvironment, scenario: Scenario, config: LiquidationConfig, status: str
+) -> None:
+    replayed = await run_replay(scenario, config)
+    on_temporal = await run_temporal_replay(scenario, config, env=temporal_env)
+    assert on_temporal.to_json() == replayed.to_json()
+    reports = json.loads(replayed.to_json())["markets"]
+    assert json.loads(json.dumps(backtest_reports(scenario, config))) == reports
+    assert {m.status for m in replayed.markets} == {status}
+
+
+def test_the_crafted_hand_over_exits_as_dualmm_replay_exits_it(tmp_path: Path) -> None:
+    """A backtest's own hand-over (the bot filled to its limit) replayed by the CLI."""
+    data = scenario_input(market("aa", FILL_PATH, competition=[]))
+    (liquidation,) = run_mode(data, OrchestratorConfig(), dual=True).liquidations
+    scenario = {
+        "name": "hand-over",
+        "start": START,
+        "markets": [handover_scenario(data.markets[0], liquidation, 3600)],
+    }
+    path = tmp_path / "handover.json"
+    path.write_text(json.dumps(scenario))
+    result = subprocess.run(
+        [sys.executable, "-m", "dualmm", "replay", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    (replayed,) = json.loads(result.stdout)["markets"]
+    assert same(replayed) == same(market_report(liquidation.result))
+    assert (replayed["status"], replayed["exit_seconds"]) == ("closed", 420)
+    assert liquidation.pnl == Decimal("1.50")
+
+
+async def test_every_synthetic_hand_over_exits_as_the_replay_exits_it() -> None:
+    """Each liquidation of a synthetic run, replayed from its hand-over (the same tracker) on
+    the simulator the replay uses, makes the same orders and fills and ends the same way."""
+    data = synthetic_input(20, Decimal(30), seed=7)
+    config = OrchestratorConfig()
+    runs = [run_mode(data, config, dual) for dual in (True, False)]
+    liquidations = [
+        lq for run in runs for lq in run.liquidations if lq.status in ("closed", "dust")
+    ]
+    assert len(liquidations) >= 15
+    # PASSIVE or SKEWED exits, timeouts (AGGRESSIVE) and stop-losses (MARKET) among them
+    assert len({lq.exit_stage for lq in liquidations}) >= 3
+    by_id = {m.condition_id: m for m in data.markets}
+    for liquidation in liquidations:
+        replayed = await _replay(by_id[liquidation.condition_id], liquidation, config.liquidation)
+        assert same(market_report(replayed)) == same(market_report(liquidation.result))
+
+
+def same(report: Any) -> Any:
+    """A report with its amounts as numbers (1.50 and 1.5000 are the same P&L)."""
+    if isinstance(report, dict):
+        return {k: same(v) for k, v in report.items()}
+    if isinstance(report, list):
+        return [same(v) for v in report]
+    if isinstance(report, str) and report.replace(".", "", 1).lstrip("-").isdigit():
+        return Decimal(report)
+    return report
+
+
+def handover_scenario(
+    data_market: MarketData, liquidation: LiquidationRun, until: int
+) -> dict[str, object]:
+    """The market's path from the hand-over on (times shifted to start there), with the
+    hand-over position, as a scenario for `dualmm replay`."""
+    started = liquidation.started
+    first = data_market.index_at(started)
+    path = [[0, str(data_market.mid(first))]]
+    for i in data_market.change_indices(started, until):
+        path.append([data_market.times[i] - started, str(data_market.mid(i))])
+    opening = liquidation.opening
+    held = opening.held_token
+    assert held is not None
+    info = data_market.info
+    return {
+        "condition_id": info.condition_id,
+        "tick_size": str(info.tick_size),
+        "min_order_size": str(info.min_order_size),
+        "path": path,
+        "position": {
+            "held": held.value,
+            "qty": str(opening.held_qty),
+            "avg_cost": str(opening.avg_cost(held)),
+        },
+    }
+
+
+async def _replay(data_market: MarketData, liquidation: LiquidationRun, config: LiquidationConfig):  # type: ignore[no-untyped-def]
+    assert liquidation.finished is not None
+    until = int(liquidation.finished) + 3600
+    scenario = parse_scenario(
+        {
+            "name": "hand-over",
+            "start": START,
+            "markets": [handover_scenario(data_market, liquidation, until)],
+        }
+    )
+    venue = SimVenue.from_scenario(scenario)
+    venue.ensure_wallet(REPLAY_WALLET)
+    info = scenario.markets[0].info()
+    opening = liquidation.opening
+    for token, qty in ((info.yes_token_id, opening.yes_qty), (info.no_token_id, opening.no_qty)):
+        if qty > 0:
+            venue.credit(REPLAY_WALLET, token, qty)
+    horizon = scenario.at(until - liquidation.started)
+    return await replay_market(
+        venue, SimExchange(venue, REPLAY_WALLET), info, opening, config, scenario.start, horizon
+    )
