@@ -158,3 +158,52 @@ def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> N
     assert cooled.switches == 0 and len(cooled.liquidations) == 1  # stays on bb
     single = run_mode(data, OrchestratorConfig(loss_cooldown_minutes=60), dual=False)
     assert single.rounds == 2 and len(single.liquidations) == 1  # aa, then bb
+
+
+def test_capital_is_averaged_over_every_minute_and_the_peak_kept_apart() -> None:
+    run = run_mode(scenario_input(market("aa", FILL_PATH, competition=[])), CONFIG, dual=True)
+    # Minutes 0-1: bids YES 0.48 x 50 + NO 0.48 x 50 = 48. Minute 2: 50 YES held at 24.00 +
+    # bids 0.45 and 0.51 x 50 = 72 (the peak). Minutes 3-9: the liquidation's 100 YES at cost,
+    # 46.50, nothing quoted (the only market is in liquidation). Minutes 10-59: 48 again.
+    assert run.capital_minutes == 48 + 48 + 72 + 7 * Decimal("46.50") + 50 * 48
+    figures = report.figures(run)
+    assert figures["avg_capital"] == Decimal("48.225")
+    assert figures["peak_capital"] == Decimal(72)
+    assert figures["budget"] == CONFIG.liquidity_budget
+    net = Decimal(53) * 120 / 1440 + Decimal("1.50")  # rewards + the exit's profit
+    cents = Decimal("0.000001")
+    assert figures["net_pnl"].quantize(cents) == net.quantize(cents)
+    efficiency = net / Decimal("48.225") / (Decimal(60) / 1440)
+    assert figures["capital_efficiency"].quantize(cents) == efficiency.quantize(cents)
+
+
+def test_ratios_of_losses_are_never_shown_as_gains() -> None:
+    single = {key: Decimal(1) for key in report.RATIO_FIELDS}
+    dual = dict(single)
+    single["net_pnl"], dual["net_pnl"] = Decimal(-35), Decimal(-22)  # dual better, both losing
+    single["capital_efficiency"], dual["capital_efficiency"] = Decimal("0.5"), Decimal("-0.1")
+    single["liquidation_pnl"], dual["liquidation_pnl"] = Decimal(0), Decimal(3)
+    ratios, notes = report.ratios(single, dual)
+    assert ratios["net_pnl"] is None and "not above 0" in notes["net_pnl"]
+    assert ratios["liquidation_pnl"] is None and "liquidation_pnl" in notes
+    assert ratios["capital_efficiency"] == Decimal("-0.2")  # dual loses where single earns
+    assert ratios["uptime"] == 1 and "uptime" not in notes
+
+
+def test_paired_sources_add_up_to_the_net_difference() -> None:
+    from dualmm.backtest.paired import sources
+
+    data = scenario_input(
+        market("aa", FILL_PATH, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    single, dual = run_mode(data, CONFIG, dual=False), run_mode(data, CONFIG, dual=True)
+    parts = sources(single, dual)
+    # Minutes 3-9: single waits for aa's exit, dual earns bb's 60/day; nothing else differs.
+    assert parts.idle_minutes == 7
+    cents = Decimal("0.000001")
+    assert parts.idle_rewards.quantize(cents) == (7 * Decimal(60) / 1440).quantize(cents)
+    assert (parts.worse_minutes, parts.other_rewards, parts.inventory) == (0, 0, 0)
+    diff = report.figures(dual)["net_pnl"] - report.figures(single)["net_pnl"]
+    total = parts.idle_rewards + parts.other_rewards + parts.inventory
+    assert total.quantize(cents) == diff.quantize(cents)  # to 1e-6: 28-digit Decimal sums

@@ -20,7 +20,9 @@ step decides the same on paths that move once a minute, recorded books get the 5
      order size, the round gives way to a market earning over `1 + switch_margin` times as
      much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
      liquidation lost stays out of the picks for `loss_cooldown_minutes`;
-  7. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
+  7. on the minute, a sample: rewards of every resting order of ours, uptime, capital deployed
+     (resting BUY collateral + tokens at cost, the active market's and the liquidations'),
+     summed for its time average and kept minute by minute for the paired comparison.
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ class ModeRun:
     rewards_liquidating: Decimal = ZERO
     scoring_minutes: int = 0
     active_minutes: int = 0  # minutes with a scoring quote on the active market
+    budget: Decimal = ZERO  # the liquidity budget the picks were held under
     peak_capital: Decimal = ZERO
+    capital_minutes: Decimal = ZERO  # the minute samples' capital, summed (USDC x minutes)
     mm_realized: Decimal = ZERO  # realized while making markets (merged pairs)
     mm_unrealized: Decimal = ZERO  # the active position at the end, at the final midpoint
     rounds: int = 0
@@ -84,10 +88,20 @@ class ModeRun:
     liquidations: list[LiquidationRun] = field(default_factory=list)
     # (minute, cumulative rewards, net P&L with liquidations booked when they end)
     timeline: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
+    # Minute by minute, for `dualmm.backtest.paired`: all our rewards, the active market's,
+    # and whether the active market's quotes scored.
+    minute_rewards: list[Decimal] = field(default_factory=list)
+    minute_active_rewards: list[Decimal] = field(default_factory=list)
+    minute_earning: bytearray = field(default_factory=bytearray)
 
     @property
     def rewards(self) -> Decimal:
         return self.rewards_active + self.rewards_liquidating
+
+    @property
+    def avg_capital(self) -> Decimal:
+        """Deployed capital averaged over every minute of the run (idle minutes count 0)."""
+        return self.capital_minutes / self.minutes if self.minutes else ZERO
 
 
 def run_mode(
@@ -98,6 +112,7 @@ def run_mode(
     progress: Callable[[int], None] | None = None,
     min_to_end: int = 0,
     step: int = 60,
+    fill_model: str = "conservative",  # the queue model's bound (issue 16's fills work)
 ) -> ModeRun:
     """The whole bot over `data` in dual- or single-market mode.
 
@@ -108,7 +123,12 @@ def run_mode(
     if step <= 0 or 60 % step:
         raise ValueError(f"step {step} s does not divide a minute")
     minutes = data.duration // 60
-    run = ModeRun(mode="dual" if dual else "single", days=data.days, minutes=minutes)
+    run = ModeRun(
+        mode="dual" if dual else "single",
+        days=data.days,
+        minutes=minutes,
+        budget=config.liquidity_budget,
+    )
     by_id = {m.condition_id: m for m in data.markets}
     mm = config.market_maker
     liq_reward = [ZERO] * minutes
@@ -200,13 +220,15 @@ def run_mode(
         if not sampled:
             continue
         reward = ZERO
+        earning = False
         capital = liq_capital[m]
         if active is not None:
             i = active.market.index_at(t)
             reward, score = minute_reward(
                 active.market, i, active.quotes, active.market.score_cache
             )
-            if score > 0:
+            earning = score > 0
+            if earning:
                 run.active_minutes += 1
             capital += sum((q.price * q.size for q in active.quotes), ZERO)
             capital += active.position.yes_cost + active.position.no_cost
@@ -215,6 +237,10 @@ def run_mode(
         if reward > 0 or liq_scoring[m]:
             run.scoring_minutes += 1
         run.peak_capital = max(run.peak_capital, capital)
+        run.capital_minutes += capital
+        run.minute_rewards.append(reward + liq_reward[m])
+        run.minute_active_rewards.append(reward)
+        run.minute_earning.append(earning)
         if m % stride == 0 or m == minutes - 1:
             net = run.rewards + run.mm_realized + booked
             if active is not None:

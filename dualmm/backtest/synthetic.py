@@ -42,7 +42,9 @@ _BLIP_ODDS = 360  # about four blips a day
 _REPRICE_ODDS = 3 * 1440  # about one repricing every three days
 
 
-def synthetic_input(n_markets: int, days: Decimal, seed: int) -> BacktestInput:
+def synthetic_input(
+    n_markets: int, days: Decimal, seed: int, competition: str = "calibrated"
+) -> BacktestInput:
     minutes = int(days * 1440)
     markets: list[MarketData] = [_market(seed, k, minutes) for k in range(n_markets)]
     name = f"synthetic (seed {seed}, {n_markets} markets, {days} days)"
