@@ -9,7 +9,9 @@ liquidated by the engine's `step`; rewards come from `dualmm.domain.rewards`.
   synthetic.py    the seeded market generator behind `--synthetic`
   liquidation.py  one hand-over, liquidated as `dualmm replay` does it
   engine.py       the bot's loop, minute by minute, in one mode
+  runs.py         the jobs (seed x flag combination, every mode and fill bound) on both cores
+  paired.py       dual against single over paired seeds: intervals, where the difference is
   report.py       the figures per mode and the dual/single ratios; table and JSON
-  plot.py         `--plot`: cumulative rewards and net P&L of both modes
-  cli.py          the command, `--sweep`
+  plot.py         `--plot`: cumulative rewards and net P&L of both modes and bounds, markouts
+  cli.py          the command, paired seeds, `--sweep` (walk-forward)
 """
