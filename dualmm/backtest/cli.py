@@ -36,7 +36,7 @@ from dualmm.config import MarketMakerConfig, OrchestratorConfig
 if TYPE_CHECKING:
     from dualmm.backtest.engine import ModeRun
     from dualmm.backtest.inputs import BacktestInput, RewardParams
-    from dualmm.backtest.liquidation import Fees
+    from dualmm.domain.fees import Fees
 
 MODES = ("single", "dual", "both")
 # Recorded books move every second or so: look as often as the workflow's round (5 s).
@@ -83,7 +83,7 @@ class Settings:
 
 def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     """Config and fees from flag values (strings as typed; switches as bools)."""
-    from dualmm.backtest.liquidation import Fees
+    from dualmm.domain.fees import Fees
     from dualmm.commands import orchestrator_config
 
     kwargs: dict[str, Any] = {}
@@ -99,9 +99,10 @@ def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     for flag, keyword in SWITCH_FLAGS.items():
         kwargs[keyword] = flags[flag]
     config = orchestrator_config(**kwargs)
-    rate = decimal_flag("--fee-rate", flags.get("--fee-rate")) or Decimal(0)
+    # No --fee-rate: each market pays its category's documented rate.
+    rate = decimal_flag("--fee-rate", flags.get("--fee-rate"))
     exponent = decimal_flag("--fee-exponent", flags.get("--fee-exponent"))
-    if rate < 0 or not 0 <= rate < 1:
+    if rate is not None and not 0 <= rate < 1:
         raise UsageError("--fee-rate: need a rate in [0, 1)")
     if exponent is not None and exponent <= 0:
         raise UsageError("--fee-exponent: must be positive")
@@ -298,7 +299,11 @@ def register(app: typer.Typer) -> None:
         ] = "50",
         fee_rate: Annotated[
             str | None,
-            typer.Option("--fee-rate", help="Taker fee rate: rate * (p(1-p))^exponent per share."),
+            typer.Option(
+                "--fee-rate",
+                help="Taker fee rate: rate * (p(1-p))^exponent per share "
+                "[default: the market category's documented rate].",
+            ),
         ] = None,
         fee_exponent: Annotated[
             str | None, typer.Option("--fee-exponent", help="Taker fee exponent [default: 1].")
