@@ -83,9 +83,9 @@ _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 
 def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     """Config and fees from flag values (strings as typed; switches as bools)."""
-    from dualmm.backtest.liquidation import Fees
     from dualmm.backtest.runs import Settings
     from dualmm.commands import orchestrator_config
+    from dualmm.domain.fees import Fees
 
     kwargs: dict[str, Any] = {}
     for flag, keyword in CONFIG_FLAGS.items():
@@ -100,9 +100,10 @@ def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     for flag, keyword in SWITCH_FLAGS.items():
         kwargs[keyword] = flags[flag]
     config = orchestrator_config(**kwargs)
-    rate = decimal_flag("--fee-rate", flags.get("--fee-rate")) or Decimal(0)
+    # No --fee-rate: each market pays its category's documented rate.
+    rate = decimal_flag("--fee-rate", flags.get("--fee-rate"))
     exponent = decimal_flag("--fee-exponent", flags.get("--fee-exponent"))
-    if rate < 0 or not 0 <= rate < 1:
+    if rate is not None and not 0 <= rate < 1:
         raise UsageError("--fee-rate: need a rate in [0, 1)")
     if exponent is not None and exponent <= 0:
         raise UsageError("--fee-exponent: must be positive")
@@ -346,7 +347,11 @@ def register(app: typer.Typer) -> None:
         ] = "50",
         fee_rate: Annotated[
             str | None,
-            typer.Option("--fee-rate", help="Taker fee rate: rate * (p(1-p))^exponent per share."),
+            typer.Option(
+                "--fee-rate",
+                help="Taker fee rate: rate * (p(1-p))^exponent per share "
+                "[default: the market category's documented rate].",
+            ),
         ] = None,
         fee_exponent: Annotated[
             str | None, typer.Option("--fee-exponent", help="Taker fee exponent [default: 1].")

@@ -33,11 +33,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from dualmm.backtest.inputs import BacktestInput
-from dualmm.backtest.liquidation import Fees, LiquidationRun, liquidate
+from dualmm.backtest.liquidation import LiquidationRun, liquidate
 from dualmm.backtest.markets import MarketData
 from dualmm.backtest.scoring import minute_reward
 from dualmm.config import OrchestratorConfig
 from dualmm.discovery import Filters, rank
+from dualmm.domain.fees import Fees
 from dualmm.domain.position import CONFIRMED, PositionTracker
 from dualmm.domain.quoting import (
     desired_quotes,

@@ -19,25 +19,13 @@ from decimal import Decimal
 from dualmm.backtest.markets import MarketData
 from dualmm.backtest.scoring import minute_reward
 from dualmm.config import LiquidationConfig
+from dualmm.domain.fees import Fees
 from dualmm.domain.liquidation import LiquidationState, RestingOrder, step
 from dualmm.domain.position import CONFIRMED, PositionTracker
 from dualmm.domain.types import Fill, MarketSnapshot, OrderIntent, Side, Stage, Token
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-
-
-@dataclass(frozen=True)
-class Fees:
-    """The venue's taker fee per share, `rate * (p * (1 - p)) ** exponent` (0: no fee)."""
-
-    rate: Decimal = ZERO
-    exponent: Decimal = ONE
-
-    def taker(self, price: Decimal, size: Decimal) -> Decimal:
-        if self.rate <= 0:
-            return ZERO
-        return size * self.rate * (price * (ONE - price)) ** self.exponent
 
 
 @dataclass

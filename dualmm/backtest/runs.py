@@ -18,9 +18,9 @@ from typing import Any
 from dualmm.backtest import report
 from dualmm.backtest.engine import ModeRun, run_mode
 from dualmm.backtest.inputs import BacktestInput
-from dualmm.backtest.liquidation import Fees
 from dualmm.backtest.paired import Sources, lean, pool, sources
 from dualmm.config import OrchestratorConfig
+from dualmm.domain.fees import Fees
 
 BoundRuns = dict[str, dict[str, ModeRun]]  # bound -> mode -> run
 
