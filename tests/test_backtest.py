@@ -75,11 +75,11 @@ def test_a_fill_path_to_the_limit_and_a_profitable_exit() -> None:
     assert figures["liquidation_pnl"] == "1.500000"
     assert figures["loss_to_earnings"] == "0.0000"
     # 60 minutes sampled; the 7 from the hand-over (180 s) to the exit (600 s) earn nothing:
-    # the only market is in liquidation and its SELL at 0.48 is 4 cents from a 0.44 midpoint.
+    # the only market is in liquidation and its SELL at 0.48 is 4.5 cents from a 0.435 midpoint.
     assert figures["uptime"] == str((Decimal(53) / 60).quantize(Decimal("0.0001")))
     assert figures["rewards"] == str((Decimal(53) * 120 / 1440).quantize(Decimal("0.000001")))
-    # peak capital at 120 s: 50 YES held (24.00) + bids YES 0.45 x 50 and NO 0.51 x 50
-    assert figures["peak_capital"] == "72.000000"
+    # peak capital at 120 s: 50 YES held (24.00) + bids YES 0.45 x 50 and NO 0.52 x 50
+    assert figures["peak_capital"] == "72.500000"
 
 
 def test_two_markets_dual_keeps_earning_while_single_waits() -> None:
@@ -140,13 +140,14 @@ def test_capital_held_in_liquidation_counts_against_the_budget() -> None:
     dual = run_mode(data, config, dual=True)
     single = run_mode(data, config, dual=False)
     assert dual.scoring_minutes == single.scoring_minutes == 53
-    assert dual.peak_capital == Decimal(72)  # the budget binds picks, not fills (as the venue)
+    # the budget binds picks, not fills (as the venue): 24.00 + 22.50 + 26.00 at 120 s
+    assert dual.peak_capital == Decimal("72.50")
 
 
 def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> None:
     # aa fills to the limit as in FILL_PATH (100 YES at 0.465), then drops to 0.30 for good:
     # the stop-loss sells at a loss. Its reward rate still makes it the best market.
-    loss_path = [[0, "0.50"], [90, "0.47"], [150, "0.44"], [600, "0.30"], [3600, "0.30"]]
+    loss_path = [[0, "0.50"], [90, "0.465"], [150, "0.435"], [600, "0.30"], [3600, "0.30"]]
     data = scenario_input(
         market("aa", loss_path, competition=[]),
         market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),

@@ -6,10 +6,15 @@ Every number below is worked out by hand in the comment beside it.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 
 from backtest_cases import market, scenario_input
 
+from dualmm.backtest.engine import run_mode
+from dualmm.backtest.flow import FlowParams, repricings, synthetic_flow
 from dualmm.backtest.markets import PathMarket, TradeTape
+from dualmm.backtest.markouts import Markouts
+from dualmm.config import OrchestratorConfig
 from dualmm.domain.fees import Fees, taker_fee
 from dualmm.domain.queue import (
     QueueSpot,
@@ -18,6 +23,7 @@ from dualmm.domain.queue import (
     on_level,
     on_trade_at_price,
 )
+from dualmm.domain.types import OrderIntent, Side, Token
 
 D = Decimal
 
@@ -123,7 +129,60 @@ def test_taker_fees_follow_the_documented_schedule_rounded_once() -> None:
     assert Fees(rate=D(0)).for_category("crypto").taker(D("0.5"), D(10)) == 0
 
 
-def _order(token: str, price: str, size: int):  # type: ignore[no-untyped-def]
-    from dualmm.domain.types import OrderIntent, Side, Token
-
+def _order(token: str, price: str, size: int) -> OrderIntent:
     return OrderIntent(token=Token(token), side=Side.BUY, price=D(price), size=D(size))
+
+
+def test_markouts_of_a_crafted_path_by_hand() -> None:
+    # mid 0.50 until 60 s, 0.47 from 60 s, 0.44 from 300 s, 0.52 from 1800 s
+    data = scenario_input(
+        market("aa", [[0, "0.50"], [60, "0.47"], [300, "0.44"], [1800, "0.52"], [3600, "0.52"]])
+    )
+    path = data.markets[0]
+    marks = Markouts()
+    # a YES bid filled at 0.48 at 0 s: 1 min on the mid is 0.47 (-1 c), 5 min 0.44 (-4 c),
+    # 30 and 60 min 0.52 (+4 c)
+    marks.add("quoting", path, 0, Token.YES, Side.BUY, D("0.48"), D(50))
+    # a NO bid filled at 0.48 (a YES ask at 0.52) at 0 s, 150 shares: the NO mid is 0.53
+    # (+5 c), 0.56 (+8 c), 0.48 (0 c), 0.48 (0 c)
+    marks.add("quoting", path, 0, Token.NO, Side.BUY, D("0.48"), D(150))
+    # share-weighted: 1 min (50 x -1 + 150 x 5) / 200 = 3.5; 5 min (50 x -4 + 150 x 8) / 200
+    # = 5; 30 and 60 min (50 x 4 + 0) / 200 = 1
+    assert marks.cents("quoting") == {"1": D("3.5"), "5": D(5), "30": D(1), "60": D(1)}
+    # a SELL of YES at 0.45 at 300 s: 1 and 5 min on 0.44 (+1 c), 30 min 0.52 (-7 c), and
+    # 60 min: the path holds 0.52 (-7 c)
+    marks.add("liquidation", path, 300, Token.YES, Side.SELL, D("0.45"), D(10))
+    assert marks.cents("liquidation") == {"1": D(1), "5": D(1), "30": D(-7), "60": D(-7)}
+
+
+def test_informed_flow_comes_before_the_repricing_in_its_direction() -> None:
+    # a 10-cent fall over 2 minutes at 3600 s, after an hour at 0.50
+    path = [[0, "0.50"], [3600, "0.45"], [3660, "0.40"], [7200, "0.40"]]
+    data = scenario_input(market("aa", path))
+    market_ = data.markets[0]
+    assert repricings(market_) == [(3600, -1)]
+    quiet = FlowParams(uninformed_per_minute=0)
+    tape = synthetic_flow(7, 0, market_, 7200, quiet)
+    assert tape.times and all(3000 < t <= 3900 for t in tape.times)  # lead 10 min, move 5
+    assert all(tape.sells)  # sells before a fall
+    assert synthetic_flow(7, 0, market_, 7200, quiet) == tape  # seeded
+
+
+def test_a_minute_stale_quote_is_hit_by_a_repricing_in_the_synthetic_flow() -> None:
+    # our YES bid rests 1.5 cents under a 0.50 midpoint; nothing but the informed flow before
+    # the 10-cent fall at 3600 s trades. The bot looks once a minute (step 60): the sells in
+    # the minutes before the fall reach the bid before the bot sees the move.
+    path = [[0, "0.50"], [3600, "0.45"], [3660, "0.40"], [7200, "0.40"]]
+    data = scenario_input(market("aa", path, competition=[]))
+    market_ = data.markets[0]
+    market_.flow = partial(synthetic_flow, 7, 0, market_, 7200, FlowParams(uninformed_per_minute=0))
+    run = run_mode(data, OrchestratorConfig(), dual=True, step=60)
+    assert run.markouts.shares["quoting"] > 0  # the stale bid bought from informed sellers
+    # and its fills lost: 5 minutes on, the midpoint was more than 5 cents under the price
+    after_5 = run.markouts.cents("quoting")["5"]
+    assert after_5 is not None and after_5 < D(-5)
+    # the same bid at the venue: the informed sells (the touch's 100 shares at 0.49 first)
+    # fill it between the bot's looks, before the midpoint moves at 3600 s
+    bid = _order("YES", "0.48", 50)
+    fills, _ = market_.quote_fills(bid, market_.join(0, bid), 0, 3600, "conservative")
+    assert fills and all(3000 < at < 3600 and at % 60 for at, _ in fills)

@@ -83,8 +83,8 @@ class Settings:
 
 def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     """Config and fees from flag values (strings as typed; switches as bools)."""
-    from dualmm.domain.fees import Fees
     from dualmm.commands import orchestrator_config
+    from dualmm.domain.fees import Fees
 
     kwargs: dict[str, Any] = {}
     for flag, keyword in CONFIG_FLAGS.items():

@@ -10,6 +10,8 @@ Definitions (README "Backtest"):
                        the final midpoint) + liquidation_pnl
   loss_to_earnings     the losing liquidations' losses / rewards
   capital_efficiency   net_pnl per USDC of peak capital per day
+  markouts_cents       the mean move of the midpoint after our fills, 1/5/30/60 minutes on, in
+                       cents per share (positive: our way), quoting and liquidation fills apart
 An exit is profitable when its liquidation P&L is above 0; break-even or worse otherwise.
 """
 
@@ -22,11 +24,13 @@ from statistics import median
 from typing import Any
 
 from dualmm.backtest.engine import ModeRun
+from dualmm.backtest.markouts import KINDS
 
 ZERO = Decimal(0)
 MONEY = Decimal("0.000001")
 RATIO = Decimal("0.0001")
 MINUTES = Decimal("0.01")
+CENTS = Decimal("0.0001")
 # The seed's success metrics (phase4-dual-market-design.md "Success Metrics").
 TARGET_UPTIME = Decimal("0.95")
 TARGET_PROFITABLE_MINUTES = Decimal(30)
@@ -55,7 +59,7 @@ def p90(values: Sequence[Decimal]) -> Decimal:
     return ordered[max(rank, 1) - 1]
 
 
-def figures(run: ModeRun) -> dict[str, Decimal | int | None]:
+def figures(run: ModeRun) -> dict[str, Any]:
     """Every figure of one mode, exact."""
     liquidations = run.liquidations
     exits = [lq for lq in liquidations if lq.status == "closed" and lq.exit_minutes is not None]
@@ -92,6 +96,7 @@ def figures(run: ModeRun) -> dict[str, Decimal | int | None]:
         "loss_to_earnings": losses / rewards if rewards > 0 else None,
         "peak_capital": peak,
         "capital_efficiency": net / peak / days if peak > 0 and days > 0 else None,
+        "markouts_cents": {kind: run.markouts.cents(kind) for kind in KINDS},
     }
 
 
@@ -110,7 +115,9 @@ def to_json_values(values: dict[str, Any]) -> dict[str, Any]:
     """Decimals as strings: money to 1e-6, ratios to 1e-4, minutes to 0.01."""
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if value is None or key in _COUNTS:
+        if key == "markouts_cents":
+            out[key] = {k: {h: _q(c, CENTS) for h, c in v.items()} for k, v in value.items()}
+        elif value is None or key in _COUNTS:
             out[key] = value
         elif key in _RATIOS:
             out[key] = _q(value, RATIO if key != "capital_efficiency" else MONEY)
