@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 
+import pytest
 from backtest_cases import market, scenario_input
 
 from dualmm.backtest.engine import run_mode
 from dualmm.backtest.flow import FlowParams, repricings, synthetic_flow
+from dualmm.backtest.inputs import InputError, RewardParams, from_recorded
 from dualmm.backtest.markets import PathMarket, TradeTape
 from dualmm.backtest.markouts import Markouts
 from dualmm.config import OrchestratorConfig
@@ -186,3 +189,53 @@ def test_a_minute_stale_quote_is_hit_by_a_repricing_in_the_synthetic_flow() -> N
     bid = _order("YES", "0.48", 50)
     fills, _ = market_.quote_fills(bid, market_.join(0, bid), 0, 3600, "conservative")
     assert fills and all(3000 < at < 3600 and at % 60 for at, _ in fills)
+
+
+SAMPLE = Path(__file__).parent / "data" / "resolvedkit-sample"
+
+
+def _sample_with_trades(folder: Path, rows: list[dict[str, object]]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir()
+    for name in ("markets.parquet", "books.parquet"):
+        (folder / name).write_bytes((SAMPLE / name).read_bytes())
+    pq.write_table(pa.Table.from_pylist(rows), folder / "trades.parquet")
+    return folder
+
+
+def test_recorded_trades_are_read_onto_the_books_clock(tmp_path: Path) -> None:
+    plain = from_recorded(SAMPLE, RewardParams())
+    first = plain.markets[0]
+    origin_ms = int(plain.start.timestamp()) * 1000
+    rows: list[dict[str, object]] = [
+        {
+            "market_id": first.condition_id,
+            "ts": origin_ms + 65_000,
+            "side": "SELL",
+            "price": 0.5,
+            "size": 12.5,
+        },
+        {
+            "market_id": first.condition_id,
+            "ts": origin_ms + 5_000,
+            "side": "buy",
+            "price": 0.51,
+            "size": 3.0,
+        },
+    ]
+    data = from_recorded(_sample_with_trades(tmp_path / "with", rows), RewardParams())
+    tape = data.markets[0].trades()
+    assert tape.times == [5, 65] and tape.sells == [False, True]
+    assert tape.prices == [D("0.51"), D("0.5")] and tape.sizes == [D("3.0"), D("12.5")]
+    assert data.markets[1].trades().times == []  # a market without trades
+    assert plain.markets[0].trades().times == []  # no trades.parquet: no trades
+
+
+def test_a_trade_of_no_side_is_bad_input(tmp_path: Path) -> None:
+    rows: list[dict[str, object]] = [
+        {"market_id": "0x1", "ts": 0, "side": "HOLD", "price": 0.5, "size": 1.0}
+    ]
+    with pytest.raises(InputError, match="neither BUY nor SELL"):
+        from_recorded(_sample_with_trades(tmp_path / "bad", rows), RewardParams())

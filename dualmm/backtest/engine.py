@@ -271,8 +271,10 @@ def _take_fills(active: Round, t: float, model: FillModel, markouts: Markouts) -
         done, active.spots[quote.token] = market.quote_fills(
             quote, active.spots[quote.token], active.last_seen, t, model
         )
-        filled = _fills(active, quote, done, markouts, fills)
-        if quote.size > filled:
+        filled = _fills(active, quote, done, markouts, fills) if done else ZERO
+        if filled == 0:
+            left.append(quote)
+        elif quote.size > filled:
             left.append(quote.model_copy(update={"size": quote.size - filled}))
     active.quotes = left
     active.last_seen = int(t)

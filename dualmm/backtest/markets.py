@@ -260,7 +260,8 @@ class PathMarket(MarketData):
         default_factory=dict, repr=False
     )
     _references: dict[int, Decimal] = field(default_factory=dict, repr=False)
-    _depths: dict[tuple[Decimal, bool], dict[Decimal, Decimal]] = field(
+    _touches: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict, repr=False)
+    _depths: dict[tuple[Decimal, Decimal, bool], dict[Decimal, Decimal]] = field(
         default_factory=dict, repr=False
     )
 
@@ -269,16 +270,20 @@ class PathMarket(MarketData):
         of the other makers' touch (the fill model's, around the path's midpoint)."""
         reference = self._references.get(i)
         if reference is None:
-            reference = self._references[i] = two_sided_mid(
-                *touch(self.mids[i], self.info.tick_size)
-            )
+            reference = self._references[i] = two_sided_mid(*self._touch(i))
         return reference
 
     def yes_touch(self, i: int) -> tuple[Decimal | None, Decimal | None]:
-        return touch(self.mids[i], self.info.tick_size)
+        return self._touch(i)
+
+    def _touch(self, i: int) -> tuple[Decimal, Decimal]:
+        found = self._touches.get(i)
+        if found is None:
+            found = self._touches[i] = touch(self.mids[i], self.info.tick_size)
+        return found
 
     def _token_touch(self, i: int, token: Token) -> tuple[Decimal, Decimal]:
-        bid, ask = touch(self.mids[i], self.info.tick_size)
+        bid, ask = self._touch(i)
         return (bid, ask) if token is Token.YES else (ONE - ask, ONE - bid)
 
     def competition(self, i: int) -> tuple[Sequence[Level], Sequence[Level]]:
@@ -297,9 +302,9 @@ class PathMarket(MarketData):
     def _depth(self, i: int, bids: bool) -> dict[Decimal, Decimal]:
         """The touch's `touch_size`, and each competition level on the tick outward (never
         better than the touch)."""
-        bid, ask = touch(self.mids[i], self.info.tick_size)
+        bid, ask = self._touch(i)
         edge = bid if bids else ask
-        depth = self._depths.get((edge, bids))
+        depth = self._depths.get((bid, ask, bids))
         if depth is None:
             tick, mid = self.info.tick_size, two_sided_mid(bid, ask)
             depth = {edge: self.touch_size} if self.touch_size > 0 else {}
@@ -311,12 +316,12 @@ class PathMarket(MarketData):
                     price = max(round_to_tick(mid + offset, tick, Rounding.UP), edge)
                 if ZERO < price < ONE:
                     depth[price] = depth.get(price, ZERO) + size
-            self._depths[(edge, bids)] = depth
+            self._depths[(bid, ask, bids)] = depth
         return depth
 
     def _through(self, i: int, is_yes_bid: bool, yes_price: Decimal) -> Decimal:
         """A path that moves through our price has traded through it: all of ours fills."""
-        bid, ask = touch(self.mids[i], self.info.tick_size)
+        bid, ask = self._touch(i)
         return THROUGH if (ask < yes_price if is_yes_bid else bid > yes_price) else ZERO
 
 
