@@ -35,6 +35,8 @@ class FlowParams:
 
 
 DEFAULT_FLOW = FlowParams()
+# How much the others' size at a price moves from one state to the next (`PathMarket.churn`).
+SYNTHETIC_CHURN = 0.5
 
 
 def repricings(market: MarketData, params: FlowParams = DEFAULT_FLOW) -> list[tuple[int, int]]:

@@ -141,7 +141,7 @@ class MarketData:
     def join(self, i: int, order: OrderIntent) -> QueueSpot:
         """The queue of an order placed in state `i`: behind the others' size at its price."""
         is_yes_bid, yes_price = yes_view(order)
-        return join(self._depth(i, is_yes_bid).get(yes_price, ZERO))
+        return join(self._level(i, is_yes_bid, yes_price))
 
     def quote_fills(
         self, order: OrderIntent, spot: QueueSpot, after: float, until: float, model: FillModel
@@ -163,7 +163,7 @@ class MarketData:
                     size = min(left, through)
                 else:
                     size = ZERO
-                    level = self._depth(s, is_yes_bid).get(yes_price, ZERO)
+                    level = self._level(s, is_yes_bid, yes_price)
                     if level != spot.level:
                         spot = on_level(spot, level, model)
                 s += 1
@@ -240,6 +240,10 @@ class MarketData:
         """The others' YES bids (or asks) in state `i`: size by price."""
         raise NotImplementedError
 
+    def _level(self, i: int, bids: bool, yes_price: Decimal) -> Decimal:
+        """The others' size at `yes_price` on one side in state `i` (our queue's level)."""
+        return self._depth(i, bids).get(yes_price, ZERO)
+
     def _through(self, i: int, is_yes_bid: bool, yes_price: Decimal) -> Decimal:
         """Shares of the others' opposite side strictly through `yes_price` in state `i`."""
         raise NotImplementedError
@@ -256,6 +260,9 @@ class PathMarket(MarketData):
 
     levels: tuple[tuple[Decimal, Decimal], ...] = DEFAULT_COMPETITION
     touch_size: Decimal = DEFAULT_TOUCH_SIZE
+    # The level at a price is its size times a factor in [1 - churn, 1 + churn), drawn anew at
+    # each state: the others cancelling and replacing (0: a book that never changes).
+    churn: float = 0.0
     _books: dict[Decimal, tuple[tuple[Level, ...], tuple[Level, ...]]] = field(
         default_factory=dict, repr=False
     )
@@ -318,6 +325,14 @@ class PathMarket(MarketData):
                     depth[price] = depth.get(price, ZERO) + size
             self._depths[(bid, ask, bids)] = depth
         return depth
+
+    def _level(self, i: int, bids: bool, yes_price: Decimal) -> Decimal:
+        size = self._depth(i, bids).get(yes_price, ZERO)
+        if not self.churn or not size:
+            return size
+        # a hash of (state, price, side) in [0, 1): the same in every run and mode
+        u = ((i * 2_654_435_761 + int(yes_price * 10_000) * 40_503 + bids) % 1_000_003) / 1_000_003
+        return round_size(size * Decimal(1 - self.churn + 2 * self.churn * u))
 
     def _through(self, i: int, is_yes_bid: bool, yes_price: Decimal) -> Decimal:
         """A path that moves through our price has traded through it: all of ours fills."""

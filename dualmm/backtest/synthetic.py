@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 
-from dualmm.backtest.flow import synthetic_flow
+from dualmm.backtest.flow import SYNTHETIC_CHURN, synthetic_flow
 from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.markets import MarketData, PathMarket
 from dualmm.domain.types import MarketInfo, Token
@@ -46,9 +46,11 @@ _REPRICE_ODDS = 3 * 1440  # about one repricing every three days
 
 def synthetic_input(n_markets: int, days: Decimal, seed: int) -> BacktestInput:
     minutes = int(days * 1440)
-    markets: list[MarketData] = [_market(seed, k, minutes) for k in range(n_markets)]
-    for k, market in enumerate(markets):  # the taker flow, made when first read
-        market.flow = partial(synthetic_flow, seed, k, market, minutes * 60)
+    paths = [_market(seed, k, minutes) for k in range(n_markets)]
+    for k, path in enumerate(paths):  # the taker flow (made when first read), churn
+        path.flow = partial(synthetic_flow, seed, k, path, minutes * 60)
+        path.churn = SYNTHETIC_CHURN
+    markets: list[MarketData] = list(paths)
     name = f"synthetic (seed {seed}, {n_markets} markets, {days} days)"
     return BacktestInput(name, START, minutes * 60, markets, open_ended=True)
 
