@@ -239,3 +239,15 @@ def test_a_trade_of_no_side_is_bad_input(tmp_path: Path) -> None:
     ]
     with pytest.raises(InputError, match="neither BUY nor SELL"):
         from_recorded(_sample_with_trades(tmp_path / "bad", rows), RewardParams())
+
+
+def test_recorded_books_without_trades_fill_only_what_moved_through_the_quote() -> None:
+    from test_backtest_markets import book_market
+
+    book = book_market()  # state 1 at 60 s: asks 30 at 0.47, 40 at 0.48, 500 at 0.49
+    at_48 = _order("YES", "0.48", 100)
+    fills, _ = book.quote_fills(at_48, book.join(0, at_48), 0, 60, "conservative")
+    assert fills == [(60, D(30))]  # the 30 at 0.47 went through 0.48; the 40 at 0.48 did not
+    at_49 = _order("YES", "0.49", 100)
+    fills, _ = book.quote_fills(at_49, book.join(0, at_49), 0, 60, "conservative")
+    assert fills == [(60, D(70))]  # 30 at 0.47 and 40 at 0.48, through 0.49
