@@ -251,3 +251,44 @@ def test_recorded_books_without_trades_fill_only_what_moved_through_the_quote() 
     at_49 = _order("YES", "0.49", 100)
     fills, _ = book.quote_fills(at_49, book.join(0, at_49), 0, 60, "conservative")
     assert fills == [(60, D(70))]  # 30 at 0.47 and 40 at 0.48, through 0.49
+
+
+def test_a_cancelled_quote_stays_exposed_for_the_loop_interval_and_the_cancel_latency() -> None:
+    # YES bid 0.48 at 0 s; at 60 s the midpoint is 0.53 and the bot cancels it, then places
+    # YES 0.51. Market sells of 150 at 63 s and 70 s: the touch's 100 at 0.52 goes first,
+    # 50 reach a bid of ours.
+    path = [[0, "0.50"], [60, "0.53"], [3600, "0.53"]]
+    sells = [(63, "SELL", None, D(150)), (70, "SELL", None, D(150))]
+
+    def run(quote_interval_ms: int):  # type: ignore[no-untyped-def]
+        data = scenario_input(market("aa", path, competition=[]))
+        data.markets[0].tape = TradeTape.recorded(sells)
+        config = OrchestratorConfig.model_validate(
+            {"market_maker": {"quote_interval_ms": quote_interval_ms}}
+        )
+        return run_mode(data, config, dual=True, cancel_latency_ms=1_000)
+
+    # 5 s + 1 s: the 0.48 bid still rests at 63 s (50 at 0.48); the 0.51 bid, placed after
+    # the cancel (66 s), takes the 70 s sell (50 at 0.51): 100 YES, the limit, for 49.50
+    (liquidation,) = run(5_000).liquidations
+    assert (liquidation.opening.yes_qty, liquidation.opening.yes_cost) == (D(100), D("49.50"))
+    # 1 s + 1 s: the 0.48 bid is gone at 62 s; the 0.51 bid takes the 63 s sell and is done
+    quick = run(1_000)
+    assert quick.liquidations == [] and quick.markouts.shares["quoting"] == D(50)
+
+
+def test_the_probabilistic_queue_is_never_behind_the_conservative_one() -> None:
+    import random
+
+    rng = random.Random(16)
+    for _ in range(200):
+        conservative = probabilistic = join(D(rng.randint(0, 300)))
+        for _ in range(20):
+            level = D(rng.randint(0, 400))
+            conservative = on_level(conservative, level, "conservative")
+            probabilistic = on_level(probabilistic, level, "probabilistic")
+            assert probabilistic.ahead <= conservative.ahead <= level
+            if rng.random() < 0.3:
+                size = D(rng.randint(1, 200))
+                _, conservative = on_trade_at_price(conservative, size, D(50))
+                _, probabilistic = on_trade_at_price(probabilistic, size, D(50))

@@ -16,9 +16,10 @@ step decides the same on paths that move once a minute, recorded books get the 5
   5. the quotes are brought to `desired_quotes` exactly as the `make_market` activity does it
      (`needs_requote` re-prices, `keeps_quote` keeps the rest or replaces it); post-only, so a
      quote that would cross is not placed; at `leave_reason` the round ends as at the limit
-     and the next market is picked at once; a new quote joins the queue at its price, and a
-     replaced one stays exposed for the bot's reaction time (`quote_interval_ms`, the loop
-     that sees the change) plus `cancel_latency_ms`, and fills if the flow reaches it;
+     and the next market is picked at once; a new quote joins the queue at its price; a
+     cancelled one stays exposed for the bot's reaction time (`quote_interval_ms`, the loop
+     that sees the change) plus `cancel_latency_ms`, and fills if the flow reaches it; the
+     quotes placed after a cancel rest from then;
   6. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
      ranked again with the active one among them; with the active position below the minimum
      order size, the round gives way to a market earning over `1 + switch_margin` times as
@@ -72,6 +73,7 @@ class Round:
     position: PositionTracker = field(default_factory=PositionTracker)
     quotes: list[OrderIntent] = field(default_factory=list)  # size: what is left unfilled
     spots: dict[Token, QueueSpot] = field(default_factory=dict)  # each quote's queue
+    live_from: dict[Token, float] = field(default_factory=dict)  # placed after a cancel
     quoted_mid: Decimal | None = None
     last_seen: int = 0
     trades: int = 0
@@ -268,9 +270,12 @@ def _take_fills(active: Round, t: float, model: FillModel, markouts: Markouts) -
     fills: list[Fill] = []
     left = []
     for quote in active.quotes:
-        done, active.spots[quote.token] = market.quote_fills(
-            quote, active.spots[quote.token], active.last_seen, t, model
-        )
+        start = max(active.last_seen, active.live_from.get(quote.token, 0))
+        done: list[tuple[int, Decimal]] = []
+        if start < t:
+            done, active.spots[quote.token] = market.quote_fills(
+                quote, active.spots[quote.token], start, t, model
+            )
         filled = _fills(active, quote, done, markouts, fills) if done else ZERO
         if filled == 0:
             left.append(quote)
@@ -363,7 +368,8 @@ def _requote(
     markouts: Markouts,
 ) -> str | None:
     """The `make_market` activity's `_requote`, on the backtest's book; why the market must be
-    left, if it must. A quote it replaces can still fill for `exposed` seconds."""
+    left, if it must. A quote it cancels can still fill for `exposed` seconds; the new quotes
+    are placed after the cancels, so they rest from then."""
     market, mm = active.market, config.market_maker
     i = market.index_at(t)
     mid = market.mid(i)
@@ -375,11 +381,14 @@ def _requote(
         if keeps_quote(quote, desired.get(quote.token), reprice, market.info)
     ]
     fills: list[Fill] = []
+    live_from: float = t
     for quote in active.quotes:
-        if quote not in kept:
+        if quote not in kept:  # cancelled, then the new quotes placed (as the activity does)
             spot = active.spots.pop(quote.token)
-            done, _ = market.quote_fills(quote, spot, t, t + exposed, model)
+            start = max(t, active.live_from.get(quote.token, 0))
+            done, _ = market.quote_fills(quote, spot, start, t + exposed, model)
             _fills(active, quote, done, markouts, fills)
+            live_from = t + exposed
     _apply(active, fills)
     active.quotes = kept
     if reprice:
@@ -392,4 +401,5 @@ def _requote(
         if token not in quoted and not market.crosses(i, intent):  # post-only
             kept.append(intent)
             active.spots[token] = market.join(i, intent)
+            active.live_from[token] = live_from
     return None
