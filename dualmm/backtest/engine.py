@@ -264,7 +264,7 @@ def run_mode(
     return run
 
 
-def _take_fills(active: Round, t: float, model: FillModel, markouts: Markouts) -> None:
+def _take_fills(active: Round, t: int, model: FillModel, markouts: Markouts) -> None:
     """The quotes' fills since the last look; pairs merged."""
     market = active.market
     fills: list[Fill] = []
@@ -282,7 +282,7 @@ def _take_fills(active: Round, t: float, model: FillModel, markouts: Markouts) -
         elif quote.size > filled:
             left.append(quote.model_copy(update={"size": quote.size - filled}))
     active.quotes = left
-    active.last_seen = int(t)
+    active.last_seen = t
     _apply(active, fills)
 
 
