@@ -7,9 +7,9 @@ step decides the same on paths that move once a minute, recorded books get the 5
      (`MarketData.quote_fills`: queue position under `fill_model`, trades, the book moving
      through); the fills go into its PositionTracker and YES+NO pairs are merged back into
      USDC (DESIGN.md);
-  3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn and the
-     position is handed to a liquidation (`liquidation.liquidate`, run to its end at once: it
-     depends on nothing else);
+  3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn (still
+     exposed while the cancels travel, as below) and the position is handed to a liquidation
+     (`liquidation.liquidate`, run to its end at once: it depends on nothing else);
   4. with no active market, and in single mode only when no liquidation runs, the best market
      is picked by the discovery ranking (`dualmm.discovery.rank`: price band, markets in
      liquidation excluded, capital left under `liquidity_budget` after what liquidations hold);
@@ -160,6 +160,8 @@ def run_mode(
 
     def end_round(active: Round, t: int) -> None:
         """Quotes withdrawn; a position goes to liquidation (`_hand_over` of the round)."""
+        _cancel(active, active.quotes, t, fill_model, exposed, run.markouts)
+        active.quotes = []
         run.mm_realized += active.position.realized_pnl
         if not active.position.is_flat:
             hand_over(active.market, active.position, t)
@@ -380,16 +382,10 @@ def _requote(
         for quote in active.quotes
         if keeps_quote(quote, desired.get(quote.token), reprice, market.info)
     ]
-    fills: list[Fill] = []
-    live_from: float = t
-    for quote in active.quotes:
-        if quote not in kept:  # cancelled, then the new quotes placed (as the activity does)
-            spot = active.spots.pop(quote.token)
-            start = max(t, active.live_from.get(quote.token, 0))
-            done, _ = market.quote_fills(quote, spot, start, t + exposed, model)
-            _fills(active, quote, done, markouts, fills)
-            live_from = t + exposed
-    _apply(active, fills)
+    # cancelled, then the new quotes placed (as the activity does)
+    cancelled = [quote for quote in active.quotes if quote not in kept]
+    _cancel(active, cancelled, t, model, exposed, markouts)
+    live_from = t + exposed if cancelled else t
     active.quotes = kept
     if reprice:
         active.quoted_mid = mid
@@ -403,3 +399,22 @@ def _requote(
             active.spots[token] = market.join(i, intent)
             active.live_from[token] = live_from
     return None
+
+
+def _cancel(
+    active: Round,
+    quotes: list[OrderIntent],
+    t: int,
+    model: FillModel,
+    exposed: float,
+    markouts: Markouts,
+) -> None:
+    """Cancel `quotes` at `t`: they still fill for `exposed` seconds (what the bot has not
+    seen yet, and the cancel's way to the venue)."""
+    fills: list[Fill] = []
+    for quote in quotes:
+        spot = active.spots.pop(quote.token)
+        start = max(t, active.live_from.get(quote.token, 0))
+        done, _ = active.market.quote_fills(quote, spot, start, t + exposed, model)
+        _fills(active, quote, done, markouts, fills)
+    _apply(active, fills)
