@@ -7,6 +7,9 @@ Two kinds, each a function of (seed, market index), so both modes and every run 
               sells before a fall, buys before a rise, larger than the uninformed.
 Every trade is a market order (no price): it walks the others' book from the touch
 (`MarketData.quote_fills`). Sizes are whole hundredths of a share; times whole seconds.
+The parameters are not fitted to data (the recorded inputs hold no trades): the uninformed
+flow is what lets quotes earn the spread, so net P&L moves with it; read results at
+`FlowParams(uninformed_per_minute=0)` too.
 """
 
 from __future__ import annotations
