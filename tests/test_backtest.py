@@ -75,11 +75,11 @@ def test_a_fill_path_to_the_limit_and_a_profitable_exit() -> None:
     assert figures["liquidation_pnl"] == "1.500000"
     assert figures["loss_to_earnings"] == "0.0000"
     # 60 minutes sampled; the 7 from the hand-over (180 s) to the exit (600 s) earn nothing:
-    # the only market is in liquidation and its SELL at 0.48 is 4 cents from a 0.44 midpoint.
+    # the only market is in liquidation and its SELL at 0.48 is 4.5 cents from a 0.435 midpoint.
     assert figures["uptime"] == str((Decimal(53) / 60).quantize(Decimal("0.0001")))
     assert figures["rewards"] == str((Decimal(53) * 120 / 1440).quantize(Decimal("0.000001")))
-    # peak capital at 120 s: 50 YES held (24.00) + bids YES 0.45 x 50 and NO 0.51 x 50
-    assert figures["peak_capital"] == "72.000000"
+    # peak capital at 120 s: 50 YES held (24.00) + bids YES 0.45 x 50 and NO 0.52 x 50
+    assert figures["peak_capital"] == "72.500000"
 
 
 def test_two_markets_dual_keeps_earning_while_single_waits() -> None:
@@ -140,13 +140,14 @@ def test_capital_held_in_liquidation_counts_against_the_budget() -> None:
     dual = run_mode(data, config, dual=True)
     single = run_mode(data, config, dual=False)
     assert dual.scoring_minutes == single.scoring_minutes == 53
-    assert dual.peak_capital == Decimal(72)  # the budget binds picks, not fills (as the venue)
+    # the budget binds picks, not fills (as the venue): 24.00 + 22.50 + 26.00 at 120 s
+    assert dual.peak_capital == Decimal("72.50")
 
 
 def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> None:
     # aa fills to the limit as in FILL_PATH (100 YES at 0.465), then drops to 0.30 for good:
     # the stop-loss sells at a loss. Its reward rate still makes it the best market.
-    loss_path = [[0, "0.50"], [90, "0.47"], [150, "0.44"], [600, "0.30"], [3600, "0.30"]]
+    loss_path = [[0, "0.50"], [90, "0.465"], [150, "0.435"], [600, "0.30"], [3600, "0.30"]]
     data = scenario_input(
         market("aa", loss_path, competition=[]),
         market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
@@ -163,17 +164,17 @@ def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> N
 def test_capital_is_averaged_over_every_minute_and_the_peak_kept_apart() -> None:
     run = run_mode(scenario_input(market("aa", FILL_PATH, competition=[])), CONFIG, dual=True)
     # Minutes 0-1: bids YES 0.48 x 50 + NO 0.48 x 50 = 48. Minute 2: 50 YES held at 24.00 +
-    # bids 0.45 and 0.51 x 50 = 72 (the peak). Minutes 3-9: the liquidation's 100 YES at cost,
-    # 46.50, nothing quoted (the only market is in liquidation). Minutes 10-59: 48 again.
-    assert run.capital_minutes == 48 + 48 + 72 + 7 * Decimal("46.50") + 50 * 48
+    # bids 0.45 and 0.52 x 50 = 72.50 (the peak). Minutes 3-9: the liquidation's 100 YES at
+    # cost, 46.50, nothing quoted (the only market is in liquidation). Minutes 10-59: 48 again.
+    assert run.capital_minutes == 48 + 48 + Decimal("72.50") + 7 * Decimal("46.50") + 50 * 48
     figures = report.figures(run)
-    assert figures["avg_capital"] == Decimal("48.225")
-    assert figures["peak_capital"] == Decimal(72)
+    assert figures["avg_capital"] == Decimal(2894) / 60
+    assert figures["peak_capital"] == Decimal("72.50")
     assert figures["budget"] == CONFIG.liquidity_budget
     net = Decimal(53) * 120 / 1440 + Decimal("1.50")  # rewards + the exit's profit
     cents = Decimal("0.000001")
     assert figures["net_pnl"].quantize(cents) == net.quantize(cents)
-    efficiency = net / Decimal("48.225") / (Decimal(60) / 1440)
+    efficiency = net / (Decimal(2894) / 60) / (Decimal(60) / 1440)
     assert figures["capital_efficiency"].quantize(cents) == efficiency.quantize(cents)
 
 

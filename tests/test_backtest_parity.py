@@ -15,6 +15,7 @@ from dualmm.backtest.liquidation import LiquidationRun
 from dualmm.backtest.markets import MarketData
 from dualmm.backtest.synthetic import synthetic_input
 from dualmm.config import LiquidationConfig, OrchestratorConfig
+from dualmm.domain.fees import Fees
 from dualmm.replay import REPLAY_WALLET, replay_market
 from dualmm.scenario import parse_scenario
 from dualmm.sim.exchange import SimExchange
@@ -88,7 +89,8 @@ async def test_every_synthetic_hand_over_exits_as_the_replay_exits_it() -> None:
     the simulator the replay uses, makes the same orders and fills and ends the same way."""
     data = synthetic_input(20, Decimal(30), seed=7)
     config = OrchestratorConfig()
-    runs = [run_mode(data, config, dual) for dual in (True, False)]
+    # the replay's simulator charges no taker fee unless told to
+    runs = [run_mode(data, config, dual, Fees(rate=Decimal(0))) for dual in (True, False)]
     liquidations = [
         lq for run in runs for lq in run.liquidations if lq.status in ("closed", "dust")
     ]

@@ -42,10 +42,11 @@ if TYPE_CHECKING:
     from dualmm.backtest.inputs import BacktestInput, RewardParams
     from dualmm.backtest.report import Report
     from dualmm.backtest.runs import JobResult, Markets, Settings
+    from dualmm.domain.queue import FillModel
 
 MODES = ("single", "dual", "both")
 FILLS = ("conservative", "probabilistic", "both")
-BOUNDS = ("conservative", "probabilistic")
+BOUNDS: tuple[FillModel, ...] = ("conservative", "probabilistic")
 COMPETITION = ("low", "calibrated", "high")
 DEFAULT_SEEDS = 20
 MAX_SEEDS = 1000
@@ -386,7 +387,7 @@ def register(app: typer.Typer) -> None:
         modes = ("single", "dual") if mode == "both" else (mode,)
         if fills not in FILLS:
             raise UsageError(f"--fills: {fills!r} is not one of {', '.join(FILLS)}")
-        bounds = BOUNDS if fills == "both" else (fills,)
+        bounds = BOUNDS if fills == "both" else tuple(b for b in BOUNDS if b == fills)
         levels = competition_levels(competition)
         if synthetic == (input_path is not None):
             raise UsageError(
@@ -458,7 +459,7 @@ def _run_and_report(
     combos: list[Settings],
     seeds: list[int | None],
     modes: tuple[str, ...],
-    bounds: tuple[str, ...],
+    bounds: tuple[FillModel, ...],
     step: int,
     as_json: bool,
     plot: Path | None,

@@ -141,7 +141,7 @@ class MarketData:
     def join(self, i: int, order: OrderIntent) -> QueueSpot:
         """The queue of an order placed in state `i`: behind the others' size at its price."""
         is_yes_bid, yes_price = yes_view(order)
-        return join(self._depth(i, is_yes_bid).get(yes_price, ZERO))
+        return join(self._level(i, is_yes_bid, yes_price))
 
     def quote_fills(
         self, order: OrderIntent, spot: QueueSpot, after: float, until: float, model: FillModel
@@ -163,7 +163,7 @@ class MarketData:
                     size = min(left, through)
                 else:
                     size = ZERO
-                    level = self._depth(s, is_yes_bid).get(yes_price, ZERO)
+                    level = self._level(s, is_yes_bid, yes_price)
                     if level != spot.level:
                         spot = on_level(spot, level, model)
                 s += 1
@@ -240,6 +240,10 @@ class MarketData:
         """The others' YES bids (or asks) in state `i`: size by price."""
         raise NotImplementedError
 
+    def _level(self, i: int, bids: bool, yes_price: Decimal) -> Decimal:
+        """The others' size at `yes_price` on one side in state `i` (our queue's level)."""
+        return self._depth(i, bids).get(yes_price, ZERO)
+
     def _through(self, i: int, is_yes_bid: bool, yes_price: Decimal) -> Decimal:
         """Shares of the others' opposite side strictly through `yes_price` in state `i`."""
         raise NotImplementedError
@@ -256,11 +260,15 @@ class PathMarket(MarketData):
 
     levels: tuple[tuple[Decimal, Decimal], ...] = DEFAULT_COMPETITION
     touch_size: Decimal = DEFAULT_TOUCH_SIZE
+    # The level at a price is its size times a factor in [1 - churn, 1 + churn), drawn anew at
+    # each state: the others cancelling and replacing (0: a book that never changes).
+    churn: float = 0.0
     _books: dict[Decimal, tuple[tuple[Level, ...], tuple[Level, ...]]] = field(
         default_factory=dict, repr=False
     )
     _references: dict[int, Decimal] = field(default_factory=dict, repr=False)
-    _depths: dict[tuple[Decimal, bool], dict[Decimal, Decimal]] = field(
+    _touches: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict, repr=False)
+    _depths: dict[tuple[Decimal, Decimal, bool], dict[Decimal, Decimal]] = field(
         default_factory=dict, repr=False
     )
 
@@ -269,16 +277,20 @@ class PathMarket(MarketData):
         of the other makers' touch (the fill model's, around the path's midpoint)."""
         reference = self._references.get(i)
         if reference is None:
-            reference = self._references[i] = two_sided_mid(
-                *touch(self.mids[i], self.info.tick_size)
-            )
+            reference = self._references[i] = two_sided_mid(*self._touch(i))
         return reference
 
     def yes_touch(self, i: int) -> tuple[Decimal | None, Decimal | None]:
-        return touch(self.mids[i], self.info.tick_size)
+        return self._touch(i)
+
+    def _touch(self, i: int) -> tuple[Decimal, Decimal]:
+        found = self._touches.get(i)
+        if found is None:
+            found = self._touches[i] = touch(self.mids[i], self.info.tick_size)
+        return found
 
     def _token_touch(self, i: int, token: Token) -> tuple[Decimal, Decimal]:
-        bid, ask = touch(self.mids[i], self.info.tick_size)
+        bid, ask = self._touch(i)
         return (bid, ask) if token is Token.YES else (ONE - ask, ONE - bid)
 
     def competition(self, i: int) -> tuple[Sequence[Level], Sequence[Level]]:
@@ -297,9 +309,9 @@ class PathMarket(MarketData):
     def _depth(self, i: int, bids: bool) -> dict[Decimal, Decimal]:
         """The touch's `touch_size`, and each competition level on the tick outward (never
         better than the touch)."""
-        bid, ask = touch(self.mids[i], self.info.tick_size)
+        bid, ask = self._touch(i)
         edge = bid if bids else ask
-        depth = self._depths.get((edge, bids))
+        depth = self._depths.get((bid, ask, bids))
         if depth is None:
             tick, mid = self.info.tick_size, two_sided_mid(bid, ask)
             depth = {edge: self.touch_size} if self.touch_size > 0 else {}
@@ -311,12 +323,20 @@ class PathMarket(MarketData):
                     price = max(round_to_tick(mid + offset, tick, Rounding.UP), edge)
                 if ZERO < price < ONE:
                     depth[price] = depth.get(price, ZERO) + size
-            self._depths[(edge, bids)] = depth
+            self._depths[(bid, ask, bids)] = depth
         return depth
+
+    def _level(self, i: int, bids: bool, yes_price: Decimal) -> Decimal:
+        size = self._depth(i, bids).get(yes_price, ZERO)
+        if not self.churn or not size:
+            return size
+        # a hash of (state, price, side) in [0, 1): the same in every run and mode
+        u = ((i * 2_654_435_761 + int(yes_price * 10_000) * 40_503 + bids) % 1_000_003) / 1_000_003
+        return round_size(size * Decimal(1 - self.churn + 2 * self.churn * u))
 
     def _through(self, i: int, is_yes_bid: bool, yes_price: Decimal) -> Decimal:
         """A path that moves through our price has traded through it: all of ours fills."""
-        bid, ask = touch(self.mids[i], self.info.tick_size)
+        bid, ask = self._touch(i)
         return THROUGH if (ask < yes_price if is_yes_bid else bid > yes_price) else ZERO
 
 

@@ -25,6 +25,7 @@ from decimal import Decimal
 from statistics import mean, stdev
 
 from dualmm.backtest.engine import ModeRun
+from dualmm.backtest.markouts import Markouts
 
 ZERO = Decimal(0)
 BOOTSTRAP_RESAMPLES = 2000
@@ -175,4 +176,15 @@ def pool(runs: Sequence[ModeRun]) -> ModeRun:
         rounds=sum(r.rounds for r in runs),
         switches=sum(r.switches for r in runs),
         liquidations=[lq for r in runs for lq in r.liquidations],
+        markouts=_pool_markouts([r.markouts for r in runs]),
     )
+
+
+def _pool_markouts(markouts: Sequence[Markouts]) -> Markouts:
+    """The share-weighted sums added up (so the pooled mean weighs every seed's shares)."""
+    out = Markouts()
+    for one in markouts:
+        for kind, sums in one.moves.items():
+            out.moves[kind] = [a + b for a, b in zip(out.moves[kind], sums, strict=True)]
+            out.shares[kind] += one.shares[kind]
+    return out

@@ -13,8 +13,9 @@ Definitions (README "Backtest"):
                        market's and the liquidations') averaged over every minute of the run
   peak_capital         its highest minute sample; `budget` is the liquidity budget
   capital_efficiency   net_pnl (rewards + trading P&L) per USDC of avg_capital per day
-  markouts_cents       mean move of the midpoint after our fills at 1, 5, 30 and 60 minutes,
-                       cents per share, positive = the price moved our way
+  markouts_cents       the mean move of the midpoint after the quotes' fills, 1/5/30/60
+                       minutes on, cents per share (positive: our way); the liquidations'
+                       fills apart in markouts_cents_liquidation
 A ratio is dual / single, shown only where single's figure is above 0 (with a loss below, a
 larger number would read as a gain); else null, with the reason in `ratio_notes`.
 An exit is profitable when its liquidation P&L is above 0; break-even or worse otherwise.
@@ -37,6 +38,7 @@ ZERO = Decimal(0)
 MONEY = Decimal("0.000001")
 RATIO = Decimal("0.0001")
 MINUTES = Decimal("0.01")
+CENTS = Decimal("0.0001")
 MARKOUT_MINUTES = ("1", "5", "30", "60")
 # The seed's success metrics (phase4-dual-market-design.md "Success Metrics").
 TARGET_UPTIME = Decimal("0.95")
@@ -68,11 +70,6 @@ def p90(values: Sequence[Decimal]) -> Decimal:
     ordered = sorted(values)
     rank = int((Decimal("0.9") * len(ordered)).to_integral_value(rounding=ROUND_CEILING))
     return ordered[max(rank, 1) - 1]
-
-
-def markouts_cents(run: ModeRun) -> dict[str, Decimal | None]:
-    """Mean markout per horizon (cents per share, positive = our way); None without fills."""
-    return {h: None for h in MARKOUT_MINUTES}
 
 
 def figures(run: ModeRun) -> dict[str, Any]:
@@ -114,7 +111,8 @@ def figures(run: ModeRun) -> dict[str, Any]:
         "avg_capital": average,
         "peak_capital": run.peak_capital,
         "capital_efficiency": net / average / days if average > 0 and days > 0 else None,
-        "markouts_cents": markouts_cents(run),
+        "markouts_cents": run.markouts.cents("quoting"),
+        "markouts_cents_liquidation": run.markouts.cents("liquidation"),
     }
 
 
@@ -130,13 +128,13 @@ _RATIOS = {"uptime", "active_uptime", "loss_to_earnings", "capital_efficiency", 
 
 
 def to_json_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Decimals as strings: money to 1e-6, ratios to 1e-4, minutes and cents to 0.01."""
+    """Decimals as strings: money to 1e-6, ratios to 1e-4, minutes to 0.01, cents to 1e-4."""
     out: dict[str, Any] = {}
     for key, value in values.items():
         if value is None or key in _COUNTS:
             out[key] = value
-        elif key == "markouts_cents":
-            out[key] = {h: _q(v, MINUTES) for h, v in value.items()}
+        elif key.startswith("markouts_cents"):
+            out[key] = {h: _q(v, CENTS) for h, v in value.items()}
         elif key in _RATIOS:
             out[key] = _q(value, RATIO if key != "capital_efficiency" else MONEY)
         elif "minutes" in key:
@@ -369,13 +367,14 @@ def render(reports: dict[str, Report], title: str) -> None:
             if both:
                 row.append(_show(report["ratios"].get(key)) if key in RATIO_FIELDS else "")
         table.add_row(*row)
-    for h in MARKOUT_MINUTES:
-        row = [f"markout {h} min (cents/share)"]
-        for report in reports.values():
-            row += [_show(report[mode]["markouts_cents"][h]) for mode in modes]
-            if both:
-                row.append("")
-        table.add_row(*row)
+    for key, kind in (("markouts_cents", "quotes"), ("markouts_cents_liquidation", "exits")):
+        for h in MARKOUT_MINUTES:
+            row = [f"markout {h} min, {kind} (cents/share)"]
+            for report in reports.values():
+                row += [_show(report[mode][key][h]) for mode in modes]
+                if both:
+                    row.append("")
+            table.add_row(*row)
     console.print(table)
     notes = {k: v for report in reports.values() for k, v in report.get("ratio_notes", {}).items()}
     for key, note in notes.items():

@@ -21,6 +21,7 @@ from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.paired import Sources, lean, pool, sources
 from dualmm.config import OrchestratorConfig
 from dualmm.domain.fees import Fees
+from dualmm.domain.queue import FillModel
 
 BoundRuns = dict[str, dict[str, ModeRun]]  # bound -> mode -> run
 
@@ -70,7 +71,7 @@ def run_job(
     seed: int | None,
     combo: int,
     modes: Sequence[str],
-    bounds: Sequence[str],
+    bounds: Sequence[FillModel],
     step: int,
     progress: Callable[[int], None] | None = None,
 ) -> JobResult:
@@ -101,7 +102,7 @@ def run_jobs(
     combos: Sequence[Settings],
     seeds: Sequence[int | None],
     modes: Sequence[str],
-    bounds: Sequence[str],
+    bounds: Sequence[FillModel],
     step: int,
     advance: Callable[[int], None],
 ) -> list[JobResult]:

@@ -18,7 +18,9 @@ import hashlib
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 
+from dualmm.backtest.flow import SYNTHETIC_CHURN, synthetic_flow
 from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.markets import MarketData, PathMarket
 from dualmm.domain.types import MarketInfo, Token
@@ -46,7 +48,11 @@ def synthetic_input(
     n_markets: int, days: Decimal, seed: int, competition: str = "calibrated"
 ) -> BacktestInput:
     minutes = int(days * 1440)
-    markets: list[MarketData] = [_market(seed, k, minutes) for k in range(n_markets)]
+    paths = [_market(seed, k, minutes) for k in range(n_markets)]
+    for k, path in enumerate(paths):  # the taker flow (made when first read), churn
+        path.flow = partial(synthetic_flow, seed, k, path, minutes * 60)
+        path.churn = SYNTHETIC_CHURN
+    markets: list[MarketData] = list(paths)
     name = f"synthetic (seed {seed}, {n_markets} markets, {days} days)"
     return BacktestInput(name, START, minutes * 60, markets, open_ended=True)
 
