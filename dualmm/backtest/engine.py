@@ -20,7 +20,9 @@ step decides the same on paths that move once a minute, recorded books get the 5
      order size, the round gives way to a market earning over `1 + switch_margin` times as
      much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
      liquidation lost stays out of the picks for `loss_cooldown_minutes`;
-  7. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
+  7. once a minute, at the look covering that minute's reward sample (a random second,
+     `scoring.sample_second`), a sample: rewards of every resting order of ours in the book of
+     that second, uptime, capital locked. A day's rewards below 1 USDC are not paid.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from decimal import Decimal
 from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.liquidation import Fees, LiquidationRun, liquidate
 from dualmm.backtest.markets import MarketData
-from dualmm.backtest.scoring import minute_reward
+from dualmm.backtest.scoring import minute_reward, payable, sample_second
 from dualmm.config import OrchestratorConfig
 from dualmm.discovery import Filters, rank
 from dualmm.domain.position import CONFIRMED, PositionTracker
@@ -74,6 +76,7 @@ class ModeRun:
     minutes: int
     rewards_active: Decimal = ZERO
     rewards_liquidating: Decimal = ZERO
+    rewards_unpaid: Decimal = ZERO  # days below the minimum payout (in the two above)
     scoring_minutes: int = 0
     active_minutes: int = 0  # minutes with a scoring quote on the active market
     peak_capital: Decimal = ZERO
@@ -87,7 +90,8 @@ class ModeRun:
 
     @property
     def rewards(self) -> Decimal:
-        return self.rewards_active + self.rewards_liquidating
+        """Rewards paid: the days that reached the minimum payout."""
+        return self.rewards_active + self.rewards_liquidating - self.rewards_unpaid
 
 
 def run_mode(
@@ -117,6 +121,7 @@ def run_mode(
     live: list[LiquidationRun] = []
     booked = ZERO  # P&L of liquidations that ended
     stride = max(1, minutes // TIMELINE_POINTS)
+    day_rewards = [ZERO] * (-(-minutes // 1440))
 
     def hand_over(market: MarketData, position: PositionTracker, t: int) -> None:
         liquidation = liquidate(
@@ -146,8 +151,9 @@ def run_mode(
     ranked_at = 0  # the last ranking (a pick or a re-rank)
     finished_since = False  # a liquidation finished since that ranking
     for t in range(0, minutes * 60, step):
-        m, sampled = divmod(t, 60)
-        sampled = sampled == 0
+        m, second = divmod(t, 60)
+        sample_at = m * 60 + sample_second(m)
+        sampled = second <= sample_at - m * 60 < second + step
         for liquidation in [lq for lq in live if lq.finished is not None and lq.finished <= t]:
             live.remove(liquidation)
             booked += liquidation.pnl
@@ -202,7 +208,7 @@ def run_mode(
         reward = ZERO
         capital = liq_capital[m]
         if active is not None:
-            i = active.market.index_at(t)
+            i = active.market.index_at(sample_at)
             reward, score = minute_reward(
                 active.market, i, active.quotes, active.market.score_cache
             )
@@ -212,6 +218,7 @@ def run_mode(
             capital += active.position.yes_cost + active.position.no_cost
         run.rewards_active += reward
         run.rewards_liquidating += liq_reward[m]
+        day_rewards[m // 1440] += reward + liq_reward[m]
         if reward > 0 or liq_scoring[m]:
             run.scoring_minutes += 1
         run.peak_capital = max(run.peak_capital, capital)
@@ -225,6 +232,7 @@ def run_mode(
             progress(1440)
     if progress is not None:
         progress(minutes % 1440)
+    run.rewards_unpaid = sum((d - payable(d) for d in day_rewards), ZERO)
     if active is not None:
         market = active.market
         end = data.duration
@@ -295,7 +303,7 @@ def _rank(
         if market.condition_id in exclude or not (market.live(t) and market.live(open_until)):
             continue
         i = market.index_at(t)
-        bids, asks = market.competition(i)
+        bids, asks = market.competition(i)  # the visible book, not who holds it
         candidates.append(
             RewardCandidate(
                 market=market.info, yes_mid=market.mid(i), bids=tuple(bids), asks=tuple(asks)
