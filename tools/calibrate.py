@@ -52,7 +52,10 @@ COMPETITION = {
     },
 }
 JUMP = calibration.JUMP_CENTS + 1e-9
-REVERT_STEPS = 5  # a jump undone by an opposite jump within 10 minutes is a flicker
+# A jump undone by an opposite jump within 10 minutes is a flicker; with fewer than
+# MIN_OWN_JUMPS jump events a market's share of flickers is its category's.
+REVERT_STEPS = 5
+MIN_OWN_JUMPS = 10
 FIT_PATHS = 4
 FIT_ROUNDS = 3
 
@@ -120,8 +123,10 @@ def fit(real: dict[str, list[tuple[Series, dict[str, Any]]]]) -> dict[str, Any]:
             quotable = [s for s in series.spreads if s is not None]
             n, u = _flickers(series)
             per_day = (n - u) / one.days if one.days else 0.0
+            # a market's own share of flickers once it has enough jumps to tell
+            own_odds = u / (n - u) if n - u >= MIN_OWN_JUMPS else revert_odds
             # what is left of the hourly variance once the lasting jumps are taken out
-            lasting = per_day * (1 - revert_odds) / 24 * mean_square
+            lasting = per_day * (1 - own_odds) / 24 * mean_square
             sigma = math.sqrt(max(one.vol_1h**2 - lasting, 0.0) / 60) * 100
             profiles.append(
                 {
@@ -129,34 +134,40 @@ def fit(real: dict[str, list[tuple[Series, dict[str, Any]]]]) -> dict[str, Any]:
                     "tick": figures["tick"],
                     "sigma": round(sigma, 3),
                     "jump_events_per_day": round(per_day, 3),
+                    "revert_odds": round(own_odds, 3),
                     "target_vol_1h": round(one.vol_1h, 3),
                     "target_jumps": round(one.jumps_per_day, 3),
                     "days": round(one.days, 2),
                 }
             )
         real_stats = calibration.statistics([series for series, _ in markets])
+        reversion = _reversion(real_stats.vol_1d / real_stats.vol_1h if real_stats.vol_1h else 0)
         categories[category] = {
             "weight": SNAPSHOT_WEIGHTS[category],
             "real": {k: round(v, 3) for k, v in vars(real_stats).items()},
             "jump_cents": sorted(round(s, 2) for s in sizes),
             "revert_odds": round(revert_odds, 3),
+            "reversion": reversion,
             "profiles": profiles,
         }
     for category in categories.values():
         for profile in category["profiles"]:
             _fit_sigma(profile, category)
-            del profile["target_vol_1h"], profile["target_jumps"], profile["days"]
+            del profile["target_vol_1h"], profile["target_jumps"]
     return {
         "derivation": (
             "Written by tools/calibrate.py from ../shared/data/longdated-l1 (7.7 days of real "
             "top-of-book for 45 long-dated markets, CC BY 4.0, Dinesh Gopalakrishnan, "
             "'Polymarket Order Book Dataset (2026)'). Per category: every real market is one "
-            "dynamics profile (median quotable spread, tick, jump events a day, random-walk "
-            "step fitted by simulation to the market's 1-hour volatility); jump sizes are the "
+            "dynamics profile, drawn in proportion to its quotable days (median quotable spread, "
+            "tick, jump events a day and random-walk step, both fitted by simulation to the "
+            "market's jump rate and 1-hour volatility); jump sizes are the "
             "category's real jumps (moves over 2 cents between 2-minute polls); revert_odds is "
-            "the share undone within 10 minutes. Category weights, pools, minimum sizes and "
-            "competition shares are the data README's snapshot of 8,370 reward markets; the "
-            "competition's capital (contested_daily_yield) and its levels are assumptions."
+            "the share undone within 10 minutes (a market's own with 10 jumps or more); "
+            "reversion matches the category's 1-day to 1-hour volatility ratio. Category "
+            "weights, pools, minimum sizes and competition shares are the data README's "
+            "snapshot of 8,370 reward markets; the competition's capital "
+            "(contested_daily_yield) and its levels are assumptions."
         ),
         "categories": categories,
         "pools": {"quantiles": POOLS},
@@ -165,11 +176,27 @@ def fit(real: dict[str, list[tuple[Series, dict[str, Any]]]]) -> dict[str, Any]:
     }
 
 
+def _reversion(ratio: float) -> float:
+    """The pull `k` a minute whose Ornstein-Uhlenbeck walk has this 1-day to 1-hour volatility
+    ratio (sqrt(24) and above: none): var(h) ~ (1 - exp(-2 k h)) / 2k."""
+    if ratio <= 0 or ratio >= math.sqrt(24):
+        return 0.0
+
+    def of(k: float) -> float:
+        return math.sqrt((1 - math.exp(-2 * k * 1440)) / (1 - math.exp(-2 * k * 60)))
+
+    low, high = 1e-7, 1.0
+    for _ in range(60):
+        mid = math.sqrt(low * high)
+        low, high = (mid, high) if of(mid) > ratio else (low, mid)
+    return round(low, 6)
+
+
 def _fit_sigma(profile: dict[str, Any], category: dict[str, Any]) -> None:
     """Scale the walk's step and the jump rate until simulated paths show the real market's
     1-hour volatility and jump rate (the tick-rounded touch makes small steps look larger than
     they are, and hides jumps that round down to 2 cents)."""
-    from dualmm.backtest.synthetic import Dynamics, walk
+    from dualmm.backtest.synthetic import dynamics_of, walk
 
     target, minutes = profile["target_vol_1h"], max(int(profile["days"] * 1440), 1440)
     if target <= 0:
@@ -177,12 +204,7 @@ def _fit_sigma(profile: dict[str, Any], category: dict[str, Any]) -> None:
         return
     tick_units = round(float(profile["tick"]) * 10_000)
     for round_ in range(FIT_ROUNDS):
-        dynamics = Dynamics(
-            sigma=profile["sigma"],
-            jumps_per_day=profile["jump_events_per_day"],
-            jump_units=tuple(round(c * 100) for c in category["jump_cents"]),
-            revert_odds=category["revert_odds"],
-        )
+        dynamics = dynamics_of(profile, category)
         series = []
         for k in range(FIT_PATHS):
             rng = random.Random(f"fit:{round_}:{k}")
@@ -199,8 +221,9 @@ def _fit_sigma(profile: dict[str, Any], category: dict[str, Any]) -> None:
 def _touch_series(
     times: list[int], units: list[int], tick: int, spread: float, minutes: int
 ) -> Series:
-    half = tick // 2
-    mids = [((x - half) // tick * tick + -(-(x + half) // tick) * tick) / 200 for x in units]
+    from dualmm.backtest.synthetic import touch_mid_cents
+
+    mids = [touch_mid_cents(x, tick) for x in units]
     return on_grid(times, mids, [spread] * len(mids), minutes * 60 - 60, stale_seconds=None)
 
 

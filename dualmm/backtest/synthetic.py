@@ -4,8 +4,9 @@ Every number comes from `calibration.json` (`tools/calibrate.py` fits it on real
 data and on a snapshot of real reward markets):
   - a market's category follows the snapshot's mix among the categories the real paths cover
     (politics, macro, culture); its dynamics are those of one real market of that category,
-    drawn at random: spread, tick, a per-minute random walk and jumps (sizes drawn from the
-    category's real jumps, some undone a few minutes later, as real flickers are);
+    drawn in proportion to the time it was quotable: spread, tick, a per-minute random walk
+    and jumps (sizes drawn from the category's real jumps, some undone a few minutes later,
+    as real flickers are);
   - its daily pool, reward minimum size and competing makers follow the snapshot
     (`dualmm.backtest.competition`); the band (max spread) is not in the snapshot: one of
     2, 3, 3.5 or 4.5 cents.
@@ -53,6 +54,7 @@ class Dynamics:
     jumps_per_day: float  # jump events (a flicker and its undoing count once)
     jump_units: tuple[int, ...]  # sizes to draw from
     revert_odds: float  # share of jumps undone 2-10 minutes later
+    reversion: float = 0.0  # share of the distance to the anchor recovered each minute
 
 
 @dataclass
@@ -131,7 +133,8 @@ def _market(seed: int, index: int, minutes: int, level: str) -> SyntheticMarket:
     condition_id = "0x" + hashlib.sha256(f"dualmm-backtest:{seed}:{index}".encode()).hexdigest()
     category = _weighted(rng, {c: v["weight"] for c, v in params["categories"].items()})
     cat = params["categories"][category]
-    profile = rng.choice(cat["profiles"])
+    profiles = cat["profiles"]
+    profile = rng.choices(profiles, weights=[p["days"] for p in profiles])[0]
     rate = _daily_pool(rng.random(), params["pools"]["quantiles"])
     min_size = Decimal(_weighted(rng, params["min_sizes"]))
     band = rng.choice(_MAX_SPREADS)
@@ -151,14 +154,9 @@ def _market(seed: int, index: int, minutes: int, level: str) -> SyntheticMarket:
     makers = draw_makers(
         seeded_rng("backtest-competition", seed, index), rate, band, min_size, touch_cents, level
     )
-    dynamics = Dynamics(
-        sigma=profile["sigma"],
-        jumps_per_day=profile["jump_events_per_day"],
-        jump_units=tuple(round(c * UNITS_PER_CENT) for c in cat["jump_cents"]),
-        revert_odds=cat["revert_odds"],
-    )
     start = rng.randint(1500, 8500)
-    times, units = walk(seeded_rng("backtest-walk", seed, index), minutes, dynamics, start)
+    walk_rng = seeded_rng("backtest-walk", seed, index)
+    times, units = walk(walk_rng, minutes, dynamics_of(profile, cat), start)
     return SyntheticMarket(
         info=info,
         times=times,
@@ -170,17 +168,43 @@ def _market(seed: int, index: int, minutes: int, level: str) -> SyntheticMarket:
     )
 
 
+def dynamics_of(profile: dict[str, Any], category: dict[str, Any]) -> Dynamics:
+    """The walk of one fitted profile of a category of `calibration.json`."""
+    return Dynamics(
+        sigma=profile["sigma"],
+        jumps_per_day=profile["jump_events_per_day"],
+        jump_units=tuple(round(c * UNITS_PER_CENT) for c in category["jump_cents"]),
+        revert_odds=profile.get("revert_odds", category["revert_odds"]),
+        reversion=category.get("reversion", 0.0),
+    )
+
+
+def touch_mid_cents(units: int, tick_units: int) -> float:
+    """The reference midpoint in cents of a path at `units`: the middle of the fill model's
+    touch (`dualmm.domain.fillmodel.touch`), in integers."""
+    half = tick_units // 2
+    bid = (units - half) // tick_units * tick_units
+    ask = -(-(units + half) // tick_units) * tick_units
+    return (bid + ask) / 2 / UNITS_PER_CENT
+
+
 def walk(
     rng: random.Random, minutes: int, dynamics: Dynamics, start: int
 ) -> tuple[list[int], list[int]]:
-    """Minute-by-minute midpoints (units of 0.0001); only the minutes where it moved are kept."""
-    x = start
-    sigma, odds = dynamics.sigma, dynamics.jumps_per_day / 1440
+    """Minute-by-minute midpoints (units of 0.0001); only the minutes where it moved are kept.
+
+    The state is a float pulled back towards where it started (`reversion` of the distance a
+    minute, lasting jumps included: news fades over hours); a flicker is undone within
+    minutes. Units are its rounding.
+    """
+    x = anchor = float(start)
+    sigma, odds, pull = dynamics.sigma, dynamics.jumps_per_day / 1440, dynamics.reversion
     sizes = dynamics.jump_units or (0,)
-    undo_at, undo = -1, 0
-    times, units = [0], [x]
+    undo_at, undo = -1, 0.0
+    times, units = [0], [start]
     for minute in range(1, minutes):
-        move = round(rng.gauss(0, sigma)) if sigma > 0 else 0
+        move = rng.gauss(0, sigma) if sigma > 0 else 0.0
+        move -= pull * (x - anchor)
         if minute == undo_at:
             move -= undo
             undo_at = -1
@@ -188,16 +212,15 @@ def walk(
             jump = rng.choice(sizes) * rng.choice((-1, 1))
             move += jump
             if undo_at < 0 and rng.random() < dynamics.revert_odds:
-                undo_at, undo = minute + rng.randint(2, 10), jump
+                undo_at, undo = minute + rng.randint(2, 10), float(jump)
         x += move
         if x < LOW:
-            x = 2 * LOW - x
-            undo = -undo
+            x, anchor, undo = 2 * LOW - x, 2 * LOW - anchor, -undo
         elif x > HIGH:
-            x = 2 * HIGH - x
-            undo = -undo
+            x, anchor, undo = 2 * HIGH - x, 2 * HIGH - anchor, -undo
         x = min(max(x, LOW), HIGH)
-        if x != units[-1]:
+        unit = round(x)
+        if unit != units[-1]:
             times.append(minute * 60)
-            units.append(x)
+            units.append(unit)
     return times, units
