@@ -62,6 +62,7 @@ class MarketData:
     payout_yes: Decimal | None = None
     position: tuple[Token, Decimal, Decimal] | None = None  # starts in liquidation: held, qty, cost
     score_cache: dict[int, Decimal] = field(default_factory=dict, repr=False)  # others' Q_min
+    midpoint_cache: dict[object, Decimal] = field(default_factory=dict, repr=False)  # scoring
 
     @property
     def condition_id(self) -> str:

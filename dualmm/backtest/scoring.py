@@ -44,9 +44,28 @@ def payable(day_rewards: Decimal) -> Decimal:
     return day_rewards if day_rewards >= MIN_PAYOUT else ZERO
 
 
-def scoring_midpoint(market: MarketData, i: int, orders: Sequence[OrderIntent]) -> Decimal:
-    """The size-cutoff-adjusted midpoint of the others' book and our orders in state `i`."""
+def scoring_midpoint(
+    market: MarketData, i: int, orders: Sequence[OrderIntent], cache: dict[object, Decimal]
+) -> Decimal:
+    """The size-cutoff-adjusted midpoint of the others' book and our orders in state `i`
+    (cached by reference midpoint, book and orders: they change far less often than the
+    state)."""
     bids, asks = market.competition(i)
+    ours = tuple((o.token, o.side, o.price, o.size) for o in orders)
+    key = (market.mid(i), tuple(bids), tuple(asks), ours)
+    mid = cache.get(key)
+    if mid is None:
+        mid = cache[key] = _cutoff_midpoint(market, i, bids, asks, orders)
+    return mid
+
+
+def _cutoff_midpoint(
+    market: MarketData,
+    i: int,
+    bids: Sequence[Level],
+    asks: Sequence[Level],
+    orders: Sequence[OrderIntent],
+) -> Decimal:
     all_bids: list[Level] = list(bids)
     all_asks: list[Level] = list(asks)
     for order in orders:
@@ -79,7 +98,7 @@ def minute_reward(
     info = market.info
     if not orders or info.rewards_max_spread_cents <= 0:
         return ZERO, ZERO
-    mid = scoring_midpoint(market, i, orders)
+    mid = scoring_midpoint(market, i, orders, market.midpoint_cache)
     sides = order_side_scores(orders, mid, info.rewards_max_spread_cents, info.rewards_min_size)
     ours = q_min(*sides, mid)
     if ours <= 0:

@@ -197,30 +197,36 @@ def walk(
     minute, lasting jumps included: news fades over hours); a flicker is undone within
     minutes. Units are its rounding.
     """
-    x = anchor = float(start)
-    sigma, odds, pull = dynamics.sigma, dynamics.jumps_per_day / 1440, dynamics.reversion
+    import numpy as np  # the draws a minute, in bulk: the loop below is the backtest's start-up
+
+    draws = np.random.default_rng(rng.getrandbits(64))
+    sigma, pull = dynamics.sigma, dynamics.reversion
+    noise = draws.normal(0, sigma, minutes).tolist() if sigma > 0 else [0.0] * minutes
+    jumps = set(np.flatnonzero(draws.random(minutes) < dynamics.jumps_per_day / 1440).tolist())
     sizes = dynamics.jump_units or (0,)
+    x = anchor = float(start)
     undo_at, undo = -1, 0.0
     times, units = [0], [start]
+    if sigma <= 0 and not jumps:
+        return times, units
+    last = start
     for minute in range(1, minutes):
-        move = rng.gauss(0, sigma) if sigma > 0 else 0.0
-        move -= pull * (x - anchor)
+        x += noise[minute] - pull * (x - anchor)
         if minute == undo_at:
-            move -= undo
+            x -= undo
             undo_at = -1
-        elif rng.random() < odds:
+        elif minute in jumps:
             jump = rng.choice(sizes) * rng.choice((-1, 1))
-            move += jump
+            x += jump
             if undo_at < 0 and rng.random() < dynamics.revert_odds:
                 undo_at, undo = minute + rng.randint(2, 10), float(jump)
-        x += move
         if x < LOW:
             x, anchor, undo = 2 * LOW - x, 2 * LOW - anchor, -undo
         elif x > HIGH:
             x, anchor, undo = 2 * HIGH - x, 2 * HIGH - anchor, -undo
-        x = min(max(x, LOW), HIGH)
-        unit = round(x)
-        if unit != units[-1]:
+        unit = round(x)  # a reflected move stays inside: no move is that large
+        if unit != last:
             times.append(minute * 60)
             units.append(unit)
+            last = unit
     return times, units
