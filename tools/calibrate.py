@@ -44,7 +44,9 @@ COMPETITION = {
     "contested_makers": [2, 6],
     "contested_daily_yield": 0.005,
     "one_sided": 0.2,
-    "none_by_pool": [[5, 1.3], [20, 0.9], [1e12, 0.5]],
+    # how much likelier than the average market one with a pool up to this is uncontested or
+    # thin: richer pools draw makers (the factors keep the averages at 38 % and 9 %)
+    "odds_by_pool": [[5, 1.5], [20, 0.8], [50, 0.3], [1e12, 0.0]],
     "levels": {
         "low": {"capital": 0.5, "none": 1.3},
         "calibrated": {"capital": 1.0, "none": 1.0},

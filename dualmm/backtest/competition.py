@@ -5,7 +5,8 @@ have no other reward maker at all (38 %), not how much size the others hold. Tha
 as capital that follows the pool: the contested makers together hold `pool / yield` USDC,
 `yield` being what a USDC of their capital earns a day. The yield is a guess, so it is an input
 with stated uncertainty: `low`, `calibrated` and `high` competition (half, once and twice that
-capital; more or fewer uncontested markets). Richer pools are contested more often.
+capital; more or fewer uncontested markets). Richer pools are contested more often: none
+above 50 USDC a day is uncontested or thin.
 
 A maker is `(bids, asks)`, each `(distance_cents, size)` from the reference midpoint, so it
 follows the market; one-sided makers exist (they score a third, or nothing near 0 and 1).
@@ -52,13 +53,13 @@ def draw_makers(
     """
     model, scale = _model(), _model()["levels"][check_level(level)]
     kind, count, unit = rng.random(), rng.randint(*model["contested_makers"]), rng.random()
-    odds = model["none_by_pool"]
-    none = model["none"] * scale["none"] * _pool_factor(daily_rate, odds)
+    factor = _pool_factor(daily_rate, model["odds_by_pool"])
+    none = model["none"] * scale["none"] * factor
     inner = max(touch_cents, max_spread_cents * Decimal("0.1"))
     outer = max_spread_cents * Decimal("0.8")
     if kind < none:
         return ()
-    if kind < none + model["thin"]:
+    if kind < none + model["thin"] * factor:
         size = min_size * (1 + int(unit * 3))
         distance = _between(rng, max(inner, max_spread_cents / 2), outer)
         return ((((distance, size),), ((distance, size),)),)
@@ -92,7 +93,7 @@ def calibrated_levels(
 
 
 def _pool_factor(daily_rate: Decimal, odds: list[list[float]]) -> float:
-    """How much likelier than average a market with this pool is uncontested."""
+    """How much likelier than average a market with this pool is uncontested or thin."""
     for upto, factor in odds:
         if daily_rate <= Decimal(str(upto)):
             return float(factor)
