@@ -108,3 +108,13 @@ def test_rewards_read_the_book_at_the_sample_second_not_at_the_requote() -> None
     expected = sum((moved if sample_second(m) >= 30 else at_the_look for m in range(60)), D(0))
     assert run.rewards_active.quantize(D("0.000001")) == expected.quantize(D("0.000001"))
     assert 0 < sum(sample_second(m) >= 30 for m in range(60)) < 60
+
+
+def test_the_ranking_reads_the_visible_book_not_who_holds_it() -> None:
+    from dualmm.backtest.engine import _rank
+
+    market = synthetic(((((D(1), D(100)),), ()), ((), ((D(1), D(100)),))))
+    (estimate,) = _rank([market], set(), 0, 0, CONFIG, D(1000))
+    # the book shows 100 a side 1 cent out, as if one maker held both: 400/9, not the
+    # scorer's two one-sided makers (2 x 400/27)
+    assert close(estimate.q_competitors, D(400) / 9)
