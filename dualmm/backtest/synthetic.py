@@ -30,6 +30,7 @@ from dualmm.backtest.calibration import parameters
 from dualmm.backtest.competition import Maker, check_level, draw_makers
 from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.markets import PathMarket
+from dualmm.domain.prices import Rounding, round_to_tick
 from dualmm.domain.quoting import CENTS_PER_UNIT
 from dualmm.domain.rewards import Level
 from dualmm.domain.types import MarketInfo, Token
@@ -54,7 +55,7 @@ class Dynamics:
     jumps_per_day: float  # jump events (a flicker and its undoing count once)
     jump_units: tuple[int, ...]  # sizes to draw from
     revert_odds: float  # share of jumps undone 2-10 minutes later
-    reversion: float = 0.0  # share of the distance to the anchor recovered each minute
+    reversion: float = 0.0  # share of the distance to the start recovered each minute
 
 
 @dataclass
@@ -69,26 +70,29 @@ class SyntheticMarket(PathMarket):
     _per_maker: dict[Decimal, tuple[Book, ...]] = field(default_factory=dict, repr=False)
 
     def competing_makers(self, i: int) -> tuple[Book, ...]:
-        mid = self.mid(i)
+        mid, tick = self.mid(i), self.info.tick_size
         books = self._per_maker.get(mid)
         if books is None:
             books = self._per_maker[mid] = tuple(
-                (_at(mid, bids, -1), _at(mid, asks, 1)) for bids, asks in self.makers
+                (_at(mid, bids, -1, tick), _at(mid, asks, 1, tick)) for bids, asks in self.makers
             )
         return books
 
     def competition(self, i: int) -> Book:
         """The visible book: every maker's orders and the touch, summed by price."""
-        mid = self.mid(i)
+        mid, tick = self.mid(i), self.info.tick_size
         book = self._visible.get(mid)
         if book is None:
             bids: dict[Decimal, Decimal] = {}
             asks: dict[Decimal, Decimal] = {}
-            touch = ((self.touch_cents, self.touch_size),) if self.touch_size > 0 else ()
-            for maker_bids, maker_asks in (*self.makers, (touch, touch)):
-                for price, size in _at(mid, maker_bids, -1):
+            if self.touch_size > 0:  # the spread exactly, on the tick (a half-tick midpoint)
+                bid = round_to_tick(mid - self.touch_cents / CENTS_PER_UNIT, tick, Rounding.DOWN)
+                ask = round_to_tick(bid + 2 * self.touch_cents / CENTS_PER_UNIT, tick, Rounding.UP)
+                bids[bid] = asks[ask] = self.touch_size
+            for maker_bids, maker_asks in self.makers:
+                for price, size in _at(mid, maker_bids, -1, tick):
                     bids[price] = bids.get(price, Decimal(0)) + size
-                for price, size in _at(mid, maker_asks, 1):
+                for price, size in _at(mid, maker_asks, 1, tick):
                     asks[price] = asks.get(price, Decimal(0)) + size
             book = self._visible[mid] = (
                 tuple(sorted(bids.items(), reverse=True)),
@@ -97,8 +101,14 @@ class SyntheticMarket(PathMarket):
         return book
 
 
-def _at(mid: Decimal, quotes: tuple[tuple[Decimal, Decimal], ...], sign: int) -> tuple[Level, ...]:
-    return tuple((mid + sign * d / CENTS_PER_UNIT, s) for d, s in quotes)
+def _at(
+    mid: Decimal, quotes: tuple[tuple[Decimal, Decimal], ...], sign: int, tick: Decimal
+) -> tuple[Level, ...]:
+    """Orders `d` cents below (sign -1) or above the midpoint, on the tick, away from the
+    midpoint; none at 0 or 1 or beyond."""
+    away = Rounding.DOWN if sign < 0 else Rounding.UP
+    prices = ((round_to_tick(mid + sign * d / CENTS_PER_UNIT, tick, away), s) for d, s in quotes)
+    return tuple((p, s) for p, s in prices if 0 < p < 1)
 
 
 def synthetic_input(
