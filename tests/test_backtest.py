@@ -46,12 +46,18 @@ def test_stated_competition_takes_its_share_by_the_formula() -> None:
     assert out["dual"]["uptime"] == "1.0000"
 
 
-def test_absent_competition_means_the_documented_default() -> None:
-    out = both(scenario_input(market("aa", FLAT_DAY)))
-    # DEFAULT_COMPETITION: 100 at 1 cent (400/9 a side) and 200 at 2 cents (200/9 a side)
-    ours, theirs = Decimal(50) / 9, Decimal(600) / 9
+def test_absent_competition_means_the_calibrated_competition_for_the_pool() -> None:
+    data = scenario_input(market("aa", FLAT_DAY))
+    run = run_mode(data, CONFIG, dual=False)
+    # 120 USDC a day at the calibrated yield (0.5 % a day): 24,000 shares in three makers of
+    # 8,000 at 0.9, 1.5 and 2.1 cents of a 3-cent band: (0.49 + 0.25 + 0.09) * 8,000 a side
+    ours, theirs = Decimal(50) / 9, Decimal("0.83") * 8000
     expected = Decimal(120) * ours / (ours + theirs)
-    assert out["single"]["rewards"] == str(expected.quantize(Decimal("0.000001")))
+    assert run.rewards_active.quantize(Decimal("0.000001")) == expected.quantize(
+        Decimal("0.000001")
+    )
+    # about 0.10 USDC: below the 1 USDC minimum payout, so the day pays nothing
+    assert run.rewards == 0
 
 
 def test_a_fill_path_to_the_limit_and_a_profitable_exit() -> None:

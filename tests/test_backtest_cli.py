@@ -106,7 +106,9 @@ def test_one_mode_and_the_flags_reach_the_bot(tmp_path: Path) -> None:
 
 def test_recorded_books_and_the_plot(tmp_path: Path) -> None:
     png = tmp_path / "backtest.png"
-    result = dualmm(str(RECORDED), "--json", "--plot", str(png), "--fee-rate", "0.07")
+    # 45 minutes of books: a pool of 2,000 a day pays over the 1 USDC minimum
+    rate = ("--rewards-daily-rate", "2000")
+    result = dualmm(str(RECORDED), "--json", "--plot", str(png), "--fee-rate", "0.07", *rate)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)["conservative"]
     assert report["dual"]["liquidations"] > 0

@@ -25,9 +25,11 @@ step decides the same on paths that move once a minute, recorded books get the 5
      order size, the round gives way to a market earning over `1 + switch_margin` times as
      much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
      liquidation lost stays out of the picks for `loss_cooldown_minutes`;
-  7. on the minute, a sample: rewards of every resting order of ours, uptime, capital deployed
-     (resting BUY collateral + tokens at cost, the active market's and the liquidations'),
-     summed for its time average and kept minute by minute for the paired comparison.
+  7. once a minute, at the look covering that minute's reward sample (a random second,
+     `scoring.sample_second`), a sample: rewards of every resting order of ours in the book of
+     that second, uptime, capital deployed (resting BUY collateral + tokens at cost, the active
+     market's and the liquidations'), summed for its time average and kept minute by minute
+     for the paired comparison. A day's rewards below 1 USDC are not paid.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.liquidation import LiquidationRun, liquidate
 from dualmm.backtest.markets import MarketData
 from dualmm.backtest.markouts import Markouts
-from dualmm.backtest.scoring import minute_reward
+from dualmm.backtest.scoring import minute_reward, payable, sample_second
 from dualmm.config import OrchestratorConfig
 from dualmm.discovery import Filters, rank
 from dualmm.domain.fees import Fees
@@ -88,6 +90,7 @@ class ModeRun:
     minutes: int
     rewards_active: Decimal = ZERO
     rewards_liquidating: Decimal = ZERO
+    rewards_unpaid: Decimal = ZERO  # days below the minimum payout (in the two above)
     scoring_minutes: int = 0
     active_minutes: int = 0  # minutes with a scoring quote on the active market
     budget: Decimal = ZERO  # the liquidity budget the picks were held under
@@ -109,7 +112,8 @@ class ModeRun:
 
     @property
     def rewards(self) -> Decimal:
-        return self.rewards_active + self.rewards_liquidating
+        """Rewards paid: the days that reached the minimum payout."""
+        return self.rewards_active + self.rewards_liquidating - self.rewards_unpaid
 
     @property
     def avg_capital(self) -> Decimal:
@@ -154,6 +158,7 @@ def run_mode(
     booked = ZERO  # P&L of liquidations that ended
     stride = max(1, minutes // TIMELINE_POINTS)
     exposed = (mm.quote_interval_ms + cancel_latency_ms) / 1000  # a replaced quote still rests
+    day_rewards = [ZERO] * (-(-minutes // 1440))
 
     def hand_over(market: MarketData, position: PositionTracker, t: int) -> None:
         liquidation = liquidate(
@@ -195,8 +200,9 @@ def run_mode(
     ranked_at = 0  # the last ranking (a pick or a re-rank)
     finished_since = False  # a liquidation finished since that ranking
     for t in range(0, minutes * 60, step):
-        m, sampled = divmod(t, 60)
-        sampled = sampled == 0
+        m, second = divmod(t, 60)
+        sample_at = m * 60 + sample_second(m)
+        sampled = second <= sample_at - m * 60 < second + step
         for liquidation in [lq for lq in live if lq.finished is not None and lq.finished <= t]:
             live.remove(liquidation)
             booked += liquidation.pnl
@@ -254,7 +260,7 @@ def run_mode(
         earning = False
         capital = liq_capital[m]
         if active is not None:
-            i = active.market.index_at(t)
+            i = active.market.index_at(sample_at)
             reward, score = minute_reward(
                 active.market, i, active.quotes, active.market.score_cache
             )
@@ -265,6 +271,7 @@ def run_mode(
             capital += active.position.yes_cost + active.position.no_cost
         run.rewards_active += reward
         run.rewards_liquidating += liq_reward[m]
+        day_rewards[m // 1440] += reward + liq_reward[m]
         if reward > 0 or liq_scoring[m]:
             run.scoring_minutes += 1
         run.peak_capital = max(run.peak_capital, capital)
@@ -282,6 +289,7 @@ def run_mode(
             progress(1440)
     if progress is not None:
         progress(minutes % 1440)
+    run.rewards_unpaid = sum((d - payable(d) for d in day_rewards), ZERO)
     if active is not None:
         market = active.market
         end = data.duration
@@ -375,7 +383,7 @@ def _rank(
         if market.condition_id in exclude or not (market.live(t) and market.live(open_until)):
             continue
         i = market.index_at(t)
-        bids, asks = market.competition(i)
+        bids, asks = market.competition(i)  # the visible book, not who holds it
         candidates.append(
             RewardCandidate(
                 market=market.info, yes_mid=market.mid(i), bids=tuple(bids), asks=tuple(asks)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dualmm.backtest.markets import MarketData, TradeTape
-from dualmm.sim.synthetic import seeded_rng
+from dualmm.seeding import seeded_rng
 
 
 @dataclass(frozen=True)

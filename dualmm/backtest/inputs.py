@@ -23,8 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from dualmm.backtest.competition import calibrated_levels
 from dualmm.backtest.markets import (
-    DEFAULT_COMPETITION,
     BookMarket,
     MarketData,
     PathMarket,
@@ -91,18 +91,26 @@ def from_scenario(scenario: Scenario) -> BacktestInput:
     """Each scenario market as a path; `position` starts it in liquidation at 0 s."""
     markets: list[MarketData] = []
     for market in scenario.markets:
-        position = market.position
+        position, info = market.position, market.info()
+        stated = market.competition
         markets.append(
             PathMarket(
-                info=market.info(),
+                info=info,
                 times=[t for t, _ in market.path],
                 mids=[mid for _, mid in market.path],
                 position=(position.held, position.qty, position.avg_cost) if position else None,
-                levels=DEFAULT_COMPETITION if market.competition is None else market.competition,
+                levels=_default_competition(info) if stated is None else stated,
             )
         )
     duration = whole_minutes(max(m.end_seconds for m in scenario.markets))
     return BacktestInput(scenario.name, scenario.start, duration, markets, open_ended=True)
+
+
+def _default_competition(info: MarketInfo) -> tuple[tuple[Decimal, Decimal], ...]:
+    """A market that states no competition meets the calibrated competition for its pool."""
+    return calibrated_levels(
+        info.rewards_daily_rate, info.rewards_max_spread_cents, info.rewards_min_size
+    )
 
 
 _MARKET_COLUMNS = ("market_id", "question", "start_ts", "end_ts")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dualmm.backtest.markets import MarketData
-from dualmm.backtest.scoring import minute_reward
+from dualmm.backtest.scoring import minute_reward, sample_second
 from dualmm.config import LiquidationConfig
 from dualmm.domain.fees import Fees
 from dualmm.domain.liquidation import LiquidationState, RestingOrder, step
@@ -92,8 +92,11 @@ def liquidate(
 
     def sample_until(until: float) -> None:
         nonlocal next_sample
-        while next_sample < until and next_sample < horizon:
-            i = market.index_at(next_sample)
+        while next_sample < horizon:
+            at = next_sample + sample_second(next_sample // 60)  # the minute's reward sample
+            if at >= until:
+                break
+            i = market.index_at(at)
             orders_now = [_intent(resting)] if resting is not None else []
             reward, score = minute_reward(market, i, orders_now, market.score_cache)
             capital = position.yes_cost + position.no_cost

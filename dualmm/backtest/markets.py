@@ -36,8 +36,9 @@ from dualmm.domain.rewards import Level
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
-# The competition when a scenario market states none: 100 shares 1 cent from the midpoint and
-# 200 shares 2 cents out, on each side (a thin but real book).
+# A path's competition unless given one (a scenario market that states none meets the
+# calibrated competition, `dualmm.backtest.competition.calibrated_levels`): 100 shares 1 cent
+# from the midpoint and 200 shares 2 cents out, on each side.
 DEFAULT_COMPETITION: tuple[tuple[Decimal, Decimal], ...] = (
     (Decimal(1), Decimal(100)),
     (Decimal(2), Decimal(200)),
@@ -107,6 +108,8 @@ class MarketData:
         if self.tape is None:
             self.tape = self.flow() if self.flow is not None else NO_TRADES
         return self.tape
+
+    midpoint_cache: dict[object, Decimal] = field(default_factory=dict, repr=False)  # scoring
 
     @property
     def condition_id(self) -> str:
@@ -230,6 +233,11 @@ class MarketData:
 
     def competition(self, i: int) -> tuple[Sequence[Level], Sequence[Level]]:
         raise NotImplementedError
+
+    def competing_makers(self, i: int) -> Sequence[tuple[Sequence[Level], Sequence[Level]]]:
+        """Each other reward maker's YES bids and asks in state `i`, as the reward scorer sees
+        them. A book does not say who holds what, so by default one maker holds it all."""
+        return (self.competition(i),)
 
     def resting_fill(self, i: int, order: OrderIntent) -> Decimal:
         """How much of a resting order fills (at its own price) when state `i` begins, by the

@@ -73,6 +73,7 @@ def sources(single: ModeRun, dual: ModeRun) -> Sources:
             if single_earns and dual_earns:
                 worse = dual.minute_active_rewards[m] < single.minute_active_rewards[m]
                 worse_minutes += worse
+    other -= dual.rewards_unpaid - single.rewards_unpaid  # days below the minimum payout
     inventory = trading_pnl(dual) - trading_pnl(single)
     return Sources(idle_minutes, idle, worse_minutes, other, inventory)
 
@@ -166,6 +167,7 @@ def pool(runs: Sequence[ModeRun]) -> ModeRun:
         minutes=sum(r.minutes for r in runs),
         rewards_active=sum((r.rewards_active for r in runs), ZERO),
         rewards_liquidating=sum((r.rewards_liquidating for r in runs), ZERO),
+        rewards_unpaid=sum((r.rewards_unpaid for r in runs), ZERO),
         scoring_minutes=sum(r.scoring_minutes for r in runs),
         active_minutes=sum(r.active_minutes for r in runs),
         budget=first.budget,
