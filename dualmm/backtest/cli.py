@@ -50,6 +50,7 @@ BOUNDS: tuple[FillModel, ...] = ("conservative", "probabilistic")
 COMPETITION = ("low", "calibrated", "high")
 DEFAULT_SEEDS = 20
 MAX_SEEDS = 1000
+MONEY = Decimal("0.000001")
 # Recorded books move every second or so: look as often as the workflow's round (5 s).
 RECORDED_STEP = 5
 MAX_MARKETS = 500
@@ -497,7 +498,7 @@ def _run_and_report(
             {
                 "flags": c.label,
                 "best": k == best,
-                "chosen_by_net_pnl": str(_net(chosen_on[k][bounds[0]])),
+                "chosen_by_net_pnl": str(_net(chosen_on[k][bounds[0]]).quantize(MONEY)),
                 **report.bounds_json(r),
             }
             for k, (c, r) in enumerate(zip(combos, reported, strict=True))
