@@ -11,8 +11,9 @@ from pathlib import Path
 from backtest_cases import FILL_PATH, START, market, scenario_input
 
 from dualmm.backtest.engine import run_mode
+from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.liquidation import LiquidationRun
-from dualmm.backtest.markets import MarketData
+from dualmm.backtest.markets import MarketData, PathMarket
 from dualmm.backtest.synthetic import synthetic_input
 from dualmm.config import LiquidationConfig, OrchestratorConfig
 from dualmm.domain.fees import Fees
@@ -84,6 +85,18 @@ def test_the_crafted_hand_over_exits_as_dualmm_replay_exits_it(tmp_path: Path) -
     ] == [(at - shift, price, size) for at, price, size in liquidation.orders]
 
 
+def simulator_book(data: BacktestInput) -> BacktestInput:
+    """The same calibrated paths and taker flow with the book the replay's simulator shows
+    (its touch and default depth; it knows no per-maker book): the parity is the loop's."""
+    markets: list[MarketData] = []
+    for m in data.markets:
+        assert isinstance(m, PathMarket)
+        path = PathMarket(info=m.info, times=m.times, mids=m.mids, category=m.category)
+        path.flow, path.churn = m.flow, m.churn
+        markets.append(path)
+    return BacktestInput(data.name, data.start, data.duration, markets, data.open_ended)
+
+
 async def test_every_synthetic_hand_over_exits_as_the_replay_exits_it() -> None:
     """Each liquidation of a synthetic run, replayed from its hand-over (the same tracker) on
     the simulator the replay uses, makes the same orders and fills and ends the same way."""
@@ -91,7 +104,7 @@ async def test_every_synthetic_hand_over_exits_as_the_replay_exits_it() -> None:
     by_id: dict[str, MarketData] = {}
     liquidations = []
     for seed in (4, 5):  # calibrated markets are calm: two seeds for enough exits
-        data = synthetic_input(20, Decimal(30), seed=seed)
+        data = simulator_book(synthetic_input(20, Decimal(30), seed=seed))
         by_id |= {m.condition_id: m for m in data.markets}
         for dual in (True, False):
             # the replay's simulator charges no taker fee unless told to
