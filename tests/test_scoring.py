@@ -82,7 +82,8 @@ def test_the_backtest_scores_every_competing_maker_apart() -> None:
 
 def test_a_day_below_one_usdc_pays_nothing() -> None:
     assert payable(D("0.99")) == 0 and payable(D(1)) == 1
-    for rate, paid in (("0.9", D(0)), ("1.2", D("1.2"))):
+    # the scenario starts at noon UTC: its day is half of two payout days
+    for rate, paid in (("1.8", D(0)), ("2.4", D("2.4"))):
         run = run_mode(
             scenario_input(market("aa", FLAT_DAY, rate=rate, competition=[])), CONFIG, False
         )

@@ -90,7 +90,7 @@ class ModeRun:
     minutes: int
     rewards_active: Decimal = ZERO
     rewards_liquidating: Decimal = ZERO
-    rewards_unpaid: Decimal = ZERO  # days below the minimum payout (in the two above)
+    rewards_paid: Decimal | None = None  # the days that reached the minimum payout, at the end
     scoring_minutes: int = 0
     active_minutes: int = 0  # minutes with a scoring quote on the active market
     budget: Decimal = ZERO  # the liquidity budget the picks were held under
@@ -112,8 +112,14 @@ class ModeRun:
 
     @property
     def rewards(self) -> Decimal:
-        """Rewards paid: the days that reached the minimum payout."""
-        return self.rewards_active + self.rewards_liquidating - self.rewards_unpaid
+        """Rewards paid (until the run ends: earned so far)."""
+        earned = self.rewards_active + self.rewards_liquidating
+        return earned if self.rewards_paid is None else self.rewards_paid
+
+    @property
+    def rewards_unpaid(self) -> Decimal:
+        """Rewards of the days below the minimum payout."""
+        return self.rewards_active + self.rewards_liquidating - self.rewards
 
     @property
     def avg_capital(self) -> Decimal:
@@ -158,7 +164,10 @@ def run_mode(
     booked = ZERO  # P&L of liquidations that ended
     stride = max(1, minutes // TIMELINE_POINTS)
     exposed = (mm.quote_interval_ms + cancel_latency_ms) / 1000  # a replaced quote still rests
-    day_rewards = [ZERO] * (-(-minutes // 1440))
+    # rewards are paid by UTC day: the first day may be part of one
+    midnight = data.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    first_minute = int((data.start - midnight).total_seconds()) // 60
+    day_rewards = [ZERO] * ((first_minute + minutes) // 1440 + 1)
 
     def hand_over(market: MarketData, position: PositionTracker, t: int) -> None:
         liquidation = liquidate(
@@ -271,7 +280,7 @@ def run_mode(
             capital += active.position.yes_cost + active.position.no_cost
         run.rewards_active += reward
         run.rewards_liquidating += liq_reward[m]
-        day_rewards[m // 1440] += reward + liq_reward[m]
+        day_rewards[(first_minute + m) // 1440] += reward + liq_reward[m]
         if reward > 0 or liq_scoring[m]:
             run.scoring_minutes += 1
         run.peak_capital = max(run.peak_capital, capital)
@@ -289,7 +298,7 @@ def run_mode(
             progress(1440)
     if progress is not None:
         progress(minutes % 1440)
-    run.rewards_unpaid = sum((d - payable(d) for d in day_rewards), ZERO)
+    run.rewards_paid = sum((payable(d) for d in day_rewards), ZERO)
     if active is not None:
         market = active.market
         end = data.duration

@@ -167,7 +167,7 @@ def pool(runs: Sequence[ModeRun]) -> ModeRun:
         minutes=sum(r.minutes for r in runs),
         rewards_active=sum((r.rewards_active for r in runs), ZERO),
         rewards_liquidating=sum((r.rewards_liquidating for r in runs), ZERO),
-        rewards_unpaid=sum((r.rewards_unpaid for r in runs), ZERO),
+        rewards_paid=sum((r.rewards for r in runs), ZERO),
         scoring_minutes=sum(r.scoring_minutes for r in runs),
         active_minutes=sum(r.active_minutes for r in runs),
         budget=first.budget,

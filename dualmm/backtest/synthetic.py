@@ -71,13 +71,18 @@ class SyntheticMarket(PathMarket):
     _visible: dict[Decimal, Book] = field(default_factory=dict, repr=False)
     _per_maker: dict[Decimal, tuple[Book, ...]] = field(default_factory=dict, repr=False)
 
-    def competing_makers(self, i: int) -> tuple[Book, ...]:
+    def touch(self, i: int) -> tuple[Decimal, Decimal]:
+        """The visible touch: the market's spread exactly, on the tick, around the (half-tick)
+        reference midpoint."""
         mid, tick = self.mid(i), self.info.tick_size
+        bid = round_to_tick(mid - self.touch_cents / CENTS_PER_UNIT, tick, Rounding.DOWN)
+        return bid, round_to_tick(bid + 2 * self.touch_cents / CENTS_PER_UNIT, tick, Rounding.UP)
+
+    def competing_makers(self, i: int) -> tuple[Book, ...]:
+        mid = self.mid(i)
         books = self._per_maker.get(mid)
         if books is None:
-            books = self._per_maker[mid] = tuple(
-                (_at(mid, bids, -1, tick), _at(mid, asks, 1, tick)) for bids, asks in self.makers
-            )
+            books = self._per_maker[mid] = tuple(self._placed(i, maker) for maker in self.makers)
         return books
 
     def _depth(self, i: int, bids: bool) -> dict[Decimal, Decimal]:
@@ -87,19 +92,18 @@ class SyntheticMarket(PathMarket):
 
     def competition(self, i: int) -> Book:
         """The visible book: every maker's orders and the touch, summed by price."""
-        mid, tick = self.mid(i), self.info.tick_size
+        mid = self.mid(i)
         book = self._visible.get(mid)
         if book is None:
             bids: dict[Decimal, Decimal] = {}
             asks: dict[Decimal, Decimal] = {}
-            if self.touch_size > 0:  # the spread exactly, on the tick (a half-tick midpoint)
-                bid = round_to_tick(mid - self.touch_cents / CENTS_PER_UNIT, tick, Rounding.DOWN)
-                ask = round_to_tick(bid + 2 * self.touch_cents / CENTS_PER_UNIT, tick, Rounding.UP)
+            if self.touch_size > 0:
+                bid, ask = self.touch(i)
                 bids[bid] = asks[ask] = self.touch_size
-            for maker_bids, maker_asks in self.makers:
-                for price, size in _at(mid, maker_bids, -1, tick):
+            for maker_bids, maker_asks in self.competing_makers(i):
+                for price, size in maker_bids:
                     bids[price] = bids.get(price, Decimal(0)) + size
-                for price, size in _at(mid, maker_asks, 1, tick):
+                for price, size in maker_asks:
                     asks[price] = asks.get(price, Decimal(0)) + size
             book = self._visible[mid] = (
                 tuple(sorted(bids.items(), reverse=True)),
@@ -107,15 +111,21 @@ class SyntheticMarket(PathMarket):
             )
         return book
 
-
-def _at(
-    mid: Decimal, quotes: tuple[tuple[Decimal, Decimal], ...], sign: int, tick: Decimal
-) -> tuple[Level, ...]:
-    """Orders `d` cents below (sign -1) or above the midpoint, on the tick, away from the
-    midpoint; none at 0 or 1 or beyond."""
-    away = Rounding.DOWN if sign < 0 else Rounding.UP
-    prices = ((round_to_tick(mid + sign * d / CENTS_PER_UNIT, tick, away), s) for d, s in quotes)
-    return tuple((p, s) for p, s in prices if 0 < p < 1)
+    def _placed(self, i: int, maker: Maker) -> Book:
+        """A maker's orders in state `i`: `d` cents from the midpoint on the nearest tick, never
+        inside the touch, none at 0 or 1 or beyond."""
+        mid, tick = self.mid(i), self.info.tick_size
+        touch_bid, touch_ask = self.touch(i)
+        maker_bids, maker_asks = maker
+        bids = (
+            (min(round_to_tick(mid - d / CENTS_PER_UNIT, tick), touch_bid), s)
+            for d, s in maker_bids
+        )
+        asks = (
+            (max(round_to_tick(mid + d / CENTS_PER_UNIT, tick), touch_ask), s)
+            for d, s in maker_asks
+        )
+        return tuple((p, s) for p, s in bids if p > 0), tuple((p, s) for p, s in asks if p < 1)
 
 
 def synthetic_input(
