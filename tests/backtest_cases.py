@@ -40,9 +40,10 @@ def scenario_input(*markets: dict[str, Any]) -> BacktestInput:
 
 
 # Quotes at a 0.50 midpoint: BUY YES 0.48 and BUY NO 0.48 (a YES ask at 0.52), 50 shares each.
-# At 90 s the midpoint drops to 0.47: the YES ask (0.48) reaches the YES bid, 50 fill at 0.48.
-# At 120 s the bot re-quotes around 0.47: YES 0.45. At 150 s the midpoint is 0.44: 50 more fill
-# at 0.45. At 180 s |net| = 100 = the limit: hand-over of 100 YES at an average 0.465. The
-# profit floor (0.465 + 0.01 -> 0.48) binds; at 600 s the midpoint is back at 0.50 (bid 0.49)
-# and the SELL at 0.48 fills: +1.50, 420 s after the hand-over.
-FILL_PATH = [[0, "0.50"], [90, "0.47"], [150, "0.44"], [600, "0.50"], [3600, "0.50"]]
+# At 90 s the midpoint drops to 0.465: the YES ask touch (0.47) is through the YES bid, so the
+# book traded through it: 50 fill at 0.48. At 120 s the bot re-quotes around 0.465: YES 0.45.
+# At 150 s the midpoint is 0.435 (ask 0.44, through 0.45): 50 more fill at 0.45. At 180 s
+# |net| = 100 = the limit: hand-over of 100 YES at an average 0.465. The profit floor
+# (0.465 + 0.01 -> 0.48) binds; at 600 s the midpoint is back at 0.50 (bid 0.49) and the SELL
+# at 0.48 fills: +1.50, 420 s after the hand-over.
+FILL_PATH = [[0, "0.50"], [90, "0.465"], [150, "0.435"], [600, "0.50"], [3600, "0.50"]]

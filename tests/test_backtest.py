@@ -46,12 +46,18 @@ def test_stated_competition_takes_its_share_by_the_formula() -> None:
     assert out["dual"]["uptime"] == "1.0000"
 
 
-def test_absent_competition_means_the_documented_default() -> None:
-    out = both(scenario_input(market("aa", FLAT_DAY)))
-    # DEFAULT_COMPETITION: 100 at 1 cent (400/9 a side) and 200 at 2 cents (200/9 a side)
-    ours, theirs = Decimal(50) / 9, Decimal(600) / 9
+def test_absent_competition_means_the_calibrated_competition_for_the_pool() -> None:
+    data = scenario_input(market("aa", FLAT_DAY))
+    run = run_mode(data, CONFIG, dual=False)
+    # 120 USDC a day at the calibrated yield (0.5 % a day): 24,000 shares in three makers of
+    # 8,000 at 0.9, 1.5 and 2.1 cents of a 3-cent band: (0.49 + 0.25 + 0.09) * 8,000 a side
+    ours, theirs = Decimal(50) / 9, Decimal("0.83") * 8000
     expected = Decimal(120) * ours / (ours + theirs)
-    assert out["single"]["rewards"] == str(expected.quantize(Decimal("0.000001")))
+    assert run.rewards_active.quantize(Decimal("0.000001")) == expected.quantize(
+        Decimal("0.000001")
+    )
+    # about 0.10 USDC: below the 1 USDC minimum payout, so the day pays nothing
+    assert run.rewards == 0
 
 
 def test_a_fill_path_to_the_limit_and_a_profitable_exit() -> None:
@@ -75,11 +81,11 @@ def test_a_fill_path_to_the_limit_and_a_profitable_exit() -> None:
     assert figures["liquidation_pnl"] == "1.500000"
     assert figures["loss_to_earnings"] == "0.0000"
     # 60 minutes sampled; the 7 from the hand-over (180 s) to the exit (600 s) earn nothing:
-    # the only market is in liquidation and its SELL at 0.48 is 4 cents from a 0.44 midpoint.
+    # the only market is in liquidation and its SELL at 0.48 is 4.5 cents from a 0.435 midpoint.
     assert figures["uptime"] == str((Decimal(53) / 60).quantize(Decimal("0.0001")))
     assert figures["rewards"] == str((Decimal(53) * 120 / 1440).quantize(Decimal("0.000001")))
-    # peak capital at 120 s: 50 YES held (24.00) + bids YES 0.45 x 50 and NO 0.51 x 50
-    assert figures["peak_capital"] == "72.000000"
+    # peak capital at 120 s: 50 YES held (24.00) + bids YES 0.45 x 50 and NO 0.52 x 50
+    assert figures["peak_capital"] == "72.500000"
 
 
 def test_two_markets_dual_keeps_earning_while_single_waits() -> None:
@@ -140,13 +146,14 @@ def test_capital_held_in_liquidation_counts_against_the_budget() -> None:
     dual = run_mode(data, config, dual=True)
     single = run_mode(data, config, dual=False)
     assert dual.scoring_minutes == single.scoring_minutes == 53
-    assert dual.peak_capital == Decimal(72)  # the budget binds picks, not fills (as the venue)
+    # the budget binds picks, not fills (as the venue): 24.00 + 22.50 + 26.00 at 120 s
+    assert dual.peak_capital == Decimal("72.50")
 
 
 def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> None:
     # aa fills to the limit as in FILL_PATH (100 YES at 0.465), then drops to 0.30 for good:
     # the stop-loss sells at a loss. Its reward rate still makes it the best market.
-    loss_path = [[0, "0.50"], [90, "0.47"], [150, "0.44"], [600, "0.30"], [3600, "0.30"]]
+    loss_path = [[0, "0.50"], [90, "0.465"], [150, "0.435"], [600, "0.30"], [3600, "0.30"]]
     data = scenario_input(
         market("aa", loss_path, competition=[]),
         market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
@@ -158,3 +165,52 @@ def test_a_losing_exit_keeps_its_market_out_of_the_picks_for_the_cooldown() -> N
     assert cooled.switches == 0 and len(cooled.liquidations) == 1  # stays on bb
     single = run_mode(data, OrchestratorConfig(loss_cooldown_minutes=60), dual=False)
     assert single.rounds == 2 and len(single.liquidations) == 1  # aa, then bb
+
+
+def test_capital_is_averaged_over_every_minute_and_the_peak_kept_apart() -> None:
+    run = run_mode(scenario_input(market("aa", FILL_PATH, competition=[])), CONFIG, dual=True)
+    # Minutes 0-1: bids YES 0.48 x 50 + NO 0.48 x 50 = 48. Minute 2: 50 YES held at 24.00 +
+    # bids 0.45 and 0.52 x 50 = 72.50 (the peak). Minutes 3-9: the liquidation's 100 YES at
+    # cost, 46.50, nothing quoted (the only market is in liquidation). Minutes 10-59: 48 again.
+    assert run.capital_minutes == 48 + 48 + Decimal("72.50") + 7 * Decimal("46.50") + 50 * 48
+    figures = report.figures(run)
+    assert figures["avg_capital"] == Decimal(2894) / 60
+    assert figures["peak_capital"] == Decimal("72.50")
+    assert figures["budget"] == CONFIG.liquidity_budget
+    net = Decimal(53) * 120 / 1440 + Decimal("1.50")  # rewards + the exit's profit
+    cents = Decimal("0.000001")
+    assert figures["net_pnl"].quantize(cents) == net.quantize(cents)
+    efficiency = net / (Decimal(2894) / 60) / (Decimal(60) / 1440)
+    assert figures["capital_efficiency"].quantize(cents) == efficiency.quantize(cents)
+
+
+def test_ratios_of_losses_are_never_shown_as_gains() -> None:
+    single = {key: Decimal(1) for key in report.RATIO_FIELDS}
+    dual = dict(single)
+    single["net_pnl"], dual["net_pnl"] = Decimal(-35), Decimal(-22)  # dual better, both losing
+    single["capital_efficiency"], dual["capital_efficiency"] = Decimal("0.5"), Decimal("-0.1")
+    single["liquidation_pnl"], dual["liquidation_pnl"] = Decimal(0), Decimal(3)
+    ratios, notes = report.ratios(single, dual)
+    assert ratios["net_pnl"] is None and "not above 0" in notes["net_pnl"]
+    assert ratios["liquidation_pnl"] is None and "liquidation_pnl" in notes
+    assert ratios["capital_efficiency"] == Decimal("-0.2")  # dual loses where single earns
+    assert ratios["uptime"] == 1 and "uptime" not in notes
+
+
+def test_paired_sources_add_up_to_the_net_difference() -> None:
+    from dualmm.backtest.paired import sources
+
+    data = scenario_input(
+        market("aa", FILL_PATH, competition=[]),
+        market("bb", [[0, "0.50"], [3600, "0.50"]], rate="60", competition=[]),
+    )
+    single, dual = run_mode(data, CONFIG, dual=False), run_mode(data, CONFIG, dual=True)
+    parts = sources(single, dual)
+    # Minutes 3-9: single waits for aa's exit, dual earns bb's 60/day; nothing else differs.
+    assert parts.idle_minutes == 7
+    cents = Decimal("0.000001")
+    assert parts.idle_rewards.quantize(cents) == (7 * Decimal(60) / 1440).quantize(cents)
+    assert (parts.worse_minutes, parts.other_rewards, parts.inventory) == (0, 0, 0)
+    diff = report.figures(dual)["net_pnl"] - report.figures(single)["net_pnl"]
+    total = parts.idle_rewards + parts.other_rewards + parts.inventory
+    assert total.quantize(cents) == diff.quantize(cents)  # to 1e-6: 28-digit Decimal sums

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from backtest_cases import market, scenario_input
 
-from dualmm.backtest.liquidation import Fees
 from dualmm.backtest.markets import BookMarket, PathMarket
+from dualmm.domain.fees import Fees
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
 
 D = Decimal

@@ -1,12 +1,17 @@
-"""`dualmm backtest [INPUT] [options]`: the command, its flags and `--sweep`."""
+"""`dualmm backtest [INPUT] [options]`: the command, its flags, paired seeds and `--sweep`.
+
+Synthetic markets in both modes run over paired seeds by default (20: seeds 1-20), so no single
+seed decides a headline; `--seed S` runs one. `--sweep` chooses on the first half of the seeds
+and reports the second half (walk-forward); on a recorded input, which is one path, the sweep is
+in-sample and says so.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -34,11 +39,18 @@ from dualmm.cliutil import (
 from dualmm.config import MarketMakerConfig, OrchestratorConfig
 
 if TYPE_CHECKING:
-    from dualmm.backtest.engine import ModeRun
     from dualmm.backtest.inputs import BacktestInput, RewardParams
-    from dualmm.backtest.liquidation import Fees
+    from dualmm.backtest.report import Report
+    from dualmm.backtest.runs import JobResult, Markets, Settings
+    from dualmm.domain.queue import FillModel
 
 MODES = ("single", "dual", "both")
+FILLS = ("conservative", "probabilistic", "both")
+BOUNDS: tuple[FillModel, ...] = ("conservative", "probabilistic")
+COMPETITION = ("low", "calibrated", "high")
+DEFAULT_SEEDS = 20
+MAX_SEEDS = 1000
+MONEY = Decimal("0.000001")
 # Recorded books move every second or so: look as often as the workflow's round (5 s).
 RECORDED_STEP = 5
 MAX_MARKETS = 500
@@ -71,20 +83,11 @@ SWEEPABLE = (*CONFIG_FLAGS, *SWITCH_FLAGS, *RUN_FLAGS)
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 
 
-@dataclass
-class Settings:
-    """One combination: the orchestrator's config and the fee schedule."""
-
-    label: dict[str, str]
-    config: OrchestratorConfig
-    fees: Fees
-    min_to_end: int = 0  # seconds
-
-
 def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     """Config and fees from flag values (strings as typed; switches as bools)."""
-    from dualmm.backtest.liquidation import Fees
+    from dualmm.backtest.runs import Settings
     from dualmm.commands import orchestrator_config
+    from dualmm.domain.fees import Fees
 
     kwargs: dict[str, Any] = {}
     for flag, keyword in CONFIG_FLAGS.items():
@@ -99,9 +102,10 @@ def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     for flag, keyword in SWITCH_FLAGS.items():
         kwargs[keyword] = flags[flag]
     config = orchestrator_config(**kwargs)
-    rate = decimal_flag("--fee-rate", flags.get("--fee-rate")) or Decimal(0)
+    # No --fee-rate: each market pays its category's documented rate.
+    rate = decimal_flag("--fee-rate", flags.get("--fee-rate"))
     exponent = decimal_flag("--fee-exponent", flags.get("--fee-exponent"))
-    if rate < 0 or not 0 <= rate < 1:
+    if rate is not None and not 0 <= rate < 1:
         raise UsageError("--fee-rate: need a rate in [0, 1)")
     if exponent is not None and exponent <= 0:
         raise UsageError("--fee-exponent: must be positive")
@@ -148,24 +152,11 @@ def combinations(base: dict[str, Any], sweeps: list[tuple[str, list[str]]]) -> l
     return combos
 
 
-def load_input(
-    path: Path | None,
-    synthetic: bool,
-    markets: int,
-    days: Decimal | None,
-    seed: int,
-    rewards: RewardParams,
-) -> BacktestInput:
+def load_input(path: Path, days: Decimal | None, rewards: RewardParams) -> BacktestInput:
     from dualmm.backtest.inputs import InputError, from_recorded, from_scenario
-    from dualmm.backtest.synthetic import synthetic_input
     from dualmm.scenario import ScenarioError, load_scenario
 
-    if synthetic == (path is not None):
-        raise UsageError("give INPUT (a scenario JSON or a recorded-books folder) or --synthetic")
     try:
-        if synthetic:
-            return synthetic_input(markets, days or Decimal(30), seed)
-        assert path is not None
         if path.is_dir():
             data = from_recorded(path, rewards)
         elif path.suffix.lower() == ".parquet":
@@ -177,20 +168,41 @@ def load_input(
         raise UsageError(str(exc)) from None
 
 
-def run_all(
-    data: BacktestInput,
-    combos: list[Settings],
-    modes: tuple[str, ...],
-    quiet: bool,
-    step: int = 60,
-) -> list[dict[str, ModeRun]]:
+def seed_list(
+    synthetic: bool, seed: int | None, seeds: int | None, modes: tuple[str, ...], sweeping: bool
+) -> list[int | None]:
+    """The seeds to run: paired seeds by default for a synthetic comparison or sweep, one seed
+    with `--seed` alone, none (one loaded input) otherwise."""
+    if not synthetic:
+        if seeds is not None or seed is not None:
+            raise UsageError("--seed/--seeds: only with --synthetic (INPUT is one path)")
+        return [None]
+    if seeds is None:
+        paired = len(modes) == 2 or sweeping
+        seeds = DEFAULT_SEEDS if seed is None and paired else 1
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds: need a number of seeds in [1, {MAX_SEEDS}]")
+    if sweeping and seeds < 2:
+        raise UsageError("--sweep: needs --seeds 2 or more (it chooses on some, reports others)")
+    first = seed if seed is not None else (1 if seeds > 1 else 7)
+    return list(range(first, first + seeds))
+
+
+def competition_levels(value: str) -> list[str]:
+    levels = [v.strip() for v in value.split(",") if v.strip()]
+    wrong = [v for v in levels if v not in COMPETITION]
+    if not levels or wrong:
+        bad = wrong[0] if wrong else value
+        raise UsageError(f"--competition: {bad!r} is not one of {', '.join(COMPETITION)}")
+    return list(dict.fromkeys(levels))
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A bar of simulated minutes on stderr (never with --json)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dualmm.backtest.engine import run_mode
-
-    total = data.duration // 60 * len(modes) * len(combos)
-    results = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -201,16 +213,28 @@ def run_all(
         disable=quiet,
     ) as bar:
         task = bar.add_task("simulated minutes", total=total)
-        advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
-        for settings in combos:
-            runs = {}
-            for mode in modes:
-                dual = mode == "dual"
-                runs[mode] = run_mode(
-                    data, settings.config, dual, settings.fees, advance, settings.min_to_end, step
-                )
-            results.append(runs)
-    return results
+        yield lambda n: bar.advance(task, n)
+
+
+def walk_forward(
+    results: Sequence[JobResult], combos: Sequence[Settings], bounds: Sequence[str]
+) -> tuple[int, list[dict[str, Report]], list[dict[str, Report]], list[int | None]]:
+    """Per combination, the reports on the seeds that choose and on the seeds reported; the
+    combination chosen (best primary-mode net P&L on the choosing seeds, first bound)."""
+    from dualmm.backtest.runs import bound_reports
+
+    seeds = sorted({r.seed for r in results}, key=lambda s: -1 if s is None else s)
+    if len(combos) > 1 and len(seeds) > 1:
+        choose, shown = seeds[: len(seeds) // 2], seeds[len(seeds) // 2 :]
+    else:
+        choose = shown = seeds  # nothing to choose, or one path: in-sample
+    chosen_on, reported = [], []
+    for k in range(len(combos)):
+        mine = [r for r in results if r.combo == k]
+        chosen_on.append(bound_reports([r for r in mine if r.seed in choose], bounds))
+        reported.append(bound_reports([r for r in mine if r.seed in shown], bounds))
+    best = max(range(len(combos)), key=lambda k: _net(chosen_on[k][bounds[0]]))
+    return best, chosen_on, reported, shown
 
 
 def register(app: typer.Typer) -> None:
@@ -233,7 +257,34 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--days", help="Days to simulate (synthetic: 30; else cuts the input)."),
         ] = None,
-        seed: Annotated[int, typer.Option("--seed", help="Synthetic generator seed.")] = 7,
+        seed: Annotated[
+            int | None,
+            typer.Option(
+                "--seed", help="Synthetic: one seed (7 when one runs), or the first of --seeds."
+            ),
+        ] = None,
+        seeds: Annotated[
+            int | None,
+            typer.Option(
+                "--seeds",
+                help="Synthetic: paired seeds, both modes on the same paths "
+                f"[default: {DEFAULT_SEEDS} comparing both modes or sweeping, else 1].",
+            ),
+        ] = None,
+        competition: Annotated[
+            str,
+            typer.Option(
+                "--competition",
+                help="Synthetic competing makers: low, calibrated, high, or a list "
+                "(low,calibrated,high) to compare them.",
+            ),
+        ] = "calibrated",
+        fills: Annotated[
+            str,
+            typer.Option(
+                "--fills", help="Fill model: conservative, probabilistic or both (side by side)."
+            ),
+        ] = "both",
         mode: Annotated[str, typer.Option("--mode", help="single, dual or both.")] = "both",
         position_limit: Annotated[
             str | None,
@@ -298,7 +349,11 @@ def register(app: typer.Typer) -> None:
         ] = "50",
         fee_rate: Annotated[
             str | None,
-            typer.Option("--fee-rate", help="Taker fee rate: rate * (p(1-p))^exponent per share."),
+            typer.Option(
+                "--fee-rate",
+                help="Taker fee rate: rate * (p(1-p))^exponent per share "
+                "[default: the market category's documented rate].",
+            ),
         ] = None,
         fee_exponent: Annotated[
             str | None, typer.Option("--fee-exponent", help="Taker fee exponent [default: 1].")
@@ -328,11 +383,19 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """The whole bot in simulated time: single- against dual-market mode."""
-        from dualmm.backtest import report
-
         if mode not in MODES:
             raise UsageError(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
         modes = ("single", "dual") if mode == "both" else (mode,)
+        if fills not in FILLS:
+            raise UsageError(f"--fills: {fills!r} is not one of {', '.join(FILLS)}")
+        bounds = BOUNDS if fills == "both" else tuple(b for b in BOUNDS if b == fills)
+        levels = competition_levels(competition)
+        if synthetic == (input_path is not None):
+            raise UsageError(
+                "give INPUT (a scenario JSON or a recorded-books folder) or --synthetic"
+            )
+        if not synthetic and levels != ["calibrated"]:
+            raise UsageError("--competition: only with --synthetic (INPUT states its own)")
         day_count = decimal_flag("--days", days)
         if day_count is not None and not Decimal(0) < day_count <= MAX_DAYS:
             raise UsageError(f"--days: need a number of days in (0, {MAX_DAYS}]")
@@ -365,43 +428,114 @@ def register(app: typer.Typer) -> None:
         if step is not None and (step <= 0 or 60 % step):
             raise UsageError(f"--step: {step} s does not divide a minute (1, 2, 5, 10, 30, 60...)")
         combos = combinations(base, parse_sweeps(sweep or []))
-        with _status("reading the input" if input_path else "generating the markets", as_json):
-            data = load_input(input_path, synthetic, markets, day_count, seed, rewards)
+        if len(combos) > 1 and len(levels) > 1:
+            raise UsageError("--sweep: one --competition level at a time")
+        seed_runs = seed_list(synthetic, seed, seeds, modes, len(combos) > 1)
+        sources = _markets(input_path, levels, markets, day_count, rewards, as_json)
         if step is None:
             recorded = input_path is not None and input_path.is_dir()
             step = RECORDED_STEP if recorded else 60
-        results = run_all(data, combos, modes, as_json, step)
-        reports = [report.build(runs) for runs in results]
-        best = max(range(len(reports)), key=lambda k: _net(reports[k]))
-        if plot is not None:
-            from dualmm.backtest.plot import write_plot
+        _run_and_report(sources, combos, seed_runs, modes, bounds, step, as_json, plot)
 
-            try:
-                write_plot(results[best], plot, data.name)
-            except OSError as exc:
-                raise UsageError(f"--plot: cannot write {plot} ({exc.strerror})") from None
-        if len(combos) == 1:
-            if as_json:
-                print(report.dumps(reports[0]))
-            else:
-                report.render(reports[0], f"dualmm backtest: {data.name}")
-            return
+
+def _markets(
+    path: Path | None,
+    levels: list[str],
+    count: int,
+    days: Decimal | None,
+    rewards: RewardParams,
+    quiet: bool,
+) -> dict[str, Markets]:
+    """The markets per competition level (a loaded input is one, under "calibrated")."""
+    from dualmm.backtest.runs import Markets
+
+    if path is None:
+        return {level: Markets(None, count, days or Decimal(30), level) for level in levels}
+    with _status("reading the input", quiet):
+        return {"calibrated": Markets(load_input(path, days, rewards))}
+
+
+def _run_and_report(
+    sources: dict[str, Markets],
+    combos: list[Settings],
+    seeds: list[int | None],
+    modes: tuple[str, ...],
+    bounds: tuple[FillModel, ...],
+    step: int,
+    as_json: bool,
+    plot: Path | None,
+) -> None:
+    from dualmm.backtest import report
+    from dualmm.backtest.runs import run_jobs
+
+    one = next(iter(sources.values()))
+    name = one.data.name if one.data is not None else _synthetic_name(one, seeds)
+    total = sum(m.minutes() for m in sources.values()) * len(modes) * len(bounds)
+    total *= len(combos) * len(seeds)
+    by_level: dict[str, list[JobResult]] = {}
+    with progress_bar(total, as_json) as advance:
+        for level, markets in sources.items():
+            by_level[level] = run_jobs(markets, combos, seeds, modes, bounds, step, advance)
+    results = next(iter(by_level.values()))
+    best, chosen_on, reported, shown = walk_forward(results, combos, bounds)
+    if plot is not None:
+        first = next(r for r in results if r.combo == best and r.seed == shown[0])
+        _write_plot(first, reported[best], plot, name)
+    if len(sources) > 1:
+        levels = {level: walk_forward(r, combos, bounds)[2][0] for level, r in by_level.items()}
         if as_json:
-            print(
-                json.dumps(
-                    {
-                        "sweep": [
-                            {"flags": c.label, "best": k == best, **report.to_json(r)}
-                            for k, (c, r) in enumerate(zip(combos, reports, strict=True))
-                        ]
-                    },
-                    indent=2,
-                )
-            )
+            out = {level: report.bounds_json(r) for level, r in levels.items()}
+            print(json.dumps({"competition": out}, indent=2))
         else:
-            render_sweep(data.name, combos, reports, best)
-        if plot is not None and not as_json:
-            print(f"plot of the best combination: {plot}")
+            render_levels(name, levels)
+    elif len(combos) == 1:
+        if as_json:
+            print(report.dumps(reported[0]))
+        else:
+            report.render(reported[0], f"dualmm backtest: {name}")
+    elif as_json:
+        rows = [
+            {
+                "flags": c.label,
+                "best": k == best,
+                "chosen_by_net_pnl": str(_net(chosen_on[k][bounds[0]]).quantize(MONEY)),
+                **report.bounds_json(r),
+            }
+            for k, (c, r) in enumerate(zip(combos, reported, strict=True))
+        ]
+        print(json.dumps({"walk_forward": _split(seeds, shown), "sweep": rows}, indent=2))
+    else:
+        render_sweep(name, combos, reported, best, bounds, _split(seeds, shown))
+    if plot is not None and not as_json:
+        print(f"plot: {plot}")
+
+
+def _synthetic_name(markets: Markets, seeds: list[int | None]) -> str:
+    which = f"seed {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} paired seeds"
+    return f"synthetic ({which}, {markets.count} markets, {markets.days} days)"
+
+
+def _split(seeds: list[int | None], shown: list[int | None]) -> dict[str, Any] | None:
+    """The walk-forward split, or None for an in-sample sweep (one path)."""
+    if len(seeds) < 2:
+        return None
+    return {
+        "choose_seeds": [s for s in seeds if s not in shown],
+        "report_seeds": list(shown),
+    }
+
+
+def _write_plot(first: JobResult, reported: dict[str, Report], plot: Path, name: str) -> None:
+    from dualmm.backtest.plot import write_plot
+
+    markouts = {
+        bound: {mode: values["markouts_cents"] for mode, values in r.items() if mode in MODES}
+        for bound, r in reported.items()
+    }
+    try:
+        write_plot(first.runs, markouts, plot, name)
+    except OSError as exc:
+        raise UsageError(f"--plot: cannot write {plot} ({exc.strerror})") from None
 
 
 def _status(message: str, quiet: bool) -> contextlib.AbstractContextManager[object]:
@@ -438,36 +572,75 @@ def _reward_params(rate: str, spread: str, size: str) -> RewardParams:
     return RewardParams(daily_rate=daily, max_spread_cents=band, min_size=minimum)
 
 
+def _efficiency_ratio(values: Report) -> str:
+    """dual / single capital efficiency: the paired estimate when there is one."""
+    from dualmm.backtest.report import _estimate_text, _show
+
+    if "paired" in values:
+        return _estimate_text(values["paired"]["capital_efficiency_ratio"])
+    return _show(values.get("ratios", {}).get("capital_efficiency"))
+
+
 def render_sweep(
-    name: str, combos: list[Settings], reports: list[dict[str, dict[str, Any]]], best: int
+    name: str,
+    combos: list[Settings],
+    reports: list[dict[str, Report]],
+    best: int,
+    bounds: tuple[str, ...],
+    split: dict[str, Any] | None,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from dualmm.backtest.report import _show
 
-    modes = [m for m in ("single", "dual") if m in reports[0]]
-    table = Table(title=f"dualmm backtest sweep: {name} (* best by net P&L)")
+    if split is None:
+        how = "in-sample: one path, chosen and reported on the same data"
+    else:
+        chosen, shown = split["choose_seeds"], split["report_seeds"]
+        how = f"chosen on seeds {chosen[0]}-{chosen[-1]}, reported on seeds {shown[0]}-{shown[-1]}"
+    table = Table(title=f"dualmm backtest sweep: {name}\n(* best net P&L, {how})")
     table.add_column("")
     for flag in combos[0].label:
         table.add_column(flag.removeprefix("--"), no_wrap=True)
-    figures: tuple[tuple[str, str], ...] = (
-        ("net P&L", "net_pnl"),
-        ("rewards", "rewards"),
-        ("uptime", "uptime"),
-        ("liq. P&L", "liquidation_pnl"),
-        ("cap. eff.", "capital_efficiency"),
-    )
-    for mode in modes:
-        for label, _ in figures:
-            table.add_column(f"{mode}\n{label}", justify="right")
-    if len(modes) == 2:
-        table.add_column("dual/single\ncap. eff.", justify="right")
+    modes = [m for m in ("single", "dual") if m in reports[0][bounds[0]]]
+    for bound in bounds:
+        for mode in modes:
+            table.add_column(f"{bound}\n{mode} net P&L", justify="right")
+        if len(modes) == 2:
+            table.add_column(f"{bound}\ncap. eff. d/s", justify="right")
     for k, (settings, values) in enumerate(zip(combos, reports, strict=True)):
         row = ["*" if k == best else "", *settings.label.values()]
-        for mode in modes:
-            row += [_show(values[mode][key]) for _, key in figures]
-        if len(modes) == 2:
-            row.append(_show(values["ratios"]["capital_efficiency"]))
+        for bound in bounds:
+            row += [_show(values[bound][mode]["net_pnl"]) for mode in modes]
+            if len(modes) == 2:
+                row.append(_efficiency_ratio(values[bound]))
         table.add_row(*row)
     Console(width=200).print(table)
+
+
+def render_levels(name: str, levels: dict[str, dict[str, Report]]) -> None:
+    """Net P&L and the dual/single ratio at each competition level."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dualmm.backtest.report import _estimate_text, _show
+
+    table = Table(title=f"dualmm backtest across competition levels: {name}")
+    for column in ("competition", "fills", "single net P&L", "dual net P&L"):
+        table.add_column(column, justify="left" if column in ("competition", "fills") else "right")
+    table.add_column("dual - single (per seed)", justify="right")
+    table.add_column("cap. eff. dual / single", justify="right")
+    for level, reports in levels.items():
+        for bound, values in reports.items():
+            paired = values.get("paired")
+            diff = "" if paired is None else _estimate_text(paired["net_pnl_diff"])
+            table.add_row(
+                level,
+                bound,
+                _show(values["single"]["net_pnl"]),
+                _show(values["dual"]["net_pnl"]),
+                diff,
+                _efficiency_ratio(values),
+            )
+    Console(width=160).print(table)

@@ -3,24 +3,33 @@
 At each look, in this order (the workflow's round looks every `quote_interval_ms`; a minute
 step decides the same on paths that move once a minute, recorded books get the 5 s default):
   1. liquidations that finished by now leave the registry (single mode may quote again);
-  2. the active market's resting quotes fill at the state changes since the last look; the
-     fills go into its PositionTracker and YES+NO pairs are merged back into USDC (docs/design.md);
-  3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn and the
-     position is handed to a liquidation (`liquidation.liquidate`, run to its end at once: it
-     depends on nothing else);
+  2. the active market's resting quotes fill as the venue fills them since the last look
+     (`MarketData.quote_fills`: queue position under `fill_model`, trades, the book moving
+     through); the fills go into its PositionTracker and YES+NO pairs are merged back into
+     USDC (docs/design.md);
+  3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn (still
+     exposed while the cancels travel, as below) and the position is handed to a liquidation
+     (`liquidation.liquidate`, run to its end at once: it depends on nothing else);
   4. with no active market, and in single mode only when no liquidation runs, the best market
      is picked by the discovery ranking (`dualmm.discovery.rank`: price band, markets in
      liquidation excluded, capital left under `liquidity_budget` after what liquidations hold);
   5. the quotes are brought to `desired_quotes` exactly as the `make_market` activity does it
      (`needs_requote` re-prices, `keeps_quote` keeps the rest or replaces it); post-only, so a
      quote that would cross is not placed; at `leave_reason` the round ends as at the limit
-     and the next market is picked at once;
+     and the next market is picked at once; a new quote joins the queue at its price; a
+     cancelled one stays exposed for the bot's reaction time (`quote_interval_ms`, the loop
+     that sees the change) plus `cancel_latency_ms`, and fills if the flow reaches it; the
+     quotes placed after a cancel rest from then;
   6. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
      ranked again with the active one among them; with the active position below the minimum
      order size, the round gives way to a market earning over `1 + switch_margin` times as
      much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
      liquidation lost stays out of the picks for `loss_cooldown_minutes`;
-  7. on the minute, a sample: rewards of every resting order of ours, uptime, capital locked.
+  7. once a minute, at the look covering that minute's reward sample (a random second,
+     `scoring.sample_second`), a sample: rewards of every resting order of ours in the book of
+     that second, uptime, capital deployed (resting BUY collateral + tokens at cost, the active
+     market's and the liquidations'), summed for its time average and kept minute by minute
+     for the paired comparison. A day's rewards below 1 USDC are not paid.
 """
 
 from __future__ import annotations
@@ -31,12 +40,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from dualmm.backtest.inputs import BacktestInput
-from dualmm.backtest.liquidation import Fees, LiquidationRun, liquidate
+from dualmm.backtest.liquidation import LiquidationRun, liquidate
 from dualmm.backtest.markets import MarketData
-from dualmm.backtest.scoring import minute_reward
+from dualmm.backtest.markouts import Markouts
+from dualmm.backtest.scoring import minute_reward, payable, sample_second
 from dualmm.config import OrchestratorConfig
 from dualmm.discovery import Filters, rank
+from dualmm.domain.fees import Fees
 from dualmm.domain.position import CONFIRMED, PositionTracker
+from dualmm.domain.queue import FillModel, QueueSpot
 from dualmm.domain.quoting import (
     desired_quotes,
     keeps_quote,
@@ -46,10 +58,12 @@ from dualmm.domain.quoting import (
 )
 from dualmm.domain.rewards import MarketEstimate, RewardCandidate
 from dualmm.domain.rotation import cools_down, may_leave, rerank_due, switch_to
-from dualmm.domain.types import Fill, OrderIntent, Side
+from dualmm.domain.types import Fill, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
 TIMELINE_POINTS = 1500
+# From the cancel's request to the venue's acknowledgement: the replaced quote can still trade.
+CANCEL_LATENCY_MS = 1_000
 # Fill times only order a round's trades; the tracker does not read them.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -62,6 +76,8 @@ class Round:
     started: int
     position: PositionTracker = field(default_factory=PositionTracker)
     quotes: list[OrderIntent] = field(default_factory=list)  # size: what is left unfilled
+    spots: dict[Token, QueueSpot] = field(default_factory=dict)  # each quote's queue
+    live_from: dict[Token, float] = field(default_factory=dict)  # placed after a cancel
     quoted_mid: Decimal | None = None
     last_seen: int = 0
     trades: int = 0
@@ -74,9 +90,12 @@ class ModeRun:
     minutes: int
     rewards_active: Decimal = ZERO
     rewards_liquidating: Decimal = ZERO
+    rewards_paid: Decimal | None = None  # the days that reached the minimum payout, at the end
     scoring_minutes: int = 0
     active_minutes: int = 0  # minutes with a scoring quote on the active market
+    budget: Decimal = ZERO  # the liquidity budget the picks were held under
     peak_capital: Decimal = ZERO
+    capital_minutes: Decimal = ZERO  # the minute samples' capital, summed (USDC x minutes)
     mm_realized: Decimal = ZERO  # realized while making markets (merged pairs)
     mm_unrealized: Decimal = ZERO  # the active position at the end, at the final midpoint
     rounds: int = 0
@@ -84,10 +103,28 @@ class ModeRun:
     liquidations: list[LiquidationRun] = field(default_factory=list)
     # (minute, cumulative rewards, net P&L with liquidations booked when they end)
     timeline: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
+    markouts: Markouts = field(default_factory=Markouts)
+    # Minute by minute, for `dualmm.backtest.paired`: all our rewards, the active market's,
+    # and whether the active market's quotes scored.
+    minute_rewards: list[Decimal] = field(default_factory=list)
+    minute_active_rewards: list[Decimal] = field(default_factory=list)
+    minute_earning: bytearray = field(default_factory=bytearray)
 
     @property
     def rewards(self) -> Decimal:
-        return self.rewards_active + self.rewards_liquidating
+        """Rewards paid (until the run ends: earned so far)."""
+        earned = self.rewards_active + self.rewards_liquidating
+        return earned if self.rewards_paid is None else self.rewards_paid
+
+    @property
+    def rewards_unpaid(self) -> Decimal:
+        """Rewards of the days below the minimum payout."""
+        return self.rewards_active + self.rewards_liquidating - self.rewards
+
+    @property
+    def avg_capital(self) -> Decimal:
+        """Deployed capital averaged over every minute of the run (idle minutes count 0)."""
+        return self.capital_minutes / self.minutes if self.minutes else ZERO
 
 
 def run_mode(
@@ -98,17 +135,26 @@ def run_mode(
     progress: Callable[[int], None] | None = None,
     min_to_end: int = 0,
     step: int = 60,
+    fill_model: FillModel = "conservative",
+    cancel_latency_ms: int = CANCEL_LATENCY_MS,
 ) -> ModeRun:
     """The whole bot over `data` in dual- or single-market mode.
 
     The bot looks every `step` seconds (a divisor of 60; the workflow's round looks every
     `quote_interval_ms`); the minute samples are taken whatever the step. A market closing
-    within `min_to_end` seconds is not picked (discovery's `min_hours_to_end`).
+    within `min_to_end` seconds is not picked (discovery's `min_hours_to_end`). Quotes fill
+    by `fill_model` (`dualmm.domain.queue`); taker fees are each market's category's rate
+    unless `fees` fixes one.
     """
     if step <= 0 or 60 % step:
         raise ValueError(f"step {step} s does not divide a minute")
     minutes = data.duration // 60
-    run = ModeRun(mode="dual" if dual else "single", days=data.days, minutes=minutes)
+    run = ModeRun(
+        mode="dual" if dual else "single",
+        days=data.days,
+        minutes=minutes,
+        budget=config.liquidity_budget,
+    )
     by_id = {m.condition_id: m for m in data.markets}
     mm = config.market_maker
     liq_reward = [ZERO] * minutes
@@ -117,11 +163,26 @@ def run_mode(
     live: list[LiquidationRun] = []
     booked = ZERO  # P&L of liquidations that ended
     stride = max(1, minutes // TIMELINE_POINTS)
+    exposed = (mm.quote_interval_ms + cancel_latency_ms) / 1000  # a replaced quote still rests
+    # rewards are paid by UTC day: the first day may be part of one
+    midnight = data.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    first_minute = int((data.start - midnight).total_seconds()) // 60
+    day_rewards = [ZERO] * ((first_minute + minutes) // 1440 + 1)
 
     def hand_over(market: MarketData, position: PositionTracker, t: int) -> None:
         liquidation = liquidate(
-            market, position, t, data.duration, config.liquidation, data.start, fees
+            market,
+            position,
+            t,
+            data.duration,
+            config.liquidation,
+            data.start,
+            fees.for_category(market.category),
         )
+        held = position.held_token
+        if held is not None:
+            for at, price, size in liquidation.fills:
+                run.markouts.add("liquidation", market, at, held, Side.SELL, price, size)
         for sample in liquidation.samples:
             liq_reward[sample.minute] += sample.reward
             liq_capital[sample.minute] += sample.capital
@@ -132,6 +193,8 @@ def run_mode(
 
     def end_round(active: Round, t: int) -> None:
         """Quotes withdrawn; a position goes to liquidation (`_hand_over` of the round)."""
+        _cancel(active, active.quotes, t, fill_model, exposed, run.markouts)
+        active.quotes = []
         run.mm_realized += active.position.realized_pnl
         if not active.position.is_flat:
             hand_over(active.market, active.position, t)
@@ -146,8 +209,9 @@ def run_mode(
     ranked_at = 0  # the last ranking (a pick or a re-rank)
     finished_since = False  # a liquidation finished since that ranking
     for t in range(0, minutes * 60, step):
-        m, sampled = divmod(t, 60)
-        sampled = sampled == 0
+        m, second = divmod(t, 60)
+        sample_at = m * 60 + sample_second(m)
+        sampled = second <= sample_at - m * 60 < second + step
         for liquidation in [lq for lq in live if lq.finished is not None and lq.finished <= t]:
             live.remove(liquidation)
             booked += liquidation.pnl
@@ -155,7 +219,7 @@ def run_mode(
             if cools_down(liquidation.pnl, config.loss_cooldown_minutes):
                 cooled[liquidation.condition_id] = t + config.loss_cooldown_minutes * 60
         if active is not None:
-            _take_fills(active, t)
+            _take_fills(active, t, fill_model, run.markouts)
             market = active.market
             limit, minimum = mm.position_limit, market.info.min_order_size
             if not market.live(t) or position_limit_reached(active.position, limit, minimum):
@@ -193,28 +257,37 @@ def run_mode(
                 if picked is not None:
                     active = Round(market=by_id[picked], started=t, last_seen=t)
                     run.rounds += 1
-            if active is None or _requote(active, active.market.index_at(t), config) is None:
+            if active is None:
+                break
+            if _requote(active, t, config, fill_model, exposed, run.markouts) is None:
                 break
             end_round(active, t)  # left: one side quoted outside [0.10, 0.90] earns nothing
             active = None
         if not sampled:
             continue
         reward = ZERO
+        earning = False
         capital = liq_capital[m]
         if active is not None:
-            i = active.market.index_at(t)
+            i = active.market.index_at(sample_at)
             reward, score = minute_reward(
                 active.market, i, active.quotes, active.market.score_cache
             )
-            if score > 0:
+            earning = score > 0
+            if earning:
                 run.active_minutes += 1
             capital += sum((q.price * q.size for q in active.quotes), ZERO)
             capital += active.position.yes_cost + active.position.no_cost
         run.rewards_active += reward
         run.rewards_liquidating += liq_reward[m]
+        day_rewards[(first_minute + m) // 1440] += reward + liq_reward[m]
         if reward > 0 or liq_scoring[m]:
             run.scoring_minutes += 1
         run.peak_capital = max(run.peak_capital, capital)
+        run.capital_minutes += capital
+        run.minute_rewards.append(reward + liq_reward[m])
+        run.minute_active_rewards.append(reward)
+        run.minute_earning.append(earning)
         if m % stride == 0 or m == minutes - 1:
             net = run.rewards + run.mm_realized + booked
             if active is not None:
@@ -225,6 +298,7 @@ def run_mode(
             progress(1440)
     if progress is not None:
         progress(minutes % 1440)
+    run.rewards_paid = sum((payable(d) for d in day_rewards), ZERO)
     if active is not None:
         market = active.market
         end = data.duration
@@ -234,33 +308,56 @@ def run_mode(
     return run
 
 
-def _take_fills(active: Round, t: int) -> None:
-    """The quotes' fills at every state change since the last look; pairs merged."""
+def _take_fills(active: Round, t: int, model: FillModel, markouts: Markouts) -> None:
+    """The quotes' fills since the last look; pairs merged."""
     market = active.market
     fills: list[Fill] = []
-    for i in market.change_indices(active.last_seen, t):
-        left = []
-        for quote in active.quotes:
-            size = market.resting_fill(i, quote)
-            if size > 0:
-                active.trades += 1
-                fills.append(
-                    Fill(
-                        trade_id=f"{market.condition_id}:mm:{active.started}:{active.trades}",
-                        condition_id=market.condition_id,
-                        token=quote.token,
-                        side=Side.BUY,
-                        price=quote.price,
-                        size=size,
-                        at=_EPOCH,
-                        status=CONFIRMED,  # no settlement here: a fill is final
-                    )
-                )
-                quote = quote.model_copy(update={"size": quote.size - size})
-            if quote.size > 0:
-                left.append(quote)
-        active.quotes = left
+    left = []
+    for quote in active.quotes:
+        start = max(active.last_seen, active.live_from.get(quote.token, 0))
+        done: list[tuple[int, Decimal]] = []
+        if start < t:
+            done, active.spots[quote.token] = market.quote_fills(
+                quote, active.spots[quote.token], start, t, model
+            )
+        filled = _fills(active, quote, done, markouts, fills) if done else ZERO
+        if filled == 0:
+            left.append(quote)
+        elif quote.size > filled:
+            left.append(quote.model_copy(update={"size": quote.size - filled}))
+    active.quotes = left
     active.last_seen = t
+    _apply(active, fills)
+
+
+def _fills(
+    active: Round,
+    quote: OrderIntent,
+    done: list[tuple[int, Decimal]],
+    markouts: Markouts,
+    into: list[Fill],
+) -> Decimal:
+    """`done`'s fills of `quote` as the round's trades (and markouts); how much filled."""
+    market = active.market
+    for at, size in done:
+        active.trades += 1
+        into.append(
+            Fill(
+                trade_id=f"{market.condition_id}:mm:{active.started}:{active.trades}",
+                condition_id=market.condition_id,
+                token=quote.token,
+                side=Side.BUY,
+                price=quote.price,
+                size=size,
+                at=_EPOCH,
+                status=CONFIRMED,  # no settlement here: a fill is final
+            )
+        )
+        markouts.add("quoting", market, at, quote.token, Side.BUY, quote.price, size)
+    return sum((size for _, size in done), ZERO)
+
+
+def _apply(active: Round, fills: list[Fill]) -> None:
     if fills:
         position = active.position.apply_fills(fills)
         pairs = min(position.yes_qty, position.no_qty)
@@ -295,7 +392,7 @@ def _rank(
         if market.condition_id in exclude or not (market.live(t) and market.live(open_until)):
             continue
         i = market.index_at(t)
-        bids, asks = market.competition(i)
+        bids, asks = market.competition(i)  # the visible book, not who holds it
         candidates.append(
             RewardCandidate(
                 market=market.info, yes_mid=market.mid(i), bids=tuple(bids), asks=tuple(asks)
@@ -306,10 +403,19 @@ def _rank(
     return rank(candidates, Filters(), config.market_maker, max_capital)
 
 
-def _requote(active: Round, i: int, config: OrchestratorConfig) -> str | None:
+def _requote(
+    active: Round,
+    t: int,
+    config: OrchestratorConfig,
+    model: FillModel,
+    exposed: float,
+    markouts: Markouts,
+) -> str | None:
     """The `make_market` activity's `_requote`, on the backtest's book; why the market must be
-    left, if it must."""
+    left, if it must. A quote it cancels can still fill for `exposed` seconds; the new quotes
+    are placed after the cancels, so they rest from then."""
     market, mm = active.market, config.market_maker
+    i = market.index_at(t)
     mid = market.mid(i)
     desired = {q.token: q for q in desired_quotes(market.info, mid, active.position, mm)}
     reprice = needs_requote(active.quoted_mid, mid, mm.requote_threshold)
@@ -318,6 +424,10 @@ def _requote(active: Round, i: int, config: OrchestratorConfig) -> str | None:
         for quote in active.quotes
         if keeps_quote(quote, desired.get(quote.token), reprice, market.info)
     ]
+    # cancelled, then the new quotes placed (as the activity does)
+    cancelled = [quote for quote in active.quotes if quote not in kept]
+    _cancel(active, cancelled, t, model, exposed, markouts)
+    live_from = t + exposed if cancelled else t
     active.quotes = kept
     if reprice:
         active.quoted_mid = mid
@@ -326,6 +436,27 @@ def _requote(active: Round, i: int, config: OrchestratorConfig) -> str | None:
         return leaving
     quoted = {q.token for q in kept}
     for token, intent in desired.items():
-        if token not in quoted and not market.crossing_fills(i, intent):  # post-only
+        if token not in quoted and not market.crosses(i, intent):  # post-only
             kept.append(intent)
+            active.spots[token] = market.join(i, intent)
+            active.live_from[token] = live_from
     return None
+
+
+def _cancel(
+    active: Round,
+    quotes: list[OrderIntent],
+    t: int,
+    model: FillModel,
+    exposed: float,
+    markouts: Markouts,
+) -> None:
+    """Cancel `quotes` at `t`: they still fill for `exposed` seconds (what the bot has not
+    seen yet, and the cancel's way to the venue)."""
+    fills: list[Fill] = []
+    for quote in quotes:
+        spot = active.spots.pop(quote.token)
+        start = max(t, active.live_from.get(quote.token, 0))
+        done, _ = active.market.quote_fills(quote, spot, start, t + exposed, model)
+        _fills(active, quote, done, markouts, fills)
+    _apply(active, fills)

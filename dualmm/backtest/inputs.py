@@ -5,8 +5,12 @@ Recorded books come in resolvedkit's two-file Parquet layout (one folder):
                    paid at resolution, null if unresolved)
   books.parquet    market_id, ts (epoch ms), side "UP"/"DOWN", bid_px, bid_sz, ask_px, ask_sz
                    (lists, best level first)
+  trades.parquet (optional) market_id, ts (epoch ms), side "BUY"/"SELL" (the taker's, on the
+                 UP token), price (UP price), size (shares)
 UP is our YES token. The DOWN book mirrors the UP book on Polymarket's unified book, so it is
-read only for a market without UP rows. A market's clock starts at its first usable snapshot
+read only for a market without UP rows. With trades, our quotes fill from them through their
+queue; without, only the recorded book moving through a quote fills it (the conservative
+bound). A market's clock starts at its first usable snapshot
 and it closes at its last; the data lacks reward parameters and the minimum order size, so they
 come from the caller (`--rewards-*`).
 """
@@ -19,11 +23,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from dualmm.backtest.competition import calibrated_levels
 from dualmm.backtest.markets import (
-    DEFAULT_COMPETITION,
     BookMarket,
     MarketData,
     PathMarket,
+    TradeTape,
     two_sided_mid,
 )
 from dualmm.domain.prices import ONE
@@ -86,22 +91,31 @@ def from_scenario(scenario: Scenario) -> BacktestInput:
     """Each scenario market as a path; `position` starts it in liquidation at 0 s."""
     markets: list[MarketData] = []
     for market in scenario.markets:
-        position = market.position
+        position, info = market.position, market.info()
+        stated = market.competition
         markets.append(
             PathMarket(
-                info=market.info(),
+                info=info,
                 times=[t for t, _ in market.path],
                 mids=[mid for _, mid in market.path],
                 position=(position.held, position.qty, position.avg_cost) if position else None,
-                levels=DEFAULT_COMPETITION if market.competition is None else market.competition,
+                levels=_default_competition(info) if stated is None else stated,
             )
         )
     duration = whole_minutes(max(m.end_seconds for m in scenario.markets))
     return BacktestInput(scenario.name, scenario.start, duration, markets, open_ended=True)
 
 
+def _default_competition(info: MarketInfo) -> tuple[tuple[Decimal, Decimal], ...]:
+    """A market that states no competition meets the calibrated competition for its pool."""
+    return calibrated_levels(
+        info.rewards_daily_rate, info.rewards_max_spread_cents, info.rewards_min_size
+    )
+
+
 _MARKET_COLUMNS = ("market_id", "question", "start_ts", "end_ts")
 _BOOK_COLUMNS = ("market_id", "ts", "side", "bid_px", "bid_sz", "ask_px", "ask_sz")
+_TRADE_COLUMNS = ("market_id", "ts", "side", "price", "size")
 
 
 def _read(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Any:
@@ -136,10 +150,32 @@ def from_recorded(folder: Path, rewards: RewardParams) -> BacktestInput:
         raise InputError(f"{folder}: not a directory with markets.parquet and books.parquet")
     markets = _read(folder / "markets.parquet", _MARKET_COLUMNS, ("payout_up",)).to_pylist()
     books = _read(folder / "books.parquet", _BOOK_COLUMNS).to_pylist()
+    trades_path = folder / "trades.parquet"
+    trades = _read(trades_path, _TRADE_COLUMNS).to_pylist() if trades_path.exists() else None
     try:
-        return _recorded(folder, markets, books, rewards)
+        data = _recorded(folder, markets, books, rewards)
+        if trades is not None:
+            _attach_trades(data, trades, trades_path)
+        return data
     except (TypeError, ValueError, ArithmeticError) as exc:  # a column of the wrong type
         raise InputError(f"{folder}: values not in resolvedkit's layout ({exc})") from None
+
+
+def _attach_trades(data: BacktestInput, trades: list[dict[str, Any]], path: Path) -> None:
+    """Each market's recorded trades, on the books' clock."""
+    origin = int(data.start.timestamp())
+    rows: dict[str, list[tuple[int, str, Decimal | None, Decimal]]] = {}
+    for row in trades:
+        side = str(row["side"]).upper()
+        if side not in ("BUY", "SELL"):
+            raise InputError(f"{path}: side {row['side']!r} is neither BUY nor SELL")
+        price, size = Decimal(str(row["price"])), Decimal(str(row["size"]))
+        if not Decimal(0) < price < ONE or size <= 0:
+            raise InputError(f"{path}: a trade of {size} at {price} is not a trade")
+        at = int(row["ts"]) // 1000 - origin
+        rows.setdefault(str(row["market_id"]), []).append((at, side, price, size))
+    for market in data.markets:
+        market.tape = TradeTape.recorded(rows.get(market.condition_id, []))
 
 
 def _recorded(

@@ -21,8 +21,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from dualmm.backtest.markets import MarketData
-from dualmm.backtest.scoring import minute_reward
+from dualmm.backtest.scoring import minute_reward, sample_second
 from dualmm.config import LiquidationConfig
+from dualmm.domain.fees import Fees
 from dualmm.domain.liquidation import LiquidationState, RestingOrder
 from dualmm.domain.position import CONFIRMED, PositionTracker, absorb_fills
 from dualmm.domain.types import Fill, MarketSnapshot, OrderIntent, Side, Stage
@@ -33,19 +34,6 @@ from dualmm.liquidator import Liquidation, LiquidationResult
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Fees:
-    """The venue's taker fee per share, `rate * (p * (1 - p)) ** exponent` (0: no fee)."""
-
-    rate: Decimal = ZERO
-    exponent: Decimal = ONE
-
-    def taker(self, price: Decimal, size: Decimal) -> Decimal:
-        if self.rate <= 0:
-            return ZERO
-        return size * self.rate * (price * (ONE - price)) ** self.exponent
 
 
 @dataclass
@@ -257,8 +245,11 @@ class BacktestPort:
         """Minute samples before `until`: the resting SELL's reward, the capital held."""
         market = self.market
         held = position or self._position
-        while self._next_sample < until and self._next_sample < self._horizon:
-            i = market.index_at(self._next_sample)
+        while self._next_sample < self._horizon:
+            at = self._next_sample + sample_second(self._next_sample // 60)  # the minute's sample
+            if at >= until:
+                break
+            i = market.index_at(at)
             orders_now = [_intent(self._resting)] if self._resting is not None else []
             reward, score = minute_reward(market, i, orders_now, market.score_cache)
             capital = held.yes_cost + held.no_cost

@@ -3,7 +3,8 @@ and the simulator.
 
 The touch around a midpoint is bid = (mid - tick/2) rounded down, ask = (mid + tick/2) rounded
 up. An order that crosses when placed fills at the touch; a resting SELL at p fills at p once
-the best bid reaches p, a resting BUY once the best ask falls to p.
+the best bid reaches p, a resting BUY once the best ask falls to p. (The backtest's quotes fill
+by queue position instead: `dualmm.domain.queue`.)
 """
 
 from __future__ import annotations

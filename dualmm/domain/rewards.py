@@ -92,6 +92,42 @@ def q_min(q_one: Decimal, q_two: Decimal, yes_mid: Decimal) -> Decimal:
     return min(q_one, q_two)
 
 
+def size_cutoff_midpoint(
+    bids: Iterable[Level], asks: Iterable[Level], min_size: Decimal
+) -> Decimal | None:
+    """The midpoint the reward scorer measures spreads from: on each side, the price at which
+    the book (best level first) first holds `min_size` shares, so that an order smaller than
+    the reward minimum cannot move it. None when a side never holds that much."""
+    cutoffs = []
+    for side, best_first in ((bids, True), (asks, False)):
+        held = ZERO
+        for price, size in sorted(side, reverse=best_first):
+            held += size
+            if held >= min_size:
+                cutoffs.append(price)
+                break
+        else:
+            return None
+    return (cutoffs[0] + cutoffs[1]) / 2
+
+
+def makers_score(
+    makers: Iterable[tuple[Iterable[Level], Iterable[Level]]],
+    yes_mid: Decimal,
+    max_spread_cents: Decimal,
+    min_size: Decimal,
+) -> Decimal:
+    """The others' total score: each maker's own two-sided Q_min, summed (a maker quoting one
+    side counts a third of it, however many others quote the other side)."""
+    return sum(
+        (
+            q_min(*book_side_scores(bids, asks, yes_mid, max_spread_cents, min_size), yes_mid)
+            for bids, asks in makers
+        ),
+        ZERO,
+    )
+
+
 def estimated_daily_earnings(
     daily_rate: Decimal, q_ours: Decimal, q_competitors: Decimal
 ) -> Decimal:

@@ -8,7 +8,6 @@ units of 0.0001 (integer arithmetic, no float ever touches a price).
 from __future__ import annotations
 
 import hashlib
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,6 +16,7 @@ from typing import ClassVar
 from dualmm.domain.prices import ONE
 from dualmm.domain.types import MarketInfo, Token
 from dualmm.scenario import token_id_for
+from dualmm.seeding import seeded_rng
 
 UNIT = Decimal("0.0001")
 DEFAULT_STEP_SECONDS = 5
@@ -28,12 +28,6 @@ _REGIME_ODDS = 240  # a new trend regime starts with probability 1/240 per step 
 _TRENDS = (-1, 0, 0, 0, 1)
 _JUMP_ODDS = 1500  # a jump with probability 1/1500 per step (~2 h)
 _JUMP_UNITS = (50, 400)
-
-
-def seeded_rng(*parts: object) -> random.Random:
-    """A generator that depends only on `parts` (not on PYTHONHASHSEED or call order)."""
-    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 @dataclass
