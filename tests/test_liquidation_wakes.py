@@ -4,6 +4,7 @@ MARKET at once, not at the next 30 s check. Its timers still set the checks othe
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -106,3 +107,37 @@ async def test_a_stop_loss_crossed_between_checks_goes_to_market_at_once(
         await move_after_first_check(run, feeds[0], D("0.60"))
         status = await run.wait_status(lambda s: s.stage is Stage.MARKET)
         assert status.elapsed_seconds < CHECK_SECONDS
+
+
+class DeadWatch(PushedBooks):
+    """A watch whose worker is as good as dead: it never answers nor heartbeats again."""
+
+    async def wait_for_market(
+        self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
+    ) -> Wake:
+        self.waits += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_watch_lost_with_its_worker_delays_no_check(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # Checks every 3 s; the watch hangs (its heartbeat timeout is 10 s). The market falls at
+    # 2 s without a word on the channel: the 3 s timer's check re-prices all the same.
+    scenario = one_market([(0, "0.60"), (2, "0.55")], qty="20", avg_cost="0.40")
+    config = LiquidationConfig(price_check_interval_ms=3000)
+    feeds: list[PushedBooks] = []
+
+    def exchange(venue: SimVenue) -> PushedBooks:
+        feeds.append(DeadWatch(venue))
+        return feeds[0]
+
+    async with running_liquidation(
+        temporal_env, task_queue, scenario, config=config, exchange=exchange, watch=True
+    ) as run:
+        await run.wait_status(lambda s: s.order is not None and s.order.price == D("0.60"))
+        await run.wait_status(lambda s: feeds[0].waits > 0)
+        status = await run.wait_status(lambda s: s.order is not None and s.order.price != D("0.60"))
+        assert status.order is not None and status.order.price == D("0.55")
+        assert 3 <= status.elapsed_seconds < 10
