@@ -150,11 +150,15 @@ class LiquidationActivities:
         exchange, market = self._exchange, request.market
         if not isinstance(exchange, MarketFeed):
             return MarketMove(watched=False)
-        ends = time.monotonic() + request.seconds
+        info = activity.info()  # a retry (another worker) watches what is left
+        retried_after = (info.current_attempt_scheduled_time - info.scheduled_time).total_seconds()
+        ends = time.monotonic() + request.seconds - retried_after
         while True:
             left = ends - time.monotonic()
-            if left <= 0 or activity.is_worker_shutdown():  # the timer stands either way
+            if left <= 0:
                 return MarketMove()
+            if activity.is_worker_shutdown():  # a retry watches on another worker
+                raise ApplicationError("worker stopping", type="WorkerShutdown")
             activity.heartbeat()
             # Marks taken before the book is read: a change while we read wakes the wait.
             fill_mark = await exchange.fill_mark(market.condition_id)

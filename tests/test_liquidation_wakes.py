@@ -8,17 +8,22 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from liquidation_harness import Liquidation, one_market, running_liquidation
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+import activities.liquidation as liquidation_activities
+from activities.liquidation import LiquidationActivities, MarketMove, MoveWaitRequest
 from dualmm.config import LiquidationConfig
-from dualmm.domain.types import MarketInfo, Stage
+from dualmm.domain.liquidation import LiquidationState, move_watch
+from dualmm.domain.types import MarketInfo, MarketSnapshot, Stage
 from dualmm.exchange.base import Wake
 from dualmm.exchange.market_channel import market_key
 from dualmm.exchange.wake import FillWaker
-from dualmm.replay import REPLAY_WALLET
+from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue
+from dualmm.temporal_replay import scenario_venue
 
 D = Decimal
 CHECK_SECONDS = 30  # the default price check: a re-price before it is the market's doing
@@ -141,3 +146,66 @@ async def test_a_watch_lost_with_its_worker_delays_no_check(
         status = await run.wait_status(lambda s: s.order is not None and s.order.price != D("0.60"))
         assert status.order is not None and status.order.price == D("0.55")
         assert 3 <= status.elapsed_seconds < 10
+
+
+class SilentChannel(PushedBooks):
+    """A channel that is down: no push ever comes, the watch reads the book over REST."""
+
+    async def market_live(self, condition_id: str) -> bool:
+        return False
+
+    async def wait_for_market(
+        self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
+    ) -> Wake:
+        self.waits += 1
+        await asyncio.sleep(timeout)
+        return Wake.TIMEOUT
+
+
+def watched_market() -> tuple[SimVenue, MoveWaitRequest]:
+    """A venue at 0.60 (0.55 from 1 s on) and a PASSIVE order's watch priced at 0.60."""
+    scenario = one_market([(0, "0.60"), (1, "0.55")], qty="20", avg_cost="0.40")
+    venue = scenario_venue(scenario, scenario.markets[0])
+    market = scenario.markets[0].info()
+    snapshot = MarketSnapshot(
+        condition_id=market.condition_id,
+        tick_size=D("0.01"),
+        min_order_size=D(5),
+        midpoint=D("0.60"),
+        best_bid=None,
+        best_ask=None,
+        at=venue.now(),
+    )
+    watch = move_watch(
+        LiquidationState.start(market.condition_id, venue.now()),
+        opening_position(scenario.markets[0]),
+        None,
+        snapshot,
+        LiquidationConfig(),
+    )
+    assert watch is not None  # the stop-loss, with no order resting
+    watch = watch.model_copy(update={"reprice": True})
+    return venue, MoveWaitRequest(market=market, watch=watch, seconds=20)
+
+
+async def test_a_watch_reads_the_book_over_rest_while_the_channel_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(liquidation_activities, "WATCH_POLL_SECONDS", 0.05)
+    venue, request = watched_market()
+    feed = SilentChannel(venue)
+    watching = asyncio.create_task(
+        ActivityEnvironment().run(LiquidationActivities(feed).wait_for_move, request)
+    )
+    await asyncio.sleep(0.3)
+    assert not watching.done() and feed.waits > 1  # polling, nothing moved
+    venue.advance(1)  # no push: only a REST read sees it
+    move = await asyncio.wait_for(watching, 5)
+    assert move == MarketMove(reason="midpoint 0.60 -> 0.55")
+
+
+async def test_a_venue_without_pushed_books_is_not_watched() -> None:
+    venue, request = watched_market()
+    activities = LiquidationActivities(SimExchange(venue, REPLAY_WALLET))
+    move = await ActivityEnvironment().run(activities.wait_for_move, request)
+    assert move == MarketMove(watched=False)
