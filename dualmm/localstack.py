@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
-from dualmm.cliutil import hard_exit
 from dualmm.devserver import free_port, port_open
 from dualmm.errors import UsageError
+from dualmm.process import hard_exit
 from dualmm.runtime import connect, settings
 from dualmm.status import bot_status, status_line
 

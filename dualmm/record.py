@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from dualmm.cliutil import UsageError
+from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
     import httpx

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dualmm.cliutil import Live, check_secret_files_private, hard_exit
+from dualmm.cli.options import Live
 from dualmm.errors import UsageError
+from dualmm.process import check_secret_files_private, hard_exit
 from dualmm.runtime import connect, run_or_fail, settings
 
 if TYPE_CHECKING:

@@ -28,12 +28,12 @@ def _root() -> None:
 
 # Modules with a `register(app)` function; each keeps its heavy imports inside its commands.
 _COMMAND_MODULES = (
-    "dualmm.replay_cli",
+    "dualmm.cli.replay",
     "dualmm.backtest.cli",
     "dualmm.sim.cli",
-    "dualmm.markets_cli",
+    "dualmm.cli.markets",
     "dualmm.worker",
-    "dualmm.commands",
+    "dualmm.cli.bot",
     "dualmm.localstack",
     "dualmm.codec_server",
     "dualmm.record",
