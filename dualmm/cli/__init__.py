@@ -32,11 +32,11 @@ _COMMAND_MODULES = (
     "dualmm.backtest.cli",
     "dualmm.sim.cli",
     "dualmm.cli.markets",
-    "dualmm.worker",
+    "dualmm.cli.worker",
     "dualmm.cli.bot",
     "dualmm.localstack",
-    "dualmm.codec_server",
-    "dualmm.record",
+    "dualmm.cli.codec_server",
+    "dualmm.cli.record",
 )
 
 
