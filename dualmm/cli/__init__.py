@@ -34,7 +34,7 @@ _COMMAND_MODULES = (
     "dualmm.cli.markets",
     "dualmm.cli.worker",
     "dualmm.cli.bot",
-    "dualmm.localstack",
+    "dualmm.cli.demo",
     "dualmm.cli.codec_server",
     "dualmm.cli.record",
 )
