@@ -30,7 +30,7 @@ def _root() -> None:
 _COMMAND_MODULES = (
     "dualmm.cli.replay",
     "dualmm.backtest.cli",
-    "dualmm.sim.cli",
+    "dualmm.cli.sim",
     "dualmm.cli.markets",
     "dualmm.cli.worker",
     "dualmm.cli.bot",
