@@ -29,7 +29,7 @@ def _root() -> None:
 # Modules with a `register(app)` function; each keeps its heavy imports inside its commands.
 _COMMAND_MODULES = (
     "dualmm.cli.replay",
-    "dualmm.backtest.cli",
+    "dualmm.cli.backtest",
     "dualmm.cli.sim",
     "dualmm.cli.markets",
     "dualmm.cli.worker",
