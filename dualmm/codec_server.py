@@ -1,5 +1,6 @@
-"""`dualmm codec-server`: Temporal's remote codec protocol, so the Temporal UI (its "Data
-Encoder" setting) or `temporal workflow show --codec-endpoint` shows decrypted payloads.
+"""The server behind `dualmm codec-server`: Temporal's remote codec protocol, so the Temporal
+UI (its "Data Encoder" setting) or `temporal workflow show --codec-endpoint` shows
+decrypted payloads.
 
 POST /encode and POST /decode take and answer `{"payloads": [...]}` in protobuf JSON form.
 The browser calls it from the UI's origin, so it answers CORS preflights for that one origin.

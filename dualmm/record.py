@@ -1,4 +1,5 @@
-"""`dualmm record`: real market data for the backtest, from Polymarket's market channel.
+"""The recorder behind `dualmm record`: real market data for the backtest, from Polymarket's
+market channel.
 
 It subscribes to the market channel (Polymarket's public `wss` by default, read-only, no key;
 the simulator's `/ws/market` with `--exchange sim`), keeps each token's book as the adapter

@@ -1,4 +1,4 @@
-"""`dualmm worker`: one Temporal worker for both workflows and every activity."""
+"""One Temporal worker for both workflows and every activity (the command: dualmm.cli.worker)."""
 
 from __future__ import annotations
 
