@@ -20,8 +20,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from timing import machine, millis, table
 
-from dualmm.cliutil import hard_exit
 from dualmm.config import LiquidationConfig
+from dualmm.process import hard_exit
 from dualmm.replay import run_replay
 from dualmm.scenario import load_scenario
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary

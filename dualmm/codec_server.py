@@ -1,5 +1,6 @@
-"""`dualmm codec-server`: Temporal's remote codec protocol, so the Temporal UI (its "Data
-Encoder" setting) or `temporal workflow show --codec-endpoint` shows decrypted payloads.
+"""The server behind `dualmm codec-server`: Temporal's remote codec protocol, so the Temporal
+UI (its "Data Encoder" setting) or `temporal workflow show --codec-endpoint` shows
+decrypted payloads.
 
 POST /encode and POST /decode take and answer `{"payloads": [...]}` in protobuf JSON form.
 The browser calls it from the UI's origin, so it answers CORS preflights for that one origin.
@@ -15,10 +16,8 @@ import json
 import logging
 import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import typer
 
 from dualmm.errors import UsageError
 
@@ -137,7 +136,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _origin(origin: str) -> str:
+def check_cors_origin(origin: str) -> str:
     from dualmm.config import check_http_url
 
     try:
@@ -147,53 +146,3 @@ def _origin(origin: str) -> str:
     if urlsplit(origin).path not in ("", "/") or urlsplit(origin).query:
         raise UsageError(f"--cors-origin: {origin!r} is an origin, not a page (no path)")
     return origin.rstrip("/")
-
-
-def register(app: typer.Typer) -> None:
-    @app.command("codec-server")
-    def codec_server(
-        host: Annotated[
-            str, typer.Option(help="Address to listen on (loopback unless a token is set).")
-        ] = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8888,
-        cors_origin: Annotated[
-            str, typer.Option("--cors-origin", help="The Temporal UI's origin (browser calls).")
-        ] = "http://localhost:8233",
-    ) -> None:
-        """Decrypt payloads for the Temporal UI (its Data Encoder setting) until Ctrl-C."""
-        import signal
-        import threading
-
-        from dualmm.codec import codec
-        from dualmm.runtime import settings
-
-        origin = _origin(cors_origin)
-        config = settings()
-        encrypting = codec(config)
-        if encrypting is None:
-            raise UsageError("DUALMM_CODEC_KEY is not set: give the key the workers encrypt with")
-        token = config.codec_token.get_secret_value() if config.codec_token else None
-        if token is None and not is_loopback(host):
-            raise UsageError(
-                f"--host: {host} is not a loopback address; set DUALMM_CODEC_TOKEN so only "
-                "holders of the token can decrypt"
-            )
-        try:
-            server = CodecServer((host.strip("[]"), port), encrypting, origin, token)
-        except (OSError, OverflowError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            raise UsageError(f"--host/--port: cannot listen on {host}:{port}: {reason}") from None
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        print(
-            f"codec server: {server.url} (CORS origin {origin}, key id {encrypting.key_id}"
-            f"{', bearer token required' if token else ''}); Ctrl-C stops it",
-            flush=True,
-        )
-        stop.wait()
-        server.shutdown()
-        server.server_close()
-        print("codec server: stopped", flush=True)

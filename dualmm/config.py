@@ -192,7 +192,7 @@ class ProcessSettings(BaseSettings):
     codec_token: SecretStr | None = None
 
     # A directory of secret files named after the fields (private_key, api_secret, ...), e.g.
-    # systemd's $CREDENTIALS_DIRECTORY: read by `dualmm.cliutil.load_settings` when the
+    # systemd's $CREDENTIALS_DIRECTORY: read by `dualmm.process.load_settings` when the
     # variable itself is not set.
     secrets_dir: Path | None = None
 

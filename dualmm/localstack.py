@@ -9,11 +9,8 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import typer
-
-from dualmm.cliutil import hard_exit
 from dualmm.devserver import free_port, port_open
 from dualmm.errors import UsageError
 from dualmm.runtime import connect, settings
@@ -23,47 +20,11 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def demo(
-        duration: Annotated[
-            int | None,
-            typer.Option(
-                "--duration", help="Stop after this many seconds.", min=1, max=_DEMO_MAX_SECONDS
-            ),
-        ] = None,
-        reset: Annotated[
-            bool,
-            typer.Option(
-                "--reset", help="Start clean: forget the previous demo's history and venue."
-            ),
-        ] = False,
-        temporal_port: Annotated[
-            int, typer.Option("--temporal-port", help="The dev server's port.", min=1, max=65535)
-        ] = 7233,
-        ui_port: Annotated[
-            int, typer.Option("--ui-port", help="The Temporal UI's port.", min=1, max=65535)
-        ] = 8233,
-        var: Annotated[
-            Path, typer.Option("--var", help="Where the history, venue, key and logs live.")
-        ] = Path("var"),
-    ) -> None:
-        """Dev server + simulator + worker + the bot, with a status line every few seconds.
-
-        Ctrl-C stops the processes and leaves the workflows on the dev server's SQLite history
-        (and the simulator's venue saved beside it): the next `dualmm demo` resumes them.
-        `--reset` (`make demo-reset`) starts clean.
-        """
-        hard_exit(run_demo(DemoPlan(duration, reset, temporal_port, ui_port, var)))
-
-
-# -- the demo -------------------------------------------------------------------------------------
-
 DEMO_BOT = "demo"
 _DEMO_RESTART_EVERY = "600"  # seconds between simulated matching-engine restarts
 _DEMO_SIM_SPEED = "300"  # simulated seconds per second: prices move enough to fill in minutes
 _DEMO_STATUS_EVERY = 5.0
-_DEMO_MAX_SECONDS = 30 * 24 * 3600
+DEMO_MAX_SECONDS = 30 * 24 * 3600
 # Small positions, a quick quote loop and short liquidation stages, so every part shows soon.
 _DEMO_ORCHESTRATE = (
     *("--bot-id", DEMO_BOT, "--order-size", "50", "--position-limit", "50"),

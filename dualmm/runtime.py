@@ -1,8 +1,7 @@
 """Temporal plumbing shared by the worker, the operator commands, the demo and the tests.
 
-The commands live by concern: `dualmm.commands` (operator commands), `dualmm.worker` (the
-worker), `dualmm.status` (the status view), `dualmm.markets_cli` (`markets`) and
-`dualmm.localstack` (the demo's processes).
+The commands live in `dualmm.cli` (one module per topic); `dualmm.worker` runs the worker,
+`dualmm.status` renders the status view and `dualmm.localstack` runs the demo's processes.
 Heavy imports (temporalio, the workflows, the exchange adapters) stay inside the functions, so
 `dualmm --help` stays fast. Every command that uses a Temporal client ends with `hard_exit`
 after flushing (sdk-python #300).
@@ -15,9 +14,9 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dualmm.cliutil import hard_exit, load_settings
 from dualmm.config import OrchestratorConfig, ProcessSettings
 from dualmm.errors import UsageError
+from dualmm.process import hard_exit, load_settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle

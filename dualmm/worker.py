@@ -1,4 +1,4 @@
-"""`dualmm worker`: one Temporal worker for both workflows and every activity."""
+"""One Temporal worker for both workflows and every activity (the command: dualmm.cli.worker)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import typer
-
-from dualmm.cliutil import Live, check_secret_files_private, hard_exit
 from dualmm.errors import UsageError
-from dualmm.runtime import connect, run_or_fail, settings
+from dualmm.process import check_secret_files_private
+from dualmm.runtime import connect, settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -279,41 +277,3 @@ def _ready(path: Path | None, ready: bool) -> None:
             raise UsageError(f"--ready-file: cannot write {path}: {exc.strerror}") from None
     else:
         path.unlink(missing_ok=True)
-
-
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def worker(
-        live: Live = False,
-        trace_file: Annotated[
-            Path | None, typer.Option("--trace-file", help="Write spans here, not stderr.")
-        ] = None,
-        tracing: Annotated[
-            bool, typer.Option("--tracing/--no-tracing", help="Export spans.")
-        ] = True,
-        start_timeout: Annotated[
-            float | None,
-            typer.Option(
-                "--start-timeout",
-                min=0.1,
-                max=86_400,
-                help="Give up (exit 2) if Temporal or the venue is still unreachable after "
-                "this many seconds [default: keep retrying with backoff].",
-            ),
-        ] = None,
-        ready_file: Annotated[
-            Path | None,
-            typer.Option(
-                "--ready-file",
-                help="Create this file while the worker polls its task queue, and delete it "
-                "when it stops or drains (for a readiness probe).",
-            ),
-        ] = None,
-    ) -> None:
-        """Run a Temporal worker for both workflows and all activities (Ctrl-C or SIGTERM
-        drains it: the quote loop moves to another worker at once)."""
-        from dualmm.telemetry import flush_tracing
-
-        run_or_fail(run_worker(live, trace_file, tracing, start_timeout, ready_file))
-        flush_tracing()
-        hard_exit(0)

@@ -27,7 +27,7 @@ from typing import Any
 import annotated_types
 import pytest
 
-from dualmm.cliutil import CONFIG_FLAGS, ConfigFlag
+from dualmm.cli.options import CONFIG_FLAGS, ConfigFlag
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scenarios" / "quick-profitable-exit.json"
@@ -195,7 +195,7 @@ def _rows() -> list[Row]:
     channel = {"DUALMM_USER_CHANNEL": "maybe"}
     rows.append((("worker", "--no-tracing"), channel, "DUALMM_USER_CHANNEL"))
 
-    # The bot's settings, from their one declaration (dualmm.cliutil.CONFIG_FLAGS): every
+    # The bot's settings, from their one declaration (dualmm.cli.options.CONFIG_FLAGS): every
     # valued flag gets non-numbers and each bound of its field crossed, on the command line and
     # in its DUALMM_* variable; replay takes the liquidation ones.
     for spec in CONFIG_FLAGS:

@@ -24,12 +24,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm.cliutil import load_settings
 from dualmm.codec import ENCODING, KEY_ID, AesGcmCodec, CodecError, codec, data_converter, key_id
 from dualmm.codec_server import CodecServer
 from dualmm.config import ProcessSettings
 from dualmm.domain.types import Stage
 from dualmm.errors import UsageError
+from dualmm.process import load_settings
 from dualmm.temporal_bin import TEST_SERVER, temporal_binary
 from workflows.liquidation import LiquidationWorkflow
 

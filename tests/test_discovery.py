@@ -182,7 +182,7 @@ async def test_markets_needing_more_capital_than_allowed_are_left_out() -> None:
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     """`dualmm markets ...` through the real entry point, with only this command registered."""
-    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("dualmm.markets_cli",))
+    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("dualmm.cli.markets",))
     app = typer.Typer(add_completion=False, rich_markup_mode=None)
     app.callback()(lambda: None)  # a group, as in dualmm.cli, so `markets` is a subcommand
     monkeypatch.setattr(cli, "app", app)

@@ -1,5 +1,6 @@
-"""The project's import structure: no circle among its modules, and the live path (workflows,
-activities, exchange adapters, discovery, the worker) never reaches the simulator.
+"""The project's import structure: no circle among its modules, the live path (workflows,
+activities, exchange adapters, discovery, the worker) never reaches the simulator, and the
+commands (dualmm.cli) are the only modules that know the CLI library.
 
 Read from the source with `ast`, every import counted: module level, inside a function and
 under TYPE_CHECKING alike (a circle of type-only imports is still a circle to a reader)."""
@@ -14,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dualmm", "workflows", "activities")
 LIVE_PATH = ("workflows", "activities", "dualmm.exchange", "dualmm.discovery", "dualmm.worker")
 SIMULATOR = "dualmm.sim"
+COMMANDS = "dualmm.cli"
+ENTRY_POINTS = ("dualmm.__main__",)  # `python -m dualmm` runs the commands
 
 
 def project_modules() -> dict[str, Path]:
@@ -123,3 +126,24 @@ def test_the_live_path_never_imports_the_simulator() -> None:
         module: sorted(t for t in reachable(graph, module) if _in(t, SIMULATOR)) for module in live
     }
     assert {m: sims for m, sims in offenders.items() if sims} == {}
+
+
+def test_only_the_commands_import_typer() -> None:
+    """Engines (backtest, sim, record, replay, the local stack, discovery) are usable without
+    the CLI: typer appears in dualmm.cli alone, even inside a function."""
+    offenders = {
+        module: sorted(name for name in _imported_names(module, path) if _in(name, "typer"))
+        for module, path in project_modules().items()
+        if not _in(module, COMMANDS)
+    }
+    assert {m: names for m, names in offenders.items() if names} == {}
+
+
+def test_no_engine_imports_the_commands() -> None:
+    graph = import_graph()
+    offenders = {
+        module: sorted(t for t in targets if _in(t, COMMANDS))
+        for module, targets in graph.items()
+        if not _in(module, COMMANDS) and module not in ENTRY_POINTS
+    }
+    assert {m: commands for m, commands in offenders.items() if commands} == {}

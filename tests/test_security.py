@@ -14,8 +14,8 @@ import httpx
 import pytest
 from test_exchange_contract import contract_venue
 
-from dualmm.cliutil import check_secret_files_private, load_settings
 from dualmm.errors import UsageError
+from dualmm.process import check_secret_files_private, load_settings
 from dualmm.sim.server import SimServer
 
 KEY = "ab" * 32

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from dualmm.cli.sim import venue_rules
 from dualmm.errors import UsageError
-from dualmm.sim.cli import venue_rules
 from dualmm.sim.rules import VenueRules
 
 

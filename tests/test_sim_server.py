@@ -768,7 +768,7 @@ def test_a_failed_trade_is_reported_and_reversed(
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     """`dualmm sim-server ...` through the real entry point, with only this command registered."""
-    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("dualmm.sim.cli",))
+    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("dualmm.cli.sim",))
     app = typer.Typer(add_completion=False, rich_markup_mode=None)
     app.callback()(lambda: None)  # a group, as in dualmm.cli
     monkeypatch.setattr(cli, "app", app)

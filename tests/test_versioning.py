@@ -186,7 +186,7 @@ class OlderBot:
 async def test_the_demo_names_a_history_of_an_older_version_and_the_way_out(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    from dualmm.cliutil import UsageError
+    from dualmm.errors import UsageError
     from dualmm.localstack import DEMO_BOT, _previous_bot
     from workflows.contracts import active_market_workflow_id
 

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm import commands
+from dualmm.cli import bot as commands
 from dualmm.config import ProcessSettings
 from dualmm.errors import UsageError
 from dualmm.exchange.factory import open_exchange, trading_mode

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dualmm.cliutil import decimal_flag, load_settings
+from dualmm.cli.options import decimal_flag
 from dualmm.discovery import Filters, discover
 from dualmm.errors import UsageError, fail
+from dualmm.process import load_settings
 
 if TYPE_CHECKING:
     from dualmm.config import ProcessSettings

@@ -28,15 +28,15 @@ def _root() -> None:
 
 # Modules with a `register(app)` function; each keeps its heavy imports inside its commands.
 _COMMAND_MODULES = (
-    "dualmm.replay_cli",
-    "dualmm.backtest.cli",
-    "dualmm.sim.cli",
-    "dualmm.markets_cli",
-    "dualmm.worker",
-    "dualmm.commands",
-    "dualmm.localstack",
-    "dualmm.codec_server",
-    "dualmm.record",
+    "dualmm.cli.replay",
+    "dualmm.cli.backtest",
+    "dualmm.cli.sim",
+    "dualmm.cli.markets",
+    "dualmm.cli.worker",
+    "dualmm.cli.bot",
+    "dualmm.cli.demo",
+    "dualmm.cli.codec_server",
+    "dualmm.cli.record",
 )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from dualmm.cliutil import (
+from dualmm.cli.options import (
     LiqBlockLosing,
     LiqCheckInterval,
     LiqProfitMargin,
@@ -19,10 +19,10 @@ from dualmm.cliutil import (
     LiqStopLoss,
     LiqStopLossThreshold,
     LiqTimeout,
-    UsageError,
-    hard_exit,
     liquidation_config,
 )
+from dualmm.errors import UsageError
+from dualmm.process import hard_exit
 from dualmm.replay import render_timeline, run_replay
 from dualmm.scenario import ScenarioError, load_scenario
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dualmm.cliutil import (
+from dualmm.cli.options import (
     LiqBlockLosing,
     LiqCheckInterval,
     LiqProfitMargin,
@@ -32,11 +32,11 @@ from dualmm.cliutil import (
     Rerank,
     RerankMinutes,
     SwitchMargin,
-    UsageError,
     decimal_flag,
     default_help,
 )
 from dualmm.config import MarketMakerConfig, OrchestratorConfig
+from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
     from dualmm.backtest.inputs import BacktestInput, RewardParams
@@ -55,7 +55,7 @@ MONEY = Decimal("0.000001")
 RECORDED_STEP = 5
 MAX_MARKETS = 500
 MAX_DAYS = Decimal(3650)
-# Flag -> keyword of `dualmm.commands.orchestrator_config` (valued flags, then on/off ones).
+# Flag -> keyword of `dualmm.cli.bot.orchestrator_config` (valued flags, then on/off ones).
 CONFIG_FLAGS = {
     "--position-limit": "position_limit",
     "--order-size": "order_size",
@@ -86,7 +86,7 @@ _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 def settings_for(flags: dict[str, Any], label: dict[str, str]) -> Settings:
     """Config and fees from flag values (strings as typed; switches as bools)."""
     from dualmm.backtest.runs import Settings
-    from dualmm.commands import orchestrator_config
+    from dualmm.cli.bot import orchestrator_config
     from dualmm.domain.fees import Fees
 
     kwargs: dict[str, Any] = {}

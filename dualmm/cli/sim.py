@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dualmm.cliutil import UsageError
 from dualmm.config import MAX_USDC
+from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
     from dualmm.sim.chain_http import ChainServer

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from dualmm.cliutil import (
+from dualmm.cli.options import (
     FIELD_FLAGS,
     BotId,
     DualMarketMode,
@@ -38,12 +38,12 @@ from dualmm.cliutil import (
     RerankMinutes,
     SpreadFraction,
     SwitchMargin,
-    UsageError,
     config_values,
     flag_named_error,
-    hard_exit,
 )
 from dualmm.config import OrchestratorConfig, ProcessSettings
+from dualmm.errors import UsageError
+from dualmm.process import hard_exit
 from dualmm.runtime import (
     run_client_command,
     run_or_fail,
