@@ -7,9 +7,13 @@ Two kinds, each a function of (seed, market index), so both modes and every run 
               sells before a fall, buys before a rise, larger than the uninformed.
 Every trade is a market order (no price): it walks the others' book from the touch
 (`MarketData.quote_fills`). Sizes are whole hundredths of a share; times whole seconds.
-The parameters are not fitted to data (the recorded inputs hold no trades): the uninformed
-flow is what lets quotes earn the spread, so net P&L moves with it; read results at
-`FlowParams(uninformed_per_minute=0)` too.
+No input here holds trades, so the flow cannot be fitted to them. It is anchored instead on
+the competitive zero-profit condition (Glosten-Milgrom, Kyle): where makers compete, what they
+earn from the uninformed is what they lose to the informed, so a fill at the touch marks about
+zero at the longer horizons before rewards (`touch_markouts`; `tools/calibrate_flow.py` fits the
+informed intensity to it). That is an assumption with stated uncertainty: `FLOW_LEVELS`
+brackets it with more informed flow (`low`: touch fills lose) and the earlier, unfitted flow
+(`high`: every touch fill earns about the half-spread).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from dualmm.backtest.markets import MarketData, TradeTape
 from dualmm.seeding import seeded_rng
+
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,26 @@ class FlowParams:
     reprice_minutes: int = 5
 
 
-DEFAULT_FLOW = FlowParams()
+# Informed trades a minute around a repricing (`tools/calibrate_flow.py`).
+CALIBRATED_INFORMED = 6.5
+LOW_INFORMED = 32.0
+# Informed flow before every move of 2 cents within 5 minutes (the real data's jumps are 2 cents
+# or more); its intensity is fitted by `tools/calibrate_flow.py`. `high` is the unfitted flow
+# the backtest used before (informed only before 5-cent moves).
+FLOW_LEVELS: dict[str, FlowParams] = {
+    "low": FlowParams(reprice_units=200, informed_per_minute=LOW_INFORMED),
+    "calibrated": FlowParams(reprice_units=200, informed_per_minute=CALIBRATED_INFORMED),
+    "high": FlowParams(),
+}
+DEFAULT_FLOW = FLOW_LEVELS["calibrated"]
 # How much the others' size at a price moves from one state to the next (`PathMarket.churn`).
 SYNTHETIC_CHURN = 0.5
+
+
+def check_flow(level: str) -> FlowParams:
+    if level not in FLOW_LEVELS:
+        raise ValueError(f"flow {level!r}: use one of {', '.join(FLOW_LEVELS)}")
+    return FLOW_LEVELS[level]
 
 
 def repricings(market: MarketData, params: FlowParams = DEFAULT_FLOW) -> list[tuple[int, int]]:
@@ -101,3 +125,49 @@ def _arrivals(rng: random.Random, begin: int, end: int, per_minute: float) -> li
 def _size(rng: random.Random, median: float, sigma: float) -> int:
     """A log-normal size in hundredths of a share (at least one share)."""
     return max(100, round(rng.lognormvariate(math.log(median), sigma) * 100))
+
+
+def touch_markouts(
+    market: MarketData, tape: TradeTape, size: Decimal, minutes: tuple[int, ...] = (30, 60)
+) -> tuple[Decimal, list[Decimal]]:
+    """(shares, share-weighted summed markouts in YES units per horizon) of an order of `size`
+    resting at the front of the others' touch, requoted at every state: each taker trade fills
+    it with up to `size` shares at the best price on the side it hits. Positive: the midpoint
+    moved the maker's way (`dualmm.backtest.markouts`, at the touch instead of our price)."""
+    shares, sums = ZERO, [ZERO] * len(minutes)
+    for at, sells, traded in zip(tape.times, tape.sells, tape.sizes, strict=True):
+        i = market.index_at(at)
+        if i < 0:
+            continue
+        bids, asks = market.competition(i)
+        side = bids if sells else asks
+        if not side:
+            continue
+        price, filled = side[0][0], min(traded, size)
+        for n, horizon in enumerate(minutes):
+            later = market.mid(max(market.index_at(at + 60 * horizon), 0))
+            sums[n] += filled * (later - price if sells else price - later)
+        shares += filled
+    return shares, sums
+
+
+def touch_markout_cents(
+    params: FlowParams,
+    seeds: Iterable[int],
+    markets: int,
+    days: Decimal,
+    size: Decimal = Decimal(50),
+    minutes: tuple[int, ...] = (1, 5, 30, 60),
+) -> dict[int, float]:
+    """`touch_markouts` under `params` over calibrated synthetic markets, in cents per share."""
+    from dualmm.backtest.synthetic import synthetic_input  # it builds on this module
+
+    shares, sums = ZERO, [ZERO] * len(minutes)
+    for seed in seeds:
+        data = synthetic_input(markets, days, seed)
+        for k, market in enumerate(data.markets):
+            tape = synthetic_flow(seed, k, market, data.duration, params)
+            n, found = touch_markouts(market, tape, size, minutes)
+            shares += n
+            sums = [a + b for a, b in zip(sums, found, strict=True)]
+    return {h: float(v / shares * 100) for h, v in zip(minutes, sums, strict=True)}
