@@ -2,8 +2,8 @@
 
 A 50-share order resting at the touch marks about zero at 30 and 60 minutes under the
 calibrated flow (tolerance 0.25 c/share, a quarter of a typical half-spread), clearly below
-zero under `low` and earns about the half-spread under `high`. Seeds 1-2 here; the intensity
-was fitted on seeds 101-104 (`tools/calibrate_flow.py`).
+zero under `low` and earns about the half-spread under `high`. Seeds 1-2 here; the flow was
+fitted on seeds 101-104 (`tools/calibrate_flow.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ from decimal import Decimal
 
 import pytest
 
-from dualmm.backtest.flow import FLOW_LEVELS, check_flow, touch_markout_cents, touch_markouts
+from dualmm.backtest.flow import (
+    FLOW_LEVELS,
+    check_flow,
+    repricings,
+    touch_markout_cents,
+    touch_markouts,
+)
 from dualmm.backtest.markets import PathMarket, TradeTape
 from dualmm.backtest.synthetic import synthetic_input
 from dualmm.domain.types import MarketInfo
@@ -73,8 +79,21 @@ def test_the_flow_level_reaches_the_markets() -> None:
     with pytest.raises(ValueError, match="flow 'medium'"):
         check_flow("medium")
 
-    def trades(flow: str) -> int:
+    def trades(flow: str) -> list[int]:
         data = synthetic_input(10, Decimal(5), 1, flow=flow)
-        return sum(len(market.trades().times) for market in data.markets)
+        return [len(market.trades().times) for market in data.markets]
 
-    assert trades("low") > trades("calibrated") > trades("high")
+    low, calibrated, high = trades("low"), trades("calibrated"), trades("high")
+    assert sum(low) < sum(calibrated) and low != high
+
+
+def test_a_market_without_repricings_has_no_free_flow() -> None:
+    # the fitted levels give a market uninformed flow in proportion to its informed flow: a
+    # calm market (no 2-cent move) has no takers at all, so quoting it earns no free spread
+    data = synthetic_input(10, Decimal(5), 1, flow="calibrated")
+    params = FLOW_LEVELS["calibrated"]
+    calm = [m for m in data.markets if not repricings(m, params)]
+    moving = [m for m in data.markets if repricings(m, params)]
+    assert calm and moving
+    assert all(not m.trades().times for m in calm)
+    assert all(m.trades().times for m in moving)

@@ -37,18 +37,18 @@ def main() -> None:
         return touch_markout_cents(params, seeds, args.markets, args.days, minutes=HORIZONS)
 
     for level, params in FLOW_LEVELS.items():
-        print(level, params.informed_per_minute, _show(measure(params)))
+        print(level, params.uninformed_per_repricing, _show(measure(params)))
     if args.check:
         return
     base = FLOW_LEVELS["calibrated"]
-    low, high = 0.0, 64.0  # informed trades a minute: markout falls as it grows
+    low, high = 0.0, 512.0  # uninformed trades a side per repricing: markout rises with it
     for _ in range(10):
         middle = (low + high) / 2
-        found = measure(replace(base, informed_per_minute=middle))
+        found = measure(replace(base, uninformed_per_repricing=middle))
         both = (found[30] + found[60]) / 2
-        print(f"informed {middle:.3f}/min: {_show(found)}")
-        low, high = (middle, high) if both > 0 else (low, middle)
-    print(f"zero at about {(low + high) / 2:.2f} informed trades a minute")
+        print(f"uninformed {middle:.2f} a repricing: {_show(found)}")
+        low, high = (low, middle) if both > 0 else (middle, high)
+    print(f"zero at about {(low + high) / 2:.1f} uninformed trades a side per repricing")
 
 
 def _show(found: dict[int, float]) -> str:

@@ -22,7 +22,7 @@ import math
 import random
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from dualmm.backtest.markets import MarketData, TradeTape
@@ -34,6 +34,9 @@ ZERO = Decimal(0)
 @dataclass(frozen=True)
 class FlowParams:
     uninformed_per_minute: float = 0.1  # on each side
+    # If set, the uninformed arrivals a side per repricing of the market instead: a market's
+    # uninformed flow in proportion to its informed flow, so that no market is free to quote.
+    uninformed_per_repricing: float | None = None
     uninformed_median: float = 40.0  # shares
     uninformed_sigma: float = 1.0  # of the log size
     informed_lead_minutes: int = 10  # informed trades start this long before a repricing
@@ -44,15 +47,18 @@ class FlowParams:
     reprice_minutes: int = 5
 
 
-# Informed trades a minute around a repricing (`tools/calibrate_flow.py`).
-CALIBRATED_INFORMED = 6.5
-LOW_INFORMED = 32.0
+# Uninformed trades a side per repricing, fitted by `tools/calibrate_flow.py`; `low` has a
+# third of them (more of the flow informed).
+CALIBRATED_UNINFORMED = 42.0
+LOW_UNINFORMED = CALIBRATED_UNINFORMED / 3
 # Informed flow before every move of 2 cents within 5 minutes (the real data's jumps are 2 cents
-# or more); its intensity is fitted by `tools/calibrate_flow.py`. `high` is the unfitted flow
-# the backtest used before (informed only before 5-cent moves).
+# or more), 2 trades a minute over the 15 minutes around it; the uninformed flow of each market
+# in proportion. `high` is the unfitted flow the backtest used before (informed only before
+# 5-cent moves, the same uninformed flow on every market).
+_FITTED = FlowParams(reprice_units=200, informed_per_minute=2.0)
 FLOW_LEVELS: dict[str, FlowParams] = {
-    "low": FlowParams(reprice_units=200, informed_per_minute=LOW_INFORMED),
-    "calibrated": FlowParams(reprice_units=200, informed_per_minute=CALIBRATED_INFORMED),
+    "low": replace(_FITTED, uninformed_per_repricing=LOW_UNINFORMED),
+    "calibrated": replace(_FITTED, uninformed_per_repricing=CALIBRATED_UNINFORMED),
     "high": FlowParams(),
 }
 DEFAULT_FLOW = FLOW_LEVELS["calibrated"]
@@ -91,10 +97,14 @@ def synthetic_flow(
     """The market's taker trades over `seconds`, uninformed and informed, in time order."""
     rng = seeded_rng("backtest-flow", seed, index)
     rows: list[tuple[int, bool, int]] = []  # (second, taker sells YES, size in hundredths)
+    moves = repricings(market, params)
+    per_minute = params.uninformed_per_minute
+    if params.uninformed_per_repricing is not None:
+        per_minute = params.uninformed_per_repricing * len(moves) / max(seconds / 60, 1)
     for sells in (True, False):
-        for at in _arrivals(rng, 0, seconds, params.uninformed_per_minute):
+        for at in _arrivals(rng, 0, seconds, per_minute):
             rows.append((at, sells, _size(rng, params.uninformed_median, params.uninformed_sigma)))
-    for start, direction in repricings(market, params):
+    for start, direction in moves:
         begin = max(0, start - params.informed_lead_minutes * 60)
         end = min(seconds, start + params.reprice_minutes * 60)
         for at in _arrivals(rng, begin, end, params.informed_per_minute):
