@@ -10,10 +10,11 @@ Every trade is a market order (no price): it walks the others' book from the tou
 No input here holds trades, so the flow cannot be fitted to them. It is anchored instead on
 the competitive zero-profit condition (Glosten-Milgrom, Kyle): where makers compete, what they
 earn from the uninformed is what they lose to the informed, so a fill at the touch marks about
-zero at the longer horizons before rewards (`touch_markouts`; `tools/calibrate_flow.py` fits the
-informed intensity to it). That is an assumption with stated uncertainty: `FLOW_LEVELS`
-brackets it with more informed flow (`low`: touch fills lose) and the earlier, unfitted flow
-(`high`: every touch fill earns about the half-spread).
+zero at the longer horizons before rewards (`touch_markouts`). Competition works market by
+market, so the fitted levels give each market uninformed flow in proportion to its repricings
+(`uninformed_per_repricing`, fitted by `tools/calibrate_flow.py`): no market is free to quote.
+`FLOW_LEVELS` brackets the anchor with less uninformed flow (`low`: touch fills lose) and the
+earlier, unfitted flow (`high`: every touch fill earns about the half-spread).
 """
 
 from __future__ import annotations
