@@ -1,12 +1,13 @@
-"""Fit the synthetic taker flow's informed intensity to the competitive zero-profit anchor.
+"""Fit the synthetic taker flow to the competitive zero-profit anchor.
 
 No input here holds trades, so the flow is anchored on theory instead: where reward makers
 compete, a fill of an order resting at the touch marks about zero at 30 and 60 minutes before
 rewards (Glosten-Milgrom, Kyle: the makers' spread revenue from the uninformed pays for their
-losses to the informed; rewards programs exist because this leaves nothing over). For each
-informed intensity the script measures that markout (`dualmm.backtest.flow.touch_markouts`,
-a 50-share order, the default quote size) on calibrated synthetic markets, then bisects for
-zero; `--check` prints the markouts of the shipped levels (`FLOW_LEVELS`).
+losses to the informed; rewards programs exist because this leaves nothing over). Each
+market's uninformed flow is in proportion to its repricings; for each proportion (uninformed
+trades a side per repricing) the script measures that markout
+(`dualmm.backtest.flow.touch_markouts`, a 50-share order, the default quote size) on calibrated
+synthetic markets, then bisects for zero; `--check` prints the shipped levels' markouts.
 
     .venv/bin/python tools/calibrate_flow.py --seeds 4 --days 10       # fit on seeds 101-104
     .venv/bin/python tools/calibrate_flow.py --check --first-seed 1    # the levels on seeds 1-8
