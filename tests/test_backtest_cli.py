@@ -172,6 +172,13 @@ def test_competition_levels_side_by_side() -> None:
     assert set(out["competition"]["low"]) == {"single", "dual", "ratios", "ratio_notes"}
 
 
+def test_flow_levels_side_by_side() -> None:
+    args = ("--synthetic", "--markets", "2", "--days", "0.5", "--seed", "3", "--json")
+    out = json.loads(dualmm(*args, "--flow", "low,high", "--fills", "conservative").stdout)
+    assert set(out["flow"]) == {"low", "high"}
+    assert set(out["flow"]["high"]) == {"single", "dual", "ratios", "ratio_notes"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -186,6 +193,9 @@ def test_competition_levels_side_by_side() -> None:
         (["--synthetic", "--fills", "optimistic"], "--fills: 'optimistic' is not one of"),
         (["--synthetic", "--competition", "none"], "--competition: 'none' is not one of"),
         (["scenarios/skewed-exit.json", "--competition", "high"], "only with --synthetic"),
+        (["--synthetic", "--flow", "medium"], "--flow: 'medium' is not one of"),
+        (["scenarios/skewed-exit.json", "--flow", "low"], "--flow: only with --synthetic"),
+        (["--synthetic", "--flow", "low,high", "--competition", "low,high"], "one of"),
         (["scenarios/skewed-exit.json", "--seeds", "5"], "--seed/--seeds: only with --synthetic"),
         (["--synthetic", "--seeds", "0"], "--seeds: need a number of seeds"),
         (["--synthetic", "--seeds", "1", "--sweep", "order-size=5,10"], "needs --seeds 2"),

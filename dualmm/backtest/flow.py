@@ -7,9 +7,14 @@ Two kinds, each a function of (seed, market index), so both modes and every run 
               sells before a fall, buys before a rise, larger than the uninformed.
 Every trade is a market order (no price): it walks the others' book from the touch
 (`MarketData.quote_fills`). Sizes are whole hundredths of a share; times whole seconds.
-The parameters are not fitted to data (the recorded inputs hold no trades): the uninformed
-flow is what lets quotes earn the spread, so net P&L moves with it; read results at
-`FlowParams(uninformed_per_minute=0)` too.
+No input here holds trades, so the flow cannot be fitted to them. It is anchored instead on
+the competitive zero-profit condition (Glosten-Milgrom, Kyle): where makers compete, what they
+earn from the uninformed is what they lose to the informed, so a fill at the touch marks about
+zero at the longer horizons before rewards (`touch_markouts`). Competition works market by
+market, so the fitted levels give each market uninformed flow in proportion to its repricings
+(`uninformed_per_repricing`, fitted by `tools/calibrate_flow.py`): no market is free to quote.
+`FLOW_LEVELS` brackets the anchor with less uninformed flow (`low`: touch fills lose) and the
+earlier, unfitted flow (`high`: every touch fill earns about the half-spread).
 """
 
 from __future__ import annotations
@@ -17,16 +22,22 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from dualmm.backtest.markets import MarketData, TradeTape
 from dualmm.seeding import seeded_rng
 
+ZERO = Decimal(0)
+
 
 @dataclass(frozen=True)
 class FlowParams:
     uninformed_per_minute: float = 0.1  # on each side
+    # If set, the uninformed arrivals a side per repricing of the market instead: a market's
+    # uninformed flow in proportion to its informed flow, so that no market is free to quote.
+    uninformed_per_repricing: float | None = None
     uninformed_median: float = 40.0  # shares
     uninformed_sigma: float = 1.0  # of the log size
     informed_lead_minutes: int = 10  # informed trades start this long before a repricing
@@ -37,9 +48,29 @@ class FlowParams:
     reprice_minutes: int = 5
 
 
-DEFAULT_FLOW = FlowParams()
+# Uninformed trades a side per repricing, fitted by `tools/calibrate_flow.py`; `low` has a
+# third of them (more of the flow informed).
+CALIBRATED_UNINFORMED = 42.0
+LOW_UNINFORMED = CALIBRATED_UNINFORMED / 3
+# Informed flow before every move of 2 cents within 5 minutes (the real data's jumps are 2 cents
+# or more), 2 trades a minute over the 15 minutes around it; the uninformed flow of each market
+# in proportion. `high` is the unfitted flow the backtest used before (informed only before
+# 5-cent moves, the same uninformed flow on every market).
+_FITTED = FlowParams(reprice_units=200, informed_per_minute=2.0)
+FLOW_LEVELS: dict[str, FlowParams] = {
+    "low": replace(_FITTED, uninformed_per_repricing=LOW_UNINFORMED),
+    "calibrated": replace(_FITTED, uninformed_per_repricing=CALIBRATED_UNINFORMED),
+    "high": FlowParams(),
+}
+DEFAULT_FLOW = FLOW_LEVELS["calibrated"]
 # How much the others' size at a price moves from one state to the next (`PathMarket.churn`).
 SYNTHETIC_CHURN = 0.5
+
+
+def check_flow(level: str) -> FlowParams:
+    if level not in FLOW_LEVELS:
+        raise ValueError(f"flow {level!r}: use one of {', '.join(FLOW_LEVELS)}")
+    return FLOW_LEVELS[level]
 
 
 def repricings(market: MarketData, params: FlowParams = DEFAULT_FLOW) -> list[tuple[int, int]]:
@@ -67,10 +98,14 @@ def synthetic_flow(
     """The market's taker trades over `seconds`, uninformed and informed, in time order."""
     rng = seeded_rng("backtest-flow", seed, index)
     rows: list[tuple[int, bool, int]] = []  # (second, taker sells YES, size in hundredths)
+    moves = repricings(market, params)
+    per_minute = params.uninformed_per_minute
+    if params.uninformed_per_repricing is not None:
+        per_minute = params.uninformed_per_repricing * len(moves) / max(seconds / 60, 1)
     for sells in (True, False):
-        for at in _arrivals(rng, 0, seconds, params.uninformed_per_minute):
+        for at in _arrivals(rng, 0, seconds, per_minute):
             rows.append((at, sells, _size(rng, params.uninformed_median, params.uninformed_sigma)))
-    for start, direction in repricings(market, params):
+    for start, direction in moves:
         begin = max(0, start - params.informed_lead_minutes * 60)
         end = min(seconds, start + params.reprice_minutes * 60)
         for at in _arrivals(rng, begin, end, params.informed_per_minute):
@@ -101,3 +136,49 @@ def _arrivals(rng: random.Random, begin: int, end: int, per_minute: float) -> li
 def _size(rng: random.Random, median: float, sigma: float) -> int:
     """A log-normal size in hundredths of a share (at least one share)."""
     return max(100, round(rng.lognormvariate(math.log(median), sigma) * 100))
+
+
+def touch_markouts(
+    market: MarketData, tape: TradeTape, size: Decimal, minutes: tuple[int, ...] = (30, 60)
+) -> tuple[Decimal, list[Decimal]]:
+    """(shares, share-weighted summed markouts in YES units per horizon) of an order of `size`
+    resting at the front of the others' touch, requoted at every state: each taker trade fills
+    it with up to `size` shares at the best price on the side it hits. Positive: the midpoint
+    moved the maker's way (`dualmm.backtest.markouts`, at the touch instead of our price)."""
+    shares, sums = ZERO, [ZERO] * len(minutes)
+    for at, sells, traded in zip(tape.times, tape.sells, tape.sizes, strict=True):
+        i = market.index_at(at)
+        if i < 0:
+            continue
+        bids, asks = market.competition(i)
+        side = bids if sells else asks
+        if not side:
+            continue
+        price, filled = side[0][0], min(traded, size)
+        for n, horizon in enumerate(minutes):
+            later = market.mid(max(market.index_at(at + 60 * horizon), 0))
+            sums[n] += filled * (later - price if sells else price - later)
+        shares += filled
+    return shares, sums
+
+
+def touch_markout_cents(
+    params: FlowParams,
+    seeds: Iterable[int],
+    markets: int,
+    days: Decimal,
+    size: Decimal = Decimal(50),
+    minutes: tuple[int, ...] = (1, 5, 30, 60),
+) -> dict[int, float]:
+    """`touch_markouts` under `params` over calibrated synthetic markets, in cents per share."""
+    from dualmm.backtest.synthetic import synthetic_input  # it builds on this module
+
+    shares, sums = ZERO, [ZERO] * len(minutes)
+    for seed in seeds:
+        data = synthetic_input(markets, days, seed)
+        for k, market in enumerate(data.markets):
+            tape = synthetic_flow(seed, k, market, data.duration, params)
+            n, found = touch_markouts(market, tape, size, minutes)
+            shares += n
+            sums = [a + b for a, b in zip(sums, found, strict=True)]
+    return {h: float(v / shares * 100) for h, v in zip(minutes, sums, strict=True)}

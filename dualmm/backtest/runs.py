@@ -44,6 +44,7 @@ class Markets:
     count: int = 20
     days: Decimal = Decimal(30)
     competition: str = "calibrated"
+    flow: str = "calibrated"  # the synthetic taker flow's level
 
     def input(self, seed: int | None) -> BacktestInput:
         if self.data is not None:
@@ -51,7 +52,9 @@ class Markets:
         from dualmm.backtest.synthetic import synthetic_input
 
         assert seed is not None
-        return synthetic_input(self.count, self.days, seed, competition=self.competition)
+        return synthetic_input(
+            self.count, self.days, seed, competition=self.competition, flow=self.flow
+        )
 
     def minutes(self) -> int:
         return self.data.duration // 60 if self.data is not None else int(self.days * 1440)

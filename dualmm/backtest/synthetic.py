@@ -29,7 +29,7 @@ from typing import Any
 
 from dualmm.backtest.calibration import parameters
 from dualmm.backtest.competition import Maker, check_level, draw_makers
-from dualmm.backtest.flow import SYNTHETIC_CHURN, synthetic_flow
+from dualmm.backtest.flow import SYNTHETIC_CHURN, check_flow, synthetic_flow
 from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.markets import PathMarket
 from dualmm.domain.prices import Rounding, round_to_tick
@@ -129,16 +129,25 @@ class SyntheticMarket(PathMarket):
 
 
 def synthetic_input(
-    n_markets: int, days: Decimal, seed: int, competition: str = "calibrated"
+    n_markets: int,
+    days: Decimal,
+    seed: int,
+    competition: str = "calibrated",
+    flow: str = "calibrated",
 ) -> BacktestInput:
-    """`n_markets` calibrated markets over `days`; `competition` is low, calibrated or high."""
+    """`n_markets` calibrated markets over `days`; `competition` and the taker `flow` are each
+    low, calibrated or high."""
     check_level(competition)
+    params = check_flow(flow)
     minutes = int(days * 1440)
     markets: list[Any] = [_market(seed, k, minutes, competition) for k in range(n_markets)]
     for k, path in enumerate(markets):  # the taker flow (made when first read), churn
-        path.flow = partial(synthetic_flow, seed, k, path, minutes * 60)
+        path.flow = partial(synthetic_flow, seed, k, path, minutes * 60, params)
         path.churn = SYNTHETIC_CHURN
-    name = f"synthetic (seed {seed}, {n_markets} markets, {days} days, {competition} competition)"
+    name = (
+        f"synthetic (seed {seed}, {n_markets} markets, {days} days, "
+        f"{competition} competition, {flow} flow)"
+    )
     return BacktestInput(name, START, minutes * 60, markets, open_ended=True)
 
 

@@ -188,12 +188,13 @@ def seed_list(
     return list(range(first, first + seeds))
 
 
-def competition_levels(value: str) -> list[str]:
+def competition_levels(value: str, flag: str = "--competition") -> list[str]:
+    """The levels of `--competition` or `--flow` (the same three names)."""
     levels = [v.strip() for v in value.split(",") if v.strip()]
     wrong = [v for v in levels if v not in COMPETITION]
     if not levels or wrong:
         bad = wrong[0] if wrong else value
-        raise UsageError(f"--competition: {bad!r} is not one of {', '.join(COMPETITION)}")
+        raise UsageError(f"{flag}: {bad!r} is not one of {', '.join(COMPETITION)}")
     return list(dict.fromkeys(levels))
 
 
@@ -277,6 +278,14 @@ def register(app: typer.Typer) -> None:
                 "--competition",
                 help="Synthetic competing makers: low, calibrated, high, or a list "
                 "(low,calibrated,high) to compare them.",
+            ),
+        ] = "calibrated",
+        flow: Annotated[
+            str,
+            typer.Option(
+                "--flow",
+                help="Synthetic taker flow: low (more informed), calibrated (touch fills mark "
+                "about zero), high (the unfitted flow), or a list to compare them.",
             ),
         ] = "calibrated",
         fills: Annotated[
@@ -396,6 +405,11 @@ def register(app: typer.Typer) -> None:
             )
         if not synthetic and levels != ["calibrated"]:
             raise UsageError("--competition: only with --synthetic (INPUT states its own)")
+        flows = competition_levels(flow, "--flow")
+        if not synthetic and flows != ["calibrated"]:
+            raise UsageError("--flow: only with --synthetic (INPUT's trades are its own)")
+        if len(levels) > 1 and len(flows) > 1:
+            raise UsageError("--flow: compare one of --competition and --flow at a time")
         day_count = decimal_flag("--days", days)
         if day_count is not None and not Decimal(0) < day_count <= MAX_DAYS:
             raise UsageError(f"--days: need a number of days in (0, {MAX_DAYS}]")
@@ -428,10 +442,10 @@ def register(app: typer.Typer) -> None:
         if step is not None and (step <= 0 or 60 % step):
             raise UsageError(f"--step: {step} s does not divide a minute (1, 2, 5, 10, 30, 60...)")
         combos = combinations(base, parse_sweeps(sweep or []))
-        if len(combos) > 1 and len(levels) > 1:
-            raise UsageError("--sweep: one --competition level at a time")
+        if len(combos) > 1 and max(len(levels), len(flows)) > 1:
+            raise UsageError("--sweep: one --competition and --flow level at a time")
         seed_runs = seed_list(synthetic, seed, seeds, modes, len(combos) > 1)
-        sources = _markets(input_path, levels, markets, day_count, rewards, as_json)
+        sources = _markets(input_path, levels, flows, markets, day_count, rewards, as_json)
         if step is None:
             recorded = input_path is not None and input_path.is_dir()
             step = RECORDED_STEP if recorded else 60
@@ -441,16 +455,21 @@ def register(app: typer.Typer) -> None:
 def _markets(
     path: Path | None,
     levels: list[str],
+    flows: list[str],
     count: int,
     days: Decimal | None,
     rewards: RewardParams,
     quiet: bool,
 ) -> dict[str, Markets]:
-    """The markets per competition level (a loaded input is one, under "calibrated")."""
+    """The markets per competition level, or per flow level when flows are compared (a loaded
+    input is one, under "calibrated")."""
     from dualmm.backtest.runs import Markets
 
+    span = days or Decimal(30)
+    if path is None and len(flows) > 1:
+        return {flow: Markets(None, count, span, levels[0], flow) for flow in flows}
     if path is None:
-        return {level: Markets(None, count, days or Decimal(30), level) for level in levels}
+        return {level: Markets(None, count, span, level, flows[0]) for level in levels}
     with _status("reading the input", quiet):
         return {"calibrated": Markets(load_input(path, days, rewards))}
 
@@ -485,9 +504,9 @@ def _run_and_report(
         levels = {level: walk_forward(r, combos, bounds)[2][0] for level, r in by_level.items()}
         if as_json:
             out = {level: report.bounds_json(r) for level, r in levels.items()}
-            print(json.dumps({"competition": out}, indent=2))
+            print(json.dumps({_compared(sources): out}, indent=2))
         else:
-            render_levels(name, levels)
+            render_levels(name, levels, _compared(sources))
     elif len(combos) == 1:
         if as_json:
             print(report.dumps(reported[0]))
@@ -508,6 +527,12 @@ def _run_and_report(
         render_sweep(name, combos, reported, best, bounds, _split(seeds, shown))
     if plot is not None and not as_json:
         print(f"plot: {plot}")
+
+
+def _compared(sources: dict[str, Markets]) -> str:
+    """What the levels of `sources` differ in: "flow" or "competition"."""
+    flows = {m.flow for m in sources.values()}
+    return "flow" if len(flows) > 1 else "competition"
 
 
 def _synthetic_name(markets: Markets, seeds: list[int | None]) -> str:
@@ -619,16 +644,18 @@ def render_sweep(
     Console(width=200).print(table)
 
 
-def render_levels(name: str, levels: dict[str, dict[str, Report]]) -> None:
-    """Net P&L and the dual/single ratio at each competition level."""
+def render_levels(
+    name: str, levels: dict[str, dict[str, Report]], compared: str = "competition"
+) -> None:
+    """Net P&L and the dual/single ratio at each competition (or flow) level."""
     from rich.console import Console
     from rich.table import Table
 
     from dualmm.backtest.report import _estimate_text, _show
 
-    table = Table(title=f"dualmm backtest across competition levels: {name}")
-    for column in ("competition", "fills", "single net P&L", "dual net P&L"):
-        table.add_column(column, justify="left" if column in ("competition", "fills") else "right")
+    table = Table(title=f"dualmm backtest across {compared} levels: {name}")
+    for column in (compared, "fills", "single net P&L", "dual net P&L"):
+        table.add_column(column, justify="left" if column in (compared, "fills") else "right")
     table.add_column("dual - single (per seed)", justify="right")
     table.add_column("cap. eff. dual / single", justify="right")
     for level, reports in levels.items():
