@@ -16,11 +16,10 @@ from dualmm.backtest.flow import (
     FLOW_LEVELS,
     check_flow,
     repricings,
-    touch_markout_cents,
     touch_markouts,
 )
 from dualmm.backtest.markets import PathMarket, TradeTape
-from dualmm.backtest.synthetic import synthetic_input
+from dualmm.backtest.synthetic import synthetic_input, touch_markout_cents
 from dualmm.domain.types import MarketInfo
 
 TOLERANCE_CENTS = 0.25

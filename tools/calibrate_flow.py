@@ -19,7 +19,8 @@ import argparse
 from dataclasses import replace
 from decimal import Decimal
 
-from dualmm.backtest.flow import FLOW_LEVELS, FlowParams, touch_markout_cents
+from dualmm.backtest.flow import FLOW_LEVELS, FlowParams
+from dualmm.backtest.synthetic import touch_markout_cents
 
 HORIZONS = (1, 5, 30, 60)
 

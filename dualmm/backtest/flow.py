@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -160,25 +159,3 @@ def touch_markouts(
             sums[n] += filled * (later - price if sells else price - later)
         shares += filled
     return shares, sums
-
-
-def touch_markout_cents(
-    params: FlowParams,
-    seeds: Iterable[int],
-    markets: int,
-    days: Decimal,
-    size: Decimal = Decimal(50),
-    minutes: tuple[int, ...] = (1, 5, 30, 60),
-) -> dict[int, float]:
-    """`touch_markouts` under `params` over calibrated synthetic markets, in cents per share."""
-    from dualmm.backtest.synthetic import synthetic_input  # it builds on this module
-
-    shares, sums = ZERO, [ZERO] * len(minutes)
-    for seed in seeds:
-        data = synthetic_input(markets, days, seed)
-        for k, market in enumerate(data.markets):
-            tape = synthetic_flow(seed, k, market, data.duration, params)
-            n, found = touch_markouts(market, tape, size, minutes)
-            shares += n
-            sums = [a + b for a, b in zip(sums, found, strict=True)]
-    return {h: float(v / shares * 100) for h, v in zip(minutes, sums, strict=True)}

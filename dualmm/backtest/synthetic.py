@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,7 +30,13 @@ from typing import Any
 
 from dualmm.backtest.calibration import parameters
 from dualmm.backtest.competition import Maker, check_level, draw_makers
-from dualmm.backtest.flow import SYNTHETIC_CHURN, check_flow, synthetic_flow
+from dualmm.backtest.flow import (
+    SYNTHETIC_CHURN,
+    FlowParams,
+    check_flow,
+    synthetic_flow,
+    touch_markouts,
+)
 from dualmm.backtest.inputs import BacktestInput
 from dualmm.backtest.markets import PathMarket
 from dualmm.domain.prices import Rounding, round_to_tick
@@ -269,3 +276,24 @@ def walk(
             units.append(unit)
             last = unit
     return times, units
+
+
+def touch_markout_cents(
+    params: FlowParams,
+    seeds: Iterable[int],
+    markets: int,
+    days: Decimal,
+    size: Decimal = Decimal(50),
+    minutes: tuple[int, ...] = (1, 5, 30, 60),
+) -> dict[int, float]:
+    """`flow.touch_markouts` under `params` over calibrated synthetic markets, in cents per
+    share: what the flow's calibration holds near zero (tools/calibrate_flow.py)."""
+    shares, sums = Decimal(0), [Decimal(0)] * len(minutes)
+    for seed in seeds:
+        data = synthetic_input(markets, days, seed)
+        for k, market in enumerate(data.markets):
+            tape = synthetic_flow(seed, k, market, data.duration, params)
+            n, found = touch_markouts(market, tape, size, minutes)
+            shares += n
+            sums = [a + b for a, b in zip(sums, found, strict=True)]
+    return {h: float(v / shares * 100) for h, v in zip(minutes, sums, strict=True)}
