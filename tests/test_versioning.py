@@ -67,7 +67,6 @@ async def versioned_worker(
         workflows=[workflow_class],
         activities=[
             activities.sync_position,
-            activities.wait_for_move,
             activities.place_order,
             activities.cancel_order,
             activities.sign_merge,
