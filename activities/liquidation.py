@@ -128,7 +128,7 @@ class LiquidationActivities:
         history, only the (bounded) position does."""
         async with non_retryable_venue_errors():
             await self._exchange.heartbeat()
-            return await sync_position(
+            synced = await sync_position(
                 self._exchange,
                 request.market,
                 request.cursor,
@@ -139,6 +139,11 @@ class LiquidationActivities:
                 request.order_ids,
                 on_new_fill=lambda fill: log_fill(activity.logger, fill),
             )
+        return synced if self.watches() else synced.model_copy(update={"watchable": False})
+
+    def watches(self) -> bool:
+        """Whether wait_for_move watches the market here (the venue pushes books)."""
+        return isinstance(self._exchange, MarketFeed)
 
     @activity.defn(name="liquidation_wait_for_move")
     async def wait_for_move(self, request: MoveWaitRequest) -> MarketMove:

@@ -118,6 +118,9 @@ class ClockedActivities(LiquidationActivities):
         self._venue.advance_to(request.as_of)
         return await super().sync_position(request)
 
+    def watches(self) -> bool:
+        return self._watch and super().watches()
+
     @activity.defn(name="liquidation_wait_for_move")
     async def wait_for_move(self, request: MoveWaitRequest) -> MarketMove:
         if not self._watch:

@@ -109,6 +109,7 @@ class LiquidationWorkflow:
         self._placing: workflow.ActivityHandle[Order] | None = None
         self._wake = False
         self._feedless = False  # the venue pushes no books: sleeps need no watch (this run)
+        self._watchable = True  # the last check's worker can watch (PositionSync.watchable)
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
@@ -208,7 +209,10 @@ class LiquidationWorkflow:
         """The activity that watches the market until `at`, if anything is to be watched."""
         liquidation = self._liquidation
         seconds = (at - workflow.now()).total_seconds()
-        if self._feedless or liquidation.snapshot is None or seconds <= 0:
+        # A worker that cannot watch answers at once (watched=False): a cancel of that watch
+        # sent before its answer is seen names an activity the server has already closed (the
+        # time-skipping test server rejects the whole workflow task: ACTIVITY_UNKNOWN).
+        if self._feedless or not self._watchable or liquidation.snapshot is None or seconds <= 0:
             return None
         watch = move_watch(
             liquidation.state,
@@ -265,6 +269,7 @@ class LiquidationWorkflow:
                 summary=ui_text.check_summary(self._liquidation.state.stage, position),
             )
         self._record_pnl(synced.position, synced.snapshot.midpoint)
+        self._watchable = synced.watchable
         return synced
 
     async def place(self, order: PlaceOrder) -> Order:
