@@ -261,7 +261,12 @@ def register(app: typer.Typer) -> None:
         print(f"  export DUALMM_EXCHANGE=sim DUALMM_CLOB_URL={server.url}{rpc}")
         print("  Ctrl-C stops it.", flush=True)
         stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # a service stop, like Ctrl-C
+        # Ctrl-C and a service stop end it alike, even when started with them ignored or
+        # blocked (inherited from a parent that set them so for itself).
+        stops = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        for sig in stops:
+            signal.signal(sig, lambda *_: stopped.set())
         try:
             stopped.wait()
         except KeyboardInterrupt:
