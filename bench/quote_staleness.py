@@ -34,24 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
+from steered import Steered  # noqa: E402
 from timing import machine, percentile, table  # noqa: E402
 
 WAIT = 60.0
 MOVE = Decimal("0.05")
 INTERVAL_MS = 5_000
-
-
-class Steered:
-    """A midpoint path this script extends (the venue's MidProcess protocol)."""
-
-    def __init__(self, mid: Decimal) -> None:
-        self.points: list[tuple[float, Decimal]] = [(0.0, mid)]
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return [mid for at, mid in self.points if at <= seconds][-1]
-
-    def change_times(self, after: float, until: float) -> list[float]:
-        return [at for at, _ in self.points if after < at <= until]
 
 
 class Recorder:

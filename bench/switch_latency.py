@@ -34,22 +34,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from capacity import percentile  # noqa: E402
+from steered import Steered  # noqa: E402
 from timing import machine, table  # noqa: E402
 
 WAIT = 120.0
-
-
-class Steered:
-    """A midpoint path this script extends (the venue's MidProcess protocol)."""
-
-    def __init__(self, mid: Decimal) -> None:
-        self.points: list[tuple[float, Decimal]] = [(0.0, mid)]
-
-    def mid_at(self, seconds: float) -> Decimal:
-        return [mid for at, mid in self.points if at <= seconds][-1]
-
-    def change_times(self, after: float, until: float) -> list[float]:
-        return [at for at, _ in self.points if after < at <= until]
 
 
 class Recorder:
