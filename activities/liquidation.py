@@ -1,4 +1,5 @@
-"""The LiquidationWorkflow's activities: read the market, place and cancel its order.
+"""The LiquidationWorkflow's activities: read the market, place and cancel its order, and
+watch the market between checks.
 
 Each is safe to run again: a sync re-reads from the same fill cursor (and folds into the
 position it was given), a placement carries the
@@ -9,6 +10,7 @@ non-retryable ApplicationErrors; messages carry no secret (the exchange holds th
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -17,11 +19,13 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from dualmm.domain.market_moves import MoveWatch, reason_to_recheck
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Side
 from dualmm.exchange.base import (
     Exchange,
     InsufficientBalance,
+    MarketFeed,
     MergeJournal,
     MergeReport,
     NonRetryableError,
@@ -29,6 +33,7 @@ from dualmm.exchange.base import (
     PlaceOrder,
     RetryableError,
     SignedMerge,
+    Wake,
 )
 from dualmm.exchange.sync import PositionSync, sync_position
 from dualmm.logs import log_fill
@@ -38,6 +43,10 @@ MERGE_UNSENT_ATTEMPTS = 5
 # A SELL refused for balance is tried this many times, this far apart (settlement lag).
 SETTLEMENT_ATTEMPTS = 12
 SETTLEMENT_RETRY_DELAY = timedelta(seconds=5)
+# A wait for a move heartbeats at least this often (its heartbeat timeout is the workflow's).
+WATCH_HEARTBEAT_SECONDS = 2.0
+# While the market channel is down, the book is read over REST this often.
+WATCH_POLL_SECONDS = 5.0
 
 
 class PositionSyncRequest(Frozen):
@@ -50,6 +59,22 @@ class PositionSyncRequest(Frozen):
     position: PositionTracker
     fills: tuple[Fill, ...]  # the owner's latest own fills
     order_ids: tuple[str, ...]  # the owner's orders (their fills are listed)
+
+
+class MoveWaitRequest(Frozen):
+    market: MarketInfo
+    watch: MoveWatch
+    # Until the next check: the wait ends by then (a duration: the workflow's clock may not be
+    # the worker's, e.g. on a time-skipping test server).
+    seconds: float
+
+
+class MarketMove(Frozen):
+    """How a wait for a move ended: `reason` the move (None: none in time); `watched`
+    False when the exchange pushes no books (nothing to wait on: the checks are the poll)."""
+
+    reason: str | None = None
+    watched: bool = True
 
 
 class CancelRequest(Frozen):
@@ -103,7 +128,7 @@ class LiquidationActivities:
         history, only the (bounded) position does."""
         async with non_retryable_venue_errors():
             await self._exchange.heartbeat()
-            return await sync_position(
+            synced = await sync_position(
                 self._exchange,
                 request.market,
                 request.cursor,
@@ -114,6 +139,50 @@ class LiquidationActivities:
                 request.order_ids,
                 on_new_fill=lambda fill: log_fill(activity.logger, fill),
             )
+        return synced if self.watches() else synced.model_copy(update={"watchable": False})
+
+    def watches(self) -> bool:
+        """Whether wait_for_move watches the market here (the venue pushes books)."""
+        return isinstance(self._exchange, MarketFeed)
+
+    @activity.defn(name="liquidation_wait_for_move")
+    async def wait_for_move(self, request: MoveWaitRequest) -> MarketMove:
+        """Until the market calls for a check (reason_to_recheck), a fill notice, or `seconds`.
+
+        Woken by every pushed change of the book (MarketFeed); while the channel is down the
+        book is read over REST every few seconds. Reads only: the workflow's timer decides
+        when the check happens if this attempt dies."""
+        exchange, market = self._exchange, request.market
+        if not isinstance(exchange, MarketFeed):
+            return MarketMove(watched=False)
+        info = activity.info()  # a retry (another worker) watches what is left
+        retried_after = (info.current_attempt_scheduled_time - info.scheduled_time).total_seconds()
+        ends = time.monotonic() + request.seconds - retried_after
+        while True:
+            left = ends - time.monotonic()
+            if left <= 0:
+                return MarketMove()
+            if activity.is_worker_shutdown():  # a retry watches on another worker
+                raise ApplicationError("worker stopping", type="WorkerShutdown")
+            activity.heartbeat()
+            # Marks taken before the book is read: a change while we read wakes the wait.
+            fill_mark = await exchange.fill_mark(market.condition_id)
+            market_mark = await exchange.market_mark(market.condition_id)
+            live = await exchange.market_live(market.condition_id)
+            async with non_retryable_venue_errors():
+                book = await exchange.book(market.yes_token_id)  # pushed while live
+            reason = reason_to_recheck(
+                request.watch,
+                bids=[(x.price, x.size) for x in book.bids],
+                asks=[(x.price, x.size) for x in book.asks],
+                tick=book.tick_size,
+            )
+            if reason is not None:
+                return MarketMove(reason=reason)
+            pause = WATCH_HEARTBEAT_SECONDS if live else WATCH_POLL_SECONDS
+            wake = await exchange.wait_for_market(market, fill_mark, market_mark, min(left, pause))
+            if wake is Wake.FILL:
+                return MarketMove(reason="a fill notice")
 
     @activity.defn(name="liquidation_place_order")
     async def place_order(self, request: PlaceOrder) -> Order:

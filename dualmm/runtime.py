@@ -84,7 +84,7 @@ async def start_or_attach(
 
     from workflows import ui_text
     from workflows.active_market import ActiveMarketInput, ActiveMarketWorkflow
-    from workflows.contracts import active_market_workflow_id
+    from workflows.contracts import WORKFLOW_TASK_TIMEOUT, active_market_workflow_id
 
     workflow_id = active_market_workflow_id(config.bot_id)
     handle = client.get_workflow_handle(workflow_id)
@@ -99,6 +99,7 @@ async def start_or_attach(
         ActiveMarketInput(config=config),
         id=workflow_id,
         task_queue=task_queue,
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         memo={"mode": mode, "bot_id": config.bot_id},
         search_attributes=await bot_search_attributes(client, config.bot_id, mode),

@@ -27,7 +27,12 @@ from temporalio.runtime import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.liquidation import LiquidationActivities, PositionSyncRequest
+from activities.liquidation import (
+    LiquidationActivities,
+    MarketMove,
+    MoveWaitRequest,
+    PositionSyncRequest,
+)
 from dualmm.config import LiquidationConfig
 from dualmm.exchange.base import Exchange
 from dualmm.exchange.sync import PositionSync
@@ -100,16 +105,27 @@ def scenario_venue(
 
 class ClockedActivities(LiquidationActivities):
     """The liquidation's activities on a simulated venue whose clock follows the workflow's
-    check times: each sync first moves the venue to the check it is for."""
+    check times: each sync first moves the venue to the check it is for. Nothing moves the
+    venue between checks, so nothing is watched there (unless `watch`: a test moves it)."""
 
-    def __init__(self, exchange: Exchange, venue: SimVenue) -> None:
+    def __init__(self, exchange: Exchange, venue: SimVenue, *, watch: bool = False) -> None:
         super().__init__(exchange)
         self._venue = venue
+        self._watch = watch
 
     @activity.defn(name="liquidation_sync_position")
     async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
         self._venue.advance_to(request.as_of)
         return await super().sync_position(request)
+
+    def watches(self) -> bool:
+        return self._watch and super().watches()
+
+    @activity.defn(name="liquidation_wait_for_move")
+    async def wait_for_move(self, request: MoveWaitRequest) -> MarketMove:
+        if not self._watch:
+            return MarketMove(watched=False)
+        return await super().wait_for_move(request)
 
 
 # The replay's horizon travels in the memo: the workflow's input has no place for it.
@@ -138,16 +154,20 @@ def liquidation_worker(
     exchange: Exchange,
     task_queue: str,
     workflow_class: type[LiquidationWorkflow] = LiquidationWorkflow,
+    *,
+    watch: bool = False,
 ) -> Worker:
     """A worker for the liquidation whose activities trade through `exchange` (a wallet on
-    `venue`), the venue's clock following the workflow's check times."""
-    activities = ClockedActivities(exchange, venue)
+    `venue`), the venue's clock following the workflow's check times (`watch`: the market is
+    watched between checks too, for a caller that moves the venue itself)."""
+    activities = ClockedActivities(exchange, venue, watch=watch)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[workflow_class],
         activities=[
             activities.sync_position,
+            activities.wait_for_move,
             activities.place_order,
             activities.cancel_order,
             activities.sign_merge,

@@ -86,6 +86,7 @@ def build_worker(
             making.withdraw_quotes,
             making.running_liquidations,
             liquidating.sync_position,
+            liquidating.wait_for_move,
             liquidating.place_order,
             liquidating.cancel_order,
             liquidating.sign_merge,

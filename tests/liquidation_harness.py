@@ -102,11 +102,13 @@ async def running_liquidation(
     credit: bool = True,
     exchange: Callable[[SimVenue], Exchange] | None = None,
     search_attributes: TypedSearchAttributes | None = None,
+    watch: bool = False,
     **input_fields: Any,
 ) -> AsyncIterator[Liquidation]:
     """Start the scenario's liquidation at the server's current time, on its own venue.
 
-    `exchange` wraps the venue for the activities (default: a SimExchange of REPLAY_WALLET).
+    `exchange` wraps the venue for the activities (default: a SimExchange of REPLAY_WALLET);
+    `watch`: the liquidation watches the market between checks (the test moves the venue).
     The workflow is terminated on exit if it is still running, so none outlives its test.
     """
     start = (await env.get_current_time()).replace(microsecond=0)
@@ -119,7 +121,7 @@ async def running_liquidation(
         venue.ensure_wallet(REPLAY_WALLET)
     info = market.info()
     trading = exchange(venue) if exchange else SimExchange(venue, REPLAY_WALLET)
-    async with liquidation_worker(env.client, venue, trading, task_queue):
+    async with liquidation_worker(env.client, venue, trading, task_queue, watch=watch):
         handle = await env.client.start_workflow(
             LiquidationWorkflow.run,
             LiquidationInput(

@@ -67,6 +67,7 @@ async def versioned_worker(
         workflows=[workflow_class],
         activities=[
             activities.sync_position,
+            activities.wait_for_move,
             activities.place_order,
             activities.cancel_order,
             activities.sign_merge,

@@ -19,6 +19,7 @@ from workflows import search_attributes, ui_text
 from workflows.contracts import (
     LIQUIDATION_ID_PREFIX,
     PICK_TIMEOUT,
+    WORKFLOW_TASK_TIMEOUT,
     liquidation_workflow_id,
     venue_retry,
 )
@@ -142,6 +143,7 @@ class ChildRegistry:
                         parent_workflow_id=workflow.info().workflow_id,
                     ),
                     id=entry.workflow_id,
+                    task_timeout=WORKFLOW_TASK_TIMEOUT,
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                     search_attributes=self._child_search_attributes(limit.market.condition_id),
                     memo={"question": limit.market.question, "bot_id": self._config.bot_id},

@@ -37,6 +37,11 @@ def liquidation_workflow_id(condition_id: str) -> str:
     return f"{LIQUIDATION_ID_PREFIX}{condition_id}"
 
 
+# Workflow tasks are small (a check's decision, a few commands; a sync's local activity keeps
+# its task alive with heartbeats): a task that started on a worker that died is handed to
+# another after this, rather than the server's 10 s default.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+
 # -- messages ---------------------------------------------------------------------------------
 
 # To the bot (ActiveMarketWorkflow).
@@ -72,6 +77,9 @@ def venue_retry() -> RetryPolicy:
 
 # A liquidation's sync, placement, cancel and merge; the bot's pick, ranking and withdrawal.
 LIQUIDATION_ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# A liquidation's wait for a move between checks heartbeats every few seconds: a dead worker's
+# wait resumes on another within this (the check itself is a durable timer, never delayed).
+MOVE_WAIT_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 PICK_TIMEOUT = timedelta(seconds=60)
 # make_market lasts until the limit or a cancel (its heartbeat timeout and retry policy, which
 # move it to another worker, are activities.attempt's).

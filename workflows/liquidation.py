@@ -3,7 +3,11 @@
 It drives the liquidation algorithm (dualmm.liquidator, the same one `dualmm replay` and the
 backtest drive) through its port: the sync is a local activity, placements, cancels and merges
 are activities, and it sleeps on a durable timer until the plan's wake time. Signals and the
-config update act at once (they wake the sleep).
+config update act at once (they wake the sleep), and so does the market: while it sleeps, an
+activity watches the pushed book (`liquidation_wait_for_move`) and ends the sleep when the
+midpoint moves off the one its PASSIVE or SKEWED order was priced at, or crosses the
+stop-loss. The timer stays the check's clock: when it fires first the watch is cancelled, and
+a watch lost with its worker delays nothing.
 
 The sync is a local activity: it only reads the venue, so running it inside the workflow task
 that the timer wakes (its result recorded as a marker) costs one workflow task and 6 history
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -27,6 +31,7 @@ from workflows.contracts import (
     FINISHED_SIGNAL,
     FORCE_EXIT_SIGNAL,
     LIQUIDATION_ACTIVITY_TIMEOUT,
+    MOVE_WAIT_HEARTBEAT_TIMEOUT,
     PAUSE_SIGNAL,
     RESUME_SIGNAL,
     SET_CONFIG_UPDATE,
@@ -41,11 +46,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.liquidation import (
         CancelRequest,
         LiquidationActivities,
+        MarketMove,
         MergeRequest,
+        MoveWaitRequest,
         PositionSyncRequest,
     )
     from dualmm.config import LiquidationConfig, describe_validation_error
-    from dualmm.domain.liquidation import LiquidationState, elapsed_seconds
+    from dualmm.domain.liquidation import LiquidationState, elapsed_seconds, move_watch
     from dualmm.domain.position import PositionTracker
     from dualmm.domain.types import Fill, Frozen, OrderIntent
     from dualmm.exchange.base import MergeReport, Order, PlaceOrder
@@ -63,6 +70,8 @@ with workflow.unsafe.imports_passed_through():
 # worker or server delays a wake-up by a second or so); a later wake-up (a worker outage)
 # checks at the real time.
 TIMER_SLACK = timedelta(seconds=2)
+# A watch runs a little past its timer, so the timer (the check's clock) normally ends it.
+WATCH_OVERRUN = timedelta(seconds=5)
 
 
 def _whole_seconds(at: datetime) -> datetime:
@@ -99,6 +108,8 @@ class LiquidationWorkflow:
         )
         self._placing: workflow.ActivityHandle[Order] | None = None
         self._wake = False
+        self._feedless = False  # the venue pushes no books: sleeps need no watch (this run)
+        self._watchable = True  # the last check's worker can watch (PositionSync.watchable)
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
@@ -153,19 +164,82 @@ class LiquidationWorkflow:
                 liquidation.last_error,
             )
         )
-        timeout = at - workflow.now()
-        if timeout > timedelta(0):
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._wake,
-                    timeout=timeout,
-                    timeout_summary=ui_text.next_check_summary(at),
-                )
-        woken, self._wake = self._wake, False
+        moved = await self._sleep(at)
+        woken, self._wake = self._wake or moved, False
         now = workflow.now()
         if not woken and now - at < TIMER_SLACK:
             return at
         return _whole_seconds(now)
+
+    async def _sleep(self, at: datetime) -> bool:
+        """The timer until `at`, raced with a watch of the market; whether the market ended it
+        (a signal sets `_wake`)."""
+        watch = self._start_watch(at)
+        try:
+            if watch is not None:
+                watching = watch
+                if not await self._wait_until(at, lambda: self._wake or watching.done()):
+                    return False  # the timer came first
+                if self._wake:
+                    return False
+                move, watch = self._watch_result(watching), None
+                if move is not None and move.reason is not None:
+                    workflow.logger.info("market moved: %s", move.reason, extra=self._ids())
+                    return True
+            await self._wait_until(at, lambda: self._wake)  # the watch saw nothing
+            return False
+        finally:
+            if watch is not None and not watch.done():
+                watch.cancel()  # the timer or a signal came first
+
+    async def _wait_until(self, at: datetime, condition: Callable[[], bool]) -> bool:
+        """Until `condition` holds (True) or the durable timer fires at `at` (False)."""
+        timeout = at - workflow.now()
+        if timeout <= timedelta(0):
+            return condition()
+        try:
+            await workflow.wait_condition(
+                condition, timeout=timeout, timeout_summary=ui_text.next_check_summary(at)
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    def _start_watch(self, at: datetime) -> workflow.ActivityHandle[MarketMove] | None:
+        """The activity that watches the market until `at`, if anything is to be watched."""
+        liquidation = self._liquidation
+        seconds = (at - workflow.now()).total_seconds()
+        # A worker that cannot watch answers at once (watched=False): a cancel of that watch
+        # sent before its answer is seen names an activity the server has already closed (the
+        # time-skipping test server rejects the whole workflow task: ACTIVITY_UNKNOWN).
+        if self._feedless or not self._watchable or liquidation.snapshot is None or seconds <= 0:
+            return None
+        watch = move_watch(
+            liquidation.state,
+            liquidation.position,
+            liquidation.resting,
+            liquidation.snapshot,
+            liquidation.config,
+        )
+        if watch is None:
+            return None
+        return workflow.start_activity_method(
+            LiquidationActivities.wait_for_move,
+            MoveWaitRequest(market=self._market, watch=watch, seconds=seconds),
+            schedule_to_close_timeout=at - workflow.now() + WATCH_OVERRUN,
+            heartbeat_timeout=MOVE_WAIT_HEARTBEAT_TIMEOUT,
+            retry_policy=venue_retry(),
+            summary=ui_text.watch_summary(watch.priced_mid),
+        )
+
+    def _watch_result(self, watch: workflow.ActivityHandle[MarketMove]) -> MarketMove | None:
+        """What a finished watch saw; None when it failed (the timer still stands)."""
+        if watch.cancelled() or watch.exception() is not None:
+            return None
+        move = watch.result()
+        if not move.watched:
+            self._feedless = True
+        return move
 
     async def sync(
         self,
@@ -195,6 +269,7 @@ class LiquidationWorkflow:
                 summary=ui_text.check_summary(self._liquidation.state.stage, position),
             )
         self._record_pnl(synced.position, synced.snapshot.midpoint)
+        self._watchable = synced.watchable
         return synced
 
     async def place(self, order: PlaceOrder) -> Order:

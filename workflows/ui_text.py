@@ -217,6 +217,11 @@ def next_check_summary(wake_at: datetime) -> str:
     return f"next check at {wake_at.isoformat(timespec='milliseconds')}"
 
 
+def watch_summary(priced_mid: Decimal) -> str:
+    """The label of the watch between checks."""
+    return f"watch the market (priced at midpoint {priced_mid})"
+
+
 def merge_summary(pairs: Decimal) -> str:
     return f"merge {_num(pairs)} YES+NO pairs into USDC"
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from dualmm.config import LiquidationConfig
+from dualmm.domain.market_moves import MoveWatch, StopLossWatch
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import ONE, Rounding, clamp_price, round_size, round_to_tick
 from dualmm.domain.types import Frozen, MarketSnapshot, OrderIntent, Side, Stage, Token
@@ -234,6 +235,52 @@ def needs_replace(resting: RestingOrder | None, desired: OrderIntent | None) -> 
         desired.token,
         desired.price,
         desired.size,
+    )
+
+
+def move_watch(
+    state: LiquidationState,
+    position: PositionTracker,
+    resting: RestingOrder | None,
+    priced: MarketSnapshot,
+    config: LiquidationConfig,
+) -> MoveWatch | None:
+    """What the market must do between checks to call for a check at once (None: nothing).
+
+    A PASSIVE or SKEWED order is priced off the midpoint: a move re-prices it. The stop-loss
+    is watched while it can still escalate and the last check did not already find it
+    crossed (that check escalated or had a reason not to)."""
+    own: tuple[OrderIntent, ...] = ()
+    if resting is not None:
+        order = OrderIntent(
+            token=resting.token, side=Side.SELL, price=resting.price, size=resting.size
+        )
+        own = (order,)
+    reprice = resting is not None and state.stage in (Stage.PASSIVE, Stage.SKEWED)
+    stop_loss = None
+    if (
+        config.stop_loss_enabled
+        and not state.manual_exit
+        and state.stage.rank < config.stop_loss_stage.rank
+        and position.held_qty > 0
+    ):
+        stop_loss = StopLossWatch(
+            yes_qty=position.yes_qty,
+            yes_cost=position.yes_cost,
+            no_qty=position.no_qty,
+            no_cost=position.no_cost,
+            threshold=config.stop_loss_threshold,
+        )
+        if stop_loss.crossed(priced.midpoint):
+            stop_loss = None
+    if not reprice and stop_loss is None:
+        return None
+    return MoveWatch(
+        priced_mid=priced.midpoint,
+        priced_tick=priced.tick_size,
+        own=own,
+        reprice=reprice,
+        stop_loss=stop_loss,
     )
 
 

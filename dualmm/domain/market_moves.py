@@ -5,6 +5,10 @@ The quote loop acts at once when the reference midpoint (the book without our or
 by the requote threshold since the quotes were priced, when the tick size changed, or when a
 trade went off at or through one of our prices (a fill is likely: read it now). Everything
 else waits for the poll.
+
+A liquidation waiting between its checks (`reason_to_recheck`) looks again at once when the
+reference midpoint moved a tick from the one its PASSIVE or SKEWED order was priced at, or
+crossed its stop-loss.
 """
 
 from __future__ import annotations
@@ -60,4 +64,51 @@ def reason_to_requote(
         return "nobody else quotes" if quotes else None
     if quoted_mid is not None and needs_requote(quoted_mid, mid, threshold):
         return f"midpoint {quoted_mid} -> {mid}"
+    return None
+
+
+class StopLossWatch(Frozen):
+    """The position's totals (its unrealized P&L at a midpoint) and the stop-loss threshold."""
+
+    yes_qty: Decimal
+    yes_cost: Decimal
+    no_qty: Decimal
+    no_cost: Decimal
+    threshold: Decimal
+
+    def crossed(self, yes_mid: Decimal) -> bool:
+        """The rule of the liquidation engine: unrealized P&L below the threshold."""
+        unrealized = self.yes_qty * yes_mid - self.yes_cost + self.no_qty * (ONE - yes_mid)
+        return unrealized - self.no_cost < self.threshold
+
+
+class MoveWatch(Frozen):
+    """What a liquidation watches the market for between checks (see move_watch in
+    dualmm.domain.liquidation): the reference midpoint and tick its last check priced at,
+    its resting order (taken out of the book), whether the order's price follows the
+    midpoint, and the stop-loss if armed."""
+
+    priced_mid: Decimal
+    priced_tick: Decimal
+    own: tuple[OrderIntent, ...]
+    reprice: bool
+    stop_loss: StopLossWatch | None = None
+
+
+def reason_to_recheck(
+    watch: MoveWatch, *, bids: Sequence[Level], asks: Sequence[Level], tick: Decimal
+) -> str | None:
+    """Why a waiting liquidation must check now (None: its next check stands). `bids` and
+    `asks` are the YES book as it is now, our order still in it. Only a change since the last
+    check counts, so the check that follows does not call for another."""
+    if watch.reprice and tick != watch.priced_tick:
+        return f"tick size {watch.priced_tick} -> {tick}"
+    others_bids, others_asks = without_own(bids, asks, watch.own)
+    mid = reference_midpoint(others_bids, others_asks, tick)
+    if mid is None:
+        return None  # nobody else quotes: nothing to price at before the check
+    if watch.stop_loss is not None and watch.stop_loss.crossed(mid):
+        return f"stop-loss crossed at midpoint {mid}"
+    if watch.reprice and abs(mid - watch.priced_mid) >= watch.priced_tick:
+        return f"midpoint {watch.priced_mid} -> {mid}"
     return None

@@ -139,6 +139,9 @@ class PositionSync(Frozen):
     fills: tuple[Fill, ...]  # the owner's latest own fills (see absorb_fills)
     cursor: str
     resting_remaining: Decimal | None  # None: the order is gone or fully filled
+    # The worker that synced can watch the market between checks (a liquidation schedules no
+    # watch on one that cannot: its answer would come at once, racing the watch's cancel).
+    watchable: bool = True
 
 
 async def sync_position(

@@ -112,6 +112,7 @@ MOMENTS = {
     "make_market": "market making",
     "liquidation_place_order": "placement",
     "liquidation_sync_position": "liquidation check",
+    "liquidation_wait_for_move": "liquidation watch",
     "liquidation_sign_merge": "merge signature",
     "liquidation_merge_pairs": "merge",
     "liquidation_cancel_order": "cancel",
