@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -54,6 +55,22 @@ def describe_settings_error(error: ValidationError) -> str:
     return f"{ProcessSettings.env_name(field)}: {message}" if field else message
 
 
+@dataclass(frozen=True)
+class Flag:
+    """How an operator sets a config field: its command-line flag (`off`: a switch's other
+    flag), which also names its environment variable, and its help. The field itself keeps
+    the type, bounds and default; `dualmm.cli.options` makes the options from both."""
+
+    name: str
+    help: str
+    off: str | None = None
+
+    @property
+    def env(self) -> str:
+        """`--liq-timeout` is DUALMM_LIQ_TIMEOUT."""
+        return "DUALMM_" + self.name.removeprefix("--").upper().replace("-", "_")
+
+
 class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
@@ -61,17 +78,40 @@ class _Config(BaseModel):
 class LiquidationConfig(_Config):
     """The seed's liquidation parameters (defaults are the seed's) plus the stage offsets."""
 
-    min_profit_margin: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
-    block_losing_quotes: bool = True
-    skew_start_minutes: Decimal = Field(Decimal(5), ge=0, le=MAX_TIMER_MINUTES)
-    skew_per_minute: Decimal = Field(Decimal("0.002"), ge=0, lt=1)
-    max_skew: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
-    stop_loss_enabled: bool = True
-    stop_loss_threshold: Decimal = Field(Decimal(-10), le=0, ge=-MAX_USDC)
+    min_profit_margin: Annotated[
+        Decimal, Flag("--liq-profit-margin", "Minimum profit per token (USDC).")
+    ] = Field(Decimal("0.01"), ge=0, lt=1)
+    block_losing_quotes: Annotated[
+        bool,
+        Flag(
+            "--liq-block-losing",
+            "Never quote PASSIVE/SKEWED below cost plus margin.",
+            off="--no-liq-block-losing",
+        ),
+    ] = True
+    skew_start_minutes: Annotated[
+        Decimal, Flag("--liq-skew-start", "Minutes before skewing starts.")
+    ] = Field(Decimal(5), ge=0, le=MAX_TIMER_MINUTES)
+    skew_per_minute: Annotated[
+        Decimal, Flag("--liq-skew-rate", "Skew added per minute (price).")
+    ] = Field(Decimal("0.002"), ge=0, lt=1)
+    max_skew: Annotated[Decimal, Flag("--liq-skew-max", "Maximum skew (price).")] = Field(
+        Decimal("0.02"), ge=0, lt=1
+    )
+    stop_loss_enabled: Annotated[
+        bool, Flag("--liq-stop-loss", "Enable the stop-loss.", off="--no-liq-stop-loss")
+    ] = True
+    stop_loss_threshold: Annotated[
+        Decimal, Flag("--liq-stop-loss-threshold", "Stop-loss at this unrealized P&L (USDC).")
+    ] = Field(Decimal(-10), le=0, ge=-MAX_USDC)
     stop_loss_stage: Stage = Stage.MARKET
-    timeout_minutes: Decimal = Field(Decimal(60), gt=0, le=MAX_TIMER_MINUTES)
+    timeout_minutes: Annotated[
+        Decimal, Flag("--liq-timeout", "Minutes before the timeout stage.")
+    ] = Field(Decimal(60), gt=0, le=MAX_TIMER_MINUTES)
     timeout_stage: Stage = Stage.AGGRESSIVE
-    price_check_interval_ms: int = Field(30_000, gt=0, le=MAX_INTERVAL_MS)
+    price_check_interval_ms: Annotated[
+        int, Flag("--liq-check-interval", "Price check interval (ms).")
+    ] = Field(30_000, gt=0, le=MAX_INTERVAL_MS)
     aggressive_offset: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
     market_offset: Decimal = Field(Decimal("0.05"), ge=0, lt=1)
 
@@ -90,21 +130,42 @@ class LiquidationConfig(_Config):
 class MarketMakerConfig(_Config):
     """Active-market quoting parameters."""
 
-    order_size: Decimal = Field(Decimal(50), gt=0, le=MAX_SHARES)
+    order_size: Annotated[Decimal, Flag("--order-size", "Shares per quote.")] = Field(
+        Decimal(50), gt=0, le=MAX_SHARES
+    )
     # Quote this fraction of the reward band away from the midpoint (closer earns more).
-    spread_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
-    requote_threshold: Decimal = Field(Decimal("0.005"), gt=0, lt=1)
-    position_limit: Decimal = Field(Decimal(100), gt=0, le=MAX_SHARES)
-    quote_interval_ms: int = Field(5_000, gt=0, le=MAX_INTERVAL_MS)
+    spread_fraction: Annotated[
+        Decimal, Flag("--spread-fraction", "Quote this fraction of the reward band out.")
+    ] = Field(Decimal("0.5"), gt=0, le=1)
+    requote_threshold: Annotated[
+        Decimal, Flag("--requote-threshold", "Midpoint move that requotes.")
+    ] = Field(Decimal("0.005"), gt=0, lt=1)
+    position_limit: Annotated[
+        Decimal, Flag("--position-limit", "|net| shares before liquidating.")
+    ] = Field(Decimal(100), gt=0, le=MAX_SHARES)
+    quote_interval_ms: Annotated[int, Flag("--quote-interval", "Quote loop interval (ms).")] = (
+        Field(5_000, gt=0, le=MAX_INTERVAL_MS)
+    )
 
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
 class OrchestratorConfig(_Config):
-    bot_id: str = Field("dualmm", min_length=1, max_length=100, pattern=BOT_ID_PATTERN)
-    dual_market_mode: bool = True
-    liquidity_budget: Decimal = Field(Decimal(1000), gt=0, le=MAX_USDC)
+    bot_id: Annotated[str, Flag("--bot-id", "Which bot (workflow active-market-<id>).")] = Field(
+        "dualmm", min_length=1, max_length=100, pattern=BOT_ID_PATTERN
+    )
+    dual_market_mode: Annotated[
+        bool,
+        Flag(
+            "--dual-market-mode",
+            "Quote the next market while liquidating (dual) or wait (single).",
+            off="--single-market-mode",
+        ),
+    ] = True
+    liquidity_budget: Annotated[
+        Decimal, Flag("--liquidity-budget", "Capital for quotes (USDC).")
+    ] = Field(Decimal(1000), gt=0, le=MAX_USDC)
     market_maker: MarketMakerConfig = MarketMakerConfig()
     liquidation: LiquidationConfig = LiquidationConfig()
     # How long the bot waits before looking again when no market qualifies or discovery
@@ -116,11 +177,34 @@ class OrchestratorConfig(_Config):
     # the active one per USDC and the active position is below the minimum order size
     # (`dualmm.domain.rotation`). Off: a round ends only at the limit. The defaults are the
     # backtest's best (README, "Backtest"): a periodic re-rank moved more and lost more.
-    rerank: bool = True
-    rerank_minutes: int = Field(0, ge=0, le=7 * 1440)
-    switch_margin: Decimal = Field(Decimal("0.2"), ge=0, le=100)
+    rerank: Annotated[
+        bool,
+        Flag(
+            "--rerank",
+            "Re-rank the markets, the active one included, when a liquidation finishes and "
+            "move to a better one (--no-rerank: a round ends only at the limit).",
+            off="--no-rerank",
+        ),
+    ] = True
+    rerank_minutes: Annotated[
+        int,
+        Flag("--rerank-minutes", "Also re-rank this often (0: only when a liquidation finishes)."),
+    ] = Field(0, ge=0, le=7 * 1440)
+    switch_margin: Annotated[
+        Decimal,
+        Flag(
+            "--switch-margin",
+            "Leave the active market for one earning over 1 + this times as much per USDC.",
+        ),
+    ] = Field(Decimal("0.2"), ge=0, le=100)
     # A market whose liquidation lost is left out of the picks this long (0: never).
-    loss_cooldown_minutes: int = Field(0, ge=0, le=7 * 1440)
+    loss_cooldown_minutes: Annotated[
+        int,
+        Flag(
+            "--loss-cooldown",
+            "Minutes a market whose liquidation lost stays out of the picks (0: none).",
+        ),
+    ] = Field(0, ge=0, le=7 * 1440)
 
 
 class ProcessSettings(BaseSettings):

@@ -27,7 +27,7 @@ from typing import Any
 import annotated_types
 import pytest
 
-from dualmm.cli.options import CONFIG_FLAGS, ConfigFlag
+from dualmm.cli.options import CONFIG_FLAGS, Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scenarios" / "quick-profitable-exit.json"
@@ -136,10 +136,13 @@ SCENARIO_ROWS = [
 ]
 
 
-def _bad_values(spec: ConfigFlag) -> list[str]:
+def _bad_values(spec: Setting) -> list[str]:
     """Values a setting's flag must refuse: not a number (or not whole), and each bound of its
     config field just crossed."""
     field = spec.field
+    if field.annotation is str:  # a name: each length bound crossed, outside its pattern
+        lengths = [m for m in field.metadata if isinstance(m, annotated_types.MaxLen)]
+        return ["", "no spaces", *("x" * (m.max_length + 1) for m in lengths)]
     decimal = field.annotation is Decimal
     values = ["abc", ""] + (["nan", "inf", "-inf", "1e30"] if decimal else ["1.5", "1e3"])
     if not decimal:
@@ -195,22 +198,23 @@ def _rows() -> list[Row]:
     channel = {"DUALMM_USER_CHANNEL": "maybe"}
     rows.append((("worker", "--no-tracing"), channel, "DUALMM_USER_CHANNEL"))
 
-    # The bot's settings, from their one declaration (dualmm.cli.options.CONFIG_FLAGS): every
-    # valued flag gets non-numbers and each bound of its field crossed, on the command line and
-    # in its DUALMM_* variable; replay takes the liquidation ones.
+    # The bot's settings, from their one declaration (the `Flag` of each dualmm.config field,
+    # listed by dualmm.cli.options.CONFIG_FLAGS): every valued flag gets non-numbers and each
+    # bound of its field crossed, on the command line and in its DUALMM_* variable; replay
+    # takes the liquidation ones.
     for spec in CONFIG_FLAGS:
         if "/" in spec.decl:  # a switch
             if spec.env:
-                rows.append((("orchestrate",), {spec.env: "maybe"}, spec.flag))
+                rows.append((("orchestrate",), {spec.env: "maybe"}, spec.name))
             continue
         commands = [("orchestrate",)]
         if spec.path.startswith("liquidation."):
             commands.append(("replay", str(SEED)))
         for value in _bad_values(spec):
             for command in commands:
-                rows.append(((*command, spec.flag, value), {}, spec.flag))
+                rows.append(((*command, spec.name, value), {}, spec.name))
             if spec.env and value:  # an empty variable is an unset one
-                rows.append((("orchestrate",), {spec.env: value}, spec.flag))
+                rows.append((("orchestrate",), {spec.env: value}, spec.name))
     for command in (("orchestrate",), ("replay", str(SEED))):
         # Contradictory flags.
         rows.append(

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from dualmm.cli import bot as commands
+from dualmm.cli.options import orchestrator_config
 from dualmm.config import ProcessSettings
 from dualmm.errors import UsageError
 from dualmm.exchange.factory import open_exchange, trading_mode
@@ -58,8 +58,13 @@ def test_bad_flags_exit_2_with_one_line(args: tuple[str, ...], message: str) -> 
 
 
 def test_config_from_flags_keeps_defaults_for_unset_ones() -> None:
-    config = commands.orchestrator_config(
-        bot_id="b1", dual_market_mode=False, position_limit="25", liquidity_budget="500"
+    config = orchestrator_config(
+        {
+            "--bot-id": "b1",
+            "--dual-market-mode": False,
+            "--position-limit": "25",
+            "--liquidity-budget": "500",
+        }
     )
     assert (config.bot_id, config.dual_market_mode) == ("b1", False)
     assert config.market_maker.position_limit == Decimal(25)
@@ -67,7 +72,7 @@ def test_config_from_flags_keeps_defaults_for_unset_ones() -> None:
     assert config.market_maker.order_size == Decimal(50)  # default
     assert config.liquidation.price_check_interval_ms == 30_000  # seed default
     with pytest.raises(UsageError, match="order_size"):
-        commands.orchestrator_config(order_size="-1")
+        orchestrator_config({"--order-size": "-1"})
 
 
 @pytest.mark.parametrize(

@@ -13,35 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from dualmm.cli.options import (
-    FIELD_FLAGS,
-    BotId,
-    DualMarketMode,
-    LiqBlockLosing,
-    LiqCheckInterval,
-    LiqProfitMargin,
-    LiqSkewMax,
-    LiqSkewRate,
-    LiqSkewStart,
-    LiqStopLoss,
-    LiqStopLossThreshold,
-    LiqTimeout,
-    LiquidityBudget,
-    LossCooldown,
-    OrderSize,
-    PositionLimit,
-    QuoteInterval,
-    RequoteThreshold,
-    Rerank,
-    RerankMinutes,
-    SpreadFraction,
-    SwitchMargin,
-    config_values,
-    flag_named_error,
-)
-from dualmm.config import OrchestratorConfig, ProcessSettings
+from dualmm.cli.options import BotId, ConfigFlags, config_options, orchestrator_config
+from dualmm.config import ProcessSettings
 from dualmm.errors import UsageError
 from dualmm.process import hard_exit
 from dualmm.runtime import (
@@ -60,60 +34,6 @@ from workflows.contracts import (
 
 if TYPE_CHECKING:
     from temporalio.client import Client
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The TOML file's table, as OrchestratorConfig fields (validated with the flags)."""
-    import tomllib
-
-    from dualmm import jsonio
-
-    try:
-        data = jsonio.read_file(path, max_bytes=_MAX_CONFIG_BYTES)
-    except jsonio.JsonInputError as exc:
-        raise UsageError(f"--config {path}: {exc}") from None
-    # tomllib recurses per nesting level: bound it first (see dualmm.jsonio).
-    if jsonio.nesting_depth(data) > jsonio.MAX_DEPTH:
-        raise UsageError(f"--config {path}: nested more than {jsonio.MAX_DEPTH} levels deep")
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"--config {path}: not UTF-8 (byte {exc.start})") from None
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
-        message = " ".join(str(exc).split())[:200]
-        raise UsageError(f"--config {path}: not valid TOML: {message}") from None
-
-
-_MAX_CONFIG_BYTES = 1024 * 1024
-
-
-def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def orchestrator_config(*, config_file: Path | None = None, **given: Any) -> OrchestratorConfig:
-    """An OrchestratorConfig from the file (if any) and the flags the operator set (`bot_id`
-    and `CONFIG_FLAGS` parameters; None: not set): flags win, and anything given by neither
-    keeps its default."""
-    bot_id = given.pop("bot_id", None)
-    flags = config_values(given)
-    if bot_id is not None:
-        flags["bot_id"] = bot_id
-    values = flags
-    where = "orchestrator config"
-    if config_file is not None:
-        values = _merged(read_config_file(config_file), flags)
-        where = f"orchestrator config ({config_file} and flags)"
-    try:
-        return OrchestratorConfig.model_validate(values)
-    except ValidationError as exc:
-        raise flag_named_error(exc, {"bot_id": "--bot-id", **FIELD_FLAGS}, where) from None
 
 
 async def check_position_limit(config: ProcessSettings, limit: Decimal) -> None:
@@ -147,17 +67,6 @@ async def check_position_limit(config: ProcessSettings, limit: Decimal) -> None:
 
 
 _PREFLIGHT_SECONDS = 15
-
-
-def _given(ctx: typer.Context, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters the operator set (on the command line or in the environment)."""
-    from typer._click.core import ParameterSource
-
-    return {
-        name: value
-        for name, value in params.items()
-        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
-    }
 
 
 async def _liquidate_all(client: Client, bot_id: str, now: bool, wait: bool) -> int:
@@ -212,17 +121,16 @@ def _progress(report: dict[str, Any]) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @config_options(toml=True)
     def orchestrate(
-        ctx: typer.Context,
         config_file: Annotated[
             Path | None,
             typer.Option(
                 "--config",
-                help="A TOML file of OrchestratorConfig fields (flags and environment win).",
+                help="A TOML file of OrchestratorConfig fields, each named by its option's "
+                "[toml: ...] (flags and environment win).",
             ),
         ] = None,
-        bot_id: BotId = "dualmm",
-        dual_market_mode: DualMarketMode = True,
         dry_run: Annotated[
             bool,
             typer.Option(
@@ -239,33 +147,13 @@ def register(app: typer.Typer) -> None:
                 "a worker started with --live).",
             ),
         ] = False,
-        position_limit: PositionLimit = None,
-        order_size: OrderSize = None,
-        spread_fraction: SpreadFraction = None,
-        requote_threshold: RequoteThreshold = None,
-        quote_interval: QuoteInterval = None,
-        liquidity_budget: LiquidityBudget = None,
-        profit_margin: LiqProfitMargin = None,
-        skew_start: LiqSkewStart = None,
-        skew_rate: LiqSkewRate = None,
-        skew_max: LiqSkewMax = None,
-        stop_loss_threshold: LiqStopLossThreshold = None,
-        stop_loss: LiqStopLoss = True,
-        timeout: LiqTimeout = None,
-        check_interval: LiqCheckInterval = None,
-        block_losing: LiqBlockLosing = True,
-        rerank: Rerank = True,
-        rerank_minutes: RerankMinutes = None,
-        switch_margin: SwitchMargin = None,
-        loss_cooldown: LossCooldown = None,
+        *,
+        config_flags: ConfigFlags,
     ) -> None:
         """Start the bot's ActiveMarketWorkflow, or attach to the one already running."""
         from dualmm.exchange.factory import trading_mode
 
-        given = _given(ctx, dict(locals()))
-        for name in ("ctx", "config_file", "dry_run", "live"):
-            given.pop(name, None)
-        config = orchestrator_config(config_file=config_file, **given)
+        config = orchestrator_config(config_flags, config_file)
         mode = trading_mode(settings(), live=live, dry_run=dry_run)
         run_or_fail(check_position_limit(settings(), config.market_maker.position_limit))
 

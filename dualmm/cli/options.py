@@ -1,23 +1,107 @@
-"""The options more than one command takes, and the bot's settings as flags (declared once)."""
+"""The bot's settings as command-line options, made from their one declaration: each config
+field an operator may set carries a `dualmm.config.Flag` (flag, help; the flag names its
+DUALMM_* variable) and keeps its type, bounds and default. `config_options` adds them to a
+command; the flag an error names and the bad-input table come from the same list."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from dualmm.cli.config_file import read_config_file
 from dualmm.config import (
     BOT_ID_PATTERN,
+    Flag,
     LiquidationConfig,
     OrchestratorConfig,
     describe_validation_error,
 )
 from dualmm.errors import UsageError
+
+# flag -> the value the operator set for it (on the command line or in its DUALMM_* variable;
+# decimals as typed, switches as bools); what `config_options` hands a command.
+ConfigFlags = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One OrchestratorConfig field an operator may set, and how."""
+
+    path: str  # the field, dotted: "market_maker.position_limit"
+    field: FieldInfo
+    flag: Flag
+
+    @property
+    def name(self) -> str:
+        return self.flag.name
+
+    @property
+    def env(self) -> str:
+        return self.flag.env
+
+    @property
+    def switch(self) -> bool:
+        return self.flag.off is not None
+
+    @property
+    def decl(self) -> str:
+        """The option's declaration: "--flag", or "--on/--off" for a switch."""
+        return f"{self.name}/{self.flag.off}" if self.switch else self.name
+
+    @property
+    def param(self) -> str:
+        """The generated command parameter: `--liq-timeout` is `liq_timeout`."""
+        return self.name.removeprefix("--").replace("-", "_")
+
+    def annotation(self, toml: bool) -> Any:
+        """The parameter's type and typer option; decimals stay text until `parse`, so an
+        error can quote what was typed."""
+        kind = self.field.annotation
+        typed: Any = bool if self.switch else int if kind is int else str
+        where = f" [toml: {self.path}]" if toml else ""
+        metavar = "<decimal>" if kind is Decimal else None
+        option = typer.Option(
+            self.decl, help=self.flag.help + where, envvar=self.env, metavar=metavar
+        )
+        return Annotated[typed, option]
+
+    def parse(self, value: Any) -> Any:
+        """The field's value from what was typed (the model checks the bounds)."""
+        if not isinstance(value, str):
+            return value
+        if self.field.annotation is Decimal:
+            return decimal_flag(self.name, value)
+        if self.field.annotation is int:
+            try:
+                return int(value)
+            except ValueError:
+                raise UsageError(f"{self.name}: {value!r} is not a whole number") from None
+        return value
+
+
+def _settings(model: type[BaseModel], prefix: str = "") -> Iterator[Setting]:
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _settings(field.annotation, f"{prefix}{name}.")
+        for mark in field.metadata:
+            if isinstance(mark, Flag):
+                yield Setting(prefix + name, field, mark)
+
+
+# Every setting, in the model's order; `--bot-id` is also the other commands' `BotId`.
+CONFIG_FLAGS = tuple(_settings(OrchestratorConfig))
+_BY_FLAG = {setting.name: setting for setting in CONFIG_FLAGS}
+_BY_PATH = {setting.path: setting for setting in CONFIG_FLAGS}
 
 
 def check_bot_id(bot_id: str) -> str:
@@ -27,14 +111,10 @@ def check_bot_id(bot_id: str) -> str:
 
 
 # Options more than one command takes.
+_BOT_ID = _BY_PATH["bot_id"]
 BotId = Annotated[
     str,
-    typer.Option(
-        "--bot-id",
-        help="Which bot (workflow active-market-<id>).",
-        envvar="DUALMM_BOT_ID",
-        callback=check_bot_id,
-    ),
+    typer.Option(_BOT_ID.name, help=_BOT_ID.flag.help, envvar=_BOT_ID.env, callback=check_bot_id),
 ]
 Live = Annotated[
     bool,
@@ -45,224 +125,74 @@ Live = Annotated[
 ]
 
 
-def default_help(model: type[BaseModel], field: str) -> str:
-    """A flag's help suffix naming the config model's default (one source for every command)."""
-    return f"[default: {model.model_fields[field].default}]"
+def config_options(
+    *, only: str | None = None, skip: Collection[str] = (), toml: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the settings' options (those under `only`, e.g. "liquidation", less the flags in
+    `skip`) to a typer command, where its `config_flags: ConfigFlags` parameter stands; the
+    command receives the flags the operator set. `toml`: the help names each file key."""
+    chosen = [
+        s
+        for s in CONFIG_FLAGS
+        if (only is None or s.path.startswith(f"{only}.")) and s.name not in skip
+    ]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        params: list[inspect.Parameter] = []
+        for param in inspect.signature(command, eval_str=True).parameters.values():
+            if param.name != "config_flags":
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+                continue
+            for s in chosen:
+                params.append(
+                    inspect.Parameter(
+                        s.param,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=s.field.default,
+                        annotation=s.annotation(toml),
+                    )
+                )
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> Any:
+            from typer._click.core import ParameterSource
+            from typer._click.globals import get_current_context
+
+            ctx = get_current_context()
+            given: ConfigFlags = {}
+            for s in chosen:
+                value = kwargs.pop(s.param)
+                if ctx.get_parameter_source(s.param) not in (None, ParameterSource.DEFAULT):
+                    given[s.name] = value
+            return command(**kwargs, config_flags=given)
+
+        run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return decorate
 
 
-# --- the bot's settings as flags --------------------------------------------------------------
-# Each OrchestratorConfig setting an operator may set is declared once, here: its flag (which
-# names its DUALMM_* variable) and its help; its type, bounds and default are the model field's.
-# The commands' options, the flag an error names and the bad-input table come from this.
-
-
-@dataclass(frozen=True)
-class ConfigFlag:
-    param: str  # the command's parameter (and `orchestrator_config`'s keyword)
-    path: str  # the OrchestratorConfig field, dotted
-    decl: str  # "--flag", or "--on/--off" for a switch
-    help: str
-
-    @property
-    def flag(self) -> str:
-        return self.decl.split("/")[0]
-
-    @property
-    def env(self) -> str:
-        """The flag's DUALMM_* variable: `--liq-timeout` is DUALMM_LIQ_TIMEOUT."""
-        return "DUALMM_" + self.flag.removeprefix("--").upper().replace("-", "_")
-
-    @property
-    def field(self) -> FieldInfo:
-        model: type[BaseModel] = OrchestratorConfig
-        *parents, name = self.path.split(".")
-        for parent in parents:
-            model = model.model_fields[parent].annotation  # type: ignore[assignment]
-        return model.model_fields[name]
-
-    def option(self) -> Any:
-        suffix = "" if "/" in self.decl else f" [default: {self.field.default}]"
-        return typer.Option(self.decl, help=self.help + suffix, envvar=self.env)
-
-
-CONFIG_FLAGS = (
-    ConfigFlag(
-        "dual_market_mode",
-        "dual_market_mode",
-        "--dual-market-mode/--single-market-mode",
-        "Quote the next market while liquidating (dual) or wait (single).",
-    ),
-    ConfigFlag(
-        "liquidity_budget",
-        "liquidity_budget",
-        "--liquidity-budget",
-        "Capital for quotes (USDC).",
-    ),
-    ConfigFlag(
-        "position_limit",
-        "market_maker.position_limit",
-        "--position-limit",
-        "|net| shares before liquidating.",
-    ),
-    ConfigFlag(
-        "order_size",
-        "market_maker.order_size",
-        "--order-size",
-        "Shares per quote.",
-    ),
-    ConfigFlag(
-        "spread_fraction",
-        "market_maker.spread_fraction",
-        "--spread-fraction",
-        "Quote this fraction of the reward band out.",
-    ),
-    ConfigFlag(
-        "requote_threshold",
-        "market_maker.requote_threshold",
-        "--requote-threshold",
-        "Midpoint move that requotes.",
-    ),
-    ConfigFlag(
-        "quote_interval",
-        "market_maker.quote_interval_ms",
-        "--quote-interval",
-        "Quote loop interval (ms).",
-    ),
-    ConfigFlag(
-        "profit_margin",
-        "liquidation.min_profit_margin",
-        "--liq-profit-margin",
-        "Minimum profit per token (USDC).",
-    ),
-    ConfigFlag(
-        "skew_start",
-        "liquidation.skew_start_minutes",
-        "--liq-skew-start",
-        "Minutes before skewing starts.",
-    ),
-    ConfigFlag(
-        "skew_rate",
-        "liquidation.skew_per_minute",
-        "--liq-skew-rate",
-        "Skew added per minute (price).",
-    ),
-    ConfigFlag("skew_max", "liquidation.max_skew", "--liq-skew-max", "Maximum skew (price)."),
-    ConfigFlag(
-        "stop_loss_threshold",
-        "liquidation.stop_loss_threshold",
-        "--liq-stop-loss-threshold",
-        "Stop-loss at this unrealized P&L (USDC).",
-    ),
-    ConfigFlag(
-        "stop_loss",
-        "liquidation.stop_loss_enabled",
-        "--liq-stop-loss/--no-liq-stop-loss",
-        "Enable the stop-loss.",
-    ),
-    ConfigFlag(
-        "timeout",
-        "liquidation.timeout_minutes",
-        "--liq-timeout",
-        "Minutes before the timeout stage.",
-    ),
-    ConfigFlag(
-        "check_interval",
-        "liquidation.price_check_interval_ms",
-        "--liq-check-interval",
-        "Price check interval (ms).",
-    ),
-    ConfigFlag(
-        "block_losing",
-        "liquidation.block_losing_quotes",
-        "--liq-block-losing/--no-liq-block-losing",
-        "Never quote PASSIVE/SKEWED below cost plus margin.",
-    ),
-    ConfigFlag(
-        "rerank",
-        "rerank",
-        "--rerank/--no-rerank",
-        "Re-rank the markets, the active one included, when a liquidation finishes and move "
-        "to a better one (--no-rerank: a round ends only at the limit).",
-    ),
-    ConfigFlag(
-        "rerank_minutes",
-        "rerank_minutes",
-        "--rerank-minutes",
-        "Also re-rank this often (0: only when a liquidation finishes).",
-    ),
-    ConfigFlag(
-        "switch_margin",
-        "switch_margin",
-        "--switch-margin",
-        "Leave the active market for one earning over 1 + this times as much per USDC.",
-    ),
-    ConfigFlag(
-        "loss_cooldown",
-        "loss_cooldown_minutes",
-        "--loss-cooldown",
-        "Minutes a market whose liquidation lost stays out of the picks (0: none).",
-    ),
-)
-_BY_PARAM = {spec.param: spec for spec in CONFIG_FLAGS}
-# OrchestratorConfig field -> the flag that sets it, so an error names what the operator typed.
-FIELD_FLAGS = {spec.path: spec.flag for spec in CONFIG_FLAGS}
-LIQUIDATION_FLAGS = {
-    path.removeprefix("liquidation."): flag
-    for path, flag in FIELD_FLAGS.items()
-    if path.startswith("liquidation.")
-}
-
-
-def _option(param: str) -> Any:
-    return _BY_PARAM[param].option()
-
-
-# The options, for every command that takes them (decimals as typed, for exact errors).
-DualMarketMode = Annotated[bool, _option("dual_market_mode")]
-LiquidityBudget = Annotated[str | None, _option("liquidity_budget")]
-PositionLimit = Annotated[str | None, _option("position_limit")]
-OrderSize = Annotated[str | None, _option("order_size")]
-SpreadFraction = Annotated[str | None, _option("spread_fraction")]
-RequoteThreshold = Annotated[str | None, _option("requote_threshold")]
-QuoteInterval = Annotated[int | None, _option("quote_interval")]
-LiqProfitMargin = Annotated[str | None, _option("profit_margin")]
-LiqSkewStart = Annotated[str | None, _option("skew_start")]
-LiqSkewRate = Annotated[str | None, _option("skew_rate")]
-LiqSkewMax = Annotated[str | None, _option("skew_max")]
-LiqStopLossThreshold = Annotated[str | None, _option("stop_loss_threshold")]
-LiqStopLoss = Annotated[bool, _option("stop_loss")]
-LiqTimeout = Annotated[str | None, _option("timeout")]
-LiqCheckInterval = Annotated[int | None, _option("check_interval")]
-LiqBlockLosing = Annotated[bool, _option("block_losing")]
-Rerank = Annotated[bool, _option("rerank")]
-RerankMinutes = Annotated[int | None, _option("rerank_minutes")]
-SwitchMargin = Annotated[str | None, _option("switch_margin")]
-LossCooldown = Annotated[int | None, _option("loss_cooldown")]
-
-
-def config_values(given: dict[str, Any]) -> dict[str, Any]:
+def config_values(given: Mapping[str, Any]) -> dict[str, Any]:
     """OrchestratorConfig values (nested as the model is) from the flags the operator set
-    (`param -> value`; decimals as typed), checked against each other; the model validates
-    them where they are used, once."""
+    (`flag -> value`), checked against each other; the model checks each value, once."""
     # Contradictions: a value for a rule that the same command line switches off.
-    if given.get("stop_loss") is False and given.get("stop_loss_threshold") is not None:
+    if given.get("--liq-stop-loss") is False and given.get("--liq-stop-loss-threshold") is not None:
         raise UsageError("--liq-stop-loss-threshold: given with --no-liq-stop-loss")
-    if given.get("block_losing") is False and given.get("profit_margin") is not None:
+    if given.get("--liq-block-losing") is False and given.get("--liq-profit-margin") is not None:
         raise UsageError(
             "--liq-profit-margin: given with --no-liq-block-losing (the margin is only the floor)"
         )
     values: dict[str, Any] = {}
-    for param, value in given.items():
+    for flag, value in given.items():
         if value is None:
             continue
-        spec = _BY_PARAM[param]
-        if spec.field.annotation is Decimal and isinstance(value, str):
-            value = decimal_flag(spec.flag, value)
-        *parents, name = spec.path.split(".")
+        setting = _BY_FLAG[flag]
+        *parents, name = setting.path.split(".")
         table = values
         for parent in parents:
             table = table.setdefault(parent, {})
-        table[name] = value
+        table[name] = setting.parse(value)
     return values
 
 
@@ -278,19 +208,47 @@ def decimal_flag(name: str, value: str | None) -> Decimal | None:
     return parsed
 
 
-def flag_named_error(exc: ValidationError, flags: dict[str, str], where: str) -> UsageError:
-    """A config validation error in one line, naming the flag that set the field (if any)."""
+def flag_named_error(exc: ValidationError, where: str, prefix: str = "") -> UsageError:
+    """A config validation error in one line, naming the flag that sets the field (if any);
+    `prefix`: where the validated model sits in OrchestratorConfig ("liquidation.")."""
     message = describe_validation_error(exc)
     field, _, reason = message.partition(": ")
-    if field in flags:
-        message = f"{flags[field]} ({field}): {reason}"
+    setting = _BY_PATH.get(prefix + field)
+    if setting is not None:
+        message = f"{setting.name} ({field}): {reason}"
     return UsageError(f"{where}: {message}")
 
 
-def liquidation_config(**flags: Any) -> LiquidationConfig:
-    """A LiquidationConfig from the seed's flags (`param -> value`, as `config_values` takes
-    them); anything unset keeps the seed's default."""
+def orchestrator_config(
+    given: Mapping[str, Any], config_file: Path | None = None
+) -> OrchestratorConfig:
+    """An OrchestratorConfig from a TOML file (if any; laid out as the model) and the flags
+    the operator set: flags win, and anything given by neither keeps its default."""
+    values = config_values(given)
+    where = "orchestrator config"
+    if config_file is not None:
+        values = _merged(read_config_file(config_file), values)
+        where = f"orchestrator config ({config_file} and flags)"
     try:
-        return LiquidationConfig.model_validate(config_values(flags).get("liquidation", {}))
+        return OrchestratorConfig.model_validate(values)
     except ValidationError as exc:
-        raise flag_named_error(exc, LIQUIDATION_FLAGS, "liquidation config") from None
+        raise flag_named_error(exc, where) from None
+
+
+def liquidation_config(given: Mapping[str, Any]) -> LiquidationConfig:
+    """A LiquidationConfig from the flags the operator set; anything unset keeps the seed's
+    default."""
+    try:
+        return LiquidationConfig.model_validate(config_values(given).get("liquidation", {}))
+    except ValidationError as exc:
+        raise flag_named_error(exc, "liquidation config", "liquidation.") from None
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

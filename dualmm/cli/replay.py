@@ -9,18 +9,7 @@ from typing import Annotated
 
 import typer
 
-from dualmm.cli.options import (
-    LiqBlockLosing,
-    LiqCheckInterval,
-    LiqProfitMargin,
-    LiqSkewMax,
-    LiqSkewRate,
-    LiqSkewStart,
-    LiqStopLoss,
-    LiqStopLossThreshold,
-    LiqTimeout,
-    liquidation_config,
-)
+from dualmm.cli.options import ConfigFlags, config_options, liquidation_config
 from dualmm.errors import UsageError
 from dualmm.process import hard_exit
 from dualmm.replay import render_timeline, run_replay
@@ -29,6 +18,7 @@ from dualmm.scenario import ScenarioError, load_scenario
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @config_options(only="liquidation")
     def replay(
         scenario_file: Annotated[Path, typer.Argument(help="Scenario JSON file.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -39,28 +29,11 @@ def register(app: typer.Typer) -> None:
                 help="Run the real LiquidationWorkflow on Temporal's time-skipping server.",
             ),
         ] = False,
-        profit_margin: LiqProfitMargin = None,
-        skew_start: LiqSkewStart = None,
-        skew_rate: LiqSkewRate = None,
-        skew_max: LiqSkewMax = None,
-        stop_loss_threshold: LiqStopLossThreshold = None,
-        stop_loss: LiqStopLoss = True,
-        timeout: LiqTimeout = None,
-        check_interval: LiqCheckInterval = None,
-        block_losing: LiqBlockLosing = True,
+        *,
+        config_flags: ConfigFlags,
     ) -> None:
         """Replay the liquidation of every market in a scenario that starts with a position."""
-        config = liquidation_config(
-            profit_margin=profit_margin,
-            skew_start=skew_start,
-            skew_rate=skew_rate,
-            skew_max=skew_max,
-            stop_loss_threshold=stop_loss_threshold,
-            stop_loss=stop_loss,
-            timeout=timeout,
-            check_interval=check_interval,
-            block_losing=block_losing,
-        )
+        config = liquidation_config(config_flags)
         try:
             scenario = load_scenario(scenario_file)
         except ScenarioError as exc:
