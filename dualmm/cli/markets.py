@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dualmm.cli.options import decimal_flag
+from dualmm.cli.options import ConfigFlags, config_options, decimal_flag, orchestrator_config
 from dualmm.discovery import Filters, discover
 from dualmm.errors import UsageError, fail
 from dualmm.process import load_settings
@@ -122,6 +122,7 @@ async def _open_exchange(
     return await ClobExchange.connect(settings, read_only=True), settings.clob_url
 
 
+@config_options(only=("market_maker.order_size",))
 def markets(
     liquidity: Annotated[
         str | None,
@@ -135,9 +136,6 @@ def markets(
     url: Annotated[str | None, typer.Option("--url", help="CLOB URL (default: settings).")] = None,
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Skip this condition id (repeatable).")
-    ] = None,
-    order_size: Annotated[
-        str | None, typer.Option("--order-size", help="Our quote size in shares.")
     ] = None,
     min_price: Annotated[
         str, typer.Option("--min-price", help="Lowest YES midpoint to quote.")
@@ -167,16 +165,13 @@ def markets(
         int,
         typer.Option("--sim-markets", min=1, max=1000, help="In-process simulator market count."),
     ] = 12,
+    *,
+    config_flags: ConfigFlags,
 ) -> None:
     """Rank the venue's reward markets by estimated daily earnings per USDC."""
     from pydantic import ValidationError
 
-    from dualmm.config import (
-        MAX_USDC,
-        MarketMakerConfig,
-        OrchestratorConfig,
-        describe_validation_error,
-    )
+    from dualmm.config import MAX_USDC, OrchestratorConfig, describe_validation_error
     from dualmm.exchange.base import ExchangeError
 
     settings = _settings(exchange, url)
@@ -192,11 +187,9 @@ def markets(
             max_volatility=decimal_flag("--max-volatility", max_volatility),
             volatility_lookback_hours=decimal_flag("--volatility-lookback", volatility_lookback),
         )
-        size = decimal_flag("--order-size", order_size)
-        config = MarketMakerConfig(**({"order_size": size} if size is not None else {}))
     except ValidationError as exc:
-        message = describe_validation_error(exc)
-        raise UsageError(message.replace("order_size", "--order-size", 1)) from None
+        raise UsageError(describe_validation_error(exc)) from None
+    config = orchestrator_config(config_flags).market_maker
     if not Decimal(0) <= filters.min_price <= filters.max_price <= 1:
         raise UsageError("--min-price/--max-price: need 0 <= min <= max <= 1")
     if not Decimal(0) <= filters.min_hours_to_end <= MAX_HOURS_TO_END:

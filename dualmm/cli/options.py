@@ -126,15 +126,17 @@ Live = Annotated[
 
 
 def config_options(
-    *, only: str | None = None, skip: Collection[str] = (), toml: bool = False
+    *, only: Collection[str] = (), skip: Collection[str] = (), toml: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the settings' options (those under `only`, e.g. "liquidation", less the flags in
-    `skip`) to a typer command, where its `config_flags: ConfigFlags` parameter stands; the
-    command receives the flags the operator set. `toml`: the help names each file key."""
+    """Add the settings' options (those at or under the paths in `only`, e.g. "liquidation";
+    all without; less the flags in `skip`) to a typer command, where its `config_flags:
+    ConfigFlags` parameter stands; the command receives the flags the operator set. `toml`:
+    the help names each file key."""
     chosen = [
         s
         for s in CONFIG_FLAGS
-        if (only is None or s.path.startswith(f"{only}.")) and s.name not in skip
+        if (not only or any(s.path == p or s.path.startswith(f"{p}.") for p in only))
+        and s.name not in skip
     ]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,7 +18,7 @@ from dualmm.scenario import ScenarioError, load_scenario
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    @config_options(only="liquidation")
+    @config_options(only=("liquidation",))
     def replay(
         scenario_file: Annotated[Path, typer.Argument(help="Scenario JSON file.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
