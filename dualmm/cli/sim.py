@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dualmm.cli.options import decimal_flag
 from dualmm.config import MAX_USDC
 from dualmm.errors import UsageError
 
@@ -18,11 +19,8 @@ if TYPE_CHECKING:
 
 
 def _fund(text: str) -> Decimal:
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise UsageError(f"--fund: {text!r} is not a number") from None
-    if not amount.is_finite() or not 0 <= amount <= MAX_USDC:
+    amount = decimal_flag("--fund", text)
+    if amount is None or not 0 <= amount <= MAX_USDC:
         raise UsageError(
             f"--fund: {text} must be a non-negative amount of USDC (at most {MAX_USDC})"
         )
