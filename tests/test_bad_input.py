@@ -27,6 +27,7 @@ from typing import Any
 import annotated_types
 import pytest
 
+from dualmm.cli.backtest.settings import NOT_BACKTESTED
 from dualmm.cli.options import CONFIG_FLAGS, Setting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,8 +201,7 @@ def _rows() -> list[Row]:
 
     # The bot's settings, from their one declaration (the `Flag` of each dualmm.config field,
     # listed by dualmm.cli.options.CONFIG_FLAGS): every valued flag gets non-numbers and each
-    # bound of its field crossed, on the command line and in its DUALMM_* variable; replay
-    # takes the liquidation ones.
+    # bound of its field crossed, on every command that takes it and in its DUALMM_* variable.
     for spec in CONFIG_FLAGS:
         if "/" in spec.decl:  # a switch
             if spec.env:
@@ -210,6 +210,10 @@ def _rows() -> list[Row]:
         commands = [("orchestrate",)]
         if spec.path.startswith("liquidation."):
             commands.append(("replay", str(SEED)))
+        if spec.name not in NOT_BACKTESTED:
+            commands.append(("backtest", "--synthetic"))
+        if spec.path in ("liquidity_budget", "market_maker.order_size"):
+            commands.append(("markets",))
         for value in _bad_values(spec):
             for command in commands:
                 rows.append(((*command, spec.name, value), {}, spec.name))

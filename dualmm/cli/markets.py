@@ -122,11 +122,11 @@ async def _open_exchange(
     return await ClobExchange.connect(settings, read_only=True), settings.clob_url
 
 
-@config_options(only=("market_maker.order_size",))
+@config_options(only=("liquidity_budget", "market_maker.order_size"))
 def markets(
     liquidity: Annotated[
         str | None,
-        typer.Option("--liquidity", help="Most USDC one market's quotes may lock [default: 1000]."),
+        typer.Option("--liquidity", help="The former name of --liquidity-budget."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show this many markets.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
@@ -171,7 +171,7 @@ def markets(
     """Rank the venue's reward markets by estimated daily earnings per USDC."""
     from pydantic import ValidationError
 
-    from dualmm.config import MAX_USDC, OrchestratorConfig, describe_validation_error
+    from dualmm.config import describe_validation_error
     from dualmm.exchange.base import ExchangeError
 
     settings = _settings(exchange, url)
@@ -189,7 +189,12 @@ def markets(
         )
     except ValidationError as exc:
         raise UsageError(describe_validation_error(exc)) from None
-    config = orchestrator_config(config_flags).market_maker
+    if liquidity is not None:
+        if "--liquidity-budget" in config_flags:
+            raise UsageError("--liquidity: the former name of --liquidity-budget; give one")
+        config_flags["--liquidity-budget"] = decimal_flag("--liquidity", liquidity)
+    # The bot's own settings: one market's quotes lock at most its liquidity budget.
+    config = orchestrator_config(config_flags)
     if not Decimal(0) <= filters.min_price <= filters.max_price <= 1:
         raise UsageError("--min-price/--max-price: need 0 <= min <= max <= 1")
     if not Decimal(0) <= filters.min_hours_to_end <= MAX_HOURS_TO_END:
@@ -198,18 +203,13 @@ def markets(
         raise UsageError("--max-volatility: need a price move between 0 and 1")
     if not Decimal(0) < filters.volatility_lookback_hours <= MAX_LOOKBACK_HOURS:
         raise UsageError(f"--volatility-lookback: need hours in (0, {MAX_LOOKBACK_HOURS}]")
-    max_capital = decimal_flag("--liquidity", liquidity)
-    if max_capital is None:
-        max_capital = OrchestratorConfig().liquidity_budget
-    if not Decimal(0) < max_capital <= MAX_USDC:
-        raise UsageError(f"--liquidity: need USDC in (0, {MAX_USDC}]")
 
     async def run() -> tuple[list[MarketEstimate], str]:
         from datetime import UTC
 
         now = datetime.now(UTC)
         venue, name = await _open_exchange(settings, seed, sim_markets, now)
-        found = await discover(venue, filters, config, max_capital, now)
+        found = await discover(venue, filters, config.market_maker, config.liquidity_budget, now)
         return found, name
 
     try:
