@@ -37,13 +37,7 @@ from dualmm.config import MarketMakerConfig
 from dualmm.discovery import Filters, discover
 from dualmm.domain.market_moves import TradePrint, reason_to_requote
 from dualmm.domain.position import PositionTracker
-from dualmm.domain.quoting import (
-    desired_quotes,
-    keeps_quote,
-    leave_reason,
-    needs_requote,
-    position_limit_reached,
-)
+from dualmm.domain.quoting import QuotePlan, plan_quotes
 from dualmm.domain.rotation import market_to_quote
 from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 from dualmm.exchange.base import (
@@ -394,13 +388,10 @@ class _Round:
                 if failures:  # an answer may have been lost: look at the venue again first
                     await self._reconcile_quotes()
                 await self._sync_fills()
-                if position_limit_reached(
-                    self._checkpoint.position,
-                    self._request.config.position_limit,
-                    self._market.min_order_size,
-                ):
+                plan = await self._look()
+                if plan.hand_over:
                     return await self._hand_over()
-                leaving = await self._requote()
+                leaving = await self._requote(plan)
             except RetryableError as exc:
                 # A 5xx, a 429 or a lost answer: try again in the loop (failing the attempt
                 # would stop quoting for the activity's whole retry backoff); a venue down
@@ -572,10 +563,8 @@ class _Round:
         await cancel_orders(self._exchange, sorted(live))
         self._set_quotes(quotes)
 
-    async def _requote(self) -> str | None:
-        """Re-price both bids when the midpoint moved past the threshold; otherwise only
-        withdraw a side the position limit now forbids and replace a quote that filled (or
-        was left below the reward minimum). Returns why the market must be left, if so."""
+    async def _look(self) -> QuotePlan:
+        """The market as it is now (tick size and minimum included), and the round's plan."""
         snapshot = await market_snapshot(
             self._exchange, self._market, datetime.now(UTC), self._open_orders
         )
@@ -584,32 +573,25 @@ class _Round:
         self._market = self._market.model_copy(
             update={"tick_size": snapshot.tick_size, "min_order_size": snapshot.min_order_size}
         )
-        config = self._request.config
-        desired = {
-            q.token: q
-            for q in desired_quotes(
-                self._market, snapshot.midpoint, self._checkpoint.position, config
-            )
-        }
-        reprice = needs_requote(
-            self._checkpoint.quoted_mid, snapshot.midpoint, config.requote_threshold
+        checkpoint = self._checkpoint
+        return plan_quotes(
+            self._market,
+            snapshot.midpoint,
+            checkpoint.position,
+            [q.intent() for q in checkpoint.quotes],
+            checkpoint.quoted_mid,
+            self._request.config,
         )
-        kept: list[Quote] = []
-        dropped: list[str] = []
-        for quote in self._checkpoint.quotes:
-            if keeps_quote(quote.intent(), desired.get(quote.token), reprice, self._market):
-                kept.append(quote)
-            else:
-                dropped.append(quote.order_id)
-        await cancel_orders(self._exchange, dropped)
+
+    async def _requote(self, plan: QuotePlan) -> str | None:
+        """Carry out the plan's cancels and placements; why the market must be left, if so."""
+        kept, dropped = plan.split(self._checkpoint.quotes)
+        await cancel_orders(self._exchange, [q.order_id for q in dropped])
         self._set_quotes(tuple(kept))
-        if reprice:
-            self._checkpoint = self._checkpoint.model_copy(update={"quoted_mid": snapshot.midpoint})
-        leaving = leave_reason(snapshot.midpoint, tuple(desired.values()))
-        if leaving is not None:
-            return leaving
-        quoted = {q.token for q in kept}
-        await self._place([intent for token, intent in desired.items() if token not in quoted])
+        self._checkpoint = self._checkpoint.model_copy(update={"quoted_mid": plan.quoted_mid})
+        if plan.leave_reason is not None:
+            return plan.leave_reason
+        await self._place(list(plan.place))
         return None
 
     async def _place(self, intents: list[OrderIntent]) -> None:
