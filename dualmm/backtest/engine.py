@@ -51,7 +51,7 @@ from dualmm.domain.position import CONFIRMED, PositionTracker
 from dualmm.domain.queue import FillModel, QueueSpot
 from dualmm.domain.quoting import plan_quotes
 from dualmm.domain.rewards import MarketEstimate, RewardCandidate
-from dualmm.domain.rotation import cools_down, may_leave, rerank_due, switch_to
+from dualmm.domain.rotation import NextStep, cools_down, next_step, rerank_now, switch_to
 from dualmm.domain.types import Fill, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
@@ -200,6 +200,11 @@ def run_mode(
 
     active: Round | None = None
     cooled: dict[str, int] = {}  # markets out of the picks until then (a losing exit)
+
+    def excluded(t: int) -> set[str]:
+        """Out of the picks: markets in liquidation, and those cooling down after a loss."""
+        return {lq.condition_id for lq in live} | {c for c, u in cooled.items() if u > t}
+
     ranked_at = 0  # the last ranking (a pick or a re-rank)
     finished_since = False  # a liquidation finished since that ranking
     for t in range(0, minutes * 60, step):
@@ -220,13 +225,17 @@ def run_mode(
         if (
             active is not None
             and config.rerank
-            and rerank_due(Decimal(t - ranked_at), config.rerank_minutes, finished_since)
-            and may_leave(active.position, active.market.info.min_order_size)
+            and rerank_now(
+                Decimal(t - ranked_at),
+                config.rerank_minutes,
+                finished_since,
+                active.position,
+                active.market.info.min_order_size,
+            )
         ):
             ranked_at, finished_since = t, False
-            exclude = {lq.condition_id for lq in live} | {c for c, u in cooled.items() if u > t}
             budget = config.liquidity_budget - liq_capital[m]
-            ranked = _rank(data.markets, exclude, t + min_to_end, t, config, budget)
+            ranked = _rank(data.markets, excluded(t), t + min_to_end, t, config, budget)
             better = switch_to(
                 ranked,
                 active.market.condition_id,
@@ -242,16 +251,15 @@ def run_mode(
         # The round's plan (`plan_quotes`); a round it ends is followed by the next pick at
         # once, and a market left at once is never picked again (it is out of band).
         for _ in range(3):
-            if active is None and (dual or not live):
-                exclude = {lq.condition_id for lq in live}
-                exclude |= {c for c, u in cooled.items() if u > t}
+            step_now = next_step(active is not None, dual, bool(live))
+            if step_now is NextStep.PICK:
                 budget = config.liquidity_budget - liq_capital[m]
-                picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
+                picked = _pick(data.markets, excluded(t), t + min_to_end, t, config, budget)
                 ranked_at, finished_since = t, False
                 if picked is not None:
                     active = Round(market=by_id[picked], started=t, last_seen=t)
                     run.rounds += 1
-            if active is None:
+            if active is None or step_now is NextStep.WAIT:
                 break
             if not _requote(active, t, mm, fill_model, exposed, run.markouts):
                 break
