@@ -38,7 +38,7 @@ from workflows.contracts import (
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.market_making import MarketProgress, PositionLimit
+    from activities.market_making_types import MarketProgress, PositionLimit
     from dualmm.domain.rotation import cools_down
 
     # Re-exported: callers import the workflow's types from here.

@@ -21,9 +21,9 @@ from workflows.contracts import PICK_TIMEOUT, ROUND_TIMEOUT, venue_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.attempt import HANDOVER_RETRY, HEARTBEAT_TIMEOUT
-    from activities.market_making import (
+    from activities.market_making import MarketMakingActivities
+    from activities.market_making_types import (
         Checkpoint,
-        MarketMakingActivities,
         MarketMakingInput,
         MarketMakingResult,
         Outcome,
