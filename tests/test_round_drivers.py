@@ -109,7 +109,7 @@ def backtest_round(
     seen: list[Look] = []
     requote = engine._requote
 
-    def recording(active: engine.Round, t: int, *args: Any) -> bool:
+    def recording(active: engine.BacktestRound, t: int, *args: Any) -> bool:
         ends = requote(active, t, *args)
         if not ends:
             seen.append((quotes_of(active.quotes), active.quoted_mid))

@@ -63,7 +63,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
-class Round:
+class BacktestRound:
     """The active market: what the make_market activity keeps in its checkpoint."""
 
     market: MarketData
@@ -185,7 +185,7 @@ def run_mode(
         run.liquidations.append(liquidation)
         live.append(liquidation)
 
-    def end_round(active: Round, t: int) -> None:
+    def end_round(active: BacktestRound, t: int) -> None:
         """Quotes withdrawn; a position goes to liquidation (`_hand_over` of the round)."""
         _cancel(active, active.quotes, t, fill_model, exposed, run.markouts)
         active.quotes = []
@@ -198,7 +198,7 @@ def run_mode(
             held, qty, cost = market.position
             hand_over(market, PositionTracker.opening(held, qty, cost), 0)
 
-    active: Round | None = None
+    active: BacktestRound | None = None
     cooled: dict[str, int] = {}  # markets out of the picks until then (a losing exit)
 
     def excluded(t: int) -> set[str]:
@@ -245,7 +245,8 @@ def run_mode(
             )
             if better is not None:
                 end_round(active, t)
-                active = Round(market=by_id[better.market.condition_id], started=t, last_seen=t)
+                market = by_id[better.market.condition_id]
+                active = BacktestRound(market=market, started=t, last_seen=t)
                 run.rounds += 1
                 run.switches += 1
         # The round's plan (`plan_quotes`); a round it ends is followed by the next pick at
@@ -257,7 +258,7 @@ def run_mode(
                 picked = _pick(data.markets, excluded(t), t + min_to_end, t, config, budget)
                 ranked_at, finished_since = t, False
                 if picked is not None:
-                    active = Round(market=by_id[picked], started=t, last_seen=t)
+                    active = BacktestRound(market=by_id[picked], started=t, last_seen=t)
                     run.rounds += 1
             if active is None or step_now is NextStep.WAIT:
                 break
@@ -310,7 +311,7 @@ def run_mode(
     return run
 
 
-def _take_fills(active: Round, t: int, model: FillModel, markouts: Markouts) -> None:
+def _take_fills(active: BacktestRound, t: int, model: FillModel, markouts: Markouts) -> None:
     """The quotes' fills since the last look; pairs merged."""
     market = active.market
     fills: list[Fill] = []
@@ -333,7 +334,7 @@ def _take_fills(active: Round, t: int, model: FillModel, markouts: Markouts) -> 
 
 
 def _fills(
-    active: Round,
+    active: BacktestRound,
     quote: OrderIntent,
     done: list[tuple[int, Decimal]],
     markouts: Markouts,
@@ -359,7 +360,7 @@ def _fills(
     return sum((size for _, size in done), ZERO)
 
 
-def _apply(active: Round, fills: list[Fill]) -> None:
+def _apply(active: BacktestRound, fills: list[Fill]) -> None:
     if fills:
         position = active.position.apply_fills(fills)
         pairs = min(position.yes_qty, position.no_qty)
@@ -406,7 +407,7 @@ def _rank(
 
 
 def _requote(
-    active: Round,
+    active: BacktestRound,
     t: int,
     config: MarketMakerConfig,
     model: FillModel,
@@ -438,7 +439,7 @@ def _requote(
 
 
 def _cancel(
-    active: Round,
+    active: BacktestRound,
     quotes: list[OrderIntent],
     t: int,
     model: FillModel,
