@@ -15,9 +15,11 @@ step decides the same on paths that move once a minute, recorded books get the 5
      order size, the round gives way to a market earning over `1 + switch_margin` times as
      much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
      liquidation lost stays out of the picks for `loss_cooldown_minutes`;
-  5. with no active market, and in single mode only when no liquidation runs, the best market
-     is picked by the discovery ranking (`dualmm.discovery.rank`: price band, markets in
-     liquidation excluded, capital left under `liquidity_budget` after what liquidations hold);
+  5. `rotation.next_step`: in single mode nothing is quoted while a liquidation runs (a round
+     just switched to waits for the dust its predecessor handed over, as the workflow's
+     does); with no active market the best market is picked by the discovery ranking
+     (`dualmm.discovery.rank`: price band, markets in liquidation excluded, capital left
+     under `liquidity_budget` after what liquidations hold);
   6. the round carries out `plan_quotes`, the plan the `make_market` activity carries out:
      at the position limit, or where the plan leaves the market, the round ends as in 3 and
      the next market is picked at once; otherwise the cancels, then the new quotes
