@@ -18,6 +18,7 @@ from dualmm.domain.quoting import (
     keeps_quote,
     leave_reason,
     needs_requote,
+    plan_quotes,
     position_limit_reached,
     quote_size,
 )
@@ -213,6 +214,37 @@ def test_position_limit_reached() -> None:
     assert position_limit_reached(position_with_net(96), D(100), D(5))
     assert not position_limit_reached(position_with_net(95), D(100), D(5))
     assert not position_limit_reached(FLAT, D(100), D(5))
+
+
+def test_a_plan_keeps_what_still_fits_and_places_only_the_missing_side() -> None:
+    m, c = market(), config()
+    first = plan_quotes(m, D("0.50"), FLAT, [], None, c)
+    assert prices(first.place) == {Token.YES: D("0.48"), Token.NO: D("0.48")}
+    assert first.quoted_mid == D("0.50") and not first.ends_round
+    yes, no = first.place
+    # Inside the threshold: both stay, nothing new, priced at the first midpoint still.
+    calm = plan_quotes(m, D("0.503"), FLAT, [yes, no], D("0.50"), c)
+    assert calm.keep == (True, True) and calm.place == () and calm.quoted_mid == D("0.50")
+    # The NO bid filled: it is placed again, the YES bid stays.
+    refill = plan_quotes(m, D("0.50"), FLAT, [yes], D("0.50"), c)
+    assert refill.keep == (True,) and [q.token for q in refill.place] == [Token.NO]
+    # Past the threshold: both re-priced (cancelled, then placed at the new midpoint).
+    moved = plan_quotes(m, D("0.52"), FLAT, [yes, no], D("0.50"), c)
+    assert moved.split([yes, no]) == ([], [yes, no])
+    assert prices(moved.place) == {Token.YES: D("0.50"), Token.NO: D("0.46")}
+    assert moved.quoted_mid == D("0.52")
+
+
+def test_a_plan_hands_over_at_the_limit_and_leaves_a_one_sided_market_out_of_band() -> None:
+    m, c = market(), config()
+    quotes = list(plan_quotes(m, D("0.50"), FLAT, [], None, c).place)
+    full = plan_quotes(m, D("0.50"), position_with_net(100), quotes, D("0.50"), c)
+    assert full.hand_over and full.ends_round and full.keep == (False, False)
+    assert full.place == ()
+    # At 0.995 the NO bid has no price below its midpoint: a YES bid alone scores nothing.
+    leaving = plan_quotes(m, D("0.995"), FLAT, quotes, D("0.50"), c)
+    assert leaving.leave_reason is not None and leaving.place == () and not leaving.hand_over
+    assert leaving.keep == (False, False) and leaving.quoted_mid == D("0.995")
 
 
 @given(

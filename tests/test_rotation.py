@@ -12,10 +12,14 @@ from hypothesis import strategies as st
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.rewards import MarketEstimate
 from dualmm.domain.rotation import (
+    NextStep,
     cools_down,
+    leaves_for,
     market_to_quote,
     may_leave,
+    next_step,
     rerank_due,
+    rerank_now,
     switch_to,
 )
 from dualmm.domain.types import Fill, MarketInfo, Side, Token
@@ -130,6 +134,35 @@ def test_switch_to_never_leaves_a_sellable_position() -> None:
     assert switch_to(ranked, "a", _holding("5"), MIN, Decimal(0)) is None
     moved = switch_to(ranked, "a", _holding("1"), MIN, Decimal(0))
     assert moved is not None and moved.market.condition_id == "b"
+
+
+@pytest.mark.parametrize(
+    ("active", "dual", "liquidating", "step"),
+    [
+        (False, True, False, NextStep.PICK),
+        (False, True, True, NextStep.PICK),  # dual: the active role moves on at once
+        (True, True, True, NextStep.QUOTE),
+        (False, False, False, NextStep.PICK),
+        (False, False, True, NextStep.WAIT),  # single: nothing quoted during a liquidation
+        (True, False, True, NextStep.WAIT),  # even a round just switched to
+        (True, False, False, NextStep.QUOTE),
+    ],
+)
+def test_next_step(active: bool, dual: bool, liquidating: bool, step: NextStep) -> None:
+    assert next_step(active, dual, liquidating) is step
+
+
+def test_a_ranking_runs_only_when_due_and_the_round_could_be_left() -> None:
+    assert rerank_now(Decimal(0), 0, True, _holding("1"), MIN)
+    assert not rerank_now(Decimal(0), 0, True, _holding("5"), MIN)  # a sellable position
+    assert not rerank_now(Decimal(599), 10, False, _holding("1"), MIN)
+    assert rerank_now(Decimal(600), 10, False, PositionTracker(), MIN)
+
+
+def test_a_round_leaves_only_for_another_market_with_nothing_to_sell() -> None:
+    assert leaves_for("b", "a", _holding("1"), MIN)
+    assert not leaves_for("a", "a", _holding("1"), MIN)
+    assert not leaves_for("b", "a", _holding("5"), MIN)  # filled while the ranking ran
 
 
 _rates = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(1), places=4)

@@ -38,7 +38,7 @@ from workflows.contracts import (
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.market_making import MarketProgress, PositionLimit
+    from activities.market_making_types import MarketProgress, PositionLimit
     from dualmm.domain.rotation import cools_down
 
     # Re-exported: callers import the workflow's types from here.
@@ -203,15 +203,8 @@ class ActiveMarketWorkflow(Rounds):
                     self._close_round(self._state.active)
             elif self._state.paused:
                 await self._while_paused()
-            elif not self._config.dual_market_mode and self._state.liquidations:
-                # Single-market mode (the baseline): no quoting while a liquidation runs.
-                await workflow.wait_condition(
-                    lambda: not self._state.liquidations or self._interrupted()
-                )
-            elif self._state.active is None:
-                await self._pick_market()
             else:
-                await self._make_market(self._state.active)
+                await self._next_step()
 
     async def _finish_liquidating_all(self) -> ActiveMarketResult:
         """Quoting has stopped; wait for every child, then complete."""

@@ -25,11 +25,8 @@ from workflows.contracts import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.market_making import (
-        MarketMakingActivities,
-        PositionLimit,
-        RunningLiquidation,
-    )
+    from activities.market_making import MarketMakingActivities
+    from activities.market_making_types import PositionLimit, RunningLiquidation
     from dualmm.config import OrchestratorConfig
     from dualmm.domain.types import Stage
     from workflows.active_market_types import ActiveMarketState, ActiveRound, LiveLiquidation

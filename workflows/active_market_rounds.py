@@ -21,9 +21,9 @@ from workflows.contracts import PICK_TIMEOUT, ROUND_TIMEOUT, venue_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.attempt import HANDOVER_RETRY, HEARTBEAT_TIMEOUT
-    from activities.market_making import (
+    from activities.market_making import MarketMakingActivities
+    from activities.market_making_types import (
         Checkpoint,
-        MarketMakingActivities,
         MarketMakingInput,
         MarketMakingResult,
         Outcome,
@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawRequest,
     )
     from dualmm.domain.position import PositionTracker, unsettled_trades
-    from dualmm.domain.rotation import may_leave, rerank_due
+    from dualmm.domain.rotation import NextStep, leaves_for, may_leave, next_step, rerank_now
     from dualmm.domain.types import MarketInfo
     from workflows.active_market_types import ActiveRound, ExcludedMarket
 
@@ -48,6 +48,23 @@ class Rounds(ChildRegistry):
     _ranked_at: datetime
     _liquidation_finished: bool
     _switch_to: MarketInfo | None
+
+    async def _next_step(self) -> None:
+        """Quote the active market, pick one, or (single-market mode) wait for the
+        liquidations: `dualmm.domain.rotation.next_step`, as the backtest decides it."""
+        active = self._state.active
+        step = next_step(
+            active is not None, self._config.dual_market_mode, bool(self._state.liquidations)
+        )
+        if step is NextStep.WAIT:
+            await workflow.wait_condition(
+                lambda: not self._state.liquidations or self._interrupted()
+            )
+        elif step is NextStep.PICK:
+            await self._pick_market()
+        else:
+            assert active is not None
+            await self._make_market(active)
 
     def _round_must_end(self) -> bool:
         """What ends a running round, and the wait after a failed one."""
@@ -189,13 +206,13 @@ class Rounds(ChildRegistry):
             self._round_running = False
 
     def _rerank_now(self) -> bool:
-        """A ranking is due and the active position could be left without a liquidation."""
         active = self._state.active
-        since = seconds(workflow.now() - self._ranked_at)
-        return (
-            active is not None
-            and rerank_due(since, self._config.rerank_minutes, self._liquidation_finished)
-            and may_leave(active.checkpoint.position, active.market.min_order_size)
+        return active is not None and rerank_now(
+            seconds(workflow.now() - self._ranked_at),
+            self._config.rerank_minutes,
+            self._liquidation_finished,
+            active.checkpoint.position,
+            active.market.min_order_size,
         )
 
     async def _rerank_while_quoting(
@@ -233,18 +250,21 @@ class Rounds(ChildRegistry):
             except ActivityError as err:  # keep quoting; the next ranking may do better
                 self._update(last_error=f"pick_market: {err.cause or err}")
                 continue
-            if best is not None and best.condition_id != cid and self._rerank_ready(cid):
+            # As the ranking ran, the round went on: the position it may leave is the latest.
+            latest = self._state.active
+            if (
+                best is not None
+                and latest is not None
+                and latest.market.condition_id == cid
+                and leaves_for(
+                    best.condition_id,
+                    cid,
+                    latest.checkpoint.position,
+                    latest.market.min_order_size,
+                )
+            ):
                 self._switch_to = best
                 return
-
-    def _rerank_ready(self, cid: str) -> bool:
-        """The round can still be left for a better market (nothing filled meanwhile)."""
-        active = self._state.active
-        return (
-            active is not None
-            and active.market.condition_id == cid
-            and may_leave(active.checkpoint.position, active.market.min_order_size)
-        )
 
     async def _after_failed_round(self, active: ActiveRound, error: ActivityError) -> None:
         """The round ended without withdrawing its quotes itself (cancelled between attempts,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from activities.market_making import Checkpoint, PositionLimit, Quote
+from activities.market_making_types import Checkpoint, PositionLimit, Quote
 from dualmm.config import OrchestratorConfig
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Frozen, MarketInfo, Stage, Token

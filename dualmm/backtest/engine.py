@@ -7,24 +7,26 @@ step decides the same on paths that move once a minute, recorded books get the 5
      (`MarketData.quote_fills`: queue position under `fill_model`, trades, the book moving
      through); the fills go into its PositionTracker and YES+NO pairs are merged back into
      USDC (docs/design.md);
-  3. at `position_limit_reached` (or when the market closes) the quotes are withdrawn (still
-     exposed while the cancels travel, as below) and the position is handed to a liquidation
+  3. a round whose market closes ends: its quotes are withdrawn (still exposed while the
+     cancels travel, as below) and its position is handed to a liquidation
      (`liquidation.liquidate`, run to its end at once: it depends on nothing else);
-  4. with no active market, and in single mode only when no liquidation runs, the best market
-     is picked by the discovery ranking (`dualmm.discovery.rank`: price band, markets in
-     liquidation excluded, capital left under `liquidity_budget` after what liquidations hold);
-  5. the quotes are brought to `desired_quotes` exactly as the `make_market` activity does it
-     (`needs_requote` re-prices, `keeps_quote` keeps the rest or replaces it); post-only, so a
-     quote that would cross is not placed; at `leave_reason` the round ends as at the limit
-     and the next market is picked at once; a new quote joins the queue at its price; a
-     cancelled one stays exposed for the bot's reaction time (`quote_interval_ms`, the loop
-     that sees the change) plus `cancel_latency_ms`, and fills if the flow reaches it; the
-     quotes placed after a cancel rest from then;
-  6. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
+  4. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
      ranked again with the active one among them; with the active position below the minimum
      order size, the round gives way to a market earning over `1 + switch_margin` times as
      much (`dualmm.domain.rotation`, as the workflow's round does it); a market whose
      liquidation lost stays out of the picks for `loss_cooldown_minutes`;
+  5. `rotation.next_step`: in single mode nothing is quoted while a liquidation runs (a round
+     just switched to waits for the dust its predecessor handed over, as the workflow's
+     does); with no active market the best market is picked by the discovery ranking
+     (`dualmm.discovery.rank`: price band, markets in liquidation excluded, capital left
+     under `liquidity_budget` after what liquidations hold);
+  6. the round carries out `plan_quotes`, the plan the `make_market` activity carries out:
+     at the position limit, or where the plan leaves the market, the round ends as in 3 and
+     the next market is picked at once; otherwise the cancels, then the new quotes
+     (post-only, so a quote that would cross is not placed). A new quote joins the queue at
+     its price; a cancelled one stays exposed for the bot's reaction time
+     (`quote_interval_ms`, the loop that sees the change) plus `cancel_latency_ms`, and fills
+     if the flow reaches it; the quotes placed after a cancel rest from then;
   7. once a minute, at the look covering that minute's reward sample (a random second,
      `scoring.sample_second`), a sample: rewards of every resting order of ours in the book of
      that second, uptime, capital deployed (resting BUY collateral + tokens at cost, the active
@@ -44,20 +46,14 @@ from dualmm.backtest.liquidation import LiquidationRun, liquidate
 from dualmm.backtest.markets import MarketData
 from dualmm.backtest.markouts import Markouts
 from dualmm.backtest.scoring import minute_reward, payable, sample_second
-from dualmm.config import OrchestratorConfig
+from dualmm.config import MarketMakerConfig, OrchestratorConfig
 from dualmm.discovery import Filters, rank
 from dualmm.domain.fees import Fees
 from dualmm.domain.position import CONFIRMED, PositionTracker
 from dualmm.domain.queue import FillModel, QueueSpot
-from dualmm.domain.quoting import (
-    desired_quotes,
-    keeps_quote,
-    leave_reason,
-    needs_requote,
-    position_limit_reached,
-)
+from dualmm.domain.quoting import plan_quotes
 from dualmm.domain.rewards import MarketEstimate, RewardCandidate
-from dualmm.domain.rotation import cools_down, may_leave, rerank_due, switch_to
+from dualmm.domain.rotation import NextStep, cools_down, next_step, rerank_now, switch_to
 from dualmm.domain.types import Fill, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
@@ -69,7 +65,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
-class Round:
+class BacktestRound:
     """The active market: what the make_market activity keeps in its checkpoint."""
 
     market: MarketData
@@ -191,7 +187,7 @@ def run_mode(
         run.liquidations.append(liquidation)
         live.append(liquidation)
 
-    def end_round(active: Round, t: int) -> None:
+    def end_round(active: BacktestRound, t: int) -> None:
         """Quotes withdrawn; a position goes to liquidation (`_hand_over` of the round)."""
         _cancel(active, active.quotes, t, fill_model, exposed, run.markouts)
         active.quotes = []
@@ -204,8 +200,13 @@ def run_mode(
             held, qty, cost = market.position
             hand_over(market, PositionTracker.opening(held, qty, cost), 0)
 
-    active: Round | None = None
+    active: BacktestRound | None = None
     cooled: dict[str, int] = {}  # markets out of the picks until then (a losing exit)
+
+    def excluded(t: int) -> set[str]:
+        """Out of the picks: markets in liquidation, and those cooling down after a loss."""
+        return {lq.condition_id for lq in live} | {c for c, u in cooled.items() if u > t}
+
     ranked_at = 0  # the last ranking (a pick or a re-rank)
     finished_since = False  # a liquidation finished since that ranking
     for t in range(0, minutes * 60, step):
@@ -220,21 +221,23 @@ def run_mode(
                 cooled[liquidation.condition_id] = t + config.loss_cooldown_minutes * 60
         if active is not None:
             _take_fills(active, t, fill_model, run.markouts)
-            market = active.market
-            limit, minimum = mm.position_limit, market.info.min_order_size
-            if not market.live(t) or position_limit_reached(active.position, limit, minimum):
+            if not active.market.live(t):
                 end_round(active, t)
                 active = None
         if (
             active is not None
             and config.rerank
-            and rerank_due(Decimal(t - ranked_at), config.rerank_minutes, finished_since)
-            and may_leave(active.position, active.market.info.min_order_size)
+            and rerank_now(
+                Decimal(t - ranked_at),
+                config.rerank_minutes,
+                finished_since,
+                active.position,
+                active.market.info.min_order_size,
+            )
         ):
             ranked_at, finished_since = t, False
-            exclude = {lq.condition_id for lq in live} | {c for c, u in cooled.items() if u > t}
             budget = config.liquidity_budget - liq_capital[m]
-            ranked = _rank(data.markets, exclude, t + min_to_end, t, config, budget)
+            ranked = _rank(data.markets, excluded(t), t + min_to_end, t, config, budget)
             better = switch_to(
                 ranked,
                 active.market.condition_id,
@@ -244,24 +247,26 @@ def run_mode(
             )
             if better is not None:
                 end_round(active, t)
-                active = Round(market=by_id[better.market.condition_id], started=t, last_seen=t)
+                market = by_id[better.market.condition_id]
+                active = BacktestRound(market=market, started=t, last_seen=t)
                 run.rounds += 1
                 run.switches += 1
-        for _ in range(2):  # a market left at once is never the next pick (it is out of band)
-            if active is None and (dual or not live):
-                exclude = {lq.condition_id for lq in live}
-                exclude |= {c for c, u in cooled.items() if u > t}
+        # The round's plan (`plan_quotes`); a round it ends is followed by the next pick at
+        # once, and a market left at once is never picked again (it is out of band).
+        for _ in range(3):
+            step_now = next_step(active is not None, dual, bool(live))
+            if step_now is NextStep.PICK:
                 budget = config.liquidity_budget - liq_capital[m]
-                picked = _pick(data.markets, exclude, t + min_to_end, t, config, budget)
+                picked = _pick(data.markets, excluded(t), t + min_to_end, t, config, budget)
                 ranked_at, finished_since = t, False
                 if picked is not None:
-                    active = Round(market=by_id[picked], started=t, last_seen=t)
+                    active = BacktestRound(market=by_id[picked], started=t, last_seen=t)
                     run.rounds += 1
-            if active is None:
+            if active is None or step_now is NextStep.WAIT:
                 break
-            if _requote(active, t, config, fill_model, exposed, run.markouts) is None:
+            if not _requote(active, t, mm, fill_model, exposed, run.markouts):
                 break
-            end_round(active, t)  # left: one side quoted outside [0.10, 0.90] earns nothing
+            end_round(active, t)  # the position limit, or a market that earns nothing
             active = None
         if not sampled:
             continue
@@ -308,7 +313,7 @@ def run_mode(
     return run
 
 
-def _take_fills(active: Round, t: int, model: FillModel, markouts: Markouts) -> None:
+def _take_fills(active: BacktestRound, t: int, model: FillModel, markouts: Markouts) -> None:
     """The quotes' fills since the last look; pairs merged."""
     market = active.market
     fills: list[Fill] = []
@@ -331,7 +336,7 @@ def _take_fills(active: Round, t: int, model: FillModel, markouts: Markouts) -> 
 
 
 def _fills(
-    active: Round,
+    active: BacktestRound,
     quote: OrderIntent,
     done: list[tuple[int, Decimal]],
     markouts: Markouts,
@@ -357,7 +362,7 @@ def _fills(
     return sum((size for _, size in done), ZERO)
 
 
-def _apply(active: Round, fills: list[Fill]) -> None:
+def _apply(active: BacktestRound, fills: list[Fill]) -> None:
     if fills:
         position = active.position.apply_fills(fills)
         pairs = min(position.yes_qty, position.no_qty)
@@ -404,47 +409,39 @@ def _rank(
 
 
 def _requote(
-    active: Round,
+    active: BacktestRound,
     t: int,
-    config: OrchestratorConfig,
+    config: MarketMakerConfig,
     model: FillModel,
     exposed: float,
     markouts: Markouts,
-) -> str | None:
-    """The `make_market` activity's `_requote`, on the backtest's book; why the market must be
-    left, if it must. A quote it cancels can still fill for `exposed` seconds; the new quotes
-    are placed after the cancels, so they rest from then."""
-    market, mm = active.market, config.market_maker
+) -> bool:
+    """Carry out the round's plan (`plan_quotes`, as the `make_market` activity does) on the
+    backtest's book; whether it ends the round. A quote it cancels can still fill for
+    `exposed` seconds; the new quotes are placed after the cancels, so they rest from then;
+    post-only, a quote that would cross is not placed."""
+    market = active.market
     i = market.index_at(t)
-    mid = market.mid(i)
-    desired = {q.token: q for q in desired_quotes(market.info, mid, active.position, mm)}
-    reprice = needs_requote(active.quoted_mid, mid, mm.requote_threshold)
-    kept = [
-        quote
-        for quote in active.quotes
-        if keeps_quote(quote, desired.get(quote.token), reprice, market.info)
-    ]
-    # cancelled, then the new quotes placed (as the activity does)
-    cancelled = [quote for quote in active.quotes if quote not in kept]
+    plan = plan_quotes(
+        market.info, market.mid(i), active.position, active.quotes, active.quoted_mid, config
+    )
+    if plan.hand_over:
+        return True  # the round's end withdraws every quote
+    kept, cancelled = plan.split(active.quotes)
     _cancel(active, cancelled, t, model, exposed, markouts)
     live_from = t + exposed if cancelled else t
     active.quotes = kept
-    if reprice:
-        active.quoted_mid = mid
-    leaving = leave_reason(mid, tuple(desired.values()))
-    if leaving is not None:
-        return leaving
-    quoted = {q.token for q in kept}
-    for token, intent in desired.items():
-        if token not in quoted and not market.crosses(i, intent):  # post-only
+    active.quoted_mid = plan.quoted_mid
+    for intent in plan.place:
+        if not market.crosses(i, intent):
             kept.append(intent)
-            active.spots[token] = market.join(i, intent)
-            active.live_from[token] = live_from
-    return None
+            active.spots[intent.token] = market.join(i, intent)
+            active.live_from[intent.token] = live_from
+    return plan.leave_reason is not None
 
 
 def _cancel(
-    active: Round,
+    active: BacktestRound,
     quotes: list[OrderIntent],
     t: int,
     model: FillModel,

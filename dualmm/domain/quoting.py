@@ -7,7 +7,10 @@ midpoint (YES: `mid`, NO: `1 - mid`), `offset = spread_fraction * max spread`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import TypeVar
 
 from dualmm.config import MarketMakerConfig
 from dualmm.domain.position import PositionTracker
@@ -20,6 +23,8 @@ SINGLE_SIDED_MIN_MID = Decimal("0.10")
 SINGLE_SIDED_MAX_MID = Decimal("0.90")
 
 CENTS_PER_UNIT = Decimal(100)
+
+Q = TypeVar("Q")
 
 
 def max_spread(market: MarketInfo) -> Decimal:
@@ -141,3 +146,57 @@ def position_limit_reached(
     order (no order could take it further): the market must move to liquidation."""
     held = position.held_qty
     return held >= limit or (held > 0 and limit - held < min_order_size)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePlan:
+    """What one look at the market decides for the round's quotes, in the order a driver
+    carries it out: withdraw everything and hand over (`hand_over`); otherwise cancel the
+    live quotes `keep` does not keep, price from `quoted_mid` on, leave the market if
+    `leave_reason` says so (the round then ends as at the limit), else place `place`."""
+
+    keep: tuple[bool, ...]  # one per live quote, in their order
+    place: tuple[OrderIntent, ...]
+    quoted_mid: Decimal | None
+    leave_reason: str | None = None
+    hand_over: bool = False  # the position limit: the position goes to a liquidation
+
+    @property
+    def ends_round(self) -> bool:
+        return self.hand_over or self.leave_reason is not None
+
+    def split(self, live: Sequence[Q]) -> tuple[list[Q], list[Q]]:
+        """`live` (the quotes the plan was made for) as (kept, cancelled)."""
+        kept: list[Q] = []
+        cancelled: list[Q] = []
+        for quote, keep in zip(live, self.keep, strict=True):
+            (kept if keep else cancelled).append(quote)
+        return kept, cancelled
+
+
+def plan_quotes(
+    market: MarketInfo,
+    yes_mid: Decimal,
+    position: PositionTracker,
+    live: Sequence[OrderIntent],
+    quoted_mid: Decimal | None,
+    config: MarketMakerConfig,
+) -> QuotePlan:
+    """The round's decision at one look: hand over at the position limit; otherwise re-price
+    both bids when the midpoint moved past the threshold, else only withdraw a side the limit
+    now forbids and replace a quote that filled (or was left below the reward minimum); leave
+    the market where one side only would be quoted out of the one-sided band. `live`: our
+    resting quotes (size: what is left unfilled); `quoted_mid`: the midpoint they were priced
+    at. The `make_market` activity and the backtest both carry out this plan."""
+    if position_limit_reached(position, config.position_limit, market.min_order_size):
+        return QuotePlan(keep=(False,) * len(live), place=(), quoted_mid=quoted_mid, hand_over=True)
+    desired = {q.token: q for q in desired_quotes(market, yes_mid, position, config)}
+    reprice = needs_requote(quoted_mid, yes_mid, config.requote_threshold)
+    keep = tuple(keeps_quote(q, desired.get(q.token), reprice, market) for q in live)
+    mid = yes_mid if reprice else quoted_mid
+    leaving = leave_reason(yes_mid, tuple(desired.values()))
+    if leaving is not None:
+        return QuotePlan(keep=keep, place=(), quoted_mid=mid, leave_reason=leaving)
+    quoted = {q.token for q, k in zip(live, keep, strict=True) if k}
+    place = tuple(intent for token, intent in desired.items() if token not in quoted)
+    return QuotePlan(keep=keep, place=place, quoted_mid=mid)

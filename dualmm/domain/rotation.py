@@ -17,9 +17,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from enum import StrEnum
 
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.rewards import MarketEstimate
+
+
+class NextStep(StrEnum):
+    """What the bot does next, between rounds or with a round on."""
+
+    QUOTE = "QUOTE"  # make a market in the active one
+    PICK = "PICK"  # no active market: rank the markets and take the best
+    WAIT = "WAIT"  # single-market mode: nothing is quoted while a liquidation runs
+
+
+def next_step(has_active: bool, dual_market_mode: bool, liquidating: bool) -> NextStep:
+    """The bot's next step: in single-market mode (the baseline) quoting waits for every
+    liquidation to finish; in dual mode the active role moves on at once."""
+    if liquidating and not dual_market_mode:
+        return NextStep.WAIT
+    return NextStep.QUOTE if has_active else NextStep.PICK
+
+
+def rerank_now(
+    since_ranked_seconds: Decimal,
+    rerank_minutes: int,
+    liquidation_finished: bool,
+    position: PositionTracker,
+    min_order_size: Decimal,
+) -> bool:
+    """Rank the markets again now, the active one among them: a ranking is due and the
+    active position could be left without a liquidation worth the name."""
+    return rerank_due(since_ranked_seconds, rerank_minutes, liquidation_finished) and may_leave(
+        position, min_order_size
+    )
 
 
 def rerank_due(
@@ -73,6 +104,16 @@ def switch_to(
     if not may_leave(position, min_order_size):
         return None
     chosen = market_to_quote(ranked, active_id, switch_margin)
-    if chosen is None or chosen.market.condition_id == active_id:
+    if chosen is None or not leaves_for(
+        chosen.market.condition_id, active_id, position, min_order_size
+    ):
         return None
     return chosen
+
+
+def leaves_for(
+    chosen_id: str, active_id: str, position: PositionTracker, min_order_size: Decimal
+) -> bool:
+    """Whether the round leaves for the market a ranking chose: another market, and the
+    position (as it is now, after whatever filled while ranking) may still be left."""
+    return chosen_id != active_id and may_leave(position, min_order_size)

@@ -1,0 +1,142 @@
+"""The bot's round (`dualmm.domain.quoting.plan_quotes`) decides the same whichever driver
+carries it out: the `make_market` activity on the simulator, and the backtest's `run_mode` on
+market data. Both see the same scripted market at the same looks, and must rest the same
+quotes after every look and hand over the same position at the same look."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from backtest_cases import FILL_PATH, START, market
+from sim_helpers import FakeParent, round_input
+from temporalio.testing import ActivityEnvironment
+
+from activities.market_making import MarketMakingActivities, MarketMakingResult, Outcome
+from dualmm.backtest import engine
+from dualmm.backtest.inputs import from_scenario
+from dualmm.config import MarketMakerConfig, OrchestratorConfig
+from dualmm.domain.types import Token
+from dualmm.scenario import parse_scenario
+from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
+
+WALLET = "0x" + "7d" * 20
+STEP = 30  # seconds between looks, in both drivers
+# What a look leaves on the book: (token, price, size) of every quote, and the priced midpoint.
+Look = tuple[tuple[tuple[Token, Decimal, Decimal], ...], Decimal | None]
+
+CONFIG = MarketMakerConfig(
+    order_size=Decimal(50), position_limit=Decimal(100), quote_interval_ms=STEP * 1000
+)
+
+# A calm market: the midpoint moves inside and past the requote threshold, nothing fills.
+CALM_PATH = [[0, "0.50"], [60, "0.502"], [120, "0.52"], [240, "0.50"], [3600, "0.50"]]
+CASES = {
+    # FILL_PATH: 50 YES fill at 0.48 by 90 s, the bot re-prices, 50 more fill by 150 s: the
+    # limit of 100, handed over at that look.
+    "fills to the limit": (FILL_PATH, 6),
+    "calm": (CALM_PATH, 10),
+}
+
+
+def scenario(path: list[list[Any]]) -> dict[str, Any]:
+    return {"name": "round", "start": START, "markets": [market("rd", path)]}
+
+
+class Lockstep(SimExchange):
+    """The simulator, with the round's wait between looks held by the test: each wait says
+    a look is over (`looked`) and returns when the test lets the next look start."""
+
+    def __init__(self, venue: SimVenue) -> None:
+        super().__init__(venue, WALLET)
+        self.looked: asyncio.Queue[None] = asyncio.Queue()
+        self.go: asyncio.Queue[None] = asyncio.Queue()
+
+    async def wait_for_fill(self, condition_id: str, mark: int, timeout: float) -> bool:
+        self.looked.put_nowait(None)
+        await self.go.get()
+        return False
+
+
+def quotes_of(quotes: Any) -> tuple[tuple[Token, Decimal, Decimal], ...]:
+    return tuple(sorted((q.token, q.price, q.size) for q in quotes))
+
+
+async def activity_round(
+    path: list[list[Any]], looks: int
+) -> tuple[list[Look], tuple[int, Decimal] | None]:
+    """The activity's looks at 0, STEP, 2 STEP, ... and (look, held qty) of its hand-over."""
+    parsed = parse_scenario(scenario(path))
+    venue = SimVenue.from_scenario(parsed)
+    venue.ensure_wallet(WALLET)
+    exchange = Lockstep(venue)
+    info = from_scenario(parsed).markets[0].info
+    beats: list[Any] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.extend(details[:1])
+    activities = MarketMakingActivities(exchange, FakeParent())  # type: ignore[arg-type]
+    task = asyncio.create_task(env.run(activities.make_market, round_input(info, "rd", CONFIG)))
+    seen: list[Look] = []
+    try:
+        for n in range(looks):
+            waited = asyncio.create_task(exchange.looked.get())
+            async with asyncio.timeout(30):
+                await asyncio.wait({waited, task}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                waited.cancel()
+                result: MarketMakingResult = task.result()
+                assert result.outcome is Outcome.POSITION_LIMIT
+                return seen, (n, result.checkpoint.position.held_qty)
+            checkpoint = beats[-1]
+            seen.append((quotes_of(checkpoint.quotes), checkpoint.quoted_mid))
+            venue.advance(STEP)
+            exchange.go.put_nowait(None)
+        return seen, None
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+def backtest_round(
+    path: list[list[Any]], looks: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[Look], tuple[int, Decimal] | None]:
+    """The backtest's looks every STEP seconds and (look, held qty) of its hand-over."""
+    seen: list[Look] = []
+    requote = engine._requote
+
+    def recording(active: engine.BacktestRound, t: int, *args: Any) -> bool:
+        ends = requote(active, t, *args)
+        if not ends:
+            seen.append((quotes_of(active.quotes), active.quoted_mid))
+        return ends
+
+    monkeypatch.setattr(engine, "_requote", recording)
+    data = from_scenario(parse_scenario(scenario(path)))
+    config = OrchestratorConfig(market_maker=CONFIG)
+    run = engine.run_mode(data, config, dual=True, step=STEP)
+    handed = [lq for lq in run.liquidations if lq.started < looks * STEP]
+    if not handed:
+        return seen[:looks], None
+    look = handed[0].started // STEP
+    return seen[:look], (look, handed[0].opening.held_qty)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_the_activity_and_the_backtest_quote_and_hand_over_alike(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, looks = CASES[case]
+    live, live_hand_over = await activity_round(path, looks)
+    simulated, simulated_hand_over = backtest_round(path, looks, monkeypatch)
+    assert live == simulated
+    assert live_hand_over == simulated_hand_over
+    assert live[0][0], "the first look quotes"
+    if case == "fills to the limit":
+        assert live_hand_over == (5, Decimal(100))
+    else:
+        assert len({quotes for quotes, _ in live}) > 1, "the calm path re-prices"
