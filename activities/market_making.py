@@ -35,7 +35,7 @@ from activities.attempt import FAILED_ATTEMPT_RETRY, Attempt, cancelled_by_workf
 from activities.liquidation import non_retryable_venue_errors
 from dualmm.config import MarketMakerConfig
 from dualmm.discovery import Filters, discover
-from dualmm.domain.market_moves import TradePrint, reason_to_requote
+from dualmm.domain.market_moves import TradePrint, reason_to_leave, reason_to_requote
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.quoting import (
     desired_quotes,
@@ -400,7 +400,7 @@ class _Round:
                     self._market.min_order_size,
                 ):
                     return await self._hand_over()
-                leaving = await self._requote()
+                leaving = await self._resolved() or await self._requote()
             except RetryableError as exc:
                 # A 5xx, a 429 or a lost answer: try again in the loop (failing the attempt
                 # would stop quoting for the activity's whole retry backoff); a venue down
@@ -467,9 +467,17 @@ class _Round:
                 )
                 return
 
+    async def _resolved(self) -> str | None:
+        """Why the market must be left whatever its book says (reason_to_leave)."""
+        feed, condition_id = self._feed, self._market.condition_id
+        resolution = await feed.market_resolution(condition_id) if feed else None
+        return reason_to_leave(self._market, resolution)
+
     async def _market_calls(self) -> str | None:
         """Why the book as it is now calls for the quotes (reason_to_requote)."""
         assert self._feed is not None
+        if (resolved := await self._resolved()) is not None:
+            return resolved
         market = self._market
         book = await self._exchange.book(market.yes_token_id)  # the pushed book: no request
         trades = []
