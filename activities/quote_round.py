@@ -135,10 +135,12 @@ class QuoteRound(RoundWait):
                 if failures:  # an answer may have been lost: look at the venue again first
                     await self._reconcile_quotes()
                 await self._sync_fills()
-                plan = await self._look()
-                if plan.hand_over:
-                    return await self._hand_over()
-                leaving = await self._requote(plan)
+                leaving = await self._resolved()  # a resolved market's book is not read
+                if leaving is None:
+                    plan = await self._look()
+                    if plan.hand_over:
+                        return await self._hand_over()
+                    leaving = await self._requote(plan)
             except RetryableError as exc:
                 # A 5xx, a 429 or a lost answer: try again in the loop (failing the attempt
                 # would stop quoting for the activity's whole retry backoff); a venue down

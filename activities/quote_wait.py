@@ -11,7 +11,7 @@ from temporalio import activity
 
 from activities.attempt import Attempt
 from activities.market_making_types import MARKET_CHANNEL, POLL, Checkpoint, MarketMakingInput
-from dualmm.domain.market_moves import TradePrint, reason_to_requote
+from dualmm.domain.market_moves import TradePrint, reason_to_leave, reason_to_requote
 from dualmm.domain.types import MarketInfo, Token
 from dualmm.exchange.base import Exchange, MarketFeed, Wake
 
@@ -67,9 +67,17 @@ class RoundWait:
                 )
                 return
 
+    async def _resolved(self) -> str | None:
+        """Why the market must be left whatever its book says (reason_to_leave)."""
+        feed, condition_id = self._feed, self._market.condition_id
+        resolution = await feed.market_resolution(condition_id) if feed else None
+        return reason_to_leave(self._market, resolution)
+
     async def _market_calls(self) -> str | None:
         """Why the book as it is now calls for the quotes (reason_to_requote)."""
         assert self._feed is not None
+        if (resolved := await self._resolved()) is not None:
+            return resolved
         market = self._market
         book = await self._exchange.book(market.yes_token_id)  # the pushed book: no request
         trades = []

@@ -1,16 +1,19 @@
 """Switch latency in dual mode: a fill that reaches the position limit, to the first BUY on the
-next market and to the liquidation's first SELL, with and without the user channel.
+next market and to the liquidation's first SELL: the poll alone, the market channel, and both
+channels (the default).
 
     .venv/bin/python bench/switch_latency.py [--switches 20] [--quote-interval-ms 1000]
 
 Per mode: a fresh dev server (in memory), the simulator over HTTP in this process (wall
 clock, markets whose midpoints this script moves), and one `dualmm worker` process
-(DUALMM_USER_CHANNEL=true or false). The bot runs in dual mode with order size = position
-limit = 10, so one filled BUY hands the market over. For each switch: wait until the bot
-quotes a market, move its midpoint so that its YES bid fills (the fill's time is when the
-venue records the trade), then time the venue's next BUY placement on another market and
-the first SELL placement on this one (both as the venue receives them). The liquidation is
-then filled (midpoint up) so that its market is free again for a later round.
+(DUALMM_USER_CHANNEL and DUALMM_MARKET_CHANNEL true or false). The bot runs in dual mode
+with order size = position limit = 10, so one filled BUY hands the market over. For each
+switch: wait until the bot quotes a market, move its midpoint so that its YES bid fills
+(the fill's time is when the venue records the trade), then time the venue's next BUY
+placement on another market and the first SELL placement on this one (both as the venue
+receives them). The liquidation is then told to exit (its MARKET order sells at the touch)
+so that its market is free again for a later round: a move up would race its watch, which
+re-prices the SELL to the new midpoint.
 """
 
 from __future__ import annotations
@@ -82,7 +85,16 @@ def _markets(n: int) -> list[Any]:
     return infos
 
 
-def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, list[float]]:
+MODES = {  # label: (user channel, market channel)
+    "poll only": (False, False),
+    "market channel": (False, True),
+    "user + market channel": (True, True),
+}
+
+
+def run_mode(
+    user_channel: bool, market_channel: bool, switches: int, interval_ms: int
+) -> dict[str, list[float]]:
     from eth_account import Account
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -93,6 +105,7 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
     from dualmm.runtime import start_or_attach
     from dualmm.sim.server import SimServer
     from dualmm.sim.venue import SimMarket, SimVenue, WallClock
+    from workflows.contracts import FORCE_EXIT_SIGNAL, liquidation_workflow_id
 
     key = "0x" + bytes(Account.create().key).hex()
     address = Account.from_key(key).address
@@ -128,11 +141,18 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
         return None
 
     sim = SimServer(venue).start()
-    log = open(f"/tmp/switch-bench-{'ws' if user_channel else 'poll'}.log", "w")  # noqa: SIM115
+    name = f"{'user' if user_channel else 'nouser'}-{'market' if market_channel else 'nomarket'}"
+    log = open(f"/tmp/switch-bench-{name}.log", "w")  # noqa: SIM115
     temporal = start_dev_server(new_session=True)
     queue = f"switch-{uuid.uuid4().hex[:6]}"
-    channel = "true" if user_channel else "false"
-    env = worker_env(sim.url, key, temporal.address, queue, DUALMM_USER_CHANNEL=channel)
+    env = worker_env(
+        sim.url,
+        key,
+        temporal.address,
+        queue,
+        DUALMM_USER_CHANNEL=str(user_channel).lower(),
+        DUALMM_MARKET_CHANNEL=str(market_channel).lower(),
+    )
     worker = subprocess.Popen(
         WORKER_COMMAND,
         env=env,
@@ -218,7 +238,8 @@ def run_mode(user_channel: bool, switches: int, interval_ms: int) -> dict[str, l
                     file=sys.stderr,
                     flush=True,
                 )
-                move(market, bid + Decimal("0.03"))  # the liquidation's SELL fills
+                exit_now = client.get_workflow_handle(liquidation_workflow_id(market))
+                await exit_now.signal(FORCE_EXIT_SIGNAL)  # its market is free once it sold
                 await asyncio.sleep(1.0)
 
         asyncio.run(run())
@@ -238,9 +259,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# {machine()}, load average {os.getloadavg()[0]:.1f} at start", flush=True)
     rows = []
-    for user_channel in (False, True):
-        result = run_mode(user_channel, args.switches, args.quote_interval_ms)
-        mode = "user channel" if user_channel else f"poll {args.quote_interval_ms} ms only"
+    for label, (user_channel, market_channel) in MODES.items():
+        result = run_mode(user_channel, market_channel, args.switches, args.quote_interval_ms)
+        mode = f"poll {args.quote_interval_ms} ms only" if label == "poll only" else label
         for what, label in (
             ("buy", "fill -> first BUY, next market"),
             ("sell", "fill -> first SELL"),

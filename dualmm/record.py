@@ -7,7 +7,8 @@ does (dualmm.exchange.market_channel: `book` + `price_change`, checked by hash, 
 REST `/book` on a gap or a reconnect) and writes, in the layout `dualmm backtest` reads
 (dualmm.record_store): a book snapshot of each token whose book changed, at most one a second
 (all its levels), every `last_trade_price` as a trade (on the YES token: a NO trade at p is
-the opposite side at 1 - p), and the markets. The YES token is the layout's UP side.
+the opposite side at 1 - p), and the markets (in every day's folder that has rows). The YES
+token is the layout's UP side.
 
 It runs until Ctrl-C (or `--duration` seconds) and shows markets, events and bytes on one
 progress line. A crash loses at most the last second (see dualmm.record_store).
@@ -140,6 +141,7 @@ class Recorder:
         self._http = http
         self._trades: list[Row] = []
         self._recorded: dict[str, str] = {}  # token -> hash of the book last written
+        self._days: set[str] = set()  # the days whose markets this run has written
         self.events = self.bytes_in = self.snapshots = self.trades = 0
         recorder = self
 
@@ -170,8 +172,6 @@ class Recorder:
             self._trades.append(row)
 
     def start(self) -> None:
-        now = int(time.time() * 1000)
-        self.store.append("markets", [self._market_row(m, now) for m in self.markets])
         for market in self.markets:
             info = market.info
             self.channel.watch(info.condition_id, (info.yes_token_id, info.no_token_id))
@@ -201,12 +201,27 @@ class Recorder:
             self._recorded[token] = digest
             rows.append(book_row(condition_id, up, book, int(book.at.timestamp() * 1000)))
         trades, self._trades = self._trades, []
+        self._markets_of_days(rows + trades)
         if rows:
             self.store.append("books", rows)
             self.snapshots += len(rows)
         if trades:
             self.store.append("trades", trades)
             self.trades += len(trades)
+
+    def _markets_of_days(self, rows: list[Row]) -> None:
+        """Each day's folder gets the markets (from the first time seen that day): a day is
+        read on its own (`dualmm backtest DIR/<day>`)."""
+        from dualmm.record_store import day_of
+
+        first: dict[str, int] = {}
+        for row in rows:
+            day = day_of(row["ts"])
+            if day not in self._days:
+                first[day] = min(first.get(day, row["ts"]), row["ts"])
+        for day, ts in first.items():
+            self.store.append("markets", [self._market_row(m, ts) for m in self.markets])
+            self._days.add(day)
 
     def progress(self, stopped: bool = False) -> str:
         state = "stopped" if stopped else "live" if self.channel.connected else "reconnecting"

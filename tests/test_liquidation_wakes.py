@@ -16,6 +16,7 @@ import activities.liquidation as liquidation_activities
 from activities.liquidation import LiquidationActivities, MarketMove, MoveWaitRequest
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState, move_watch
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.types import MarketInfo, MarketSnapshot, Stage
 from dualmm.exchange.base import Wake
 from dualmm.exchange.market_channel import market_key
@@ -48,6 +49,9 @@ class PushedBooks(SimExchange):
 
     async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
         return 0, None
+
+    async def market_resolution(self, condition_id: str) -> MarketResolution | None:
+        return None
 
     async def wait_for_market(
         self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float

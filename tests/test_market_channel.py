@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from market_feed_fake import FakeMarketFeed
 
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.exchange import market_channel, ws_client
 from dualmm.exchange.market_channel import MarketChannel, market_key
 from dualmm.exchange.wake import FillWaker
@@ -166,6 +167,36 @@ async def test_trades_and_tick_size_changes_are_kept(
         lambda: (b := channel.live_book("y")) is not None and b.tick_size == Decimal("0.001"),
         "tick",
     )
+
+
+async def test_a_resolution_is_recorded_and_wakes_the_market(
+    feed: FakeMarketFeed, channel: MarketChannel
+) -> None:
+    await watched(feed, channel)
+    assert channel.resolution("0xm") is None
+    mark = channel._waker.mark(market_key("0xm"))
+    await feed.last.send(
+        {
+            "event_type": "market_resolved",
+            "id": "17",
+            "market": "0xm",
+            "assets_ids": ["y", "n"],
+            "winning_asset_id": "n",
+            "winning_outcome": "No",
+            "timestamp": "1700000000003",
+        }
+    )
+    await until(lambda: channel.resolution("0xm") is not None, "resolution recorded")
+    assert channel.resolution("0xm") == MarketResolution(winning_asset_id="n", winning_outcome="No")
+    assert channel._waker.mark(market_key("0xm")) > mark  # the round looks at once
+    # An announcement without a winner records nothing (the socket keeps the order: the
+    # trade after it is seen only once it was read).
+    await feed.last.send({"event_type": "market_resolved", "market": "0xother"})
+    await feed.last.send(
+        {"event_type": "last_trade_price", "asset_id": "y", "market": "0xm", "price": "0.5"}
+    )
+    await until(lambda: channel.last_trade("y") is not None, "the trade after it")
+    assert channel.resolution("0xother") is None
 
 
 async def test_a_silent_socket_is_not_live_and_comes_back_in_sync(

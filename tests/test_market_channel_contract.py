@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sim_helpers import START, Steered, connect
 
-from dualmm.domain.types import MarketInfo, Side
+from dualmm.domain.market_moves import MarketResolution
+from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange import ws_client
 from dualmm.exchange.base import PlaceOrder
 from dualmm.exchange.clob import ClobExchange
@@ -170,3 +171,22 @@ async def test_the_adapter_reads_the_pushed_book_instead_of_rest(
     await channel.close()  # the channel down: REST again
     await exchange.book(info.yes_token_id)
     assert len(reads) == 2
+
+
+async def test_the_adapter_hears_the_simulators_resolution_and_rest_closes_the_market(
+    running: tuple[Market, SimServer, ClobExchange, MarketChannel],
+) -> None:
+    market, server, exchange, channel = running
+    info = market.info
+    await in_step(exchange, channel, info)
+    assert await exchange.market_resolution(info.condition_id) is None
+    market.venue.resolve(info.condition_id, Token.YES)
+    assert server.market_channel.announce_resolution(info.condition_id) == 1
+    deadline = time.monotonic() + WAIT
+    while (resolution := await exchange.market_resolution(info.condition_id)) is None:
+        assert time.monotonic() < deadline, "the resolution never arrived"
+        await asyncio.sleep(0.01)
+    assert resolution == MarketResolution(winning_asset_id=info.yes_token_id, winning_outcome="Yes")
+    markets = await exchange.reward_markets()
+    listed = [m for m in markets if m.info.condition_id == info.condition_id]
+    assert [(m.accepting_orders, m.active) for m in listed] == [(False, False)]

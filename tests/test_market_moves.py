@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from dualmm.domain.market_moves import TradePrint, reason_to_requote, trade_reaches
-from dualmm.domain.types import OrderIntent, Side, Token
+from dualmm.domain.market_moves import (
+    MarketResolution,
+    TradePrint,
+    reason_to_leave,
+    reason_to_requote,
+    trade_reaches,
+)
+from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
 
 D = Decimal
 YES_BID = OrderIntent(token=Token.YES, side=Side.BUY, price=D("0.48"), size=D(10))
@@ -60,3 +66,18 @@ def test_a_trade_at_or_through_our_price_calls_for_the_fills() -> None:
         [("0.49", "50")], [("0.51", "50")], trades=[TradePrint(token=Token.NO, price=D("0.48"))]
     )
     assert said is not None and said.startswith("trade at 0.48 NO")
+
+
+def test_a_resolved_market_is_left_at_once_and_an_open_one_is_not() -> None:
+    market = MarketInfo(
+        condition_id="0xr",
+        yes_token_id="1",
+        no_token_id="2",
+        tick_size=D("0.01"),
+        min_order_size=D(5),
+    )
+    assert reason_to_leave(market, None) is None
+    won_no = MarketResolution(winning_asset_id="2", winning_outcome="No")
+    assert reason_to_leave(market, won_no) == "market resolved: No won (the NO token)"
+    odd = MarketResolution(winning_asset_id="9", winning_outcome="Other")
+    assert reason_to_leave(market, odd) == "market resolved: Other won"

@@ -12,8 +12,9 @@ from decimal import Decimal
 import pytest
 from sim_helpers import START, RunningRound, Steered, round_input
 
-from activities.market_making import MARKET_CHANNEL, POLL, Checkpoint
+from activities.market_making import MARKET_CHANNEL, POLL, Checkpoint, Outcome
 from dualmm.config import MarketMakerConfig
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.types import MarketInfo, Token
 from dualmm.exchange.base import ExchangeError, Order, PlaceOrder, Wake
 from dualmm.exchange.market_channel import market_key
@@ -37,6 +38,7 @@ class PushedSim(SimExchange):
         self.trades: dict[str, tuple[int, Decimal | None]] = {}
         self.calls: list[str] = []
         self.batches: list[tuple[str, int]] = []
+        self.resolved: MarketResolution | None = None
 
     def push(self, condition_id: str) -> None:
         self.waker.notify(market_key(condition_id))
@@ -49,6 +51,9 @@ class PushedSim(SimExchange):
 
     async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
         return self.trades.get(token_id, (0, None))
+
+    async def market_resolution(self, condition_id: str) -> MarketResolution | None:
+        return self.resolved
 
     async def wait_for_market(
         self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
@@ -217,6 +222,20 @@ async def test_a_channel_that_goes_down_falls_back_to_the_poll_and_says_so(
     assert len(exchange.calls) > calls
     round_.env.cancel()
     await asyncio.wait_for(round_.task, WAIT)
+
+
+async def test_a_resolved_market_is_left_at_once(market: Market) -> None:
+    exchange = PushedSim(market.venue)
+    round_ = RunningRound(exchange, round_input(market.info, "resolved", config()))
+    await round_.until_quoted()
+    exchange.resolved = MarketResolution(
+        winning_asset_id=market.info.yes_token_id, winning_outcome="Yes"
+    )
+    exchange.push(market.info.condition_id)  # the channel's market_resolved
+    result = await asyncio.wait_for(round_.task, WAIT)  # the poll is 10 minutes away
+    assert result.outcome is Outcome.POSITION_LIMIT  # left: the workflow moves on
+    assert result.checkpoint.quotes == ()
+    assert await exchange.open_orders(market.info.condition_id) == []  # quotes cancelled
 
 
 async def test_status_says_when_the_round_polls() -> None:

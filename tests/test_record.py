@@ -177,6 +177,44 @@ def test_what_is_recorded_is_what_was_published(
     assert [(m["market_id"], m["question"]) for m in markets] == [("0xrec", "Recorded?")]
 
 
+def test_every_day_recorded_has_its_markets(tmp_path: Path) -> None:
+    """A recording that runs past midnight (UTC, the venue's clock) writes each day's folder
+    whole: `dualmm backtest DIR/<day>` needs that day's markets, not the first day's."""
+    info = MarketInfo(
+        condition_id="0xday",
+        question="Past midnight?",
+        yes_token_id=YES,
+        no_token_id=NO,
+        tick_size=Decimal("0.01"),
+        min_order_size=Decimal(5),
+    )
+    late = datetime(2026, 3, 2, 23, 59, 58, tzinfo=UTC)
+    path, clock = Steered(), ManualClock(late)
+    out = tmp_path / "rec"
+    with SimServer(SimVenue([SimMarket(info, path, late, book_seed="day")], clock)) as server:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(record(out, "sim", server.url, None, ["0xday"], None, _quiet))
+
+        def run() -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(task)
+
+        runner = threading.Thread(target=run, daemon=True)
+        runner.start()
+        _wait(lambda: _parts(out, "books") >= 1, "the first snapshot")
+        path.points.append((3, Decimal("0.55")))
+        server.venue.advance(3)  # 00:00:01 the next day
+        _wait(lambda: list(out.glob("2026-03-03/parts/books-*")), "a book of the next day")
+        loop.call_soon_threadsafe(task.cancel)
+        runner.join(timeout=WAIT)
+        assert not runner.is_alive()
+    assert sorted(p.name for p in out.iterdir()) == ["2026-03-02", "2026-03-03"]
+    for day in out.iterdir():
+        assert pq.read_table(day / "books.parquet").num_rows > 0
+        markets = pq.read_table(day / "markets.parquet").to_pylist()
+        assert [(m["market_id"], m["question"]) for m in markets] == [("0xday", "Past midnight?")]
+
+
 def _sim_server_with_moving_books() -> SimServer:
     clock = WallClock(datetime.now(UTC), speed=600.0)
     venue = SimVenue.synthetic(2, seed=7, clock=clock)

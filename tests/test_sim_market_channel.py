@@ -18,6 +18,7 @@ from sim_helpers import WsClient as Client
 from dualmm import websocket as ws
 from dualmm.book_hash import book_hash
 from dualmm.domain.types import MarketInfo, Side
+from dualmm.exchange.base import InvalidOrder
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
 
@@ -335,3 +336,42 @@ def test_a_market_listed_while_it_runs_is_announced_with_custom_features(
     event = next_event(custom, "new_market")
     assert (event["market"], event["question"]) == ("0xnew", "New?")
     assert event["assets_ids"] == ["601", "602"] and event["order_price_min_tick_size"] == "0.01"
+
+
+def test_a_resolved_market_is_announced_closed_and_refuses_orders(
+    server: SimServer, market: Market
+) -> None:
+    plain = subscribe(server, [YES])
+    custom = subscribe(server, [YES, NO], custom_feature_enabled=True)
+    plain.message(), custom.message(), custom.message()
+    market.venue.ensure_wallet(WALLET)
+    market.venue.place(WALLET, "o1", YES, Side.BUY, Decimal("0.45"), Decimal(20))
+    refused = httpx.post(f"{server.url}/_sim/resolve", json={"condition_id": "0xmkt"})
+    assert refused.status_code == 400  # no winner named
+    reply = httpx.post(f"{server.url}/_sim/resolve", json={"condition_id": "0xmkt", "winner": "No"})
+    assert reply.status_code == 200, reply.text
+    event = next_event(custom, "market_resolved")
+    assert (event["market"], event["id"], event["question"]) == ("0xmkt", "0xmkt", "Will it?")
+    assert event["assets_ids"] == [YES, NO] and event["outcomes"] == ["Yes", "No"]
+    assert (event["winning_asset_id"], event["winning_outcome"]) == (NO, "No")
+    assert event["timestamp"] == str(int(START.timestamp() * 1000))
+    # Without custom features: not announced (the cancelled bid still leaves the book).
+    plain.text("PING")
+    seen = []
+    while (message := plain.message()) != "PONG":
+        seen.append(message["event_type"])
+    assert "market_resolved" not in seen
+    # REST answers as for a closed market: no orders accepted, the winner marked.
+    rest = httpx.get(f"{server.url}/markets/0xmkt").json()
+    assert (rest["closed"], rest["active"], rest["accepting_orders"]) == (True, False, False)
+    assert [(t["outcome"], t["winner"], t["price"]) for t in rest["tokens"]] == [
+        ("Yes", False, 0),
+        ("No", True, 1),
+    ]
+    assert market.venue.open_orders(WALLET) == []  # resting orders cancelled
+    with pytest.raises(InvalidOrder, match="closed"):
+        market.venue.place(WALLET, "o2", YES, Side.BUY, Decimal("0.45"), Decimal(20))
+    again = httpx.post(
+        f"{server.url}/_sim/resolve", json={"condition_id": "0xmkt", "winner": "Yes"}
+    )
+    assert again.status_code == 400  # resolved once

@@ -74,6 +74,11 @@ TIMER_SLACK = timedelta(seconds=2)
 WATCH_OVERRUN = timedelta(seconds=5)
 
 
+def _drop_outcome(watch: asyncio.Future[MarketMove]) -> None:
+    if not watch.cancelled():
+        watch.exception()
+
+
 def _whole_seconds(at: datetime) -> datetime:
     """The engine's time resolution."""
     return at.replace(microsecond=0)
@@ -191,6 +196,9 @@ class LiquidationWorkflow:
         finally:
             if watch is not None and not watch.done():
                 watch.cancel()  # the timer or a signal came first
+                # Nobody awaits a cancelled watch: take its outcome so that it is not logged
+                # as an error ("exception was never retrieved") when it is collected.
+                watch.add_done_callback(_drop_outcome)
 
     async def _wait_until(self, at: datetime, condition: Callable[[], bool]) -> bool:
         """Until `condition` holds (True) or the durable timer fires at `at` (False)."""

@@ -6,6 +6,9 @@ by the requote threshold since the quotes were priced, when the tick size change
 trade went off at or through one of our prices (a fill is likely: read it now). Everything
 else waits for the poll.
 
+A market that resolved (`reason_to_leave`) is left at once: the venue cancelled every order
+in it and takes no more, so nothing quoted there can earn.
+
 A liquidation waiting between its checks (`reason_to_recheck`) looks again at once when the
 reference midpoint moved a tick from the one its PASSIVE or SKEWED order was priced at, or
 crossed its stop-loss.
@@ -19,7 +22,7 @@ from decimal import Decimal
 from dualmm.domain.book import Level, reference_midpoint, without_own
 from dualmm.domain.prices import ONE
 from dualmm.domain.quoting import needs_requote
-from dualmm.domain.types import Frozen, OrderIntent, Side, Token
+from dualmm.domain.types import Frozen, MarketInfo, OrderIntent, Side, Token
 
 
 class TradePrint(Frozen):
@@ -27,6 +30,24 @@ class TradePrint(Frozen):
 
     token: Token
     price: Decimal
+
+
+class MarketResolution(Frozen):
+    """A market's resolution as the venue announced it (`market_resolved`)."""
+
+    winning_asset_id: str
+    winning_outcome: str
+
+
+def reason_to_leave(market: MarketInfo, resolution: MarketResolution | None) -> str | None:
+    """Why the quote loop must leave the market now, whatever its book says (None: stay)."""
+    if resolution is None:
+        return None
+    why = f"market resolved: {resolution.winning_outcome} won"
+    for token in Token:
+        if market.token_id(token) == resolution.winning_asset_id:
+            return f"{why} (the {token.value} token)"
+    return why
 
 
 def trade_reaches(trade: TradePrint, quote: OrderIntent) -> bool:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Protocol, runtime_checkable
 
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.prices import is_on_tick, round_size
 from dualmm.domain.types import Fill, Frozen, MarketInfo, Side
 
@@ -350,6 +351,10 @@ class MarketFeed(Protocol):
 
     async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
         """How many trades the channel reported in the token, and the latest one's price."""
+        ...
+
+    async def market_resolution(self, condition_id: str) -> MarketResolution | None:
+        """The market's resolution, once the channel announced it (None: not seen)."""
         ...
 
     async def wait_for_market(

@@ -67,6 +67,7 @@ from py_clob_client_v2.order_utils.model.side import Side as SdkSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 
 from dualmm.config import ProcessSettings
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.types import MarketInfo, Side
 from dualmm.exchange.base import (
     UNITS,
@@ -847,6 +848,9 @@ class ClobExchange:
     async def trades_seen(self, token_id: str) -> tuple[int, Decimal | None]:
         seen = self.market_channel.last_trade(token_id) if self.market_channel else None
         return (0, None) if seen is None else (seen.count, seen.price)
+
+    async def market_resolution(self, condition_id: str) -> MarketResolution | None:
+        return self.market_channel.resolution(condition_id) if self.market_channel else None
 
     async def wait_for_market(
         self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float

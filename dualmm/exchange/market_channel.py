@@ -11,6 +11,9 @@ touch is checked.) Such a gap, and every (re)connect, rebuilds
 the token's book from REST (`GET /book`), the events that arrive meanwhile replayed on top
 (a level's size is absolute, so replaying one the snapshot already holds changes nothing).
 
+A `market_resolved` (sent with custom features) is kept per market until the process ends:
+a resolved market never trades again.
+
 A book is `live` only while the socket is up and the book in sync; otherwise the caller
 reads REST (its poll). Every change notifies the FillWaker under `market_key(condition_id)`:
 a wake-up, never a decision. Nothing here reaches a workflow.
@@ -29,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dualmm.book_hash import book_hash
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.exchange.base import Book, BookLevel
 from dualmm.exchange.wake import FillWaker
 from dualmm.exchange.ws_client import ChannelClient, Connection
@@ -41,6 +45,7 @@ SILENCE_SECONDS = 12.0  # no message (not even a PONG) that long: the socket is 
 MAX_BUFFERED_CHANGES = 10_000  # per token while its REST snapshot is read
 # A market `want`ed by nobody for this long is unsubscribed (a round or liquidation that ended).
 LEASE_SECONDS = 120.0
+MAX_RESOLVED = 10_000  # resolutions kept (the oldest goes first)
 
 
 def market_key(condition_id: str) -> str:
@@ -146,6 +151,7 @@ class MarketChannel(ChannelClient):
         self._trades: dict[str, TradeSeen] = {}
         self._resyncs: dict[str, asyncio.Task[None]] = {}
         self._leases: dict[str, float] = {}  # condition id -> when its `want` lapses
+        self._resolved: dict[str, MarketResolution] = {}  # condition id -> its resolution
         self.gaps = 0  # books rebuilt because an event did not add up
         # Whether the venue's hashes follow dualmm.book_hash (None: no snapshot seen yet);
         # if not, only each change's touch is checked.
@@ -207,6 +213,9 @@ class MarketChannel(ChannelClient):
     def last_trade(self, token_id: str) -> TradeSeen | None:
         return self._trades.get(token_id)
 
+    def resolution(self, condition_id: str) -> MarketResolution | None:
+        return self._resolved.get(condition_id)
+
     # --- the socket -------------------------------------------------------------------------
 
     async def on_open(self, connection: Connection) -> None:
@@ -261,6 +270,8 @@ class MarketChannel(ChannelClient):
                 touched.add(book.condition_id)
         elif kind == "last_trade_price":
             touched.update(self._trade(event))
+        elif kind == "market_resolved":
+            touched.update(self._resolution(event))
         elif kind == "error" or "error" in event:
             logger.warning("market channel %s: the venue says %s", self.url, str(event)[:200])
         for condition_id in touched:
@@ -318,6 +329,18 @@ class MarketChannel(ChannelClient):
             count=(seen.count + 1) if seen else 1,
         )
         return [book.condition_id]
+
+    def _resolution(self, event: dict[str, Any]) -> list[str]:
+        market, winner = event.get("market"), event.get("winning_asset_id")
+        if not (isinstance(market, str) and isinstance(winner, str) and winner):
+            return []
+        if len(self._resolved) >= MAX_RESOLVED and market not in self._resolved:
+            self._resolved.pop(next(iter(self._resolved)))
+        self._resolved[market] = MarketResolution(
+            winning_asset_id=winner, winning_outcome=str(event.get("winning_outcome", ""))[:100]
+        )
+        logger.info("market channel: %s resolved, %s won", market, winner)
+        return [market]
 
     # --- rebuilding from REST ---------------------------------------------------------------
 

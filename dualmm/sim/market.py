@@ -52,6 +52,7 @@ class SimMarket:
     book_seed: str
     end_date: datetime | None = None
     half_spread: Decimal | None = None
+    winner: Token | None = None  # resolved (POST /_sim/resolve): closed, no order accepted
 
     def __post_init__(self) -> None:
         self.listed_tick = self.info.tick_size  # the tick it was listed with

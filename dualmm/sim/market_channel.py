@@ -12,10 +12,10 @@ has their fields): `price_change` when levels change (an order placed, cancelled
 the other makers moving with the midpoint), `last_trade_price` on a fill of ours, then a
 `book` of that market's assets (the docs: a trade that affects the book sends the book), and
 on the YES token for each level the other makers' touch moved through (the venue's tape),
-`tick_size_change`, and with custom features `best_bid_ask` when the touch moves and
-`new_market` for markets listed while it runs (a venue swap). Markets never resolve while the
-simulator runs, so `market_resolved` is never sent. Every `hash` follows dualmm.book_hash, so
-a client can check its book after each event.
+`tick_size_change`, and with custom features `best_bid_ask` when the touch moves,
+`new_market` for markets listed while it runs (a venue swap) and `market_resolved` for a
+market resolved on demand (`POST /_sim/resolve`), to the sessions that watch its tokens.
+Every `hash` follows dualmm.book_hash, so a client can check its book after each event.
 
 Faults (VenueRules, also `POST /_sim/market-channel` for tests): a connection cut with no
 close frame (`market_channel_drop_every_seconds`), a channel that falls silent, neither
@@ -205,6 +205,24 @@ class MarketChannel(Channel["MarketChannelHost"]):
                 session.silence(silence_seconds)
             session.miss_next += miss
         return len(sessions)
+
+    # --- resolutions on demand ---
+
+    def announce_resolution(self, condition_id: str) -> int:
+        """Send `market_resolved` of a market the venue resolved; the sessions it reached."""
+        venue = self._venue
+        winner = venue.winner(condition_id) if venue is not None else None
+        if venue is None or winner is None:
+            return 0
+        info = venue.market(condition_id)
+        assets = [info.yes_token_id, info.no_token_id]
+        message = feed.market_resolved(
+            condition_id, assets, info.question, info.token_id(winner), venue.now()
+        )
+        with self._publish_lock:
+            sessions = self._sessions_now()
+            self._send(sessions, set(assets), message, custom=True)
+        return sum(1 for s in sessions if s.custom and s.assets & set(assets))
 
     # --- subscriptions (a session's reader thread) ---
 

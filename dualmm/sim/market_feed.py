@@ -170,3 +170,24 @@ def new_market(
         "active": True,
         "timestamp": ms(at),
     }
+
+
+def market_resolved(
+    market: str, asset_ids: list[str], question: str, winner: str, at: datetime
+) -> Message:
+    """A market resolved: `winner` is its winning token (the first of `asset_ids` is Yes)."""
+    outcomes = ["Yes", "No"]
+    return {
+        "event_type": "market_resolved",
+        "id": market,
+        "market": market,
+        "question": question,
+        "slug": market[:18],
+        "description": "",
+        "assets_ids": asset_ids,
+        "outcomes": outcomes,
+        "winning_asset_id": winner,
+        "winning_outcome": outcomes[asset_ids.index(winner)],
+        "tags": [],
+        "timestamp": ms(at),
+    }

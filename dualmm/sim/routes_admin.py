@@ -1,5 +1,5 @@
 """Admin endpoints (`/_sim/*`, only with `--admin`): the ledger, faults, simulated time, tick
-changes and failed trades."""
+changes, failed trades and market resolutions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from dualmm.domain.types import Token
 from dualmm.sim.auth import ApiError
 from dualmm.sim.faults import Faults
 from dualmm.sim.wire import JSON, Request, Routes, dec, venue_errors
@@ -38,6 +39,7 @@ class Admin:
                 ("POST", "/_sim/fail-trade"): self._fail_trade,
                 ("POST", "/_sim/restart"): self._restart,
                 ("POST", "/_sim/market-channel"): self._market_channel_fault,
+                ("POST", "/_sim/resolve"): self._resolve,
             },
             prefix=[],
             keyed={},
@@ -131,3 +133,22 @@ class Admin:
             ) from None
         hit = self.server.market_channel.fault(drop=drop, silence_seconds=silence, miss=miss)
         return {"connections": hit}
+
+    def _resolve(self, request: Request) -> JSON:
+        """Resolve a market now: `{"condition_id": id, "winner": "Yes" | "No"}`. Its resting
+        orders are cancelled, REST shows it closed, and the market channel announces it."""
+        payload = request.json() or {}
+        usage = 'resolve: expected {"condition_id": id, "winner": "Yes" | "No"}'
+        if not isinstance(payload, dict) or not isinstance(payload.get("condition_id"), str):
+            raise ApiError(400, usage)
+        winner = {"yes": Token.YES, "no": Token.NO}.get(str(payload.get("winner", "")).lower())
+        if winner is None:
+            raise ApiError(400, usage)
+        condition_id = payload["condition_id"]
+        try:
+            with venue_errors():
+                self.venue.resolve(condition_id, winner)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        reached = self.server.market_channel.announce_resolution(condition_id)
+        return {"condition_id": condition_id, "winner": winner.value, "announced_to": reached}

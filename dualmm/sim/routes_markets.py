@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from decimal import Decimal
 
 from py_clob_client_v2.config import ContractConfig
 
-from dualmm.domain.types import MarketInfo
+from dualmm.domain.types import MarketInfo, Token
 from dualmm.exchange.base import RewardMarket
 from dualmm.sim.auth import ApiError
 from dualmm.sim.routes_market_data import MarketDataRoutes
@@ -58,11 +59,14 @@ class Markets:
 
     def _market_json(self, market: RewardMarket) -> JSON:
         info = market.info
+        winner = self.venue.winner(info.condition_id)
         yes_mid = self.market_data.midpoint(info.yes_token_id)
+        if winner is not None:  # a resolved market's tokens are worth what they pay
+            yes_mid = Decimal(1 if winner is Token.YES else 0)
         return {
-            "enable_order_book": True,
+            "enable_order_book": winner is None,
             "active": market.active,
-            "closed": False,
+            "closed": winner is not None,
             "archived": False,
             "accepting_orders": market.accepting_orders,
             "minimum_order_size": num(info.min_order_size),
@@ -89,8 +93,18 @@ class Markets:
                 "max_spread": num(info.rewards_max_spread_cents),
             },
             "tokens": [
-                {"token_id": info.yes_token_id, "outcome": "Yes", "price": num(yes_mid)},
-                {"token_id": info.no_token_id, "outcome": "No", "price": num(1 - yes_mid)},
+                {
+                    "token_id": info.yes_token_id,
+                    "outcome": "Yes",
+                    "price": num(yes_mid),
+                    "winner": winner is Token.YES,
+                },
+                {
+                    "token_id": info.no_token_id,
+                    "outcome": "No",
+                    "price": num(1 - yes_mid),
+                    "winner": winner is Token.NO,
+                },
             ],
             "tags": [],
         }

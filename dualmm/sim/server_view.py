@@ -13,9 +13,12 @@ from dualmm.sim.wire import Reply
 
 
 class MarketChannelFaults(Protocol):
-    """The market channel's on-demand faults (cut connections, silence, missed events)."""
+    """The market channel's on-demand faults (cut connections, silence, missed events) and
+    announcements (a market resolved)."""
 
     def fault(self, *, drop: bool = False, silence_seconds: float = 0.0, miss: int = 0) -> int: ...
+
+    def announce_resolution(self, condition_id: str) -> int: ...
 
 
 class AdminControls(Protocol):

@@ -34,7 +34,32 @@ class VenueMarkets(VenueOrders):
 
     @synchronized
     def reward_markets(self) -> list[RewardMarket]:
-        return [RewardMarket(info=m.info, end_date=m.end_date) for m in self._markets.values()]
+        return [
+            RewardMarket(
+                info=m.info,
+                end_date=m.end_date,
+                accepting_orders=m.winner is None,
+                active=m.winner is None,
+            )
+            for m in self._markets.values()
+        ]
+
+    @synchronized
+    def winner(self, condition_id: str) -> Token | None:
+        """The token a resolved market paid out on (None: not resolved)."""
+        return self._market(condition_id).winner
+
+    @synchronized
+    def resolve(self, condition_id: str, winner: Token) -> MarketInfo:
+        """Resolve a market: every resting order in it is cancelled and no new one accepted."""
+        self._sync()
+        market = self._market(condition_id)
+        if market.winner is not None:
+            raise ValueError(f"market {condition_id} already resolved ({market.winner} won)")
+        market.winner = winner
+        self._cancel_each(list(self._live_by_market.get(condition_id, {}).values()))
+        self._book_event(condition_id)
+        return market.info
 
     @synchronized
     def tick_size(self, token_id: str) -> Decimal:

@@ -57,6 +57,8 @@ class VenueOrders(VenueWallets):
             market, token = self._token(token_id)
         except NotFound as exc:
             raise InvalidOrder(str(exc)) from None
+        if market.winner is not None:
+            raise InvalidOrder(f"order {order_id} is invalid. The market is closed (resolved)")
         now = self._processed
         immediate = order_type in (OrderType.FOK, OrderType.FAK)
         if immediate:  # a market order's amounts give its worst price to within rounding
