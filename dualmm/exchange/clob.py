@@ -132,13 +132,7 @@ def user_channel_url(settings: ProcessSettings) -> str | None:
     or `/ws/user` on the CLOB URL's host (the simulator's); None when switched off."""
     if not settings.user_channel:
         return None
-    if settings.user_channel_url:
-        return settings.user_channel_url
-    if settings.clob_url.rstrip("/") == POLYMARKET_HOST:
-        return POLYMARKET_USER_CHANNEL
-    parts = urlsplit(settings.clob_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/user"
+    return _channel_url(settings, settings.user_channel_url, POLYMARKET_USER_CHANNEL, "user")
 
 
 def market_channel_url(settings: ProcessSettings) -> str | None:
@@ -146,13 +140,17 @@ def market_channel_url(settings: ProcessSettings) -> str | None:
     Polymarket's, or `/ws/market` on the CLOB URL's host (the simulator's); None when off."""
     if not settings.market_channel:
         return None
-    if settings.market_channel_url:
-        return settings.market_channel_url
+    return _channel_url(settings, settings.market_channel_url, POLYMARKET_MARKET_CHANNEL, "market")
+
+
+def _channel_url(settings: ProcessSettings, chosen: str | None, polymarket: str, name: str) -> str:
+    if chosen:
+        return chosen
     if settings.clob_url.rstrip("/") == POLYMARKET_HOST:
-        return POLYMARKET_MARKET_CHANNEL
+        return polymarket
     parts = urlsplit(settings.clob_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/market"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/{name}"
 
 
 # The rate-limit bucket (dualmm.exchange.rate_limit) of each SDK call the adapter makes.
