@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -125,6 +125,7 @@ HEARTBEAT_SECONDS = 5.0  # well inside the venue's ~10 s dead-man timeout
 CREDENTIAL_ATTEMPTS = 5
 CREDENTIAL_BACKOFF_SECONDS = 0.5
 logger = logging.getLogger(__name__)
+_Value = TypeVar("_Value")
 
 
 def user_channel_url(settings: ProcessSettings) -> str | None:
@@ -483,22 +484,29 @@ class ClobExchange:
         return dec(raw["mid"] if "mid" in raw else raw["mid_price"])  # the SDK's, the docs' name
 
     async def tick_size(self, token_id: str) -> Decimal:
-        cached = self._ticks.get(token_id)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
-        raw = await self._read(self._get_token_param, GET_TICK_SIZE, token_id)
-        tick = dec(raw["minimum_tick_size"])
-        self._ticks[token_id] = (self._clock() + self._ttl, tick)
-        return tick
+        return await self._token_param(
+            self._ticks, GET_TICK_SIZE, token_id, lambda raw: dec(raw["minimum_tick_size"])
+        )
 
     async def neg_risk(self, token_id: str) -> bool:
-        cached = self._neg_risk.get(token_id)
+        return await self._token_param(
+            self._neg_risk, GET_NEG_RISK, token_id, lambda raw: bool(raw["neg_risk"])
+        )
+
+    async def _token_param(
+        self,
+        cache: dict[str, tuple[float, _Value]],
+        path: str,
+        token_id: str,
+        value: Callable[[Any], _Value],
+    ) -> _Value:
+        """A token's parameter as the venue last gave it, read again once `_ttl` has passed."""
+        cached = cache.get(token_id)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        raw = await self._read(self._get_token_param, GET_NEG_RISK, token_id)
-        neg_risk = bool(raw["neg_risk"])
-        self._neg_risk[token_id] = (self._clock() + self._ttl, neg_risk)
-        return neg_risk
+        fresh = value(await self._read(self._get_token_param, path, token_id))
+        cache[token_id] = (self._clock() + self._ttl, fresh)
+        return fresh
 
     async def price_history(
         self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
