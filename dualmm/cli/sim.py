@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dualmm.cli.options import decimal_flag, model_from_flags, model_options
-from dualmm.config import MAX_USDC
+from dualmm.config import MAX_USDC, describe_validation_error
 from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,8 +47,9 @@ def venue_rules(kind: bool, settings: list[str]) -> VenueRules:
     try:
         return VenueRules.model_validate(values) if kind else VenueRules.harsh(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UsageError(f"--rule {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        message = describe_validation_error(exc)  # "field: why", or "why" across fields
+        named = exc.errors()[0]["loc"]
+        raise UsageError(f"--rule {message}" if named else f"--rule: {message}") from None
 
 
 def _polygon_node(
