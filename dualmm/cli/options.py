@@ -38,7 +38,8 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Setting:
-    """One OrchestratorConfig field an operator may set, and how."""
+    """One config field an operator may set (of OrchestratorConfig, or the simulator's Faults),
+    and how."""
 
     path: str  # the field, dotted: "market_maker.position_limit"
     field: FieldInfo
