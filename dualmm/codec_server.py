@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dualmm.errors import UsageError
+from dualmm.http_answer import send_json
 
 if TYPE_CHECKING:
     from dualmm.codec import AesGcmCodec
@@ -62,27 +63,21 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("codec %s " + format, self.address_string(), *args)
 
-    def _cors(self) -> None:
+    def _cors(self) -> dict[str, str]:
         origin = self.headers.get("Origin")
+        headers = {}
         if origin is not None and origin == self.server.cors_origin:
-            self.send_header("Access-Control-Allow-Origin", origin)
-            self.send_header("Access-Control-Allow-Credentials", "true")
-            self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-            self.send_header("Access-Control-Allow-Headers", ALLOWED_HEADERS)
-            self.send_header("Access-Control-Max-Age", "600")
-        self.send_header("Vary", "Origin")
+            headers = {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                "Access-Control-Max-Age": "600",
+            }
+        return {**headers, "Vary": "Origin"}
 
     def _answer(self, status: int, body: dict[str, Any] | None) -> None:
-        payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        self.send_response(status)
-        self._cors()
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body, self._cors(), empty=body is None)
 
     def do_OPTIONS(self) -> None:  # the browser's CORS preflight
         self._answer(204, None)

@@ -126,3 +126,52 @@ def test_help_shows_each_settings_flag_variable_toml_key_and_default() -> None:
         default = setting.field.default
         shown = setting.name.removeprefix("--") if default is True else default
         assert f"default:{shown}" in line.replace(" ", ""), line  # wrapped at hyphens
+
+
+def _faults_probe(args: list[str]) -> Any:
+    """The Faults a command taking the simulator's fault options builds from this line."""
+    from dualmm.cli.options import model_from_flags, model_options
+    from dualmm.sim.faults import Faults
+
+    app = typer.Typer()
+    seen: dict[str, Faults] = {}
+
+    @app.command()
+    @model_options(Faults, "faults")
+    def probe(*, faults: dict[str, object]) -> None:
+        seen["faults"] = model_from_flags(Faults, faults)
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return seen["faults"]
+
+
+def test_the_simulators_fault_options_are_its_faults_fields() -> None:
+    from dualmm.cli import _register_all, app
+    from dualmm.cli.options import model_settings
+    from dualmm.sim.faults import Faults
+
+    settings = list(model_settings(Faults))
+    assert {s.path for s in settings} >= {"latency_ms", "error_rate", "restart_every_s"}
+    assert _faults_probe([]) == Faults()
+    for setting in settings:
+        value = setting.field.default / 2 if setting.field.default else 1
+        faults = _faults_probe([setting.name, str(value)])
+        assert getattr(faults, setting.path) == value
+        assert faults.model_dump(exclude={setting.path}) == Faults().model_dump(
+            exclude={setting.path}
+        )
+    _register_all()
+    help_text = " ".join(CliRunner().invoke(app, ["sim-server", "--help"]).output.split())
+    for setting in settings:
+        assert setting.name in help_text and setting.flag.help.split()[-1] in help_text
+    assert "[default: 0.0; 0.0<=x<=1.0]" in help_text  # the rates' bounds, from the fields
+
+
+def test_a_bad_fault_value_is_refused_naming_its_flag() -> None:
+    from dualmm.cli.options import model_from_flags
+    from dualmm.errors import UsageError
+    from dualmm.sim.faults import Faults
+
+    with pytest.raises(UsageError, match=r"^Faults: --error-rate \(error_rate\): .*less than"):
+        model_from_flags(Faults, {"error_rate": 2.0})

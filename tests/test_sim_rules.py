@@ -52,3 +52,9 @@ def test_a_harsh_venue_saves_and_resumes_mid_settlement(tmp_path: object) -> Non
     again = load_venue(path, speed=1.0)
     assert again.rules == VenueRules.harsh()
     assert [t.status.value for t in again.trades("0xab")] == ["MATCHED"]  # still settling
+
+
+def test_switches_that_contradict_each_other_are_one_plain_line() -> None:
+    with pytest.raises(UsageError) as refused:
+        venue_rules(False, ["settle_min_seconds=100", "settle_max_seconds=5"])
+    assert str(refused.value) == "--rule: settle_max_seconds must be at least settle_min_seconds"

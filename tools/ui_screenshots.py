@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from dualmm.devserver import free_port
 
 BOT = "demo"  # the demo's bot id
 WIDTH, HEIGHT = 1600, 1000
@@ -49,13 +50,6 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--remote-debugging-pipe",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _pipe_fds(read_end: int, write_end: int) -> None:

@@ -1,7 +1,8 @@
 """The bot's settings as command-line options, made from their one declaration: each config
 field an operator may set carries a `dualmm.config.Flag` (flag, help; the flag names its
 DUALMM_* variable) and keeps its type, bounds and default. `config_options` adds them to a
-command; the flag an error names and the bad-input table come from the same list."""
+command; the flag an error names and the bad-input table come from the same list.
+`model_options` does the same for another model's flagged fields (the simulator's faults)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import annotated_types
 import typer
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
@@ -31,11 +33,13 @@ from dualmm.errors import UsageError
 # flag -> the value the operator set for it (on the command line or in its DUALMM_* variable;
 # decimals as typed, switches as bools); what `config_options` hands a command.
 ConfigFlags = dict[str, Any]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One OrchestratorConfig field an operator may set, and how."""
+    """One config field an operator may set (of OrchestratorConfig, or the simulator's Faults),
+    and how."""
 
     path: str  # the field, dotted: "market_maker.position_limit"
     field: FieldInfo
@@ -63,15 +67,20 @@ class Setting:
         """The generated command parameter: `--liq-timeout` is `liq_timeout`."""
         return self.name.removeprefix("--").replace("-", "_")
 
-    def annotation(self, toml: bool) -> Any:
+    def annotation(self, toml: bool = False, env: bool = True, ranges: bool = False) -> Any:
         """The parameter's type and typer option; decimals stay text until `parse`, so an
-        error can quote what was typed."""
+        error can quote what was typed. `ranges`: the help shows a number's bounds."""
         kind = self.field.annotation
-        typed: Any = bool if self.switch else int if kind is int else str
+        typed: Any = bool if self.switch else kind if kind in (int, float) else str
         where = f" [toml: {self.path}]" if toml else ""
         metavar = "<decimal>" if kind is Decimal else None
+        bounds = _bounds(self.field) if ranges and typed in (int, float) else {}
         option = typer.Option(
-            self.decl, help=self.flag.help + where, envvar=self.env, metavar=metavar
+            self.decl,
+            help=self.flag.help + where,
+            envvar=self.env if env else None,
+            metavar=metavar,
+            **bounds,
         )
         return Annotated[typed, option]
 
@@ -89,17 +98,29 @@ class Setting:
         return value
 
 
-def _settings(model: type[BaseModel], prefix: str = "") -> Iterator[Setting]:
+def model_settings(model: type[BaseModel], prefix: str = "") -> Iterator[Setting]:
+    """The fields of `model` (and of the models it nests) that carry a Flag, in order."""
     for name, field in model.model_fields.items():
         if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            yield from _settings(field.annotation, f"{prefix}{name}.")
+            yield from model_settings(field.annotation, f"{prefix}{name}.")
         for mark in field.metadata:
             if isinstance(mark, Flag):
                 yield Setting(prefix + name, field, mark)
 
 
+def _bounds(field: FieldInfo) -> dict[str, Any]:
+    """A field's inclusive bounds as typer's `min`/`max`, for the help."""
+    bounds: dict[str, Any] = {}
+    for mark in field.metadata:
+        if isinstance(mark, annotated_types.Ge):
+            bounds["min"] = mark.ge
+        elif isinstance(mark, annotated_types.Le):
+            bounds["max"] = mark.le
+    return bounds
+
+
 # Every setting, in the model's order; `--bot-id` is also the other commands' `BotId`.
-CONFIG_FLAGS = tuple(_settings(OrchestratorConfig))
+CONFIG_FLAGS = tuple(model_settings(OrchestratorConfig))
 _BY_FLAG = {setting.name: setting for setting in CONFIG_FLAGS}
 _BY_PATH = {setting.path: setting for setting in CONFIG_FLAGS}
 
@@ -139,11 +160,48 @@ def config_options(
         and s.name not in skip
     ]
 
+    def handed(values: Mapping[str, Any]) -> ConfigFlags:
+        from typer._click.core import ParameterSource
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context()
+        given: ConfigFlags = {}
+        for s in chosen:
+            if ctx.get_parameter_source(s.param) not in (None, ParameterSource.DEFAULT):
+                given[s.name] = values[s.param]
+        return given
+
+    return _options(chosen, "config_flags", lambda s: s.annotation(toml), handed)
+
+
+def model_options(
+    model: type[BaseModel], param: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add an option for each field of `model` that carries a Flag (no DUALMM_* variable;
+    the help shows its bounds) to a typer command, where its `param` parameter stands; the
+    command receives `field -> value` for each, to validate with `model_from_flags`."""
+    chosen = list(model_settings(model))
+
+    def handed(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {s.path: values[s.param] for s in chosen}
+
+    return _options(chosen, param, lambda s: s.annotation(env=False, ranges=True), handed)
+
+
+def _options(
+    chosen: list[Setting],
+    param: str,
+    annotate: Callable[[Setting], Any],
+    handed: Callable[[Mapping[str, Any]], Any],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator that puts the `chosen` options where a command's `param` stands and hands
+    it `handed(values of those options)` there."""
+
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         params: list[inspect.Parameter] = []
-        for param in inspect.signature(command, eval_str=True).parameters.values():
-            if param.name != "config_flags":
-                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+        for existing in inspect.signature(command, eval_str=True).parameters.values():
+            if existing.name != param:
+                params.append(existing.replace(kind=inspect.Parameter.KEYWORD_ONLY))
                 continue
             for s in chosen:
                 params.append(
@@ -151,28 +209,30 @@ def config_options(
                         s.param,
                         inspect.Parameter.KEYWORD_ONLY,
                         default=s.field.default,
-                        annotation=s.annotation(toml),
+                        annotation=annotate(s),
                     )
                 )
 
         @functools.wraps(command)
         def run(**kwargs: Any) -> Any:
-            from typer._click.core import ParameterSource
-            from typer._click.globals import get_current_context
-
-            ctx = get_current_context()
-            given: ConfigFlags = {}
-            for s in chosen:
-                value = kwargs.pop(s.param)
-                if ctx.get_parameter_source(s.param) not in (None, ParameterSource.DEFAULT):
-                    given[s.name] = value
-            return command(**kwargs, config_flags=given)
+            values = {s.param: kwargs.pop(s.param) for s in chosen}
+            return command(**kwargs, **{param: handed(values)})
 
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in params}
         return run
 
     return decorate
+
+
+def model_from_flags(model: type[M], values: Mapping[str, Any]) -> M:
+    """`model` from `field -> value` (as `model_options` hands them), a bad value named by
+    its flag in one line."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        settings = {s.path: s for s in model_settings(model)}
+        raise flag_named_error(exc, model.__name__, settings=settings) from None
 
 
 def config_values(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,12 +270,17 @@ def decimal_flag(name: str, value: str | None) -> Decimal | None:
     return parsed
 
 
-def flag_named_error(exc: ValidationError, where: str, prefix: str = "") -> UsageError:
+def flag_named_error(
+    exc: ValidationError,
+    where: str,
+    prefix: str = "",
+    settings: Mapping[str, Setting] = _BY_PATH,
+) -> UsageError:
     """A config validation error in one line, naming the flag that sets the field (if any);
-    `prefix`: where the validated model sits in OrchestratorConfig ("liquidation.")."""
+    `prefix`: where the validated model sits in `settings` ("liquidation." in the bot's)."""
     message = describe_validation_error(exc)
     field, _, reason = message.partition(": ")
-    setting = _BY_PATH.get(prefix + field)
+    setting = settings.get(prefix + field)
     if setting is not None:
         message = f"{setting.name} ({field}): {reason}"
     return UsageError(f"{where}: {message}")

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dualmm.cli.options import decimal_flag
-from dualmm.config import MAX_USDC
+from dualmm.cli.options import decimal_flag, model_from_flags, model_options
+from dualmm.config import MAX_USDC, describe_validation_error
 from dualmm.errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,8 +47,9 @@ def venue_rules(kind: bool, settings: list[str]) -> VenueRules:
     try:
         return VenueRules.model_validate(values) if kind else VenueRules.harsh(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UsageError(f"--rule {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        message = describe_validation_error(exc)  # "field: why", or "why" across fields
+        named = exc.errors()[0]["loc"]
+        raise UsageError(f"--rule {message}" if named else f"--rule: {message}") from None
 
 
 def _polygon_node(
@@ -70,8 +71,12 @@ def _polygon_node(
 
 
 def register(app: typer.Typer) -> None:
+    from dualmm.sim.faults import Faults  # its fields declare the fault options
+
     @app.command("sim-server")
+    @model_options(Faults, "faults_flags")
     def sim_server(
+        *,
         port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8765,
         host: Annotated[
             str, typer.Option(help="Address to bind (0.0.0.0 in a container; a dry run only).")
@@ -87,39 +92,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="Serve /_sim/* (ledger, advance, faults).")
         ] = False,
         fund: Annotated[str, typer.Option(help="USDC each new wallet starts with.")] = "10000",
-        latency_ms: Annotated[int, typer.Option(min=0, max=60_000, help="Added latency.")] = 0,
-        error_rate: Annotated[
-            float, typer.Option(min=0.0, max=1.0, help="Share of 500 answers.")
-        ] = 0.0,
-        rate_limit_rate: Annotated[
-            float, typer.Option(min=0.0, max=1.0, help="Share of 429 answers.")
-        ] = 0.0,
-        accept_timeout_rate: Annotated[
-            float,
-            typer.Option(
-                min=0.0, max=1.0, help="Share of accepted orders whose answer never arrives."
-            ),
-        ] = 0.0,
-        accept_timeout_hang: Annotated[
-            float,
-            typer.Option(min=0.0, max=600.0, help="Seconds to hold such an answer; 0 drops it."),
-        ] = 0.0,
-        restart_every: Annotated[
-            float,
-            typer.Option(
-                min=0.0,
-                max=7 * 86400.0,
-                help="Restart the matching engine every this many seconds (0: never): 425s "
-                "for --restart-down s, then --restart-post-only s of post-only mode.",
-            ),
-        ] = 0.0,
-        restart_down: Annotated[
-            float, typer.Option(min=0.0, max=3600.0, help="Seconds a restart answers 425.")
-        ] = 90.0,
-        restart_post_only: Annotated[
-            float,
-            typer.Option(min=0.0, max=3600.0, help="Seconds after a restart of post-only mode."),
-        ] = 120.0,
+        faults_flags: dict[str, object],
         speed: Annotated[
             float, typer.Option(min=0.001, max=100_000.0, help="Simulated seconds per second.")
         ] = 1.0,
@@ -184,7 +157,7 @@ def register(app: typer.Typer) -> None:
             logging.getLogger("dualmm.sim.http").setLevel(logging.DEBUG)
 
         from dualmm.scenario import ScenarioError, load_scenario
-        from dualmm.sim.server import Faults, SimServer
+        from dualmm.sim.server import SimServer
         from dualmm.sim.synthetic import SYNTHETIC_HISTORY
         from dualmm.sim.venue import SimVenue, WallClock
 
@@ -215,17 +188,7 @@ def register(app: typer.Typer) -> None:
                 markets, seed, clock, start=now - SYNTHETIC_HISTORY, fund=amount, rules=rules
             )
             source = f"{markets} synthetic markets, seed {seed}"
-        faults = Faults(
-            latency_ms=latency_ms,
-            error_rate=error_rate,
-            rate_limit_rate=rate_limit_rate,
-            accept_timeout_rate=accept_timeout_rate,
-            accept_timeout_hang_s=accept_timeout_hang,
-            restart_every_s=restart_every,
-            restart_down_s=restart_down,
-            restart_post_only_s=restart_post_only,
-            seed=seed,
-        )
+        faults = model_from_flags(Faults, {**faults_flags, "seed": seed})
         try:
             server = SimServer(
                 venue,

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -126,6 +126,7 @@ HEARTBEAT_SECONDS = 5.0  # well inside the venue's ~10 s dead-man timeout
 CREDENTIAL_ATTEMPTS = 5
 CREDENTIAL_BACKOFF_SECONDS = 0.5
 logger = logging.getLogger(__name__)
+_Value = TypeVar("_Value")
 
 
 def user_channel_url(settings: ProcessSettings) -> str | None:
@@ -133,13 +134,7 @@ def user_channel_url(settings: ProcessSettings) -> str | None:
     or `/ws/user` on the CLOB URL's host (the simulator's); None when switched off."""
     if not settings.user_channel:
         return None
-    if settings.user_channel_url:
-        return settings.user_channel_url
-    if settings.clob_url.rstrip("/") == POLYMARKET_HOST:
-        return POLYMARKET_USER_CHANNEL
-    parts = urlsplit(settings.clob_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/user"
+    return _channel_url(settings, settings.user_channel_url, POLYMARKET_USER_CHANNEL, "user")
 
 
 def market_channel_url(settings: ProcessSettings) -> str | None:
@@ -147,13 +142,17 @@ def market_channel_url(settings: ProcessSettings) -> str | None:
     Polymarket's, or `/ws/market` on the CLOB URL's host (the simulator's); None when off."""
     if not settings.market_channel:
         return None
-    if settings.market_channel_url:
-        return settings.market_channel_url
+    return _channel_url(settings, settings.market_channel_url, POLYMARKET_MARKET_CHANNEL, "market")
+
+
+def _channel_url(settings: ProcessSettings, chosen: str | None, polymarket: str, name: str) -> str:
+    if chosen:
+        return chosen
     if settings.clob_url.rstrip("/") == POLYMARKET_HOST:
-        return POLYMARKET_MARKET_CHANNEL
+        return polymarket
     parts = urlsplit(settings.clob_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/market"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/{name}"
 
 
 # The rate-limit bucket (dualmm.exchange.rate_limit) of each SDK call the adapter makes.
@@ -486,22 +485,29 @@ class ClobExchange:
         return dec(raw["mid"] if "mid" in raw else raw["mid_price"])  # the SDK's, the docs' name
 
     async def tick_size(self, token_id: str) -> Decimal:
-        cached = self._ticks.get(token_id)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
-        raw = await self._read(self._get_token_param, GET_TICK_SIZE, token_id)
-        tick = dec(raw["minimum_tick_size"])
-        self._ticks[token_id] = (self._clock() + self._ttl, tick)
-        return tick
+        return await self._token_param(
+            self._ticks, GET_TICK_SIZE, token_id, lambda raw: dec(raw["minimum_tick_size"])
+        )
 
     async def neg_risk(self, token_id: str) -> bool:
-        cached = self._neg_risk.get(token_id)
+        return await self._token_param(
+            self._neg_risk, GET_NEG_RISK, token_id, lambda raw: bool(raw["neg_risk"])
+        )
+
+    async def _token_param(
+        self,
+        cache: dict[str, tuple[float, _Value]],
+        path: str,
+        token_id: str,
+        value: Callable[[Any], _Value],
+    ) -> _Value:
+        """A token's parameter as the venue last gave it, read again once `_ttl` has passed."""
+        cached = cache.get(token_id)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        raw = await self._read(self._get_token_param, GET_NEG_RISK, token_id)
-        neg_risk = bool(raw["neg_risk"])
-        self._neg_risk[token_id] = (self._clock() + self._ttl, neg_risk)
-        return neg_risk
+        fresh = value(await self._read(self._get_token_param, path, token_id))
+        cache[token_id] = (self._clock() + self._ttl, fresh)
+        return fresh
 
     async def price_history(
         self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int

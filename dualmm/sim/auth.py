@@ -58,6 +58,12 @@ _ORDER_FIELDS = [
     {"name": "metadata", "type": "bytes32"},
     {"name": "builder", "type": "bytes32"},
 ]
+# The EIP-712 domain of ClobAuth; an order's adds its verifying contract.
+_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+]
 _ORDER_TYPE = "Order(" + ",".join(f"{f['type']} {f['name']}" for f in _ORDER_FIELDS) + ")"
 # ERC-7739 nested typed data, as Polymarket deposit wallets (signature type 3) verify it.
 _TYPED_DATA_SIGN_TYPEHASH = keccak(
@@ -187,11 +193,7 @@ class KeyRing:
             full_message={
                 "primaryType": "ClobAuth",
                 "types": {
-                    "EIP712Domain": [
-                        {"name": "name", "type": "string"},
-                        {"name": "version", "type": "string"},
-                        {"name": "chainId", "type": "uint256"},
-                    ],
+                    "EIP712Domain": _DOMAIN_FIELDS,
                     "ClobAuth": [
                         {"name": "address", "type": "address"},
                         {"name": "timestamp", "type": "string"},
@@ -313,9 +315,7 @@ def _order_typed_data(order: Mapping[str, Any], chain_id: int, exchange: str) ->
         "primaryType": "Order",
         "types": {
             "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
+                *_DOMAIN_FIELDS,
                 {"name": "verifyingContract", "type": "address"},
             ],
             "Order": _ORDER_FIELDS,

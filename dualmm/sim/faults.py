@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from dualmm.config import Flag
 
 # Paths the engine serves: down during a restart.
 ORDER_PATHS = ("/order", "/orders", "/cancel-all", "/cancel-market-orders", "/data/order")
@@ -21,20 +23,41 @@ POST_ONLY_MODE = "post_only_mode"
 
 
 class Faults(BaseModel):
-    """Injected faults; rates are probabilities per request (not money, so float)."""
+    """Injected faults; rates are probabilities per request (not money, so float). Each field
+    with a Flag is a `dualmm sim-server` option."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    latency_ms: int = Field(0, ge=0, le=60_000)
-    error_rate: float = Field(0.0, ge=0, le=1)
-    rate_limit_rate: float = Field(0.0, ge=0, le=1)
-    accept_timeout_rate: float = Field(0.0, ge=0, le=1)
-    accept_timeout_hang_s: float = Field(0.0, ge=0, le=600)  # 0: drop the connection
+    latency_ms: Annotated[int, Flag("--latency-ms", "Added latency.")] = Field(0, ge=0, le=60_000)
+    error_rate: Annotated[float, Flag("--error-rate", "Share of 500 answers.")] = Field(
+        0.0, ge=0.0, le=1.0
+    )
+    rate_limit_rate: Annotated[float, Flag("--rate-limit-rate", "Share of 429 answers.")] = Field(
+        0.0, ge=0.0, le=1.0
+    )
+    accept_timeout_rate: Annotated[
+        float,
+        Flag("--accept-timeout-rate", "Share of accepted orders whose answer never arrives."),
+    ] = Field(0.0, ge=0.0, le=1.0)
+    accept_timeout_hang_s: Annotated[
+        float, Flag("--accept-timeout-hang", "Seconds to hold such an answer; 0 drops it.")
+    ] = Field(0.0, ge=0.0, le=600.0)
     retry_after_s: int = Field(1, ge=0, le=3600)  # the Retry-After of a 429
     # Scheduled engine restarts (real seconds; 0: none), each down, then post-only, this long.
-    restart_every_s: float = Field(0.0, ge=0, le=7 * 86400)
-    restart_down_s: float = Field(90.0, ge=0, le=3600)
-    restart_post_only_s: float = Field(120.0, ge=0, le=3600)
+    restart_every_s: Annotated[
+        float,
+        Flag(
+            "--restart-every",
+            "Restart the matching engine every this many seconds (0: never): 425s for "
+            "--restart-down s, then --restart-post-only s of post-only mode.",
+        ),
+    ] = Field(0.0, ge=0.0, le=7 * 86400.0)
+    restart_down_s: Annotated[float, Flag("--restart-down", "Seconds a restart answers 425.")] = (
+        Field(90.0, ge=0.0, le=3600.0)
+    )
+    restart_post_only_s: Annotated[
+        float, Flag("--restart-post-only", "Seconds after a restart of post-only mode.")
+    ] = Field(120.0, ge=0.0, le=3600.0)
     seed: int = 0
 
 

@@ -5,7 +5,6 @@ thread then belongs to the app's session (dualmm.sim.user_channel)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from dualmm import websocket as ws
+from dualmm.http_answer import send_json
 from dualmm.sim.wire import Reply, Request
 
 logger = logging.getLogger(__name__)
@@ -113,17 +113,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(status, {"error": message})
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body, separators=(",", ":")).encode()
         try:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, status, body, headers)
         except OSError:  # the client gave up (a timeout, a reset); nothing to tell
             self.close_connection = True
 

@@ -226,18 +226,26 @@ class SimServer:
             with self._fault_lock:
                 current = self._faults
                 error_draw, limit_draw = self._rng.random(), self._rng.random()
-            if current.latency_ms:
-                time.sleep(current.latency_ms / 1000)
-            if error_draw < current.error_rate:
-                return Reply(500, {"error": "simulated internal error"})
-            if limit_draw < current.rate_limit_rate:
-                retry_after = {"Retry-After": str(current.retry_after_s)}
-                return Reply(429, {"error": TOO_MANY}, headers=retry_after)
-            with self._fault_lock:
-                self._scheduled_restart(current)
+            injected = self._injected_fault(current, error_draw, limit_draw)
+            if injected is not None:
+                return injected
         restart = self._restart
         if restart is not None and self._clock() < restart.down_until:
             return Reply(425, {"error": "the matching engine is restarting, try again shortly"})
+        return None
+
+    def _injected_fault(self, faults: Faults, error_draw: float, limit_draw: float) -> Reply | None:
+        """The injected latency, then a 500 or a 429 when this request's draws fall under
+        their rates; otherwise the scheduled restart is brought up to date."""
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if error_draw < faults.error_rate:
+            return Reply(500, {"error": "simulated internal error"})
+        if limit_draw < faults.rate_limit_rate:
+            retry_after = {"Retry-After": str(faults.retry_after_s)}
+            return Reply(429, {"error": TOO_MANY}, headers=retry_after)
+        with self._fault_lock:
+            self._scheduled_restart(faults)
         return None
 
     def serve(self, request: Request) -> Reply:
@@ -254,15 +262,9 @@ class SimServer:
         with self._fault_lock:
             faults = self._faults
             error_draw, limit_draw, timeout_draw = (self._rng.random() for _ in range(3))
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000)
-        if error_draw < faults.error_rate:
-            return Reply(500, {"error": "simulated internal error"})
-        if limit_draw < faults.rate_limit_rate:
-            retry_after = {"Retry-After": str(faults.retry_after_s)}
-            return Reply(429, {"error": TOO_MANY}, headers=retry_after)
-        with self._fault_lock:
-            self._scheduled_restart(faults)
+        injected = self._injected_fault(faults, error_draw, limit_draw)
+        if injected is not None:
+            return injected
         restart = self._restart
         if restart is not None and request.path.startswith(ORDER_PATHS):
             refusal = restart.refusal(

@@ -73,8 +73,6 @@ class VenueOrders(VenueWallets):
         if post_only and fill_price is not None:
             raise WouldCross("invalid post-only order: order crosses book")
         self._check_funds(address, token_id, side, price, size)
-        if immediate:
-            return self._take(address, order_id, market, token_id, side, price, size, order_type)
         order = OrderRecord(
             order_id=order_id,
             address=address,
@@ -89,38 +87,35 @@ class VenueOrders(VenueWallets):
             expiration=expiration if order_type is OrderType.GTD else None,
             post_only=post_only,
         )
-        self._orders[order_id] = order
-        self._live[order_id] = order
-        self._add_live(order)
-        self._order_event(order, "PLACEMENT")
+        if immediate:
+            return self._take(order, market)
+        self._accept(order)
         if fill_price is not None:
             self._execute(order, fill_price, now, Liquidity.TAKER)
         return order.to_order()
 
-    def _take(
-        self,
-        address: str,
-        order_id: str,
-        market: SimMarket,
-        token_id: str,
-        side: Side,
-        price: Decimal,
-        size: Decimal,
-        order_type: OrderType,
-    ) -> Order:
+    def _accept(self, order: OrderRecord) -> None:
+        """Book an order as live (the venue has taken it)."""
+        self._orders[order.order_id] = order
+        self._live[order.order_id] = order
+        self._add_live(order)
+        self._order_event(order, "PLACEMENT")
+
+    def _take(self, order: OrderRecord, market: SimMarket) -> Order:
         """A FOK or FAK order: matched at once against the displayed depth within its limit,
         level by level at each level's price; FOK fills all or is killed before any fill, FAK
         fills what there is (killed when nothing matches) and the rest is cancelled."""
         now = self._processed
+        side, price = order.side, order.price
         fills = []
-        left = size
-        for level_price, level_size in self._depth(market, token_id, side):
+        left = order.original_size
+        for level_price, level_size in self._depth(market, order.token_id, side):
             if left <= 0 or (level_price > price if side is Side.BUY else level_price < price):
                 break
             take = min(left, level_size)
             fills.append((level_price, take))
             left -= take
-        if order_type is OrderType.FOK and left > 0:
+        if order.order_type is OrderType.FOK and left > 0:
             raise InvalidOrder(
                 "order couldn't be fully filled. FOK orders are fully filled or killed."
             )
@@ -129,25 +124,7 @@ class VenueOrders(VenueWallets):
                 "no orders found to match with FAK order. FAK orders are partially filled or "
                 "killed if no match is found."
             )
-        token = market.info.token_of(token_id)
-        order = OrderRecord(
-            order_id=order_id,
-            address=address,
-            condition_id=market.info.condition_id,
-            token_id=token_id,
-            token=token,
-            side=side,
-            price=price,
-            original_size=size,
-            created_at=now,
-            order_type=order_type,
-            expiration=None,
-            post_only=False,
-        )
-        self._orders[order_id] = order
-        self._live[order_id] = order
-        self._add_live(order)
-        self._order_event(order, "PLACEMENT")
+        self._accept(order)
         for fill_price, fill_size in fills:
             self._execute(order, fill_price, now, Liquidity.TAKER, fill_size)
         if order.order_id in self._live:  # FAK: the rest is cancelled

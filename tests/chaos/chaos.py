@@ -51,6 +51,7 @@ from typing import Any
 import httpx
 from eth_account import Account
 
+from dualmm.devserver import free_port
 from dualmm.sim.chain import SimChain
 from dualmm.sim.chain_http import ChainServer
 from dualmm.sim.chain_venue import UNITS, VenueContracts
@@ -150,13 +151,6 @@ ORCHESTRATE = (
     *("--quote-interval", "1000", "--liq-check-interval", "2000"),
     *("--liq-skew-start", "0.5", "--liq-timeout", "1.5", "--spread-fraction", "0.1"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class CountingSim(SimServer):
