@@ -1,7 +1,8 @@
 """The bot's round (`dualmm.domain.quoting.plan_quotes`) decides the same whichever driver
 carries it out: the `make_market` activity on the simulator, and the backtest's `run_mode` on
 market data. Both see the same scripted market at the same looks, and must rest the same
-quotes after every look and hand over the same position at the same look."""
+quotes and hold the same position (YES+NO pairs included: neither merges while quoting) after
+every look, and hand over the same position at the same look."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from activities.market_making import MarketMakingActivities, MarketMakingResult,
 from dualmm.backtest import engine
 from dualmm.backtest.inputs import from_scenario
 from dualmm.config import MarketMakerConfig, OrchestratorConfig
+from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Token
 from dualmm.scenario import parse_scenario
 from dualmm.sim.exchange import SimExchange
@@ -26,8 +28,10 @@ from dualmm.sim.venue import SimVenue
 
 WALLET = "0x" + "7d" * 20
 STEP = 30  # seconds between looks, in both drivers
-# What a look leaves on the book: (token, price, size) of every quote, and the priced midpoint.
-Look = tuple[tuple[tuple[Token, Decimal, Decimal], ...], Decimal | None]
+# What a look leaves: (token, price, size) of every quote, the priced midpoint, and the
+# position held (YES qty, YES cost, NO qty, NO cost).
+Held = tuple[Decimal, Decimal, Decimal, Decimal]
+Look = tuple[tuple[tuple[Token, Decimal, Decimal], ...], Decimal | None, Held]
 
 CONFIG = MarketMakerConfig(
     order_size=Decimal(50), position_limit=Decimal(100), quote_interval_ms=STEP * 1000
@@ -35,11 +39,15 @@ CONFIG = MarketMakerConfig(
 
 # A calm market: the midpoint moves inside and past the requote threshold, nothing fills.
 CALM_PATH = [[0, "0.50"], [60, "0.502"], [120, "0.52"], [240, "0.50"], [3600, "0.50"]]
+# Both sides fill: 50 YES at 0.48 as the midpoint drops to 0.465, then, once the bot re-priced
+# around it (NO 0.52, a YES ask at 0.48), 50 NO at 0.52 as it rises to 0.515: 50 pairs, held.
+PAIRS_PATH = [[0, "0.50"], [90, "0.465"], [240, "0.515"], [3600, "0.515"]]
 CASES = {
     # FILL_PATH: 50 YES fill at 0.48 by 90 s, the bot re-prices, 50 more fill by 150 s: the
     # limit of 100, handed over at that look.
     "fills to the limit": (FILL_PATH, 6),
     "calm": (CALM_PATH, 10),
+    "fills both sides": (PAIRS_PATH, 12),
 }
 
 
@@ -64,6 +72,10 @@ class Lockstep(SimExchange):
 
 def quotes_of(quotes: Any) -> tuple[tuple[Token, Decimal, Decimal], ...]:
     return tuple(sorted((q.token, q.price, q.size) for q in quotes))
+
+
+def held(position: PositionTracker) -> Held:
+    return (position.yes_qty, position.yes_cost, position.no_qty, position.no_cost)
 
 
 async def activity_round(
@@ -92,7 +104,9 @@ async def activity_round(
                 assert result.outcome is Outcome.POSITION_LIMIT
                 return seen, (n, result.checkpoint.position.held_qty)
             checkpoint = beats[-1]
-            seen.append((quotes_of(checkpoint.quotes), checkpoint.quoted_mid))
+            seen.append(
+                (quotes_of(checkpoint.quotes), checkpoint.quoted_mid, held(checkpoint.position))
+            )
             venue.advance(STEP)
             exchange.go.put_nowait(None)
         return seen, None
@@ -112,7 +126,7 @@ def backtest_round(
     def recording(active: engine.BacktestRound, t: int, *args: Any) -> bool:
         ends = requote(active, t, *args)
         if not ends:
-            seen.append((quotes_of(active.quotes), active.quoted_mid))
+            seen.append((quotes_of(active.quotes), active.quoted_mid, held(active.position)))
         return ends
 
     monkeypatch.setattr(engine, "_requote", recording)
@@ -138,5 +152,31 @@ async def test_the_activity_and_the_backtest_quote_and_hand_over_alike(
     assert live[0][0], "the first look quotes"
     if case == "fills to the limit":
         assert live_hand_over == (5, Decimal(100))
+    elif case == "fills both sides":
+        assert live_hand_over is None
+        assert live[-1][2] == (50, Decimal("24.00"), 50, Decimal("26.00")), "50 pairs held"
     else:
-        assert len({quotes for quotes, _ in live}) > 1, "the calm path re-prices"
+        assert len({quotes for quotes, _, _ in live}) > 1, "the calm path re-prices"
+
+
+def test_a_round_leaving_with_pairs_hands_them_to_a_liquidation_that_merges_them() -> None:
+    """The backtest's round keeps its YES+NO pairs (capital counts them) until it ends, here
+    by a switch to a richer market that enters the price band at 600 s; the liquidation
+    merges them."""
+    richer = market("rich", [[0, "0.02"], [600, "0.50"], [3600, "0.50"]], competition=[])
+    data = from_scenario(
+        parse_scenario(
+            {"name": "pairs", "start": START, "markets": [market("rd", PAIRS_PATH), richer]}
+        )
+    )
+    config = OrchestratorConfig(market_maker=CONFIG, rerank=True, rerank_minutes=5)
+    run = engine.run_mode(data, config, dual=True, step=STEP)
+    assert run.switches == 1
+    (liquidation,) = run.liquidations
+    assert liquidation.condition_id == "0xrd"
+    opening = liquidation.opening
+    assert (opening.yes_qty, opening.no_qty) == (50, 50)
+    assert liquidation.position.yes_qty == liquidation.position.no_qty == 0
+    assert liquidation.status in ("closed", "dust")
+    assert liquidation.pnl == 50 * (1 - Decimal("0.48") - Decimal("0.52"))
+    assert run.mm_realized == 0  # nothing merged while quoting

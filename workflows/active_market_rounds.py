@@ -32,7 +32,14 @@ with workflow.unsafe.imports_passed_through():
         WithdrawRequest,
     )
     from dualmm.domain.position import PositionTracker, unsettled_trades
-    from dualmm.domain.rotation import NextStep, leaves_for, may_leave, next_step, rerank_now
+    from dualmm.domain.rotation import (
+        NextStep,
+        goes_to_liquidation,
+        leaves_for,
+        may_leave,
+        next_step,
+        rerank_now,
+    )
     from dualmm.domain.types import MarketInfo
     from workflows.active_market_types import ActiveRound, ExcludedMarket
 
@@ -349,10 +356,7 @@ class Rounds(ChildRegistry):
         checkpoint = active.checkpoint
         self._update(earned_seconds=self._state.earned_seconds + checkpoint.quoted_seconds)
         self._set_active(None)
-        position = checkpoint.position
-        # Flat but holding YES+NO pairs: the liquidation merges them (frees their capital).
-        pairs = position.yes_qty > 0 and position.no_qty > 0
-        if not position.is_flat or pairs:
+        if goes_to_liquidation(checkpoint.position):
             self._queue_liquidation(
                 PositionLimit(
                     market=active.market, position=checkpoint.position, cursor=checkpoint.cursor

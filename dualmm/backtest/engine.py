@@ -5,11 +5,12 @@ step decides the same on paths that move once a minute, recorded books get the 5
   1. liquidations that finished by now leave the registry (single mode may quote again);
   2. the active market's resting quotes fill as the venue fills them since the last look
      (`MarketData.quote_fills`: queue position under `fill_model`, trades, the book moving
-     through); the fills go into its PositionTracker and YES+NO pairs are merged back into
-     USDC (docs/design.md);
+     through); the fills go into its PositionTracker. YES+NO pairs stay in the position (and
+     in its capital) until the round ends, as in the workflow's round;
   3. a round whose market closes ends: its quotes are withdrawn (still exposed while the
-     cancels travel, as below) and its position is handed to a liquidation
-     (`liquidation.liquidate`, run to its end at once: it depends on nothing else);
+     cancels travel, as below) and its position, pairs included, is handed to a liquidation
+     (`liquidation.liquidate`, run to its end at once: it depends on nothing else), which
+     merges the pairs before selling (`rotation.goes_to_liquidation`);
   4. after a liquidation finished (and every `rerank_minutes`, if set), the markets are
      ranked again with the active one among them; with the active position below the minimum
      order size, the round gives way to a market earning over `1 + switch_margin` times as
@@ -53,7 +54,14 @@ from dualmm.domain.position import CONFIRMED, PositionTracker
 from dualmm.domain.queue import FillModel, QueueSpot
 from dualmm.domain.quoting import plan_quotes
 from dualmm.domain.rewards import MarketEstimate, RewardCandidate
-from dualmm.domain.rotation import NextStep, cools_down, next_step, rerank_now, switch_to
+from dualmm.domain.rotation import (
+    NextStep,
+    cools_down,
+    goes_to_liquidation,
+    next_step,
+    rerank_now,
+    switch_to,
+)
 from dualmm.domain.types import Fill, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
@@ -92,7 +100,7 @@ class ModeRun:
     budget: Decimal = ZERO  # the liquidity budget the picks were held under
     peak_capital: Decimal = ZERO
     capital_minutes: Decimal = ZERO  # the minute samples' capital, summed (USDC x minutes)
-    mm_realized: Decimal = ZERO  # realized while making markets (merged pairs)
+    mm_realized: Decimal = ZERO  # realized by the rounds (none: their pairs merge in liquidation)
     mm_unrealized: Decimal = ZERO  # the active position at the end, at the final midpoint
     rounds: int = 0
     switches: int = 0  # rounds that gave way to a better market (`dualmm.domain.rotation`)
@@ -188,11 +196,12 @@ def run_mode(
         live.append(liquidation)
 
     def end_round(active: BacktestRound, t: int) -> None:
-        """Quotes withdrawn; a position goes to liquidation (`_hand_over` of the round)."""
+        """Quotes withdrawn; a position (exposure or pairs) goes to liquidation, as the
+        workflow's `_close_round` hands it over."""
         _cancel(active, active.quotes, t, fill_model, exposed, run.markouts)
         active.quotes = []
         run.mm_realized += active.position.realized_pnl
-        if not active.position.is_flat:
+        if goes_to_liquidation(active.position):
             hand_over(active.market, active.position, t)
 
     for market in data.markets:
@@ -314,7 +323,7 @@ def run_mode(
 
 
 def _take_fills(active: BacktestRound, t: int, model: FillModel, markouts: Markouts) -> None:
-    """The quotes' fills since the last look; pairs merged."""
+    """The quotes' fills since the last look, into the round's position."""
     market = active.market
     fills: list[Fill] = []
     left = []
@@ -364,9 +373,7 @@ def _fills(
 
 def _apply(active: BacktestRound, fills: list[Fill]) -> None:
     if fills:
-        position = active.position.apply_fills(fills)
-        pairs = min(position.yes_qty, position.no_qty)
-        active.position = position.merge(pairs) if pairs > 0 else position
+        active.position = active.position.apply_fills(fills)
 
 
 def _pick(

@@ -111,6 +111,12 @@ def switch_to(
     return chosen
 
 
+def goes_to_liquidation(position: PositionTracker) -> bool:
+    """Whether a round's position goes to a liquidation when the round ends: any exposure,
+    or YES+NO pairs, which the liquidation merges back into USDC (once, by its own path)."""
+    return not position.is_flat or (position.yes_qty > 0 and position.no_qty > 0)
+
+
 def leaves_for(
     chosen_id: str, active_id: str, position: PositionTracker, min_order_size: Decimal
 ) -> bool:
