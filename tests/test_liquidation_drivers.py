@@ -24,6 +24,7 @@ from dualmm.backtest.synthetic import synthetic_input
 from dualmm.config import LiquidationConfig, OrchestratorConfig
 from dualmm.domain.fees import Fees
 from dualmm.domain.position import PositionTracker
+from dualmm.domain.types import Token
 from dualmm.replay import REPLAY_WALLET, market_report, replay_horizon, replay_market, run_replay
 from dualmm.scenario import Scenario, load_scenario, parse_scenario
 from dualmm.sim.exchange import SimExchange
@@ -237,3 +238,24 @@ async def _replay(data_market: MarketData, liquidation: LiquidationRun, config: 
     return await replay_market(
         venue, SimExchange(venue, REPLAY_WALLET), info, opening, config, scenario.start, horizon
     )
+
+
+async def test_a_position_in_a_resolved_market_is_left_for_redemption_at_once() -> None:
+    # Handed a NO position in a market that already resolved NO: no order (the venue takes
+    # none), the 30 NO valued at 1 each against their 0.58 cost.
+    scenario = several_markets()
+    entry = scenario.markets[0]
+    venue = SimVenue.from_scenario(scenario)
+    venue.ensure_wallet(REPLAY_WALLET)
+    info = entry.info()
+    venue.resolve(info.condition_id, Token.NO)
+    position = PositionTracker.opening(Token.NO, Decimal(30), Decimal("0.58"))
+    config = LiquidationConfig()
+    horizon = replay_horizon(scenario, entry, config)
+    exchange = SimExchange(venue, REPLAY_WALLET)
+    result = await replay_market(venue, exchange, info, position, config, scenario.start, horizon)
+    assert (result.status, result.duration_seconds, result.orders) == ("resolved", 0, ())
+    assert result.resolution is not None and result.resolution.winner is Token.NO
+    assert (result.resolution.no_qty, result.resolution.payout) == (Decimal(30), Decimal(30))
+    assert result.realized_pnl == Decimal("12.60")  # 30 * (1 - 0.58)
+    assert result.remaining_qty == 30 and "await redemption" in result.reason

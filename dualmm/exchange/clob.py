@@ -96,6 +96,7 @@ from dualmm.exchange.clob_wire import (
     all_pages,
     book_of,
     dec,
+    listed_resolution,
     market_info,
     order_status,
     parse_order,
@@ -463,6 +464,12 @@ class ClobExchange:
             self._ticks[token] = (expires, info.tick_size)
             self._neg_risk[token] = (expires, info.neg_risk)
         return info
+
+    async def listed_resolution(self, condition_id: str) -> MarketResolution | None:
+        raw = await self._read(self._client.get_market, condition_id)
+        if not raw:
+            raise NotFound(f"market {condition_id} not found")
+        return listed_resolution(raw)
 
     async def book(self, token_id: str) -> Book:
         """The market channel's local book while it is live, else the REST book."""
