@@ -1,7 +1,7 @@
 """Paper trading (`--dry-run`): real market data, our orders and fills simulated locally.
 
 PaperExchange holds only a `PublicMarketData` (the read half of the Exchange protocol), wrapped in
-`ReadOnlyMarketData`, which keeps nothing but the seven read methods; the factory also builds
+`ReadOnlyMarketData`, which keeps nothing but the eight read methods; the factory also builds
 the underlying adapter without a private key. So there is no code path from here to a real
 order: placing and cancelling only ever touch this object's own book-keeping.
 
