@@ -153,42 +153,50 @@ class Liquidation:
             last = now
             try:
                 snapshot = await self._sync(now)
-                resolved = resolved_exit(self.position, self.market, self.resolution)
+                # Trades that may still FAIL and hand shares back: a flat exit waits.
+                unsettled = unsettled_trades(self.position, self.fills, now)
+                resolved = resolved_exit(self.position, self.market, self.resolution, unsettled)
                 if resolved is not None:
                     await self.cancel_resting()  # the venue cancelled it: only if still listed
-                    return self.result("resolved", resolved.reason, now, resolved)
-                await self._merge_pairs()
-                plan = step(
-                    self.state,
-                    self.position,
-                    self.resting,
-                    snapshot,
-                    now,
-                    self.config,
-                    # Trades that may still FAIL and hand shares back: a flat exit waits.
-                    unsettled_trades(self.position, self.fills, now),
-                )
-                escalated = plan.state.stage is not self.state.stage
-                self.state = plan.state
-                if escalated:
-                    await self.port.escalated(plan.state, plan.decision.reason, now)
-                if plan.finished:
-                    await self.cancel_resting()
-                    outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
-                    return self.result(outcome, plan.decision.reason, now)
-                if plan.cancel is not None:
-                    await self.cancel_resting()
-                if plan.place is not None and plan.place_key is not None:
-                    placed = await self._place(plan.place, plan.place_key, now)
-                    if placed.status is OrderStatus.MATCHED:
-                        continue  # filled at once: sync again at the same time
-                wake_at = plan.wake_at
+                    if not resolved.waiting:
+                        return self.result("resolved", resolved.reason, now, resolved)
+                    self.last_error = resolved.reason  # shown while it waits to settle
+                    wake_at = self._next_check(now)
+                else:
+                    await self._merge_pairs()
+                    plan = step(
+                        self.state,
+                        self.position,
+                        self.resting,
+                        snapshot,
+                        now,
+                        self.config,
+                        unsettled,
+                    )
+                    escalated = plan.state.stage is not self.state.stage
+                    self.state = plan.state
+                    if escalated:
+                        await self.port.escalated(plan.state, plan.decision.reason, now)
+                    if plan.finished:
+                        await self.cancel_resting()
+                        outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
+                        return self.result(outcome, plan.decision.reason, now)
+                    if plan.cancel is not None:
+                        await self.cancel_resting()
+                    if plan.place is not None and plan.place_key is not None:
+                        placed = await self._place(plan.place, plan.place_key, now)
+                        if placed.status is OrderStatus.MATCHED:
+                            continue  # filled at once: sync again at the same time
+                    wake_at = plan.wake_at
             except CheckFailed as exc:
                 self.last_error = str(exc)
-                wake_at = now + timedelta(milliseconds=self.config.price_check_interval_ms)
+                wake_at = self._next_check(now)
             now = await self.port.sleep_until(wake_at)
         await self.cancel_resting()
         return self.result("open", "time ran out before the position was out", last)
+
+    def _next_check(self, now: datetime) -> datetime:
+        return now + timedelta(milliseconds=self.config.price_check_interval_ms)
 
     async def _sync(self, now: datetime) -> MarketSnapshot:
         synced = await self.port.sync(

@@ -407,3 +407,20 @@ def test_a_resolution_values_what_is_held_at_its_payout() -> None:
         position, market, MarketResolution(winning_asset_id="99", winning_outcome="?")
     )
     assert odd is not None and (odd.winner, odd.payout, odd.pnl) == (None, D(0), D(-19))
+
+
+def test_a_resolution_waits_for_the_trades_that_may_still_fail() -> None:
+    market = MarketInfo(
+        condition_id="0xc",
+        yes_token_id="11",
+        no_token_id="22",
+        tick_size=D("0.01"),
+        min_order_size=D(5),
+    )
+    position = PositionTracker(yes_qty=D(20), yes_cost=D(11))
+    resolution = MarketResolution(winning_asset_id="11", winning_outcome="Yes")
+    waiting = resolved_exit(position, market, resolution, unsettled=2)
+    assert waiting is not None and waiting.waiting
+    assert "waiting for 2 trade(s) to settle" in waiting.reason
+    done = resolved_exit(position, market, resolution, unsettled=0)
+    assert done is not None and not done.waiting and done.pnl == D(9)

@@ -303,16 +303,21 @@ class ResolvedExit(Frozen):
     payout: Decimal
     pnl: Decimal
     reason: str
+    waiting: bool = False  # trades behind the position may still fail: not the end yet
 
 
 def resolved_exit(
-    position: PositionTracker, market: MarketInfo, resolution: MarketResolution | None
+    position: PositionTracker,
+    market: MarketInfo,
+    resolution: MarketResolution | None,
+    unsettled: int = 0,
 ) -> ResolvedExit | None:
     """The liquidation's end if its market resolved (None: it did not, trade on).
 
     YES+NO pairs redeem for 1 together whichever side won, so they need no merge first. A
     winner this market does not list is valued at nothing: the P&L then states the worst
-    case rather than guess."""
+    case rather than guess. While `unsettled` trades may still FAIL (and change what is
+    held) the end waits for them, placing nothing (`waiting`)."""
     if resolution is None:
         return None
     winner = next(
@@ -323,13 +328,17 @@ def resolved_exit(
     cost = position.yes_cost + position.no_cost
     won = f"{winner.value} won" if winner is not None else f"{resolution.winning_outcome} won"
     held = f"{position.yes_qty} YES, {position.no_qty} NO"
+    reason = f"market resolved: {won}; {held} await redemption for {payout} USDC"
+    if unsettled:
+        reason = f"market resolved: {won}; waiting for {unsettled} trade(s) to settle"
     return ResolvedExit(
         winner=winner,
         yes_qty=position.yes_qty,
         no_qty=position.no_qty,
         payout=payout,
         pnl=position.realized_pnl + payout - cost,
-        reason=f"market resolved: {won}; {held} await redemption for {payout} USDC",
+        reason=reason,
+        waiting=unsettled > 0,
     )
 
 
