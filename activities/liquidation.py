@@ -147,7 +147,8 @@ class LiquidationActivities:
 
     @activity.defn(name="liquidation_wait_for_move")
     async def wait_for_move(self, request: MoveWaitRequest) -> MarketMove:
-        """Until the market calls for a check (reason_to_recheck), a fill notice, or `seconds`.
+        """Until the market calls for a check (reason_to_recheck, or it resolved), a fill
+        notice, or `seconds`.
 
         Woken by every pushed change of the book (MarketFeed); while the channel is down the
         book is read over REST every few seconds. Reads only: the workflow's timer decides
@@ -169,6 +170,8 @@ class LiquidationActivities:
             fill_mark = await exchange.fill_mark(market.condition_id)
             market_mark = await exchange.market_mark(market.condition_id)
             live = await exchange.market_live(market.condition_id)
+            if await exchange.market_resolution(market.condition_id) is not None:
+                return MarketMove(reason="market resolved")  # the check ends the liquidation
             async with non_retryable_venue_errors():
                 book = await exchange.book(market.yes_token_id)  # pushed while live
             reason = reason_to_recheck(

@@ -2,7 +2,9 @@
 
 At each check it syncs the position (new fills, the market, what remains of its order), merges
 the YES+NO pairs it holds, asks the pure `step` (dualmm.domain.liquidation) what to do, cancels
-and places what the plan says, and sleeps until the plan's wake time. The drivers differ only
+and places what the plan says, and sleeps until the plan's wake time. A market that resolved
+ends it at once (`resolved_exit`): the venue takes no more orders there, and what is held
+waits for redemption. The drivers differ only
 in their port: the LiquidationWorkflow's calls activities and sleeps on durable timers
 (workflows.liquidation); `dualmm replay` trades on the simulator in simulated time
 (dualmm.replay); the backtest fills against recorded market data (dualmm.backtest.liquidation).
@@ -17,18 +19,22 @@ from typing import Literal, Protocol
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import (
     LiquidationState,
+    ResolvedExit,
     RestingOrder,
     StageChange,
     elapsed_seconds,
+    resolved_exit,
     step,
 )
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.position import RECENT_FILLS_KEPT, PositionTracker, unsettled_trades
 from dualmm.domain.prices import round_size
 from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot, OrderIntent, Stage
 from dualmm.exchange.base import Order, OrderStatus, PlaceOrder
 from dualmm.exchange.sync import PositionSync, still_resting
 
-LiquidationOutcome = Literal["closed", "dust", "open"]
+# "resolved": the market resolved first; the tokens held await redemption (see `resolution`).
+LiquidationOutcome = Literal["closed", "dust", "resolved", "open"]
 
 # The latest orders and fills kept in the state and the result: a bounded window (the position
 # holds the totals).
@@ -44,7 +50,8 @@ class PlacedOrder(Frozen):
 
 
 class LiquidationResult(Frozen):
-    """How a liquidation ended, whichever driver ran it. "open": the driver's time ran out."""
+    """How a liquidation ended, whichever driver ran it. "open": the driver's time ran out.
+    "resolved": `realized_pnl` values the tokens held at the resolution's payout."""
 
     condition_id: str
     status: LiquidationOutcome
@@ -59,6 +66,7 @@ class LiquidationResult(Frozen):
     stages: tuple[StageChange, ...]
     orders: tuple[PlacedOrder, ...]
     fills: tuple[Fill, ...]
+    resolution: ResolvedExit | None = None
 
     @property
     def exit_at(self) -> datetime | None:
@@ -133,6 +141,7 @@ class Liquidation:
         self.fills = fills
         self.merges = merges  # merges done: part of the next merge's idempotency key
         self.snapshot: MarketSnapshot | None = None
+        self.resolution: MarketResolution | None = None
         self.last_error: str | None = None
         self._merge_id = merge_id
         self._merge_attempts = 0
@@ -144,38 +153,50 @@ class Liquidation:
             last = now
             try:
                 snapshot = await self._sync(now)
-                await self._merge_pairs()
-                plan = step(
-                    self.state,
-                    self.position,
-                    self.resting,
-                    snapshot,
-                    now,
-                    self.config,
-                    # Trades that may still FAIL and hand shares back: a flat exit waits.
-                    unsettled_trades(self.position, self.fills, now),
-                )
-                escalated = plan.state.stage is not self.state.stage
-                self.state = plan.state
-                if escalated:
-                    await self.port.escalated(plan.state, plan.decision.reason, now)
-                if plan.finished:
-                    await self.cancel_resting()
-                    outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
-                    return self.result(outcome, plan.decision.reason, now)
-                if plan.cancel is not None:
-                    await self.cancel_resting()
-                if plan.place is not None and plan.place_key is not None:
-                    placed = await self._place(plan.place, plan.place_key, now)
-                    if placed.status is OrderStatus.MATCHED:
-                        continue  # filled at once: sync again at the same time
-                wake_at = plan.wake_at
+                # Trades that may still FAIL and hand shares back: a flat exit waits.
+                unsettled = unsettled_trades(self.position, self.fills, now)
+                resolved = resolved_exit(self.position, self.market, self.resolution, unsettled)
+                if resolved is not None:
+                    await self.cancel_resting()  # the venue cancelled it: only if still listed
+                    if not resolved.waiting:
+                        return self.result("resolved", resolved.reason, now, resolved)
+                    self.last_error = resolved.reason  # shown while it waits to settle
+                    wake_at = self._next_check(now)
+                else:
+                    await self._merge_pairs()
+                    plan = step(
+                        self.state,
+                        self.position,
+                        self.resting,
+                        snapshot,
+                        now,
+                        self.config,
+                        unsettled,
+                    )
+                    escalated = plan.state.stage is not self.state.stage
+                    self.state = plan.state
+                    if escalated:
+                        await self.port.escalated(plan.state, plan.decision.reason, now)
+                    if plan.finished:
+                        await self.cancel_resting()
+                        outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
+                        return self.result(outcome, plan.decision.reason, now)
+                    if plan.cancel is not None:
+                        await self.cancel_resting()
+                    if plan.place is not None and plan.place_key is not None:
+                        placed = await self._place(plan.place, plan.place_key, now)
+                        if placed.status is OrderStatus.MATCHED:
+                            continue  # filled at once: sync again at the same time
+                    wake_at = plan.wake_at
             except CheckFailed as exc:
                 self.last_error = str(exc)
-                wake_at = now + timedelta(milliseconds=self.config.price_check_interval_ms)
+                wake_at = self._next_check(now)
             now = await self.port.sleep_until(wake_at)
         await self.cancel_resting()
         return self.result("open", "time ran out before the position was out", last)
+
+    def _next_check(self, now: datetime) -> datetime:
+        return now + timedelta(milliseconds=self.config.price_check_interval_ms)
 
     async def _sync(self, now: datetime) -> MarketSnapshot:
         synced = await self.port.sync(
@@ -188,7 +209,7 @@ class Liquidation:
             tuple(order.order_id for order in self.orders),
         )
         self.position, self.fills, self.cursor = synced.position, synced.fills, synced.cursor
-        self.snapshot = synced.snapshot
+        self.snapshot, self.resolution = synced.snapshot, synced.resolution
         if self.resting is not None:
             remaining = synced.resting_remaining
             self.resting = (
@@ -246,7 +267,13 @@ class Liquidation:
             await self.port.cancel(self.resting.order_id)
             self.resting = None
 
-    def result(self, outcome: LiquidationOutcome, reason: str, now: datetime) -> LiquidationResult:
+    def result(
+        self,
+        outcome: LiquidationOutcome,
+        reason: str,
+        now: datetime,
+        resolved: ResolvedExit | None = None,
+    ) -> LiquidationResult:
         return LiquidationResult(
             condition_id=self.market.condition_id,
             status=outcome,
@@ -255,10 +282,11 @@ class Liquidation:
             started_at=self.state.started_at,
             finished_at=now,
             duration_seconds=elapsed_seconds(self.state.started_at, now),
-            realized_pnl=self.position.realized_pnl,
+            realized_pnl=self.position.realized_pnl if resolved is None else resolved.pnl,
             remaining_qty=self.position.held_qty,
             position=self.position,
             stages=self.state.history,
             orders=self.orders,
             fills=self.fills,
+            resolution=resolved,
         )

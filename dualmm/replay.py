@@ -220,5 +220,7 @@ def render_timeline(scenario: Scenario, result: ReplayResult) -> str:
         )
         if replay.status == "dust":
             outcome += f" ({replay.remaining_qty} left, below the minimum order size)"
+        if replay.resolution is not None:
+            outcome += f" ({replay.reason})"
         lines.append(f"  => {outcome}, realized P&L {replay.realized_pnl:.2f} USDC")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from dualmm.backtest.synthetic import synthetic_input
 from dualmm.config import LiquidationConfig, OrchestratorConfig
 from dualmm.domain.fees import Fees
 from dualmm.domain.position import PositionTracker
+from dualmm.domain.types import Side, Token
 from dualmm.replay import REPLAY_WALLET, market_report, replay_horizon, replay_market, run_replay
 from dualmm.scenario import Scenario, load_scenario, parse_scenario
 from dualmm.sim.exchange import SimExchange
+from dualmm.sim.rules import VenueRules
 from dualmm.sim.venue import SimVenue
 from dualmm.temporal_replay import run_temporal_replay
 
@@ -237,3 +240,54 @@ async def _replay(data_market: MarketData, liquidation: LiquidationRun, config: 
     return await replay_market(
         venue, SimExchange(venue, REPLAY_WALLET), info, opening, config, scenario.start, horizon
     )
+
+
+async def test_a_position_in_a_resolved_market_is_left_for_redemption_at_once() -> None:
+    # Handed a NO position in a market that already resolved NO: no order (the venue takes
+    # none), the 30 NO valued at 1 each against their 0.58 cost.
+    scenario = several_markets()
+    entry = scenario.markets[0]
+    venue = SimVenue.from_scenario(scenario)
+    venue.ensure_wallet(REPLAY_WALLET)
+    info = entry.info()
+    venue.resolve(info.condition_id, Token.NO)
+    position = PositionTracker.opening(Token.NO, Decimal(30), Decimal("0.58"))
+    config = LiquidationConfig()
+    horizon = replay_horizon(scenario, entry, config)
+    exchange = SimExchange(venue, REPLAY_WALLET)
+    result = await replay_market(venue, exchange, info, position, config, scenario.start, horizon)
+    assert (result.status, result.duration_seconds, result.orders) == ("resolved", 0, ())
+    assert result.resolution is not None and result.resolution.winner is Token.NO
+    assert (result.resolution.no_qty, result.resolution.payout) == (Decimal(30), Decimal(30))
+    assert result.realized_pnl == Decimal("12.60")  # 30 * (1 - 0.58)
+    assert result.remaining_qty == 30 and "await redemption" in result.reason
+
+
+async def test_a_resolution_waits_for_a_handed_over_trade_to_settle() -> None:
+    # Handed YES 20 (settled) and a NO buy of 20 at 0.60 still MATCHED when the market
+    # resolves YES: the end waits until that trade can no longer FAIL (it settles after an
+    # hour here), placing nothing meanwhile.
+    scenario = several_markets()
+    entry = scenario.markets[2]
+    info = entry.info()
+    venue = SimVenue.from_scenario(
+        scenario, rules=VenueRules(settle_min_seconds=3600, settle_max_seconds=3600)
+    )
+    venue.ensure_wallet(REPLAY_WALLET)
+    venue.credit(REPLAY_WALLET, info.yes_token_id, Decimal(20))
+    exchange = SimExchange(venue, REPLAY_WALLET)
+    venue.place(REPLAY_WALLET, "round-no", info.no_token_id, Side.BUY, Decimal("0.99"), Decimal(20))
+    page = await exchange.fills(info)
+    (no_buy,) = page.fills
+    assert no_buy.status == "MATCHED"
+    position = PositionTracker.opening(Token.YES, Decimal(20), Decimal("0.55"))
+    position = position.apply_fills(page.fills)
+    venue.resolve(info.condition_id, Token.YES)
+    config = LiquidationConfig()
+    horizon = replay_horizon(scenario, entry, config) + timedelta(hours=2)
+    result = await replay_market(venue, exchange, info, position, config, scenario.start, horizon)
+    assert (result.status, result.orders) == ("resolved", ())
+    assert result.duration_seconds >= 3600  # not before the NO buy settled
+    assert result.resolution is not None and result.resolution.winner is Token.YES
+    assert (result.resolution.yes_qty, result.resolution.no_qty) == (20, 20)
+    assert result.realized_pnl == 20 - 11 - 20 * no_buy.price

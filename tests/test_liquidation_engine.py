@@ -19,12 +19,14 @@ from dualmm.domain.liquidation import (
     next_wake,
     order_key,
     profit_floor,
+    resolved_exit,
     skew_amount,
     step,
 )
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import VALID_TICKS, best_bid_ask, is_on_tick
-from dualmm.domain.types import MarketSnapshot, OrderIntent, Side, Stage, Token
+from dualmm.domain.types import MarketInfo, MarketSnapshot, OrderIntent, Side, Stage, Token
 
 T0 = datetime(2026, 1, 21, 12, 0, tzinfo=UTC)
 CFG = LiquidationConfig()
@@ -374,3 +376,51 @@ def test_dust_is_not_finished_while_a_trade_may_still_fail() -> None:
     assert not waiting.finished and waiting.order is None
     assert waiting.reason == "dust 3; waiting for 1 trade(s) to settle"
     assert decide(START, dust, snap("0.5"), at(1), CFG).dust
+
+
+def test_a_resolution_values_what_is_held_at_its_payout() -> None:
+    market = MarketInfo(
+        condition_id="0xc",
+        question="",
+        yes_token_id="11",
+        no_token_id="22",
+        tick_size=D("0.01"),
+        min_order_size=D(5),
+    )
+    # 30 YES at 0.60 and 10 NO at 0.30, 2 USDC realized before: 10 pairs redeem for 1 either way.
+    position = PositionTracker(
+        yes_qty=D(30), yes_cost=D(18), no_qty=D(10), no_cost=D(3), realized_pnl=D(2)
+    )
+    assert resolved_exit(position, market, None) is None
+    yes = resolved_exit(
+        position, market, MarketResolution(winning_asset_id="11", winning_outcome="Yes")
+    )
+    no = resolved_exit(
+        position, market, MarketResolution(winning_asset_id="22", winning_outcome="No")
+    )
+    assert yes is not None and no is not None
+    assert (yes.winner, yes.payout, yes.pnl) == (Token.YES, D(30), D(11))
+    assert (no.winner, no.payout, no.pnl) == (Token.NO, D(10), D(-9))
+    assert "YES won" in yes.reason and "await redemption for 30 USDC" in yes.reason
+    # A winner the market does not list: nothing assumed paid (the worst case).
+    odd = resolved_exit(
+        position, market, MarketResolution(winning_asset_id="99", winning_outcome="?")
+    )
+    assert odd is not None and (odd.winner, odd.payout, odd.pnl) == (None, D(0), D(-19))
+
+
+def test_a_resolution_waits_for_the_trades_that_may_still_fail() -> None:
+    market = MarketInfo(
+        condition_id="0xc",
+        yes_token_id="11",
+        no_token_id="22",
+        tick_size=D("0.01"),
+        min_order_size=D(5),
+    )
+    position = PositionTracker(yes_qty=D(20), yes_cost=D(11))
+    resolution = MarketResolution(winning_asset_id="11", winning_outcome="Yes")
+    waiting = resolved_exit(position, market, resolution, unsettled=2)
+    assert waiting is not None and waiting.waiting
+    assert "waiting for 2 trade(s) to settle" in waiting.reason
+    done = resolved_exit(position, market, resolution, unsettled=0)
+    assert done is not None and not done.waiting and done.pnl == D(9)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from liquidation_harness import Liquidation, one_market, running_liquidation
+from liquidation_harness import WAIT_LIMIT_SECONDS, Liquidation, one_market, running_liquidation
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 import activities.liquidation as liquidation_activities
@@ -17,7 +17,7 @@ from activities.liquidation import LiquidationActivities, MarketMove, MoveWaitRe
 from dualmm.config import LiquidationConfig
 from dualmm.domain.liquidation import LiquidationState, move_watch
 from dualmm.domain.market_moves import MarketResolution
-from dualmm.domain.types import MarketInfo, MarketSnapshot, Stage
+from dualmm.domain.types import MarketInfo, MarketSnapshot, Stage, Token
 from dualmm.exchange.base import Wake
 from dualmm.exchange.market_channel import market_key
 from dualmm.exchange.wake import FillWaker
@@ -51,7 +51,7 @@ class PushedBooks(SimExchange):
         return 0, None
 
     async def market_resolution(self, condition_id: str) -> MarketResolution | None:
-        return None
+        return await self.listed_resolution(condition_id)  # announced as it happens
 
     async def wait_for_market(
         self, market: MarketInfo, fill_mark: int, market_mark: int, timeout: float
@@ -116,6 +116,32 @@ async def test_a_stop_loss_crossed_between_checks_goes_to_market_at_once(
         await move_after_first_check(run, feeds[0], D("0.60"))
         status = await run.wait_status(lambda s: s.stage is Stage.MARKET)
         assert status.elapsed_seconds < CHECK_SECONDS
+
+
+async def test_a_market_resolved_between_checks_ends_the_liquidation_at_once(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.60"), (1, "0.60")], qty="20", avg_cost="0.40")
+    feeds: list[PushedBooks] = []
+
+    def exchange(venue: SimVenue) -> PushedBooks:
+        feeds.append(PushedBooks(venue))
+        return feeds[0]
+
+    async with running_liquidation(
+        temporal_env, task_queue, scenario, exchange=exchange, watch=True
+    ) as run:
+        feed = feeds[0]
+        resting = await run.wait_status(lambda s: s.order is not None)
+        waits = feed.waits
+        await run.wait_status(lambda s: feed.waits > waits)  # watching after the check
+        run.venue.resolve(resting.condition_id, Token.YES)
+        feed.push(resting.condition_id)
+        async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+            result = await run.handle.result()
+    assert result.status == "resolved"
+    assert result.duration_seconds < CHECK_SECONDS
+    assert result.realized_pnl == D("12.00")  # 20 * (1 - 0.40)
 
 
 class DeadWatch(PushedBooks):

@@ -288,6 +288,33 @@ async def test_dust_position_ends_without_an_order(
     assert result.orders == () and "dust" in result.reason
 
 
+@pytest.mark.parametrize(
+    ("winner", "payout", "pnl"), [(Token.YES, D(20), D("9.00")), (Token.NO, D(0), D("-11.00"))]
+)
+async def test_a_market_resolved_under_a_liquidation_ends_it_awaiting_redemption(
+    temporal_env: WorkflowEnvironment, task_queue: str, winner: Token, payout: D, pnl: D
+) -> None:
+    # Resting at 0.56 (the profit floor over 0.55) when the venue resolves the market: it
+    # cancels the order and refuses any other, so the held YES can only be redeemed.
+    scenario = one_market([(0, "0.545"), (7200, "0.545")])
+    async with running_liquidation(temporal_env, task_queue, scenario) as run:
+        resting = await run.wait_status(lambda s: s.order is not None)
+        assert resting.order is not None
+        run.venue.resolve(resting.condition_id, winner)
+        async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+            result = await run.handle.result()
+        assert run.open_orders() == []
+    assert result.status == "resolved"
+    assert result.exit_stage is Stage.PASSIVE  # no escalation toward a closed book
+    assert result.remaining_qty == 20 and result.fills == ()
+    assert [o.order_id for o in result.orders] == [resting.order.order_id]
+    assert result.resolution is not None
+    assert (result.resolution.winner, result.resolution.payout) == (winner, payout)
+    assert result.realized_pnl == pnl  # 20 held at 0.55 valued at the payout
+    assert f"{winner.value} won" in result.reason and "redemption" in result.reason
+    assert result.exit_at == result.finished_at
+
+
 async def test_cancel_cancels_the_resting_order_and_one_market_runs_once(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:

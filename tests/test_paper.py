@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
 from dualmm.config import ProcessSettings
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.position import PositionTracker, absorb_fills
 from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import (
@@ -80,6 +81,9 @@ class SpyVenue:
 
     async def neg_risk(self, token_id: str) -> bool:
         return False
+
+    async def listed_resolution(self, condition_id: str) -> MarketResolution | None:
+        return None
 
     async def price_history(
         self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int

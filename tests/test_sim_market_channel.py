@@ -12,13 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sim_helpers import START, Steered
+from sim_helpers import START, Steered, connect
 from sim_helpers import WsClient as Client
 
 from dualmm import websocket as ws
 from dualmm.book_hash import book_hash
-from dualmm.domain.types import MarketInfo, Side
+from dualmm.domain.market_moves import MarketResolution
+from dualmm.domain.types import MarketInfo, Side, Token
 from dualmm.exchange.base import InvalidOrder
+from dualmm.exchange.sync import sync_market
 from dualmm.sim.server import SimServer
 from dualmm.sim.venue import ManualClock, SimMarket, SimVenue
 
@@ -375,3 +377,26 @@ def test_a_resolved_market_is_announced_closed_and_refuses_orders(
         f"{server.url}/_sim/resolve", json={"condition_id": "0xmkt", "winner": "Yes"}
     )
     assert again.status_code == 400  # resolved once
+
+
+async def test_the_adapter_reads_a_resolution_from_rest_and_its_sync_carries_it(
+    server: SimServer, market: Market
+) -> None:
+    before = await connect(server)
+    assert await before.listed_resolution("0xmkt") is None
+    assert (await sync_market(before, market.info, None, None, START)).resolution is None
+    market.venue.resolve("0xmkt", Token.YES)
+    # An open market's listing is kept for the metadata TTL: a new adapter reads it now.
+    assert await before.listed_resolution("0xmkt") is None
+    await before.close()
+    exchange = await connect(server)
+    try:
+        listed = await exchange.listed_resolution("0xmkt")
+        assert listed == MarketResolution(winning_asset_id=YES, winning_outcome="Yes")
+        synced = await sync_market(exchange, market.info, None, None, START)
+        assert synced.resolution == listed
+        # No book is read for a resolved market: YES is worth its payout.
+        snapshot = synced.snapshot
+        assert (snapshot.midpoint, snapshot.best_bid, snapshot.best_ask) == (1, None, None)
+    finally:
+        await exchange.close()

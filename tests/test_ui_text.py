@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from dualmm.config import LiquidationConfig, MarketMakerConfig, OrchestratorConfig
+from dualmm.domain.liquidation import resolved_exit
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Stage, Token
 from workflows import ui_text
@@ -178,3 +180,38 @@ def test_bot_current_details_say_what_it_quotes_and_liquidates() -> None:
     assert ui_text.bot_current(idle.model_copy(update={"paused": True}), None).startswith(
         "**Paused**"
     )
+
+
+def test_finished_details_of_a_resolved_market_say_what_awaits_redemption() -> None:
+    from workflows.liquidation import LiquidationResult
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    position = PositionTracker(yes_qty=Decimal(20), yes_cost=Decimal(11))
+    ended = resolved_exit(
+        position, MARKET, MarketResolution(winning_asset_id="111", winning_outcome="Yes")
+    )
+    assert ended is not None
+    result = LiquidationResult(
+        condition_id=MARKET.condition_id,
+        status="resolved",
+        exit_stage=Stage.PASSIVE,
+        reason=ended.reason,
+        started_at=at,
+        finished_at=at,
+        duration_seconds=40,
+        realized_pnl=ended.pnl,
+        remaining_qty=Decimal(20),
+        position=position,
+        stages=(),
+        orders=(),
+        fills=(),
+        resolution=ended,
+    )
+    assert ui_text.liquidation_finished(result, 1).splitlines() == [
+        "**resolved** in PASSIVE after 40 s: 20 YES left, awaiting redemption",
+        "",
+        "- Why: market resolved: YES won; 20 YES, 0 NO await redemption for 20 USDC",
+        "- Redemption (YES won): 20 YES and 0 NO pay 20 USDC",
+        "- P&L at the resolution: 9 USDC",
+        "- Orders placed: 1",
+    ]

@@ -118,13 +118,23 @@ def liquidation_finished(result: LiquidationResult, orders_placed: int) -> str:
         if held is not None and result.remaining_qty
         else "nothing left"
     )
+    pnl = f"- Realized P&L: {_num(result.realized_pnl)} USDC"
+    resolved = result.resolution
+    if resolved is not None:  # nothing trades any more: what is held is redeemed
+        left = f"{left}, awaiting redemption" if held is not None else "pairs awaiting redemption"
+        won = f"{resolved.winner.value} won" if resolved.winner is not None else "winner unknown"
+        pnl = (
+            f"- Redemption ({won}): {_num(resolved.yes_qty)} YES and {_num(resolved.no_qty)} NO "
+            f"pay {_num(resolved.payout)} USDC\n"
+            f"- P&L at the resolution: {_num(result.realized_pnl)} USDC"
+        )
     return "\n".join(
         [
             f"**{result.status}** in {result.exit_stage.value} after {result.duration_seconds} s: "
             f"{left}",
             "",
             f"- Why: {result.reason}",
-            f"- Realized P&L: {_num(result.realized_pnl)} USDC",
+            pnl,
             f"- Orders placed: {orders_placed}",
         ]
     )

@@ -10,10 +10,18 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from dualmm.config import LiquidationConfig
-from dualmm.domain.market_moves import MoveWatch, StopLossWatch
+from dualmm.domain.market_moves import MarketResolution, MoveWatch, StopLossWatch
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import ONE, Rounding, clamp_price, round_size, round_to_tick
-from dualmm.domain.types import Frozen, MarketSnapshot, OrderIntent, Side, Stage, Token
+from dualmm.domain.types import (
+    Frozen,
+    MarketInfo,
+    MarketSnapshot,
+    OrderIntent,
+    Side,
+    Stage,
+    Token,
+)
 
 SECONDS_PER_MINUTE = Decimal(60)
 
@@ -281,6 +289,56 @@ def move_watch(
         own=own,
         reprice=reprice,
         stop_loss=stop_loss,
+    )
+
+
+class ResolvedExit(Frozen):
+    """How a liquidation ends when its market resolves: nothing trades there any more, so
+    the tokens held wait to be redeemed (the winner for 1 USDC each, the loser for nothing).
+    `pnl` is the position's realized P&L plus that payout minus what the tokens cost."""
+
+    winner: Token | None  # None: the venue named a winning asset that is neither token
+    yes_qty: Decimal
+    no_qty: Decimal
+    payout: Decimal
+    pnl: Decimal
+    reason: str
+    waiting: bool = False  # trades behind the position may still fail: not the end yet
+
+
+def resolved_exit(
+    position: PositionTracker,
+    market: MarketInfo,
+    resolution: MarketResolution | None,
+    unsettled: int = 0,
+) -> ResolvedExit | None:
+    """The liquidation's end if its market resolved (None: it did not, trade on).
+
+    YES+NO pairs redeem for 1 together whichever side won, so they need no merge first. A
+    winner this market does not list is valued at nothing: the P&L then states the worst
+    case rather than guess. While `unsettled` trades may still FAIL (and change what is
+    held) the end waits for them, placing nothing (`waiting`)."""
+    if resolution is None:
+        return None
+    winner = next(
+        (token for token in Token if market.token_id(token) == resolution.winning_asset_id),
+        None,
+    )
+    payout = position.qty(winner) if winner is not None else Decimal(0)
+    cost = position.yes_cost + position.no_cost
+    won = f"{winner.value} won" if winner is not None else f"{resolution.winning_outcome} won"
+    held = f"{position.yes_qty} YES, {position.no_qty} NO"
+    reason = f"market resolved: {won}; {held} await redemption for {payout} USDC"
+    if unsettled:
+        reason = f"market resolved: {won}; waiting for {unsettled} trade(s) to settle"
+    return ResolvedExit(
+        winner=winner,
+        yes_qty=position.yes_qty,
+        no_qty=position.no_qty,
+        payout=payout,
+        pnl=position.realized_pnl + payout - cost,
+        reason=reason,
+        waiting=unsettled > 0,
     )
 
 

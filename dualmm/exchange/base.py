@@ -276,6 +276,11 @@ class PublicMarketData(Protocol):
 
     async def neg_risk(self, token_id: str) -> bool: ...
 
+    async def listed_resolution(self, condition_id: str) -> MarketResolution | None:
+        """The market's resolution as REST lists it (closed, a token marked winner); None
+        while it is open."""
+        ...
+
     async def price_history(
         self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
     ) -> list[PricePoint]:

@@ -51,6 +51,7 @@ from py_clob_client_v2.clob_types import (
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.constants import BYTES32_ZERO
 from py_clob_client_v2.endpoints import (
+    GET_MARKET,
     GET_NEG_RISK,
     GET_ORDER,
     GET_ORDER_BOOK,
@@ -96,6 +97,7 @@ from dualmm.exchange.clob_wire import (
     all_pages,
     book_of,
     dec,
+    listed_resolution,
     market_info,
     order_status,
     parse_order,
@@ -116,6 +118,7 @@ from dualmm.logs import redact
 
 POLYMARKET_HOST = "https://clob.polymarket.com"
 META_TTL_SECONDS = 30.0
+MAX_LISTINGS = 1_000  # markets whose listing (resolved or not) is kept (the oldest goes first)
 # Fills are asked for again from this long before the cursor, so a trade that turns FAILED after
 # it was first reported is seen again (consumers deduplicate by trade id).
 FILL_OVERLAP_SECONDS = 3600
@@ -258,6 +261,8 @@ class ClobExchange:
         self._clock = clock
         self._ticks: dict[str, tuple[float, Decimal]] = {}
         self._neg_risk: dict[str, tuple[float, bool]] = {}
+        # condition id -> (read again after, its resolution as listed)
+        self._listings: dict[str, tuple[float, MarketResolution | None]] = {}
         self._journal: OrderedDict[str, _Pending] = OrderedDict()
         self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._keep_alive: asyncio.Task[None] | None = None
@@ -462,6 +467,23 @@ class ClobExchange:
             self._ticks[token] = (expires, info.tick_size)
             self._neg_risk[token] = (expires, info.neg_risk)
         return info
+
+    async def listed_resolution(self, condition_id: str) -> MarketResolution | None:
+        """Read on the event loop, as the rest of a liquidation's check (no thread). An open
+        market is read again after the metadata TTL (the market channel, where there is one,
+        announces a resolution at once); a resolution is final."""
+        cached = self._listings.get(condition_id)
+        if cached is not None and (cached[1] is not None or cached[0] > self._clock()):
+            return cached[1]
+        url = f"{self._client.host}{GET_MARKET}{condition_id}"
+        raw = await self._read_async(lambda: self._reads.get(url), GENERAL)
+        if not raw:
+            raise NotFound(f"market {condition_id} not found")
+        resolution = listed_resolution(raw)
+        if len(self._listings) >= MAX_LISTINGS and condition_id not in self._listings:
+            self._listings.pop(next(iter(self._listings)))
+        self._listings[condition_id] = (self._clock() + self._ttl, resolution)
+        return resolution
 
     async def book(self, token_id: str) -> Book:
         """The market channel's local book while it is live, else the REST book."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from py_clob_client_v2.constants import END_CURSOR, INITIAL_CURSOR
 
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.types import Fill, MarketInfo, Side
 from dualmm.exchange.base import (
     UNITS,
@@ -86,6 +87,20 @@ def market_info(raw: dict[str, Any], current: dict[str, Any] | None = None) -> M
         rewards_max_spread_cents=max_spread,
         rewards_min_size=min_size,
     )
+
+
+def listed_resolution(raw: dict[str, Any]) -> MarketResolution | None:
+    """A closed market's winning token as `/markets/{id}` lists it (None: still open, or
+    closed with no winner marked yet)."""
+    if not raw.get("closed"):
+        return None
+    for token in raw.get("tokens") or []:
+        if token.get("winner") is True:
+            return MarketResolution(
+                winning_asset_id=str(token["token_id"]),
+                winning_outcome=str(token.get("outcome") or "")[:100],
+            )
+    return None
 
 
 def reward_market(raw: dict[str, Any], current: dict[str, Any] | None) -> RewardMarket:

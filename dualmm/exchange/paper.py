@@ -1,7 +1,7 @@
 """Paper trading (`--dry-run`): real market data, our orders and fills simulated locally.
 
 PaperExchange holds only a `PublicMarketData` (the read half of the Exchange protocol), wrapped in
-`ReadOnlyMarketData`, which keeps nothing but the seven read methods; the factory also builds
+`ReadOnlyMarketData`, which keeps nothing but the eight read methods; the factory also builds
 the underlying adapter without a private key. So there is no code path from here to a real
 order: placing and cancelling only ever touch this object's own book-keeping.
 
@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from dualmm.domain.fillmodel import price_on_placement, resting_fills
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.types import Fill, MarketInfo, Side
 from dualmm.exchange.base import (
     Balances,
@@ -58,6 +59,7 @@ class ReadOnlyMarketData:
 
     __slots__ = (
         "book",
+        "listed_resolution",
         "market",
         "midpoint",
         "neg_risk",
@@ -74,6 +76,7 @@ class ReadOnlyMarketData:
         self.tick_size = source.tick_size
         self.neg_risk = source.neg_risk
         self.price_history = source.price_history
+        self.listed_resolution = source.listed_resolution
 
 
 def _touch(book: Book) -> tuple[Decimal, Decimal]:
@@ -128,6 +131,9 @@ class PaperExchange:
 
     async def neg_risk(self, token_id: str) -> bool:
         return await self._data.neg_risk(token_id)
+
+    async def listed_resolution(self, condition_id: str) -> MarketResolution | None:
+        return await self._data.listed_resolution(condition_id)
 
     async def price_history(
         self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int

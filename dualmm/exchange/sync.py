@@ -7,9 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from dualmm.domain.book import best_prices, reference_midpoint, without_own
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.position import FillBoundary, PositionTracker, absorb_fills
+from dualmm.domain.prices import ONE
 from dualmm.domain.types import Fill, Frozen, MarketInfo, MarketSnapshot, OrderIntent
-from dualmm.exchange.base import Exchange, Order, OrderStatus
+from dualmm.exchange.base import Exchange, MarketFeed, Order, OrderStatus
 
 
 def own_intents(market: MarketInfo, orders: Iterable[Order]) -> list[OrderIntent]:
@@ -53,6 +55,32 @@ async def market_snapshot(
     )
 
 
+async def market_resolution(exchange: Exchange, market: MarketInfo) -> MarketResolution | None:
+    """The market's resolution if it resolved: the market channel's announcement where the
+    worker has one, else the market as REST lists it (closed, a token marked winner)."""
+    if isinstance(exchange, MarketFeed):
+        announced = await exchange.market_resolution(market.condition_id)
+        if announced is not None:
+            return announced
+    return await exchange.listed_resolution(market.condition_id)
+
+
+def resolved_snapshot(
+    market: MarketInfo, resolution: MarketResolution, at: datetime
+) -> MarketSnapshot:
+    """A resolved market as a snapshot: no book, its YES worth what it pays (1 or 0)."""
+    yes_won = resolution.winning_asset_id == market.yes_token_id
+    return MarketSnapshot(
+        condition_id=market.condition_id,
+        tick_size=market.tick_size,
+        min_order_size=market.min_order_size,
+        midpoint=ONE if yes_won else Decimal(0),
+        best_bid=None,
+        best_ask=None,
+        at=at,
+    )
+
+
 class FillStart(Frozen):
     """Where a new owner of a market (a round, a liquidation) starts reading fills: the cursor
     to read from, and the boundary its tracker counts fills after (see FillBoundary)."""
@@ -84,6 +112,7 @@ class MarketSync(Frozen):
     cursor: str
     resting_remaining: Decimal | None  # None: the order is gone or fully filled
     boundary: FillBoundary | None = None
+    resolution: MarketResolution | None = None  # the market resolved: it trades no more
 
 
 async def sync_market(
@@ -102,6 +131,9 @@ async def sync_market(
 
     Without a cursor the owner is new (a liquidation started on its own): every fill the
     venue reports now belongs to earlier owners, and the result carries that boundary.
+
+    A resolved market has no book to read (the venue may answer 404): its snapshot is the
+    resolution's prices, and the result carries the resolution.
     """
     boundary = None
     if cursor is None:
@@ -117,7 +149,11 @@ async def sync_market(
         if order is not None and still_resting(order):
             remaining = order.remaining
     page = await exchange.fills(market, cursor)
-    snapshot = await market_snapshot(exchange, market, at, open_orders)
+    resolution = await market_resolution(exchange, market)
+    if resolution is not None:
+        snapshot = resolved_snapshot(market, resolution, at)
+    else:
+        snapshot = await market_snapshot(exchange, market, at, open_orders)
     fills = page.fills
     if boundary is not None:  # what a cursor re-reads from before the start is not ours
         fills = tuple(fill for fill in fills if boundary.owns(fill))
@@ -127,6 +163,7 @@ async def sync_market(
         cursor=page.cursor,
         resting_remaining=remaining,
         boundary=boundary,
+        resolution=resolution,
     )
 
 
@@ -142,6 +179,7 @@ class PositionSync(Frozen):
     # The worker that synced can watch the market between checks (a liquidation schedules no
     # watch on one that cannot: its answer would come at once, racing the watch's cancel).
     watchable: bool = True
+    resolution: MarketResolution | None = None  # the market resolved: it trades no more
 
 
 async def sync_position(
@@ -172,4 +210,5 @@ async def sync_position(
         fills=fills,
         cursor=synced.cursor,
         resting_remaining=synced.resting_remaining,
+        resolution=synced.resolution,
     )

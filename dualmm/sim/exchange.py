@@ -7,6 +7,7 @@ import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 
+from dualmm.domain.market_moves import MarketResolution
 from dualmm.domain.types import MarketInfo
 from dualmm.exchange.base import (
     Balances,
@@ -64,6 +65,13 @@ class SimExchange:
 
     async def neg_risk(self, token_id: str) -> bool:
         return self._venue.neg_risk(token_id)
+
+    async def listed_resolution(self, condition_id: str) -> MarketResolution | None:
+        winner = self._venue.winner(condition_id)
+        if winner is None:
+            return None
+        token_id = self._venue.market(condition_id).token_id(winner)
+        return MarketResolution(winning_asset_id=token_id, winning_outcome=winner.value.title())
 
     async def price_history(
         self, token_id: str, start: datetime, end: datetime, fidelity_minutes: int
