@@ -138,12 +138,19 @@ def _size(rng: random.Random, median: float, sigma: float) -> int:
 
 
 def touch_markouts(
-    market: MarketData, tape: TradeTape, size: Decimal, minutes: tuple[int, ...] = (30, 60)
+    market: MarketData,
+    tape: TradeTape,
+    size: Decimal,
+    minutes: tuple[int, ...] = (30, 60),
+    behind: Decimal = ZERO,
 ) -> tuple[Decimal, list[Decimal]]:
     """(shares, share-weighted summed markouts in YES units per horizon) of an order of `size`
     resting at the front of the others' touch, requoted at every state: each taker trade fills
     it with up to `size` shares at the best price on the side it hits. Positive: the midpoint
-    moved the maker's way (`dualmm.backtest.markouts`, at the touch instead of our price)."""
+    moved the maker's way (`dualmm.backtest.markouts`, at the touch instead of our price).
+    With `behind` (a YES price distance), the order rests that far behind the touch, at the
+    back of the size there: a trade fills it with what is left once it has taken every share
+    ahead."""
     shares, sums = ZERO, [ZERO] * len(minutes)
     for at, sells, traded in zip(tape.times, tape.sells, tape.sizes, strict=True):
         i = market.index_at(at)
@@ -153,7 +160,13 @@ def touch_markouts(
         side = bids if sells else asks
         if not side:
             continue
-        price, filled = side[0][0], min(traded, size)
+        price = side[0][0] - behind if sells else side[0][0] + behind
+        ahead = ZERO
+        if behind:
+            ahead = sum((s for p, s in side if (p >= price if sells else p <= price)), ZERO)
+        filled = min(traded - ahead, size)
+        if filled <= 0:
+            continue
         for n, horizon in enumerate(minutes):
             later = market.mid(max(market.index_at(at + 60 * horizon), 0))
             sums[n] += filled * (later - price if sells else price - later)

@@ -37,7 +37,7 @@ from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
 # A path's competition unless given one (a scenario market that states none meets the
-# calibrated competition, `dualmm.backtest.competition.calibrated_levels`): 100 shares 1 cent
+# calibrated competition, `dualmm.synthetic.competition.calibrated_levels`): 100 shares 1 cent
 # from the midpoint and 200 shares 2 cents out, on each side.
 DEFAULT_COMPETITION: tuple[tuple[Decimal, Decimal], ...] = (
     (Decimal(1), Decimal(100)),
