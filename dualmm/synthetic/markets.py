@@ -72,20 +72,22 @@ class MarketSpec:
     def book(self, mid: Decimal) -> Book:
         """The others' visible book around `mid`: the depth profile and every maker's orders,
         summed by price, best first."""
-        bid, ask = self.touch(mid)
-        bids, asks = depth_levels(bid, ask, self.touch_size)
-        for maker_bids, maker_asks in self.placed_makers(mid):
+        touch = self.touch(mid)
+        bids, asks = depth_levels(*touch, self.touch_size)
+        for maker_bids, maker_asks in self.placed_makers(mid, touch):
             for price, size in maker_bids:
                 bids[price] = bids.get(price, ZERO) + size
             for price, size in maker_asks:
                 asks[price] = asks.get(price, ZERO) + size
         return tuple(sorted(bids.items(), reverse=True)), tuple(sorted(asks.items()))
 
-    def placed_makers(self, mid: Decimal) -> tuple[Book, ...]:
+    def placed_makers(
+        self, mid: Decimal, touch: tuple[Decimal, Decimal] | None = None
+    ) -> tuple[Book, ...]:
         """Each reward maker's orders around `mid`: `d` cents from it on the nearest tick,
-        never inside the touch, none at 0 or 1 or beyond."""
+        never inside the touch (by default the market's own around `mid`), none at 0 or 1."""
         tick = self.info.tick_size
-        touch_bid, touch_ask = self.touch(mid)
+        touch_bid, touch_ask = touch or self.touch(mid)
         books = []
         for maker_bids, maker_asks in self.makers:
             bids = ((min(round_to_tick(mid - d * CENT, tick), touch_bid), s) for d, s in maker_bids)
