@@ -6,7 +6,7 @@ FOLDER is a folder in resolvedkit's layout with depth (default: the sample bundl
 `resolvedkit` package: real Polymarket L2 books of 18 BTC 15-minute markets, CC BY 4.0,
 Resolved Markets). For every snapshot of the UP book with both sides and a midpoint in
 [0.2, 0.8], the size resting k cents behind the best price (0 where no level) is divided by the
-size at the best price; the profile is the median of that ratio for k = 0..10, on each side
+size at the best price; the profile is the median of that ratio for k = 0..5, on each side
 together. It is written into the `depth` entry of dualmm/synthetic/calibration.json, with the
 median touch size; the rest of the file (`tools/calibrate.py`) is left as it is.
 """
@@ -26,7 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from dualmm.synthetic import calibration  # noqa: E402
 
-LEVELS = 11  # the touch and 10 cents behind it (the sample's books hold 20 levels)
+# The touch and 5 cents behind it (the sample's books hold 20 levels): the widest reward band
+# is 4.5 cents, so quotes never rest further out; an exit that walks further rests there.
+LEVELS = 6
 MID_RANGE = (0.2, 0.8)  # away from the last minutes' one-sided books
 
 

@@ -3,14 +3,16 @@
 Two kinds, each a function of (seed, market index), so both modes and every run see the same:
   uninformed  Poisson arrivals on each side (buys and sells of YES alike), log-normal sizes;
   informed    before and during each repricing of the path (a move of `reprice_units` or more
-              within `reprice_minutes`), takers trade in the direction of the coming move:
-              sells before a fall, buys before a rise, larger than the uninformed.
+              within `reprice_minutes` that lasts `lasting_minutes`), takers trade in the
+              direction of the coming move: sells before a fall, buys before a rise, larger
+              than the uninformed.
 Every trade is a market order (no price) that walks the others' book from the touch
 (`MarketData.quote_fills`) down to its limit: an uninformed taker trades at the touch only (it
 pays the spread, not the depth: what the touch cannot fill it leaves), an informed one as far as
 the price the move will reach (it never pays more than what it knows the share is worth).
-Without limits the path, which a trade does not move, would pay a quote deep in the book the
-depth in full on every large trade. Sizes are whole hundredths of a share; times whole seconds.
+Without limits a large trade would pay a quote deep in the book the whole depth, and the path,
+which no trade moves, would not move against it. Sizes are whole hundredths of a share; times
+whole seconds.
 No input here holds trades, so the flow cannot be fitted to them. It is anchored instead on
 the competitive zero-profit condition (Glosten-Milgrom, Kyle): where makers compete, what they
 earn from the uninformed is what they lose to the informed, so a fill at the touch marks about
