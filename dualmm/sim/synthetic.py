@@ -94,8 +94,7 @@ def competitor_levels(
     seed, index = (int(part) for part in book_seed.removeprefix(_BOOK_SEED).split(":"))
     spec = _spec(seed, index)
     bids, asks = depth_levels(bid, ask, spec.touch_size)
-    mid = (bid + ask) / 2
-    for maker_bids, maker_asks in spec.placed_makers(mid, (bid, ask)):
+    for maker_bids, maker_asks in spec.placed_makers((bid + ask) / 2, (bid, ask)):
         for price, size in maker_bids:
             bids[price] = bids.get(price, Decimal(0)) + size
         for price, size in maker_asks:
