@@ -2,8 +2,9 @@
 
 A 50-share order resting at the touch marks about zero at 30 and 60 minutes under the
 calibrated flow (tolerance 0.25 c/share, a quarter of a typical half-spread), clearly below
-zero under `low` and earns about the half-spread under `high`. Seeds 1-2 here; the flow was
-fitted on seeds 101-104 (`tools/calibrate_flow.py`).
+zero under `low` and earns about the half-spread under `high`; an order behind the touch earns
+no more than one at it. Seeds 1-2 here; the flow was fitted on seeds 101-104
+(`tools/calibrate_flow.py`).
 """
 
 from __future__ import annotations

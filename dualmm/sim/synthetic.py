@@ -88,7 +88,8 @@ def competitor_levels(
     book_seed: str, bid: Decimal, ask: Decimal, tick: Decimal
 ) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
     """The others' YES bids and asks (price -> size) around the touch `bid`/`ask`, inside
-    (0, 1): the generated market's book, or the depth profile at the fitted touch size."""
+    (0, 1): the generated market's book, or the depth profile at the fitted touch size. The
+    depth is a level a cent, whatever the `tick` (the profile was fitted on a 1-cent tick)."""
     if not book_seed.startswith(_BOOK_SEED):
         return depth_levels(bid, ask, _touch_shares())
     seed, index = (int(part) for part in book_seed.removeprefix(_BOOK_SEED).split(":"))
