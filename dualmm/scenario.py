@@ -4,7 +4,7 @@ Format (docs/design.md, "Scenario files"): between path points the midpoint hold
 `competition` (optional, read by `dualmm backtest`): other makers' resting size inside the reward
 band, `[[distance_cents, size], ...]` on each side of the YES book, moving with the midpoint;
 `[]` means none, and an absent field means the calibrated competition for the market's pool
-(`dualmm.backtest.competition.calibrated_levels`).
+(`dualmm.synthetic.competition.calibrated_levels`).
 """
 
 from __future__ import annotations

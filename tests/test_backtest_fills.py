@@ -132,6 +132,32 @@ def test_taker_fees_follow_the_documented_schedule_rounded_once() -> None:
     assert Fees(rate=D(0)).for_category("crypto").taker(D("0.5"), D(10)) == 0
 
 
+@pytest.mark.parametrize(("limit", "filled"), [(None, 50), ("0.49", 0), ("0.48", 50)])
+def test_a_market_order_walks_the_book_only_down_to_its_limit(
+    limit: str | None, filled: int
+) -> None:
+    # mid 0.50: the bids are 200 at 0.49 (the touch's 100 and a maker's 100) and 200 at 0.48.
+    # Our 50 at 0.48 join behind those 200. A taker sells 1000 at 30 s: without a limit 200 go
+    # to 0.49, 200 to the queue ahead of us, 50 to us; limited to 0.49 (an uninformed taker at
+    # the touch) it never reaches 0.48; limited to 0.48 it does.
+    data = scenario_input(
+        market("aa", [[0, "0.50"], [3600, "0.50"]], competition=[["1", "100"], ["2", "200"]])
+    )
+    path = data.markets[0]
+    path.tape = TradeTape(
+        times=[30],
+        sells=[True],
+        prices=[None],
+        sizes=[D(1000)],
+        limits=[None if limit is None else D(limit)],
+    )
+    bid = _order("YES", "0.48", 50)
+    spot = path.join(0, bid)
+    assert spot.ahead == D(200)
+    fills, _ = path.quote_fills(bid, spot, 0, 60, "conservative")
+    assert sum((size for _, size in fills), D(0)) == filled
+
+
 def _order(token: str, price: str, size: int) -> OrderIntent:
     return OrderIntent(token=Token(token), side=Side.BUY, price=D(price), size=D(size))
 

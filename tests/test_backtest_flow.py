@@ -2,8 +2,9 @@
 
 A 50-share order resting at the touch marks about zero at 30 and 60 minutes under the
 calibrated flow (tolerance 0.25 c/share, a quarter of a typical half-spread), clearly below
-zero under `low` and earns about the half-spread under `high`. Seeds 1-2 here; the flow was
-fitted on seeds 101-104 (`tools/calibrate_flow.py`).
+zero under `low` and earns about the half-spread under `high`; an order behind the touch earns
+no more than one at it. Seeds 1-2 here; the flow was fitted on seeds 101-104
+(`tools/calibrate_flow.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def test_calibrated_flow_leaves_touch_fills_at_about_zero(
 ) -> None:
     for minutes in (30, 60):
         assert abs(markouts["calibrated"][minutes]) <= TOLERANCE_CENTS
+
+
+def test_a_quote_behind_the_touch_earns_no_more_than_one_at_it(
+    markouts: dict[str, dict[int, float]],
+) -> None:
+    # Where makers compete, no resting price pays more than another after an hour: an order
+    # two cents behind the touch, at the back of the depth there, fills only from trades that
+    # walked through all of it, and those trades know where the price is going.
+    deep = touch_markout_cents(
+        FLOW_LEVELS["calibrated"], (1, 2), 20, Decimal(5), behind_cents=Decimal(2)
+    )
+    for minutes in (30, 60):
+        assert deep[minutes] <= markouts["calibrated"][minutes] + TOLERANCE_CENTS, deep
 
 
 def test_low_and_high_flow_bracket_it(markouts: dict[str, dict[int, float]]) -> None:

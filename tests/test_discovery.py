@@ -221,10 +221,11 @@ def test_cli_volatility_filter_on_the_in_process_simulator(
         return {row["condition_id"] for row in json.loads(capsys.readouterr().out)}
 
     everything = shown()
-    # The synthetic walks have a day of history (seed 7: 3 of 8 moved less than 30 cents).
+    # The synthetic walks have a day of history (seed 7: 7 of 8 moved less than 30 cents, one
+    # not at all, as calm real long-dated markets do).
     calm = shown("--max-volatility", "0.3")
     assert set() < calm < everything
-    assert shown("--max-volatility", "0") == set()
+    assert len(shown("--max-volatility", "0")) < len(calm)
     assert shown("--max-volatility", "1") == everything
 
 

@@ -97,14 +97,18 @@ def client(default_venue: Venue) -> ClobClient:
 
 @pytest.fixture(scope="module")
 def market(client: ClobClient) -> dict[str, Any]:
-    """The first market with a two-sided book, and its YES token."""
+    """The first market with a two-sided book whose best ask the test wallet can buy out (a
+    rich market's reward makers can hold tens of thousands of shares there), and its YES token."""
     markets = within_deadline(lambda: client.get_markets())["data"]
     for candidate in markets:
         token = candidate["tokens"][0]["token_id"]
         book = within_deadline(lambda t=token: client.get_order_book(t))
-        if book["bids"] and book["asks"]:
+        if not (book["bids"] and book["asks"]):
+            continue
+        best = book["asks"][-1]
+        if Decimal(best["price"]) * (Decimal(best["size"]) + 100) < 1000:
             return {"condition_id": candidate["condition_id"], "token": token, "book": book}
-    pytest.fail("no market with a two-sided book")
+    pytest.fail("no market with a two-sided book the wallet can buy out at the best ask")
 
 
 def test_paged_calls_end_on_the_default_venue(client: ClobClient, market: dict[str, Any]) -> None:
@@ -189,10 +193,10 @@ def test_fok_fills_entirely_or_is_killed(client: ClobClient, market: dict[str, A
     answer = within_deadline(lambda: client.post_order(order, OrderType.FOK))
     assert answer["success"] and answer["status"] == "matched"
     assert Decimal(answer["takingAmount"]) == size
-    # More than the whole displayed ask side: killed, nothing filled.
-    depth = sum(Decimal(level["size"]) for level in book["asks"])
+    # More than the displayed asks at or below its price: killed, nothing filled.
     too_big = client.create_order(
-        OrderArgsV2(token_id=token, price=0.99, size=float(depth + 100), side="BUY"), options
+        OrderArgsV2(token_id=token, price=float(best_ask), size=float(best_size + 100), side="BUY"),
+        options,
     )
     with pytest.raises(PolyApiException, match="FOK orders are fully filled or killed"):
         within_deadline(lambda: client.post_order(too_big, OrderType.FOK))

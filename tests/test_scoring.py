@@ -7,13 +7,15 @@ from decimal import Decimal as D
 
 from backtest_cases import market, scenario_input
 
-from dualmm.backtest.competition import Maker
 from dualmm.backtest.engine import run_mode
 from dualmm.backtest.scoring import minute_reward, payable, sample_second
 from dualmm.backtest.synthetic import SyntheticMarket
 from dualmm.config import OrchestratorConfig
 from dualmm.domain.rewards import book_side_scores, makers_score, q_min, size_cutoff_midpoint
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
+from dualmm.synthetic.competition import Maker
+from dualmm.synthetic.markets import MarketSpec
+from dualmm.synthetic.walk import Dynamics
 
 CONFIG = OrchestratorConfig()
 FLAT_DAY = [[0, "0.50"], [86_400, "0.50"]]
@@ -59,7 +61,19 @@ def synthetic(makers: tuple[Maker, ...]) -> SyntheticMarket:
         rewards_max_spread_cents=D(3),
         rewards_min_size=D(50),
     )
-    return SyntheticMarket(info=info, times=[0], mids=[D("0.50")], makers=makers)
+    spec = MarketSpec(
+        seed=0,
+        index=0,
+        info=info,
+        category="",
+        dynamics=Dynamics(0.0, 0.0, (), 0.0),
+        start_units=5000,
+        touch_cents=D("0.5"),
+        touch_size=D(0),
+        makers=makers,
+        days_to_end=30,
+    )
+    return SyntheticMarket(info=info, times=[0], mids=[D("0.50")], touch_size=D(0), spec=spec)
 
 
 def test_the_backtest_scores_every_competing_maker_apart() -> None:

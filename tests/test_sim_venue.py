@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,8 +26,9 @@ from dualmm.exchange.base import (
 from dualmm.scenario import Scenario, parse_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.market import SimMarket
-from dualmm.sim.synthetic import RandomWalk
+from dualmm.sim.synthetic import GeneratedPath
 from dualmm.sim.venue import Liquidity, ManualClock, SimVenue, TradeStatus, WallClock
+from dualmm.synthetic.walk import Dynamics, Walk
 
 D = Decimal
 WALLET = "0xAbC0000000000000000000000000000000000001"
@@ -406,20 +408,23 @@ def test_synthetic_markets_are_deterministic_per_seed() -> None:
 
 
 def test_synthetic_walk_stays_inside_bounds_and_reads_in_any_order() -> None:
-    walk = RandomWalk(seed="edge", start_units=120, volatility=300, low=100, high=9900)
+    def path() -> GeneratedPath:
+        return GeneratedPath(Walk(random.Random("edge"), Dynamics(300.0, 0.0, (), 0.0), 250))
+
+    walk = path()
     late = walk.mid_at(5 * 20000)
-    path = [walk.mid_at(5 * step) for step in range(20001)]
-    assert path[-1] == late
-    assert min(path) >= D("0.01") and max(path) <= D("0.99")
-    assert min(path) < D("0.05") and max(path) > D("0.95")  # the walk does reach the edges
-    again = RandomWalk(seed="edge", start_units=120, volatility=300, low=100, high=9900)
-    assert [again.mid_at(5 * step) for step in range(20001)] == path
+    mids = [walk.mid_at(5 * step) for step in range(20001)]
+    assert mids[-1] == late
+    assert min(mids) >= D("0.02") and max(mids) <= D("0.98")
+    assert min(mids) < D("0.05") and max(mids) > D("0.95")  # the walk does reach the edges
+    again = path()
+    assert [again.mid_at(5 * step) for step in range(20001)] == mids
     moved = walk.change_times(0, 5 * 100)
-    assert moved == [5 * s for s in range(1, 101) if path[s] != path[s - 1]]
+    assert moved == [5 * s for s in range(1, 101) if mids[s] != mids[s - 1]]
 
 
 def test_synthetic_venue_fills_by_the_fill_model() -> None:
-    venue, clock = synthetic(3)
+    venue, clock = synthetic(7)  # its first market moves (many calibrated ones hardly do)
     market = venue.markets()[0]
     venue.ensure_wallet(WALLET)
     start = clock.now()
@@ -429,7 +434,7 @@ def test_synthetic_venue_fills_by_the_fill_model() -> None:
     [trade] = venue.trades(WALLET)
     assert (trade.price, trade.size) == (bid, market.min_order_size)
     # A replica shows the ask above our bid just before the fill and at it from the fill on.
-    replica, _ = synthetic(3)
+    replica, _ = synthetic(7)
     replica.advance_to(trade.at - timedelta(seconds=1))
     assert replica.touch(market.yes_token_id)[1] > bid
     replica.advance_to(trade.at)

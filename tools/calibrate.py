@@ -1,12 +1,13 @@
-"""Fit the synthetic backtest markets to real top-of-book data and compare the two.
+"""Fit the synthetic markets to real top-of-book data and compare the two.
 
     .venv/bin/python tools/calibrate.py data/longdated-l1 [--seeds 5] [--dry-run]
 
 Reads a folder in resolvedkit's layout whose markets.parquet has a `category` column, computes
-the statistics of `dualmm.backtest.calibration` per category, fits one dynamics profile per real
+the statistics of `dualmm.synthetic.calibration` per category, fits one dynamics profile per real
 market (spread, tick, random-walk step, jump rate) and the category's jump sizes and flickers,
 adds the reward-market figures of the data's README (pools, minimum sizes, competition),
-rewrites dualmm/backtest/calibration.json, then prints real against generated statistics.
+rewrites dualmm/synthetic/calibration.json (keeping its `depth`, fitted by
+tools/calibrate_depth.py), then prints real against generated statistics.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dualmm.backtest import calibration  # noqa: E402
-from dualmm.backtest.calibration import GRID_SECONDS, Series, Stats, on_grid  # noqa: E402
+from dualmm.synthetic import calibration  # noqa: E402
+from dualmm.synthetic.calibration import GRID_SECONDS, Series, Stats, on_grid  # noqa: E402
 
 # The real data's categories as the generator knows them (one finance market joins macro).
 CATEGORY = {"politics": "politics", "macro": "macro", "finance": "macro", "culture": "culture"}
@@ -198,7 +199,7 @@ def _fit_sigma(profile: dict[str, Any], category: dict[str, Any]) -> None:
     """Scale the walk's step and the jump rate until simulated paths show the real market's
     1-hour volatility and jump rate (the tick-rounded touch makes small steps look larger than
     they are, and hides jumps that round down to 2 cents)."""
-    from dualmm.backtest.synthetic import dynamics_of, walk
+    from dualmm.synthetic.walk import dynamics_of, walk
 
     target, minutes = profile["target_vol_1h"], max(int(profile["days"] * 1440), 1440)
     if target <= 0:
@@ -223,7 +224,7 @@ def _fit_sigma(profile: dict[str, Any], category: dict[str, Any]) -> None:
 def _touch_series(
     times: list[int], units: list[int], tick: int, spread: float, minutes: int
 ) -> Series:
-    from dualmm.backtest.synthetic import touch_mid_cents
+    from dualmm.synthetic.walk import touch_mid_cents
 
     mids = [touch_mid_cents(x, tick) for x in units]
     return on_grid(times, mids, [spread] * len(mids), minutes * 60 - 60, stale_seconds=None)
@@ -277,7 +278,9 @@ def main() -> None:
         parser.exit(2, f"{args.folder}: no books.parquet (give the longdated-l1 folder)\n")
     real = read_real(args.folder)
     if not args.dry_run:
-        calibration.PARAMETERS.write_text(json.dumps(fit(real), indent=1) + "\n")
+        fitted = fit(real)
+        fitted["depth"] = calibration.parameters()["depth"]  # tools/calibrate_depth.py's
+        calibration.PARAMETERS.write_text(json.dumps(fitted, indent=1) + "\n")
         calibration.parameters.cache_clear()
         print(f"wrote {calibration.PARAMETERS.relative_to(ROOT)}")
     real_series = {c: [s for s, _ in markets] for c, markets in real.items()}

@@ -7,7 +7,9 @@ losses to the informed; rewards programs exist because this leaves nothing over)
 market's uninformed flow is in proportion to its repricings; for each proportion (uninformed
 trades a side per repricing) the script measures that markout
 (`dualmm.backtest.flow.touch_markouts`, a 50-share order, the default quote size) on calibrated
-synthetic markets, then bisects for zero; `--check` prints the shipped levels' markouts.
+synthetic markets, then bisects for zero; `--check` prints the shipped levels' markouts, and
+the calibrated flow's for an order 1, 2 and 3 cents behind the touch (at the back of the depth
+there), which should earn no more than the touch.
 
     .venv/bin/python tools/calibrate_flow.py --seeds 4 --days 10       # fit on seeds 101-104
     .venv/bin/python tools/calibrate_flow.py --check --first-seed 1    # the levels on seeds 1-8
@@ -35,12 +37,17 @@ def main() -> None:
     args = parser.parse_args()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
 
-    def measure(params: FlowParams) -> dict[int, float]:
-        return touch_markout_cents(params, seeds, args.markets, args.days, minutes=HORIZONS)
+    def measure(params: FlowParams, behind: int = 0) -> dict[int, float]:
+        return touch_markout_cents(
+            params, seeds, args.markets, args.days, minutes=HORIZONS, behind_cents=Decimal(behind)
+        )
 
     for level, params in FLOW_LEVELS.items():
         print(level, params.uninformed_per_repricing, _show(measure(params)))
     if args.check:
+        for behind in (1, 2, 3):
+            found = measure(FLOW_LEVELS["calibrated"], behind)
+            print(f"calibrated, {behind} c behind", _show(found))
         return
     base = FLOW_LEVELS["calibrated"]
     low, high = 0.0, 512.0  # uninformed trades a side per repricing: markout rises with it

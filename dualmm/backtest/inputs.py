@@ -23,7 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dualmm.backtest.competition import calibrated_levels
 from dualmm.backtest.markets import (
     BookMarket,
     MarketData,
@@ -34,6 +33,7 @@ from dualmm.backtest.markets import (
 from dualmm.domain.prices import ONE
 from dualmm.domain.types import MarketInfo, Token
 from dualmm.scenario import Scenario, token_id_for
+from dualmm.synthetic.competition import calibrated_levels
 
 SECONDS_PER_DAY = 86_400
 # Polymarket shows a midpoint only while the spread is at most 10 cents; a wider book (e.g. the

@@ -37,7 +37,7 @@ from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
 
 ZERO = Decimal(0)
 # A path's competition unless given one (a scenario market that states none meets the
-# calibrated competition, `dualmm.backtest.competition.calibrated_levels`): 100 shares 1 cent
+# calibrated competition, `dualmm.synthetic.competition.calibrated_levels`): 100 shares 1 cent
 # from the midpoint and 200 shares 2 cents out, on each side.
 DEFAULT_COMPETITION: tuple[tuple[Decimal, Decimal], ...] = (
     (Decimal(1), Decimal(100)),
@@ -61,12 +61,17 @@ def token_price(token: Token, yes_price: Decimal) -> Decimal:
 @dataclass
 class TradeTape:
     """Taker trades in time order: who took (sold or bought YES), at what YES price (None: a
-    market order that walks the book), how many shares."""
+    market order that walks the book), how many shares, and how far a market order walks (its
+    limit: the worst YES price it trades at; none given: as far as its size takes it)."""
 
     times: list[int] = field(default_factory=list)
     sells: list[bool] = field(default_factory=list)  # the taker sold YES: it hits YES bids
     prices: list[Decimal | None] = field(default_factory=list)
     sizes: list[Decimal] = field(default_factory=list)
+    limits: list[Decimal | None] = field(default_factory=list)  # [] or one per trade
+
+    def limit(self, k: int) -> Decimal | None:
+        return self.limits[k] if self.limits else None
 
     @classmethod
     def recorded(cls, rows: Iterable[tuple[int, str, Decimal | None, Decimal]]) -> TradeTape:
@@ -191,7 +196,10 @@ class MarketData:
         yes_price: Decimal,
     ) -> tuple[Decimal, QueueSpot]:
         price, size = tape.prices[k], tape.sizes[k]
-        if price is None:  # a market order: the better levels first
+        if price is None:  # a market order: the better levels first, down to its limit
+            limit = tape.limit(k)
+            if limit is not None and _better(limit, yes_price, is_yes_bid):
+                return ZERO, spot
             depth = self._depth(self.index_at(tape.times[k]), is_yes_bid)
             better = sum((v for p, v in depth.items() if _better(p, yes_price, is_yes_bid)), ZERO)
             return on_trade_at_price(spot, size - better, left) if size > better else (ZERO, spot)

@@ -1,165 +1,113 @@
-"""Seeded synthetic reward markets and the simulated competitors' book.
+"""The simulator's synthetic markets: the generator's (`dualmm.synthetic`), served as they run.
 
-Everything here is a function of the seed, so two simulators with the same seed show the same
-markets, the same midpoint paths and the same background depth. The random walk moves in whole
-units of 0.0001 (integer arithmetic, no float ever touches a price).
+The markets, their midpoint paths, spreads and books are the backtest's for the same seed. The
+simulator plays a path one of its minutes every `step_seconds` of its clock (by default 5 s,
+twelve times faster than the backtest, so that a demo sees the market move). The others' book
+around any market's touch is the generator's: its depth profile (for a synthetic market with its
+own touch size and reward makers; for a scenario market at the fitted touch size).
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import ClassVar
 
-from dualmm.domain.prices import ONE
-from dualmm.domain.types import MarketInfo, Token
-from dualmm.scenario import token_id_for
-from dualmm.seeding import seeded_rng
+from dualmm.domain.types import MarketInfo
+from dualmm.synthetic.calibration import parameters
+from dualmm.synthetic.markets import UNIT, MarketSpec, depth_levels, draw_market
+from dualmm.synthetic.walk import Walk
 
-UNIT = Decimal("0.0001")
 DEFAULT_STEP_SECONDS = 5
 # How long synthetic markets served to users have been running: a day of price history.
 SYNTHETIC_HISTORY = timedelta(days=1)
-
-# Walk shape, in units of 0.0001 per step (a step is DEFAULT_STEP_SECONDS by default).
-_REGIME_ODDS = 240  # a new trend regime starts with probability 1/240 per step (~20 min)
-_TRENDS = (-1, 0, 0, 0, 1)
-_JUMP_ODDS = 1500  # a jump with probability 1/1500 per step (~2 h)
-_JUMP_UNITS = (50, 400)
+_BOOK_SEED = "synthetic:"  # + "seed:index": the book of a generated market
 
 
 @dataclass
-class RandomWalk:
-    """A midpoint process: random walk with trend regimes and rare jumps, one step per
-    `step_seconds`, reflected inside [low, high] (in units). Steps are generated lazily and
-    kept, so the path is the same whatever order it is read in."""
+class GeneratedPath:
+    """A generated walk as a midpoint process (`dualmm.sim.market.MidProcess`): path minute
+    `m` holds from `m * step_seconds`. Made as it is read; the same whatever the order."""
 
-    seed: str
-    start_units: int
-    volatility: int
-    low: int
-    high: int
+    walk: Walk
     step_seconds: int = DEFAULT_STEP_SECONDS
     fixed_future: ClassVar[bool] = True  # seeded: its path never changes (see MidProcess)
-    _units: list[int] = field(default_factory=list, init=False, repr=False)
-    _trend: int = field(default=0, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._rng = seeded_rng("walk", self.seed)
-        self._units.append(min(max(self.start_units, self.low), self.high))
-
-    def _extend(self, step: int) -> None:
-        rng = self._rng
-        while len(self._units) <= step:
-            if rng.randrange(_REGIME_ODDS) == 0:
-                self._trend = rng.choice(_TRENDS)
-            move = self._trend + rng.randint(-self.volatility, self.volatility)
-            if rng.randrange(_JUMP_ODDS) == 0:
-                move += rng.choice((-1, 1)) * rng.randint(*_JUMP_UNITS)
-            units = self._units[-1] + move
-            if units < self.low:
-                units, self._trend = min(2 * self.low - units, self.high), abs(self._trend)
-            elif units > self.high:
-                units, self._trend = max(2 * self.high - units, self.low), -abs(self._trend)
-            self._units.append(units)
 
     def _step(self, seconds: float) -> int:
         return max(int(seconds // self.step_seconds), 0)
 
     def mid_at(self, seconds: float) -> Decimal:
         step = self._step(seconds)
-        self._extend(step)
-        return self._units[step] * UNIT
+        self.walk.extend(step + 1)
+        return self.walk.units[bisect_right(self.walk.times, step * 60) - 1] * UNIT
 
     def change_times(self, after: float, until: float) -> list[int]:
-        """Step times t with after < t <= until at which the midpoint actually moved."""
+        """Step times t with after < t <= until at which the midpoint moved."""
         first, last = self._step(after) + 1, self._step(until)
         if last < first:
             return []
-        self._extend(last)
-        return [
-            step * self.step_seconds
-            for step in range(first, last + 1)
-            if self._units[step] != self._units[step - 1]
-        ]
+        self.walk.extend(last + 1)
+        times = self.walk.times
+        moved = times[bisect_left(times, first * 60) : bisect_right(times, last * 60)]
+        return [t // 60 * self.step_seconds for t in moved]
 
 
 @dataclass(frozen=True)
 class SyntheticMarket:
     info: MarketInfo
-    walk: RandomWalk
+    walk: GeneratedPath
     end_date: datetime
     book_seed: str
-
-
-_TICKS = (Decimal("0.01"),) * 4 + (Decimal("0.001"),)
-_MIN_ORDER_SIZES = (Decimal(5), Decimal(5), Decimal(10))
-_DAILY_RATES = tuple(Decimal(r) for r in ("5", "10", "25", "50", "100", "250"))
-_MAX_SPREADS = tuple(Decimal(s) for s in ("2", "3", "3.5", "4.5"))
-_MIN_SIZES = tuple(Decimal(s) for s in ("20", "50", "100", "200"))
+    half_spread: Decimal | None  # None: one tick wide (the fill model's touch)
 
 
 def synthetic_markets(
     n_markets: int, seed: int, start: datetime, step_seconds: int = DEFAULT_STEP_SECONDS
 ) -> list[SyntheticMarket]:
-    """`n_markets` reward markets with a midpoint walk each; deterministic for `seed`."""
+    """`n_markets` generated reward markets; deterministic for `seed`."""
     markets = []
     for index in range(n_markets):
-        rng = seeded_rng("market", seed, index)
-        condition_id = "0x" + hashlib.sha256(f"dualmm-sim:{seed}:{index}".encode()).hexdigest()
-        tick = rng.choice(_TICKS)
-        info = MarketInfo(
-            condition_id=condition_id,
-            question=f"Synthetic market {index + 1} (seed {seed})",
-            yes_token_id=token_id_for(condition_id, Token.YES),
-            no_token_id=token_id_for(condition_id, Token.NO),
-            tick_size=tick,
-            min_order_size=rng.choice(_MIN_ORDER_SIZES),
-            neg_risk=rng.randrange(4) == 0,
-            rewards_daily_rate=rng.choice(_DAILY_RATES),
-            rewards_max_spread_cents=rng.choice(_MAX_SPREADS),
-            rewards_min_size=rng.choice(_MIN_SIZES),
+        spec = _spec(seed, index)
+        half = spec.touch_cents / 100
+        markets.append(
+            SyntheticMarket(
+                info=spec.info,
+                walk=GeneratedPath(spec.walk(), step_seconds),
+                end_date=start + timedelta(days=spec.days_to_end),
+                book_seed=f"{_BOOK_SEED}{seed}:{index}",
+                half_spread=None if 2 * half <= spec.info.tick_size else half,
+            )
         )
-        tick_units = int(tick / UNIT)
-        walk = RandomWalk(
-            seed=f"{seed}:{index}",
-            start_units=rng.randint(1500, 8500),
-            volatility=rng.randint(2, 12),
-            low=tick_units,
-            high=int(ONE / UNIT) - tick_units,
-            step_seconds=step_seconds,
-        )
-        end_date = start + timedelta(days=rng.randint(2, 90))
-        markets.append(SyntheticMarket(info, walk, end_date, book_seed=f"{seed}:{index}"))
     return markets
-
-
-# Competitors: levels at the touch and then every BOOK_GAP (or tick, if coarser) outwards.
-BOOK_LEVELS = 8
-BOOK_GAP = Decimal("0.005")
-
-
-def competitor_size(book_seed: str, is_bid: bool, price: Decimal) -> Decimal:
-    """Resting competitor size at one YES price: 100..999 shares, fixed per seed and price."""
-    digest = hashlib.sha256(f"book:{book_seed}:{is_bid}:{price.normalize()}".encode()).digest()
-    return Decimal(100 + int.from_bytes(digest[:4], "big") % 900)
 
 
 def competitor_levels(
     book_seed: str, bid: Decimal, ask: Decimal, tick: Decimal
 ) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
-    """Background YES bids and asks (price -> size) around the touch, inside [tick, 1 - tick]."""
-    gap = max(BOOK_GAP, tick)
-    bids = {
-        price: competitor_size(book_seed, True, price)
-        for price in (bid - gap * k if k else bid for k in range(BOOK_LEVELS))
-        if price >= tick
-    }
-    asks = {
-        price: competitor_size(book_seed, False, price)
-        for price in (ask + gap * k if k else ask for k in range(BOOK_LEVELS))
-        if price <= ONE - tick
-    }
+    """The others' YES bids and asks (price -> size) around the touch `bid`/`ask`, inside
+    (0, 1): the generated market's book, or the depth profile at the fitted touch size. The
+    depth is a level a cent, whatever the `tick` (the profile was fitted on a 1-cent tick)."""
+    if not book_seed.startswith(_BOOK_SEED):
+        return depth_levels(bid, ask, _touch_shares())
+    seed, index = (int(part) for part in book_seed.removeprefix(_BOOK_SEED).split(":"))
+    spec = _spec(seed, index)
+    bids, asks = depth_levels(bid, ask, spec.touch_size)
+    for maker_bids, maker_asks in spec.placed_makers((bid + ask) / 2, (bid, ask)):
+        for price, size in maker_bids:
+            bids[price] = bids.get(price, Decimal(0)) + size
+        for price, size in maker_asks:
+            asks[price] = asks.get(price, Decimal(0)) + size
     return bids, asks
+
+
+@cache
+def _spec(seed: int, index: int) -> MarketSpec:
+    return draw_market(seed, index)
+
+
+@cache
+def _touch_shares() -> Decimal:
+    return Decimal(str(parameters()["depth"]["touch_shares_median"])).quantize(Decimal(1))

@@ -172,7 +172,14 @@ class SimVenue(VenueMarkets):
         `clock.now()`); an earlier start gives them price history and no orders to replay."""
         start = start or clock.now()
         markets = [
-            SimMarket(m.info, m.walk, start, book_seed=m.book_seed, end_date=m.end_date)
+            SimMarket(
+                m.info,
+                m.walk,
+                start,
+                book_seed=m.book_seed,
+                end_date=m.end_date,
+                half_spread=m.half_spread,
+            )
             for m in synthetic_markets(n_markets, seed, start, step_seconds)
         ]
         return cls(markets, clock, **kw)

@@ -18,7 +18,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from dualmm.backtest.calibration import parameters
+from dualmm.synthetic.calibration import parameters
 
 ZERO = Decimal(0)
 COMPETITION_LEVELS = ("low", "calibrated", "high")
