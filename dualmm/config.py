@@ -96,6 +96,11 @@ class MarketMakerConfig(_Config):
     requote_threshold: Decimal = Field(Decimal("0.005"), gt=0, lt=1)
     position_limit: Decimal = Field(Decimal(100), gt=0, le=MAX_SHARES)
     quote_interval_ms: int = Field(5_000, gt=0, le=MAX_INTERVAL_MS)
+    # Holding one token, lean the bids: the pairing one closer by up to this share of the
+    # offset, the adding one further (`dualmm.domain.inventory`); 0: no skew.
+    inventory_skew: Decimal = Field(Decimal(0), ge=0, le=1)
+    # Withhold the adding bid once |net| reaches this share of the position limit (1: never).
+    stop_adding_at: Decimal = Field(Decimal(1), gt=0, le=1)
 
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
