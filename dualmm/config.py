@@ -101,6 +101,9 @@ class MarketMakerConfig(_Config):
     inventory_skew: Decimal = Field(Decimal(0), ge=0, le=1)
     # Withhold the adding bid once |net| reaches this share of the position limit (1: never).
     stop_adding_at: Decimal = Field(Decimal(1), gt=0, le=1)
+    # Rank markets by rewards less this weight x the expected adverse selection of jumps
+    # through our quotes (`dualmm.domain.adverse`); 0: by rewards alone.
+    adverse_selection_weight: Decimal = Field(Decimal(0), ge=0, le=10)
 
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"

@@ -21,7 +21,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from dualmm.backtest.inputs import RewardParams, load_input
+from dualmm.backtest.inputs import RewardParams, from_recorded
 from dualmm.backtest.paired import mean_ci90
 from dualmm.backtest.report import figures
 from dualmm.backtest.runs import Markets, Settings, run_jobs
@@ -88,7 +88,7 @@ def main() -> None:
     if args.data is not None:
         daily, size, band = (Decimal(x) for x in args.rewards.split(","))
         rewards = RewardParams(daily_rate=daily, max_spread_cents=band, min_size=size)
-        markets = Markets(load_input(args.data, None, rewards))
+        markets = Markets(from_recorded(args.data, rewards))
         seeds: list[int | None] = [None]
         step = 5
     else:
