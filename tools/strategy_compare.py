@@ -21,9 +21,10 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from dualmm.backtest.engine import ModeRun
 from dualmm.backtest.inputs import RewardParams, from_recorded
 from dualmm.backtest.paired import mean_ci90
-from dualmm.backtest.report import figures
+from dualmm.backtest.report import figures, p90
 from dualmm.backtest.runs import Markets, Settings, run_jobs
 from dualmm.config import OrchestratorConfig
 from dualmm.domain.fees import Fees
@@ -58,11 +59,13 @@ def variant(text: str) -> tuple[str, OrchestratorConfig]:
     return name, OrchestratorConfig.model_validate(values)
 
 
-def summary(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[str, Any]:
-    """Means of the shown figures, p90 losing exit (worst seed), and the paired net difference."""
+def summary(
+    runs: list[dict[str, Any]], base: list[dict[str, Any]], exits: list[Decimal]
+) -> dict[str, Any]:
+    """Means of the shown figures, the pooled p90 losing exit (the seed's target), and the
+    paired net difference from the defaults."""
     out: dict[str, Any] = {k: mean(float(r[k] or 0) for r in runs) for k in SHOWN}
-    losing = [r["p90_exit_minutes_loss"] for r in runs if r["p90_exit_minutes_loss"] is not None]
-    out["p90_loss_exit_max"] = float(max(losing)) if losing else None
+    out["p90_loss_exit"] = float(p90(exits)) if exits else None
     marks = [
         r["markouts_cents"].get("60") for r in runs if r["markouts_cents"].get("60") is not None
     ]
@@ -71,6 +74,16 @@ def summary(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[str,
     out["net_diff"] = diff.mean
     out["net_diff_ci90"] = diff.ci90
     return out
+
+
+def losing_exits(runs: list[ModeRun]) -> list[Decimal]:
+    """Minutes of every closed break-even-or-worse exit, pooled over the runs."""
+    return [
+        lq.exit_minutes
+        for run in runs
+        for lq in run.liquidations
+        if lq.status == "closed" and lq.exit_minutes is not None and lq.pnl <= 0
+    ]
 
 
 def main() -> None:
@@ -98,14 +111,19 @@ def main() -> None:
     results = run_jobs(markets, settings, seeds, MODES, BOUNDS, step, lambda _: None)
     half = len(seeds) // 2 if len(seeds) > 1 else 0
     table: dict[str, Any] = {}
+    per_combo = range(len(combos))
     for bound in BOUNDS:
         for mode in MODES:
-            per = {
-                k: [figures(r.runs[bound][mode]) for r in results if r.combo == k]
-                for k in range(len(combos))
+            runs = {k: [r.runs[bound][mode] for r in results if r.combo == k] for k in per_combo}
+            per = {k: [figures(run) for run in v] for k, v in runs.items()}
+            choose = {
+                k: summary(v[:half], per[0][:half], losing_exits(runs[k][:half])) if half else None
+                for k, v in per.items()
             }
-            choose = {k: summary(v[:half], per[0][:half]) if half else None for k, v in per.items()}
-            report = {k: summary(v[half:], per[0][half:]) for k, v in per.items()}
+            report = {
+                k: summary(v[half:], per[0][half:], losing_exits(runs[k][half:]))
+                for k, v in per.items()
+            }
             for k, (name, _) in enumerate(combos):
                 table[f"{bound}/{mode}/{name}"] = {"choose": choose[k], "report": report[k]}
     print(json.dumps(table, indent=1, default=str))
