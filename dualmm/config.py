@@ -69,7 +69,7 @@ class LiquidationConfig(_Config):
     stop_loss_enabled: bool = True
     stop_loss_threshold: Decimal = Field(Decimal(-10), le=0, ge=-MAX_USDC)
     stop_loss_stage: Stage = Stage.MARKET
-    timeout_minutes: Decimal = Field(Decimal(60), gt=0, le=MAX_TIMER_MINUTES)
+    timeout_minutes: Decimal = Field(Decimal(30), gt=0, le=MAX_TIMER_MINUTES)
     timeout_stage: Stage = Stage.AGGRESSIVE
     price_check_interval_ms: int = Field(30_000, gt=0, le=MAX_INTERVAL_MS)
     aggressive_offset: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
