@@ -107,7 +107,7 @@ class LiquidationConfig(_Config):
     stop_loss_stage: Stage = Stage.MARKET
     timeout_minutes: Annotated[
         Decimal, Flag("--liq-timeout", "Minutes before the timeout stage.")
-    ] = Field(Decimal(60), gt=0, le=MAX_TIMER_MINUTES)
+    ] = Field(Decimal(30), gt=0, le=MAX_TIMER_MINUTES)
     timeout_stage: Stage = Stage.AGGRESSIVE
     price_check_interval_ms: Annotated[
         int, Flag("--liq-check-interval", "Price check interval (ms).")
@@ -146,6 +146,20 @@ class MarketMakerConfig(_Config):
     quote_interval_ms: Annotated[int, Flag("--quote-interval", "Quote loop interval (ms).")] = (
         Field(5_000, gt=0, le=MAX_INTERVAL_MS)
     )
+    # Holding one token, lean the bids: the pairing one closer by up to this share of the
+    # offset, the adding one further (`dualmm.domain.inventory`); 0: no skew.
+    inventory_skew: Annotated[
+        Decimal, Flag("--inventory-skew", "Lean the bids toward pairing a held token (0: off).")
+    ] = Field(Decimal(0), ge=0, le=1)
+    # Withhold the adding bid once |net| reaches this share of the position limit (1: never).
+    stop_adding_at: Annotated[
+        Decimal, Flag("--stop-adding-at", "Withhold the adding bid from this share of the limit.")
+    ] = Field(Decimal(1), gt=0, le=1)
+    # Rank markets by rewards less this weight x the expected adverse selection of jumps
+    # through our quotes (`dualmm.domain.adverse`); 0: by rewards alone.
+    adverse_selection_weight: Annotated[
+        Decimal, Flag("--adverse-weight", "Rank by rewards less this x expected adverse selection.")
+    ] = Field(Decimal(0), ge=0, le=10)
 
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"

@@ -99,8 +99,10 @@ def test_one_mode_and_the_flags_reach_the_bot(tmp_path: Path) -> None:
     assert set(report) == {"single"}
     # a limit of 50: the first fill (50 at 0.48, at 90 s) hands aa over at 120 s
     assert report["single"]["liquidations"] == 1
-    slow = dualmm(scenario, *one, "--mode", "dual", "--liq-profit-margin", "0.05")
-    # a 5-cent margin puts the floor at 0.52: the 0.50 midpoint never reaches it
+    margin = ("--liq-profit-margin", "0.05", "--liq-timeout", "60")
+    slow = dualmm(scenario, *one, "--mode", "dual", *margin)
+    # a 5-cent margin puts the floor at 0.52: the 0.50 midpoint never reaches it, and the
+    # hour-long run ends before a 60-minute timeout
     assert json.loads(slow.stdout)["dual"]["still_open"] == 1
 
 

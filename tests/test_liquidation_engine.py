@@ -29,7 +29,7 @@ from dualmm.domain.prices import VALID_TICKS, best_bid_ask, is_on_tick
 from dualmm.domain.types import MarketInfo, MarketSnapshot, OrderIntent, Side, Stage, Token
 
 T0 = datetime(2026, 1, 21, 12, 0, tzinfo=UTC)
-CFG = LiquidationConfig()
+CFG = LiquidationConfig(timeout_minutes=D(60))  # the seed's timeout: the worked stages
 
 
 def snap(mid: str | D, tick: str = "0.01", min_size: str = "5") -> MarketSnapshot:

@@ -64,7 +64,7 @@ async def test_stop_loss_crash_exits_at_the_touch_when_it_fires() -> None:
 
 async def test_without_the_stop_loss_the_crash_runs_to_the_timeout() -> None:
     scenario = load_scenario(SCENARIO_DIR / "stop-loss-crash.json")
-    config = LiquidationConfig(stop_loss_enabled=False)
+    config = LiquidationConfig(stop_loss_enabled=False, timeout_minutes=Decimal(60))
     (result,) = (await run_replay(scenario, config)).markets
     market = market_report(result)
     assert (market["exit_stage"], market["exit_seconds"]) == ("AGGRESSIVE", 3600)
@@ -203,7 +203,8 @@ async def test_unfilled_liquidation_is_reported_open_at_the_horizon() -> None:
         }
     )
     # AGGRESSIVE at the midpoint itself never reaches the best bid 0.49.
-    result = await run_replay(scenario, LiquidationConfig(aggressive_offset=Decimal(0)))
+    config = LiquidationConfig(aggressive_offset=Decimal(0), timeout_minutes=Decimal(60))
+    result = await run_replay(scenario, config)
     (market,) = result.markets
     report = market_report(market)
     assert (report["status"], report["exit_stage"], report["exit_seconds"]) == ("open", None, None)

@@ -209,3 +209,40 @@ def test_market_whose_minimum_order_is_above_the_position_limit_is_never_ranked(
     assert rank_markets([candidate("a")], small, exclude=set()) == []
     fits = small.model_copy(update={"position_limit": D(5)})
     assert [r.market.condition_id for r in rank_markets([candidate("a")], fits, set())] == ["a"]
+
+
+def test_adverse_selection_by_hand() -> None:
+    """Bids 1 c and 2 c below their mids against jumps of 2.5 c (half) and 4 c (half)."""
+    from dualmm.domain.adverse import daily_adverse_selection, expected_shortfall_cents
+
+    jumps = ((D("2.5"), D("0.5")), (D(4), D("0.5")))
+    assert expected_shortfall_cents(D(1), jumps) == D("2.25")  # (1.5 + 3) / 2
+    assert expected_shortfall_cents(D(5), jumps) == 0  # deeper than every jump
+    quotes = [
+        order(Token.YES, Side.BUY, "0.49", "100"),  # 1 c below 0.50
+        order(Token.NO, Side.BUY, "0.48", "100"),  # 2 c below 0.50
+    ]
+    # 2 jumps a day, half each way: (100 x 2.25 c + 100 x 1.25 c) / 2 x 2 = 3.50 USDC
+    assert daily_adverse_selection(quotes, D("0.50"), D(2), jumps) == D("3.5")
+
+
+def test_ranking_weighs_adverse_selection_when_asked() -> None:
+    """Small pools, no competitor: the narrow band (bids 1 c out, 49 USDC) earns 2 a day and
+    ranks above the wide band (2 c out, 48 USDC, 1.95 a day) on rewards per USDC; the prior's
+    jumps cost the narrow bids 0.91 a day and the wide ones 0.55, so weighed it ranks below."""
+    narrow = RewardCandidate(market=market("0xa", spread="2", rate="2"), yes_mid=D("0.50"))
+    wide = RewardCandidate(market=market("0xb", spread="4", rate="1.95"), yes_mid=D("0.50"))
+    plain = rank_markets([narrow, wide], CONFIG, set())
+    weighed_config = CONFIG.model_copy(update={"adverse_selection_weight": D(1)})
+    weighed = rank_markets([narrow, wide], weighed_config, set())
+    assert [e.market.condition_id for e in plain] == ["0xa", "0xb"]
+    assert [e.market.condition_id for e in weighed] == ["0xb", "0xa"]
+    assert all(e.adverse_selection == 0 for e in plain)
+    assert all(e.net_per_usdc < e.earnings_per_usdc for e in weighed)
+
+
+def test_a_market_that_earns_less_than_it_loses_is_not_ranked() -> None:
+    tiny = RewardCandidate(market=market("0xa", spread="2", rate="0.1"), yes_mid=D("0.50"))
+    weighed_config = CONFIG.model_copy(update={"adverse_selection_weight": D(1)})
+    assert rank_markets([tiny], CONFIG, set()) != []
+    assert rank_markets([tiny], weighed_config, set()) == []

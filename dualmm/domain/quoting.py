@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TypeVar
 
 from dualmm.config import MarketMakerConfig
+from dualmm.domain.inventory import highest_bid_below, skewed_offset, withholds_adding
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import ONE, SIZE_STEP, Rounding, round_size, round_to_tick, to_valid_price
 from dualmm.domain.types import MarketInfo, OrderIntent, Side, Token
@@ -81,7 +82,8 @@ def desired_quotes(
     limit at most and the limit is reachable whatever the quote size (a quote of 75 against a
     limit of 100 bids 25 once 75 are held); it is withheld when that room is below the
     market's minimum order, or when no passive price exists. A market without a reward band
-    gets no quotes: there is nothing to earn.
+    gets no quotes: there is nothing to earn. Holding one token, `inventory_skew` and
+    `stop_adding_at` lean the bids toward pairing it (`dualmm.domain.inventory`).
     """
     if not Decimal(0) < yes_mid < ONE:
         raise ValueError(f"midpoint {yes_mid} is outside (0, 1)")
@@ -90,12 +92,18 @@ def desired_quotes(
         return ()
     size = quote_size(market, config)
     offset = quote_offset(market, config)
+    limit, tick = config.position_limit, market.tick_size
     quotes = []
     for token, own_mid in ((Token.YES, yes_mid), (Token.NO, ONE - yes_mid)):
-        side_size = min(size, room_to_limit(position, config.position_limit, token))
+        side_size = min(size, room_to_limit(position, limit, token))
         if side_size <= 0 or side_size < market.min_order_size:
             continue
-        price = bid_price(own_mid, offset, band, market.tick_size)
+        if withholds_adding(position, limit, token, config.stop_adding_at):
+            continue
+        side_offset = skewed_offset(offset, position, limit, token, config.inventory_skew)
+        price = bid_price(own_mid, side_offset, band, tick)
+        if price is None and side_offset < offset:  # leaned all the way in: still a bid
+            price = highest_bid_below(own_mid, tick)
         if price is not None:
             quotes.append(OrderIntent(token=token, side=Side.BUY, price=price, size=side_size))
     return tuple(quotes)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from dualmm.config import MarketMakerConfig
+from dualmm.domain.adverse import daily_adverse_selection
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.prices import ONE
 from dualmm.domain.quoting import (
@@ -157,6 +158,16 @@ class MarketEstimate(Frozen):
     daily_earnings: Decimal
     capital: Decimal
     earnings_per_usdc: Decimal
+    # Expected USDC a day lost to jumps through the quotes, as weighted by the config
+    # (`dualmm.domain.adverse`); 0 when the ranking ignores adverse selection.
+    adverse_selection: Decimal = ZERO
+
+    @property
+    def net_per_usdc(self) -> Decimal:
+        """Expected daily earnings after adverse selection, per USDC of capital."""
+        if not self.capital:
+            return self.earnings_per_usdc
+        return self.earnings_per_usdc - self.adverse_selection / self.capital
 
 
 def estimate_market(candidate: RewardCandidate, config: MarketMakerConfig) -> MarketEstimate:
@@ -171,6 +182,8 @@ def estimate_market(candidate: RewardCandidate, config: MarketMakerConfig) -> Ma
     q_others = q_min(*book_side_scores(candidate.bids, candidate.asks, mid, v, min_size), mid)
     earnings = estimated_daily_earnings(market.rewards_daily_rate, q_ours, q_others)
     capital = sum((q.price * q.size for q in quotes), ZERO)
+    weight = config.adverse_selection_weight
+    adverse = weight * daily_adverse_selection(quotes, mid) if weight else ZERO
     return MarketEstimate(
         market=market,
         yes_mid=mid,
@@ -180,6 +193,7 @@ def estimate_market(candidate: RewardCandidate, config: MarketMakerConfig) -> Ma
         daily_earnings=earnings,
         capital=capital,
         earnings_per_usdc=earnings / capital if capital else ZERO,
+        adverse_selection=adverse,
     )
 
 
@@ -189,12 +203,14 @@ def rank_markets(
     exclude: set[str],
     max_capital: Decimal | None = None,
 ) -> list[MarketEstimate]:
-    """Candidates by estimated daily earnings per USDC of capital, best first.
+    """Candidates by expected daily net per USDC of capital (earnings less the weighted
+    expected adverse selection; earnings alone at weight 0), best first.
 
     Left out: condition ids in `exclude` (e.g. markets in liquidation), markets where our
     quotes would earn nothing (among them markets whose minimum order is above the position
-    limit: no side can be quoted), and markets needing more capital than `max_capital`. Ties
-    go to the lower condition id, so the choice is deterministic.
+    limit: no side can be quoted) or, adverse selection weighed, lose more than they earn,
+    and markets needing more capital than `max_capital`. Ties go to the lower condition id,
+    so the choice is deterministic.
     """
     estimates = [
         estimate_market(c, config) for c in candidates if c.market.condition_id not in exclude
@@ -202,6 +218,7 @@ def rank_markets(
     kept = [
         e
         for e in estimates
-        if e.daily_earnings > 0 and (max_capital is None or e.capital <= max_capital)
+        if e.daily_earnings > e.adverse_selection
+        and (max_capital is None or e.capital <= max_capital)
     ]
-    return sorted(kept, key=lambda e: (-e.earnings_per_usdc, e.market.condition_id))
+    return sorted(kept, key=lambda e: (-e.net_per_usdc, e.market.condition_id))

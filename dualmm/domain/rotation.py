@@ -88,7 +88,7 @@ def market_to_quote(
     active = next((e for e in ranked if e.market.condition_id == active_id), None)
     if active is None or active is best:
         return best
-    if best.earnings_per_usdc > active.earnings_per_usdc * (1 + switch_margin):
+    if best.net_per_usdc > active.net_per_usdc * (1 + switch_margin):
         return best
     return active
 
