@@ -146,6 +146,15 @@ class MarketMakerConfig(_Config):
     quote_interval_ms: Annotated[int, Flag("--quote-interval", "Quote loop interval (ms).")] = (
         Field(5_000, gt=0, le=MAX_INTERVAL_MS)
     )
+    # The position limit bounds only |YES - NO|: pairs held would pile up until the round ends.
+    merge_pairs_at: Annotated[
+        Decimal,
+        Flag(
+            "--merge-pairs-at",
+            "Hand the round to a liquidation (which merges the pairs) once it holds this many "
+            "YES+NO pairs (0: only when the round ends).",
+        ),
+    ] = Field(Decimal(0), ge=0, le=MAX_SHARES)
 
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
