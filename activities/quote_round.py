@@ -47,6 +47,7 @@ from activities.quote_venue import (
 )
 from activities.quote_wait import RoundWait
 from dualmm.domain.quoting import QuotePlan, plan_quotes
+from dualmm.domain.rotation import goes_to_liquidation
 from dualmm.domain.types import OrderIntent, Side, Token
 from dualmm.exchange.base import (
     Exchange,
@@ -184,13 +185,14 @@ class QuoteRound(RoundWait):
         )
 
     async def _hand_over(self) -> MarketMakingResult:
-        """The market goes to liquidation (the position limit, or a market left)."""
+        """The market goes to liquidation (the position limit, pairs to merge, or a market
+        left): exposure or pairs, as the workflow's `_close_round` decides it."""
         await self._withdraw()
-        if not self._checkpoint.position.is_flat:
+        if goes_to_liquidation(self._checkpoint.position):
             activity.logger.info(
-                "handing over to liquidation: %s %s",
-                self._checkpoint.position.held_token,
-                self._checkpoint.position.held_qty,
+                "handing over to liquidation: YES %s, NO %s",
+                self._checkpoint.position.yes_qty,
+                self._checkpoint.position.no_qty,
                 extra={"market": self._market.condition_id},
             )
             limit = PositionLimit(

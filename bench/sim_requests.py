@@ -5,10 +5,10 @@
 A synthetic venue with N markets (price history from an hour ago, as in bench/capacity.py),
 one wallet with a resting SELL of 10 at 0.91 in each market, the simulator over HTTP from
 this process, and the worker's own client (ClobExchange, py-clob-client-v2). Then `--checks`
-liquidation syncs (heartbeat, order, fills, open orders, the market's listing (a resolution),
-book: exactly the sync activity's calls) on random markets, one after another. Prints per N: the first request (which builds
-what the venue builds lazily), the mean and p99 of one sync, the simulator process's CPU per
-sync, and its RSS.
+liquidation syncs (heartbeat, order, fills, open orders, the market's listing for a
+resolution, book: exactly the sync activity's calls) on random markets, one after another.
+Prints per N: the first request (which builds what the venue builds lazily), the mean and p99
+of one sync, the simulator process's CPU per sync, and its RSS.
 """
 
 from __future__ import annotations

@@ -160,6 +160,15 @@ class MarketMakerConfig(_Config):
     adverse_selection_weight: Annotated[
         Decimal, Flag("--adverse-weight", "Rank by rewards less this x expected adverse selection.")
     ] = Field(Decimal(0), ge=0, le=10)
+    # The position limit bounds only |YES - NO|: pairs held would pile up until the round ends.
+    merge_pairs_at: Annotated[
+        Decimal,
+        Flag(
+            "--merge-pairs-at",
+            "Hand the round to a liquidation (which merges the pairs) once it holds this many "
+            "YES+NO pairs (0: only when the round ends).",
+        ),
+    ] = Field(Decimal(0), ge=0, le=MAX_SHARES)
 
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"

@@ -273,3 +273,37 @@ def test_bid_price_properties(
     if price > mid - offset:
         # Closer than intended only when clamped to the tick or pulled into the band.
         assert price in (tick, lowest_inside)
+
+
+def bought(position: PositionTracker, token: Token, qty: int) -> PositionTracker:
+    return position.apply_fill(
+        Fill(
+            trade_id=f"{token}{position.qty(token)}",
+            condition_id="c",
+            token=token,
+            side=Side.BUY,
+            price=D("0.48"),
+            size=D(qty),
+            at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("yes", "no", "merge_at", "hands_over"),
+    [
+        (49, 49, "50", False),
+        (50, 50, "50", True),  # flat, 50 pairs: the liquidation merges them
+        (80, 50, "50", True),  # 50 pairs and 30 YES of exposure
+        (80, 49, "50", False),
+        (500, 500, "0", False),  # 0: pairs are kept until the round ends
+    ],
+)
+def test_a_plan_hands_over_once_the_pairs_held_reach_merge_pairs_at(
+    yes: int, no: int, merge_at: str, hands_over: bool
+) -> None:
+    position = bought(bought(FLAT, Token.YES, yes), Token.NO, no)
+    c = config().model_copy(update={"merge_pairs_at": D(merge_at)})
+    plan = plan_quotes(market(), D("0.50"), position, [], D("0.50"), c)
+    assert plan.hand_over is hands_over
+    assert (plan.place == ()) is hands_over

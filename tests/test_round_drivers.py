@@ -2,7 +2,8 @@
 carries it out: the `make_market` activity on the simulator, and the backtest's `run_mode` on
 market data. Both see the same scripted market at the same looks, and must rest the same
 quotes and hold the same position (YES+NO pairs included: neither merges while quoting) after
-every look, and hand over the same position at the same look."""
+every look, and hand over the same position at the same look (at the position limit, or when
+the pairs held reach `merge_pairs_at`: the liquidation merges them)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dualmm.domain.types import Token
 from dualmm.scenario import parse_scenario
 from dualmm.sim.exchange import SimExchange
 from dualmm.sim.venue import SimVenue
+from workflows.contracts import POSITION_LIMIT_SIGNAL
 
 WALLET = "0x" + "7d" * 20
 STEP = 30  # seconds between looks, in both drivers
@@ -45,10 +47,15 @@ PAIRS_PATH = [[0, "0.50"], [90, "0.465"], [240, "0.515"], [3600, "0.515"]]
 CASES = {
     # FILL_PATH: 50 YES fill at 0.48 by 90 s, the bot re-prices, 50 more fill by 150 s: the
     # limit of 100, handed over at that look.
-    "fills to the limit": (FILL_PATH, 6),
-    "calm": (CALM_PATH, 10),
-    "fills both sides": (PAIRS_PATH, 12),
+    "fills to the limit": (FILL_PATH, 6, CONFIG),
+    "calm": (CALM_PATH, 10, CONFIG),
+    "fills both sides": (PAIRS_PATH, 12, CONFIG),
+    # The same 50 pairs, handed over once they reach `merge_pairs_at`.
+    "pairs to merge": (PAIRS_PATH, 12, CONFIG.model_copy(update={"merge_pairs_at": Decimal(50)})),
 }
+# The hand-over: the look it came at, and the position handed (as `held`).
+HandOver = tuple[int, Held]
+PAIRS_HELD = (50, Decimal("24.00"), 50, Decimal("26.00"))
 
 
 def scenario(path: list[list[Any]]) -> dict[str, Any]:
@@ -79,9 +86,10 @@ def held(position: PositionTracker) -> Held:
 
 
 async def activity_round(
-    path: list[list[Any]], looks: int
-) -> tuple[list[Look], tuple[int, Decimal] | None]:
-    """The activity's looks at 0, STEP, 2 STEP, ... and (look, held qty) of its hand-over."""
+    path: list[list[Any]], looks: int, config: MarketMakerConfig
+) -> tuple[list[Look], HandOver | None, FakeParent]:
+    """The activity's looks at 0, STEP, 2 STEP, ..., its hand-over, and the parent it
+    signalled."""
     parsed = parse_scenario(scenario(path))
     venue = SimVenue.from_scenario(parsed)
     venue.ensure_wallet(WALLET)
@@ -90,8 +98,9 @@ async def activity_round(
     beats: list[Any] = []
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: beats.extend(details[:1])
-    activities = MarketMakingActivities(exchange, FakeParent())  # type: ignore[arg-type]
-    task = asyncio.create_task(env.run(activities.make_market, round_input(info, "rd", CONFIG)))
+    parent = FakeParent()
+    activities = MarketMakingActivities(exchange, parent)  # type: ignore[arg-type]
+    task = asyncio.create_task(env.run(activities.make_market, round_input(info, "rd", config)))
     seen: list[Look] = []
     try:
         for n in range(looks):
@@ -102,14 +111,14 @@ async def activity_round(
                 waited.cancel()
                 result: MarketMakingResult = task.result()
                 assert result.outcome is Outcome.POSITION_LIMIT
-                return seen, (n, result.checkpoint.position.held_qty)
+                return seen, (n, held(result.checkpoint.position)), parent
             checkpoint = beats[-1]
             seen.append(
                 (quotes_of(checkpoint.quotes), checkpoint.quoted_mid, held(checkpoint.position))
             )
             venue.advance(STEP)
             exchange.go.put_nowait(None)
-        return seen, None
+        return seen, None, parent
     finally:
         task.cancel()
         with contextlib.suppress(BaseException):
@@ -117,9 +126,9 @@ async def activity_round(
 
 
 def backtest_round(
-    path: list[list[Any]], looks: int, monkeypatch: pytest.MonkeyPatch
-) -> tuple[list[Look], tuple[int, Decimal] | None]:
-    """The backtest's looks every STEP seconds and (look, held qty) of its hand-over."""
+    path: list[list[Any]], looks: int, config: MarketMakerConfig, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[Look], HandOver | None]:
+    """The backtest's looks every STEP seconds and its hand-over."""
     seen: list[Look] = []
     requote = engine._requote
 
@@ -131,30 +140,39 @@ def backtest_round(
 
     monkeypatch.setattr(engine, "_requote", recording)
     data = from_scenario(parse_scenario(scenario(path)))
-    config = OrchestratorConfig(market_maker=CONFIG)
-    run = engine.run_mode(data, config, dual=True, step=STEP)
+    run = engine.run_mode(data, OrchestratorConfig(market_maker=config), dual=True, step=STEP)
     handed = [lq for lq in run.liquidations if lq.started < looks * STEP]
     if not handed:
         return seen[:looks], None
     look = handed[0].started // STEP
-    return seen[:look], (look, handed[0].opening.held_qty)
+    return seen[:look], (look, held(handed[0].opening))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_the_activity_and_the_backtest_quote_and_hand_over_alike(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path, looks = CASES[case]
-    live, live_hand_over = await activity_round(path, looks)
-    simulated, simulated_hand_over = backtest_round(path, looks, monkeypatch)
+    path, looks, config = CASES[case]
+    live, live_hand_over, parent = await activity_round(path, looks, config)
+    simulated, simulated_hand_over = backtest_round(path, looks, config, monkeypatch)
     assert live == simulated
     assert live_hand_over == simulated_hand_over
     assert live[0][0], "the first look quotes"
+    # Whatever is handed over reaches the parent once (it queues one liquidation per market,
+    # and `_close_round` queues the same position again: ignored as a duplicate).
+    handed = [held(x.position) for name, x in parent.signals if name == POSITION_LIMIT_SIGNAL]
+    assert handed == ([] if live_hand_over is None else [live_hand_over[1]])
     if case == "fills to the limit":
-        assert live_hand_over == (5, Decimal(100))
+        assert live_hand_over is not None
+        look, (yes_qty, _, no_qty, _) = live_hand_over
+        assert (look, yes_qty - no_qty) == (5, Decimal(100))
     elif case == "fills both sides":
         assert live_hand_over is None
-        assert live[-1][2] == (50, Decimal("24.00"), 50, Decimal("26.00")), "50 pairs held"
+        assert live[-1][2] == PAIRS_HELD, "50 pairs held"
+    elif case == "pairs to merge":
+        # The look after the NO fill that made the 50th pair (the same look in both drivers).
+        assert live_hand_over is not None
+        assert live_hand_over[1] == PAIRS_HELD, "50 pairs, no exposure, handed over"
     else:
         assert len({quotes for quotes, _, _ in live}) > 1, "the calm path re-prices"
 

@@ -156,6 +156,12 @@ def position_limit_reached(
     return held >= limit or (held > 0 and limit - held < min_order_size)
 
 
+def pairs_to_merge(position: PositionTracker, merge_pairs_at: Decimal) -> bool:
+    """The YES+NO pairs held reached `merge_pairs_at` (0: never): the round hands over so the
+    liquidation merges them back into USDC, instead of their capital idling to the round's end."""
+    return merge_pairs_at > 0 and min(position.yes_qty, position.no_qty) >= merge_pairs_at
+
+
 @dataclass(frozen=True, slots=True)
 class QuotePlan:
     """What one look at the market decides for the round's quotes, in the order a driver
@@ -167,7 +173,7 @@ class QuotePlan:
     place: tuple[OrderIntent, ...]
     quoted_mid: Decimal | None
     leave_reason: str | None = None
-    hand_over: bool = False  # the position limit: the position goes to a liquidation
+    hand_over: bool = False  # the position limit or pairs to merge: on to a liquidation
 
     @property
     def ends_round(self) -> bool:
@@ -190,13 +196,16 @@ def plan_quotes(
     quoted_mid: Decimal | None,
     config: MarketMakerConfig,
 ) -> QuotePlan:
-    """The round's decision at one look: hand over at the position limit; otherwise re-price
+    """The round's decision at one look: hand over at the position limit or once the pairs
+    held reach `merge_pairs_at` (`pairs_to_merge`); otherwise re-price
     both bids when the midpoint moved past the threshold, else only withdraw a side the limit
     now forbids and replace a quote that filled (or was left below the reward minimum); leave
     the market where one side only would be quoted out of the one-sided band. `live`: our
     resting quotes (size: what is left unfilled); `quoted_mid`: the midpoint they were priced
     at. The `make_market` activity and the backtest both carry out this plan."""
-    if position_limit_reached(position, config.position_limit, market.min_order_size):
+    if position_limit_reached(
+        position, config.position_limit, market.min_order_size
+    ) or pairs_to_merge(position, config.merge_pairs_at):
         return QuotePlan(keep=(False,) * len(live), place=(), quoted_mid=quoted_mid, hand_over=True)
     desired = {q.token: q for q in desired_quotes(market, yes_mid, position, config)}
     reprice = needs_requote(quoted_mid, yes_mid, config.requote_threshold)
