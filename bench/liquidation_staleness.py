@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from quote_staleness import Recorder, Steered, _markets  # noqa: E402
-from timing import machine, percentile, table  # noqa: E402
+from quote_staleness import Steered, _markets  # noqa: E402
+from timing import latency_rows, machine, table  # noqa: E402
+from venue_events import Recorder  # noqa: E402
 
 WAIT = 60.0
 MOVE = Decimal("0.05")
@@ -76,7 +77,7 @@ async def run_mode(channel: bool, n: int, moves: int) -> dict[str, Any]:
     venue.ensure_wallet(address)
     for info in infos:
         venue.credit(address, info.yes_token_id, Decimal(20))
-    recorder = Recorder(address)
+    recorder = Recorder(address, frozenset({"order"}))
     venue.add_listener(recorder)
     config = LiquidationConfig(skew_start_minutes=Decimal(600), timeout_minutes=Decimal(1200))
 
@@ -187,20 +188,8 @@ def main() -> None:
     for channel in (False, True):
         result = asyncio.run(run_mode(channel, args.markets, args.moves))
         mode = "market channel" if channel else "REST poll (channel off)"
-        for what, label in (
-            ("stale", "move -> stale order gone"),
-            ("repriced", "move -> re-priced"),
-        ):
-            values = result[what]
-            rows.append(
-                [
-                    mode,
-                    label,
-                    str(len(values)),
-                    *(f"{1000 * percentile(values, p):.0f}" for p in (50, 99)),
-                    f"{1000 * max(values, default=float('nan')):.0f}",
-                ]
-            )
+        labels = (("stale", "move -> stale order gone"), ("repriced", "move -> re-priced"))
+        rows += latency_rows(mode, result, labels, "ms")
         if result["lost"]:
             print(f"  {mode}: {result['lost']} moves never re-priced", file=sys.stderr)
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")

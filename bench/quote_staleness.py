@@ -23,7 +23,6 @@ import asyncio
 import os
 import random
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,29 +34,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from steered import Steered  # noqa: E402
-from timing import machine, percentile, table  # noqa: E402
+from timing import latency_rows, machine, table  # noqa: E402
+from venue_events import Recorder  # noqa: E402
 
 WAIT = 60.0
 MOVE = Decimal("0.05")
 INTERVAL_MS = 5_000
-
-
-class Recorder:
-    """Our order events with the time the venue recorded them."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address.lower()
-        self.lock = threading.Lock()
-        self.events: list[tuple[float, Any]] = []
-
-    def __call__(self, event: Any) -> None:
-        if event.address == self.address and event.kind == "order":
-            with self.lock:
-                self.events.append((time.monotonic(), event))
-
-    def first(self, since: float, check: Any) -> float | None:
-        with self.lock:
-            return next((t for t, e in self.events if t >= since and check(e)), None)
 
 
 class Parent:
@@ -122,7 +104,7 @@ async def run_mode(channel: bool, n: int, moves: int, quiet: float) -> dict[str,
         WallClock(start),
     )
     venue.ensure_wallet(address)
-    recorder = Recorder(address)
+    recorder = Recorder(address, frozenset({"order"}))
     venue.add_listener(recorder)
     config = MarketMakerConfig(
         order_size=Decimal(10), position_limit=Decimal(1000), quote_interval_ms=INTERVAL_MS
@@ -252,21 +234,9 @@ def main() -> None:
     for channel in (False, True):
         result = asyncio.run(run_mode(channel, args.markets, args.moves, args.quiet_seconds))
         mode = "market channel" if channel else f"poll {INTERVAL_MS} ms only"
-        for what, label in (
-            ("stale", "move -> stale quote gone"),
-            ("requoted", "move -> requoted"),
-        ):
-            values = result[what]
-            rows.append(
-                [
-                    mode,
-                    label,
-                    str(len(values)),
-                    *(f"{1000 * percentile(values, p):.0f}" for p in (50, 99)),
-                    f"{1000 * max(values):.0f}",
-                    f"{result['per_minute']:.1f}",
-                ]
-            )
+        labels = (("stale", "move -> stale quote gone"), ("requoted", "move -> requoted"))
+        for row in latency_rows(mode, result, labels, "ms"):
+            rows.append([*row, f"{result['per_minute']:.1f}"])
         if result["lost"]:
             print(f"  {mode}: {result['lost']} moves never requoted", file=sys.stderr)
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")

@@ -24,7 +24,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -36,29 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from capacity import percentile  # noqa: E402
 from steered import Steered  # noqa: E402
-from timing import machine, table  # noqa: E402
+from timing import latency_rows, machine, table  # noqa: E402
+from venue_events import Recorder  # noqa: E402
 
 WAIT = 120.0
-
-
-class Recorder:
-    """The venue's order and trade events with the time it recorded them."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address.lower()
-        self.lock = threading.Lock()
-        self.events: list[tuple[float, Any]] = []
-
-    def __call__(self, event: Any) -> None:
-        if event.address == self.address:
-            with self.lock:
-                self.events.append((time.monotonic(), event))
-
-    def first(self, since: float, check: Any) -> float | None:
-        with self.lock:
-            return next((t for t, e in self.events if t >= since and check(e)), None)
 
 
 def _markets(n: int) -> list[Any]:
@@ -262,20 +243,8 @@ def main() -> None:
     for label, (user_channel, market_channel) in MODES.items():
         result = run_mode(user_channel, market_channel, args.switches, args.quote_interval_ms)
         mode = f"poll {args.quote_interval_ms} ms only" if label == "poll only" else label
-        for what, label in (
-            ("buy", "fill -> first BUY, next market"),
-            ("sell", "fill -> first SELL"),
-        ):
-            values = result[what]
-            rows.append(
-                [
-                    mode,
-                    label,
-                    str(len(values)),
-                    *(f"{percentile(values, p):.3f}" for p in (50, 99)),
-                    f"{max(values):.3f}",
-                ]
-            )
+        labels = (("buy", "fill -> first BUY, next market"), ("sell", "fill -> first SELL"))
+        rows += latency_rows(mode, result, labels, "s")
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")
     print(table(["mode", "latency (s)", "n", "p50", "p99", "max"], rows, labels=2))
 

@@ -7,6 +7,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 
 def median_seconds(run: Callable[[], object], repeats: int, number: int = 1) -> float:
@@ -56,3 +57,27 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def latency_rows(
+    mode: str, result: dict[str, Any], labels: tuple[tuple[str, str], ...], unit: str
+) -> list[list[str]]:
+    """Table rows (mode, label, n, p50, p99, max) for each `(key, label)` of `result`'s
+    latencies in seconds, shown in `unit` ("ms" or "s")."""
+
+    def shown(seconds: float) -> str:
+        return f"{1000 * seconds:.0f}" if unit == "ms" else f"{seconds:.3f}"
+
+    rows = []
+    for key, label in labels:
+        values = result[key]
+        rows.append(
+            [
+                mode,
+                label,
+                str(len(values)),
+                *(shown(percentile(values, p)) for p in (50, 99)),
+                shown(max(values, default=float("nan"))),
+            ]
+        )
+    return rows
