@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from temporalio import activity
 from temporalio.client import Client
@@ -81,7 +80,6 @@ class QuoteRound(RoundWait):
         )
         self._sent_progress: Checkpoint | None = None
         self._progress_at = 0.0
-        self._quoting_since: float | None = None
         self._rewards_read_at = -VENUE_REWARDS_EVERY_SECONDS
         self._feed = exchange if isinstance(exchange, MarketFeed) else None
         self._open_orders: list[Order] | None = None  # as the last fill sync read them
@@ -310,15 +308,10 @@ class QuoteRound(RoundWait):
         return Quote(order_id=order.order_id, token=token, price=order.price, size=order.remaining)
 
     def _set_quotes(self, quotes: tuple[Quote, ...]) -> None:
-        """Replace the live quotes, accounting the time spent with at least one quote live."""
-        now = time.monotonic()
-        quoted = self._checkpoint.quoted_seconds
-        if self._quoting_since is not None:
-            quoted += Decimal(str(round(now - self._quoting_since, 3)))
-        self._quoting_since = now if quotes else None
-        self._checkpoint = self._checkpoint.model_copy(
-            update={"quotes": quotes, "quoted_seconds": quoted}
-        )
+        """Replace the live quotes, accounting the time spent with at least one quote live
+        (a retried attempt counts the time since the last heartbeat: the quotes it adopts
+        stayed on the book)."""
+        self._checkpoint = self._checkpoint.with_quotes(quotes, datetime.now(UTC))
 
     async def _read_venue_rewards(self) -> None:
         """What the venue says we earned today, at most once per VENUE_REWARDS_EVERY_SECONDS
