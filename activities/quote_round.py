@@ -100,7 +100,10 @@ class QuoteRound(RoundWait):
         await self._exchange.heartbeat()
         details = activity.info().heartbeat_details
         if details:
-            self._checkpoint = Checkpoint.model_validate(details[0])
+            # The time since the last attempt's heartbeat is not counted: its worker may have
+            # been down and its quotes cancelled. The quotes adopted below count from now.
+            last = Checkpoint.model_validate(details[0])
+            self._checkpoint = last.model_copy(update={"quoting_since": None})
         elif self._request.cursor is None:
             # A fresh round: the market's earlier fills (earlier rounds, their liquidations)
             # are not ours, even when a cursor reports them again.
@@ -308,9 +311,7 @@ class QuoteRound(RoundWait):
         return Quote(order_id=order.order_id, token=token, price=order.price, size=order.remaining)
 
     def _set_quotes(self, quotes: tuple[Quote, ...]) -> None:
-        """Replace the live quotes, accounting the time spent with at least one quote live
-        (a retried attempt counts the time since the last heartbeat: the quotes it adopts
-        stayed on the book)."""
+        """Replace the live quotes, accounting the time spent with at least one quote live."""
         self._checkpoint = self._checkpoint.with_quotes(quotes, datetime.now(UTC))
 
     async def _read_venue_rewards(self) -> None:

@@ -475,6 +475,17 @@ async def test_pause_withdraws_quotes_resume_quotes_again_and_exit_market_liquid
         assert on_a == [("SELL", "0.49")]
 
 
+def test_a_checkpoint_counts_live_quotes_up_to_a_time_and_stops_with_them() -> None:
+    quote = Quote(order_id="1", token=Token.YES, price=Decimal("0.48"), size=Decimal(10))
+    fresh = Checkpoint(position=PositionTracker(), cursor="", quoted_seconds=Decimal(5))
+    live = fresh.with_quotes((quote,), START)
+    assert live.quoted_seconds_at(START + timedelta(seconds=3)) == Decimal(8)
+    assert live.quoted_seconds_at(START - timedelta(seconds=1)) == Decimal(5)  # a clock behind
+    off = live.with_quotes((), START + timedelta(seconds=4))
+    assert (off.quoted_seconds, off.quoting_since) == (Decimal(9), None)
+    assert off.quoted_seconds_at(START + timedelta(minutes=1)) == Decimal(9)
+
+
 async def test_steady_quotes_keep_earning_in_the_status(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:

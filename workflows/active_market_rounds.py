@@ -354,9 +354,7 @@ class Rounds(ChildRegistry):
     def _close_round(self, active: ActiveRound) -> None:
         """The round is over: its position (if any) goes to liquidation."""
         checkpoint = active.checkpoint
-        # Up to now, should quotes have stayed live since its last report (a failed withdrawal).
-        quoted = checkpoint.quoted_seconds_at(workflow.now())
-        self._update(earned_seconds=self._state.earned_seconds + quoted)
+        self._update(earned_seconds=self._state.earned_seconds + checkpoint.quoted_seconds)
         self._set_active(None)
         if goes_to_liquidation(checkpoint.position):
             self._queue_liquidation(
