@@ -111,7 +111,10 @@ class MarketMakingActivities:
                 return None
             checkpoint = await read_fills(self._exchange, request.market, request.checkpoint)
             book = await self._exchange.book(request.market.yes_token_id)
-            return checkpoint.model_copy(update={"quotes": (), "read_at": book.at})
+            # Since its last report nobody knows how long its quotes stayed: not counted.
+            return checkpoint.model_copy(
+                update={"quotes": (), "quoting_since": None, "read_at": book.at}
+            )
 
     @activity.defn(name="make_market")
     async def make_market(self, request: MarketMakingInput) -> MarketMakingResult:

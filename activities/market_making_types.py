@@ -59,7 +59,11 @@ class Checkpoint(Frozen):
     quotes: tuple[Quote, ...] = ()
     sequence: int = 0
     quoted_mid: Decimal | None = None  # the YES midpoint the quotes were priced at
+    # Time with at least one quote live, counted up to `quoting_since` (wall clock, UTC); that
+    # is None when no quote is live. Steady quotes send no progress, so a reader adds the
+    # time since (`quoted_seconds_at`).
     quoted_seconds: Decimal = Decimal(0)
+    quoting_since: datetime | None = None
     # Liquidity rewards the venue reports for today (UTC), all markets; None: not read yet.
     venue_rewards_today: Decimal | None = None
     # The venue's clock when a withdrawal last read the fills: a paused round waits for its
@@ -67,6 +71,23 @@ class Checkpoint(Frozen):
     read_at: datetime | None = None
     # Where the round sees its market: MARKET_CHANNEL or POLL (no channel, or it is down).
     market_feed: str | None = None
+
+    def quoted_seconds_at(self, now: datetime) -> Decimal:
+        """The time with a quote live, up to `now`."""
+        if self.quoting_since is None or now <= self.quoting_since:
+            return self.quoted_seconds
+        since = (now - self.quoting_since).total_seconds()
+        return self.quoted_seconds + Decimal(str(round(since, 3)))
+
+    def with_quotes(self, quotes: tuple[Quote, ...], now: datetime) -> Checkpoint:
+        """The live quotes replaced at `now`, their time accounted up to it."""
+        return self.model_copy(
+            update={
+                "quotes": quotes,
+                "quoted_seconds": self.quoted_seconds_at(now),
+                "quoting_since": now if quotes else None,
+            }
+        )
 
 
 class Outcome(StrEnum):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from temporalio import activity
 from temporalio.client import Client
@@ -81,7 +80,6 @@ class QuoteRound(RoundWait):
         )
         self._sent_progress: Checkpoint | None = None
         self._progress_at = 0.0
-        self._quoting_since: float | None = None
         self._rewards_read_at = -VENUE_REWARDS_EVERY_SECONDS
         self._feed = exchange if isinstance(exchange, MarketFeed) else None
         self._open_orders: list[Order] | None = None  # as the last fill sync read them
@@ -102,7 +100,10 @@ class QuoteRound(RoundWait):
         await self._exchange.heartbeat()
         details = activity.info().heartbeat_details
         if details:
-            self._checkpoint = Checkpoint.model_validate(details[0])
+            # The time since the last attempt's heartbeat is not counted: its worker may have
+            # been down and its quotes cancelled. The quotes adopted below count from now.
+            last = Checkpoint.model_validate(details[0])
+            self._checkpoint = last.model_copy(update={"quoting_since": None})
         elif self._request.cursor is None:
             # A fresh round: the market's earlier fills (earlier rounds, their liquidations)
             # are not ours, even when a cursor reports them again.
@@ -311,14 +312,7 @@ class QuoteRound(RoundWait):
 
     def _set_quotes(self, quotes: tuple[Quote, ...]) -> None:
         """Replace the live quotes, accounting the time spent with at least one quote live."""
-        now = time.monotonic()
-        quoted = self._checkpoint.quoted_seconds
-        if self._quoting_since is not None:
-            quoted += Decimal(str(round(now - self._quoting_since, 3)))
-        self._quoting_since = now if quotes else None
-        self._checkpoint = self._checkpoint.model_copy(
-            update={"quotes": quotes, "quoted_seconds": quoted}
-        )
+        self._checkpoint = self._checkpoint.with_quotes(quotes, datetime.now(UTC))
 
     async def _read_venue_rewards(self) -> None:
         """What the venue says we earned today, at most once per VENUE_REWARDS_EVERY_SECONDS

@@ -475,6 +475,42 @@ async def test_pause_withdraws_quotes_resume_quotes_again_and_exit_market_liquid
         assert on_a == [("SELL", "0.49")]
 
 
+def test_a_checkpoint_counts_live_quotes_up_to_a_time_and_stops_with_them() -> None:
+    quote = Quote(order_id="1", token=Token.YES, price=Decimal("0.48"), size=Decimal(10))
+    fresh = Checkpoint(position=PositionTracker(), cursor="", quoted_seconds=Decimal(5))
+    live = fresh.with_quotes((quote,), START)
+    assert live.quoted_seconds_at(START + timedelta(seconds=3)) == Decimal(8)
+    assert live.quoted_seconds_at(START - timedelta(seconds=1)) == Decimal(5)  # a clock behind
+    off = live.with_quotes((), START + timedelta(seconds=4))
+    assert (off.quoted_seconds, off.quoting_since) == (Decimal(9), None)
+    assert off.quoted_seconds_at(START + timedelta(minutes=1)) == Decimal(9)
+
+
+async def test_steady_quotes_keep_earning_in_the_status(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Quotes that stand still send the parent no progress; their time still counts as
+    earning in the status, up to the round's end and no further."""
+    venue = Venue()
+    a, _, _ = venue.markets
+    async with _bot(dev_env, task_queue, venue, _config()) as handle:
+        first = await _until(handle, _quoting(a))
+        await asyncio.sleep(8)  # four progress intervals, the market standing still
+        steady = await _status(handle)
+        ran = steady.running_seconds - first.running_seconds
+        assert ran >= 6
+        assert steady.quotes == first.quotes
+        # Whole seconds of running time against milliseconds of quoting: 1 s either way.
+        assert steady.earning_seconds - first.earning_seconds >= ran - 1
+        assert steady.earning_uptime > first.earning_uptime - Decimal("0.05")
+
+        await handle.signal(ActiveMarketWorkflow.pause)  # the round ends, its time counted
+        paused = await _until(handle, lambda s: s.paused and s.quotes == ())
+        assert paused.earning_seconds >= steady.earning_seconds
+        await asyncio.sleep(2)
+        assert (await _status(handle)).earning_seconds == paused.earning_seconds
+
+
 async def test_market_making_resumes_from_its_heartbeat_after_a_worker_restart(
     dev_env: WorkflowEnvironment, task_queue: str
 ) -> None:

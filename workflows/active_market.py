@@ -17,7 +17,7 @@ market making (active_market_rounds), and here the handlers and the main loop.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -158,8 +158,13 @@ class ActiveMarketWorkflow(Rounds):
     def status(self) -> ActiveMarketStatus:
         state = self._state
         active = state.active
-        running = seconds(workflow.now() - (state.started_at or workflow.now()))
-        earning = state.earned_seconds + (active.checkpoint.quoted_seconds if active else 0)
+        now = _query_now()
+        running = seconds(now - (state.started_at or now))
+        earning = state.earned_seconds
+        if active is not None:
+            checkpoint = active.checkpoint
+            live = self._round_running  # steady quotes report no progress: count the time since
+            earning += checkpoint.quoted_seconds_at(now) if live else checkpoint.quoted_seconds
         return ActiveMarketStatus(
             bot_id=self._config.bot_id,
             dual_market_mode=self._config.dual_market_mode,
@@ -241,6 +246,14 @@ class ActiveMarketWorkflow(Rounds):
             memo=memo,
             initial_versioning_behavior=next_run_versioning(),
         )
+
+
+def _query_now() -> datetime:
+    """The time a query answers at. workflow.now() is the last workflow task's time, and none
+    runs while the round quotes steadily; a query is not part of the history, so it may read
+    the clock (never earlier than workflow.now(): the time-skipping server runs ahead)."""
+    with workflow.unsafe.sandbox_unrestricted():
+        return max(workflow.now(), datetime.now(UTC))
 
 
 def next_run_versioning() -> workflow.ContinueAsNewVersioningBehavior | None:
