@@ -173,6 +173,8 @@ async def bot_status(client: Client, bot_id: str) -> dict[str, Any]:
     query: ActiveMarketStatus | None
     try:
         query = await handle.query(ActiveMarketWorkflow.status)
+        if execution["state"] == "running":  # carried on to this reader's clock
+            query = query.at(datetime.now(UTC))
     except (RPCError, WorkflowQueryFailedError) as exc:  # no worker, or a broken workflow
         query = None
         message = exc.message if isinstance(exc, RPCError) else str(exc)

@@ -144,7 +144,9 @@ def _config(dual: bool = True, rerank: bool = False) -> OrchestratorConfig:
 
 
 async def _status(handle: WorkflowHandle[Any, Any]) -> ActiveMarketStatus:
-    return await handle.query(ActiveMarketWorkflow.status)
+    """The status as a reader sees it now (`dualmm status` carries it on to its clock)."""
+    status: ActiveMarketStatus = await handle.query(ActiveMarketWorkflow.status)
+    return status.at(datetime.now(UTC))
 
 
 async def _until(

@@ -17,7 +17,7 @@ market making (active_market_rounds), and here the handlers and the main loop.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -158,13 +158,16 @@ class ActiveMarketWorkflow(Rounds):
     def status(self) -> ActiveMarketStatus:
         state = self._state
         active = state.active
-        now = _query_now()
+        now = workflow.now()
         running = seconds(now - (state.started_at or now))
         earning = state.earned_seconds
-        if active is not None:
-            checkpoint = active.checkpoint
-            live = self._round_running  # steady quotes report no progress: count the time since
-            earning += checkpoint.quoted_seconds_at(now) if live else checkpoint.quoted_seconds
+        earning_since = None
+        if active is not None and self._round_running:
+            # Steady quotes report nothing: the reader carries the count on (status.at).
+            earning += active.checkpoint.quoted_seconds_at(now)
+            earning_since = active.checkpoint.quoting_since
+        elif active is not None:
+            earning += active.checkpoint.quoted_seconds
         return ActiveMarketStatus(
             bot_id=self._config.bot_id,
             dual_market_mode=self._config.dual_market_mode,
@@ -184,6 +187,8 @@ class ActiveMarketWorkflow(Rounds):
             earning_seconds=earning,
             earning_uptime=min(Decimal(1), earning / running) if running > 0 else Decimal(0),
             runs=state.runs,
+            as_of=now,
+            earning_since=earning_since,
             idle_reason=self._idle_reason,
             idle_since=self._idle_since,
             excluded=state.excluded,
@@ -246,14 +251,6 @@ class ActiveMarketWorkflow(Rounds):
             memo=memo,
             initial_versioning_behavior=next_run_versioning(),
         )
-
-
-def _query_now() -> datetime:
-    """The time a query answers at. workflow.now() is the last workflow task's time, and none
-    runs while the round quotes steadily; a query is not part of the history, so it may read
-    the clock (never earlier than workflow.now(): the time-skipping server runs ahead)."""
-    with workflow.unsafe.sandbox_unrestricted():
-        return max(workflow.now(), datetime.now(UTC))
 
 
 def next_run_versioning() -> workflow.ContinueAsNewVersioningBehavior | None:

@@ -7,7 +7,7 @@ pydantic classes each time: passed through, they are built once per worker.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from activities.market_making_types import Checkpoint, PositionLimit, Quote
@@ -125,6 +125,32 @@ class ActiveMarketStatus(Frozen):
     last_error: str | None = None  # the latest failure the bot recovered from
     # Liquidity rewards the venue reports for today, as the round last read them.
     venue_rewards_today: Decimal | None = None
+    # The workflow's clock when it answered (its last task's time: none runs while quotes
+    # stand still), and since when the live quotes have been earning since then.
+    as_of: datetime | None = None
+    earning_since: datetime | None = None
+
+    def at(self, now: datetime) -> ActiveMarketStatus:
+        """The figures carried on to the reader's clock `now`: running time, and earning time
+        while the quotes stand (steady quotes send the workflow nothing)."""
+        if self.as_of is None or now <= self.as_of:
+            return self
+        running = self.running_seconds + _seconds(now - self.as_of)
+        earning = self.earning_seconds
+        if self.earning_since is not None and now > self.earning_since:
+            earning += _seconds(now - max(self.as_of, self.earning_since))
+        return self.model_copy(
+            update={
+                "running_seconds": running,
+                "earning_seconds": earning,
+                "earning_uptime": min(Decimal(1), earning / running) if running > 0 else Decimal(0),
+                "as_of": now,
+            }
+        )
+
+
+def _seconds(span: timedelta) -> Decimal:
+    return Decimal(str(round(span.total_seconds(), 3)))
 
 
 class ActiveMarketResult(Frozen):
