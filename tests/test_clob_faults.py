@@ -19,7 +19,7 @@ from test_exchange_contract import contract_venue, fresh_key, sim_settings
 
 from dualmm.config import ProcessSettings
 from dualmm.domain.types import MarketInfo, Side
-from dualmm.exchange import clob
+from dualmm.exchange import clob, clob_core
 from dualmm.exchange.base import (
     AuthError,
     Exchange,
@@ -208,7 +208,7 @@ async def test_reads_ride_out_5xx_and_429_instead_of_failing_the_activity(
         server.set_faults(faults)
         await _read_everything(exchange, market)
 
-        monkeypatch.setattr(clob, "_READ_RETRY_PAUSES", ())
+        monkeypatch.setattr(clob_core, "_READ_RETRY_PAUSES", ())
         server.set_faults(Faults(seed=0))
         server.set_faults(faults)  # the same faults from the start
         with pytest.raises(RetryableError):

@@ -27,7 +27,8 @@ from dualmm.exchange.base import (
     RewardMarket,
     WouldCross,
 )
-from dualmm.exchange.clob import POLYMARKET_HOST, ClobExchange
+from dualmm.exchange.clob import ClobExchange
+from dualmm.exchange.clob_urls import POLYMARKET_HOST
 from dualmm.exchange.factory import open_exchange, venue_settings
 from dualmm.exchange.paper import PAPER_COLLATERAL, PaperExchange
 from dualmm.exchange.sync import fill_start, sync_market

@@ -33,7 +33,8 @@ from dualmm import websocket as ws
 from dualmm.config import MarketMakerConfig, ProcessSettings
 from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import MarketInfo, Side
-from dualmm.exchange.clob import ClobExchange, user_channel_url
+from dualmm.exchange.clob import ClobExchange
+from dualmm.exchange.clob_urls import user_channel_url
 from dualmm.exchange.user_channel import wakes
 from dualmm.exchange.wake import FillWaker
 from dualmm.sim import ws_server

@@ -8,18 +8,23 @@ and heartbeats (few, and signed by the SDK) stay in threads.
 
 from __future__ import annotations
 
+import asyncio
+import binascii
 import json
 import ssl
+import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import certifi
+import httpx
 from py_clob_client_v2.constants import END_CURSOR, INITIAL_CURSOR
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 from py_clob_client_v2.http_helpers import helpers as sdk_http
 
+from dualmm.exchange.base import AuthError
 from dualmm.exchange.clob_wire import page_cursor
 from dualmm.exchange.errors import from_sdk
 
@@ -101,3 +106,36 @@ async def all_pages_async(fetch: Callable[[str], Awaitable[Any]]) -> list[dict[s
         items.extend(page.get("data") or [])
         cursor = page.get("next_cursor") or END_CURSOR
     return items
+
+
+def configure_http_timeout(seconds: float) -> None:
+    """Set the timeout of py-clob-client-v2's process-wide httpx client
+    (`py_clob_client_v2.http_helpers.helpers._http_client`, 5 s by default), and have it
+    keep each answer's Retry-After (the SDK's exceptions drop the headers)."""
+    client = sdk_http._http_client
+    client.timeout = httpx.Timeout(seconds)
+    hooks = client.event_hooks
+    if _keep_retry_after not in hooks["response"]:
+        client.event_hooks = {**hooks, "response": [*hooks["response"], _keep_retry_after]}
+
+
+_last_answer = threading.local()  # per SDK thread: the Retry-After of its latest answer
+
+
+def _keep_retry_after(response: httpx.Response) -> None:
+    _last_answer.retry_after = response.headers.get("Retry-After")
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking SDK call in a thread, mapping its errors to the protocol's."""
+    return await asyncio.to_thread(_mapped, fn, *args)
+
+
+def _mapped(fn: Callable[..., Any], *args: Any) -> Any:
+    _last_answer.retry_after = None
+    try:
+        return fn(*args)
+    except PolyException as exc:
+        raise from_sdk(exc, getattr(_last_answer, "retry_after", None)) from None
+    except binascii.Error:
+        raise AuthError("the API secret is not valid base64") from None

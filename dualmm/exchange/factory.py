@@ -15,7 +15,8 @@ from typing import Literal
 from dualmm.config import ProcessSettings
 from dualmm.errors import UsageError
 from dualmm.exchange.base import Exchange
-from dualmm.exchange.clob import POLYMARKET_HOST, ClobExchange
+from dualmm.exchange.clob import ClobExchange
+from dualmm.exchange.clob_urls import POLYMARKET_HOST
 from dualmm.exchange.paper import PaperExchange
 
 TradingMode = Literal["sim", "paper", "live"]
