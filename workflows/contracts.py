@@ -37,10 +37,12 @@ def liquidation_workflow_id(condition_id: str) -> str:
     return f"{LIQUIDATION_ID_PREFIX}{condition_id}"
 
 
-# Workflow tasks are small (a check's decision, a few commands; a sync's local activity keeps
-# its task alive with heartbeats): a task that started on a worker that died is handed to
-# another after this, rather than the server's 10 s default.
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+# The server's default. A liquidation check's sync is a local activity: one that outlives 80 %
+# of this keeps its task alive with task heartbeats, and under venue faults (retries) a 5 s
+# timeout made that routine and the chaos suite met a nondeterminism failure on replay of such
+# a history; 10 s is what every earlier chaos run passed with. Cost: a task in flight on a
+# SIGKILLed worker waits up to 10 s for another worker.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
 
 # -- messages ---------------------------------------------------------------------------------
 
