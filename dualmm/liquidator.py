@@ -80,7 +80,14 @@ class LiquidationResult(Frozen):
 
 class CheckFailed(Exception):
     """A venue refusal retrying cannot fix (a changed tick, no balance): the algorithm looks
-    again at its next check rather than abandon the position."""
+    again at its next check rather than abandon the position.
+
+    `seen_at`: when the driver saw the refusal, if it keeps a clock; the next check counts from
+    it (a failed sync records no check time to count from)."""
+
+    def __init__(self, message: str, seen_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.seen_at = seen_at
 
 
 class LiquidationPort(Protocol):
@@ -150,9 +157,11 @@ class Liquidation:
         now = await self.port.sleep_until(first_check)
         last = first_check
         while now is not None:
-            last = now
             try:
                 snapshot = await self._sync(now)
+                # The check's time is the one its sync recorded. A workflow replaying a check
+                # whose sync was retried over task heartbeats reads a later clock before it.
+                now = snapshot.at
                 # Trades that may still FAIL and hand shares back: a flat exit waits.
                 unsettled = unsettled_trades(self.position, self.fills, now)
                 resolved = resolved_exit(self.position, self.market, self.resolution, unsettled)
@@ -190,7 +199,9 @@ class Liquidation:
                     wake_at = plan.wake_at
             except CheckFailed as exc:
                 self.last_error = str(exc)
+                now = exc.seen_at or now
                 wake_at = self._next_check(now)
+            last = now
             now = await self.port.sleep_until(wake_at)
         await self.cancel_resting()
         return self.result("open", "time ran out before the position was out", last)

@@ -13,6 +13,14 @@ The sync is a local activity: it only reads the venue, so running it inside the 
 that the timer wakes (its result recorded as a marker) costs one workflow task and 6 history
 events per check instead of two tasks, an activity task and 11 events. In the Temporal UI a
 check shows as a `liquidation_sync_position` local-activity marker.
+
+The clock a replay reads. A sync retried or run past the workflow task's heartbeat (80 % of its
+timeout) is replayed in one task with the heartbeat tasks it spanned, so the code that
+scheduled it reads a later `workflow.now()`, and maybe another continue-as-new suggestion, on
+replay than it did when it ran. Nothing decided comes from those readings: the check's time is
+the one its sync recorded (`snapshot.at`, see Liquidation.run), a failed check counts from when
+its failure resolved, and the suggestion is read as a sync resolves. Where a wait reads the
+clock it asks only whether its time has passed, which a later reading does not undo.
 """
 
 from __future__ import annotations
@@ -115,6 +123,7 @@ class LiquidationWorkflow:
         self._wake = False
         self._feedless = False  # the venue pushes no books: sleeps need no watch (this run)
         self._watchable = True  # the last check's worker can watch (PositionSync.watchable)
+        self._continue_suggested = False  # as the last sync resolved: continue-as-new
 
     @workflow.run
     async def run(self, input: LiquidationInput) -> LiquidationResult:
@@ -156,7 +165,7 @@ class LiquidationWorkflow:
         """A durable timer until `at`, or a signal; the check time (continue-as-new first
         when the history has grown long enough)."""
         liquidation = self._liquidation
-        if workflow.info().is_continue_as_new_suggested():
+        if self._continue_suggested:
             await workflow.wait_condition(workflow.all_handlers_finished)
             workflow.continue_as_new(self._carried(at))
         workflow.set_current_details(
@@ -260,22 +269,27 @@ class LiquidationWorkflow:
     ) -> PositionSync:
         """A local activity (one workflow task and a marker per check) that folds the reports
         into the position, so its request and result stay as small as the position."""
-        async with self._check_failed():
-            synced = await workflow.execute_local_activity_method(
-                LiquidationActivities.sync_position,
-                PositionSyncRequest(
-                    market=self._market,
-                    cursor=cursor,
-                    resting_order_id=resting_order_id,
-                    as_of=at,
-                    position=position,
-                    fills=fills,
-                    order_ids=order_ids,
-                ),
-                start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
-                retry_policy=venue_retry(),
-                summary=ui_text.check_summary(self._liquidation.state.stage, position),
-            )
+        request = PositionSyncRequest(
+            market=self._market,
+            cursor=cursor,
+            resting_order_id=resting_order_id,
+            as_of=at,
+            position=position,
+            fills=fills,
+            order_ids=order_ids,
+        )
+        try:
+            async with self._check_failed():
+                synced = await workflow.execute_local_activity_method(
+                    LiquidationActivities.sync_position,
+                    request,
+                    start_to_close_timeout=LIQUIDATION_ACTIVITY_TIMEOUT,
+                    retry_policy=venue_retry(),
+                    summary=ui_text.check_summary(self._liquidation.state.stage, position),
+                )
+        finally:
+            # Read as the sync resolves, where a replay reads it alike (module docstring).
+            self._continue_suggested = workflow.info().is_continue_as_new_suggested()
         self._record_pnl(synced.position, synced.snapshot.midpoint)
         self._watchable = synced.watchable
         return synced
@@ -358,7 +372,7 @@ class LiquidationWorkflow:
                 raise
             message = str(exc.cause or exc)
             workflow.logger.warning("%s: %s", what, message, extra=self._ids())
-            raise CheckFailed(message) from None
+            raise CheckFailed(message, seen_at=_whole_seconds(workflow.now())) from None
 
     # -- reporting -----------------------------------------------------------------------------
 

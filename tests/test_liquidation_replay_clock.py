@@ -1,0 +1,134 @@
+"""A liquidation replays as it ran when its check is slow (issue 18, found by chaos).
+
+A check's sync is a local activity. When it retries and runs past the workflow task's
+heartbeat (80 % of the task timeout), the code that scheduled it ran at one `workflow.now()`
+and runs at a later one on replay (the time of the task that recorded its marker). The check
+time taken from that clock then differs, and so did what the workflow decided from it: late or
+not, sync again or start a timer. The history it wrote failed its own replay ("Nondeterminism
+error: Missing associated machine for LocalActivity") and the workflow was stuck. A real
+server, a 1 s task timeout and a retried, slow first check make the case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from datetime import timedelta
+
+from liquidation_harness import one_market
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
+
+from activities.liquidation import PositionSyncRequest
+from dualmm.config import LiquidationConfig
+from dualmm.exchange.sync import PositionSync
+from dualmm.replay import REPLAY_WALLET, opening_position
+from dualmm.sim.exchange import SimExchange
+from dualmm.temporal_replay import ClockedActivities, scenario_venue
+from workflows.contracts import liquidation_workflow_id
+from workflows.liquidation import LiquidationResult, LiquidationWorkflow
+from workflows.liquidation_types import LiquidationInput
+
+# The workflow task heartbeats every 0.8 s while a local activity runs.
+TASK_TIMEOUT = timedelta(seconds=1)
+
+
+class SlowFirstCheck(ClockedActivities):
+    """The first check's sync fails once, then takes 1.5 s: a local activity retried and run
+    over two task heartbeats, as a busy venue makes it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.syncs = 0
+
+    @activity.defn(name="liquidation_sync_position")
+    async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
+        self.syncs += 1
+        if self.syncs <= 2:
+            if activity.info().attempt == 1:
+                raise RuntimeError("venue busy")
+            await asyncio.sleep(1.5)
+        return await super().sync_position(request)
+
+
+async def test_a_retried_slow_check_replays_as_it_ran(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A still market: each check leaves the PASSIVE order and plans the next a second later,
+    # which a slow check has already passed.
+    scenario = one_market([(0, "0.60")], qty="20", avg_cost="0.50")
+    start = (await dev_env.get_current_time()).replace(microsecond=0)
+    scenario = scenario.model_copy(update={"start": start})
+    market = scenario.markets[0]
+    venue = scenario_venue(scenario, market)
+    checks = SlowFirstCheck(SimExchange(venue, REPLAY_WALLET), venue)
+    info = market.info()
+    workflow_id = f"{liquidation_workflow_id(info.condition_id)}-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        dev_env.client,
+        task_queue=task_queue,
+        workflows=[LiquidationWorkflow],
+        activities=[
+            checks.sync_position,
+            checks.wait_for_move,
+            checks.place_order,
+            checks.cancel_order,
+            checks.sign_merge,
+            checks.merge_pairs,
+        ],
+    ):
+        handle = await dev_env.client.start_workflow(
+            LiquidationWorkflow.run,
+            LiquidationInput(
+                market=info,
+                position=opening_position(market),
+                config=LiquidationConfig(price_check_interval_ms=1000),
+                started_at=start,
+            ),
+            id=workflow_id,
+            task_queue=task_queue,
+            task_timeout=TASK_TIMEOUT,
+        )
+        try:
+            async with asyncio.timeout(60):
+                while checks.syncs < 6:
+                    await asyncio.sleep(0.1)
+        finally:
+            await dev_env.client.get_workflow_handle(workflow_id).terminate("the test is done")
+    histories = await chain_histories(dev_env, handle)
+    assert task_heartbeats(histories[0]) >= 2  # the case is made: the check ran over them
+    replayer = Replayer(workflows=[LiquidationWorkflow], data_converter=pydantic_data_converter)
+    for history in histories:
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, result.replay_failure
+
+
+def task_heartbeats(history: WorkflowHistory) -> int:
+    """Workflow tasks completed with nothing to do but start the next (a local activity runs)."""
+    events = [event.event_type for event in history.events]
+    return sum(
+        1
+        for done, following in itertools.pairwise(events)
+        if done == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        and following == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+    )
+
+
+async def chain_histories(
+    env: WorkflowEnvironment, first: WorkflowHandle[LiquidationWorkflow, LiquidationResult]
+) -> list[WorkflowHistory]:
+    """The history of every run of the workflow, following continue-as-new."""
+    histories = []
+    run_id = first.result_run_id
+    while run_id is not None:
+        history = await env.client.get_workflow_handle(first.id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        continued = last.workflow_execution_continued_as_new_event_attributes
+        run_id = continued.new_execution_run_id or None
+    return histories
