@@ -1,7 +1,7 @@
 """Keys from the environment or a secret file (never world-readable with --live); servers on
 loopback; the simulator's admin routes only with --admin. (The scan of exported histories,
 captured logs and spans for the key and the API secret is part of the chaos audit:
-tests/chaos/chaos.py `scan_for_secrets`.)"""
+tests/chaos/chaos.py `check_histories`.)"""
 
 from __future__ import annotations
 

@@ -37,12 +37,11 @@ def liquidation_workflow_id(condition_id: str) -> str:
     return f"{LIQUIDATION_ID_PREFIX}{condition_id}"
 
 
-# The server's default. A liquidation check's sync is a local activity: one that outlives 80 %
-# of this keeps its task alive with task heartbeats, and under venue faults (retries) a 5 s
-# timeout made that routine and the chaos suite met a nondeterminism failure on replay of such
-# a history; 10 s is what every earlier chaos run passed with. Cost: a task in flight on a
-# SIGKILLed worker waits up to 10 s for another worker.
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
+# Half the server's 10 s default: a task that started on a worker that died goes to another
+# after this. A liquidation check's sync (a local activity) that outlives 80 % of it keeps its
+# task alive with task heartbeats, which replay as the run went (workflows/liquidation.py, "the
+# clock a replay reads"; tests/test_liquidation_replay_clock.py runs them at a 1 s timeout).
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 # -- messages ---------------------------------------------------------------------------------
 

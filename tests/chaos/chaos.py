@@ -418,12 +418,28 @@ async def _liquidation_runs(client: Any) -> list[Any]:
     return [w async for w in client.list_workflows(query)]
 
 
-async def scan_for_secrets(run: Run, client: Any, secrets: dict[str, str]) -> list[int]:
-    """Every workflow history (as exported), the worker's log and its spans: no secret."""
+async def check_histories(run: Run, client: Any, secrets: dict[str, str]) -> list[int]:
+    """Every workflow history replays on this code (a nondeterminism shows here even where no
+    worker happened to replay it), and no secret is in one (as exported), in the worker's log
+    or in its spans."""
+    from temporalio.worker import Replayer
+
+    from workflows.active_market import ActiveMarketWorkflow
+    from workflows.liquidation import LiquidationWorkflow
+
+    replayer = Replayer(
+        workflows=[ActiveMarketWorkflow, LiquidationWorkflow],
+        data_converter=client.data_converter,
+    )
     histories = []
     async for execution in client.list_workflows(""):
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-        histories.append((await handle.fetch_history()).to_json())
+        history = await handle.fetch_history()
+        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        if replayed.replay_failure is not None:
+            failure = str(replayed.replay_failure)[:300]
+            run.violate(f"{execution.id} run {execution.run_id[:8]} fails replay: {failure}")
+        histories.append(history.to_json())
     log = (run.var / "worker.log").read_text(errors="replace")
     spans_file = run.var / "spans.jsonl"
     spans = spans_file.read_text(errors="replace") if spans_file.exists() else ""
@@ -557,7 +573,7 @@ async def audit(
     bot = await client.get_workflow_handle(active_market_workflow_id(BOT)).describe()
     if bot.status is not WorkflowExecutionStatus.RUNNING:
         run.violate(f"the bot's workflow is {bot.status.name if bot.status else '?'}")
-    leaks = await scan_for_secrets(run, client, secrets)
+    checked = await check_histories(run, client, secrets)
     if not orders:
         run.violate("the bot placed no order in the whole run: nothing was tested")
     ours = [f for f in ledger["fills"] if _is_ours(f, address)]
@@ -575,7 +591,7 @@ async def audit(
         "liquidations": completed,
         **merged,
         "markets revisited": revisited,
-        "secrets scanned in (histories, log lines, spans)": leaks,
+        "replayed and scanned for secrets (histories, log lines, spans)": checked,
         "bot": bot.status.name if bot.status else "?",
     }
 
