@@ -6,8 +6,10 @@ and runs at a later one on replay (the time of the task that recorded its marker
 time taken from that clock then differs, and so did what the workflow decided from it: late or
 not, sync again or start a timer. The history it wrote failed its own replay ("Nondeterminism
 error: Missing associated machine for LocalActivity") and the workflow was stuck. A real
-server, a 1 s task timeout and a retried, slow first check make the case.
-"""
+server, a 1 s task timeout and a slow first check make the case, retried (the check's time
+comes from its sync's record) or refused (the next check counts from when the refusal
+resolved; before, a refused sync even failed the whole liquidation: a local activity's
+failure is not an ActivityError)."""
 
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ import itertools
 import uuid
 from datetime import timedelta
 
+import pytest
 from liquidation_harness import one_market
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -29,6 +33,7 @@ from dualmm.config import LiquidationConfig
 from dualmm.exchange.sync import PositionSync
 from dualmm.replay import REPLAY_WALLET, opening_position
 from dualmm.sim.exchange import SimExchange
+from dualmm.sim.venue import SimVenue
 from dualmm.temporal_replay import ClockedActivities, scenario_venue
 from workflows.contracts import liquidation_workflow_id
 from workflows.liquidation import LiquidationResult, LiquidationWorkflow
@@ -39,25 +44,29 @@ TASK_TIMEOUT = timedelta(seconds=1)
 
 
 class SlowFirstCheck(ClockedActivities):
-    """The first check's sync fails once, then takes 1.5 s: a local activity retried and run
-    over two task heartbeats, as a busy venue makes it."""
+    """The first check's sync runs 2.5 s (three task heartbeats), as a busy venue makes it:
+    retried once before (`refused` False) or refused after (non-retryable: the check fails)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, exchange: SimExchange, venue: SimVenue, *, refused: bool) -> None:
+        super().__init__(exchange, venue)
         self.syncs = 0
+        self.refused = refused
 
     @activity.defn(name="liquidation_sync_position")
     async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
         self.syncs += 1
         if self.syncs <= 2:
-            if activity.info().attempt == 1:
+            if not self.refused and activity.info().attempt == 1:
                 raise RuntimeError("venue busy")
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(2.5)
+            if self.refused:
+                raise ApplicationError("market not found", non_retryable=True)
         return await super().sync_position(request)
 
 
-async def test_a_retried_slow_check_replays_as_it_ran(
-    dev_env: WorkflowEnvironment, task_queue: str
+@pytest.mark.parametrize("refused", [False, True], ids=["retried", "refused"])
+async def test_a_slow_check_replays_as_it_ran(
+    dev_env: WorkflowEnvironment, task_queue: str, refused: bool
 ) -> None:
     # A still market: each check leaves the PASSIVE order and plans the next a second later,
     # which a slow check has already passed.
@@ -66,7 +75,7 @@ async def test_a_retried_slow_check_replays_as_it_ran(
     scenario = scenario.model_copy(update={"start": start})
     market = scenario.markets[0]
     venue = scenario_venue(scenario, market)
-    checks = SlowFirstCheck(SimExchange(venue, REPLAY_WALLET), venue)
+    checks = SlowFirstCheck(SimExchange(venue, REPLAY_WALLET), venue, refused=refused)
     info = market.info()
     workflow_id = f"{liquidation_workflow_id(info.condition_id)}-{uuid.uuid4().hex[:6]}"
     async with Worker(

@@ -364,10 +364,12 @@ class LiquidationWorkflow:
 
     @contextlib.asynccontextmanager
     async def _check_failed(self, what: str = "liquidation check failed") -> AsyncIterator[None]:
-        """An activity's failure (not a cancellation) is a CheckFailed for the algorithm."""
+        """An activity's failure (not a cancellation) is a CheckFailed for the algorithm. A
+        local activity's (the sync's) arrives as its own failure, not wrapped in an
+        ActivityError: a refused sync failed the whole liquidation before."""
         try:
             yield
-        except ActivityError as exc:
+        except FailureError as exc:
             if is_cancelled_exception(exc):
                 raise
             message = str(exc.cause or exc)
