@@ -40,7 +40,7 @@ def liquidation_workflow_id(condition_id: str) -> str:
 # Half the server's 10 s default: a task that started on a worker that died goes to another
 # after this. A liquidation check's sync (a local activity) that outlives 80 % of it keeps its
 # task alive with task heartbeats, which replay as the run went (workflows/liquidation.py, "the
-# clock a replay reads"; tests/test_liquidation_replay_clock.py runs them at a 1 s timeout).
+# clock a replay reads"; tests/test_liquidation_slow_checks.py runs them at a 1 s timeout).
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 # -- messages ---------------------------------------------------------------------------------

@@ -1,15 +1,15 @@
-"""A liquidation replays as it ran when its check is slow (issue 18, found by chaos).
+"""A slow check: the liquidation replays as it ran, and a cancel during it withdraws its order.
 
-A check's sync is a local activity. When it retries and runs past the workflow task's
-heartbeat (80 % of the task timeout), the code that scheduled it ran at one `workflow.now()`
-and runs at a later one on replay (the time of the task that recorded its marker). The check
-time taken from that clock then differs, and so did what the workflow decided from it: late or
-not, sync again or start a timer. The history it wrote failed its own replay ("Nondeterminism
-error: Missing associated machine for LocalActivity") and the workflow was stuck. A real
-server, a 1 s task timeout and a slow first check make the case, retried (the check's time
-comes from its sync's record) or refused (the next check counts from when the refusal
-resolved; before, a refused sync even failed the whole liquidation: a local activity's
-failure is not an ActivityError)."""
+Found by chaos (issue 18). A check's sync is a local activity. When it retries and runs past
+the workflow task's heartbeat (80 % of the task timeout), the code that scheduled it ran at one
+`workflow.now()` and runs at a later one on replay (the time of the task that recorded its
+marker). The check time taken from that clock then differs, and so did what the workflow
+decided from it: late or not, sync again or start a timer. The history it wrote failed its own
+replay ("Nondeterminism error: Missing associated machine for LocalActivity") and the workflow
+was stuck. A real server, a 1 s task timeout and a slow first check make the case, retried
+(the check's time comes from its sync's record) or refused (the next check counts from when
+the refusal resolved; before, a refused sync even failed the whole liquidation: a local
+activity's failure is not an ActivityError)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pytest
 from liquidation_harness import one_market
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -141,3 +141,56 @@ async def chain_histories(
         continued = last.workflow_execution_continued_as_new_event_attributes
         run_id = continued.new_execution_run_id or None
     return histories
+
+
+class SlowLaterChecks(ClockedActivities):
+    """Every sync after the first takes 3 s."""
+
+    def __init__(self, exchange: SimExchange, venue: SimVenue) -> None:
+        super().__init__(exchange, venue)
+        self.syncs = 0
+
+    @activity.defn(name="liquidation_sync_position")
+    async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
+        self.syncs += 1
+        if self.syncs > 1:
+            await asyncio.sleep(3)
+        return await super().sync_position(request)
+
+
+async def test_a_cancel_during_a_check_takes_the_order_off_the_book(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    scenario = one_market([(0, "0.60")], qty="20", avg_cost="0.50")
+    start = (await dev_env.get_current_time()).replace(microsecond=0)
+    scenario = scenario.model_copy(update={"start": start})
+    market = scenario.markets[0]
+    venue = scenario_venue(scenario, market)
+    checks = SlowLaterChecks(SimExchange(venue, REPLAY_WALLET), venue)
+    info = market.info()
+    workflow_id = f"{liquidation_workflow_id(info.condition_id)}-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        dev_env.client,
+        task_queue=task_queue,
+        workflows=[LiquidationWorkflow],
+        activities=[checks.sync_position, checks.place_order, checks.cancel_order],
+    ):
+        handle = await dev_env.client.start_workflow(
+            LiquidationWorkflow.run,
+            LiquidationInput(
+                market=info,
+                position=opening_position(market),
+                config=LiquidationConfig(price_check_interval_ms=1000),
+                started_at=start,
+            ),
+            id=workflow_id,
+            task_queue=task_queue,
+        )
+        async with asyncio.timeout(30):
+            while checks.syncs < 2:  # the order rests, the second check is under way
+                await asyncio.sleep(0.05)
+        assert len(venue.open_orders(REPLAY_WALLET)) == 1
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert venue.open_orders(REPLAY_WALLET) == []
