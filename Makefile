@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo demo-reset test lint typecheck check clean lock chaos chaos-short
+.PHONY: venv demo demo-reset test lint typecheck check clean lock chaos chaos-short check-js
 
 $(BIN)/dualmm: requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ chaos-short: $(BIN)/dualmm
 # The full chaos run (15 minutes of kills, restarts and faults, then the audit).
 chaos: $(BIN)/dualmm
 	$(BIN)/python tests/chaos/chaos.py --minutes 15
+
+# Polymarket's official TypeScript client against the default simulator (needs node and npm;
+# the Python client's checks are in `make test`).
+check-js: $(BIN)/dualmm
+	tools/check_js_client.sh
 
 lint: $(BIN)/dualmm
 	$(BIN)/ruff check .
