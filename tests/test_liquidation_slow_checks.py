@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -43,43 +45,69 @@ from workflows.liquidation_types import LiquidationInput
 TASK_TIMEOUT = timedelta(seconds=1)
 
 
-class SlowFirstCheck(ClockedActivities):
+class CountedChecks(ClockedActivities):
+    """The liquidation's activities on a scenario venue; counts the syncs and runs
+    `before_sync` before each reads the venue."""
+
+    def __init__(self, exchange: SimExchange, venue: SimVenue) -> None:
+        super().__init__(exchange, venue)
+        self.venue = venue
+        self.syncs = 0
+
+    @activity.defn(name="liquidation_sync_position")
+    async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
+        self.syncs += 1
+        await self.before_sync()
+        return await super().sync_position(request)
+
+    async def before_sync(self) -> None:
+        pass
+
+
+class SlowFirstCheck(CountedChecks):
     """The first check's sync runs 2.5 s (three task heartbeats), as a busy venue makes it:
     retried once before (`refused` False) or refused after (non-retryable: the check fails)."""
 
     def __init__(self, exchange: SimExchange, venue: SimVenue, *, refused: bool) -> None:
         super().__init__(exchange, venue)
-        self.syncs = 0
         self.refused = refused
 
-    @activity.defn(name="liquidation_sync_position")
-    async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
-        self.syncs += 1
-        if self.syncs <= 2:
-            if not self.refused and activity.info().attempt == 1:
-                raise RuntimeError("venue busy")
-            await asyncio.sleep(2.5)
-            if self.refused:
-                raise ApplicationError("market not found", non_retryable=True)
-        return await super().sync_position(request)
+    async def before_sync(self) -> None:
+        if self.syncs > 2:
+            return
+        if not self.refused and activity.info().attempt == 1:
+            raise RuntimeError("venue busy")
+        await asyncio.sleep(2.5)
+        if self.refused:
+            raise ApplicationError("market not found", non_retryable=True)
 
 
-@pytest.mark.parametrize("refused", [False, True], ids=["retried", "refused"])
-async def test_a_slow_check_replays_as_it_ran(
-    dev_env: WorkflowEnvironment, task_queue: str, refused: bool
-) -> None:
-    # A still market: each check leaves the PASSIVE order and plans the next a second later,
-    # which a slow check has already passed.
+class SlowLaterChecks(CountedChecks):
+    """Every sync after the first takes 3 s."""
+
+    async def before_sync(self) -> None:
+        if self.syncs > 1:
+            await asyncio.sleep(3)
+
+
+@asynccontextmanager
+async def still_market_liquidation(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    checks_on: Callable[[SimExchange, SimVenue], CountedChecks],
+    task_timeout: timedelta | None = None,
+) -> AsyncIterator[tuple[WorkflowHandle[LiquidationWorkflow, LiquidationResult], CountedChecks]]:
+    """A liquidation of 20 YES in a market that stays at 0.60, checked every second (a slow
+    check has passed the next one's time), its activities `checks_on` the venue."""
     scenario = one_market([(0, "0.60")], qty="20", avg_cost="0.50")
-    start = (await dev_env.get_current_time()).replace(microsecond=0)
+    start = (await env.get_current_time()).replace(microsecond=0)
     scenario = scenario.model_copy(update={"start": start})
     market = scenario.markets[0]
     venue = scenario_venue(scenario, market)
-    checks = SlowFirstCheck(SimExchange(venue, REPLAY_WALLET), venue, refused=refused)
+    checks = checks_on(SimExchange(venue, REPLAY_WALLET), venue)
     info = market.info()
-    workflow_id = f"{liquidation_workflow_id(info.condition_id)}-{uuid.uuid4().hex[:6]}"
     async with Worker(
-        dev_env.client,
+        env.client,
         task_queue=task_queue,
         workflows=[LiquidationWorkflow],
         activities=[
@@ -91,7 +119,7 @@ async def test_a_slow_check_replays_as_it_ran(
             checks.merge_pairs,
         ],
     ):
-        handle = await dev_env.client.start_workflow(
+        handle = await env.client.start_workflow(
             LiquidationWorkflow.run,
             LiquidationInput(
                 market=info,
@@ -99,22 +127,53 @@ async def test_a_slow_check_replays_as_it_ran(
                 config=LiquidationConfig(price_check_interval_ms=1000),
                 started_at=start,
             ),
-            id=workflow_id,
+            id=f"{liquidation_workflow_id(info.condition_id)}-{uuid.uuid4().hex[:6]}",
             task_queue=task_queue,
-            task_timeout=TASK_TIMEOUT,
+            task_timeout=task_timeout,
         )
+        yield handle, checks
+
+
+async def until_synced(checks: CountedChecks, syncs: int) -> None:
+    async with asyncio.timeout(60):
+        while checks.syncs < syncs:
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["retried", "refused"])
+async def test_a_slow_check_replays_as_it_ran(
+    dev_env: WorkflowEnvironment, task_queue: str, refused: bool
+) -> None:
+    def slow_first(exchange: SimExchange, venue: SimVenue) -> SlowFirstCheck:
+        return SlowFirstCheck(exchange, venue, refused=refused)
+
+    async with still_market_liquidation(dev_env, task_queue, slow_first, TASK_TIMEOUT) as (
+        handle,
+        checks,
+    ):
         try:
-            async with asyncio.timeout(60):
-                while checks.syncs < 6:
-                    await asyncio.sleep(0.1)
+            await until_synced(checks, 6)
         finally:
-            await dev_env.client.get_workflow_handle(workflow_id).terminate("the test is done")
+            await dev_env.client.get_workflow_handle(handle.id).terminate("the test is done")
     histories = await chain_histories(dev_env, handle)
     assert task_heartbeats(histories[0]) >= 2  # the case is made: the check ran over them
     replayer = Replayer(workflows=[LiquidationWorkflow], data_converter=pydantic_data_converter)
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, result.replay_failure
+
+
+async def test_a_cancel_during_a_check_takes_the_order_off_the_book(
+    dev_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    async with still_market_liquidation(dev_env, task_queue, SlowLaterChecks) as (handle, checks):
+        await until_synced(checks, 2)  # the order rests, the second check is under way
+        venue = checks.venue
+        assert len(venue.open_orders(REPLAY_WALLET)) == 1
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert venue.open_orders(REPLAY_WALLET) == []
 
 
 def task_heartbeats(history: WorkflowHistory) -> int:
@@ -141,56 +200,3 @@ async def chain_histories(
         continued = last.workflow_execution_continued_as_new_event_attributes
         run_id = continued.new_execution_run_id or None
     return histories
-
-
-class SlowLaterChecks(ClockedActivities):
-    """Every sync after the first takes 3 s."""
-
-    def __init__(self, exchange: SimExchange, venue: SimVenue) -> None:
-        super().__init__(exchange, venue)
-        self.syncs = 0
-
-    @activity.defn(name="liquidation_sync_position")
-    async def sync_position(self, request: PositionSyncRequest) -> PositionSync:
-        self.syncs += 1
-        if self.syncs > 1:
-            await asyncio.sleep(3)
-        return await super().sync_position(request)
-
-
-async def test_a_cancel_during_a_check_takes_the_order_off_the_book(
-    dev_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    scenario = one_market([(0, "0.60")], qty="20", avg_cost="0.50")
-    start = (await dev_env.get_current_time()).replace(microsecond=0)
-    scenario = scenario.model_copy(update={"start": start})
-    market = scenario.markets[0]
-    venue = scenario_venue(scenario, market)
-    checks = SlowLaterChecks(SimExchange(venue, REPLAY_WALLET), venue)
-    info = market.info()
-    workflow_id = f"{liquidation_workflow_id(info.condition_id)}-{uuid.uuid4().hex[:6]}"
-    async with Worker(
-        dev_env.client,
-        task_queue=task_queue,
-        workflows=[LiquidationWorkflow],
-        activities=[checks.sync_position, checks.place_order, checks.cancel_order],
-    ):
-        handle = await dev_env.client.start_workflow(
-            LiquidationWorkflow.run,
-            LiquidationInput(
-                market=info,
-                position=opening_position(market),
-                config=LiquidationConfig(price_check_interval_ms=1000),
-                started_at=start,
-            ),
-            id=workflow_id,
-            task_queue=task_queue,
-        )
-        async with asyncio.timeout(30):
-            while checks.syncs < 2:  # the order rests, the second check is under way
-                await asyncio.sleep(0.05)
-        assert len(venue.open_orders(REPLAY_WALLET)) == 1
-        await handle.cancel()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-    assert venue.open_orders(REPLAY_WALLET) == []
