@@ -5,6 +5,7 @@ MARKET at once, not at the next 30 s check. Its timers still set the checks othe
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -76,21 +77,35 @@ async def move_after_first_check(run: Liquidation, feed: PushedBooks, priced: De
     feed.push(run.handle.id.removeprefix("liquidation-"))
 
 
+class OneFeed:
+    """`running_liquidation`'s exchange: the venue behind a channel of `kind`, kept for the
+    test to push on and count waits of."""
+
+    def __init__(self, kind: Callable[[SimVenue], PushedBooks] = PushedBooks) -> None:
+        self._kind = kind
+        self._feed: PushedBooks | None = None
+
+    def __call__(self, venue: SimVenue) -> PushedBooks:
+        self._feed = self._kind(venue)
+        return self._feed
+
+    @property
+    def feed(self) -> PushedBooks:
+        assert self._feed is not None, "the liquidation has not started"
+        return self._feed
+
+
 async def test_a_passive_order_reprices_on_a_move_between_checks(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     # 20 YES at 0.40 (floor 0.41): PASSIVE at the midpoint 0.60; the market falls to 0.55.
     scenario = one_market([(0, "0.60"), (1, "0.55")], qty="20", avg_cost="0.40")
-    feeds: list[PushedBooks] = []
-
-    def exchange(venue: SimVenue) -> PushedBooks:
-        feeds.append(PushedBooks(venue))
-        return feeds[0]
+    channel = OneFeed()
 
     async with running_liquidation(
-        temporal_env, task_queue, scenario, exchange=exchange, watch=True
+        temporal_env, task_queue, scenario, exchange=channel, watch=True
     ) as run:
-        await move_after_first_check(run, feeds[0], D("0.60"))
+        await move_after_first_check(run, channel.feed, D("0.60"))
         status = await run.wait_status(lambda s: s.order is not None and s.order.price != D("0.60"))
         assert status.order is not None and status.order.price == D("0.55")
         assert status.stage is Stage.PASSIVE
@@ -104,16 +119,12 @@ async def test_a_stop_loss_crossed_between_checks_goes_to_market_at_once(
     # 20 YES at 0.55, stop-loss at -1: the fall from 0.60 to 0.45 makes it -2.
     scenario = one_market([(0, "0.60"), (1, "0.45")], qty="20", avg_cost="0.55")
     config = LiquidationConfig(stop_loss_threshold=D(-1))
-    feeds: list[PushedBooks] = []
-
-    def exchange(venue: SimVenue) -> PushedBooks:
-        feeds.append(PushedBooks(venue))
-        return feeds[0]
+    channel = OneFeed()
 
     async with running_liquidation(
-        temporal_env, task_queue, scenario, config=config, exchange=exchange, watch=True
+        temporal_env, task_queue, scenario, config=config, exchange=channel, watch=True
     ) as run:
-        await move_after_first_check(run, feeds[0], D("0.60"))
+        await move_after_first_check(run, channel.feed, D("0.60"))
         status = await run.wait_status(lambda s: s.stage is Stage.MARKET)
         assert status.elapsed_seconds < CHECK_SECONDS
 
@@ -122,16 +133,12 @@ async def test_a_market_resolved_between_checks_ends_the_liquidation_at_once(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     scenario = one_market([(0, "0.60"), (1, "0.60")], qty="20", avg_cost="0.40")
-    feeds: list[PushedBooks] = []
-
-    def exchange(venue: SimVenue) -> PushedBooks:
-        feeds.append(PushedBooks(venue))
-        return feeds[0]
+    channel = OneFeed()
 
     async with running_liquidation(
-        temporal_env, task_queue, scenario, exchange=exchange, watch=True
+        temporal_env, task_queue, scenario, exchange=channel, watch=True
     ) as run:
-        feed = feeds[0]
+        feed = channel.feed
         resting = await run.wait_status(lambda s: s.order is not None)
         waits = feed.waits
         await run.wait_status(lambda s: feed.waits > waits)  # watching after the check
@@ -162,17 +169,13 @@ async def test_a_watch_lost_with_its_worker_delays_no_check(
     # 2 s without a word on the channel: the 3 s timer's check re-prices all the same.
     scenario = one_market([(0, "0.60"), (2, "0.55")], qty="20", avg_cost="0.40")
     config = LiquidationConfig(price_check_interval_ms=3000)
-    feeds: list[PushedBooks] = []
-
-    def exchange(venue: SimVenue) -> PushedBooks:
-        feeds.append(DeadWatch(venue))
-        return feeds[0]
+    channel = OneFeed(DeadWatch)
 
     async with running_liquidation(
-        temporal_env, task_queue, scenario, config=config, exchange=exchange, watch=True
+        temporal_env, task_queue, scenario, config=config, exchange=channel, watch=True
     ) as run:
         await run.wait_status(lambda s: s.order is not None and s.order.price == D("0.60"))
-        await run.wait_status(lambda s: feeds[0].waits > 0)
+        await run.wait_status(lambda s: channel.feed.waits > 0)
         status = await run.wait_status(lambda s: s.order is not None and s.order.price != D("0.60"))
         assert status.order is not None and status.order.price == D("0.55")
         assert 3 <= status.elapsed_seconds < 10
