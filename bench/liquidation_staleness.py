@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from quote_staleness import Steered, _markets  # noqa: E402
+from quote_staleness import _markets  # noqa: E402
+from steered import SteeredVenue  # noqa: E402
 from timing import latency_rows, machine, table  # noqa: E402
 from venue_events import Recorder  # noqa: E402
 
@@ -44,7 +45,6 @@ CHECK_SECONDS = 30.0  # the default price check
 
 
 async def run_mode(channel: bool, n: int, moves: int) -> dict[str, Any]:
-    from eth_account import Account
     from pydantic import SecretStr
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -55,38 +55,18 @@ async def run_mode(channel: bool, n: int, moves: int) -> dict[str, Any]:
     from dualmm.domain.types import Side, Token
     from dualmm.exchange.clob import ClobExchange
     from dualmm.sim.server import SimServer
-    from dualmm.sim.venue import SimMarket, SimVenue, WallClock
     from dualmm.worker import build_worker
     from workflows.contracts import liquidation_workflow_id
     from workflows.liquidation import LiquidationInput, LiquidationWorkflow
 
-    key = "0x" + bytes(Account.create().key).hex()
-    address = Account.from_key(key).address
     infos = _markets(n)
-    start = datetime.now(UTC)
-    paths = {m.condition_id: Steered(START_MID) for m in infos}
-    venue = SimVenue(
-        [
-            SimMarket(
-                m, paths[m.condition_id], start, book_seed="liq-stale", half_spread=Decimal("0.01")
-            )
-            for m in infos
-        ],
-        WallClock(start),
-    )
-    venue.ensure_wallet(address)
+    steered = SteeredVenue(infos, START_MID, "liq-stale", half_spread=Decimal("0.01"))
+    venue, key, address, move = steered.venue, steered.key, steered.address, steered.move
     for info in infos:
         venue.credit(address, info.yes_token_id, Decimal(20))
     recorder = Recorder(address, frozenset({"order"}))
     venue.add_listener(recorder)
     config = LiquidationConfig(skew_start_minutes=Decimal(600), timeout_minutes=Decimal(1200))
-
-    def move(condition_id: str, mid: Decimal) -> None:
-        with venue._lock:  # nothing processes the venue between the new point and here
-            at = (venue.now() - start).total_seconds() + 0.001
-            paths[condition_id].points.append((at, mid))
-            time.sleep(0.002)
-            venue.advance_to(venue.now())
 
     def resting(condition_id: str) -> list[Any]:
         return [

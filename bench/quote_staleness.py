@@ -24,7 +24,6 @@ import os
 import random
 import sys
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from steered import Steered  # noqa: E402
+from steered import SteeredVenue  # noqa: E402
 from timing import latency_rows, machine, table  # noqa: E402
 from venue_events import Recorder  # noqa: E402
 
@@ -76,7 +75,6 @@ def _markets(n: int) -> list[Any]:
 
 
 async def run_mode(channel: bool, n: int, moves: int, quiet: float) -> dict[str, Any]:
-    from eth_account import Account
     from pydantic import SecretStr
     from temporalio.testing import ActivityEnvironment
 
@@ -87,35 +85,15 @@ async def run_mode(channel: bool, n: int, moves: int, quiet: float) -> dict[str,
     from dualmm.domain.types import Side
     from dualmm.exchange.clob import ClobExchange
     from dualmm.sim.server import SimServer
-    from dualmm.sim.venue import SimMarket, SimVenue, WallClock
 
-    key = "0x" + bytes(Account.create().key).hex()
-    address = Account.from_key(key).address
     infos = _markets(n)
-    start = datetime.now(UTC)
-    paths = {m.condition_id: Steered(Decimal("0.50")) for m in infos}
-    venue = SimVenue(
-        [
-            SimMarket(
-                m, paths[m.condition_id], start, book_seed="stale", half_spread=Decimal("0.01")
-            )
-            for m in infos
-        ],
-        WallClock(start),
-    )
-    venue.ensure_wallet(address)
+    steered = SteeredVenue(infos, Decimal("0.50"), "stale", half_spread=Decimal("0.01"))
+    venue, key, address, move = steered.venue, steered.key, steered.address, steered.move
     recorder = Recorder(address, frozenset({"order"}))
     venue.add_listener(recorder)
     config = MarketMakerConfig(
         order_size=Decimal(10), position_limit=Decimal(1000), quote_interval_ms=INTERVAL_MS
     )
-
-    def move(condition_id: str, mid: Decimal) -> None:
-        with venue._lock:  # nothing processes the venue between the new point and here
-            at = (venue.now() - start).total_seconds() + 0.001
-            paths[condition_id].points.append((at, mid))
-            time.sleep(0.002)
-            venue.advance_to(venue.now())
 
     sim = SimServer(venue).start()
     served = [0]

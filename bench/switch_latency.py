@@ -26,7 +26,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from steered import Steered  # noqa: E402
+from steered import SteeredVenue  # noqa: E402
 from timing import latency_rows, machine, table  # noqa: E402
 from venue_events import Recorder  # noqa: E402
 
@@ -76,7 +75,6 @@ MODES = {  # label: (user channel, market channel)
 def run_mode(
     user_channel: bool, market_channel: bool, switches: int, interval_ms: int
 ) -> dict[str, list[float]]:
-    from eth_account import Account
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -85,29 +83,14 @@ def run_mode(
     from dualmm.domain.types import Side
     from dualmm.runtime import start_or_attach
     from dualmm.sim.server import SimServer
-    from dualmm.sim.venue import SimMarket, SimVenue, WallClock
     from workflows.contracts import FORCE_EXIT_SIGNAL, liquidation_workflow_id
 
-    key = "0x" + bytes(Account.create().key).hex()
-    address = Account.from_key(key).address
     infos = _markets(6)  # a finished liquidation frees its market for a later round
-    start = datetime.now(UTC)
-    paths = {m.condition_id: Steered(Decimal("0.50")) for m in infos}
-    venue = SimVenue(
-        [SimMarket(m, paths[m.condition_id], start, book_seed="switch") for m in infos],
-        WallClock(start),
-    )
-    venue.ensure_wallet(address)
+    steered = SteeredVenue(infos, Decimal("0.50"), "switch")
+    venue, key, address, move = steered.venue, steered.key, steered.address, steered.move
     infos_by_id = {m.condition_id: m for m in infos}
     recorder = Recorder(address)
     venue.add_listener(recorder)
-
-    def move(condition_id: str, mid: Decimal) -> None:
-        with venue._lock:  # nothing processes the venue between the new point and here
-            at = (venue.now() - start).total_seconds() + 0.001
-            paths[condition_id].points.append((at, mid))
-            time.sleep(0.002)
-            venue.advance_to(venue.now())
 
     def quoted() -> tuple[str, Decimal] | None:
         """The market the bot quotes (both BUYs live) and its YES bid's price."""
