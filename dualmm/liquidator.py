@@ -172,7 +172,7 @@ class Liquidation:
                     self.last_error = resolved.reason  # shown while it waits to settle
                     wake_at = self._next_check(now)
                 else:
-                    await self._merge_pairs()
+                    await self._merge_pairs(unsettled)
                     plan = step(
                         self.state,
                         self.position,
@@ -188,15 +188,20 @@ class Liquidation:
                         await self.port.escalated(plan.state, plan.decision.reason, now)
                     if plan.finished:
                         await self.cancel_resting()
-                        outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
-                        return self.result(outcome, plan.decision.reason, now)
-                    if plan.cancel is not None:
-                        await self.cancel_resting()
-                    if plan.place is not None and plan.place_key is not None:
-                        placed = await self._place(plan.place, plan.place_key, now)
-                        if placed.status is OrderStatus.MATCHED:
-                            continue  # filled at once: sync again at the same time
-                    wake_at = plan.wake_at
+                        if not self._may_merge():
+                            outcome: LiquidationOutcome = "dust" if plan.decision.dust else "closed"
+                            return self.result(outcome, plan.decision.reason, now)
+                        # Flat, holding pairs a merge may still take: not left in the wallet
+                        # for nobody (a later owner could sell them as its own).
+                        wake_at = self._next_check(now)
+                    else:
+                        if plan.cancel is not None:
+                            await self.cancel_resting()
+                        if plan.place is not None and plan.place_key is not None:
+                            placed = await self._place(plan.place, plan.place_key, now)
+                            if placed.status is OrderStatus.MATCHED:
+                                continue  # filled at once: sync again at the same time
+                        wake_at = plan.wake_at
             except CheckFailed as exc:
                 self.last_error = str(exc)
                 now = exc.seen_at or now
@@ -228,12 +233,23 @@ class Liquidation:
             )
         return synced.snapshot
 
-    async def _merge_pairs(self) -> None:
+    def _pairs(self) -> Decimal:
+        return round_size(min(self.position.yes_qty, self.position.no_qty))
+
+    def _may_merge(self) -> bool:
+        """Pairs are held and the merge has not given up on them."""
+        return self._pairs() > 0 and self._merge_attempts < MERGE_ATTEMPTS
+
+    async def _merge_pairs(self, unsettled: int) -> None:
         """Merge the YES+NO pairs held into USDC: worth exactly 1 together, they realize
         `1 - avg_yes - avg_no` each and free their capital; `step` then sells the net
-        position. A refusal leaves the pairs and tries again at a later check."""
-        pairs = round_size(min(self.position.yes_qty, self.position.no_qty))
-        if pairs <= 0 or self._merge_attempts >= MERGE_ATTEMPTS:
+        position. A refusal leaves the pairs and tries again at the next check.
+
+        Not while trades behind the position are unsettled: the venue credits tokens at
+        CONFIRMED, so a merge of fresh pairs is refused, and the refusals would spend the
+        attempts meant for a wallet that really cannot merge."""
+        pairs = self._pairs()
+        if unsettled or not self._may_merge():
             return
         self._merge_attempts += 1
         started = self.state.started_at.isoformat()

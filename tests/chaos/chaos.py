@@ -21,7 +21,9 @@ Audited, with the faults switched off and the bot paused at the end:
   venue's balances (merges burned there by the mined transactions), to the cent, once every
   trade has settled and no merge is pending;
 - every liquidation terminal (COMPLETED), and the parent's registry agrees (nothing live or
-  pending, as many finished as completed runs);
+  pending, as many finished as completed runs); none closed holding YES+NO pairs (they would
+  stay in the wallet for a later owner of the market to sell as its own) or still counting a
+  FAILED trade; a mismatch lists each owner's holdings and the venue's trades of the market;
 - the bot's workflow RUNNING.
 Prints the counts (kills and what each interrupted, restarts, faults, orders, fills, merges,
 violations); exit code 1 on any violation.
@@ -527,6 +529,7 @@ async def audit(
     # The bot's view per market: every liquidation run's final position + the active round.
     runs = await _liquidation_runs(client)
     expected: dict[str, list[Decimal]] = {}
+    owners: dict[str, list[str]] = {}  # what each owner of a market holds, for a mismatch
     completed = 0
     for execution in runs:
         if execution.status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
@@ -541,13 +544,33 @@ async def audit(
             execution.id, run_id=execution.run_id, result_type=LiquidationResult
         )
         result = await handle.result(follow_runs=False)
+        position = result.position
+        owners.setdefault(result.condition_id, []).append(
+            f"liquidation run {execution.run_id[:8]} ({result.status}: {result.reason}): "
+            f"YES {position.yes_qty} NO {position.no_qty}, "
+            f"FAILED still counted {list(position.pending_reversals)}"
+        )
         held = expected.setdefault(result.condition_id, [Decimal(0), Decimal(0)])
-        held[0] += result.position.yes_qty
-        held[1] += result.position.no_qty
+        held[0] += position.yes_qty
+        held[1] += position.no_qty
+        # Pairs left in the wallet belong to nobody afterwards: a later owner of the market
+        # may sell them as its own. The chaos wallet can always merge (an EOA).
+        pairs = min(position.yes_qty, position.no_qty)
+        if pairs > 0 and result.status == "closed":
+            run.violate(f"liquidation {execution.id[:24]} ended holding {pairs} YES+NO pairs")
+        if position.pending_reversals:
+            run.violate(
+                f"liquidation {execution.id[:24]} ended counting FAILED trades "
+                f"{list(position.pending_reversals)}"
+            )
     if status["active_market"] is not None and status["position"] is not None:
-        held = expected.setdefault(status["active_market"]["condition_id"], [Decimal(0)] * 2)
+        cid = status["active_market"]["condition_id"]
+        held = expected.setdefault(cid, [Decimal(0)] * 2)
         held[0] += Decimal(status["position"]["yes_qty"])
         held[1] += Decimal(status["position"]["no_qty"])
+        owners.setdefault(cid, []).append(
+            f"active round: YES {status['position']['yes_qty']} NO {status['position']['no_qty']}"
+        )
     wallet = _wallet(ledger, address)
     markets = {o["condition_id"] for o in orders} | set(expected)
     for condition_id in sorted(markets):
@@ -562,6 +585,7 @@ async def audit(
                 f"position {condition_id[:12]}: venue YES {yes} NO {no}, "
                 f"bot YES {bot_yes} NO {bot_no}"
             )
+            explain_mismatch(run, condition_id, owners.get(condition_id, []), ledger, address)
 
     if status["liquidations"] or status["pending"]:
         run.violate(f"registry still lists {status['liquidations']} / {status['pending']}")
@@ -594,6 +618,22 @@ async def audit(
         "replayed and scanned for secrets (histories, log lines, spans)": checked,
         "bot": bot.status.name if bot.status else "?",
     }
+
+
+def explain_mismatch(
+    run: Run, condition_id: str, owners: list[str], ledger: dict[str, Any], address: str
+) -> None:
+    """What each owner of the market holds in the bot's books, and the venue's trades of ours
+    there, so a mismatch can be traced to the trade behind it."""
+    for line in owners:
+        run.say(f"  bot: {line}")
+    for fill in ledger["fills"]:
+        if fill["condition_id"] == condition_id and _is_ours(fill, address):
+            run.say(
+                f"  venue trade {fill['trade_id'][:12]} at {fill['at']}: {fill['side']} "
+                f"{fill['size']} {fill['token']} @ {fill['price']} {fill['status']} "
+                f"(order {fill['order_id'][:12]})"
+            )
 
 
 def merge_counts(chain: SimChain) -> dict[str, Any]:
