@@ -248,9 +248,9 @@ class Liquidation:
         Not while trades behind the position are unsettled: the venue credits tokens at
         CONFIRMED, so a merge of fresh pairs is refused, and the refusals would spend the
         attempts meant for a wallet that really cannot merge."""
-        pairs = self._pairs()
         if unsettled or not self._may_merge():
             return
+        pairs = self._pairs()
         self._merge_attempts += 1
         started = self.state.started_at.isoformat()
         key = f"merge-{self._merge_id}-{started}-{self.merges}"

@@ -21,7 +21,7 @@ from dualmm.domain.position import PositionTracker
 from dualmm.domain.types import Fill, MarketInfo, MarketSnapshot, Side, Token
 from dualmm.exchange.base import Order, PlaceOrder
 from dualmm.exchange.sync import PositionSync
-from dualmm.liquidator import CheckFailed, Liquidation
+from dualmm.liquidator import CheckFailed, Liquidation, LiquidationResult
 
 D = Decimal
 START = datetime(2026, 1, 21, 12, tzinfo=UTC)
@@ -121,7 +121,7 @@ def handed_pairs() -> PositionTracker:
     )
 
 
-async def run(port: SettlingVenue) -> tuple[Liquidation, object]:
+async def run(port: SettlingVenue) -> LiquidationResult:
     liquidation = Liquidation(
         port,
         MARKET,
@@ -130,18 +130,18 @@ async def run(port: SettlingVenue) -> tuple[Liquidation, object]:
         LiquidationState.start(MARKET.condition_id, START),
         merge_id="liquidation-0xpairs",
     )
-    return liquidation, await liquidation.run(START)
+    return await liquidation.run(START)
 
 
 async def test_pairs_still_settling_are_merged_once_settled() -> None:
     port = SettlingVenue(settle_checks=5, horizon=START + timedelta(hours=1))
-    _, result = await run(port)
+    result = await run(port)
     assert port.refused == [], "a merge of unsettled pairs is refused: it must wait"
     assert port.merges == [(START + 5 * CHECK, D(20))]
-    assert result.status == "closed"  # type: ignore[attr-defined]
-    position = result.position  # type: ignore[attr-defined]
-    assert (position.yes_qty, position.no_qty) == (0, 0)
-    assert result.realized_pnl == D("2.00")  # type: ignore[attr-defined]  # 20 * (1 - 0.90)
+    assert result.status == "closed"
+    position = result.position
+    assert (position.yes_qty, position.no_qty) == (D(0), D(0))
+    assert result.realized_pnl == D("2.00")  # 20 * (1 - 0.90)
 
 
 class NoMerger(SettlingVenue):
@@ -156,8 +156,8 @@ async def test_pairs_that_cannot_be_merged_are_kept_after_the_attempts() -> None
     """Refusals of settled pairs are real: after its attempts, one check apart, the
     liquidation ends flat holding them (they redeem at the resolution)."""
     port = NoMerger(settle_checks=0, horizon=START + timedelta(hours=1))
-    _, result = await run(port)
+    result = await run(port)
     assert port.refused == [START, START + CHECK, START + 2 * CHECK]
-    assert result.status == "closed"  # type: ignore[attr-defined]
-    position = result.position  # type: ignore[attr-defined]
-    assert (position.yes_qty, position.no_qty) == (20, 20)
+    assert result.status == "closed"
+    position = result.position
+    assert (position.yes_qty, position.no_qty) == (D(20), D(20))
