@@ -465,6 +465,7 @@ async def audit(
     """Faults off, pause, let every liquidation end and every trade settle, then compare."""
     from temporalio.client import WorkflowExecutionStatus
 
+    from dualmm.domain.position import PositionTracker
     from dualmm.domain.types import Token
     from dualmm.scenario import token_id_for
     from workflows.contracts import active_market_workflow_id
@@ -565,11 +566,13 @@ async def audit(
             )
     if status["active_market"] is not None and status["position"] is not None:
         cid = status["active_market"]["condition_id"]
+        position = PositionTracker.model_validate(status["position"])
         held = expected.setdefault(cid, [Decimal(0)] * 2)
-        held[0] += Decimal(status["position"]["yes_qty"])
-        held[1] += Decimal(status["position"]["no_qty"])
+        held[0] += position.yes_qty
+        held[1] += position.no_qty
         owners.setdefault(cid, []).append(
-            f"active round: YES {status['position']['yes_qty']} NO {status['position']['no_qty']}"
+            f"active round: YES {position.yes_qty} NO {position.no_qty}, "
+            f"FAILED still counted {list(position.pending_reversals)}"
         )
     wallet = _wallet(ledger, address)
     markets = {o["condition_id"] for o in orders} | set(expected)
